@@ -1,0 +1,37 @@
+# kelp — see README.md. `make up` starts a local elastic cluster; `make test`
+# runs everything CI runs.
+
+GO        ?= go
+BIN       := bin
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
+# Where `make controlplane` puts the pinned Kubernetes and etcd binaries.
+CP_VERSION := $(shell cat hack/controlplane/VERSION)
+export KELP_CONTROLPLANE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kelp/controlplane/$(CP_VERSION)
+TEST_TIMEOUT ?= 30m
+
+.PHONY: all build controlplane lint test unit up clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/kelp ./cmd/kelp
+
+controlplane:
+	hack/controlplane/build.sh
+
+lint:
+	@out="$$(gofmt -l cmd internal hack test 2>/dev/null)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+# Unit and integration tests together: integration packages share one
+# control plane per test binary and take turns (internal/testenv).
+test: lint controlplane
+	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+
+up: build controlplane
+	$(BIN)/kelp up $(UP_FLAGS)
+
+clean:
+	rm -rf $(BIN)

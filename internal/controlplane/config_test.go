@@ -1,0 +1,155 @@
+package controlplane
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want []string // substrings; empty means valid
+	}{
+		{"valid", Config{Dir: "/tmp/x", Name: "local"}, nil},
+		{"empty", Config{}, []string{"cluster directory is empty", "cluster name is empty"}},
+		{"name not a DNS label", Config{Dir: "/x", Name: "My_Cluster"}, []string{`cluster name "My_Cluster" is not a DNS label`}},
+		{"negative timeout", Config{Dir: "/x", Name: "a", StartTimeout: -1}, []string{"must not be negative"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckBinariesNamesMissing(t *testing.T) {
+	dir := t.TempDir()
+	for _, b := range []string{"etcd", "kubectl"} {
+		if err := os.WriteFile(filepath.Join(dir, b), []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Present but not executable counts as missing.
+	if err := os.WriteFile(filepath.Join(dir, "kube-scheduler"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := CheckBinaries(dir)
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, want := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "make controlplane"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "etcd ") || strings.Contains(err.Error(), "kubectl") {
+		t.Errorf("error %q names binaries that are present", err)
+	}
+}
+
+func TestStartFailsOnMissingBinaries(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Start(context.Background(), Config{Dir: filepath.Join(dir, "c"), Name: "c", BinDir: filepath.Join(dir, "nothing")})
+	if err == nil || !strings.Contains(err.Error(), "make controlplane") {
+		t.Fatalf("err = %v, want one saying to run make controlplane", err)
+	}
+}
+
+func TestPortsSavedAndReused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ports.json")
+	first, err := loadOrChoosePorts(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.validate(); err != nil {
+		t.Fatalf("chosen ports invalid: %v", err)
+	}
+	second, err := loadOrChoosePorts(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first != second {
+		t.Errorf("ports changed across restarts: %+v then %+v", first, second)
+	}
+}
+
+func TestPortsTakenIsAnError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ports.json")
+	ports, err := loadOrChoosePorts(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(ports.APIServer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, err = loadOrChoosePorts(path)
+	if err == nil || !strings.Contains(err.Error(), "kube-apiserver port "+strconv.Itoa(ports.APIServer)) || !strings.Contains(err.Error(), "taken") {
+		t.Fatalf("err = %v, want one naming the kube-apiserver port as taken", err)
+	}
+}
+
+func TestPortsBadFile(t *testing.T) {
+	tests := []struct {
+		name, content, want string
+	}{
+		{"not json", "{", "corrupt"},
+		{"out of range", `{"etcdClient":1,"etcdPeer":2,"apiServer":70000,"controllerManager":4,"scheduler":5}`, "kube-apiserver port 70000 is out of range"},
+		{"duplicate", `{"etcdClient":4001,"etcdPeer":4002,"apiServer":4001,"controllerManager":4004,"scheduler":4005}`, "share port 4001"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "ports.json")
+			if err := os.WriteFile(path, []byte(tt.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := loadOrChoosePorts(path)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+			data, _ := os.ReadFile(path)
+			if string(data) != tt.content {
+				t.Error("a bad ports file was overwritten")
+			}
+		})
+	}
+}
+
+func TestLockDirRefusesSecondHolder(t *testing.T) {
+	dir := t.TempDir()
+	first, err := lockDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = lockDir(dir)
+	if err == nil || !strings.Contains(err.Error(), "in use by another kelp process") || !strings.Contains(err.Error(), strconv.Itoa(os.Getpid())) {
+		t.Fatalf("err = %v, want in-use error naming pid %d", err, os.Getpid())
+	}
+	first.Close()
+	again, err := lockDir(dir)
+	if err != nil {
+		t.Fatalf("lock not released on close: %v", err)
+	}
+	again.Close()
+}
