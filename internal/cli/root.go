@@ -26,6 +26,9 @@ func NewRoot(version string) *cobra.Command {
 	root.AddCommand(
 		newVersionCommand(version),
 		newUpCommand(),
+		newCSRCommand(),
+		newTokenCommand(),
+		newUserdataCommand(),
 	)
 	return root
 }

@@ -1,0 +1,125 @@
+package bootstrap
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/kubernetes"
+	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
+	bootstraputil "k8s.io/cluster-bootstrap/token/util"
+)
+
+// ErrTokenNotFound is wrapped by DeleteToken when no token Secret has the id.
+var ErrTokenNotFound = errors.New("bootstrap token not found")
+
+// createAttempts bounds retries when a generated token id collides with an
+// existing Secret (36^6 ids, so a retry is already rare).
+const createAttempts = 3
+
+// CreateToken generates a token for spec and stores it in kube-system. now
+// is the creation time the expiration is counted from.
+func CreateToken(ctx context.Context, client kubernetes.Interface, spec TokenSpec, now time.Time) (Token, error) {
+	for range createAttempts {
+		secret, tok, err := NewTokenSecret(spec, now)
+		if err != nil {
+			return Token{}, err
+		}
+		created, err := client.CoreV1().Secrets(TokenNamespace).Create(ctx, secret, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			continue
+		}
+		if err != nil {
+			return Token{}, fmt.Errorf("create bootstrap token secret %s/%s: %w", TokenNamespace, secret.Name, err)
+		}
+		if !created.CreationTimestamp.IsZero() {
+			tok.Created = created.CreationTimestamp.Time
+		}
+		return tok, nil
+	}
+	return Token{}, fmt.Errorf("create bootstrap token for pool %s: generated ids collided %d times", spec.Pool, createAttempts)
+}
+
+// ListTokens returns the kelp bootstrap tokens (those carrying GroupPrefix),
+// expired ones included, sorted by creation time then id. Bootstrap tokens
+// of other tools are skipped; a malformed kelp token is an error naming its
+// Secret, so it can be deleted with DeleteToken.
+func ListTokens(ctx context.Context, client kubernetes.Interface) ([]Token, error) {
+	list, err := client.CoreV1().Secrets(TokenNamespace).List(ctx, metav1.ListOptions{
+		FieldSelector: fields.OneTermEqualSelector("type", string(bootstrapapi.SecretTypeBootstrapToken)).String(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list bootstrap token secrets in %s: %w", TokenNamespace, err)
+	}
+	var (
+		tokens []Token
+		errs   []error
+	)
+	for i := range list.Items {
+		tok, err := TokenFromSecret(&list.Items[i])
+		switch {
+		case errors.Is(err, ErrNotKelpToken):
+			continue
+		case err != nil:
+			errs = append(errs, err)
+		default:
+			tokens = append(tokens, tok)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("list bootstrap tokens: %w", err)
+	}
+	slices.SortFunc(tokens, func(a, b Token) int {
+		return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.ID, b.ID))
+	})
+	return tokens, nil
+}
+
+// DeleteToken deletes the kelp bootstrap token with the given id. It rejects
+// a malformed id, wraps ErrTokenNotFound when there is no such token, and
+// refuses to delete a bootstrap token that is not kelp's (ErrNotKelpToken).
+// A malformed kelp token can be deleted.
+func DeleteToken(ctx context.Context, client kubernetes.Interface, id string) error {
+	if !bootstraputil.IsValidBootstrapTokenID(id) {
+		return fmt.Errorf("delete bootstrap token %q: id must match %s", id, bootstrapapi.BootstrapTokenIDPattern)
+	}
+	name := bootstraputil.BootstrapTokenSecretName(id)
+	secrets := client.CoreV1().Secrets(TokenNamespace)
+	secret, err := secrets.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete bootstrap token %s: %w", id, ErrTokenNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("delete bootstrap token %s: get secret %s/%s: %w", id, TokenNamespace, name, err)
+	}
+	if err := checkKelpOwned(secret); err != nil {
+		return fmt.Errorf("delete bootstrap token %s: %w", id, err)
+	}
+	err = secrets.Delete(ctx, name, metav1.DeleteOptions{
+		Preconditions: &metav1.Preconditions{UID: &secret.UID, ResourceVersion: &secret.ResourceVersion},
+	})
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete bootstrap token %s: %w", id, ErrTokenNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("delete bootstrap token %s: delete secret %s/%s: %w", id, TokenNamespace, name, err)
+	}
+	return nil
+}
+
+// checkKelpOwned returns an error wrapping ErrNotKelpToken unless secret is
+// a bootstrap token carrying GroupPrefix, well-formed or not.
+func checkKelpOwned(secret *corev1.Secret) error {
+	_, err := TokenFromSecret(secret)
+	if errors.Is(err, ErrNotKelpToken) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/duration"
+
+	"github.com/kelp-dev/kelp/internal/approver"
+)
+
+func newCSRCommand() *cobra.Command {
+	var kf kubeFlags
+	cmd := &cobra.Command{
+		Use:   "csr",
+		Short: "List, approve and deny certificate signing requests by hand",
+		Long: `csr handles CSRs by hand, like 'kubectl get csr' and 'kubectl certificate
+approve|deny'. kelp's approver does this automatically, with cloud checks.`,
+	}
+	kf.add(cmd)
+	cmd.AddCommand(newCSRListCommand(&kf), newCSRDecideCommand(&kf, true), newCSRDecideCommand(&kf, false))
+	return cmd
+}
+
+func newCSRListCommand(kf *kubeFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List CSRs with requestor, signer, node name, age and condition",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			client, err := kf.client()
+			if err != nil {
+				return err
+			}
+			csrs, err := approver.List(cmd.Context(), client, time.Now())
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 3, ' ', 0)
+			fmt.Fprintln(w, "NAME\tAGE\tSIGNER\tREQUESTOR\tNODE\tCONDITION")
+			for _, c := range csrs {
+				node := c.NodeName
+				if node == "" {
+					node = "<none>"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, duration.HumanDuration(c.Age), c.Signer, c.Requestor, node, c.Condition)
+			}
+			return w.Flush()
+		},
+	}
+}
+
+func newCSRDecideCommand(kf *kubeFlags, approve bool) *cobra.Command {
+	var allPending bool
+	var reason, message string
+	verb, use := "approve", "approve NAME... | --all-pending"
+	if !approve {
+		verb, use = "deny", "deny NAME... | --all-pending --reason REASON"
+	}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: fmt.Sprintf("%s CSRs by name, or every pending one", verb),
+		RunE: func(cmd *cobra.Command, names []string) error {
+			if allPending == (len(names) > 0) {
+				return fmt.Errorf("%s: give CSR names or --all-pending, not both and not neither", verb)
+			}
+			if !approve && reason == "" {
+				return errors.New("deny: --reason is required (a CamelCase reason such as UnknownInstance)")
+			}
+			if reason == "" {
+				reason = "KelpManualApproval"
+			}
+			client, err := kf.client()
+			if err != nil {
+				return err
+			}
+			if allPending {
+				all, err := approver.List(cmd.Context(), client, time.Now())
+				if err != nil {
+					return err
+				}
+				for _, c := range all {
+					if c.Condition == approver.Pending {
+						names = append(names, c.Name)
+					}
+				}
+			}
+			if message == "" {
+				message = fmt.Sprintf("%sd by hand with kelp csr %s", verb, verb)
+			}
+			var errs []error
+			for _, name := range names {
+				if err := approver.Apply(cmd.Context(), client, name, approver.Decision{Approve: approve, Reason: reason, Message: message}); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "certificatesigningrequest/%s %sd\n", name, verb)
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().BoolVar(&allPending, "all-pending", false, "act on every pending CSR")
+	cmd.Flags().StringVar(&reason, "reason", "", "machine reason recorded in the condition (required for deny)")
+	cmd.Flags().StringVar(&message, "message", "", "human message recorded in the condition")
+	return cmd
+}

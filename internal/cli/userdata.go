@@ -1,0 +1,143 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	bootstraputil "k8s.io/cluster-bootstrap/token/util"
+
+	"github.com/kelp-dev/kelp/internal/bootstrap"
+	"github.com/kelp-dev/kelp/internal/userdata"
+)
+
+type userdataOptions struct {
+	profile, cluster, pool string
+	token                  string
+	tokenTTL               time.Duration
+	server, caFile         string
+	registryAuthFile       string
+	labels, taints         []string
+	nodeConfigName, region string
+	output                 string
+}
+
+func newUserdataCommand() *cobra.Command {
+	var kf kubeFlags
+	cmd := &cobra.Command{
+		Use:   "userdata",
+		Short: "Render the cloud-init user-data that makes an instance join a pool",
+	}
+	kf.add(cmd)
+	var o userdataOptions
+	render := &cobra.Command{
+		Use:   "render --pool POOL [--profile kubeadm|openshift-3.11|local]",
+		Short: "Render #cloud-config user-data with a bootstrap kubeconfig for the pool",
+		Long: `render writes a #cloud-config document carrying a bootstrap kubeconfig (the
+API server and CA of your kubeconfig's cluster, and a bootstrap token bound to
+the pool), optional registry credentials, and the pool's labels and taints.
+Without --token a new token is created for the pool. Documents over EC2's
+16 KiB limit are gzipped; write those with --output.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runUserdataRender(cmd, &kf, o) },
+	}
+	f := render.Flags()
+	f.StringVar(&o.profile, "profile", string(userdata.ProfileKubeadm), "layout: kubeadm, openshift-3.11 or local")
+	f.StringVar(&o.cluster, "cluster-name", "", "cluster name")
+	f.StringVar(&o.pool, "pool", "", "pool the node joins (a DNS label)")
+	f.StringVar(&o.token, "token", "", "bootstrap token id.secret (default: create one for the pool)")
+	f.DurationVar(&o.tokenTTL, "token-ttl", 24*time.Hour, "lifetime of a created token")
+	f.StringVar(&o.server, "server", "", "API server URL nodes use (default: the kubeconfig's)")
+	f.StringVar(&o.caFile, "ca-file", "", "cluster CA file (default: the kubeconfig's)")
+	f.StringVar(&o.registryAuthFile, "registry-auth", "", "docker config.json with registry credentials")
+	f.StringArrayVar(&o.labels, "label", nil, "node label key=value (repeatable)")
+	f.StringArrayVar(&o.taints, "taint", nil, "register-with taint key[=value]:Effect (repeatable)")
+	f.StringVar(&o.nodeConfigName, "node-config-name", "", "openshift-3.11 node group ConfigMap (default "+userdata.DefaultNodeConfigName+")")
+	f.StringVar(&o.region, "region", "", "openshift-3.11 aws.conf zone or region")
+	f.StringVarP(&o.output, "output", "o", "", "write to this file (0600) instead of stdout")
+	cmd.AddCommand(render)
+	return cmd
+}
+
+func runUserdataRender(cmd *cobra.Command, kf *kubeFlags, o userdataOptions) error {
+	labels, err := parseLabels(o.labels)
+	if err != nil {
+		return err
+	}
+	taints, err := parseTaints(o.taints)
+	if err != nil {
+		return err
+	}
+	in := userdata.Input{
+		Profile: userdata.Profile(o.profile), ClusterName: o.cluster, Pool: o.pool,
+		Labels: labels, Taints: taints, NodeConfigName: o.nodeConfigName, Region: o.region,
+	}
+	if o.registryAuthFile != "" {
+		if in.RegistryAuth, err = os.ReadFile(o.registryAuthFile); err != nil {
+			return fmt.Errorf("read --registry-auth: %w", err)
+		}
+	}
+	if in.BootstrapKubeconfig, err = bootstrapKubeconfigFor(cmd, kf, o); err != nil {
+		return err
+	}
+	out, err := userdata.Render(in)
+	if err != nil {
+		return err
+	}
+	if o.output != "" {
+		if err := os.WriteFile(o.output, out.Data, 0o600); err != nil {
+			return fmt.Errorf("write --output: %w", err)
+		}
+		if out.Gzipped {
+			fmt.Fprintf(cmd.ErrOrStderr(), "user-data is %d bytes, over EC2's %d: wrote it gzipped (%d bytes)\n", len(out.Document), userdata.MaxUserDataSize, len(out.Data))
+		}
+		return nil
+	}
+	if out.Gzipped {
+		return fmt.Errorf("user-data is %d bytes, over EC2's %d: it must be gzipped; use --output FILE", len(out.Document), userdata.MaxUserDataSize)
+	}
+	_, err = cmd.OutOrStdout().Write(out.Data)
+	return err
+}
+
+// bootstrapKubeconfigFor builds the node's bootstrap kubeconfig: server and
+// CA from flags or the admin kubeconfig, token from --token or a new one.
+func bootstrapKubeconfigFor(cmd *cobra.Command, kf *kubeFlags, o userdataOptions) ([]byte, error) {
+	cfg, err := kf.restConfig()
+	if err != nil {
+		return nil, err
+	}
+	server, ca := o.server, cfg.CAData
+	if server == "" {
+		server = cfg.Host
+	}
+	if o.caFile != "" {
+		ca, err = os.ReadFile(o.caFile)
+	} else if len(ca) == 0 && cfg.CAFile != "" {
+		ca, err = os.ReadFile(cfg.CAFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read cluster CA: %w", err)
+	}
+	var tok bootstrap.Token
+	if o.token != "" {
+		if !bootstraputil.IsValidBootstrapToken(o.token) {
+			return nil, flagError("token", "<redacted>", "want [a-z0-9]{6}.[a-z0-9]{16}")
+		}
+		tok.ID, tok.Secret = o.token[:6], o.token[7:]
+	} else {
+		client, err := kf.client()
+		if err != nil {
+			return nil, err
+		}
+		if err := bootstrap.EnsureJoinRBAC(cmd.Context(), client); err != nil {
+			return nil, err
+		}
+		if tok, err = bootstrap.CreateToken(cmd.Context(), client, bootstrap.TokenSpec{Pool: o.pool, TTL: o.tokenTTL}, time.Now()); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "created bootstrap token %s for pool %s (expires %s)\n", tok.ID, tok.Pool, tok.Expires.UTC().Format(time.RFC3339))
+	}
+	return bootstrap.BootstrapKubeconfig(server, ca, tok)
+}
