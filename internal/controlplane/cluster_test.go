@@ -134,12 +134,17 @@ func testPodUnschedulable(t *testing.T, client kubernetes.Interface) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = client.CoreV1().Pods("sched").Create(ctx, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "p"},
-		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.k8s.io/pause:3.10"}}},
-	}, metav1.CreateOptions{})
+	// Pods are refused until the service-account controller has made the
+	// namespace's default ServiceAccount.
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := client.CoreV1().Pods("sched").Create(ctx, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "p"},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.k8s.io/pause:3.10"}}},
+		}, metav1.CreateOptions{})
+		return err == nil, nil
+	})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("create pod: %v", err)
 	}
 	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		pod, err := client.CoreV1().Pods("sched").Get(ctx, "p", metav1.GetOptions{})
