@@ -1,0 +1,223 @@
+package bootstrap_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"testing"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kelp-dev/kelp/internal/bootstrap"
+	"github.com/kelp-dev/kelp/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// tokenClient builds a client from the bootstrap kubeconfig a node would
+// receive, so the test covers the kubeconfig too.
+func tokenClient(t *testing.T, env *testenv.Env, tok bootstrap.Token) kubernetes.Interface {
+	t.Helper()
+	data, err := bootstrap.BootstrapKubeconfig(env.Cluster.APIServerURL(), env.Cluster.CACertPEM(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kubernetes.NewForConfigOrDie(cfg)
+}
+
+func nodeCSR(t *testing.T, node string) *certificatesv1.CertificateSigningRequest {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject: pkix.Name{CommonName: "system:node:" + node, Organization: []string{"system:nodes"}},
+	}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &certificatesv1.CertificateSigningRequest{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "it-"},
+		Spec: certificatesv1.CertificateSigningRequestSpec{
+			Request:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}),
+			SignerName: certificatesv1.KubeAPIServerClientKubeletSignerName,
+			Usages:     []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth},
+		},
+	}
+}
+
+// createCSR retries while the API server's token cache has not seen a new
+// token Secret yet, and returns the last error.
+func createCSR(client kubernetes.Interface, csr *certificatesv1.CertificateSigningRequest, within time.Duration) (*certificatesv1.CertificateSigningRequest, error) {
+	var created *certificatesv1.CertificateSigningRequest
+	var last error
+	_ = wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, within, true, func(context.Context) (bool, error) {
+		// Each attempt gets its own deadline so the last error is the API
+		// server's answer, not the poll's timeout.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		created, last = client.CertificatesV1().CertificateSigningRequests().Create(ctx, csr, metav1.CreateOptions{})
+		return last == nil, nil
+	})
+	return created, last
+}
+
+func TestTokenJoinsOnlyWithKelpRBAC(t *testing.T) {
+	env := testenv.Get(t)
+	ctx := context.Background()
+	if err := bootstrap.EnsureJoinRBAC(ctx, env.Client); err != nil {
+		t.Fatal(err)
+	}
+	if err := bootstrap.EnsureJoinRBAC(ctx, env.Client); err != nil {
+		t.Fatalf("EnsureJoinRBAC is not idempotent: %v", err)
+	}
+	tok, err := bootstrap.CreateToken(ctx, env.Client, bootstrap.TokenSpec{Pool: "general", TTL: time.Hour}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := tokenClient(t, env, tok)
+
+	created, err := createCSR(client, nodeCSR(t, "ip-127-9-0-1.ec2.internal"), 30*time.Second)
+	if err != nil {
+		t.Fatalf("kelp token could not create a CSR: %v", err)
+	}
+	if created.Spec.Username != "system:bootstrap:"+tok.ID {
+		t.Errorf("requestor %q, want system:bootstrap:%s", created.Spec.Username, tok.ID)
+	}
+	for _, g := range []string{"system:bootstrappers", "system:bootstrappers:kelp", "system:bootstrappers:kelp:general"} {
+		found := false
+		for _, have := range created.Spec.Groups {
+			found = found || have == g
+		}
+		if !found {
+			t.Errorf("CSR groups %v lack %s", created.Spec.Groups, g)
+		}
+	}
+
+	// A bootstrap token may create and read CSRs, nothing else.
+	for _, attr := range []authorizationv1.ResourceAttributes{
+		{Verb: "list", Resource: "nodes"},
+		{Verb: "get", Resource: "secrets", Namespace: "kube-system"},
+		{Verb: "update", Group: "certificates.k8s.io", Resource: "certificatesigningrequests", Subresource: "approval"},
+		{Verb: "create", Group: "certificates.k8s.io", Resource: "certificatesigningrequests", Subresource: "nodeclient"},
+	} {
+		review, err := client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &attr},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if review.Status.Allowed {
+			t.Errorf("bootstrap token is allowed to %s %s/%s", attr.Verb, attr.Resource, attr.Subresource)
+		}
+	}
+}
+
+func TestForeignBootstrapTokenCannotCreateCSRs(t *testing.T) {
+	env := testenv.Get(t)
+	ctx := context.Background()
+	if err := bootstrap.EnsureJoinRBAC(ctx, env.Client); err != nil {
+		t.Fatal(err)
+	}
+	// A token of another tool: authenticates as system:bootstrappers only.
+	_, err := env.Client.CoreV1().Secrets("kube-system").Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "bootstrap-token-zzzzzz"},
+		Type:       corev1.SecretTypeBootstrapToken,
+		StringData: map[string]string{
+			"token-id": "zzzzzz", "token-secret": "zzzzzzzzzzzzzzzz", "usage-bootstrap-authentication": "true",
+			"expiration": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := tokenClient(t, env, bootstrap.Token{ID: "zzzzzz", Secret: "zzzzzzzzzzzzzzzz"})
+	_, err = createCSR(client, nodeCSR(t, "ip-127-9-0-2.ec2.internal"), 10*time.Second)
+	if !apierrors.IsForbidden(err) {
+		t.Fatalf("a non-kelp bootstrap token got %v creating a CSR, want Forbidden", err)
+	}
+}
+
+func TestExpiredAndDeletedTokensAreRefused(t *testing.T) {
+	env := testenv.Get(t)
+	ctx := context.Background()
+	if err := bootstrap.EnsureJoinRBAC(ctx, env.Client); err != nil {
+		t.Fatal(err)
+	}
+	expired, err := bootstrap.CreateToken(ctx, env.Client, bootstrap.TokenSpec{Pool: "general", TTL: time.Minute}, time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := createCSR(tokenClient(t, env, expired), nodeCSR(t, "ip-127-9-0-3.ec2.internal"), 5*time.Second); !apierrors.IsUnauthorized(err) {
+		t.Errorf("expired token: got %v, want Unauthorized", err)
+	}
+
+	deleted, err := bootstrap.CreateToken(ctx, env.Client, bootstrap.TokenSpec{Pool: "general", TTL: time.Hour}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := tokenClient(t, env, deleted)
+	if _, err := createCSR(client, nodeCSR(t, "ip-127-9-0-4.ec2.internal"), 30*time.Second); err != nil {
+		t.Fatalf("fresh token refused: %v", err)
+	}
+	if err := bootstrap.DeleteToken(ctx, env.Client, deleted.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The authenticator reads tokens through an informer: poll until the
+	// deletion reaches it.
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := client.CertificatesV1().CertificateSigningRequests().Create(ctx, nodeCSR(t, "ip-127-9-0-5.ec2.internal"), metav1.CreateOptions{})
+		return apierrors.IsUnauthorized(err), nil
+	})
+	if err != nil {
+		t.Fatalf("deleted token still authenticates: %v", err)
+	}
+}
+
+func TestListAndDeleteTokens(t *testing.T) {
+	env := testenv.Get(t)
+	ctx := context.Background()
+	tok, err := bootstrap.CreateToken(ctx, env.Client, bootstrap.TokenSpec{Pool: "listed", TTL: time.Hour, Description: "for the list test"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := bootstrap.ListTokens(ctx, env.Client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found *bootstrap.Token
+	for i := range tokens {
+		if tokens[i].ID == tok.ID {
+			found = &tokens[i]
+		}
+	}
+	if found == nil {
+		t.Fatalf("created token %s not listed in %v", tok.ID, tokens)
+	}
+	if found.Pool != "listed" || found.Description != "for the list test" || found.Created.IsZero() {
+		t.Errorf("listed token = %+v", *found)
+	}
+	if err := bootstrap.DeleteToken(ctx, env.Client, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := bootstrap.DeleteToken(ctx, env.Client, tok.ID); err == nil {
+		t.Error("deleting a deleted token succeeded")
+	}
+}

@@ -1,0 +1,263 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"strings"
+	"testing"
+	"time"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kelp-dev/kelp/internal/approver"
+	"github.com/kelp-dev/kelp/internal/testenv"
+	"github.com/kelp-dev/kelp/internal/userdata"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// kelp runs the command tree with args against the test cluster.
+func kelp(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	env := testenv.Get(t)
+	var out, errOut bytes.Buffer
+	root := NewRoot("test")
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	full := append([]string{}, args...)
+	if len(args) > 0 && args[0] != "version" {
+		full = append(full, "--kubeconfig", env.Cluster.AdminKubeconfigPath())
+	}
+	root.SetArgs(full)
+	err = root.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
+func TestTokenCommands(t *testing.T) {
+	tok, _, err := kelp(t, "token", "create", "--pool", "cli", "--ttl", "2h", "--description", "cli test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok = strings.TrimSpace(tok)
+	id, _, ok := strings.Cut(tok, ".")
+	if !ok || len(id) != 6 {
+		t.Fatalf("token create printed %q", tok)
+	}
+	list, _, err := kelp(t, "token", "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(list, id) || !strings.Contains(list, "cli test") || !strings.HasPrefix(list, "ID") {
+		t.Errorf("token list lacks %s:\n%s", id, list)
+	}
+	if _, _, err := kelp(t, "token", "delete", id); err != nil {
+		t.Fatal(err)
+	}
+	list, _, _ = kelp(t, "token", "list")
+	if strings.Contains(list, id) {
+		t.Errorf("deleted token still listed:\n%s", list)
+	}
+}
+
+func TestTokenCommandErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"token", "create", "--pool", "Bad_Pool"}, `pool "Bad_Pool"`},
+		{[]string{"token", "create", "--pool", "p", "--ttl", "-1h"}, "ttl"},
+		{[]string{"token", "create", "--pool", "p", "--ttl", "soon"}, "invalid argument \"soon\""},
+		{[]string{"token", "create"}, "pool"},
+		{[]string{"token", "delete", "abcdef"}, "abcdef"},
+		{[]string{"token", "delete", "NOT-AN-ID"}, "NOT-AN-ID"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, _, err := kelp(t, tt.args...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one naming %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestUserdataRender(t *testing.T) {
+	env := testenv.Get(t)
+	out, stderr, err := kelp(t, "userdata", "render", "--profile", "local", "--pool", "cli", "--cluster-name", "kelp-test",
+		"--label", "team=blue", "--taint", "dedicated=gpu:NoSchedule")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr, "created bootstrap token") {
+		t.Errorf("stderr does not report the created token: %q", stderr)
+	}
+	if !strings.HasPrefix(out, "#cloud-config\n") {
+		t.Fatalf("output does not start with #cloud-config:\n%s", out)
+	}
+	cfg, err := userdata.Decode([]byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, ok := cfg.File(userdata.LocalBootstrapKubeconfigPath)
+	if !ok {
+		t.Fatalf("no %s in user-data", userdata.LocalBootstrapKubeconfigPath)
+	}
+	data, err := f.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := clientcmd.Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := kc.Clusters[kc.Contexts[kc.CurrentContext].Cluster]
+	if cluster.Server != env.Cluster.APIServerURL() || !bytes.Equal(cluster.CertificateAuthorityData, env.Cluster.CACertPEM()) {
+		t.Errorf("bootstrap kubeconfig points at %s with another CA", cluster.Server)
+	}
+	if _, _, err := kelp(t, "userdata", "render", "--pool", "cli", "--label", "node-role.kubernetes.io/worker="); err == nil || !strings.Contains(err.Error(), "node-role.kubernetes.io/worker") {
+		t.Errorf("a label NodeRestriction forbids was accepted: %v", err)
+	}
+	if _, _, err := kelp(t, "userdata", "render", "--pool", "cli", "--taint", "novalue"); err == nil || !strings.Contains(err.Error(), "--taint") {
+		t.Errorf("a malformed taint was accepted: %v", err)
+	}
+}
+
+func TestCSRCommands(t *testing.T) {
+	env := testenv.Get(t)
+	tok, _, err := kelp(t, "token", "create", "--pool", "csr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := kubernetes.NewForConfigOrDie(tokenConfig(t, env, strings.TrimSpace(tok)))
+	first := createCSR(t, client, "ip-127-8-0-1.ec2.internal")
+	second := createCSR(t, client, "ip-127-8-0-2.ec2.internal")
+
+	list, _, err := kelp(t, "csr", "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{first, "ip-127-8-0-1.ec2.internal", "system:bootstrap:", "kubernetes.io/kube-apiserver-client-kubelet", "Pending"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("csr list lacks %q:\n%s", want, list)
+		}
+	}
+	if out, _, err := kelp(t, "csr", "approve", first); err != nil || !strings.Contains(out, first+" approved") {
+		t.Fatalf("approve: %v %s", err, out)
+	}
+	if _, _, err := kelp(t, "csr", "approve", first); err == nil || !strings.Contains(err.Error(), "already decided") {
+		t.Errorf("approving twice: %v", err)
+	}
+	if _, _, err := kelp(t, "csr", "deny", "--all-pending"); err == nil || !strings.Contains(err.Error(), "--reason") {
+		t.Errorf("deny without reason: %v", err)
+	}
+	if _, _, err := kelp(t, "csr", "approve", "no-such-csr"); err == nil || !strings.Contains(err.Error(), `"no-such-csr" not found`) {
+		t.Errorf("approving a missing CSR: %v", err)
+	}
+	if _, _, err := kelp(t, "csr", "deny", "--reason", "UnknownInstance", second); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	got, err := env.Client.CertificatesV1().CertificateSigningRequests().Get(ctx, second, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := approver.ConditionOf(got); c != approver.Denied || got.Status.Conditions[0].Reason != "UnknownInstance" {
+		t.Errorf("denied CSR is %s with %+v", c, got.Status.Conditions)
+	}
+	// The approved one is issued by kube-controller-manager.
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		got, err := env.Client.CertificatesV1().CertificateSigningRequests().Get(ctx, first, metav1.GetOptions{})
+		return err == nil && approver.ConditionOf(got) == approver.Issued, nil
+	})
+	if err != nil {
+		t.Errorf("approved CSR never issued: %v", err)
+	}
+}
+
+func tokenConfig(t *testing.T, env *testenv.Env, token string) *rest.Config {
+	t.Helper()
+	return &rest.Config{
+		Host:            env.Cluster.APIServerURL(),
+		BearerToken:     token,
+		TLSClientConfig: rest.TLSClientConfig{CAData: env.Cluster.CACertPEM()},
+	}
+}
+
+func createCSR(t *testing.T, client kubernetes.Interface, node string) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject: pkix.Name{CommonName: "system:node:" + node, Organization: []string{"system:nodes"}},
+	}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr := &certificatesv1.CertificateSigningRequest{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "cli-"},
+		Spec: certificatesv1.CertificateSigningRequestSpec{
+			Request:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}),
+			SignerName: certificatesv1.KubeAPIServerClientKubeletSignerName,
+			Usages:     []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth},
+		},
+	}
+	var name string
+	err = wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		created, err := client.CertificatesV1().CertificateSigningRequests().Create(ctx, csr, metav1.CreateOptions{})
+		if err == nil {
+			name = created.Name
+		}
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("create CSR for %s: %v", node, err)
+	}
+	return name
+}
+
+func TestVersion(t *testing.T) {
+	out, _, err := kelp(t, "version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "kelp test") || !strings.Contains(out, "kubernetes v1.37.2, etcd v3.6.16") {
+		t.Errorf("version output:\n%s", out)
+	}
+}
+
+func TestUpRefusesMissingBinariesAndBadNames(t *testing.T) {
+	dir := t.TempDir()
+	root := NewRoot("test")
+	root.SetArgs([]string{"up", "--dir", dir, "--controlplane-dir", dir + "/none"})
+	root.SetOut(&bytes.Buffer{})
+	if err := root.ExecuteContext(context.Background()); err == nil || !strings.Contains(err.Error(), "make controlplane") {
+		t.Errorf("missing binaries: %v", err)
+	}
+	root = NewRoot("test")
+	root.SetArgs([]string{"up", "--dir", dir, "--name", "Not_A_Label"})
+	if err := root.ExecuteContext(context.Background()); err == nil || !strings.Contains(err.Error(), `"Not_A_Label" is not a DNS label`) {
+		t.Errorf("bad name: %v", err)
+	}
+}
+
+func TestEnvLinesQuote(t *testing.T) {
+	if got := shellQuote("/a b/it's"); got != `'/a b/it'\''s'` {
+		t.Errorf("shellQuote = %s", got)
+	}
+	if got := shellQuote("/plain/path"); got != "/plain/path" {
+		t.Errorf("shellQuote = %s", got)
+	}
+}
