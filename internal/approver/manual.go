@@ -21,12 +21,12 @@ import (
 type Condition string
 
 const (
-	Pending         Condition = "Pending"
-	Approved        Condition = "Approved"
-	Issued          Condition = "Approved,Issued"
-	Denied          Condition = "Denied"
-	Failed          Condition = "Failed"
-	nodeNamePrefix            = "system:node:"
+	Pending        Condition = "Pending"
+	Approved       Condition = "Approved"
+	Issued         Condition = "Approved,Issued"
+	Denied         Condition = "Denied"
+	Failed         Condition = "Failed"
+	nodeNamePrefix           = "system:node:"
 )
 
 // Summary is one CSR as an operator sees it.
