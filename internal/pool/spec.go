@@ -1,0 +1,143 @@
+// Package pool creates and finds node pools. A pool IS an Auto Scaling
+// group carrying the tag kelp.dev/pool=<name>, launched from a launch
+// template of kelp's, and tagged for the cluster and for cluster-autoscaler
+// discovery. Everything goes through aws-sdk-go-v2, so the code that runs
+// against the local cloud is the code that runs against AWS.
+package pool
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/kelp-dev/kelp/internal/catalog"
+)
+
+// Tag keys kelp writes on its groups. The cluster-autoscaler ones keep
+// kelp's pools discoverable by tools that already read them.
+const (
+	PoolTag               = "kelp.dev/pool"
+	ClusterTagPrefix      = "kubernetes.io/cluster/"
+	AutoscalerEnabledTag  = "k8s.io/cluster-autoscaler/enabled"
+	AutoscalerClusterTag  = "k8s.io/cluster-autoscaler/" // + cluster name
+	NodeTemplateLabelTag  = "k8s.io/cluster-autoscaler/node-template/label/"
+	NodeTemplateTaintTag  = "k8s.io/cluster-autoscaler/node-template/taint/"
+	CapacityTypeLabel     = "kelp.dev/capacity-type"
+	ownedValue            = "owned"
+	maxLaunchTemplateName = 128
+)
+
+// Spec is a pool to create.
+type Spec struct {
+	// Name is the pool name, a DNS label.
+	Name string `json:"name"`
+	// InstanceTypes: the first is the launch template's; with more than
+	// one the group gets a MixedInstancesPolicy with every type.
+	InstanceTypes []string `json:"instanceTypes"`
+	// CapacityType is on-demand (default) or spot.
+	CapacityType catalog.CapacityType `json:"capacityType,omitempty"`
+	// ImageID is the AMI; the caller resolves a default.
+	ImageID string `json:"imageID,omitempty"`
+	MinSize int32  `json:"minSize"`
+	MaxSize int32  `json:"maxSize"`
+	// DesiredCapacity defaults to MinSize.
+	DesiredCapacity *int32 `json:"desiredCapacity,omitempty"`
+	// Subnets the group launches into; empty means the caller's defaults.
+	Subnets []string `json:"subnets,omitempty"`
+	// Labels and Taints are the nodes' (rendered into user-data by the
+	// caller) and are published as cluster-autoscaler node-template tags
+	// so a pool at zero can be planned for.
+	Labels map[string]string `json:"labels,omitempty"`
+	Taints []corev1.Taint    `json:"taints,omitempty"`
+}
+
+// Validate returns every problem with the spec, each naming its field.
+func (s Spec) Validate() error {
+	var errs []error
+	if msgs := validation.IsDNS1123Label(s.Name); len(msgs) > 0 {
+		errs = append(errs, fmt.Errorf("name %q: not a DNS label: %s", s.Name, strings.Join(msgs, "; ")))
+	}
+	if len(s.InstanceTypes) == 0 {
+		errs = append(errs, fmt.Errorf("pool %s: instanceTypes: at least one is required", s.Name))
+	}
+	seen := map[string]bool{}
+	for _, t := range s.InstanceTypes {
+		if _, err := catalog.Lookup(t); err != nil {
+			errs = append(errs, fmt.Errorf("pool %s: instanceTypes: %w", s.Name, err))
+		}
+		if seen[t] {
+			errs = append(errs, fmt.Errorf("pool %s: instanceTypes: %s listed twice", s.Name, t))
+		}
+		seen[t] = true
+	}
+	switch s.CapacityType {
+	case "", catalog.CapacityTypeOnDemand, catalog.CapacityTypeSpot:
+	default:
+		errs = append(errs, fmt.Errorf("pool %s: capacityType %q: want on-demand or spot", s.Name, s.CapacityType))
+	}
+	if s.MinSize < 0 || s.MaxSize < 0 {
+		errs = append(errs, fmt.Errorf("pool %s: minSize and maxSize must not be negative", s.Name))
+	}
+	if s.MinSize > s.MaxSize {
+		errs = append(errs, fmt.Errorf("pool %s: minSize %d is greater than maxSize %d", s.Name, s.MinSize, s.MaxSize))
+	}
+	if d := s.DesiredCapacity; d != nil && (*d < s.MinSize || *d > s.MaxSize) {
+		errs = append(errs, fmt.Errorf("pool %s: desiredCapacity %d is outside [%d, %d]", s.Name, *d, s.MinSize, s.MaxSize))
+	}
+	for _, t := range s.Taints {
+		switch t.Effect {
+		case corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
+		default:
+			errs = append(errs, fmt.Errorf("pool %s: taint %s: effect %q: want NoSchedule, PreferNoSchedule or NoExecute", s.Name, t.Key, t.Effect))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s Spec) capacityType() catalog.CapacityType {
+	if s.CapacityType == "" {
+		return catalog.CapacityTypeOnDemand
+	}
+	return s.CapacityType
+}
+
+// GroupName is the Auto Scaling group (and launch template) name of a pool.
+func GroupName(cluster, pool string) string {
+	return "kelp-" + cluster + "-" + pool
+}
+
+// Tag is one group tag; Propagate copies it to instances at launch.
+type Tag struct {
+	Key, Value string
+	Propagate  bool
+}
+
+// GroupTags returns every tag of the pool's group, sorted by key: the
+// cluster ownership tag and kelp's pool tag (both propagated to
+// instances), cluster-autoscaler discovery tags, and node-template tags for
+// the labels and taints (plus the capacity-type label).
+func GroupTags(cluster string, s Spec) []Tag {
+	tags := []Tag{
+		{Key: ClusterTagPrefix + cluster, Value: ownedValue, Propagate: true},
+		{Key: PoolTag, Value: s.Name, Propagate: true},
+		{Key: AutoscalerEnabledTag, Value: "true"},
+		{Key: AutoscalerClusterTag + cluster, Value: ownedValue},
+		{Key: NodeTemplateLabelTag + PoolTag, Value: s.Name},
+		{Key: NodeTemplateLabelTag + CapacityTypeLabel, Value: string(s.capacityType())},
+	}
+	for k, v := range s.Labels {
+		if k == PoolTag || k == CapacityTypeLabel {
+			continue
+		}
+		tags = append(tags, Tag{Key: NodeTemplateLabelTag + k, Value: v})
+	}
+	for _, t := range s.Taints {
+		tags = append(tags, Tag{Key: NodeTemplateTaintTag + t.Key, Value: t.Value + ":" + string(t.Effect)})
+	}
+	sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
+	return tags
+}
