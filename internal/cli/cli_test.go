@@ -252,12 +252,3 @@ func TestUpRefusesMissingBinariesAndBadNames(t *testing.T) {
 		t.Errorf("bad name: %v", err)
 	}
 }
-
-func TestEnvLinesQuote(t *testing.T) {
-	if got := shellQuote("/a b/it's"); got != `'/a b/it'\''s'` {
-		t.Errorf("shellQuote = %s", got)
-	}
-	if got := shellQuote("/plain/path"); got != "/plain/path" {
-		t.Errorf("shellQuote = %s", got)
-	}
-}

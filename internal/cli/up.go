@@ -12,13 +12,19 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kelp-dev/kelp/internal/controlplane"
+	"github.com/kelp-dev/kelp/internal/localcloud"
+	"github.com/kelp-dev/kelp/internal/localup"
+	"github.com/kelp-dev/kelp/internal/pool"
 )
 
 type upOptions struct {
-	dir     string
-	name    string
-	binDir  string
-	timeout time.Duration
+	dir        string
+	name       string
+	binDir     string
+	timeout    time.Duration
+	poolsFile  string
+	faultsFile string
+	faults     localcloud.Faults
 }
 
 func newUpCommand() *cobra.Command {
@@ -27,16 +33,23 @@ func newUpCommand() *cobra.Command {
 		Use:   "up",
 		Short: "Run a local elastic cluster in the foreground until Ctrl-C",
 		Long: `up starts a local Kubernetes control plane (etcd, kube-apiserver,
-kube-controller-manager, kube-scheduler) in <dir>/<name>/, writes an env file
-with KUBECONFIG and PATH for kubectl, and runs until interrupted. A second
-'kelp up' on the same directory resumes the same cluster.`,
+kube-controller-manager, kube-scheduler) and an AWS-compatible local cloud
+whose instances boot simulated kubelets from their launch template's
+user-data, creates the pools of --pools that are missing, writes an env file
+with KUBECONFIG, PATH and the AWS_* settings, and runs until interrupted.
+A second 'kelp up' on the same directory resumes the same cluster, with the
+same instances.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runUp(cmd.Context(), cmd, o) },
 	}
-	cmd.Flags().StringVar(&o.dir, "dir", ".kelp", "directory holding local clusters")
-	cmd.Flags().StringVar(&o.name, "name", "local", "cluster name: the directory under --dir and the name used in tags and token groups")
-	cmd.Flags().StringVar(&o.binDir, "controlplane-dir", "", "directory of the control-plane binaries (default $"+controlplane.BinDirEnv+" or the `make controlplane` cache)")
-	cmd.Flags().DurationVar(&o.timeout, "start-timeout", 2*time.Minute, "how long to wait for the control plane to be ready")
+	f := cmd.Flags()
+	f.StringVar(&o.dir, "dir", ".kelp", "directory holding local clusters")
+	f.StringVar(&o.name, "name", "local", "cluster name: the directory under --dir and the name used in tags and token groups")
+	f.StringVar(&o.binDir, "controlplane-dir", "", "directory of the control-plane binaries (default $"+controlplane.BinDirEnv+" or the `make controlplane` cache)")
+	f.DurationVar(&o.timeout, "start-timeout", 2*time.Minute, "how long to wait for the control plane to be ready")
+	f.StringVar(&o.poolsFile, "pools", "", "pools file to reconcile at start (default: examples/cluster.yaml, built in)")
+	f.StringVar(&o.faultsFile, "faults", "", "local cloud faults file (YAML); flags below override it")
+	o.faults.AddFlags(f, "cloud-")
 	return cmd
 }
 
@@ -45,48 +58,77 @@ func runUp(ctx context.Context, cmd *cobra.Command, o upOptions) error {
 	if err != nil {
 		return fmt.Errorf("resolve cluster directory: %w", err)
 	}
+	cfg := localup.Config{Dir: dir, Name: o.name, BinDir: o.binDir, StartTimeout: o.timeout, Faults: o.faults}
+	if o.faultsFile != "" {
+		fromFile, err := localcloud.LoadFaults(o.faultsFile)
+		if err != nil {
+			return err
+		}
+		cfg.Faults = mergeFaults(fromFile, o.faults, cmd)
+	}
+	if err := cfg.Faults.Validate(); err != nil {
+		return fmt.Errorf("invalid local cloud faults: %w", err)
+	}
+	if o.poolsFile != "" {
+		pools, err := pool.LoadConfig(o.poolsFile)
+		if err != nil {
+			return err
+		}
+		cfg.Pools = &pools
+	}
 	start := time.Now()
-	cluster, err := controlplane.Start(ctx, controlplane.Config{
-		Dir: dir, Name: o.name, BinDir: o.binDir, StartTimeout: o.timeout,
-	})
+	cluster, err := localup.Start(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("start local cluster %q: %w", o.name, err)
 	}
-	slog.Info("control plane ready", "cluster", o.name, "dir", dir, "took", time.Since(start).Round(time.Millisecond), "api", cluster.APIServerURL())
+	slog.Info("local cluster ready", "cluster", o.name, "dir", dir, "took", time.Since(start).Round(time.Millisecond),
+		"api", cluster.ControlPlane.APIServerURL(), "cloud", cluster.CloudURL())
 
 	envPath := filepath.Join(dir, "env")
-	env := envLines(cluster)
+	env := cluster.Env()
 	if err := os.WriteFile(envPath, []byte(env), 0o644); err != nil {
 		_ = stopCluster(cluster)
 		return fmt.Errorf("write env file: %w", err)
 	}
-	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "\nkelp: cluster %q is up. In another shell:\n\n  source %s\n\nor run:\n\n%s\nkubectl get --raw /readyz, kubectl get csr, ... Ctrl-C stops everything.\n", o.name, envPath, indent(env))
+	fmt.Fprintf(cmd.OutOrStdout(), "\nkelp: cluster %q is up. In another shell:\n\n  source %s\n\nor run:\n\n%s\nthen: kubectl get nodes, kubectl get csr, aws autoscaling describe-auto-scaling-groups ... Ctrl-C stops everything.\n", o.name, envPath, indent(env))
 
 	<-ctx.Done()
 	slog.Info("stopping", "cluster", o.name)
 	return stopCluster(cluster)
 }
 
-func stopCluster(c *controlplane.Cluster) error {
+// mergeFaults applies the fault flags the user set over the faults file.
+func mergeFaults(file, flags localcloud.Faults, cmd *cobra.Command) localcloud.Faults {
+	out := file
+	changed := func(name string) bool { return cmd.Flags().Changed("cloud-" + name) }
+	if changed("boot-delay") {
+		out.BootDelay = flags.BootDelay
+	}
+	if changed("launch-failure") {
+		out.LaunchFailures = flags.LaunchFailures
+	}
+	if changed("spot-capacity") {
+		out.SpotCapacity = flags.SpotCapacity
+	}
+	if changed("spot-interruption-rate") {
+		out.SpotInterruption.Rate = flags.SpotInterruption.Rate
+	}
+	if changed("spot-interruption-notice") {
+		out.SpotInterruption.Notice = flags.SpotInterruption.Notice
+	}
+	if changed("throttle-rate") {
+		out.ThrottleRate = flags.ThrottleRate
+	}
+	return out
+}
+
+func stopCluster(c *localup.Cluster) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := c.Stop(ctx); err != nil {
 		return fmt.Errorf("stop local cluster: %w", err)
 	}
 	return nil
-}
-
-// envLines are the export lines a user sources to reach the cluster.
-func envLines(c *controlplane.Cluster) string {
-	return fmt.Sprintf("export KUBECONFIG=%s\nexport PATH=%s:$PATH\n", shellQuote(c.AdminKubeconfigPath()), shellQuote(c.BinDir()))
-}
-
-func shellQuote(s string) string {
-	if !strings.ContainsAny(s, " \t\n'\"$`\\!*?[]{}()<>|&;#~") {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func indent(s string) string {

@@ -1,0 +1,216 @@
+// Package localup runs a whole local elastic cluster on one machine: the
+// control plane (package controlplane), the AWS-compatible local cloud
+// whose instances boot node agents (packages localcloud and agentruntime),
+// and the cluster's pools, created through the same AWS SDK path that
+// runs against AWS. `kelp up` is a thin wrapper around Start.
+package localup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/kelp-dev/kelp/examples"
+	"github.com/kelp-dev/kelp/internal/controlplane"
+	"github.com/kelp-dev/kelp/internal/localcloud"
+	"github.com/kelp-dev/kelp/internal/localcloud/agentruntime"
+	"github.com/kelp-dev/kelp/internal/nodeagent"
+	"github.com/kelp-dev/kelp/internal/pool"
+)
+
+// Config describes a local cluster.
+type Config struct {
+	// Dir is the cluster directory (<dir>/<name>); Name the cluster name.
+	Dir, Name string
+	// BinDir holds the control-plane binaries; the default cache when empty.
+	BinDir string
+	// StartTimeout bounds the control plane's start.
+	StartTimeout time.Duration
+	// Pools are reconciled at start: missing ones are created, existing
+	// ones left alone. Nil means examples/cluster.yaml.
+	Pools *pool.Config
+	// Faults the local cloud simulates.
+	Faults localcloud.Faults
+	// AgentTuning is passed to every node agent.
+	AgentTuning nodeagent.Tuning
+	// CloudReconcileInterval overrides the local cloud's reconcile period.
+	CloudReconcileInterval time.Duration
+	// UnsafeNoFsync runs etcd without fsync (tests only).
+	UnsafeNoFsync bool
+	Logger        *slog.Logger
+}
+
+// Cluster is a running local cluster.
+type Cluster struct {
+	cfg          Config
+	ControlPlane *controlplane.Cluster
+	Cloud        *localcloud.Cloud
+	Runtime      *agentruntime.Runtime
+	server       *localcloud.Server
+}
+
+// Start brings up the control plane, then the local cloud (its instances
+// resume), then reconciles the pools. On failure it stops what it started.
+func Start(ctx context.Context, cfg Config) (*Cluster, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Pools == nil {
+		pools, err := pool.ParseConfig(examples.ClusterYAML)
+		if err != nil {
+			return nil, fmt.Errorf("default pools: %w", err)
+		}
+		cfg.Pools = &pools
+	}
+	cp, err := controlplane.Start(ctx, controlplane.Config{
+		Dir: cfg.Dir, Name: cfg.Name, BinDir: cfg.BinDir, StartTimeout: cfg.StartTimeout,
+		UnsafeNoFsync: cfg.UnsafeNoFsync, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{cfg: cfg, ControlPlane: cp}
+	if err := c.startCloud(ctx); err != nil {
+		_ = c.Stop(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	if err := c.reconcilePools(ctx); err != nil {
+		_ = c.Stop(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Cluster) startCloud(ctx context.Context) error {
+	dir := filepath.Join(c.cfg.Dir, "cloud")
+	if err := os.MkdirAll(filepath.Join(dir, "instances"), 0o700); err != nil {
+		return fmt.Errorf("create local cloud directory: %w", err)
+	}
+	c.Runtime = &agentruntime.Runtime{Dir: filepath.Join(dir, "instances"), Logger: c.cfg.Logger, Tuning: c.cfg.AgentTuning}
+	cloud, err := localcloud.Open(localcloud.Options{
+		Dir: dir, Runtime: c.Runtime, Faults: c.cfg.Faults, Logger: c.cfg.Logger,
+		ReconcileInterval: c.cfg.CloudReconcileInterval,
+	})
+	if err != nil {
+		return err
+	}
+	c.Cloud = cloud
+	port, err := loadPort(filepath.Join(dir, "port.json"))
+	if err != nil {
+		return err
+	}
+	if c.server, err = localcloud.Listen(port, cloud, c.cfg.Logger); err != nil {
+		if port != 0 {
+			return fmt.Errorf("local cloud port %d (saved in %s) is taken by another process: %w", port, filepath.Join(dir, "port.json"), err)
+		}
+		return err
+	}
+	if err := savePort(filepath.Join(dir, "port.json"), c.server.Port()); err != nil {
+		return err
+	}
+	return cloud.Start(context.WithoutCancel(ctx))
+}
+
+// Stop stops the local cloud (its agents stop abruptly; instances resume
+// on the next Start) and then the control plane.
+func (c *Cluster) Stop(ctx context.Context) error {
+	var errs []error
+	if c.server != nil {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		errs = append(errs, c.server.Shutdown(sctx))
+		cancel()
+	}
+	if c.Cloud != nil {
+		errs = append(errs, c.Cloud.Close())
+	}
+	if c.ControlPlane != nil {
+		errs = append(errs, c.ControlPlane.Stop(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// CloudURL is the local cloud's endpoint.
+func (c *Cluster) CloudURL() string { return c.server.URL() }
+
+// AWSConfig returns an SDK config pointed at the local cloud with its
+// static credentials: what every AWS client of kelp gets locally.
+func (c *Cluster) AWSConfig(ctx context.Context) (aws.Config, error) {
+	cfg, err := awsconfig.LoadDefaultConfig(ctx,
+		awsconfig.WithRegion(c.Cloud.Region()),
+		awsconfig.WithBaseEndpoint(c.CloudURL()),
+		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(localcloud.AccessKeyID, localcloud.SecretAccessKey, "")),
+	)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("aws config for the local cloud: %w", err)
+	}
+	return cfg, nil
+}
+
+// Env returns the export lines a user sources to reach the cluster with
+// kubectl and the cloud with the AWS SDKs and CLI.
+func (c *Cluster) Env() string {
+	lines := []string{
+		"export KUBECONFIG=" + shellQuote(c.ControlPlane.AdminKubeconfigPath()),
+		"export PATH=" + shellQuote(c.ControlPlane.BinDir()) + ":$PATH",
+		"export AWS_ENDPOINT_URL=" + c.CloudURL(),
+		"export AWS_REGION=" + c.Cloud.Region(),
+		"export AWS_DEFAULT_REGION=" + c.Cloud.Region(),
+		"export AWS_ACCESS_KEY_ID=" + localcloud.AccessKeyID,
+		"export AWS_SECRET_ACCESS_KEY=" + shellQuote(localcloud.SecretAccessKey),
+		"export AWS_PAGER=",
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+func shellQuote(s string) string {
+	if !strings.ContainsAny(s, " \t\n'\"$`\\!*?[]{}()<>|&;#~") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+type savedPort struct {
+	Port int `json:"port"`
+}
+
+func loadPort(path string) (int, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read local cloud port: %w", err)
+	}
+	var p savedPort
+	if err := json.Unmarshal(data, &p); err != nil || p.Port < 1 || p.Port > 65535 {
+		return 0, fmt.Errorf("saved local cloud port %s is corrupt: %q", path, strings.TrimSpace(string(data)))
+	}
+	// Probe so that a taken port is reported before anything else starts.
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p.Port)))
+	if err != nil {
+		return 0, fmt.Errorf("local cloud port %d (saved in %s) is taken by another process: %w", p.Port, path, err)
+	}
+	l.Close()
+	return p.Port, nil
+}
+
+func savePort(path string, port int) error {
+	data, _ := json.Marshal(savedPort{Port: port})
+	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("save local cloud port: %w", err)
+	}
+	return nil
+}
