@@ -29,6 +29,7 @@ func NewRoot(version string) *cobra.Command {
 		newCSRCommand(),
 		newTokenCommand(),
 		newUserdataCommand(),
+		newNodeCommand(),
 	)
 	return root
 }
