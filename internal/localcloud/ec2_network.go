@@ -1,0 +1,303 @@
+package localcloud
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+)
+
+// Subnets, Availability Zones and images: the fixed part of the region.
+
+type subnetXML struct {
+	ID                   string        `xml:"subnetId"`
+	ARN                  string        `xml:"subnetArn"`
+	State                string        `xml:"state"`
+	VPCID                string        `xml:"vpcId"`
+	CIDRBlock            string        `xml:"cidrBlock"`
+	AvailableIPs         int           `xml:"availableIpAddressCount"`
+	AvailabilityZone     string        `xml:"availabilityZone"`
+	AvailabilityZoneID   string        `xml:"availabilityZoneId"`
+	DefaultForAz         bool          `xml:"defaultForAz"`
+	MapPublicIPOnLaunch  bool          `xml:"mapPublicIpOnLaunch"`
+	OwnerID              string        `xml:"ownerId"`
+	AssignIPv6OnCreation bool          `xml:"assignIpv6AddressOnCreation"`
+	IPv6Associations     items[string] `xml:"ipv6CidrBlockAssociationSet"`
+	Tags                 items[tag]    `xml:"tagSet"`
+	HostnameType         string        `xml:"privateDnsNameOptionsOnLaunch>hostnameType"`
+}
+
+type describeSubnetsResponse struct {
+	ec2Meta
+	Subnets   items[subnetXML] `xml:"subnetSet"`
+	NextToken string           `xml:"nextToken,omitempty"`
+}
+
+// subnetXML renders a zone's subnet. c.mu must be held.
+func (c *Cloud) subnetXML(z zone) subnetXML {
+	used := 0
+	for _, inst := range c.st.instances {
+		if inst.SubnetID == z.SubnetID && inst.State != stateTerminated {
+			used++
+		}
+	}
+	return subnetXML{ID: z.SubnetID, ARN: "arn:aws:ec2:" + c.region.Name + ":" + AccountID + ":subnet/" + z.SubnetID,
+		State: "available", VPCID: c.region.VPCID, CIDRBlock: z.CIDR.String(), AvailableIPs: 1<<16 - 5 - used,
+		AvailabilityZone: z.Name, AvailabilityZoneID: z.ID, DefaultForAz: true, OwnerID: AccountID,
+		IPv6Associations: items[string]{}, Tags: items[tag]{{Key: "Name", Value: "kelp-local-" + z.Name}}, HostnameType: "ip-name"}
+}
+
+func subnetFilter(s subnetXML, f filter) (bool, bool) {
+	var v string
+	switch f.Name {
+	case "subnet-id":
+		v = s.ID
+	case "vpc-id":
+		v = s.VPCID
+	case "availability-zone":
+		v = s.AvailabilityZone
+	case "availability-zone-id":
+		v = s.AvailabilityZoneID
+	case "cidr-block", "cidr":
+		v = s.CIDRBlock
+	case "default-for-az":
+		v = strconv.FormatBool(s.DefaultForAz)
+	case "state":
+		v = s.State
+	case "owner-id":
+		v = s.OwnerID
+	default:
+		return tagFilter(f, s.Tags)
+	}
+	return anyGlob(f.Values, v), true
+}
+
+func (c *Cloud) describeSubnets(p params) (ec2Response, error) {
+	size, err := p.pageSize("MaxResults", 1000, 5, 1000)
+	if err != nil {
+		return nil, err
+	}
+	filters, err := p.filters()
+	if err != nil {
+		return nil, err
+	}
+	ids := p.list("SubnetId")
+	for _, id := range ids {
+		if _, ok := c.region.subnet(id); !ok {
+			return nil, errf(codeInvalidSubnetIDNotFound, "The subnet ID '%s' does not exist", id)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var all []subnetXML
+	for _, z := range c.region.Zones {
+		if len(ids) > 0 && !slices.Contains(ids, z.SubnetID) {
+			continue
+		}
+		s := c.subnetXML(z)
+		ok, err := matchAll(filters, func(f filter) (bool, bool) { return subnetFilter(s, f) })
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			all = append(all, s)
+		}
+	}
+	page, next, ok := paginate(all, func(s subnetXML) string { return s.AvailabilityZone }, p.str("NextToken"), size)
+	if !ok {
+		return nil, p.badToken()
+	}
+	return &describeSubnetsResponse{Subnets: append(items[subnetXML]{}, page...), NextToken: next}, nil
+}
+
+type zoneXML struct {
+	OptInStatus        string        `xml:"optInStatus"`
+	Messages           items[string] `xml:"messageSet"`
+	RegionName         string        `xml:"regionName"`
+	ZoneName           string        `xml:"zoneName"`
+	ZoneID             string        `xml:"zoneId"`
+	GroupName          string        `xml:"groupName"`
+	NetworkBorderGroup string        `xml:"networkBorderGroup"`
+	ZoneType           string        `xml:"zoneType"`
+	ZoneState          string        `xml:"zoneState"`
+}
+
+type describeZonesResponse struct {
+	ec2Meta
+	Zones items[zoneXML] `xml:"availabilityZoneInfo"`
+}
+
+func zoneFilter(z zoneXML, f filter) (bool, bool) {
+	var v string
+	switch f.Name {
+	case "zone-name":
+		v = z.ZoneName
+	case "zone-id":
+		v = z.ZoneID
+	case "state":
+		v = z.ZoneState
+	case "region-name":
+		v = z.RegionName
+	case "zone-type":
+		v = z.ZoneType
+	case "group-name":
+		v = z.GroupName
+	case "opt-in-status":
+		v = z.OptInStatus
+	default:
+		return false, false
+	}
+	return anyGlob(f.Values, v), true
+}
+
+func (c *Cloud) describeAvailabilityZones(p params) (ec2Response, error) {
+	filters, err := p.filters()
+	if err != nil {
+		return nil, err
+	}
+	names, ids := p.list("ZoneName"), p.list("ZoneId")
+	for _, n := range names {
+		if _, ok := c.region.zone(n); !ok {
+			return nil, invalidParamf("The zone '%s' does not exist in the current region (%s)", n, c.region.Name)
+		}
+	}
+	resp := &describeZonesResponse{Zones: items[zoneXML]{}}
+	for _, z := range c.region.Zones {
+		x := zoneXML{OptInStatus: "opt-in-not-required", Messages: items[string]{}, RegionName: c.region.Name,
+			ZoneName: z.Name, ZoneID: z.ID, GroupName: c.region.Name + "-zg-1", NetworkBorderGroup: c.region.Name,
+			ZoneType: "availability-zone", ZoneState: "available"}
+		if (len(names) > 0 || len(ids) > 0) && !slices.Contains(names, z.Name) && !slices.Contains(ids, z.ID) {
+			continue
+		}
+		ok, err := matchAll(filters, func(f filter) (bool, bool) { return zoneFilter(x, f) })
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			resp.Zones = append(resp.Zones, x)
+		}
+	}
+	return resp, nil
+}
+
+type imageXML struct {
+	ID                 string          `xml:"imageId"`
+	Location           string          `xml:"imageLocation"`
+	State              string          `xml:"imageState"`
+	OwnerID            string          `xml:"imageOwnerId"`
+	CreationDate       string          `xml:"creationDate"`
+	IsPublic           bool            `xml:"isPublic"`
+	Architecture       string          `xml:"architecture"`
+	ImageType          string          `xml:"imageType"`
+	Name               string          `xml:"name"`
+	Description        string          `xml:"description"`
+	RootDeviceType     string          `xml:"rootDeviceType"`
+	RootDeviceName     string          `xml:"rootDeviceName"`
+	BlockDevices       items[imageBDM] `xml:"blockDeviceMapping"`
+	VirtualizationType string          `xml:"virtualizationType"`
+	Hypervisor         string          `xml:"hypervisor"`
+	EnaSupport         bool            `xml:"enaSupport"`
+	PlatformDetails    string          `xml:"platformDetails"`
+	UsageOperation     string          `xml:"usageOperation"`
+	BootMode           string          `xml:"bootMode"`
+	ImdsSupport        string          `xml:"imdsSupport"`
+	Tags               items[tag]      `xml:"tagSet"`
+}
+
+type imageBDM struct {
+	DeviceName          string `xml:"deviceName"`
+	DeleteOnTermination bool   `xml:"ebs>deleteOnTermination"`
+	SnapshotID          string `xml:"ebs>snapshotId"`
+	VolumeSize          int    `xml:"ebs>volumeSize"`
+	VolumeType          string `xml:"ebs>volumeType"`
+	Encrypted           bool   `xml:"ebs>encrypted"`
+}
+
+type describeImagesResponse struct {
+	ec2Meta
+	Images    items[imageXML] `xml:"imagesSet"`
+	NextToken string          `xml:"nextToken,omitempty"`
+}
+
+func imageToXML(im image) imageXML {
+	return imageXML{ID: im.ID, Location: AccountID + "/" + im.Name, State: "available", OwnerID: AccountID,
+		CreationDate: imagesCreated, Architecture: im.Architecture, ImageType: "machine", Name: im.Name,
+		Description: im.Description, RootDeviceType: "ebs", RootDeviceName: "/dev/xvda",
+		BlockDevices: items[imageBDM]{{DeviceName: "/dev/xvda", DeleteOnTermination: true,
+			SnapshotID: "snap-" + stableHex(im.ID), VolumeSize: 20, VolumeType: "gp3"}},
+		VirtualizationType: "hvm", Hypervisor: "xen", EnaSupport: true, PlatformDetails: "Linux/UNIX",
+		UsageOperation: "RunInstances", BootMode: "uefi-preferred", ImdsSupport: "v2.0", Tags: items[tag]{}}
+}
+
+func imageFilter(x imageXML, f filter) (bool, bool) {
+	var v string
+	switch f.Name {
+	case "name":
+		v = x.Name
+	case "image-id":
+		v = x.ID
+	case "architecture":
+		v = x.Architecture
+	case "state":
+		v = x.State
+	case "owner-id":
+		v = x.OwnerID
+	case "image-type":
+		v = x.ImageType
+	case "root-device-type":
+		v = x.RootDeviceType
+	case "virtualization-type":
+		v = x.VirtualizationType
+	case "is-public":
+		v = strconv.FormatBool(x.IsPublic)
+	case "description":
+		v = x.Description
+	default:
+		return tagFilter(f, x.Tags)
+	}
+	return anyGlob(f.Values, v), true
+}
+
+func (c *Cloud) describeImages(p params) (ec2Response, error) {
+	ids, owners := p.list("ImageId"), p.list("Owner")
+	if len(ids) > 0 && p.has("MaxResults") {
+		return nil, errf(codeInvalidParameterCombination, "The parameter imagesSet cannot be used with the parameter maxResults")
+	}
+	size, err := p.pageSize("MaxResults", 1000, 5, 1000)
+	if err != nil {
+		return nil, err
+	}
+	filters, err := p.filters()
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if !imageIDPattern.MatchString(id) {
+			return nil, errf(codeInvalidAMIIDMalformed, "Invalid id: \"%s\" (expecting \"ami-...\")", id)
+		}
+		if _, ok := findImage(id); !ok {
+			return nil, errf(codeInvalidAMIIDNotFound, "The image id '[%s]' does not exist", id)
+		}
+	}
+	var all []imageXML
+	for _, im := range localImages {
+		x := imageToXML(im)
+		switch {
+		case len(ids) > 0 && !slices.Contains(ids, im.ID),
+			len(owners) > 0 && !slices.Contains(owners, "self") && !slices.Contains(owners, AccountID):
+			continue
+		}
+		ok, err := matchAll(filters, func(f filter) (bool, bool) { return imageFilter(x, f) })
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			all = append(all, x)
+		}
+	}
+	slices.SortFunc(all, func(a, b imageXML) int { return cmp.Compare(a.ID, b.ID) })
+	page, next, ok := paginate(all, func(x imageXML) string { return x.ID }, p.str("NextToken"), size)
+	if !ok {
+		return nil, p.badToken()
+	}
+	return &describeImagesResponse{Images: append(items[imageXML]{}, page...), NextToken: next}, nil
+}

@@ -1,0 +1,70 @@
+package localcloud
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestGlobMatch(t *testing.T) {
+	tests := []struct {
+		pattern, s string
+		want       bool
+	}{
+		{"m5.large", "m5.large", true},
+		{"m5.*", "m5.large", true},
+		{"m5.*", "m6i.large", false},
+		{"*large", "m5.xlarge", true},
+		{"ip-127-1-*.ec2.internal", "ip-127-1-0-4.ec2.internal", true},
+		{"?5.large", "m5.large", true},
+		{"?5.large", "mm5.large", false},
+		{"*", "", true},
+		{"", "x", false},
+		{"a*b*c", "aXXbYYc", true},
+		{"a*b*c", "aXXbYY", false},
+	}
+	for _, tt := range tests {
+		if got := globMatch(tt.pattern, tt.s); got != tt.want {
+			t.Errorf("globMatch(%q, %q) = %v, want %v", tt.pattern, tt.s, got, tt.want)
+		}
+	}
+}
+
+func TestPaginate(t *testing.T) {
+	all := []string{"a", "b", "c", "d", "e"}
+	id := func(s string) string { return s }
+	var got []string
+	token, pages := "", 0
+	for {
+		page, next, ok := paginate(all, id, token, 2)
+		if !ok {
+			t.Fatalf("token %q rejected", token)
+		}
+		got = append(got, page...)
+		pages++
+		if next == "" {
+			break
+		}
+		token = next
+	}
+	if !slices.Equal(got, all) || pages != 3 {
+		t.Fatalf("got %v in %d pages", got, pages)
+	}
+	// A token whose element was deleted resumes after its key.
+	_, next, _ := paginate(all, id, "", 2)
+	page, _, _ := paginate([]string{"a", "c", "d"}, id, next, 2)
+	if !slices.Equal(page, []string{"c", "d"}) {
+		t.Fatalf("after a deletion: %v", page)
+	}
+	if _, _, ok := paginate(all, id, "!!", 2); ok {
+		t.Fatal("a garbage token was accepted")
+	}
+}
+
+func TestZoneIDPrefix(t *testing.T) {
+	for region, want := range map[string]string{"us-east-1": "use1", "eu-central-1": "euc1", "ap-northeast-1": "apne1",
+		"us-west-2": "usw2", "us-gov-west-1": "usgw1"} {
+		if got := zoneIDPrefix(region); got != want {
+			t.Errorf("zoneIDPrefix(%s) = %s, want %s", region, got, want)
+		}
+	}
+}
