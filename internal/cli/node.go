@@ -2,7 +2,6 @@ package cli
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 
 	"github.com/spf13/cobra"
@@ -32,14 +31,8 @@ It stops on Ctrl-C without cleaning up, as a terminated instance would.`,
 			if err != nil {
 				return err
 			}
-			err = agent.Run(cmd.Context())
-			if cmd.Context().Err() != nil {
-				return nil // stopped by a signal
-			}
-			if err != nil {
-				return fmt.Errorf("node %s: %w", agent.NodeName(), err)
-			}
-			return nil
+			// Run returns nil when stopped by a signal; its errors name the node.
+			return agent.Run(cmd.Context())
 		},
 	}
 	cmd.Flags().StringVar(&root, "root", "", "the instance's root directory (where cloud-init wrote its files)")

@@ -84,6 +84,10 @@ func (c *Cluster) controllerManagerArgs() []string {
 		"--node-monitor-grace-period=" + c.cfg.NodeMonitorGracePeriod.String(),
 		"--leader-elect=false",
 		"--profiling=false",
+		// The CSR signers share this client: the default 20 QPS makes a
+		// hundred nodes joining at once wait seconds for their certificates.
+		"--kube-api-qps=100",
+		"--kube-api-burst=200",
 	}
 }
 
