@@ -30,6 +30,7 @@ func NewRoot(version string) *cobra.Command {
 		newTokenCommand(),
 		newUserdataCommand(),
 		newNodeCommand(),
+		newPoolCommand(),
 	)
 	return root
 }

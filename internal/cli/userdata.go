@@ -60,14 +60,20 @@ Without --token a new token is created for the pool. Documents over EC2's
 	return cmd
 }
 
-func runUserdataRender(cmd *cobra.Command, kf *kubeFlags, o userdataOptions) error {
+// defaultPoolTokenTTL is the lifetime of the token baked into a pool's
+// user-data; the controller rotates it before expiry.
+const defaultPoolTokenTTL = 24 * time.Hour
+
+// userdataInput gathers a user-data input from flags: labels, taints,
+// registry credentials and a bootstrap kubeconfig.
+func userdataInput(cmd *cobra.Command, kf *kubeFlags, o userdataOptions) (userdata.Input, error) {
 	labels, err := parseLabels(o.labels)
 	if err != nil {
-		return err
+		return userdata.Input{}, err
 	}
 	taints, err := parseTaints(o.taints)
 	if err != nil {
-		return err
+		return userdata.Input{}, err
 	}
 	in := userdata.Input{
 		Profile: userdata.Profile(o.profile), ClusterName: o.cluster, Pool: o.pool,
@@ -75,10 +81,34 @@ func runUserdataRender(cmd *cobra.Command, kf *kubeFlags, o userdataOptions) err
 	}
 	if o.registryAuthFile != "" {
 		if in.RegistryAuth, err = os.ReadFile(o.registryAuthFile); err != nil {
-			return fmt.Errorf("read --registry-auth: %w", err)
+			return userdata.Input{}, fmt.Errorf("read --registry-auth: %w", err)
 		}
 	}
-	if in.BootstrapKubeconfig, err = bootstrapKubeconfigFor(cmd, kf, o); err != nil {
+	server, ca, err := clusterEndpoint(kf, o)
+	if err != nil {
+		return userdata.Input{}, err
+	}
+	// Validate everything with a placeholder token first, so that bad
+	// input never leaves a new token behind.
+	if in.BootstrapKubeconfig, err = bootstrap.BootstrapKubeconfig(server, ca, bootstrap.Token{ID: "000000", Secret: "0000000000000000"}); err != nil {
+		return userdata.Input{}, err
+	}
+	if err := in.Validate(); err != nil {
+		return userdata.Input{}, fmt.Errorf("invalid user-data input: %w", err)
+	}
+	tok, err := poolToken(cmd, kf, o)
+	if err != nil {
+		return userdata.Input{}, err
+	}
+	if in.BootstrapKubeconfig, err = bootstrap.BootstrapKubeconfig(server, ca, tok); err != nil {
+		return userdata.Input{}, err
+	}
+	return in, nil
+}
+
+func runUserdataRender(cmd *cobra.Command, kf *kubeFlags, o userdataOptions) error {
+	in, err := userdataInput(cmd, kf, o)
+	if err != nil {
 		return err
 	}
 	out, err := userdata.Render(in)
@@ -101,14 +131,14 @@ func runUserdataRender(cmd *cobra.Command, kf *kubeFlags, o userdataOptions) err
 	return err
 }
 
-// bootstrapKubeconfigFor builds the node's bootstrap kubeconfig: server and
-// CA from flags or the admin kubeconfig, token from --token or a new one.
-func bootstrapKubeconfigFor(cmd *cobra.Command, kf *kubeFlags, o userdataOptions) ([]byte, error) {
+// clusterEndpoint returns the API server URL and CA nodes use: from flags,
+// else from the kubeconfig's current cluster.
+func clusterEndpoint(kf *kubeFlags, o userdataOptions) (server string, ca []byte, err error) {
 	cfg, err := kf.restConfig()
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	server, ca := o.server, cfg.CAData
+	server, ca = o.server, cfg.CAData
 	if server == "" {
 		server = cfg.Host
 	}
@@ -118,26 +148,30 @@ func bootstrapKubeconfigFor(cmd *cobra.Command, kf *kubeFlags, o userdataOptions
 		ca, err = os.ReadFile(cfg.CAFile)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read cluster CA: %w", err)
+		return "", nil, fmt.Errorf("read cluster CA: %w", err)
 	}
-	var tok bootstrap.Token
+	return server, ca, nil
+}
+
+// poolToken returns the --token, or creates a token bound to the pool.
+func poolToken(cmd *cobra.Command, kf *kubeFlags, o userdataOptions) (bootstrap.Token, error) {
 	if o.token != "" {
 		if !bootstraputil.IsValidBootstrapToken(o.token) {
-			return nil, flagError("token", "<redacted>", "want [a-z0-9]{6}.[a-z0-9]{16}")
+			return bootstrap.Token{}, flagError("token", "<redacted>", "want [a-z0-9]{6}.[a-z0-9]{16}")
 		}
-		tok.ID, tok.Secret = o.token[:6], o.token[7:]
-	} else {
-		client, err := kf.client()
-		if err != nil {
-			return nil, err
-		}
-		if err := bootstrap.EnsureJoinRBAC(cmd.Context(), client); err != nil {
-			return nil, err
-		}
-		if tok, err = bootstrap.CreateToken(cmd.Context(), client, bootstrap.TokenSpec{Pool: o.pool, TTL: o.tokenTTL}, time.Now()); err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "created bootstrap token %s for pool %s (expires %s)\n", tok.ID, tok.Pool, tok.Expires.UTC().Format(time.RFC3339))
+		return bootstrap.Token{ID: o.token[:6], Secret: o.token[7:], Pool: o.pool}, nil
 	}
-	return bootstrap.BootstrapKubeconfig(server, ca, tok)
+	client, err := kf.client()
+	if err != nil {
+		return bootstrap.Token{}, err
+	}
+	if err := bootstrap.EnsureJoinRBAC(cmd.Context(), client); err != nil {
+		return bootstrap.Token{}, err
+	}
+	tok, err := bootstrap.CreateToken(cmd.Context(), client, bootstrap.TokenSpec{Pool: o.pool, TTL: o.tokenTTL}, time.Now())
+	if err != nil {
+		return bootstrap.Token{}, err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "created bootstrap token %s for pool %s (expires %s)\n", tok.ID, tok.Pool, tok.Expires.UTC().Format(time.RFC3339))
+	return tok, nil
 }

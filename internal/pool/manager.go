@@ -24,6 +24,8 @@ type EC2API interface {
 	DescribeLaunchTemplates(context.Context, *ec2.DescribeLaunchTemplatesInput, ...func(*ec2.Options)) (*ec2.DescribeLaunchTemplatesOutput, error)
 	DeleteLaunchTemplate(context.Context, *ec2.DeleteLaunchTemplateInput, ...func(*ec2.Options)) (*ec2.DeleteLaunchTemplateOutput, error)
 	DescribeSubnets(context.Context, *ec2.DescribeSubnetsInput, ...func(*ec2.Options)) (*ec2.DescribeSubnetsOutput, error)
+	DescribeImages(context.Context, *ec2.DescribeImagesInput, ...func(*ec2.Options)) (*ec2.DescribeImagesOutput, error)
+	CreateLaunchTemplateVersion(context.Context, *ec2.CreateLaunchTemplateVersionInput, ...func(*ec2.Options)) (*ec2.CreateLaunchTemplateVersionOutput, error)
 }
 
 // AutoScalingAPI is the part of the Auto Scaling client pools use.
@@ -31,6 +33,8 @@ type AutoScalingAPI interface {
 	CreateAutoScalingGroup(context.Context, *autoscaling.CreateAutoScalingGroupInput, ...func(*autoscaling.Options)) (*autoscaling.CreateAutoScalingGroupOutput, error)
 	DescribeAutoScalingGroups(context.Context, *autoscaling.DescribeAutoScalingGroupsInput, ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error)
 	DeleteAutoScalingGroup(context.Context, *autoscaling.DeleteAutoScalingGroupInput, ...func(*autoscaling.Options)) (*autoscaling.DeleteAutoScalingGroupOutput, error)
+	SetDesiredCapacity(context.Context, *autoscaling.SetDesiredCapacityInput, ...func(*autoscaling.Options)) (*autoscaling.SetDesiredCapacityOutput, error)
+	UpdateAutoScalingGroup(context.Context, *autoscaling.UpdateAutoScalingGroupInput, ...func(*autoscaling.Options)) (*autoscaling.UpdateAutoScalingGroupOutput, error)
 }
 
 var (
@@ -43,6 +47,9 @@ var ErrExists = errors.New("pool already exists")
 
 // ErrNotFound is wrapped when no group carries the pool's tag.
 var ErrNotFound = errors.New("pool not found")
+
+// ErrImageNotFound is wrapped when a pool's AMI does not exist.
+var ErrImageNotFound = errors.New("image not found")
 
 // Manager creates, lists and deletes the pools of one cluster.
 type Manager struct {
@@ -89,6 +96,9 @@ func (m *Manager) Create(ctx context.Context, spec Spec, userData []byte) (Pool,
 	if _, err := m.Get(ctx, spec.Name); err == nil {
 		return Pool{}, fmt.Errorf("create pool %s: group %s: %w", spec.Name, name, ErrExists)
 	} else if !errors.Is(err, ErrNotFound) {
+		return Pool{}, fmt.Errorf("create pool %s: %w", spec.Name, err)
+	}
+	if err := m.checkImage(ctx, spec.ImageID); err != nil {
 		return Pool{}, fmt.Errorf("create pool %s: %w", spec.Name, err)
 	}
 	subnets := spec.Subnets
@@ -138,6 +148,12 @@ func (m *Manager) ensureLaunchTemplate(ctx context.Context, name string, spec Sp
 		ImageId:      aws.String(spec.ImageID),
 		InstanceType: ec2types.InstanceType(spec.InstanceTypes[0]),
 		UserData:     aws.String(base64.StdEncoding.EncodeToString(userData)),
+	}
+	if len(spec.SecurityGroupIDs) > 0 {
+		data.SecurityGroupIds = spec.SecurityGroupIDs
+	}
+	if spec.KeyName != "" {
+		data.KeyName = aws.String(spec.KeyName)
 	}
 	if spec.capacityType() == catalog.CapacityTypeSpot && len(spec.InstanceTypes) == 1 {
 		data.InstanceMarketOptions = &ec2types.LaunchTemplateInstanceMarketOptionsRequest{MarketType: ec2types.MarketTypeSpot}
@@ -199,6 +215,20 @@ func groupInput(cluster, name string, spec Spec, subnets []string) *autoscaling.
 		})
 	}
 	return in
+}
+
+// checkImage makes sure the AMI exists before anything is created.
+func (m *Manager) checkImage(ctx context.Context, imageID string) error {
+	cctx, cancel := m.call(ctx)
+	defer cancel()
+	out, err := m.EC2.DescribeImages(cctx, &ec2.DescribeImagesInput{ImageIds: []string{imageID}})
+	if isCode(err, "InvalidAMIID.NotFound") || (err == nil && len(out.Images) == 0) {
+		return fmt.Errorf("image %s: %w", imageID, ErrImageNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("describe image %s: %w", imageID, err)
+	}
+	return nil
 }
 
 // defaultSubnets returns the region's default subnets, one per zone.

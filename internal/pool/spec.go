@@ -8,6 +8,7 @@ package pool
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -46,8 +47,12 @@ type Spec struct {
 	MaxSize int32  `json:"maxSize"`
 	// DesiredCapacity defaults to MinSize.
 	DesiredCapacity *int32 `json:"desiredCapacity,omitempty"`
-	// Subnets the group launches into; empty means the caller's defaults.
+	// Subnets the group launches into; empty means the region's default
+	// subnets.
 	Subnets []string `json:"subnets,omitempty"`
+	// SecurityGroupIDs and KeyName go into the launch template.
+	SecurityGroupIDs []string `json:"securityGroupIDs,omitempty"`
+	KeyName          string   `json:"keyName,omitempty"`
 	// Labels and Taints are the nodes' (rendered into user-data by the
 	// caller) and are published as cluster-autoscaler node-template tags
 	// so a pool at zero can be planned for.
@@ -79,6 +84,11 @@ func (s Spec) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("pool %s: capacityType %q: want on-demand or spot", s.Name, s.CapacityType))
 	}
+	errs = append(errs, validateIDs(s.Name, "subnets", "subnet-", s.Subnets)...)
+	errs = append(errs, validateIDs(s.Name, "securityGroupIDs", "sg-", s.SecurityGroupIDs)...)
+	if s.ImageID != "" && !amiIDRE.MatchString(s.ImageID) {
+		errs = append(errs, fmt.Errorf("pool %s: imageID %q: want ami- followed by 8 or 17 hex digits", s.Name, s.ImageID))
+	}
 	if s.MinSize < 0 || s.MaxSize < 0 {
 		errs = append(errs, fmt.Errorf("pool %s: minSize and maxSize must not be negative", s.Name))
 	}
@@ -96,6 +106,22 @@ func (s Spec) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+var (
+	amiIDRE      = regexp.MustCompile(`^ami-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	resourceIDRE = regexp.MustCompile(`^[a-z]+-[0-9a-f]{8}([0-9a-f]{9})?$`)
+)
+
+// validateIDs checks AWS resource ids of one kind (subnet-, sg-).
+func validateIDs(pool, field, prefix string, ids []string) []error {
+	var errs []error
+	for _, id := range ids {
+		if !strings.HasPrefix(id, prefix) || !resourceIDRE.MatchString(id) {
+			errs = append(errs, fmt.Errorf("pool %s: %s: %q is not a %s id", pool, field, id, strings.TrimSuffix(prefix, "-")))
+		}
+	}
+	return errs
 }
 
 func (s Spec) capacityType() catalog.CapacityType {

@@ -1,0 +1,235 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kelp-dev/kelp/internal/catalog"
+	"github.com/kelp-dev/kelp/internal/pool"
+	"github.com/kelp-dev/kelp/internal/userdata"
+)
+
+// awsFlags select the AWS account, region and endpoint, like the AWS CLI.
+type awsFlags struct {
+	region   string
+	endpoint string
+	cluster  string
+}
+
+func (a *awsFlags) add(cmd *cobra.Command) {
+	cmd.PersistentFlags().StringVar(&a.region, "region", "", "AWS region (default from AWS_REGION or the shared config)")
+	cmd.PersistentFlags().StringVar(&a.endpoint, "endpoint", "", "AWS endpoint URL, e.g. the local cloud's (default AWS_ENDPOINT_URL)")
+	cmd.PersistentFlags().StringVar(&a.cluster, "cluster-name", os.Getenv("KELP_CLUSTER_NAME"), "cluster name: drives the cluster tag, discovery tags and token groups (default $KELP_CLUSTER_NAME)")
+}
+
+func (a *awsFlags) config(ctx context.Context) (aws.Config, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if a.region != "" {
+		opts = append(opts, awsconfig.WithRegion(a.region))
+	}
+	if a.endpoint != "" {
+		opts = append(opts, awsconfig.WithBaseEndpoint(a.endpoint))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
+	}
+	if cfg.Region == "" {
+		return aws.Config{}, errors.New("no AWS region: set --region or AWS_REGION")
+	}
+	return cfg, nil
+}
+
+func (a *awsFlags) manager(ctx context.Context) (*pool.Manager, error) {
+	if a.cluster == "" {
+		return nil, errors.New("--cluster-name is required (or set KELP_CLUSTER_NAME)")
+	}
+	cfg, err := a.config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &pool.Manager{EC2: ec2.NewFromConfig(cfg), AutoScaling: autoscaling.NewFromConfig(cfg), Cluster: a.cluster}, nil
+}
+
+func newPoolCommand() *cobra.Command {
+	var af awsFlags
+	var kf kubeFlags
+	cmd := &cobra.Command{
+		Use:   "pool",
+		Short: "Create, list, scale, update and delete node pools (launch template + Auto Scaling group)",
+	}
+	af.add(cmd)
+	kf.add(cmd)
+	cmd.AddCommand(
+		newPoolCreateCommand(&af, &kf),
+		newPoolListCommand(&af, &kf),
+		newPoolDescribeCommand(&af),
+		newPoolScaleCommand(&af),
+		newPoolUpdateCommand(&af),
+		newPoolDeleteCommand(&af, &kf),
+	)
+	return cmd
+}
+
+type poolCreateOptions struct {
+	spec         pool.Spec
+	spot         bool
+	desired      int32
+	labels       []string
+	taints       []string
+	userDataFile string
+	ud           userdataOptions
+}
+
+func newPoolCreateCommand(af *awsFlags, kf *kubeFlags) *cobra.Command {
+	var o poolCreateOptions
+	cmd := &cobra.Command{
+		Use:   "create NAME --image AMI --instance-types TYPE[,TYPE...]",
+		Short: "Create a pool: a launch template with join user-data and a tagged Auto Scaling group",
+		Long: `create renders the pool's user-data (a bootstrap token bound to the pool, the
+cluster's API server and CA from your kubeconfig, labels and taints) unless
+--user-data-file is given, checks the image exists, then creates the launch
+template and the Auto Scaling group tagged kubernetes.io/cluster/<cluster>=owned,
+kelp.dev/pool=<name> and the cluster-autoscaler discovery and node-template tags.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPoolCreate(cmd, af, kf, args[0], o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.spec.ImageID, "image", "", "AMI id")
+	f.StringSliceVar(&o.spec.InstanceTypes, "instance-types", nil, "instance types; more than one makes a mixed-instances group")
+	f.BoolVar(&o.spot, "spot", false, "launch spot instances (price-capacity-optimized across the types)")
+	f.StringSliceVar(&o.spec.Subnets, "subnets", nil, "subnet ids (default: the region's default subnets)")
+	f.StringSliceVar(&o.spec.SecurityGroupIDs, "security-groups", nil, "security group ids")
+	f.StringVar(&o.spec.KeyName, "key-name", "", "EC2 key pair name")
+	f.Int32Var(&o.spec.MinSize, "min", 0, "minimum size")
+	f.Int32Var(&o.spec.MaxSize, "max", 10, "maximum size")
+	f.Int32Var(&o.desired, "desired", -1, "desired capacity (default: min)")
+	f.StringArrayVar(&o.labels, "label", nil, "node label key=value (repeatable)")
+	f.StringArrayVar(&o.taints, "taint", nil, "node taint key[=value]:Effect (repeatable)")
+	f.StringVar(&o.userDataFile, "user-data-file", "", "use this user-data instead of rendering it")
+	f.StringVar(&o.ud.profile, "profile", string(userdata.ProfileKubeadm), "user-data profile: kubeadm, openshift-3.11 or local")
+	f.StringVar(&o.ud.registryAuthFile, "registry-auth", "", "docker config.json with registry credentials for the user-data")
+	f.StringVar(&o.ud.region, "openshift-region", "", "openshift-3.11 aws.conf zone or region")
+	return cmd
+}
+
+func runPoolCreate(cmd *cobra.Command, af *awsFlags, kf *kubeFlags, name string, o poolCreateOptions) error {
+	spec := o.spec
+	spec.Name = name
+	if o.spot {
+		spec.CapacityType = catalog.CapacityTypeSpot
+	}
+	if o.desired >= 0 {
+		spec.DesiredCapacity = &o.desired
+	}
+	var err error
+	if spec.Labels, err = parseLabels(o.labels); err != nil {
+		return err
+	}
+	if spec.Taints, err = parseTaints(o.taints); err != nil {
+		return err
+	}
+	if err := spec.Validate(); err != nil {
+		return fmt.Errorf("invalid pool: %w", err)
+	}
+	if spec.ImageID == "" {
+		return errors.New("invalid pool: --image is required")
+	}
+	mgr, err := af.manager(cmd.Context())
+	if err != nil {
+		return err
+	}
+	var ud []byte
+	if o.userDataFile != "" {
+		if ud, err = os.ReadFile(o.userDataFile); err != nil {
+			return fmt.Errorf("read --user-data-file: %w", err)
+		}
+	} else {
+		o.ud.pool, o.ud.cluster, o.ud.tokenTTL = name, af.cluster, defaultPoolTokenTTL
+		o.ud.labels, o.ud.taints = o.labels, o.taints
+		in, err := userdataInput(cmd, kf, o.ud)
+		if err != nil {
+			return err
+		}
+		out, err := userdata.Render(in)
+		if err != nil {
+			return err
+		}
+		ud = out.Data
+	}
+	p, err := mgr.Create(cmd.Context(), spec, ud)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "pool %s created: group %s, launch template %s, size %d [%d, %d]\n", p.Name, p.GroupName, p.LaunchTemplate, p.Desired, p.MinSize, p.MaxSize)
+	return nil
+}
+
+func newPoolListCommand(af *awsFlags, kf *kubeFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List pools with desired, actual, min, max and Ready nodes",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			mgr, err := af.manager(cmd.Context())
+			if err != nil {
+				return err
+			}
+			pools, err := mgr.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			ready, readyErr := readyNodesByPool(cmd.Context(), kf)
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 3, ' ', 0)
+			fmt.Fprintln(w, "NAME\tGROUP\tDESIRED\tINSTANCES\tMIN\tMAX\tREADY NODES\tCAPACITY")
+			for _, p := range pools {
+				r := fmt.Sprint(ready[p.Name])
+				if readyErr != nil {
+					r = "?"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", p.Name, p.GroupName, p.Desired, p.Instances, p.MinSize, p.MaxSize, r, p.CapacityType)
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if readyErr != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "ready nodes unknown: %v\n", readyErr)
+			}
+			return nil
+		},
+	}
+}
+
+// readyNodesByPool counts Ready nodes by their kelp.dev/pool label.
+func readyNodesByPool(ctx context.Context, kf *kubeFlags) (map[string]int, error) {
+	client, err := kf.client()
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: pool.PoolTag})
+	if err != nil {
+		return nil, fmt.Errorf("list nodes: %w", err)
+	}
+	out := map[string]int{}
+	for _, n := range nodes.Items {
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+				out[n.Labels[pool.PoolTag]]++
+			}
+		}
+	}
+	return out, nil
+}

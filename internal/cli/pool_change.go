@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kelp-dev/kelp/internal/pool"
+)
+
+func newPoolDescribeCommand(af *awsFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "describe NAME",
+		Short: "Show one pool",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			mgr, err := af.manager(cmd.Context())
+			if err != nil {
+				return err
+			}
+			p, err := mgr.Get(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			types := strings.Join(p.InstanceTypes, ", ")
+			if types == "" {
+				types = "(the launch template's)"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Name:             %s\nGroup:            %s\nLaunch template:  %s\nInstance types:   %s\nCapacity type:    %s\nSize:             desired %d, instances %d, min %d, max %d\n",
+				p.Name, p.GroupName, p.LaunchTemplate, types, p.CapacityType, p.Desired, p.Instances, p.MinSize, p.MaxSize)
+			return nil
+		},
+	}
+}
+
+func newPoolScaleCommand(af *awsFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "scale NAME N",
+		Short: "Set a pool's desired capacity",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := strconv.ParseInt(args[1], 10, 32)
+			if err != nil || n < 0 {
+				return fmt.Errorf("scale: size %q: want a non-negative integer", args[1])
+			}
+			mgr, err := af.manager(cmd.Context())
+			if err != nil {
+				return err
+			}
+			p, err := mgr.Scale(cmd.Context(), args[0], int32(n))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "pool %s scaled to %d\n", p.Name, p.Desired)
+			return nil
+		},
+	}
+}
+
+func newPoolUpdateCommand(af *awsFlags) *cobra.Command {
+	var u pool.Update
+	var userDataFile string
+	var minSize, maxSize int32
+	cmd := &cobra.Command{
+		Use:   "update NAME [--image AMI] [--instance-types T,...] [--user-data-file F] [--min N] [--max N]",
+		Short: "Write a new launch template version (image, types, user-data) that new instances use",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if userDataFile != "" {
+				data, err := os.ReadFile(userDataFile)
+				if err != nil {
+					return fmt.Errorf("read --user-data-file: %w", err)
+				}
+				u.UserData = data
+			}
+			if cmd.Flags().Changed("min") {
+				u.MinSize = &minSize
+			}
+			if cmd.Flags().Changed("max") {
+				u.MaxSize = &maxSize
+			}
+			if u.ImageID == "" && len(u.InstanceTypes) == 0 && u.UserData == nil && u.MinSize == nil && u.MaxSize == nil {
+				return errors.New("update: nothing to change; give --image, --instance-types, --user-data-file, --min or --max")
+			}
+			mgr, err := af.manager(cmd.Context())
+			if err != nil {
+				return err
+			}
+			p, err := mgr.Update(cmd.Context(), args[0], u)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "pool %s updated; new instances use the new launch template version\n", p.Name)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&u.ImageID, "image", "", "new AMI id")
+	cmd.Flags().StringSliceVar(&u.InstanceTypes, "instance-types", nil, "new instance types")
+	cmd.Flags().StringVar(&userDataFile, "user-data-file", "", "new user-data")
+	cmd.Flags().Int32Var(&minSize, "min", 0, "new minimum size")
+	cmd.Flags().Int32Var(&maxSize, "max", 0, "new maximum size")
+	return cmd
+}
+
+func newPoolDeleteCommand(af *awsFlags, kf *kubeFlags) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "delete NAME [--force]",
+		Short: "Delete a pool's group and launch template; refused while it has Ready nodes unless --force",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			mgr, err := af.manager(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if !force {
+				ready, err := readyNodesByPool(cmd.Context(), kf)
+				if err != nil {
+					return fmt.Errorf("delete pool %s: cannot check its Ready nodes (use --force to skip): %w", args[0], err)
+				}
+				if n := ready[args[0]]; n > 0 {
+					return fmt.Errorf("delete pool %s: it has %d Ready nodes; drain them or use --force", args[0], n)
+				}
+			}
+			if err := mgr.Delete(cmd.Context(), args[0], force); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "pool %s deleted\n", args[0])
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "delete even with Ready nodes, terminating its instances")
+	return cmd
+}

@@ -1,0 +1,184 @@
+package pool
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/kelp-dev/kelp/internal/localcloud"
+)
+
+// newManager serves a fresh local cloud and returns a manager on it, with
+// the raw clients for checks.
+func newManager(t *testing.T) (*Manager, *ec2.Client, *autoscaling.Client) {
+	t.Helper()
+	cloud, err := localcloud.Open(localcloud.Options{
+		Dir: t.TempDir(), Runtime: localcloud.NopRuntime{}, ReconcileInterval: 50 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cloud.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(cloud)
+	t.Cleanup(func() { srv.Close(); _ = cloud.Close() })
+	cfg := aws.Config{
+		Region:       localcloud.DefaultRegion,
+		BaseEndpoint: aws.String(srv.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider(localcloud.AccessKeyID, localcloud.SecretAccessKey, ""),
+	}
+	e, as := ec2.NewFromConfig(cfg), autoscaling.NewFromConfig(cfg)
+	return &Manager{EC2: e, AutoScaling: as, Cluster: "prod"}, e, as
+}
+
+func generalSpec() Spec {
+	return Spec{Name: "general", InstanceTypes: []string{"m5.large"}, ImageID: localcloud.ImageLocalNode, MinSize: 0, MaxSize: 5}
+}
+
+func TestCreatePool(t *testing.T) {
+	m, e, as := newManager(t)
+	ctx := context.Background()
+	p, err := m.Create(ctx, generalSpec(), []byte("#cloud-config\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Name != "general" || p.GroupName != "kelp-prod-general" || p.LaunchTemplate != "kelp-prod-general" || p.MaxSize != 5 {
+		t.Errorf("created pool = %+v", p)
+	}
+	groups, err := as.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{"kelp-prod-general"}})
+	if err != nil || len(groups.AutoScalingGroups) != 1 {
+		t.Fatalf("describe group: %v", err)
+	}
+	tags := map[string]string{}
+	propagated := map[string]bool{}
+	for _, tag := range groups.AutoScalingGroups[0].Tags {
+		tags[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+		propagated[aws.ToString(tag.Key)] = aws.ToBool(tag.PropagateAtLaunch)
+	}
+	for k, v := range map[string]string{
+		"kubernetes.io/cluster/prod": "owned", "kelp.dev/pool": "general",
+		"k8s.io/cluster-autoscaler/enabled": "true", "k8s.io/cluster-autoscaler/prod": "owned",
+	} {
+		if tags[k] != v {
+			t.Errorf("tag %s = %q, want %q", k, tags[k], v)
+		}
+	}
+	if !propagated["kubernetes.io/cluster/prod"] || !propagated["kelp.dev/pool"] {
+		t.Error("cluster and pool tags are not propagated to instances")
+	}
+	versions, err := e.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateName: aws.String("kelp-prod-general"), Versions: []string{"$Latest"}})
+	if err != nil || len(versions.LaunchTemplateVersions) != 1 {
+		t.Fatalf("describe template versions: %v", err)
+	}
+	ud, _ := base64.StdEncoding.DecodeString(aws.ToString(versions.LaunchTemplateVersions[0].LaunchTemplateData.UserData))
+	if string(ud) != "#cloud-config\n" {
+		t.Errorf("template user-data = %q", ud)
+	}
+
+	if _, err := m.Create(ctx, generalSpec(), nil); !errors.Is(err, ErrExists) {
+		t.Errorf("second create: %v, want ErrExists", err)
+	}
+	list, err := m.List(ctx)
+	if err != nil || len(list) != 1 || list[0].Name != "general" {
+		t.Errorf("List = %+v, %v", list, err)
+	}
+	other := &Manager{EC2: m.EC2, AutoScaling: m.AutoScaling, Cluster: "staging"}
+	if list, _ := other.List(ctx); len(list) != 0 {
+		t.Errorf("another cluster sees this cluster's pools: %+v", list)
+	}
+}
+
+func TestCreatePoolFailuresLeaveNothing(t *testing.T) {
+	m, e, _ := newManager(t)
+	ctx := context.Background()
+	spec := generalSpec()
+	spec.ImageID = "ami-0123456789abcdef0"
+	if _, err := m.Create(ctx, spec, nil); !errors.Is(err, ErrImageNotFound) {
+		t.Fatalf("unknown AMI: %v, want ErrImageNotFound", err)
+	}
+	// A subnet that does not exist fails the group after the template was
+	// made: the template is rolled back.
+	spec = generalSpec()
+	spec.Subnets = []string{"subnet-0123456789abcdef0"}
+	if _, err := m.Create(ctx, spec, nil); err == nil {
+		t.Fatal("create with an unknown subnet succeeded")
+	}
+	lts, err := e.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lts.LaunchTemplates) != 0 {
+		t.Errorf("failed creates left launch templates: %+v", lts.LaunchTemplates)
+	}
+	spec.MinSize, spec.MaxSize = 4, 2
+	if _, err := m.Create(ctx, spec, nil); err == nil || !strings.Contains(err.Error(), "minSize 4 is greater than maxSize 2") {
+		t.Errorf("min > max: %v", err)
+	}
+}
+
+func TestScaleUpdateDelete(t *testing.T) {
+	m, e, _ := newManager(t)
+	ctx := context.Background()
+	spot := Spec{Name: "spot", InstanceTypes: []string{"m5.large", "m6i.large"}, CapacityType: "spot", ImageID: localcloud.ImageLocalNode, MaxSize: 4}
+	if _, err := m.Create(ctx, spot, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Scale(ctx, "spot", 9); !errors.Is(err, ErrOutOfRange) {
+		t.Errorf("scale beyond max: %v, want ErrOutOfRange", err)
+	}
+	p, err := m.Scale(ctx, "spot", 2)
+	if err != nil || p.Desired != 2 {
+		t.Fatalf("scale: %+v %v", p, err)
+	}
+	if len(p.InstanceTypes) != 2 || p.CapacityType != "spot" {
+		t.Errorf("mixed pool = %+v", p)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		p, err := m.Get(ctx, "spot")
+		return err == nil && p.Instances == 2, nil
+	})
+	if err != nil {
+		t.Fatalf("instances never launched: %v", err)
+	}
+	maxSize := int32(6)
+	p, err = m.Update(ctx, "spot", Update{UserData: []byte("#cloud-config\nv2\n"), InstanceTypes: []string{"c5.large", "c6i.large", "m5.large"}, MaxSize: &maxSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.MaxSize != 6 || len(p.InstanceTypes) != 3 {
+		t.Errorf("updated pool = %+v", p)
+	}
+	versions, err := e.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateName: aws.String(p.LaunchTemplate)})
+	if err != nil || len(versions.LaunchTemplateVersions) != 2 {
+		t.Fatalf("want 2 template versions after update: %v %v", versions, err)
+	}
+	if _, err := m.Update(ctx, "spot", Update{ImageID: "ami-0123456789abcdef0"}); !errors.Is(err, ErrImageNotFound) {
+		t.Errorf("update to unknown AMI: %v", err)
+	}
+	if err := m.Delete(ctx, "spot", false); err == nil {
+		t.Error("deleting a pool with instances without force succeeded")
+	}
+	if err := m.Delete(ctx, "spot", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Get(ctx, "spot"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("deleted pool still found: %v", err)
+	}
+	if err := m.Delete(ctx, "spot", true); !errors.Is(err, ErrNotFound) {
+		t.Errorf("deleting a missing pool: %v", err)
+	}
+}
