@@ -188,7 +188,9 @@ func TestDescribeGroupsFiltersAndPagination(t *testing.T) {
 			&autoscaling.DescribeAutoScalingGroupsInput{Filters: fs}))
 		return groupNames(out.AutoScalingGroups)
 	}
-	f := func(name string, values ...string) astypes.Filter { return astypes.Filter{Name: aws.String(name), Values: values} }
+	f := func(name string, values ...string) astypes.Filter {
+		return astypes.Filter{Name: aws.String(name), Values: values}
+	}
 	tests := []struct {
 		name    string
 		filters []astypes.Filter

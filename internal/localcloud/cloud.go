@@ -59,6 +59,7 @@ type Cloud struct {
 	store     *store
 	asOps     map[string]asHandler
 	ec2Ops    map[string]ec2Handler
+	idem      idempotency
 
 	mu      sync.Mutex
 	st      *state

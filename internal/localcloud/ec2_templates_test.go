@@ -10,10 +10,10 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 )
 
-func TestLaunchTemplateLifecycle(t *testing.T) {
-	e := newEnv(t)
-	userData := base64.StdEncoding.EncodeToString([]byte("#cloud-config\nruncmd: [echo hi]\n"))
-	created := must[*ec2.CreateLaunchTemplateOutput](t)(e.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{
+// fullTemplateInput is a CreateLaunchTemplate request using every member
+// the local cloud keeps.
+func fullTemplateInput(userData string) *ec2.CreateLaunchTemplateInput {
+	return &ec2.CreateLaunchTemplateInput{
 		LaunchTemplateName: aws.String("pool-general"), VersionDescription: aws.String("first"),
 		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{
 			ImageId: aws.String(ImageLocalNode), InstanceType: ec2types.InstanceTypeM5Large, UserData: aws.String(userData),
@@ -27,7 +27,13 @@ func TestLaunchTemplateLifecycle(t *testing.T) {
 		},
 		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeLaunchTemplate,
 			Tags: []ec2types.Tag{{Key: aws.String("kelp.dev/pool"), Value: aws.String("general")}}}},
-	}))
+	}
+}
+
+func TestLaunchTemplateLifecycle(t *testing.T) {
+	e := newEnv(t)
+	userData := base64.StdEncoding.EncodeToString([]byte("#cloud-config\nruncmd: [echo hi]\n"))
+	created := must[*ec2.CreateLaunchTemplateOutput](t)(e.ec2.CreateLaunchTemplate(ctx, fullTemplateInput(userData)))
 	lt := created.LaunchTemplate
 	id := aws.ToString(lt.LaunchTemplateId)
 	if !templateIDPattern.MatchString(id) || aws.ToInt64(lt.LatestVersionNumber) != 1 || aws.ToInt64(lt.DefaultVersionNumber) != 1 ||
@@ -169,4 +175,19 @@ func TestDescribeLaunchTemplatesPagination(t *testing.T) {
 	}
 	_, err := e.ec2.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{NextToken: aws.String("%%%")})
 	wantCode(t, err, codeInvalidPaginationToken)
+}
+
+func TestLaunchTemplateClientTokenIsIdempotent(t *testing.T) {
+	e := newEnv(t)
+	in := &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("once"), ClientToken: aws.String("token-1"),
+		LaunchTemplateData: e.templateData("m5.large")}
+	first := must[*ec2.CreateLaunchTemplateOutput](t)(e.ec2.CreateLaunchTemplate(ctx, in))
+	again := must[*ec2.CreateLaunchTemplateOutput](t)(e.ec2.CreateLaunchTemplate(ctx, in))
+	if aws.ToString(first.LaunchTemplate.LaunchTemplateId) != aws.ToString(again.LaunchTemplate.LaunchTemplateId) {
+		t.Fatalf("a retry with the same token created %s and %s", aws.ToString(first.LaunchTemplate.LaunchTemplateId),
+			aws.ToString(again.LaunchTemplate.LaunchTemplateId))
+	}
+	in.LaunchTemplateName = aws.String("other")
+	_, err := e.ec2.CreateLaunchTemplate(ctx, in)
+	wantCode(t, err, "IdempotentParameterMismatch")
 }

@@ -44,7 +44,6 @@ const (
 	codeInvalidInstanceType         = "InvalidInstanceType"
 	codeInvalidSubnetIDNotFound     = "InvalidSubnetID.NotFound"
 	codeInvalidID                   = "InvalidID"
-	codeInvalidNextTokenEC2         = "InvalidNextToken"
 	codeInvalidPaginationToken      = "InvalidPaginationToken"
 
 	// Scaling activity failures (StatusMessage prefixes).

@@ -243,9 +243,10 @@ func TestThrottlingFault(t *testing.T) {
 	if err := e.cloud.SetFaults(Faults{ThrottleRate: 1}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.as.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{})
+	noRetry := func(o *autoscaling.Options) { o.RetryMaxAttempts = 1 }
+	_, err := e.as.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{}, noRetry)
 	wantCode(t, err, codeThrottling)
-	_, err = e.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{})
+	_, err = e.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{}, func(o *ec2.Options) { o.RetryMaxAttempts = 1 })
 	wantCode(t, err, codeRequestLimitExceeded)
 	if err := e.cloud.SetFaults(Faults{ThrottleRate: 2}); err == nil {
 		t.Fatal("SetFaults accepted a rate of 2")

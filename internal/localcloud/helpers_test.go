@@ -76,7 +76,9 @@ func (e *env) start() {
 	if region == "" {
 		region = DefaultRegion
 	}
-	cfg := aws.Config{Region: region, RetryMaxAttempts: 1,
+	// The SDK's default retry policy, as callers use it: it also absorbs
+	// aws-sdk-go-v2's request-body race on fast local servers (issue #2737).
+	cfg := aws.Config{Region: region,
 		Credentials: credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, "")}
 	e.as = autoscaling.NewFromConfig(cfg, func(o *autoscaling.Options) { o.BaseEndpoint = aws.String(e.srv.URL) })
 	e.ec2 = ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(e.srv.URL) })
@@ -273,17 +275,6 @@ func (e *env) group(name string) astypes.AutoScalingGroup {
 		e.t.Fatalf("group %s: got %d groups", name, len(out.AutoScalingGroups))
 	}
 	return out.AutoScalingGroups[0]
-}
-
-// inService returns the group's InService instances, failing on API errors.
-func (e *env) inService(name string) []astypes.Instance {
-	var out []astypes.Instance
-	for _, i := range e.group(name).Instances {
-		if i.LifecycleState == astypes.LifecycleStateInService {
-			out = append(out, i)
-		}
-	}
-	return out
 }
 
 // waitSettled waits until the group has exactly n instances, all InService

@@ -267,7 +267,9 @@ func TestDescribeInstancesFiltersAndPagination(t *testing.T) {
 		}
 		return n
 	}
-	f := func(name string, values ...string) ec2types.Filter { return ec2types.Filter{Name: aws.String(name), Values: values} }
+	f := func(name string, values ...string) ec2types.Filter {
+		return ec2types.Filter{Name: aws.String(name), Values: values}
+	}
 	tests := []struct {
 		name    string
 		filters []ec2types.Filter

@@ -85,9 +85,6 @@ func (c *Cloud) serve(w http.ResponseWriter, r *http.Request, req *request) int 
 // readRequest reads the body and decodes the parameters (query string plus,
 // for a form POST, the body). It also picks the API for error rendering.
 func (c *Cloud) readRequest(w http.ResponseWriter, r *http.Request, req *request) ([]byte, url.Values, error) {
-	if auth, aerr := parseAuthorization(r.Header.Get("Authorization")); aerr == nil {
-		req.api = apiForService(auth.Service, req.api)
-	}
 	form, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return nil, nil, errf(codeMalformedQueryString, "malformed query string: %v", err)
@@ -111,20 +108,25 @@ func (c *Cloud) readRequest(w http.ResponseWriter, r *http.Request, req *request
 			form[k] = append(form[k], vs...)
 		}
 	}
-	if v := form.Get("Version"); v == ec2Version && r.Header.Get("Authorization") == "" {
-		req.api = apiEC2
-	}
+	req.api = apiFor(r, form)
 	return body, form, nil
 }
 
-func apiForService(service string, def api) api {
-	switch service {
-	case "autoscaling":
-		return apiAutoScaling
-	case "ec2":
+// apiFor picks the API: the signature's service when it names one,
+// otherwise the Version parameter, otherwise Auto Scaling.
+func apiFor(r *http.Request, form url.Values) api {
+	if auth, aerr := parseAuthorization(r.Header.Get("Authorization")); aerr == nil {
+		switch auth.Service {
+		case "autoscaling":
+			return apiAutoScaling
+		case "ec2":
+			return apiEC2
+		}
+	}
+	if form.Get("Version") == ec2Version {
 		return apiEC2
 	}
-	return def
+	return apiAutoScaling
 }
 
 // authenticate verifies the signature and that the service and version
@@ -171,11 +173,13 @@ func (c *Cloud) dispatch(req *request, form url.Values) ([]byte, error) {
 			return nil, &apiError{Code: "DryRunOperation", Message: "Request would have succeeded, but DryRun flag is set.",
 				Status: http.StatusPreconditionFailed}
 		}
-		res, err := h(p)
-		if err != nil {
-			return nil, err
-		}
-		return encodeEC2(req.action, req.id, res)
+		return c.idem.do(req.action, p, func() ([]byte, error) {
+			res, err := h(p)
+			if err != nil {
+				return nil, err
+			}
+			return encodeEC2(req.action, req.id, res)
+		})
 	}
 	h, ok := c.asOps[req.action]
 	if !ok {

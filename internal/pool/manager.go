@@ -114,7 +114,15 @@ func (m *Manager) Create(ctx context.Context, spec Spec, userData []byte) (Pool,
 	}
 	cctx, cancel := m.call(ctx)
 	defer cancel()
-	if _, err := m.AutoScaling.CreateAutoScalingGroup(cctx, groupInput(m.Cluster, name, spec, subnets)); err != nil {
+	_, err = m.AutoScaling.CreateAutoScalingGroup(cctx, groupInput(m.Cluster, name, spec, subnets))
+	if isCode(err, "AlreadyExists") {
+		// Auto Scaling has no client token: an SDK retry of a create that
+		// went through reports AlreadyExists. Ours, with our tags, is fine.
+		if p, gerr := m.Get(ctx, spec.Name); gerr == nil && p.GroupName == name {
+			return p, nil
+		}
+	}
+	if err != nil {
 		err = fmt.Errorf("create pool %s: create auto scaling group %s: %w", spec.Name, name, err)
 		if created {
 			if derr := m.deleteLaunchTemplate(ctx, name); derr != nil {

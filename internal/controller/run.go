@@ -1,0 +1,184 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/client-go/tools/record"
+)
+
+// Options configure the controller process. Validate once, then Run.
+type Options struct {
+	// ClusterName drives tags and token groups.
+	ClusterName string
+	// ProbeAddr serves /metrics, /healthz and /readyz ("" disables).
+	ProbeAddr string
+	// LeaderElect runs the controllers only while holding the Lease
+	// kube-system/kelp-controller.
+	LeaderElect bool
+	// NodeLifecyclePeriod is the node lifecycle refresh; default 10s.
+	NodeLifecyclePeriod time.Duration
+}
+
+// Validate reports every problem at once.
+func (o Options) Validate() error {
+	var errs []error
+	if o.ClusterName == "" {
+		errs = append(errs, errors.New("cluster name: required"))
+	}
+	if o.NodeLifecyclePeriod < 0 {
+		errs = append(errs, fmt.Errorf("node lifecycle period %s: must not be negative", o.NodeLifecyclePeriod))
+	}
+	if o.ProbeAddr != "" {
+		if _, _, err := net.SplitHostPort(o.ProbeAddr); err != nil {
+			errs = append(errs, fmt.Errorf("probe address %q: %w", o.ProbeAddr, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Deps are what the controller runs against.
+type Deps struct {
+	Client    kubernetes.Interface
+	Instances InstanceStatuses
+	Logger    *slog.Logger
+	// Registry receives the metrics; a new one when nil.
+	Registry *prometheus.Registry
+	// Extra controllers started with the built-in ones once leading
+	// (the approver, the autoscaler). Each runs until ctx ends.
+	Extra []func(ctx context.Context, shared Shared)
+}
+
+// Shared is what every controller of the process gets.
+type Shared struct {
+	Informers informers.SharedInformerFactory
+	Recorder  record.EventRecorder
+	Registry  *prometheus.Registry
+	Logger    *slog.Logger
+}
+
+// Run runs the controllers until ctx ends.
+func Run(ctx context.Context, o Options, d Deps) error {
+	if err := o.Validate(); err != nil {
+		return fmt.Errorf("invalid controller options: %w", err)
+	}
+	if o.NodeLifecyclePeriod == 0 {
+		o.NodeLifecyclePeriod = 10 * time.Second
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+		d.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	var leading atomic.Bool
+	if o.ProbeAddr != "" {
+		stop, err := serveProbes(o.ProbeAddr, d.Registry, &leading, o.LeaderElect)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	run := func(ctx context.Context) {
+		leading.Store(true)
+		runControllers(ctx, o, d)
+	}
+	if !o.LeaderElect {
+		run(ctx)
+		return nil
+	}
+	return runWithLeaderElection(ctx, d, run)
+}
+
+func runControllers(ctx context.Context, o Options, d Deps) {
+	factory := informers.NewSharedInformerFactory(d.Client, 0)
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: d.Client.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kelp-controller"})
+	shared := Shared{Informers: factory, Recorder: recorder, Registry: d.Registry, Logger: d.Logger}
+	metrics := NewMetrics(d.Registry)
+	nodes := factory.Core().V1().Nodes()
+	lifecycle := &NodeLifecycle{
+		Client: d.Client, Nodes: nodes.Lister(), Instances: d.Instances, Recorder: recorder,
+		Logger: d.Logger.With("controller", "node-lifecycle"), Metrics: metrics, Period: o.NodeLifecyclePeriod,
+	}
+	var wg sync.WaitGroup
+	for _, start := range d.Extra {
+		wg.Go(func() { start(ctx, shared) })
+	}
+	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+	wg.Go(func() { lifecycle.Run(ctx) })
+	d.Logger.Info("controllers running", "cluster", o.ClusterName)
+	<-ctx.Done()
+	wg.Wait()
+	factory.Shutdown()
+}
+
+func runWithLeaderElection(ctx context.Context, d Deps, run func(context.Context)) error {
+	id, err := os.Hostname()
+	if err != nil {
+		return fmt.Errorf("leader election identity: %w", err)
+	}
+	id = fmt.Sprintf("%s_%d", id, os.Getpid())
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metaInKubeSystem("kelp-controller"),
+		Client:     d.Client.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+	}
+	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+		Lock: lock, ReleaseOnCancel: true,
+		LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: run,
+			OnStoppedLeading: func() { d.Logger.Info("stopped leading", "identity", id) },
+		},
+	})
+	return nil
+}
+
+func serveProbes(addr string, reg *prometheus.Registry, leading *atomic.Bool, leaderElect bool) (stop func(), err error) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if leaderElect && !leading.Load() {
+			// A standby is healthy but not the one doing the work.
+			_, _ = w.Write([]byte("ok: standby"))
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for metrics and health on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return func() { _ = srv.Close() }, nil
+}
+
+func metaInKubeSystem(name string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Namespace: metav1.NamespaceSystem, Name: name}
+}
