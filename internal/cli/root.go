@@ -31,6 +31,7 @@ func NewRoot(version string) *cobra.Command {
 		newUserdataCommand(),
 		newNodeCommand(),
 		newPoolCommand(),
+		newControllerCommand(),
 	)
 	return root
 }

@@ -25,6 +25,7 @@ type upOptions struct {
 	poolsFile  string
 	faultsFile string
 	faults     localcloud.Faults
+	controller controllerFlags
 }
 
 func newUpCommand() *cobra.Command {
@@ -50,6 +51,7 @@ same instances.`,
 	f.StringVar(&o.poolsFile, "pools", "", "pools file to reconcile at start (default: examples/cluster.yaml, built in)")
 	f.StringVar(&o.faultsFile, "faults", "", "local cloud faults file (YAML); flags below override it")
 	o.faults.AddFlags(f, "cloud-")
+	o.controller.add(f, "")
 	return cmd
 }
 
@@ -58,7 +60,8 @@ func runUp(ctx context.Context, cmd *cobra.Command, o upOptions) error {
 	if err != nil {
 		return fmt.Errorf("resolve cluster directory: %w", err)
 	}
-	cfg := localup.Config{Dir: dir, Name: o.name, BinDir: o.binDir, StartTimeout: o.timeout, Faults: o.faults}
+	cfg := localup.Config{Dir: dir, Name: o.name, BinDir: o.binDir, StartTimeout: o.timeout, Faults: o.faults,
+		Controller: o.controller.options(o.name)}
 	if o.faultsFile != "" {
 		fromFile, err := localcloud.LoadFaults(o.faultsFile)
 		if err != nil {

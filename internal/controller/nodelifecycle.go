@@ -97,6 +97,11 @@ func (n *NodeLifecycle) Run(ctx context.Context) {
 
 // Refresh looks at every Node once.
 func (n *NodeLifecycle) Refresh(ctx context.Context) error {
+	if r, ok := n.Instances.(refresher); ok {
+		if err := r.Refresh(ctx); err != nil {
+			return fmt.Errorf("refresh cloud: %w", err)
+		}
+	}
 	nodes, err := n.Nodes.List(labels.Everything())
 	if err != nil {
 		return fmt.Errorf("list nodes: %w", err)

@@ -15,15 +15,24 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	certlisters "k8s.io/client-go/listers/certificates/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+
+	"github.com/kelp-dev/kelp/internal/approver"
+	"github.com/kelp-dev/kelp/internal/cloud"
 )
 
 // Options configure the controller process. Validate once, then Run.
@@ -37,6 +46,10 @@ type Options struct {
 	LeaderElect bool
 	// NodeLifecyclePeriod is the node lifecycle refresh; default 10s.
 	NodeLifecyclePeriod time.Duration
+	// Approve is auto (the policy decides) or manual (humans do).
+	Approve approver.Mode
+	// Approver tunes the CSR policy.
+	Approver approver.Config
 }
 
 // Validate reports every problem at once.
@@ -48,6 +61,16 @@ func (o Options) Validate() error {
 	if o.NodeLifecyclePeriod < 0 {
 		errs = append(errs, fmt.Errorf("node lifecycle period %s: must not be negative", o.NodeLifecyclePeriod))
 	}
+	switch o.Approve {
+	case approver.ModeAuto, approver.ModeManual:
+	default:
+		errs = append(errs, fmt.Errorf("approve %q: want auto or manual", o.Approve))
+	}
+	a := o.Approver
+	a.ClusterName = o.ClusterName
+	if err := a.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("approver: %w", err))
+	}
 	if o.ProbeAddr != "" {
 		if _, _, err := net.SplitHostPort(o.ProbeAddr); err != nil {
 			errs = append(errs, fmt.Errorf("probe address %q: %w", o.ProbeAddr, err))
@@ -58,9 +81,10 @@ func (o Options) Validate() error {
 
 // Deps are what the controller runs against.
 type Deps struct {
-	Client    kubernetes.Interface
-	Instances InstanceStatuses
-	Logger    *slog.Logger
+	Client kubernetes.Interface
+	// Cloud is the provider every controller reads through.
+	Cloud  cloud.Provider
+	Logger *slog.Logger
 	// Registry receives the metrics; a new one when nil.
 	Registry *prometheus.Registry
 	// Extra controllers started with the built-in ones once leading
@@ -118,12 +142,27 @@ func runControllers(ctx context.Context, o Options, d Deps) {
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kelp-controller"})
 	shared := Shared{Informers: factory, Recorder: recorder, Registry: d.Registry, Logger: d.Logger}
 	metrics := NewMetrics(d.Registry)
+	facts := CloudFacts{Provider: d.Cloud}
 	nodes := factory.Core().V1().Nodes()
 	lifecycle := &NodeLifecycle{
-		Client: d.Client, Nodes: nodes.Lister(), Instances: d.Instances, Recorder: recorder,
+		Client: d.Client, Nodes: nodes.Lister(), Instances: facts, Recorder: recorder,
 		Logger: d.Logger.With("controller", "node-lifecycle"), Metrics: metrics, Period: o.NodeLifecyclePeriod,
 	}
+	csrs := factory.Certificates().V1().CertificateSigningRequests()
+	approverConfig := o.Approver
+	approverConfig.ClusterName = o.ClusterName
+	csrApprover := &approver.Controller{
+		Client: d.Client, Sources: approverSources(d.Client, nodes.Lister(), csrs.Lister(), facts),
+		Recorder: recorder, Metrics: approver.NewMetrics(d.Registry), Clock: clock.RealClock{},
+		Config: approverConfig.WithDefaults(), Mode: o.Approve, Logger: d.Logger.With("controller", "csr-approver"),
+	}
+	csrInformer := csrs.Informer()
 	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := csrApprover.Run(ctx, csrInformer, csrs.Lister().Get, 4); err != nil && ctx.Err() == nil {
+			d.Logger.Error("csr approver stopped", "err", err)
+		}
+	})
 	for _, start := range d.Extra {
 		wg.Go(func() { start(ctx, shared) })
 	}
@@ -181,4 +220,23 @@ func serveProbes(addr string, reg *prometheus.Registry, leading *atomic.Bool, le
 
 func metaInKubeSystem(name string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Namespace: metav1.NamespaceSystem, Name: name}
+}
+
+func approverSources(client kubernetes.Interface, nodes corelisters.NodeLister, csrs certlisters.CertificateSigningRequestLister, cloudFacts CloudFacts) approver.Sources {
+	return approver.Sources{
+		Node: func(name string) (*corev1.Node, error) {
+			n, err := nodes.Get(name)
+			if apierrors.IsNotFound(err) {
+				return nil, nil
+			}
+			return n, err
+		},
+		CSRs: func() ([]*certificatesv1.CertificateSigningRequest, error) { return csrs.List(labels.Everything()) },
+		NodeCount: func() (int, error) {
+			all, err := nodes.List(labels.Everything())
+			return len(all), err
+		},
+		Cloud:  cloudFacts,
+		Record: &approver.ApprovalRecord{Client: client},
+	}
 }

@@ -23,7 +23,12 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/kelp-dev/kelp/examples"
+	"github.com/kelp-dev/kelp/internal/approver"
+	awscloud "github.com/kelp-dev/kelp/internal/cloud/aws"
+	"github.com/kelp-dev/kelp/internal/controller"
 	"github.com/kelp-dev/kelp/internal/controlplane"
 	"github.com/kelp-dev/kelp/internal/localcloud"
 	"github.com/kelp-dev/kelp/internal/localcloud/agentruntime"
@@ -48,6 +53,9 @@ type Config struct {
 	AgentTuning nodeagent.Tuning
 	// CloudReconcileInterval overrides the local cloud's reconcile period.
 	CloudReconcileInterval time.Duration
+	// Controller configures the kelp controller run in-process (its
+	// ClusterName is set from Name). Approve defaults to auto.
+	Controller controller.Options
 	// UnsafeNoFsync runs etcd without fsync (tests only).
 	UnsafeNoFsync bool
 	Logger        *slog.Logger
@@ -60,6 +68,9 @@ type Cluster struct {
 	Cloud        *localcloud.Cloud
 	Runtime      *agentruntime.Runtime
 	server       *localcloud.Server
+
+	stopController context.CancelFunc
+	controllerDone chan struct{}
 }
 
 // Start brings up the control plane, then the local cloud (its instances
@@ -91,7 +102,47 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		_ = c.Stop(context.WithoutCancel(ctx))
 		return nil, err
 	}
+	if err := c.startController(ctx); err != nil {
+		_ = c.Stop(context.WithoutCancel(ctx))
+		return nil, err
+	}
 	return c, nil
+}
+
+// startController runs the kelp controller (approver, node lifecycle)
+// against the control plane and, through the AWS provider, the local cloud.
+func (c *Cluster) startController(ctx context.Context) error {
+	opts := c.cfg.Controller
+	opts.ClusterName = c.cfg.Name
+	if opts.Approve == "" {
+		opts.Approve = approver.ModeAuto
+	}
+	if err := opts.Validate(); err != nil {
+		return fmt.Errorf("invalid controller options: %w", err)
+	}
+	rest, err := c.ControlPlane.AdminRESTConfig()
+	if err != nil {
+		return err
+	}
+	rest.QPS, rest.Burst = 100, 200
+	client, err := kubernetes.NewForConfig(rest)
+	if err != nil {
+		return fmt.Errorf("controller client: %w", err)
+	}
+	provider, err := awscloud.New(ctx, awscloud.Config{ClusterName: c.cfg.Name, Region: c.Cloud.Region(), Endpoint: c.CloudURL()},
+		awscloud.Deps{Credentials: credentials.NewStaticCredentialsProvider(localcloud.AccessKeyID, localcloud.SecretAccessKey, ""), Logger: c.cfg.Logger})
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	c.stopController, c.controllerDone = cancel, make(chan struct{})
+	go func() {
+		defer close(c.controllerDone)
+		if err := controller.Run(cctx, opts, controller.Deps{Client: client, Cloud: provider, Logger: c.cfg.Logger}); err != nil {
+			c.cfg.Logger.Error("kelp controller stopped", "err", err)
+		}
+	}()
+	return nil
 }
 
 func (c *Cluster) startCloud(ctx context.Context) error {
@@ -128,6 +179,10 @@ func (c *Cluster) startCloud(ctx context.Context) error {
 // on the next Start) and then the control plane.
 func (c *Cluster) Stop(ctx context.Context) error {
 	var errs []error
+	if c.stopController != nil {
+		c.stopController()
+		<-c.controllerDone
+	}
 	if c.server != nil {
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		errs = append(errs, c.server.Shutdown(sctx))

@@ -1,0 +1,228 @@
+package approver
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// This file holds the checks against what the cloud and the cluster say,
+// for each kind of request.
+
+const noName = "the node name could not be read"
+
+// newNode: a bootstrap token asks for the client certificate of a node that
+// has never joined; the cloud must vouch for a fresh instance of the
+// token's pool owning that name.
+func (e *eval) newNode() {
+	e.requestChecks()
+	e.requestorChecks()
+	e.run("flood-control", true, "", func() outcome {
+		limit := e.f.Nodes + e.cfg.FloodHeadroom
+		if e.f.PendingNodeCSRs > limit {
+			return waiting(ReasonFloodControl, "%d new-node CSRs are pending, more than %d nodes + %d: new-node approvals pause",
+				e.f.PendingNodeCSRs, e.f.Nodes, e.cfg.FloodHeadroom)
+		}
+		return passed("%d pending new-node CSRs within %d", e.f.PendingNodeCSRs, limit)
+	})
+	e.instanceByName()
+	found, why := e.inst != nil, "no single instance owns the node name"
+	e.run("instance-state", found, why, func() outcome {
+		return e.instanceState(InstancePending, InstanceRunning)
+	})
+	e.run("instance-managed", found, why, e.instanceManaged)
+	e.run("instance-pool", found && e.pool != "", "no single instance, or no pool group", func() outcome {
+		if e.inst.Pool != e.pool {
+			return failed(ReasonPoolMismatch, "instance %s is in pool %q (group %q), the bootstrap token is of pool %q",
+				e.inst.ID, e.inst.Pool, e.inst.GroupName, e.pool)
+		}
+		return passed("instance %s is in pool %q", e.inst.ID, e.pool)
+	})
+	e.run("launch-window", found, why, func() outcome {
+		oldest := e.f.Now.Add(-e.cfg.JoinWindow)
+		if e.inst.LaunchTime.Before(oldest) || e.inst.LaunchTime.IsZero() {
+			return failed(ReasonInstanceTooOld, "instance %s was launched at %s, more than the join window %s before %s",
+				e.inst.ID, stamp(e.inst.LaunchTime), e.cfg.JoinWindow, stamp(e.f.Now))
+		}
+		return passed("instance %s was launched at %s, within %s", e.inst.ID, stamp(e.inst.LaunchTime), e.cfg.JoinWindow)
+	})
+	e.run("launch-before-csr", found, why, func() outcome {
+		// Both clocks have one-second resolution in the API.
+		created := e.f.CSR.CreationTimestamp.Time
+		if e.inst.LaunchTime.Truncate(time.Second).After(created) {
+			return failed(ReasonLaunchedAfterCSR, "instance %s was launched at %s, after the CSR was created at %s",
+				e.inst.ID, stamp(e.inst.LaunchTime), stamp(created))
+		}
+		return passed("instance %s was launched before the CSR was created", e.inst.ID)
+	})
+	e.run("node-absent", e.name != "", noName, e.nodeAbsent)
+	e.run("not-replayed", found, why, func() outcome {
+		a, ok := e.f.PriorApprovals[e.inst.ID]
+		if ok && (a.CSRUID == "" || a.CSRUID != e.f.CSR.UID) {
+			return failed(ReasonAlreadyJoined, "a client certificate was already approved for instance %s at %s (CSR %s)",
+				e.inst.ID, stamp(a.At), a.CSRName)
+		}
+		return passed("no earlier approval for instance %s", e.inst.ID)
+	})
+}
+
+// instanceByName sets e.inst to the only instance whose private DNS name is
+// the node name.
+func (e *eval) instanceByName() {
+	e.run("instance-found", e.name != "", noName, func() outcome {
+		if e.f.CloudErr != nil {
+			return waiting(ReasonCloudUnavailable, "the cloud could not be asked for instance %s: %v", e.name, e.f.CloudErr)
+		}
+		switch n := len(e.f.InstancesByName); {
+		case n == 0:
+			return waiting(ReasonInstanceNotFound, "no instance has private DNS name %s (yet)", e.name)
+		case n > 1:
+			ids := make([]string, 0, n)
+			for _, in := range e.f.InstancesByName {
+				ids = append(ids, in.ID)
+			}
+			return failed(ReasonDuplicateInstances, "%d instances %q have private DNS name %s", n, ids, e.name)
+		}
+		in := e.f.InstancesByName[0]
+		if in.PrivateDNSName != e.name {
+			return failed(ReasonInstanceNameMismatch, "instance %s has private DNS name %q, not %q", in.ID, in.PrivateDNSName, e.name)
+		}
+		e.inst = &in
+		return passed("instance %s has private DNS name %s", in.ID, e.name)
+	})
+}
+
+// instanceState passes when e.inst is in one of ok; an unknown state may
+// still resolve, a pending one may still start.
+func (e *eval) instanceState(ok ...InstanceState) outcome {
+	s := e.inst.State
+	switch {
+	case slices.Contains(ok, s):
+		return passed("instance %s is %s", e.inst.ID, s)
+	case s == InstanceUnknown || s == InstancePending:
+		return waiting(ReasonInstanceNotRunning, "instance %s is %s, want %q", e.inst.ID, s, ok)
+	}
+	return failed(ReasonInstanceNotRunning, "instance %s is %s, want %q", e.inst.ID, s, ok)
+}
+
+func (e *eval) instanceManaged() outcome {
+	if !e.inst.Managed {
+		return failed(ReasonInstanceNotManaged, "instance %s is in group %q, not an Auto Scaling group managed by cluster %q",
+			e.inst.ID, e.inst.GroupName, e.cfg.ClusterName)
+	}
+	return passed("instance %s is in managed group %s", e.inst.ID, e.inst.GroupName)
+}
+
+// nodeAbsent: a new node's name must be free, unless the Node holding it
+// belongs to an instance that is terminated or gone.
+func (e *eval) nodeAbsent() outcome {
+	node := e.f.Node
+	switch {
+	case node == nil:
+		return passed("no Node %s exists", e.name)
+	case node.Spec.ProviderID == "":
+		return failed(ReasonNodeExists, "Node %s already exists (without providerID)", e.name)
+	case e.f.NodeInstance != nil && e.f.NodeInstance.State == InstanceTerminated:
+		return passed("Node %s exists but its instance %s is terminated", e.name, e.f.NodeInstance.ID)
+	case e.f.NodeInstance != nil:
+		return failed(ReasonNodeExists, "Node %s already exists, held by instance %s (%s)", e.name, e.f.NodeInstance.ID, e.f.NodeInstance.State)
+	case e.f.CloudErr != nil:
+		return waiting(ReasonCloudUnavailable, "the cloud could not be asked for instance %s of Node %s: %v", node.Spec.ProviderID, e.name, e.f.CloudErr)
+	}
+	return passed("Node %s exists but its instance %s is gone", e.name, node.Spec.ProviderID)
+}
+
+// renewal: a node renews its own client certificate; its Node must exist
+// and belong to a running instance of a managed group.
+func (e *eval) renewal() {
+	e.requestChecks()
+	e.requestorChecks()
+	e.run("node-exists", e.name != "", noName, func() outcome {
+		if e.f.Node == nil {
+			return failed(ReasonNodeNotFound, "no Node %s exists to renew a certificate for", e.name)
+		}
+		return passed("Node %s exists", e.name)
+	})
+	e.run("node-instance", e.name != "" && e.f.Node != nil, "no Node", e.nodeInstance)
+	found, why := e.inst != nil, "the Node's instance is not known"
+	e.run("instance-state", found, why, func() outcome { return e.instanceState(InstanceRunning) })
+	e.run("instance-managed", found, why, e.instanceManaged)
+}
+
+// nodeInstance sets e.inst to the instance of the Node's providerID, which
+// must be named like the Node.
+func (e *eval) nodeInstance() outcome {
+	id, inst := e.f.Node.Spec.ProviderID, e.f.NodeInstance
+	switch {
+	case id == "":
+		return failed(ReasonInstanceNotFound, "Node %s has no providerID", e.name)
+	case e.f.CloudErr != nil:
+		return waiting(ReasonCloudUnavailable, "the cloud could not be asked for instance %s of Node %s: %v", id, e.name, e.f.CloudErr)
+	case inst == nil:
+		return failed(ReasonInstanceNotFound, "instance %s of Node %s does not exist", id, e.name)
+	case inst.PrivateDNSName != e.name:
+		return failed(ReasonNodeInstanceMismatch, "instance %s of Node %s has private DNS name %q", inst.ID, e.name, inst.PrivateDNSName)
+	}
+	e.inst = inst
+	return passed("Node %s is instance %s", e.name, inst.ID)
+}
+
+// serving: a node asks for a serving certificate; every SAN must belong to
+// the instance that owns the name according to the cloud, and that
+// instance must be the Node's.
+func (e *eval) serving() {
+	e.requestChecks()
+	e.requestorChecks()
+	e.run("node-exists", e.name != "", noName, func() outcome {
+		if e.f.Node == nil {
+			return waiting(ReasonNodeNotFound, "no Node %s is registered (yet)", e.name)
+		}
+		return passed("Node %s exists", e.name)
+	})
+	e.instanceByName()
+	found, why := e.inst != nil, "no single instance owns the node name"
+	e.run("node-instance", found && e.f.Node != nil, "no Node, or no single instance", func() outcome {
+		id, ni := e.f.Node.Spec.ProviderID, e.f.NodeInstance
+		switch {
+		case id == "":
+			return waiting(ReasonNodeInstanceMismatch, "Node %s has no providerID (yet)", e.name)
+		case ni == nil:
+			return failed(ReasonNodeInstanceMismatch, "instance %s of Node %s does not exist; the name belongs to %s", id, e.name, e.inst.ID)
+		case ni.ID != e.inst.ID:
+			return failed(ReasonNodeInstanceMismatch, "Node %s is instance %s, but the name belongs to instance %s", e.name, ni.ID, e.inst.ID)
+		}
+		return passed("Node %s is instance %s", e.name, e.inst.ID)
+	})
+	e.run("instance-state", found, why, func() outcome { return e.instanceState(InstanceRunning) })
+	e.run("san-owned", found && e.req != nil, why, e.sansOwned)
+}
+
+// sansOwned requires every DNS SAN to be the instance's private DNS name
+// and every IP SAN one of its private IPs, as the cloud reports them.
+func (e *eval) sansOwned() outcome {
+	for _, dns := range e.req.DNSNames {
+		if dns != e.inst.PrivateDNSName {
+			return failed(ReasonForeignSAN, "DNS SAN %q is not the private DNS name %q of instance %s", dns, e.inst.PrivateDNSName, e.inst.ID)
+		}
+	}
+	owned := make([]netip.Addr, 0, len(e.inst.PrivateIPs))
+	for _, s := range e.inst.PrivateIPs {
+		if a, err := netip.ParseAddr(s); err == nil {
+			owned = append(owned, a.Unmap())
+		}
+	}
+	for _, ip := range e.req.IPAddresses {
+		a, ok := netip.AddrFromSlice(ip)
+		if !ok || !slices.Contains(owned, a.Unmap()) {
+			return failed(ReasonForeignSAN, "IP SAN %s is not a private IP of instance %s %q", ip, e.inst.ID, e.inst.PrivateIPs)
+		}
+	}
+	return passed("every SAN belongs to instance %s", e.inst.ID)
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "(unknown)"
+	}
+	return t.UTC().Format(time.RFC3339)
+}

@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/kelp-dev/kelp/internal/approver"
+	awscloud "github.com/kelp-dev/kelp/internal/cloud/aws"
+	"github.com/kelp-dev/kelp/internal/controller"
+)
+
+// controllerFlags are the controller's flags; `kelp up` takes them too.
+type controllerFlags struct {
+	approve    string
+	joinWindow time.Duration
+	probeAddr  string
+	nodePeriod time.Duration
+}
+
+func (f *controllerFlags) add(fs *pflag.FlagSet, probeDefault string) {
+	fs.StringVar(&f.approve, "approve", string(approver.ModeAuto), "node CSR approval: auto (kelp's cloud-backed policy) or manual (kelp csr approve)")
+	fs.DurationVar(&f.joinWindow, "join-window", approver.DefaultJoinWindow, "how recently an instance must have launched for its first CSR to be approved")
+	fs.StringVar(&f.probeAddr, "probe-addr", probeDefault, "address serving /metrics, /healthz and /readyz (empty: off)")
+	fs.DurationVar(&f.nodePeriod, "node-lifecycle-period", 10*time.Second, "how often Nodes of terminated instances are looked for")
+}
+
+func (f *controllerFlags) options(cluster string) controller.Options {
+	return controller.Options{
+		ClusterName: cluster, ProbeAddr: f.probeAddr, NodeLifecyclePeriod: f.nodePeriod,
+		Approve: approver.Mode(f.approve), Approver: approver.Config{JoinWindow: f.joinWindow},
+	}
+}
+
+func newControllerCommand() *cobra.Command {
+	var kf kubeFlags
+	var af awsFlags
+	var cf controllerFlags
+	var groups, discovery []string
+	var leaderElect bool
+	cmd := &cobra.Command{
+		Use:   "controller --cluster-name NAME",
+		Short: "Run kelp's controllers: CSR approver and node lifecycle",
+		Long: `controller approves node CSRs only when the cloud vouches for the instance,
+and deletes the Nodes of terminated instances. It reads the cluster through
+--kubeconfig (in-cluster config when empty and running in a pod) and AWS
+through the SDK's default credential chain.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if af.cluster == "" {
+				return errors.New("--cluster-name is required (or set KELP_CLUSTER_NAME)")
+			}
+			opts := cf.options(af.cluster)
+			opts.LeaderElect = leaderElect
+			if err := opts.Validate(); err != nil {
+				return err
+			}
+			client, err := kf.client()
+			if err != nil {
+				return err
+			}
+			provider, err := awscloud.New(cmd.Context(), awscloud.Config{
+				ClusterName: af.cluster, Region: af.region, Endpoint: af.endpoint, GroupNames: groups, AutoDiscovery: discovery,
+			}, awscloud.Deps{Logger: slog.Default()})
+			if err != nil {
+				return err
+			}
+			return controller.Run(cmd.Context(), opts, controller.Deps{Client: client, Cloud: provider, Logger: slog.Default()})
+		},
+	}
+	kf.add(cmd)
+	af.add(cmd)
+	cf.add(cmd.Flags(), ":8080")
+	cmd.Flags().StringSliceVar(&groups, "nodes", nil, "Auto Scaling groups to manage by name (in addition to discovery)")
+	cmd.Flags().StringArrayVar(&discovery, "node-group-auto-discovery", nil, "cluster-autoscaler discovery spec, e.g. asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/<cluster>")
+	cmd.Flags().BoolVar(&leaderElect, "leader-elect", true, "run only while holding the kube-system/kelp-controller Lease")
+	return cmd
+}

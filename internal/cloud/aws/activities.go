@@ -1,0 +1,119 @@
+package awscloud
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+
+	"github.com/kelp-dev/kelp/internal/cloud"
+)
+
+// maxActivityPages bounds the DescribeScalingActivities pages read per
+// group and refresh.
+const maxActivityPages = 5
+
+// watermark is how far a group's scaling activities have been read: every
+// activity that started before since is settled (successful, failed,
+// cancelled) and was looked at; reported holds the failed ones reported
+// already that started at or after since, with their start times.
+type watermark struct {
+	since    time.Time
+	reported map[string]time.Time
+}
+
+// groupActivities returns the group's launch failures not reported yet,
+// oldest first, and the next watermark. The first call for a group looks
+// back ActivityLookback from now. since never moves past an activity still
+// in progress, so a launch that fails after a refresh saw it in progress
+// is still reported.
+func (p *Provider) groupActivities(ctx context.Context, group string, mark watermark, now time.Time) ([]cloud.GroupError, watermark, error) {
+	if mark.since.IsZero() {
+		mark.since = now.Add(-p.cfg.ActivityLookback)
+	}
+	acts, err := p.activitiesSince(ctx, group, mark.since)
+	if err != nil {
+		return nil, mark, fmt.Errorf("describe scaling activities of %s: %w", group, err)
+	}
+	next := watermark{since: mark.since, reported: map[string]time.Time{}}
+	var errs []cloud.GroupError
+	var oldestOpen time.Time
+	for _, a := range acts {
+		start := aws.ToTime(a.StartTime)
+		next.since = maxTime(next.since, start)
+		if !settled(a.StatusCode) && (oldestOpen.IsZero() || start.Before(oldestOpen)) {
+			oldestOpen = start
+		}
+		if a.StatusCode != astypes.ScalingActivityStatusCodeFailed || !isLaunchActivity(a) {
+			continue
+		}
+		id := aws.ToString(a.ActivityId)
+		if _, done := mark.reported[id]; !done {
+			errs = append(errs, activityError(group, a))
+		}
+		next.reported[id] = start
+	}
+	if !oldestOpen.IsZero() {
+		next.since = oldestOpen
+	}
+	for id, start := range next.reported {
+		if start.Before(next.since) {
+			delete(next.reported, id)
+		}
+	}
+	slices.SortStableFunc(errs, func(a, b cloud.GroupError) int { return a.Time.Compare(b.Time) })
+	return errs, next, nil
+}
+
+// activitiesSince reads the group's activities that started at or after
+// since (newest first, as Auto Scaling lists them), at most
+// maxActivityPages pages.
+func (p *Provider) activitiesSince(ctx context.Context, group string, since time.Time) ([]astypes.Activity, error) {
+	in := &autoscaling.DescribeScalingActivitiesInput{AutoScalingGroupName: aws.String(group), MaxRecords: aws.Int32(100)}
+	var out []astypes.Activity
+	for range maxActivityPages {
+		page, err := call(ctx, p, "DescribeScalingActivities", func(ctx context.Context) (*autoscaling.DescribeScalingActivitiesOutput, error) {
+			return p.as.DescribeScalingActivities(ctx, in)
+		})
+		if err != nil {
+			return nil, err
+		}
+		older := false
+		for _, a := range page.Activities {
+			if aws.ToTime(a.StartTime).Before(since) {
+				older = true
+				continue
+			}
+			out = append(out, a)
+		}
+		if older || aws.ToString(page.NextToken) == "" {
+			return out, nil
+		}
+		next := *in
+		next.NextToken = page.NextToken
+		in = &next
+	}
+	p.log.Warn("more scaling activities than read; the oldest are skipped", "group", group, "pages", maxActivityPages)
+	return out, nil
+}
+
+// settled reports whether an activity will not change any more.
+func settled(s astypes.ScalingActivityStatusCode) bool {
+	switch s {
+	case astypes.ScalingActivityStatusCodeSuccessful, astypes.ScalingActivityStatusCodeFailed,
+		astypes.ScalingActivityStatusCodeCancelled:
+		return true
+	}
+	return false
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,129 @@
+package awscloud
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/kelp-dev/kelp/internal/cloud"
+	"github.com/kelp-dev/kelp/internal/localcloud"
+	"github.com/kelp-dev/kelp/internal/pool"
+)
+
+// createPlainGroup creates a group with a launch template of its own and
+// no kelp or cluster-autoscaler tags. rootGiB > 0 gives the template a root
+// volume of that size.
+func (e *env) createPlainGroup(name, instanceType string, rootGiB int32) {
+	e.t.Helper()
+	data := &ec2types.RequestLaunchTemplateData{ImageId: aws.String(localcloud.ImageLocalNode),
+		InstanceType: ec2types.InstanceType(instanceType), UserData: aws.String("I2Nsb3VkLWNvbmZpZwo=")}
+	if rootGiB > 0 {
+		data.BlockDeviceMappings = []ec2types.LaunchTemplateBlockDeviceMappingRequest{{DeviceName: aws.String("/dev/xvda"),
+			Ebs: &ec2types.LaunchTemplateEbsBlockDeviceRequest{VolumeSize: aws.Int32(rootGiB)}}}
+	}
+	if _, err := e.ec2.CreateLaunchTemplate(bg, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String(name),
+		LaunchTemplateData: data}); err != nil {
+		e.t.Fatalf("create launch template %s: %v", name, err)
+	}
+	if _, err := e.as.CreateAutoScalingGroup(bg, &autoscaling.CreateAutoScalingGroupInput{
+		AutoScalingGroupName: aws.String(name), MinSize: aws.Int32(0), MaxSize: aws.Int32(2),
+		LaunchTemplate:    &astypes.LaunchTemplateSpecification{LaunchTemplateName: aws.String(name), Version: aws.String("$Latest")},
+		AvailabilityZones: []string{"us-east-1a", "us-east-1b"}}); err != nil {
+		e.t.Fatalf("create group %s: %v", name, err)
+	}
+}
+
+func TestDiscovery(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	general := e.createPool(testCluster, pool.Spec{Name: "general", InstanceTypes: []string{"m5.large"}, MaxSize: 3})
+	batch := e.createPool(testCluster, pool.Spec{Name: "batch", InstanceTypes: []string{"c5.xlarge"}, MaxSize: 3})
+	other := e.createPool("prod", pool.Spec{Name: "general", InstanceTypes: []string{"m5.large"}, MaxSize: 3})
+	e.createPlainGroup("legacy", "m5.large", 0)
+	e.createPlainGroup("ca-only", "m5.large", 0)
+	e.tagGroup("ca-only", "k8s.io/cluster-autoscaler/enabled", "true", "k8s.io/cluster-autoscaler/"+testCluster, "owned")
+
+	tests := []struct {
+		name string
+		cfg  Config
+		want []string
+	}{
+		{"kelp default: owned pools of the cluster", Config{}, []string{general, batch}},
+		{"cluster-autoscaler tags", Config{AutoDiscovery: []string{
+			"asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/" + testCluster}},
+			[]string{"ca-only", general, batch}},
+		{"tag with a value", Config{AutoDiscovery: []string{"asg:tag=kelp.dev/pool=general,kubernetes.io/cluster/prod=owned"}},
+			[]string{other}},
+		{"explicit names", Config{GroupNames: []string{"legacy", general, "missing"}}, []string{general, "legacy"}},
+		{"names and tags", Config{GroupNames: []string{"legacy"}, AutoDiscovery: []string{"asg:tag=kelp.dev/pool=batch"}},
+			[]string{batch, "legacy"}},
+		{"nothing matches", Config{AutoDiscovery: []string{"asg:tag=k8s.io/cluster-autoscaler/nowhere"}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := e.provider(tt.cfg)
+			groups, err := p.NodeGroups(bg) // refreshes first
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, g := range groups {
+				got = append(got, g.ID)
+			}
+			want := slices.Sorted(slices.Values(tt.want))
+			if !slices.Equal(got, want) {
+				t.Errorf("groups = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestDiscoveredGroupFields(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	name := e.createPool(testCluster, pool.Spec{Name: "general", InstanceTypes: []string{"m5.large"}, MinSize: 1, MaxSize: 4,
+		DesiredCapacity: int32p(2)})
+	e.waitInService(name, 2)
+	p := e.provider(Config{})
+	g := nodeGroup(t, p, name)
+	if g.Pool != "general" || g.MinSize != 1 || g.MaxSize != 4 || g.TargetSize != 2 {
+		t.Errorf("group = %s pool %q min %d max %d target %d", g.ID, g.Pool, g.MinSize, g.MaxSize, g.TargetSize)
+	}
+	if len(g.Instances) != 2 || g.ActiveInstances() != 2 {
+		t.Fatalf("instances = %+v", g.Instances)
+	}
+	for _, inst := range g.Instances {
+		if inst.State != cloud.InstanceStateRunning || inst.CloudState != "InService" || inst.GroupName != name ||
+			inst.Pool != "general" || inst.PrivateDNSName == "" || len(inst.PrivateIPs) != 1 || inst.InstanceType != "m5.large" ||
+			inst.ProviderID != cloud.ProviderID(inst.AvailabilityZone, inst.ID) || inst.LaunchTime.IsZero() {
+			t.Errorf("instance = %+v", inst)
+		}
+	}
+	if len(g.Errors) != 0 {
+		t.Errorf("errors = %v", g.Errors)
+	}
+}
+
+func TestScalerRefusesUnmanagedGroups(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.createPool("prod", pool.Spec{Name: "general", InstanceTypes: []string{"m5.large"}, MaxSize: 3})
+	e.createPlainGroup("legacy", "m5.large", 0)
+	p := e.provider(Config{})
+	for _, group := range []string{pool.GroupName("prod", "general"), "legacy", "missing"} {
+		err := p.SetTargetSize(context.Background(), group, 1)
+		wantIs(t, err, cloud.ErrNotFound)
+		err = p.DeleteInstances(context.Background(), group, []string{"i-0123456789abcdef0"})
+		wantIs(t, err, cloud.ErrNotFound)
+	}
+	if n := e.requests("SetDesiredCapacity") + e.requests("TerminateInstanceInAutoScalingGroup"); n != 0 {
+		t.Errorf("%d scaling calls reached the cloud", n)
+	}
+	if errors.Is(p.SetTargetSize(bg, "legacy", 1), cloud.ErrOutOfRange) {
+		t.Error("unmanaged group checked for range")
+	}
+}

@@ -1,0 +1,46 @@
+// Package awscloud (imported from internal/cloud/aws) is kelp's one
+// production cloud provider: Auto Scaling groups are node groups, EC2
+// instances are nodes, all through aws-sdk-go-v2. Pointed at the local
+// cloud's endpoint it runs the same code path as against AWS.
+//
+// # What it owns
+//
+//   - Discovery: groups named in [Config.GroupNames], groups matching a
+//     cluster-autoscaler auto-discovery spec
+//     (asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/<cluster>),
+//     and, when neither is given, kelp's own: kubernetes.io/cluster/<cluster>=owned
+//     and kelp.dev/pool ([DefaultDiscovery]). Only managed groups are ever
+//     scaled.
+//   - Node templates for scale-from-zero: every instance type of the group
+//     (each MixedInstancesPolicy override with its own capacity,
+//     allocatable and price) from internal/catalog, or DescribeInstanceTypes
+//     for types the catalog lacks, with the catalog's formulas; the launch
+//     template's root volume, image and market type; the cluster-autoscaler
+//     node-template tags (label/, taint/ as <value>:<effect>, resources/),
+//     which override what is computed. Spot prices come from
+//     DescribeSpotPriceHistory (cached, [Config.SpotPriceTTL]).
+//   - Failed launches: each Failed launch activity is reported once, by the
+//     first Refresh that sees it, as a cloud.GroupError
+//     (ErrInsufficientCapacity for InsufficientInstanceCapacity and spot
+//     capacity errors, with the type and zone when the message names them).
+//   - Instance lookups by ID, providerID and private DNS name for the
+//     approver, cached for [Config.InstanceCacheTTL]; group members carry
+//     their Auto Scaling lifecycle state (Running means InService).
+//   - Scaling: SetDesiredCapacity (HonorCooldown false) and
+//     TerminateInstanceInAutoScalingGroup with ShouldDecrementDesiredCapacity,
+//     both checked against the group's bounds first.
+//   - Calls: each under [Config.CallTimeout], retried by the SDK's standard
+//     retryer, then, when still throttled, by kelp's jittered backoff;
+//     AWS error codes map to cloud's sentinel errors in one file (errors.go).
+//
+// # The caller's loop
+//
+//  1. Build the provider once with [New]; credentials come from the SDK's
+//     default chain (environment, shared config, IMDS).
+//  2. Each autoscaler loop: Refresh, then NodeGroups; act on
+//     NodeGroup.Errors at once (they are not repeated); scale with
+//     SetTargetSize or DeleteInstances.
+//  3. The approver looks instances up by private DNS name or ID; before
+//     approving on a cached answer older than it accepts, it calls
+//     Invalidate.
+package awscloud

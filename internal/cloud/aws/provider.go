@@ -1,0 +1,204 @@
+package awscloud
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"k8s.io/utils/clock"
+
+	"github.com/kelp-dev/kelp/internal/cloud"
+)
+
+// AutoScalingAPI is the part of the Auto Scaling client the provider uses.
+type AutoScalingAPI interface {
+	DescribeAutoScalingGroups(context.Context, *autoscaling.DescribeAutoScalingGroupsInput, ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error)
+	DescribeAutoScalingInstances(context.Context, *autoscaling.DescribeAutoScalingInstancesInput, ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingInstancesOutput, error)
+	DescribeScalingActivities(context.Context, *autoscaling.DescribeScalingActivitiesInput, ...func(*autoscaling.Options)) (*autoscaling.DescribeScalingActivitiesOutput, error)
+	SetDesiredCapacity(context.Context, *autoscaling.SetDesiredCapacityInput, ...func(*autoscaling.Options)) (*autoscaling.SetDesiredCapacityOutput, error)
+	TerminateInstanceInAutoScalingGroup(context.Context, *autoscaling.TerminateInstanceInAutoScalingGroupInput, ...func(*autoscaling.Options)) (*autoscaling.TerminateInstanceInAutoScalingGroupOutput, error)
+}
+
+// EC2API is the part of the EC2 client the provider uses.
+type EC2API interface {
+	DescribeInstances(context.Context, *ec2.DescribeInstancesInput, ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error)
+	DescribeInstanceTypes(context.Context, *ec2.DescribeInstanceTypesInput, ...func(*ec2.Options)) (*ec2.DescribeInstanceTypesOutput, error)
+	DescribeLaunchTemplateVersions(context.Context, *ec2.DescribeLaunchTemplateVersionsInput, ...func(*ec2.Options)) (*ec2.DescribeLaunchTemplateVersionsOutput, error)
+	DescribeSpotPriceHistory(context.Context, *ec2.DescribeSpotPriceHistoryInput, ...func(*ec2.Options)) (*ec2.DescribeSpotPriceHistoryOutput, error)
+}
+
+var (
+	_ AutoScalingAPI = (*autoscaling.Client)(nil)
+	_ EC2API         = (*ec2.Client)(nil)
+
+	_ cloud.Provider = (*Provider)(nil)
+	_ cloud.Scaler   = (*Provider)(nil)
+)
+
+// Deps are the provider's collaborators; every field is optional.
+type Deps struct {
+	// AutoScaling and EC2 replace the SDK clients (a test's fakes). When
+	// either is nil, both missing ones are built from the SDK's default
+	// configuration with Config's region, endpoint and retryer.
+	AutoScaling AutoScalingAPI
+	EC2         EC2API
+	// Credentials replace the SDK's default chain (static credentials of
+	// the local cloud). Only used for clients built here.
+	Credentials aws.CredentialsProvider
+	// HTTPClient replaces the SDK's HTTP client for clients built here.
+	HTTPClient aws.HTTPClient
+	// Clock drives cache expiry, backoff and the activity lookback;
+	// default the real clock.
+	Clock clock.Clock
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Provider is kelp's cloud on AWS: Auto Scaling groups as node groups, EC2
+// instances as nodes. It implements cloud.Provider and cloud.Scaler and is
+// safe for concurrent use.
+type Provider struct {
+	cfg       Config
+	discovery []DiscoverySpec
+	region    string
+	as        AutoScalingAPI
+	ec2       EC2API
+	clock     clock.Clock
+	log       *slog.Logger
+
+	types     typeCache
+	prices    priceCache
+	templates templateCache
+	instances instanceCache
+
+	refreshMu sync.Mutex // serializes Refresh
+
+	mu         sync.Mutex // guards the fields below
+	groups     []cloud.NodeGroup
+	refreshed  bool
+	watermarks map[string]watermark // by group
+	editSeq    uint64               // number of the last edit
+	edits      []snapshotEdit       // Scaler changes a Refresh in flight may not have seen
+}
+
+// New validates cfg (all problems at once) and returns a provider. It does
+// not call AWS: the first Refresh does.
+func New(ctx context.Context, cfg Config, deps Deps) (*Provider, error) {
+	cfg = cfg.WithDefaults()
+	specs, err := cfg.validate()
+	if err != nil {
+		return nil, fmt.Errorf("configure aws provider: %w", err)
+	}
+	p := &Provider{cfg: cfg, discovery: specs, region: cfg.Region, as: deps.AutoScaling, ec2: deps.EC2,
+		clock: deps.Clock, log: deps.Logger, watermarks: map[string]watermark{}}
+	if p.clock == nil {
+		p.clock = clock.RealClock{}
+	}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	p.log = p.log.With("component", "cloud/aws", "cluster", cfg.ClusterName)
+	p.types = typeCache{known: map[string]typeEntry{}}
+	p.prices = priceCache{ttl: cfg.SpotPriceTTL, clock: p.clock, entries: map[string]priceEntry{}}
+	p.templates = templateCache{entries: map[string]templateEntry{}}
+	p.instances = newInstanceCache(cfg.InstanceCacheTTL, p.clock)
+	if p.as == nil || p.ec2 == nil {
+		if err := p.buildClients(ctx, deps); err != nil {
+			return nil, fmt.Errorf("configure aws provider: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// buildClients makes the missing SDK clients from the default config chain.
+func (p *Provider) buildClients(ctx context.Context, deps Deps) error {
+	opts := []func(*config.LoadOptions) error{
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts, o.MaxBackoff = p.cfg.Retry.MaxAttempts, p.cfg.Retry.MaxBackoff
+			})
+		}),
+	}
+	if p.cfg.Region != "" {
+		opts = append(opts, config.WithRegion(p.cfg.Region))
+	}
+	if p.cfg.Endpoint != "" {
+		opts = append(opts, config.WithBaseEndpoint(p.cfg.Endpoint))
+	}
+	if deps.Credentials != nil {
+		opts = append(opts, config.WithCredentialsProvider(deps.Credentials))
+	}
+	if deps.HTTPClient != nil {
+		opts = append(opts, config.WithHTTPClient(deps.HTTPClient))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return fmt.Errorf("load aws sdk config: %w", err)
+	}
+	if awsCfg.Region == "" {
+		return fmt.Errorf("%s: not set, and the SDK found none (AWS_REGION, AWS_DEFAULT_REGION or the shared config)", "Region")
+	}
+	p.region = awsCfg.Region
+	if p.as == nil {
+		p.as = autoscaling.NewFromConfig(awsCfg)
+	}
+	if p.ec2 == nil {
+		p.ec2 = ec2.NewFromConfig(awsCfg)
+	}
+	return nil
+}
+
+// call runs one API call under the per-call timeout. When the SDK's
+// retryer gave up on throttling, it waits (jittered, exponential, honouring
+// ctx) and tries again, up to Retry.ThrottleRetries times. The error is
+// classified (see classify) but not wrapped: callers name the operation.
+func call[T any](ctx context.Context, p *Provider, op string, f func(context.Context) (T, error)) (T, error) {
+	var zero T
+	for round := 0; ; round++ {
+		cctx, cancel := context.WithTimeout(ctx, p.cfg.CallTimeout)
+		out, err := f(cctx)
+		cancel()
+		if err == nil {
+			return out, nil
+		}
+		err = classify(err)
+		if !errors.Is(err, cloud.ErrThrottled) || round >= p.cfg.Retry.ThrottleRetries {
+			return zero, err
+		}
+		d := backoff(p.cfg.Retry.ThrottleBackoff, round)
+		p.log.Warn("aws call throttled after the sdk's retries; backing off", "op", op, "round", round+1, "delay", d)
+		select {
+		case <-ctx.Done():
+			return zero, err
+		case <-p.clock.After(d):
+		}
+	}
+}
+
+// maxThrottleBackoff caps one wait of kelp's own backoff.
+const maxThrottleBackoff = 2 * time.Minute
+
+// backoff returns a wait in [d/2, d) for d = base×2^round, capped.
+func backoff(base time.Duration, round int) time.Duration {
+	d := base
+	for range round {
+		if d >= maxThrottleBackoff/2 {
+			break
+		}
+		d *= 2
+	}
+	d = min(d, maxThrottleBackoff)
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2)
+}

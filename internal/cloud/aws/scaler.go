@@ -1,0 +1,177 @@
+package awscloud
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/kelp-dev/kelp/internal/cloud"
+)
+
+// SetTargetSize implements cloud.Scaler: it reads the group afresh,
+// checks n against its bounds and calls SetDesiredCapacity with
+// HonorCooldown false.
+func (p *Provider) SetTargetSize(ctx context.Context, group string, n int) error {
+	g, err := p.describeManagedGroup(ctx, group)
+	if err != nil {
+		return fmt.Errorf("set target size of %s: %w", group, err)
+	}
+	minSize, maxSize, cur := int(aws.ToInt32(g.MinSize)), int(aws.ToInt32(g.MaxSize)), int(aws.ToInt32(g.DesiredCapacity))
+	switch {
+	case n < minSize || n > maxSize:
+		return fmt.Errorf("set target size of %s to %d: outside [%d, %d]: %w", group, n, minSize, maxSize, cloud.ErrOutOfRange)
+	case n == cur:
+		return nil
+	}
+	_, err = call(ctx, p, "SetDesiredCapacity", func(ctx context.Context) (*autoscaling.SetDesiredCapacityOutput, error) {
+		return p.as.SetDesiredCapacity(ctx, &autoscaling.SetDesiredCapacityInput{
+			AutoScalingGroupName: aws.String(group), DesiredCapacity: aws.Int32(int32(n)), HonorCooldown: aws.Bool(false)})
+	})
+	if err != nil {
+		return fmt.Errorf("set target size of %s to %d: %w", group, n, err)
+	}
+	p.log.Info("target size set", "group", group, "from", cur, "to", n)
+	p.edit(group, func(ng *cloud.NodeGroup) { ng.TargetSize = n })
+	return nil
+}
+
+// DeleteInstances implements cloud.Scaler: it reads the group afresh,
+// checks membership and the minimum, then calls
+// TerminateInstanceInAutoScalingGroup with ShouldDecrementDesiredCapacity
+// for each instance in turn.
+func (p *Provider) DeleteInstances(ctx context.Context, group string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	g, err := p.describeManagedGroup(ctx, group)
+	if err != nil {
+		return fmt.Errorf("delete instances of %s: %w", group, err)
+	}
+	victims, strangers := splitVictims(g, ids)
+	if err := p.checkStrangers(ctx, group, strangers); err != nil {
+		return fmt.Errorf("delete instances of %s: %w", group, err)
+	}
+	desired, minSize := int(aws.ToInt32(g.DesiredCapacity)), int(aws.ToInt32(g.MinSize))
+	if desired-len(victims) < minSize {
+		return fmt.Errorf("delete %d instances of %s: desired capacity %d would drop below the minimum %d: %w",
+			len(victims), group, desired, minSize, cloud.ErrOutOfRange)
+	}
+	var done []string
+	var errs []error
+	for _, id := range victims {
+		_, err := call(ctx, p, "TerminateInstanceInAutoScalingGroup", func(ctx context.Context) (*autoscaling.TerminateInstanceInAutoScalingGroupOutput, error) {
+			return p.as.TerminateInstanceInAutoScalingGroup(ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{
+				InstanceId: aws.String(id), ShouldDecrementDesiredCapacity: aws.Bool(true)})
+		})
+		p.instances.invalidate(id)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("terminate instance %s: %w", id, err))
+			continue
+		}
+		done = append(done, id)
+	}
+	if len(done) > 0 {
+		p.log.Info("instances terminated", "group", group, "instances", done, "targetSize", desired-len(done))
+		target := desired - len(done)
+		p.edit(group, func(ng *cloud.NodeGroup) {
+			ng.TargetSize = target
+			for i := range ng.Instances {
+				if slices.Contains(done, ng.Instances[i].ID) && !ng.Instances[i].State.Gone() {
+					ng.Instances[i].State, ng.Instances[i].CloudState = cloud.InstanceStateTerminating, "Terminating"
+				}
+			}
+		})
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("delete instances of %s: %d of %d failed: %w", group, len(errs), len(victims), errors.Join(errs...))
+	}
+	return nil
+}
+
+// splitVictims sorts ids into the members of g to terminate and the ids
+// g does not list (strangers). Members already terminating are neither;
+// duplicates count once.
+func splitVictims(g astypes.AutoScalingGroup, ids []string) (victims, strangers []string) {
+	members := map[string]astypes.LifecycleState{}
+	for _, i := range g.Instances {
+		members[aws.ToString(i.InstanceId)] = i.LifecycleState
+	}
+	for _, id := range ids {
+		state, ok := members[id]
+		switch {
+		case slices.Contains(victims, id), slices.Contains(strangers, id):
+		case !ok:
+			strangers = append(strangers, id)
+		case !stateFromGroup(string(state)).Gone():
+			victims = append(victims, id)
+		}
+	}
+	return victims, strangers
+}
+
+// checkStrangers accepts ids the group no longer lists because they were
+// its instances and are terminated or terminating (deleting twice is a
+// no-op); any other is an error wrapping cloud.ErrNotFound.
+func (p *Provider) checkStrangers(ctx context.Context, group string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	insts, err := p.describeEC2Instances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+		{Name: aws.String("instance-id"), Values: ids}}})
+	if err != nil {
+		return fmt.Errorf("describe instances %v: %w", ids, err)
+	}
+	var bad []string
+	for _, id := range ids {
+		i := slices.IndexFunc(insts, func(inst cloud.Instance) bool { return inst.ID == id })
+		if i < 0 || insts[i].GroupName != group || !insts[i].State.Gone() {
+			bad = append(bad, id)
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("instances %v are not in the group: %w", bad, cloud.ErrNotFound)
+	}
+	return nil
+}
+
+// snapshotEdit is a Scaler change applied to the snapshot. Edits are
+// absolute (set a size, mark instances), so applying one twice is harmless.
+type snapshotEdit struct {
+	seq   uint64
+	group string
+	apply func(*cloud.NodeGroup)
+}
+
+// edit applies a change to the snapshot now and remembers it, so that a
+// Refresh that read the cloud before the change keeps it.
+func (p *Provider) edit(group string, apply func(*cloud.NodeGroup)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.editSeq++
+	p.edits = append(p.edits, snapshotEdit{seq: p.editSeq, group: group, apply: apply})
+	p.applyEditLocked(p.edits[len(p.edits)-1])
+}
+
+// reapplyEditsLocked applies the edits made after a Refresh took its
+// sequence number and forgets the older ones. p.mu must be held.
+func (p *Provider) reapplyEditsLocked(since uint64) {
+	p.edits = slices.DeleteFunc(p.edits, func(e snapshotEdit) bool { return e.seq <= since })
+	for _, e := range p.edits {
+		p.applyEditLocked(e)
+	}
+}
+
+func (p *Provider) applyEditLocked(e snapshotEdit) {
+	for i := range p.groups {
+		if p.groups[i].ID == e.group {
+			e.apply(&p.groups[i])
+		}
+	}
+}
