@@ -19,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/kelp-dev/kelp/internal/approver"
 	"github.com/kelp-dev/kelp/internal/localup"
 	"github.com/kelp-dev/kelp/internal/pool"
 	"github.com/kelp-dev/kelp/internal/testenv"
@@ -42,27 +41,6 @@ func startLocal(t *testing.T, dir string) (*localup.Cluster, kubernetes.Interfac
 		t.Fatal(err)
 	}
 	return c, kubernetes.NewForConfigOrDie(cfg)
-}
-
-// approveAll approves every pending CSR until ctx ends: the stand-in for
-// kelp's approver until it runs in `kelp up`.
-func approveAll(ctx context.Context, client kubernetes.Interface) {
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if list, err := approver.List(ctx, client, time.Now()); err == nil {
-			for _, s := range list {
-				if s.Condition == approver.Pending {
-					_ = approver.Apply(ctx, client, s.Name, approver.Decision{Approve: true, Reason: "E2ETest", Message: "approved by the e2e test"})
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
 }
 
 func readyNodes(ctx context.Context, client kubernetes.Interface) (ready, notReady []string, err error) {
@@ -102,8 +80,10 @@ func instanceStates(ctx context.Context, t *testing.T, client *ec2.Client) map[s
 }
 
 // TestDesiredCapacityDrivesNodes sets a group's desired capacity 0 → 3 → 1
-// and watches nodes join and leave, then restarts the local cluster and
-// sees the surviving instance come back under the same id.
+// with no human in the loop: kelp's approver admits the three nodes, node
+// lifecycle removes the two whose instances terminated, forged CSRs made
+// with valid bootstrap tokens are never approved, and after a restart the
+// surviving instance comes back under the same id.
 func TestDesiredCapacityDrivesNodes(t *testing.T) {
 	release, err := testenv.AcquireSlot()
 	if err != nil {
@@ -115,9 +95,6 @@ func TestDesiredCapacityDrivesNodes(t *testing.T) {
 	defer func() { _ = cluster.Stop(context.Background()) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	approveCtx, stopApproving := context.WithCancel(ctx)
-	defer stopApproving()
-	go approveAll(approveCtx, client)
 
 	awsCfg, err := cluster.AWSConfig(ctx)
 	if err != nil {
@@ -150,12 +127,12 @@ func TestDesiredCapacityDrivesNodes(t *testing.T) {
 		}
 		return terminated == 2
 	})
-	// Nothing deletes the nodes yet (node lifecycle is the controller's):
-	// their kubelets are gone, so kube-controller-manager marks them NotReady.
-	poll(t, ctx, 3*time.Minute, "2 NotReady nodes and 1 Ready", func() bool {
+	// Node lifecycle deletes the Nodes of the terminated instances.
+	poll(t, ctx, time.Minute, "the 2 Nodes of terminated instances deleted", func() bool {
 		ready, notReady, err := readyNodes(ctx, client)
-		return err == nil && len(ready) == 1 && len(notReady) == 2
+		return err == nil && len(ready) == 1 && len(notReady) == 0
 	})
+	testForgedCSRs(t, ctx, cluster, client)
 
 	var survivor string
 	for id, s := range instanceStates(ctx, t, ec2c) {
@@ -163,7 +140,6 @@ func TestDesiredCapacityDrivesNodes(t *testing.T) {
 			survivor = id
 		}
 	}
-	stopApproving()
 	if err := cluster.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +162,6 @@ func TestDesiredCapacityDrivesNodes(t *testing.T) {
 	}
 	// The agent comes back with its certificate (no new approval) and
 	// renews its Lease again.
-	stopApproving()
 	poll(t, ctx, 2*time.Minute, "the surviving node's Lease renewed after the restart", func() bool {
 		ready, _, err := readyNodes(ctx, client)
 		if err != nil || len(ready) != 1 {
