@@ -21,7 +21,7 @@ func newCSRCommand() *cobra.Command {
 approve|deny'. kelp's approver does this automatically, with cloud checks.`,
 	}
 	kf.add(cmd)
-	cmd.AddCommand(newCSRListCommand(&kf), newCSRDecideCommand(&kf, true), newCSRDecideCommand(&kf, false))
+	cmd.AddCommand(newCSRListCommand(&kf), newCSRDecideCommand(&kf, true), newCSRDecideCommand(&kf, false), newCSRExplainCommand(&kf))
 	return cmd
 }
 

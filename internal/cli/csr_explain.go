@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kelp-dev/kelp/internal/approver"
+	awscloud "github.com/kelp-dev/kelp/internal/cloud/aws"
+	"github.com/kelp-dev/kelp/internal/controller"
+)
+
+func newCSRExplainCommand(kf *kubeFlags) *cobra.Command {
+	var af awsFlags
+	var joinWindow time.Duration
+	cmd := &cobra.Command{
+		Use:   "explain NAME --cluster-name CLUSTER",
+		Short: "Show every check of kelp's approval policy for one CSR, with pass or fail",
+		Long: `explain gathers the same facts as the approver (the cloud's instances, the
+Node, kelp's approval record) and prints the verdict and each check. It
+changes nothing.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if af.cluster == "" {
+				return errors.New("--cluster-name is required (or set KELP_CLUSTER_NAME)")
+			}
+			client, err := kf.client()
+			if err != nil {
+				return err
+			}
+			csr, err := client.CertificatesV1().CertificateSigningRequests().Get(cmd.Context(), args[0], metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return fmt.Errorf("csr %q not found", args[0])
+			}
+			if err != nil {
+				return fmt.Errorf("get csr %s: %w", args[0], err)
+			}
+			provider, err := awscloud.New(cmd.Context(), awscloud.Config{ClusterName: af.cluster, Region: af.region, Endpoint: af.endpoint}, awscloud.Deps{Logger: slog.Default()})
+			if err != nil {
+				return err
+			}
+			cfg := approver.Config{ClusterName: af.cluster, JoinWindow: joinWindow}.WithDefaults()
+			if approver.ConditionOf(csr) != approver.Pending {
+				// Show what the policy says now, as if the CSR were new.
+				fmt.Fprintf(cmd.OutOrStdout(), "(already %s: re-evaluating as if pending, with today's facts)\n", approver.ConditionOf(csr))
+				csr = csr.DeepCopy()
+				csr.Status = certificatesv1.CertificateSigningRequestStatus{}
+			}
+			facts, err := apiSources(cmd.Context(), client, controller.CloudFacts{Provider: provider}).Gather(cmd.Context(), csr, time.Now(), cfg)
+			if err != nil {
+				return err
+			}
+			printVerdict(cmd, csr, approver.Decide(facts))
+			return nil
+		},
+	}
+	af.add(cmd)
+	cmd.Flags().DurationVar(&joinWindow, "join-window", approver.DefaultJoinWindow, "the approver's join window")
+	return cmd
+}
+
+// apiSources reads the facts straight from the API server.
+func apiSources(ctx context.Context, client kubernetes.Interface, cloudFacts controller.CloudFacts) approver.Sources {
+	return approver.Sources{
+		Node: func(name string) (*corev1.Node, error) {
+			n, err := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return nil, nil
+			}
+			return n, err
+		},
+		CSRs: func() ([]*certificatesv1.CertificateSigningRequest, error) {
+			list, err := client.CertificatesV1().CertificateSigningRequests().List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return nil, err
+			}
+			out := make([]*certificatesv1.CertificateSigningRequest, len(list.Items))
+			for i := range list.Items {
+				out[i] = &list.Items[i]
+			}
+			return out, nil
+		},
+		NodeCount: func() (int, error) {
+			list, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return 0, err
+			}
+			return len(list.Items), nil
+		},
+		Cloud:  cloudFacts,
+		Record: &approver.ApprovalRecord{Client: client},
+	}
+}
+
+func printVerdict(cmd *cobra.Command, csr *certificatesv1.CertificateSigningRequest, v approver.Verdict) {
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "CSR:       %s (%s, %s)\nVerdict:   %s %s\n           %s\n\n", csr.Name, v.Kind, csr.Spec.SignerName, v.Action, v.Reason, v.Message)
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "CHECK\tSTATUS\tREASON\tDETAIL")
+	for _, c := range v.Checks {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", c.Name, c.Status, c.Reason, c.Detail)
+	}
+	_ = w.Flush()
+}
