@@ -64,7 +64,8 @@ type Scaler interface {
 	// DeleteInstances terminates the instances and lowers the group's
 	// desired capacity by one for each, so they are not replaced. Every id
 	// must belong to the group (else ErrNotFound, and nothing is done);
-	// instances already terminating are skipped. Going below MinSize is
+	// its instances already terminating or terminated are skipped, so
+	// deleting twice is harmless. Going below MinSize is
 	// ErrOutOfRange and nothing is done. When some terminations fail the
 	// error names each, and the others stand.
 	DeleteInstances(ctx context.Context, group string, ids []string) error

@@ -201,11 +201,11 @@ func DefaultDiscovery(cluster string) DiscoverySpec {
 func ParseDiscoverySpec(s string) (DiscoverySpec, error) {
 	kind, rest, ok := strings.Cut(s, ":")
 	if !ok || kind != "asg" {
-		return DiscoverySpec{}, fmt.Errorf("discovery spec %q: want asg:tag=<key>[=<value>],...", s)
+		return DiscoverySpec{}, fmt.Errorf("discovery spec %q: want asg:tag=<key>[=<value>][,<key>[=<value>]]", s)
 	}
 	key, list, ok := strings.Cut(rest, "=")
 	if !ok || key != "tag" {
-		return DiscoverySpec{}, fmt.Errorf("discovery spec %q: unsupported filter %q: want tag=<key>[=<value>],...", s, key)
+		return DiscoverySpec{}, fmt.Errorf("discovery spec %q: unsupported filter %q: want tag=<key>[=<value>][,<key>[=<value>]]", s, key)
 	}
 	var spec DiscoverySpec
 	for i, item := range strings.Split(list, ",") {

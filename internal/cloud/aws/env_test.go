@@ -56,13 +56,17 @@ type env struct {
 type envOptions struct {
 	realClock bool
 	faults    localcloud.Faults
+	runtime   localcloud.Runtime // default NopRuntime
 }
 
 // newEnv starts a local cloud, on a fake clock unless realClock is set.
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
 	e := &env{t: t, counter: &requestCounter{counts: map[string]int{}}}
-	opts := localcloud.Options{Dir: t.TempDir(), Runtime: localcloud.NopRuntime{}, Faults: o.faults,
+	if o.runtime == nil {
+		o.runtime = localcloud.NopRuntime{}
+	}
+	opts := localcloud.Options{Dir: t.TempDir(), Runtime: o.runtime, Faults: o.faults,
 		Rand: rand.NewPCG(7, 11), Logger: testLogger(), ReconcileInterval: 10 * time.Second}
 	if !o.realClock {
 		e.clock = clocktesting.NewFakeClock(testStart)

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"k8s.io/utils/clock"
 
+	"github.com/kelp-dev/kelp/internal/catalog"
 	"github.com/kelp-dev/kelp/internal/cloud"
 )
 
@@ -107,7 +108,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Provider, error) {
 		p.log = slog.Default()
 	}
 	p.log = p.log.With("component", "cloud/aws", "cluster", cfg.ClusterName)
-	p.types = typeCache{known: map[string]typeEntry{}}
+	p.types = typeCache{known: map[string]catalog.InstanceType{}}
 	p.prices = priceCache{ttl: cfg.SpotPriceTTL, clock: p.clock, entries: map[string]priceEntry{}}
 	p.templates = templateCache{entries: map[string]templateEntry{}}
 	p.instances = newInstanceCache(cfg.InstanceCacheTTL, p.clock)

@@ -49,7 +49,11 @@ func (p *Provider) Refresh(ctx context.Context) error {
 			return fmt.Errorf("refresh node group %s: %w", name, err)
 		}
 		out, next[name] = append(out, ng), mark
-		all = append(all, ng.Instances...)
+		for _, inst := range ng.Instances {
+			if _, described := details[inst.ID]; described { // cache only complete instances
+				all = append(all, inst)
+			}
+		}
 	}
 	p.mu.Lock()
 	p.groups, p.refreshed, p.watermarks = out, true, next

@@ -214,9 +214,9 @@ func (f *fakeEC2) DescribeInstanceTypes(_ context.Context, in *ec2.DescribeInsta
 // apiErr is a smithy.APIError.
 type apiErr struct{ code, msg string }
 
-func (e *apiErr) Error() string        { return e.code + ": " + e.msg }
-func (e *apiErr) ErrorCode() string    { return e.code }
-func (e *apiErr) ErrorMessage() string { return e.msg }
+func (e *apiErr) Error() string                 { return e.code + ": " + e.msg }
+func (e *apiErr) ErrorCode() string             { return e.code }
+func (e *apiErr) ErrorMessage() string          { return e.msg }
 func (e *apiErr) ErrorFault() smithy.ErrorFault { return smithy.FaultClient }
 
 // noAutoScaling stands in for an Auto Scaling client a test never calls.

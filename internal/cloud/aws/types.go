@@ -22,11 +22,7 @@ import (
 // catalog's, and the ones DescribeInstanceTypes described.
 type typeCache struct {
 	mu    sync.Mutex
-	known map[string]typeEntry
-}
-
-type typeEntry struct {
-	it catalog.InstanceType
+	known map[string]catalog.InstanceType
 }
 
 // resolveTypes returns the instance types called names: from the catalog
@@ -38,10 +34,10 @@ func (p *Provider) resolveTypes(ctx context.Context, names []string) (map[string
 	var unknown []string
 	p.types.mu.Lock()
 	for _, n := range names {
-		if e, ok := p.types.known[n]; ok {
-			out[n] = e.it
+		if it, ok := p.types.known[n]; ok {
+			out[n] = it
 		} else if it, err := catalog.Lookup(n); err == nil {
-			p.types.known[n], out[n] = typeEntry{it: it}, it
+			p.types.known[n], out[n] = it, it
 		} else {
 			unknown = append(unknown, n)
 		}
@@ -66,7 +62,7 @@ func (p *Provider) resolveTypes(ctx context.Context, names []string) (map[string
 			missing = append(missing, n)
 			continue
 		}
-		p.types.known[n], out[n] = typeEntry{it: it}, it
+		p.types.known[n], out[n] = it, it
 	}
 	return out, missing, nil
 }
