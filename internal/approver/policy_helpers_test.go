@@ -177,15 +177,19 @@ func baseFacts(csr *certificatesv1.CertificateSigningRequest) Facts {
 
 // newNodeFacts: a valid first join through a bootstrap token of pool
 // "workers", request built from s.
-func newNodeFacts(t testing.TB, s reqSpec) Facts {
+func newNodeFacts(t testing.TB, s reqSpec) Facts { return newNodeFactsFor(t, s.pem(t)) }
+
+func newNodeFactsFor(t testing.TB, request []byte) Facts {
 	groups := []string{"system:bootstrappers", "system:bootstrappers:kelp", "system:bootstrappers:kelp:" + testPool, "system:authenticated"}
-	return baseFacts(testCSR(t, certificatesv1.KubeAPIServerClientKubeletSignerName, testToken, groups, clientUsagesEC, s.pem(t)))
+	return baseFacts(testCSR(t, certificatesv1.KubeAPIServerClientKubeletSignerName, testToken, groups, clientUsagesEC, request))
 }
 
 // renewalFacts: the joined node renews its client certificate.
-func renewalFacts(t testing.TB, s reqSpec) Facts {
+func renewalFacts(t testing.TB, s reqSpec) Facts { return renewalFactsFor(t, s.pem(t)) }
+
+func renewalFactsFor(t testing.TB, request []byte) Facts {
 	groups := []string{nodesGroup, "system:authenticated"}
-	f := baseFacts(testCSR(t, certificatesv1.KubeAPIServerClientKubeletSignerName, nodeNamePrefix+testNode, groups, clientUsagesEC, s.pem(t)))
+	f := baseFacts(testCSR(t, certificatesv1.KubeAPIServerClientKubeletSignerName, nodeNamePrefix+testNode, groups, clientUsagesEC, request))
 	inst := freshInstance()
 	inst.LaunchTime = t0.Add(-300 * 24 * time.Hour)
 	f.InstancesByName = []Instance{inst}
@@ -199,9 +203,11 @@ func servingSpec() reqSpec {
 }
 
 // servingFacts: the joined node asks for its serving certificate.
-func servingFacts(t testing.TB, s reqSpec) Facts {
+func servingFacts(t testing.TB, s reqSpec) Facts { return servingFactsFor(t, s.pem(t)) }
+
+func servingFactsFor(t testing.TB, request []byte) Facts {
 	groups := []string{nodesGroup, "system:authenticated"}
-	f := baseFacts(testCSR(t, certificatesv1.KubeletServingSignerName, nodeNamePrefix+testNode, groups, servingUsagesEC, s.pem(t)))
+	f := baseFacts(testCSR(t, certificatesv1.KubeletServingSignerName, nodeNamePrefix+testNode, groups, servingUsagesEC, request))
 	inst := freshInstance()
 	f.Node, f.NodeInstance = nodeFor(testNode, inst), &inst
 	return f

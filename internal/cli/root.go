@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 )
 
 // NewRoot returns the root `kelp` command. version is the build's version
@@ -43,6 +44,9 @@ func setupLogging(level string) error {
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return flagError("log-level", level, "want debug, info, warn or error")
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	slog.SetDefault(logger)
+	// client-go logs through klog: send it to the same handler.
+	klog.SetSlogLogger(logger)
 	return nil
 }

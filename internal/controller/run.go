@@ -35,6 +35,10 @@ import (
 	"github.com/kelp-dev/kelp/internal/cloud"
 )
 
+// approverWorkers decide CSRs in parallel: each decision waits mostly on
+// the cloud and the API server, so a burst of joins needs many.
+const approverWorkers = 16
+
 // Options configure the controller process. Validate once, then Run.
 type Options struct {
 	// ClusterName drives tags and token groups.
@@ -136,7 +140,9 @@ func Run(ctx context.Context, o Options, d Deps) error {
 
 func runControllers(ctx context.Context, o Options, d Deps) {
 	factory := informers.NewSharedInformerFactory(d.Client, 0)
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	// The broadcaster outlives ctx until Shutdown, so events of the last
+	// decisions are still sent.
+	broadcaster := record.NewBroadcaster(record.WithContext(context.WithoutCancel(ctx)))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: d.Client.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kelp-controller"})
@@ -159,7 +165,7 @@ func runControllers(ctx context.Context, o Options, d Deps) {
 	csrInformer := csrs.Informer()
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := csrApprover.Run(ctx, csrInformer, csrs.Lister().Get, 4); err != nil && ctx.Err() == nil {
+		if err := csrApprover.Run(ctx, csrInformer, csrs.Lister().Get, approverWorkers); err != nil && ctx.Err() == nil {
 			d.Logger.Error("csr approver stopped", "err", err)
 		}
 	})

@@ -1,0 +1,195 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/kelp-dev/kelp/internal/approver"
+	"github.com/kelp-dev/kelp/internal/localup"
+	"github.com/kelp-dev/kelp/internal/pool"
+	"github.com/kelp-dev/kelp/internal/testenv"
+)
+
+// joinTimes records, as one watcher sees them, when each CSR appeared and
+// when it was approved, and when each Node first became Ready.
+type joinTimes struct {
+	mu       sync.Mutex
+	created  map[string]time.Time
+	approved map[string]time.Duration
+	ready    map[string]time.Time
+}
+
+func (j *joinTimes) csr(obj any) {
+	csr, ok := obj.(*certificatesv1.CertificateSigningRequest)
+	if !ok || csr.Spec.SignerName != certificatesv1.KubeAPIServerClientKubeletSignerName {
+		return
+	}
+	now := time.Now()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if _, seen := j.created[csr.Name]; !seen {
+		j.created[csr.Name] = now
+	}
+	if _, done := j.approved[csr.Name]; !done && approver.ConditionOf(csr) != approver.Pending {
+		j.approved[csr.Name] = now.Sub(j.created[csr.Name])
+	}
+}
+
+func (j *joinTimes) node(obj any) {
+	n, ok := obj.(*corev1.Node)
+	if !ok {
+		return
+	}
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+			j.mu.Lock()
+			if _, seen := j.ready[n.Name]; !seen {
+				j.ready[n.Name] = time.Now()
+			}
+			j.mu.Unlock()
+		}
+	}
+}
+
+// BenchmarkJoin scales a pool from 0 to KELP_BENCH_INSTANCES (default 100)
+// at once on a local cluster and reports the approver's latency from CSR
+// creation to approval (p50, p99), the time from SetDesiredCapacity to each
+// Node Ready (p50, max) and resident memory per running instance.
+func BenchmarkJoin(b *testing.B) {
+	n := 100
+	if v := os.Getenv("KELP_BENCH_INSTANCES"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			b.Fatalf("KELP_BENCH_INSTANCES=%q: want a positive integer", v)
+		}
+	}
+	release, err := testenv.AcquireSlot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer release()
+	ctx := context.Background()
+	cluster, err := localup.Start(ctx, localup.Config{
+		Dir: filepath.Join(b.TempDir(), "bench"), Name: "bench", UnsafeNoFsync: true, StartTimeout: 3 * time.Minute,
+		Pools:                  &pool.Config{Pools: []pool.Spec{{Name: "burst", InstanceTypes: []string{"m5.large"}, MaxSize: int32(n)}}},
+		CloudReconcileInterval: time.Second,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = cluster.Stop(ctx) }()
+	cfg, _ := cluster.ControlPlane.AdminRESTConfig()
+	cfg.QPS, cfg.Burst = 200, 400
+	times := &joinTimes{created: map[string]time.Time{}, approved: map[string]time.Duration{}, ready: map[string]time.Time{}}
+	client := mustClient(b, cfg)
+	factory := informers.NewSharedInformerFactory(client, 0)
+	handler := func(f func(any)) cache.ResourceEventHandlerFuncs {
+		return cache.ResourceEventHandlerFuncs{AddFunc: f, UpdateFunc: func(_, o any) { f(o) }}
+	}
+	_, _ = factory.Certificates().V1().CertificateSigningRequests().Informer().AddEventHandler(handler(times.csr))
+	_, _ = factory.Core().V1().Nodes().Informer().AddEventHandler(handler(times.node))
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	factory.Start(wctx.Done())
+	factory.WaitForCacheSync(wctx.Done())
+
+	awsCfg, err := cluster.AWSConfig(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	rssBefore := rssBytes(b)
+	b.ResetTimer()
+	start := time.Now()
+	if _, err := autoscaling.NewFromConfig(awsCfg).SetDesiredCapacity(ctx, &autoscaling.SetDesiredCapacityInput{
+		AutoScalingGroupName: aws.String(pool.GroupName("bench", "burst")), DesiredCapacity: aws.Int32(int32(n)),
+	}); err != nil {
+		b.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		times.mu.Lock()
+		done := len(times.ready)
+		times.mu.Unlock()
+		if done >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("only %d of %d nodes Ready after 10 minutes", done, n)
+		}
+		time.Sleep(100 * time.Millisecond) // polling a benchmark's progress
+	}
+	b.StopTimer()
+	runtime.GC()
+	rssAfter := rssBytes(b)
+	times.mu.Lock()
+	defer times.mu.Unlock()
+	var approvals, readies []time.Duration
+	for _, d := range times.approved {
+		approvals = append(approvals, d)
+	}
+	for _, at := range times.ready {
+		readies = append(readies, at.Sub(start))
+	}
+	slices.Sort(approvals)
+	slices.Sort(readies)
+	b.ReportMetric(float64(len(approvals)), "approved-csrs")
+	b.ReportMetric(percentile(approvals, 0.50).Seconds()*1000, "approve-p50-ms")
+	b.ReportMetric(percentile(approvals, 0.99).Seconds()*1000, "approve-p99-ms")
+	b.ReportMetric(percentile(readies, 0.50).Seconds(), "ready-p50-s")
+	b.ReportMetric(readies[len(readies)-1].Seconds(), "all-ready-s")
+	b.ReportMetric(float64(rssAfter-rssBefore)/float64(n)/1024, "rss-KiB/instance")
+}
+
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(float64(len(sorted))*p))]
+}
+
+// rssBytes reads this process's resident set size: the local cloud, its
+// instances' agents and the controller all run in it.
+func rssBytes(b *testing.B) int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return kb * 1024
+		}
+	}
+	b.Fatal("no VmRSS in /proc/self/status")
+	return 0
+}
+
+func mustClient(b *testing.B, cfg *rest.Config) kubernetes.Interface {
+	b.Helper()
+	c, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
