@@ -104,14 +104,9 @@ func (e *eval) add(name string, status CheckStatus, reason, detail string) {
 	e.checks = append(e.checks, Check{Name: name, Status: status, Reason: reason, Detail: detail})
 }
 
-func (e *eval) pass(name, detail string) { e.add(name, CheckPassed, "", detail) }
-func (e *eval) fail(name, reason, detail string) {
-	e.add(name, CheckFailed, reason, detail)
-}
-func (e *eval) wait(name, reason, detail string) {
-	e.add(name, CheckWaiting, reason, detail)
-}
-func (e *eval) skip(name, detail string) { e.add(name, CheckSkipped, "", detail) }
+func (e *eval) pass(name, detail string)         { e.add(name, CheckPassed, "", detail) }
+func (e *eval) fail(name, reason, detail string) { e.add(name, CheckFailed, reason, detail) }
+func (e *eval) skip(name, detail string)         { e.add(name, CheckSkipped, "", detail) }
 
 // verdict composes the checks: the first failure denies; else the first
 // waiting check leaves the CSR pending (denied once the join window since

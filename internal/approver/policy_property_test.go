@@ -56,13 +56,19 @@ var allUsages = []certificatesv1.KeyUsage{
 }
 
 func mutations(t *testing.T) []mutation {
-	inst := func(mut func(*rand.Rand, *Instance)) func(*rand.Rand, *world) {
-		return func(r *rand.Rand, w *world) {
-			for i := range w.f.InstancesByName {
-				mut(r, &w.f.InstancesByName[i])
-			}
+	return slices.Concat(requestMutations(t), specMutations(), factMutations(), harmlessMutations())
+}
+
+// onInstances applies mut to every instance found by name.
+func onInstances(mut func(*rand.Rand, *Instance)) func(*rand.Rand, *world) {
+	return func(r *rand.Rand, w *world) {
+		for i := range w.f.InstancesByName {
+			mut(r, &w.f.InstancesByName[i])
 		}
 	}
+}
+
+func requestMutations(t *testing.T) []mutation {
 	return []mutation{
 		// Harmful: the request.
 		{"cn", "cn", true, func(r *rand.Rand, w *world) {
@@ -116,6 +122,12 @@ func mutations(t *testing.T) []mutation {
 					return pem.EncodeToMemory(block)
 				})
 		}},
+	}
+}
+
+// specMutations change the CSR's spec and status around the request.
+func specMutations() []mutation {
+	return []mutation{
 		{"usages", "usages", true, func(r *rand.Rand, w *world) {
 			for {
 				var us []certificatesv1.KeyUsage
@@ -154,7 +166,12 @@ func mutations(t *testing.T) []mutation {
 			typ := pick(r, certificatesv1.CertificateApproved, certificatesv1.CertificateDenied, certificatesv1.CertificateFailed)
 			w.f.CSR.Status.Conditions = []certificatesv1.CertificateSigningRequestCondition{{Type: typ, Status: corev1.ConditionTrue}}
 		}},
-		// Harmful: the facts.
+	}
+}
+
+func factMutations() []mutation {
+	inst := onInstances
+	return []mutation{
 		{"instance state", "state", true, inst(func(r *rand.Rand, i *Instance) {
 			i.State = pick(r, InstanceTerminating, InstanceTerminated, InstanceUnknown, "stopped")
 		})},
@@ -164,7 +181,9 @@ func mutations(t *testing.T) []mutation {
 		{"launch too old", "launch", true, inst(func(r *rand.Rand, i *Instance) {
 			i.LaunchTime = t0.Add(-DefaultJoinWindow - time.Duration(1+r.IntN(1e6))*time.Millisecond)
 		})},
-		{"launch after csr", "launch", true, inst(func(r *rand.Rand, i *Instance) { i.LaunchTime = csrCreate.Add(time.Duration(1+r.IntN(60)) * time.Second) })},
+		{"launch after csr", "launch", true, inst(func(r *rand.Rand, i *Instance) {
+			i.LaunchTime = csrCreate.Add(time.Duration(1+r.IntN(60)) * time.Second)
+		})},
 		{"duplicate instance", "instances", true, func(_ *rand.Rand, w *world) {
 			twin := freshInstance()
 			twin.ID = "i-0twin"
@@ -184,7 +203,12 @@ func mutations(t *testing.T) []mutation {
 			w.f.PriorApprovals = map[string]Approval{testInstance: {CSRName: "old", CSRUID: "uid-old", At: t0}}
 		}},
 		{"flood", "flood", true, func(r *rand.Rand, w *world) { w.f.PendingNodeCSRs = w.f.Nodes + DefaultFloodHeadroom + 1 + r.IntN(100) }},
-		// Harmless.
+	}
+}
+
+func harmlessMutations() []mutation {
+	inst := onInstances
+	return []mutation{
 		{"usage order", "usages", false, func(r *rand.Rand, w *world) {
 			w.f.CSR.Spec.Usages = pick(r, []certificatesv1.KeyUsage{"client auth", "digital signature"}, []certificatesv1.KeyUsage{"digital signature", "client auth", "client auth"})
 		}},

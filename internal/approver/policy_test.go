@@ -73,6 +73,7 @@ func subjectWith(mut func(*pkix.Name)) *pkix.Name {
 	return &s
 }
 
+// newNodeCases are the legitimate first joins that must be approved.
 func newNodeCases() []policyCase {
 	return []policyCase{
 		{"new node: valid P-256", join(reqSpec{}, nil), ActionApprove, ReasonApproved},
@@ -99,8 +100,11 @@ func newNodeCases() []policyCase {
 			f.PriorApprovals = map[string]Approval{testInstance: {CSRName: "csr-test", CSRUID: "uid-test", At: t0}}
 		}), ActionApprove, ReasonApproved},
 		{"new node: flood exactly at the limit", join(reqSpec{}, func(f *Facts) { f.PendingNodeCSRs = f.Nodes + DefaultFloodHeadroom }), ActionApprove, ReasonApproved},
+	}
+}
 
-		// The request itself.
+func requestCases() []policyCase {
+	return []policyCase{
 		{"two PEM blocks", withRequest(func(v []byte) []byte { return append(append([]byte{}, v...), v...) }), ActionDeny, ReasonMalformedPEM},
 		{"trailing garbage", withRequest(func(v []byte) []byte { return append(append([]byte{}, v...), "garbage"...) }), ActionDeny, ReasonMalformedPEM},
 		{"leading garbage", withRequest(func(v []byte) []byte { return append([]byte("hello\n"), v...) }), ActionDeny, ReasonMalformedPEM},
@@ -157,8 +161,11 @@ func newNodeCases() []policyCase {
 			f.CSR.Spec.ExpirationSeconds = ptr(int32(DefaultMaxExpiration/time.Second) + 1)
 		}), ActionDeny, ReasonBadExpiration},
 		{"expirationSeconds below 600", join(reqSpec{}, func(f *Facts) { f.CSR.Spec.ExpirationSeconds = ptr(int32(599)) }), ActionDeny, ReasonBadExpiration},
+	}
+}
 
-		// The requestor.
+func requestorAndFactCases() []policyCase {
+	return []policyCase{
 		{"requestor is a service account", join(reqSpec{}, func(f *Facts) {
 			f.CSR.Spec.Username = "system:serviceaccount:openshift-infra:node-bootstrapper"
 		}), ActionDeny, ReasonUnexpectedRequestor},
@@ -167,7 +174,6 @@ func newNodeCases() []policyCase {
 		{"token with two pool groups", join(reqSpec{}, func(f *Facts) {
 			f.CSR.Spec.Groups = append(f.CSR.Spec.Groups, "system:bootstrappers:kelp:gpu")
 		}), ActionDeny, ReasonBadPoolGroup},
-
 		// The cloud and the cluster.
 		{"CN of an established peer", join(reqSpec{subject: peerSubject()}, func(f *Facts) {
 			peer := freshInstance()
@@ -279,7 +285,7 @@ func otherCases() []policyCase {
 
 func TestDecide(t *testing.T) {
 	var cases []policyCase
-	for _, group := range [][]policyCase{newNodeCases(), renewalCases(), servingCases(), otherCases()} {
+	for _, group := range [][]policyCase{newNodeCases(), requestCases(), requestorAndFactCases(), renewalCases(), servingCases(), otherCases()} {
 		cases = append(cases, group...)
 	}
 	for _, tc := range cases {

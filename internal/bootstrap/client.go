@@ -123,3 +123,35 @@ func checkKelpOwned(secret *corev1.Secret) error {
 	}
 	return nil
 }
+
+// ExpireTokenBy brings the token's expiration forward to at (never later
+// than it is): kube-controller-manager's tokencleaner then deletes it. Used
+// when a pool's token is rotated, so instances launched just before the
+// rotation can still join with the old one for a while.
+func ExpireTokenBy(ctx context.Context, client kubernetes.Interface, id string, at time.Time) error {
+	if !bootstraputil.IsValidBootstrapTokenID(id) {
+		return fmt.Errorf("expire bootstrap token %q: malformed id", id)
+	}
+	secrets := client.CoreV1().Secrets(TokenNamespace)
+	name := bootstraputil.BootstrapTokenSecretName(id)
+	secret, err := secrets.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("expire bootstrap token %s: %w", id, ErrTokenNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("expire bootstrap token %s: %w", id, err)
+	}
+	tok, err := TokenFromSecret(secret)
+	if err != nil {
+		return fmt.Errorf("expire bootstrap token %s: %w", id, err)
+	}
+	if !tok.Expires.After(at) {
+		return nil
+	}
+	secret = secret.DeepCopy()
+	secret.Data[bootstrapapi.BootstrapTokenExpirationKey] = []byte(at.UTC().Truncate(time.Second).Format(time.RFC3339))
+	if _, err := secrets.Update(ctx, secret, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("expire bootstrap token %s: %w", id, err)
+	}
+	return nil
+}

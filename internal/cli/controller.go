@@ -19,6 +19,7 @@ type controllerFlags struct {
 	joinWindow time.Duration
 	probeAddr  string
 	nodePeriod time.Duration
+	tokenTTL   time.Duration
 }
 
 func (f *controllerFlags) add(fs *pflag.FlagSet, probeDefault string) {
@@ -26,12 +27,13 @@ func (f *controllerFlags) add(fs *pflag.FlagSet, probeDefault string) {
 	fs.DurationVar(&f.joinWindow, "join-window", approver.DefaultJoinWindow, "how recently an instance must have launched for its first CSR to be approved")
 	fs.StringVar(&f.probeAddr, "probe-addr", probeDefault, "address serving /metrics, /healthz and /readyz (empty: off)")
 	fs.DurationVar(&f.nodePeriod, "node-lifecycle-period", 10*time.Second, "how often Nodes of terminated instances are looked for")
+	fs.DurationVar(&f.tokenTTL, "token-ttl", 24*time.Hour, "lifetime of the bootstrap tokens in pool launch templates; rotated when a third remains")
 }
 
 func (f *controllerFlags) options(cluster string) controller.Options {
 	return controller.Options{
 		ClusterName: cluster, ProbeAddr: f.probeAddr, NodeLifecyclePeriod: f.nodePeriod,
-		Approve: approver.Mode(f.approve), Approver: approver.Config{JoinWindow: f.joinWindow},
+		Approve: approver.Mode(f.approve), Approver: approver.Config{JoinWindow: f.joinWindow}, TokenTTL: f.tokenTTL,
 	}
 }
 
@@ -68,7 +70,11 @@ through the SDK's default credential chain.`,
 			if err != nil {
 				return err
 			}
-			return controller.Run(cmd.Context(), opts, controller.Deps{Client: client, Cloud: provider, Logger: slog.Default()})
+			pools, err := af.manager(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return controller.Run(cmd.Context(), opts, controller.Deps{Client: client, Cloud: provider, Pools: pools, Logger: slog.Default()})
 		},
 	}
 	kf.add(cmd)

@@ -7,6 +7,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type Metrics struct {
 	NodeDeletions   *prometheus.CounterVec
 	NodesNotInCloud prometheus.Gauge
+	TokenRotations  *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -20,7 +21,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "kelp_nodes_not_in_cloud",
 			Help: "Nodes without an aws:/// providerID, left alone by node lifecycle.",
 		}),
+		TokenRotations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kelp_bootstrap_token_rotations_total",
+			Help: "Bootstrap tokens replaced in a pool's launch template, by pool.",
+		}, []string{"pool"}),
 	}
-	reg.MustRegister(m.NodeDeletions, m.NodesNotInCloud)
+	reg.MustRegister(m.NodeDeletions, m.NodesNotInCloud, m.TokenRotations)
 	return m
 }

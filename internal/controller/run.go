@@ -54,6 +54,11 @@ type Options struct {
 	Approve approver.Mode
 	// Approver tunes the CSR policy.
 	Approver approver.Config
+	// TokenTTL is the lifetime of the bootstrap tokens rotated into pool
+	// launch templates; default 24h. Zero Pools in Deps disables rotation.
+	TokenTTL time.Duration
+	// TokenRotationPeriod is how often pool tokens are checked; default 1m.
+	TokenRotationPeriod time.Duration
 }
 
 // Validate reports every problem at once.
@@ -61,6 +66,9 @@ func (o Options) Validate() error {
 	var errs []error
 	if o.ClusterName == "" {
 		errs = append(errs, errors.New("cluster name: required"))
+	}
+	if o.TokenTTL < 0 || (o.TokenTTL > 0 && o.TokenTTL < time.Minute) {
+		errs = append(errs, fmt.Errorf("token ttl %s: must be at least 1m", o.TokenTTL))
 	}
 	if o.NodeLifecyclePeriod < 0 {
 		errs = append(errs, fmt.Errorf("node lifecycle period %s: must not be negative", o.NodeLifecyclePeriod))
@@ -87,7 +95,9 @@ func (o Options) Validate() error {
 type Deps struct {
 	Client kubernetes.Interface
 	// Cloud is the provider every controller reads through.
-	Cloud  cloud.Provider
+	Cloud cloud.Provider
+	// Pools, when set, get their bootstrap tokens rotated.
+	Pools  PoolTemplates
 	Logger *slog.Logger
 	// Registry receives the metrics; a new one when nil.
 	Registry *prometheus.Registry
@@ -111,6 +121,12 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	}
 	if o.NodeLifecyclePeriod == 0 {
 		o.NodeLifecyclePeriod = 10 * time.Second
+	}
+	if o.TokenTTL == 0 {
+		o.TokenTTL = 24 * time.Hour
+	}
+	if o.TokenRotationPeriod == 0 {
+		o.TokenRotationPeriod = time.Minute
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
@@ -175,6 +191,14 @@ func runControllers(ctx context.Context, o Options, d Deps) {
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
 	wg.Go(func() { lifecycle.Run(ctx) })
+	if d.Pools != nil {
+		rotator := &TokenRotator{
+			Client: d.Client, Pools: d.Pools, TTL: o.TokenTTL, JoinWindow: approverConfig.WithDefaults().JoinWindow,
+			Clock: clock.RealClock{}, Logger: d.Logger.With("controller", "token-rotation"),
+			Rotations: metrics.TokenRotations, Period: o.TokenRotationPeriod,
+		}
+		wg.Go(func() { rotator.Run(ctx) })
+	}
 	d.Logger.Info("controllers running", "cluster", o.ClusterName)
 	<-ctx.Done()
 	wg.Wait()

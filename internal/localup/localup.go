@@ -134,11 +134,15 @@ func (c *Cluster) startController(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	pools, err := c.PoolManager(ctx)
+	if err != nil {
+		return err
+	}
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.stopController, c.controllerDone = cancel, make(chan struct{})
 	go func() {
 		defer close(c.controllerDone)
-		if err := controller.Run(cctx, opts, controller.Deps{Client: client, Cloud: provider, Logger: c.cfg.Logger}); err != nil {
+		if err := controller.Run(cctx, opts, controller.Deps{Client: client, Cloud: provider, Pools: pools, Logger: c.cfg.Logger}); err != nil {
 			c.cfg.Logger.Error("kelp controller stopped", "err", err)
 		}
 	}()

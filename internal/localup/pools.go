@@ -17,10 +17,9 @@ import (
 	"github.com/kelp-dev/kelp/internal/userdata"
 )
 
-// PoolTokenTTL is the lifetime of the bootstrap token baked into a local
-// pool's launch template. Until the controller rotates pool tokens, a pool
-// whose token expired needs `kelp pool` to refresh its template.
-const PoolTokenTTL = 7 * 24 * time.Hour
+// DefaultPoolTokenTTL is the lifetime of the bootstrap token baked into a
+// pool's launch template; the controller rotates it before it expires.
+const DefaultPoolTokenTTL = 24 * time.Hour
 
 // PoolManager returns the pool manager of this cluster, on the local cloud.
 func (c *Cluster) PoolManager(ctx context.Context) (*pool.Manager, error) {
@@ -73,7 +72,7 @@ func (c *Cluster) CreatePool(ctx context.Context, client kubernetes.Interface, m
 		}
 	}
 	tok, err := bootstrap.CreateToken(ctx, client, bootstrap.TokenSpec{
-		Pool: spec.Name, TTL: PoolTokenTTL, Description: "launch template of local pool " + spec.Name,
+		Pool: spec.Name, TTL: c.tokenTTL(), Description: "launch template of local pool " + spec.Name,
 	}, time.Now())
 	if err != nil {
 		return err
@@ -95,4 +94,11 @@ func (c *Cluster) CreatePool(ctx context.Context, client kubernetes.Interface, m
 	}
 	c.cfg.Logger.Info("pool created", "pool", p.Name, "group", p.GroupName, "min", p.MinSize, "max", p.MaxSize)
 	return nil
+}
+
+func (c *Cluster) tokenTTL() time.Duration {
+	if c.cfg.Controller.TokenTTL > 0 {
+		return c.cfg.Controller.TokenTTL
+	}
+	return DefaultPoolTokenTTL
 }

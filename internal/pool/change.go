@@ -144,3 +144,28 @@ func (m *Manager) newTemplateVersion(ctx context.Context, p Pool, u Update, mixe
 	}
 	return nil
 }
+
+// UserData returns the raw user-data of the pool's latest launch template
+// version: what the next instance boots with.
+func (m *Manager) UserData(ctx context.Context, name string) ([]byte, error) {
+	p, err := m.Get(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("read user-data: %w", err)
+	}
+	cctx, cancel := m.call(ctx)
+	defer cancel()
+	out, err := m.EC2.DescribeLaunchTemplateVersions(cctx, &ec2.DescribeLaunchTemplateVersionsInput{
+		LaunchTemplateName: aws.String(p.LaunchTemplate), Versions: []string{"$Latest"},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read user-data of pool %s: describe launch template %s: %w", name, p.LaunchTemplate, err)
+	}
+	if len(out.LaunchTemplateVersions) != 1 || out.LaunchTemplateVersions[0].LaunchTemplateData == nil {
+		return nil, fmt.Errorf("read user-data of pool %s: launch template %s has no latest version", name, p.LaunchTemplate)
+	}
+	data, err := base64.StdEncoding.DecodeString(aws.ToString(out.LaunchTemplateVersions[0].LaunchTemplateData.UserData))
+	if err != nil {
+		return nil, fmt.Errorf("read user-data of pool %s: not base64: %w", name, err)
+	}
+	return data, nil
+}

@@ -44,7 +44,11 @@ func startLocal(t *testing.T, dir string) (*localup.Cluster, kubernetes.Interfac
 }
 
 func readyNodes(ctx context.Context, client kubernetes.Interface) (ready, notReady []string, err error) {
-	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: pool.PoolTag + "=" + e2ePool})
+	return readyNodesOf(ctx, client, e2ePool)
+}
+
+func readyNodesOf(ctx context.Context, client kubernetes.Interface, poolName string) (ready, notReady []string, err error) {
+	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: pool.PoolTag + "=" + poolName})
 	if err != nil {
 		return nil, nil, err
 	}
