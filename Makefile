@@ -10,7 +10,7 @@ CP_VERSION := $(shell cat hack/controlplane/VERSION)
 export KELP_CONTROLPLANE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kelp/controlplane/$(CP_VERSION)
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all build controlplane lint test unit up clean
+.PHONY: all build controlplane lint test fuzz up clean
 
 all: build
 
@@ -29,6 +29,14 @@ lint:
 # control plane per test binary and take turns (internal/testenv).
 test: lint controlplane
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+	$(MAKE) fuzz
+
+# Short, bounded fuzzing of CSR parsing and the approval policy (the seed
+# corpus also runs in every plain `go test`). FUZZTIME=10m for a long run.
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzParseCSR$$' -fuzztime=$(FUZZTIME) ./internal/approver
+	$(GO) test -run='^$$' -fuzz='^FuzzDecide$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./internal/approver
 
 up: build controlplane
 	$(BIN)/kelp up $(UP_FLAGS)

@@ -62,9 +62,13 @@ func decodeSinglePEM(data []byte) ([]byte, error) {
 	if len(trimmed) == 0 {
 		return nil, fmt.Errorf("%w: request is empty", errMalformedPEM)
 	}
-	// pem.Decode skips any text before a block; nothing may precede ours.
+	// pem.Decode skips any text before a block, including a broken block:
+	// nothing may precede ours, and there may be no other block marker.
 	if !bytes.HasPrefix(trimmed, []byte("-----BEGIN ")) {
 		return nil, fmt.Errorf("%w: request does not start with a PEM block", errMalformedPEM)
+	}
+	if b, e := bytes.Count(trimmed, []byte("-----BEGIN")), bytes.Count(trimmed, []byte("-----END")); b != 1 || e != 1 {
+		return nil, fmt.Errorf("%w: request holds %d BEGIN and %d END markers, want one block", errMalformedPEM, b, e)
 	}
 	block, rest := pem.Decode(trimmed)
 	switch {

@@ -36,6 +36,7 @@ func fuzzSeeds(f *testing.F) [][]byte {
 		pemBlock("PRIVATE KEY", []byte{0x30, 0x03, 0x02, 0x01, 0x00}),
 		pemBlock(csrBlockType, nil),
 		pemBlock(csrBlockType, []byte{0x30, 0x80, 0x00, 0x00}),
+		append([]byte("-----BEGIN CERTIFICATE REQUEST-----\nbroken\n"), valid...),
 		reqSpec{dns: []string{testNode}, emails: []string{"a@b.c"}, uris: []string{"x://y"}}.pem(f),
 		reqSpec{exts: []pkix.Extension{basicConstraintsCA(f)}}.pem(f),
 		{},
@@ -74,14 +75,19 @@ func FuzzParseCSR(f *testing.F) {
 	})
 }
 
-// singleCSR is the reference for "parses as a single CSR": the input,
-// trimmed, is exactly one headerless CERTIFICATE REQUEST block holding a
-// request that x509 parses.
+// singleCSR is the reference for "parses as a single CSR": without
+// whitespace, the input is one BEGIN/END CERTIFICATE REQUEST pair around
+// base64 only, and the block x509 parses.
 func singleCSR(data []byte) (*x509.CertificateRequest, bool) {
-	trimmed := bytes.TrimSpace(data)
-	block, rest := pem.Decode(trimmed)
-	if block == nil || !bytes.HasPrefix(trimmed, []byte("-----BEGIN ")) || block.Type != "CERTIFICATE REQUEST" ||
-		len(block.Headers) > 0 || len(bytes.TrimSpace(rest)) > 0 {
+	compact := bytes.Join(bytes.Fields(data), nil)
+	head, tail := []byte("-----BEGINCERTIFICATEREQUEST-----"), []byte("-----ENDCERTIFICATEREQUEST-----")
+	if !bytes.HasPrefix(compact, head) || !bytes.HasSuffix(compact, tail) || len(compact) < len(head)+len(tail) ||
+		bytes.Contains(compact[len(head):len(compact)-len(tail)], []byte("-")) ||
+		bytes.Contains(compact[len(head):len(compact)-len(tail)], []byte(":")) {
+		return nil, false
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
 		return nil, false
 	}
 	req, err := x509.ParseCertificateRequest(block.Bytes)

@@ -112,6 +112,9 @@ func requestCases() []policyCase {
 		{"a PRIVATE KEY block after the request", withRequest(func(v []byte) []byte {
 			return append(append([]byte{}, v...), pemBlock("PRIVATE KEY", []byte{0x30, 0})...)
 		}), ActionDeny, ReasonMalformedPEM},
+		{"a broken block before the request", withRequest(func(v []byte) []byte {
+			return append([]byte("-----BEGIN CERTIFICATE REQUEST-----\nnot base64\n"), v...)
+		}), ActionDeny, ReasonMalformedPEM},
 		{"PEM headers", withRequest(func(v []byte) []byte {
 			return bytes.Replace(v, []byte("-----\n"), []byte("-----\nProc-Type: 4,ENCRYPTED\n\n"), 1)
 		}), ActionDeny, ReasonMalformedPEM},

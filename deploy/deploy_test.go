@@ -1,0 +1,103 @@
+// Package deploy holds the manifests that run kelp controller in a
+// cluster; its test applies them to a real API server.
+package deploy
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/kelp-dev/kelp/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func decodeAll(t *testing.T, path string) []runtime.Object {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []runtime.Object
+	for _, doc := range strings.Split(string(data), "\n---\n") {
+		if strings.TrimSpace(doc) == "" {
+			continue
+		}
+		obj, _, err := scheme.Codecs.UniversalDeserializer().Decode([]byte(doc), nil, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		objs = append(objs, obj)
+	}
+	return objs
+}
+
+// TestControllerManifest applies deploy/controller.yaml and checks, with
+// SubjectAccessReviews on the real API server, that its service account
+// may do what the controller does and nothing beyond.
+func TestControllerManifest(t *testing.T) {
+	env := testenv.Get(t)
+	ctx := context.Background()
+	dry := metav1.CreateOptions{}
+	for _, obj := range decodeAll(t, "controller.yaml") {
+		var err error
+		switch o := obj.(type) {
+		case *corev1.ServiceAccount:
+			_, err = env.Client.CoreV1().ServiceAccounts(o.Namespace).Create(ctx, o, dry)
+		case *rbacv1.ClusterRole:
+			_, err = env.Client.RbacV1().ClusterRoles().Create(ctx, o, dry)
+		case *rbacv1.ClusterRoleBinding:
+			_, err = env.Client.RbacV1().ClusterRoleBindings().Create(ctx, o, dry)
+		case *rbacv1.Role:
+			_, err = env.Client.RbacV1().Roles(o.Namespace).Create(ctx, o, dry)
+		case *rbacv1.RoleBinding:
+			_, err = env.Client.RbacV1().RoleBindings(o.Namespace).Create(ctx, o, dry)
+		case *appsv1.Deployment:
+			_, err = env.Client.AppsV1().Deployments(o.Namespace).Create(ctx, o, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		default:
+			t.Fatalf("unexpected object %T in controller.yaml", obj)
+		}
+		if err != nil {
+			t.Fatalf("apply %T: %v", obj, err)
+		}
+	}
+	sa := "system:serviceaccount:kube-system:kelp-controller"
+	tests := []struct {
+		attr authorizationv1.ResourceAttributes
+		want bool
+	}{
+		{authorizationv1.ResourceAttributes{Verb: "watch", Group: "certificates.k8s.io", Resource: "certificatesigningrequests"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "update", Group: "certificates.k8s.io", Resource: "certificatesigningrequests", Subresource: "approval"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "approve", Group: "certificates.k8s.io", Resource: "signers", Name: "kubernetes.io/kube-apiserver-client-kubelet"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "approve", Group: "certificates.k8s.io", Resource: "signers", Name: "kubernetes.io/kubelet-serving"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "approve", Group: "certificates.k8s.io", Resource: "signers", Name: "kubernetes.io/kube-apiserver-client"}, false},
+		{authorizationv1.ResourceAttributes{Verb: "delete", Resource: "nodes"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "update", Resource: "nodes"}, false},
+		{authorizationv1.ResourceAttributes{Verb: "create", Resource: "secrets", Namespace: "kube-system"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "get", Resource: "secrets", Namespace: "default"}, false},
+		{authorizationv1.ResourceAttributes{Verb: "update", Resource: "configmaps", Namespace: "kube-system"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "update", Group: "coordination.k8s.io", Resource: "leases", Namespace: "kube-system"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "delete", Resource: "pods", Namespace: "default"}, false},
+	}
+	for _, tt := range tests {
+		attr := tt.attr
+		review, err := env.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
+			Spec: authorizationv1.SubjectAccessReviewSpec{User: sa, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:kube-system"}, ResourceAttributes: &attr},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if review.Status.Allowed != tt.want {
+			t.Errorf("%s %s/%s %s in %q: allowed=%v, want %v", attr.Verb, attr.Resource, attr.Subresource, attr.Name, attr.Namespace, review.Status.Allowed, tt.want)
+		}
+	}
+}
