@@ -152,6 +152,10 @@ func runPoolCreate(cmd *cobra.Command, af *awsFlags, kf *kubeFlags, name string,
 	if err != nil {
 		return err
 	}
+	// Check the image before a token is created for the user-data.
+	if err := mgr.CheckImage(cmd.Context(), spec.ImageID); err != nil {
+		return fmt.Errorf("create pool %s: %w", name, err)
+	}
 	var ud []byte
 	if o.userDataFile != "" {
 		if ud, err = os.ReadFile(o.userDataFile); err != nil {

@@ -33,7 +33,7 @@ func (c CloudFacts) InstancesByPrivateDNSName(ctx context.Context, name string) 
 	if err != nil {
 		return nil, fmt.Errorf("find instances named %s: %w", name, err)
 	}
-	groups, err := c.groups(ctx)
+	groups, err := c.groupsKnowing(ctx, insts...)
 	if err != nil {
 		return nil, err
 	}
@@ -54,12 +54,32 @@ func (c CloudFacts) InstanceByProviderID(ctx context.Context, providerID string)
 	if err != nil {
 		return nil, fmt.Errorf("find instance %s: %w", providerID, err)
 	}
-	groups, err := c.groups(ctx)
+	groups, err := c.groupsKnowing(ctx, inst)
 	if err != nil {
 		return nil, err
 	}
 	out := approverInstance(inst, groups)
 	return &out, nil
+}
+
+// groupsKnowing returns the managed groups, refreshing the provider's
+// snapshot once when an instance belongs to a group it has not seen yet (a
+// pool created since the last refresh): "not managed" must never rest on a
+// stale list.
+func (c CloudFacts) groupsKnowing(ctx context.Context, insts ...cloud.Instance) (map[string]string, error) {
+	groups, err := c.groups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range insts {
+		if _, ok := groups[i.GroupName]; i.GroupName != "" && !ok {
+			if err := c.Provider.Refresh(ctx); err != nil {
+				return nil, fmt.Errorf("refresh node groups: %w", err)
+			}
+			return c.groups(ctx)
+		}
+	}
+	return groups, nil
 }
 
 // groups maps the managed groups by name to their pool.

@@ -87,7 +87,7 @@ func (m *Manager) Update(ctx context.Context, name string, u Update) (Pool, erro
 		return Pool{}, fmt.Errorf("update pool %s: %w", name, err)
 	}
 	if u.ImageID != "" {
-		if err := m.checkImage(ctx, u.ImageID); err != nil {
+		if err := m.CheckImage(ctx, u.ImageID); err != nil {
 			return Pool{}, fmt.Errorf("update pool %s: %w", name, err)
 		}
 	}

@@ -99,7 +99,7 @@ func (m *Manager) Create(ctx context.Context, spec Spec, userData []byte) (Pool,
 	} else if !errors.Is(err, ErrNotFound) {
 		return Pool{}, fmt.Errorf("create pool %s: %w", spec.Name, err)
 	}
-	if err := m.checkImage(ctx, spec.ImageID); err != nil {
+	if err := m.CheckImage(ctx, spec.ImageID); err != nil {
 		return Pool{}, fmt.Errorf("create pool %s: %w", spec.Name, err)
 	}
 	subnets := spec.Subnets
@@ -226,8 +226,8 @@ func groupInput(cluster, name string, spec Spec, subnets []string) *autoscaling.
 	return in
 }
 
-// checkImage makes sure the AMI exists before anything is created.
-func (m *Manager) checkImage(ctx context.Context, imageID string) error {
+// CheckImage makes sure the AMI exists before anything is created.
+func (m *Manager) CheckImage(ctx context.Context, imageID string) error {
 	cctx, cancel := m.call(ctx)
 	defer cancel()
 	out, err := m.EC2.DescribeImages(cctx, &ec2.DescribeImagesInput{ImageIds: []string{imageID}})
