@@ -10,17 +10,20 @@ import "fmt"
 // costs amortized O(1) for classes without spread constraints, instead of
 // O(nodes + pods).
 //
-// If the snapshot is changed by anything other than this Placer, the next
-// call recomputes the state from the snapshot, so results stay exact.
+// Nodes and pods added to the snapshot by anything else (other Placers,
+// AddTemplateNode, AddPod) are replayed into the state incrementally; after
+// a removal or SetNamespaceLabels the next call recomputes the state from
+// the snapshot. Either way results equal [FitNodes]'s first node.
 type Placer struct {
-	s       *Snapshot
-	p       *Pod
-	version uint64
-	static  []Reason
-	spread  *spreadState
-	aff     *affinityState
-	dead    []bool // by node index: permanently failing for this class
-	cursor  int    // nodes before cursor are all dead
+	s      *Snapshot
+	p      *Pod
+	epoch  uint64
+	pos    int // entries of s.log already applied
+	static []Reason
+	spread *spreadState
+	aff    *affinityState
+	dead   []bool // by node index: permanently failing for this class
+	cursor int    // nodes before cursor are all dead
 }
 
 // NewPlacer returns a Placer for p's class on s. An unsupported pod gets a
@@ -32,7 +35,7 @@ func NewPlacer(s *Snapshot, p *Pod) *Placer {
 }
 
 func (pl *Placer) reset() {
-	pl.version = pl.s.version
+	pl.epoch, pl.pos = pl.s.epoch, len(pl.s.log)
 	pl.cursor = 0
 	pl.dead = make([]bool, len(pl.s.nodes))
 	if pl.p.unsupported != ReasonNone {
@@ -51,9 +54,7 @@ func (pl *Placer) PlaceFirstFit(q *Pod) (node string, ok bool, err error) {
 	if pl.p.unsupported != ReasonNone {
 		return "", false, nil
 	}
-	if pl.version != pl.s.version || len(pl.dead) != len(pl.s.nodes) {
-		pl.reset()
-	}
+	pl.sync()
 	for pl.cursor < len(pl.dead) && pl.dead[pl.cursor] {
 		pl.cursor++
 	}
@@ -83,12 +84,53 @@ func (pl *Placer) place(q *Pod, n *nodeState) error {
 	if err := pl.s.AddPod(name, q); err != nil {
 		return fmt.Errorf("place pod %s: %w", q.key, err)
 	}
-	// AddPod may have cloned the node; the counts only need its labels.
+	pl.sync()
+	return nil
+}
+
+// sync brings the state up to date with the snapshot: a new epoch means a
+// full recomputation, otherwise the additions logged since are replayed.
+func (pl *Placer) sync() {
+	if pl.epoch != pl.s.epoch {
+		pl.reset()
+		return
+	}
+	for _, e := range pl.s.log[pl.pos:] {
+		n := pl.s.nodes[e.idx]
+		if e.pod == nil {
+			pl.addNode(n)
+			continue
+		}
+		if n == nil {
+			continue
+		}
+		pl.addPod(e.pod, n)
+	}
+	pl.pos = len(pl.s.log)
+}
+
+func (pl *Placer) addNode(n *nodeState) {
+	pl.dead = append(pl.dead, false)
+	if pl.p.unsupported != ReasonNone || n == nil {
+		return
+	}
+	pl.static = pl.s.staticVerdicts(pl.p.podSpec)
+	pl.spread.addNode(pl.p, n)
+}
+
+// addPod records pod q placed on node n. An added pod with required
+// anti-affinity may repel p where nothing did before.
+func (pl *Placer) addPod(q *Pod, n *nodeState) {
+	if pl.p.unsupported != ReasonNone {
+		return
+	}
 	nsLabels := pl.s.nsLabels
+	if pl.aff == nil && len(q.antiAffinity) > 0 {
+		pl.aff = &affinityState{affinity: map[topologyPair]int{}, anti: map[topologyPair]int{}, existingAnti: map[topologyPair]int{}}
+		pl.aff.selfAffinity = len(pl.p.affinity) > 0 && matchesAll(pl.p.affinity, pl.p, nsLabels[pl.p.namespace])
+	}
 	if pl.aff != nil {
 		pl.aff.add(pl.p, q, n, nsLabels[q.namespace], nsLabels[pl.p.namespace])
 	}
 	pl.spread.add(pl.p, q, n)
-	pl.version = pl.s.version
-	return nil
 }

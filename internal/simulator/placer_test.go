@@ -29,12 +29,28 @@ func TestPlacerMatchesFitNodes(t *testing.T) {
 					}
 				}
 			}
-			class := randomPod(rng, "r0")
-			pl := NewPlacer(s, compiled(class))
-			for i := range 40 {
-				q := compiled(class).Replica(mkPodLike(class, fmt.Sprintf("r%d", i)))
+			classes := []*corev1.Pod{randomPod(rng, "r0"), randomPod(rng, "s0")}
+			reps := []*Pod{compiled(classes[0]), compiled(classes[1])}
+			placers := []*Placer{NewPlacer(s, reps[0]), NewPlacer(s, reps[1])}
+			var placedPods [][2]string
+			for i := range 60 {
+				if i%13 == 12 && len(placedPods) > 0 { // a removal forces a recomputation
+					last := placedPods[len(placedPods)-1]
+					placedPods = placedPods[:len(placedPods)-1]
+					if err := s.RemovePod(last[0], last[1]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if i%9 == 8 { // new capacity appears between placements
+					tmpl := catalogNode(t, "tmpl", "c5.large", zones[rng.IntN(3)])
+					if err := s.AddTemplateNode(tmpl, fmt.Sprintf("new%02d", i), nil); err != nil {
+						t.Fatal(err)
+					}
+				}
+				c := rng.IntN(2)
+				q := reps[c].Replica(mkPodLike(classes[c], fmt.Sprintf("r%d", i)))
 				want := FitNodes(s, q)
-				got, ok, err := pl.PlaceFirstFit(q)
+				got, ok, err := placers[c].PlaceFirstFit(q)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -42,8 +58,9 @@ func TestPlacerMatchesFitNodes(t *testing.T) {
 					if len(want.Fit) != 0 {
 						t.Fatalf("replica %d: Placer found no node, FitNodes %v", i, want.Fit)
 					}
-					return
+					continue
 				}
+				placedPods = append(placedPods, [2]string{got, q.Key()})
 				if len(want.Fit) == 0 || want.Fit[0] != got {
 					t.Fatalf("replica %d: Placer chose %s, FitNodes %v (%v)", i, got, want.Fit, want.Reasons)
 				}

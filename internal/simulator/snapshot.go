@@ -35,9 +35,24 @@ type Snapshot struct {
 	index    map[string]int
 	nsLabels map[string]labels.Set
 	shared   bool // index and nsLabels are shared with another fork
-	version  uint64
-	antiPods int // pods with required anti-affinity terms
+	antiPods int  // pods with required anti-affinity terms
 	fam      *family
+	// epoch changes on every mutation a Placer cannot replay (removals,
+	// namespace labels, forks); additions since the epoch began are in log.
+	epoch uint64
+	log   []logEntry
+}
+
+// logEntry is one addition: a node (pod nil) or a pod on node index idx.
+type logEntry struct {
+	idx int
+	pod *Pod
+}
+
+// newEpoch starts a new epoch: Placers bound to s recompute their state.
+func (s *Snapshot) newEpoch() {
+	s.epoch = generations.Add(1)
+	s.log = nil
 }
 
 // family is the state shared by a snapshot and all its forks: node ids and
@@ -70,6 +85,7 @@ func NewSnapshot() *Snapshot {
 		index:    make(map[string]int),
 		nsLabels: make(map[string]labels.Set),
 		fam:      &family{static: make(map[*podSpec][]Reason)},
+		epoch:    generations.Add(1),
 	}
 }
 
@@ -84,13 +100,12 @@ func (s *Snapshot) Fork() *Snapshot {
 		index:    s.index,
 		nsLabels: s.nsLabels,
 		shared:   true,
-		version:  s.version,
 		antiPods: s.antiPods,
 		fam:      s.fam,
+		epoch:    generations.Add(1),
 	}
 	s.gen = generations.Add(1) // s no longer owns the nodes it shares
 	s.shared = true
-	s.version++
 	return f
 }
 
@@ -109,7 +124,7 @@ func (s *Snapshot) own() {
 func (s *Snapshot) SetNamespaceLabels(namespace string, l map[string]string) {
 	s.own()
 	s.nsLabels[namespace] = labels.Set(maps.Clone(l))
-	s.version++
+	s.newEpoch()
 }
 
 // AddNode adds a real node; its allocatable is node.Status.Allocatable.
@@ -169,7 +184,7 @@ func (s *Snapshot) addNode(node *corev1.Node, template bool) error {
 		template:    template,
 		allocatable: ResourcesFromList(node.Status.Allocatable),
 	})
-	s.version++
+	s.log = append(s.log, logEntry{idx: len(s.nodes) - 1})
 	return nil
 }
 
@@ -183,7 +198,7 @@ func (s *Snapshot) RemoveNode(name string) error {
 	s.antiPods -= s.nodes[i].antiPods
 	s.nodes[i] = nil
 	delete(s.index, name)
-	s.version++
+	s.newEpoch()
 	return nil
 }
 
@@ -194,7 +209,7 @@ func (s *Snapshot) AddPod(nodeName string, p *Pod) error {
 	if p == nil || p.pod == nil {
 		return fmt.Errorf("add pod to node %q: %w: nil pod", nodeName, ErrInvalidNode)
 	}
-	n, err := s.mutableNode(nodeName)
+	n, idx, err := s.mutableNode(nodeName)
 	if err != nil {
 		return fmt.Errorf("add pod %s: %w", p.key, err)
 	}
@@ -210,13 +225,13 @@ func (s *Snapshot) AddPod(nodeName string, p *Pod) error {
 		n.antiPods++
 		s.antiPods++
 	}
-	s.version++
+	s.log = append(s.log, logEntry{idx: idx, pod: p})
 	return nil
 }
 
 // RemovePod removes the pod with key ("namespace/name") from the node.
 func (s *Snapshot) RemovePod(nodeName, key string) error {
-	n, err := s.mutableNode(nodeName)
+	n, _, err := s.mutableNode(nodeName)
 	if err != nil {
 		return fmt.Errorf("remove pod %s: %w", key, err)
 	}
@@ -236,15 +251,15 @@ func (s *Snapshot) RemovePod(nodeName, key string) error {
 		n.antiPods--
 		s.antiPods--
 	}
-	s.version++
+	s.newEpoch()
 	return nil
 }
 
 // mutableNode returns the named node, cloned first if s does not own it.
-func (s *Snapshot) mutableNode(name string) (*nodeState, error) {
+func (s *Snapshot) mutableNode(name string) (*nodeState, int, error) {
 	i, ok := s.index[name]
 	if !ok {
-		return nil, fmt.Errorf("node %q: %w", name, ErrNodeNotFound)
+		return nil, 0, fmt.Errorf("node %q: %w", name, ErrNodeNotFound)
 	}
 	n := s.nodes[i]
 	if n.gen != s.gen {
@@ -256,7 +271,7 @@ func (s *Snapshot) mutableNode(name string) (*nodeState, error) {
 		n = &c
 		s.nodes[i] = n
 	}
-	return n, nil
+	return n, i, nil
 }
 
 func (s *Snapshot) lookup(name string) (*nodeState, bool) {

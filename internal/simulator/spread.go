@@ -166,3 +166,22 @@ func (st *spreadState) add(p, q *Pod, n *nodeState) {
 		}
 	}
 }
+
+// addNode records a node added to the snapshot (used by Placer): an
+// eligible node may bring a new, empty domain.
+func (st *spreadState) addNode(p *Pod, n *nodeState) {
+	if st == nil {
+		return
+	}
+	for i := range p.spread {
+		c := &p.spread[i]
+		if !p.eligibleForSpread(c, n) {
+			continue
+		}
+		v := n.node.Labels[c.topologyKey]
+		if _, ok := st.counts[i][v]; !ok {
+			st.counts[i][v] = 0
+			st.recomputeMin(i, c.minDomains)
+		}
+	}
+}
