@@ -2,17 +2,10 @@ package bootstrap_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"testing"
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
-	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,44 +34,6 @@ func tokenClient(t *testing.T, env *testenv.Env, tok bootstrap.Token) kubernetes
 	return kubernetes.NewForConfigOrDie(cfg)
 }
 
-func nodeCSR(t *testing.T, node string) *certificatesv1.CertificateSigningRequest {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: "system:node:" + node, Organization: []string{"system:nodes"}},
-	}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &certificatesv1.CertificateSigningRequest{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "it-"},
-		Spec: certificatesv1.CertificateSigningRequestSpec{
-			Request:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}),
-			SignerName: certificatesv1.KubeAPIServerClientKubeletSignerName,
-			Usages:     []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth},
-		},
-	}
-}
-
-// createCSR retries while the API server's token cache has not seen a new
-// token Secret yet, and returns the last error.
-func createCSR(client kubernetes.Interface, csr *certificatesv1.CertificateSigningRequest, within time.Duration) (*certificatesv1.CertificateSigningRequest, error) {
-	var created *certificatesv1.CertificateSigningRequest
-	var last error
-	_ = wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, within, true, func(context.Context) (bool, error) {
-		// Each attempt gets its own deadline so the last error is the API
-		// server's answer, not the poll's timeout.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		created, last = client.CertificatesV1().CertificateSigningRequests().Create(ctx, csr, metav1.CreateOptions{})
-		return last == nil, nil
-	})
-	return created, last
-}
-
 func TestTokenJoinsOnlyWithKelpRBAC(t *testing.T) {
 	env := testenv.Get(t)
 	ctx := context.Background()
@@ -94,7 +49,7 @@ func TestTokenJoinsOnlyWithKelpRBAC(t *testing.T) {
 	}
 	client := tokenClient(t, env, tok)
 
-	created, err := createCSR(client, nodeCSR(t, "ip-127-9-0-1.ec2.internal"), 30*time.Second)
+	created, err := testenv.CreateCSR(client, testenv.NodeClientCSR(t, "ip-127-9-0-1.ec2.internal"), 30*time.Second)
 	if err != nil {
 		t.Fatalf("kelp token could not create a CSR: %v", err)
 	}
@@ -149,7 +104,7 @@ func TestForeignBootstrapTokenCannotCreateCSRs(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := tokenClient(t, env, bootstrap.Token{ID: "zzzzzz", Secret: "zzzzzzzzzzzzzzzz"})
-	_, err = createCSR(client, nodeCSR(t, "ip-127-9-0-2.ec2.internal"), 10*time.Second)
+	_, err = testenv.CreateCSR(client, testenv.NodeClientCSR(t, "ip-127-9-0-2.ec2.internal"), 10*time.Second)
 	if !apierrors.IsForbidden(err) {
 		t.Fatalf("a non-kelp bootstrap token got %v creating a CSR, want Forbidden", err)
 	}
@@ -165,7 +120,7 @@ func TestExpiredAndDeletedTokensAreRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := createCSR(tokenClient(t, env, expired), nodeCSR(t, "ip-127-9-0-3.ec2.internal"), 5*time.Second); !apierrors.IsUnauthorized(err) {
+	if _, err := testenv.CreateCSR(tokenClient(t, env, expired), testenv.NodeClientCSR(t, "ip-127-9-0-3.ec2.internal"), 5*time.Second); !apierrors.IsUnauthorized(err) {
 		t.Errorf("expired token: got %v, want Unauthorized", err)
 	}
 
@@ -174,7 +129,7 @@ func TestExpiredAndDeletedTokensAreRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := tokenClient(t, env, deleted)
-	if _, err := createCSR(client, nodeCSR(t, "ip-127-9-0-4.ec2.internal"), 30*time.Second); err != nil {
+	if _, err := testenv.CreateCSR(client, testenv.NodeClientCSR(t, "ip-127-9-0-4.ec2.internal"), 30*time.Second); err != nil {
 		t.Fatalf("fresh token refused: %v", err)
 	}
 	if err := bootstrap.DeleteToken(ctx, env.Client, deleted.ID); err != nil {
@@ -183,7 +138,7 @@ func TestExpiredAndDeletedTokensAreRefused(t *testing.T) {
 	// The authenticator reads tokens through an informer: poll until the
 	// deletion reaches it.
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		_, err := client.CertificatesV1().CertificateSigningRequests().Create(ctx, nodeCSR(t, "ip-127-9-0-5.ec2.internal"), metav1.CreateOptions{})
+		_, err := client.CertificatesV1().CertificateSigningRequests().Create(ctx, testenv.NodeClientCSR(t, "ip-127-9-0-5.ec2.internal"), metav1.CreateOptions{})
 		return apierrors.IsUnauthorized(err), nil
 	})
 	if err != nil {

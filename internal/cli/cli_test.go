@@ -3,17 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"strings"
 	"testing"
 	"time"
 
-	certificatesv1 "k8s.io/api/certificates/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -185,6 +178,15 @@ func TestCSRCommands(t *testing.T) {
 	}
 }
 
+func createCSR(t *testing.T, client kubernetes.Interface, node string) string {
+	t.Helper()
+	created, err := testenv.CreateCSR(client, testenv.NodeClientCSR(t, node), 30*time.Second)
+	if err != nil {
+		t.Fatalf("create CSR for %s: %v", node, err)
+	}
+	return created.Name
+}
+
 func tokenConfig(t *testing.T, env *testenv.Env, token string) *rest.Config {
 	t.Helper()
 	return &rest.Config{
@@ -192,40 +194,6 @@ func tokenConfig(t *testing.T, env *testenv.Env, token string) *rest.Config {
 		BearerToken:     token,
 		TLSClientConfig: rest.TLSClientConfig{CAData: env.Cluster.CACertPEM()},
 	}
-}
-
-func createCSR(t *testing.T, client kubernetes.Interface, node string) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: "system:node:" + node, Organization: []string{"system:nodes"}},
-	}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	csr := &certificatesv1.CertificateSigningRequest{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "cli-"},
-		Spec: certificatesv1.CertificateSigningRequestSpec{
-			Request:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}),
-			SignerName: certificatesv1.KubeAPIServerClientKubeletSignerName,
-			Usages:     []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth},
-		},
-	}
-	var name string
-	err = wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		created, err := client.CertificatesV1().CertificateSigningRequests().Create(ctx, csr, metav1.CreateOptions{})
-		if err == nil {
-			name = created.Name
-		}
-		return err == nil, nil
-	})
-	if err != nil {
-		t.Fatalf("create CSR for %s: %v", node, err)
-	}
-	return name
 }
 
 func TestVersion(t *testing.T) {
