@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -77,6 +78,8 @@ type NodeLifecycle struct {
 	// Period between refreshes: a terminated instance's Node is deleted
 	// within one.
 	Period time.Duration
+
+	reported map[types.UID]bool // Nodes already reported as not in the cloud
 }
 
 // Run refreshes every Period until ctx ends.
@@ -120,6 +123,7 @@ func (n *NodeLifecycle) Refresh(ctx context.Context) error {
 		action := DecideNode(node, status, known)
 		if !known {
 			notInCloud++
+			n.reportNotInCloud(node)
 			continue
 		}
 		if action.Delete {
@@ -130,6 +134,21 @@ func (n *NodeLifecycle) Refresh(ctx context.Context) error {
 	}
 	n.Metrics.NodesNotInCloud.Set(float64(notInCloud))
 	return errors.Join(errs...)
+}
+
+// reportNotInCloud says once per Node, with an Event and a log line, that
+// node lifecycle leaves it alone.
+func (n *NodeLifecycle) reportNotInCloud(node *corev1.Node) {
+	if n.reported == nil {
+		n.reported = map[types.UID]bool{}
+	}
+	if n.reported[node.UID] {
+		return
+	}
+	n.reported[node.UID] = true
+	msg := fmt.Sprintf("node %s has no aws:/// providerID (%q): kelp never deletes it", node.Name, node.Spec.ProviderID)
+	n.Recorder.Event(node, corev1.EventTypeNormal, "NotInCloud", msg)
+	n.Logger.Info("node not in the cloud; left alone", "node", node.Name, "providerID", node.Spec.ProviderID)
 }
 
 func (n *NodeLifecycle) deleteNode(ctx context.Context, node *corev1.Node, reason string) error {
