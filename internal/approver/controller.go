@@ -2,8 +2,10 @@ package approver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -77,8 +79,10 @@ type Controller struct {
 
 // Run watches CSRs through informer and decides them with workers until
 // ctx ends. informer must be the shared CSR informer (the caller starts
-// the factory); get reads a CSR from its lister.
-func (c *Controller) Run(ctx context.Context, informer cache.SharedIndexInformer, get func(string) (*certificatesv1.CertificateSigningRequest, error), workers int) error {
+// the factory); get reads a CSR from its lister. No CSR is decided before
+// informer and every cache in synced (the Nodes the facts come from) have
+// synced: an empty Node cache would deny every renewal.
+func (c *Controller) Run(ctx context.Context, informer cache.SharedIndexInformer, get func(string) (*certificatesv1.CertificateSigningRequest, error), workers int, synced ...cache.InformerSynced) error {
 	if err := c.Sources.validate(); err != nil {
 		return err
 	}
@@ -96,6 +100,9 @@ func (c *Controller) Run(ctx context.Context, informer cache.SharedIndexInformer
 		AddFunc:    enqueue,
 		UpdateFunc: func(_, obj any) { enqueue(obj) },
 		DeleteFunc: func(obj any) {
+			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = tomb.Obj
+			}
 			if csr, ok := obj.(*certificatesv1.CertificateSigningRequest); ok {
 				c.lastPending.Delete(csr.Name)
 			}
@@ -103,7 +110,7 @@ func (c *Controller) Run(ctx context.Context, informer cache.SharedIndexInformer
 	}); err != nil {
 		return fmt.Errorf("watch csrs: %w", err)
 	}
-	if !cache.WaitForCacheSync(ctx.Done(), informer.HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), append(synced, informer.HasSynced)...) {
 		return ctx.Err()
 	}
 	var wg sync.WaitGroup
@@ -159,6 +166,10 @@ func (c *Controller) sync(ctx context.Context, name string) (time.Duration, erro
 	c.Metrics.Pending.Set(float64(facts.PendingNodeCSRs))
 	v := Decide(facts)
 	if c.Mode == ModeManual {
+		// Count what the policy would have decided, once per state.
+		if prev, _ := c.lastPending.Swap(csr.Name, "manual/"+v.Reason); prev != "manual/"+v.Reason {
+			c.Metrics.Decisions.WithLabelValues(csr.Spec.SignerName, "manual-"+strings.ToLower(string(v.Action)), v.Reason).Inc()
+		}
 		return 0, nil
 	}
 	return c.act(ctx, csr, v)
@@ -182,7 +193,14 @@ func (c *Controller) act(ctx context.Context, csr *certificatesv1.CertificateSig
 	}
 	if v.Action == ActionApprove && v.Kind == KindNewNode {
 		// Record first: a crash after this can only refuse a replay.
-		if err := c.Sources.Record.Add(ctx, v.InstanceID, Approval{CSRName: csr.Name, CSRUID: csr.UID, At: c.Clock.Now()}, c.Clock.Now()); err != nil {
+		err := c.Sources.Record.Add(ctx, v.InstanceID, Approval{CSRName: csr.Name, CSRUID: csr.UID, At: c.Clock.Now()}, c.Clock.Now())
+		if errors.Is(err, ErrAlreadyRecorded) {
+			// Another CSR for this instance won the race: decide again
+			// with the record that now holds it.
+			log.Info("another CSR was approved for this instance first; deciding again")
+			return time.Millisecond, nil
+		}
+		if err != nil {
 			return 0, err
 		}
 	}

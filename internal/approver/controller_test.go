@@ -139,3 +139,35 @@ func TestControllerPendingRetriesAndReportsOnce(t *testing.T) {
 		t.Errorf("%d events for one pending state, want 1", n)
 	}
 }
+
+// TestControllerRecordIsCompareAndSet plays the race of two CSRs for one
+// instance decided at once: the one whose record write loses is not
+// approved, and deciding it again denies it as a replay.
+func TestControllerRecordIsCompareAndSet(t *testing.T) {
+	csr := newNodeFacts(t, reqSpec{}).CSR
+	c, client, _ := newTestController(t, csr)
+	ctx := context.Background()
+	if _, err := c.Sources.Record.Approvals(ctx); err != nil { // cache loaded: empty
+		t.Fatal(err)
+	}
+	// Meanwhile another worker recorded an approval of another CSR.
+	other := &ApprovalRecord{Client: client}
+	if err := other.Add(ctx, testInstance, Approval{CSRName: "csr-other", CSRUID: "uid-other", At: t0}, t0); err != nil {
+		t.Fatal(err)
+	}
+	retry, err := c.sync(ctx, csr.Name)
+	if err != nil || retry <= 0 {
+		t.Fatalf("losing the record race: retry %v err %v, want a quick retry", retry, err)
+	}
+	got, _ := client.CertificatesV1().CertificateSigningRequests().Get(ctx, csr.Name, metav1.GetOptions{})
+	if len(got.Status.Conditions) != 0 {
+		t.Fatalf("approved although another CSR holds the instance: %+v", got.Status.Conditions)
+	}
+	if _, err := c.sync(ctx, csr.Name); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = client.CertificatesV1().CertificateSigningRequests().Get(ctx, csr.Name, metav1.GetOptions{})
+	if ConditionOf(got) != Denied || got.Status.Conditions[0].Reason != ReasonAlreadyJoined {
+		t.Errorf("second decision: %+v, want Denied AlreadyJoined", got.Status.Conditions)
+	}
+}

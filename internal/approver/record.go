@@ -3,6 +3,7 @@ package approver
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"sync"
@@ -22,17 +23,25 @@ import (
 const (
 	RecordNamespace = metav1.NamespaceSystem
 	RecordName      = "kelp-approved-instances"
-	// RecordRetention is how long an approval is remembered. It only has
-	// to outlive the join window: an instance older than that is refused
-	// by the launch-time check anyway.
-	RecordRetention = 24 * time.Hour
+	// RecordRetention is how long an approval is remembered by default.
+	// It only has to outlive the join window: an instance launched longer
+	// ago is refused by the launch-time check anyway. Kept short so the
+	// ConfigMap stays far below its 1 MiB limit (about 100k joins per day).
+	RecordRetention = 2 * time.Hour
 )
+
+// ErrAlreadyRecorded is returned by Add when another CSR was recorded for
+// the instance first: the caller must decide again, and the policy then
+// sees the earlier approval.
+var ErrAlreadyRecorded = errors.New("an approval of another CSR is already recorded for this instance")
 
 // ApprovalRecord is kelp's durable record of the instances whose new-node
 // client certificate it approved. It caches the ConfigMap after the first
 // read and writes through; one controller (the leader) writes it.
 type ApprovalRecord struct {
 	Client kubernetes.Interface
+	// Retention is how long entries are kept; RecordRetention when zero.
+	Retention time.Duration
 
 	mu     sync.Mutex
 	cache  map[string]Approval
@@ -87,8 +96,11 @@ func decodeRecord(cm *corev1.ConfigMap) (map[string]Approval, error) {
 }
 
 // Add records an approval for instanceID and forgets entries older than
-// RecordRetention. It must succeed before the CSR is approved, so that a
-// crash between the two can only err on the side of refusing a replay.
+// the retention. It must succeed before the CSR is approved, so that a
+// crash between the two can only err on the side of refusing a replay. It
+// is a compare-and-set: when another CSR is already recorded for the
+// instance (two CSRs decided at once), nothing is written and the error
+// wraps ErrAlreadyRecorded.
 func (r *ApprovalRecord) Add(ctx context.Context, instanceID string, a Approval, now time.Time) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -106,9 +118,22 @@ func (r *ApprovalRecord) Add(ctx context.Context, instanceID string, a Approval,
 		if cm.Data == nil {
 			cm.Data = map[string]string{}
 		}
+		if raw, ok := cm.Data[instanceID]; ok {
+			var e recordEntry
+			if json.Unmarshal([]byte(raw), &e) != nil || e.UID != string(a.CSRUID) {
+				if cache, derr := decodeRecord(cm); derr == nil {
+					r.cache, r.loaded = cache, true
+				}
+				return ErrAlreadyRecorded
+			}
+		}
+		retention := r.Retention
+		if retention == 0 {
+			retention = RecordRetention
+		}
 		for id, raw := range cm.Data {
 			var e recordEntry
-			if json.Unmarshal([]byte(raw), &e) == nil && now.Sub(e.At) > RecordRetention {
+			if json.Unmarshal([]byte(raw), &e) == nil && now.Sub(e.At) > retention {
 				delete(cm.Data, id)
 			}
 		}

@@ -52,34 +52,41 @@ func CreateToken(ctx context.Context, client kubernetes.Interface, spec TokenSpe
 // of other tools are skipped; a malformed kelp token is an error naming its
 // Secret, so it can be deleted with DeleteToken.
 func ListTokens(ctx context.Context, client kubernetes.Interface) ([]Token, error) {
+	tokens, malformed, err := ListTokensLenient(ctx, client)
+	if err != nil {
+		return nil, err
+	}
+	if err := errors.Join(malformed...); err != nil {
+		return nil, fmt.Errorf("list bootstrap tokens: %w", err)
+	}
+	return tokens, nil
+}
+
+// ListTokensLenient is ListTokens for controllers: the well-formed kelp
+// tokens, plus one error per malformed kelp token, so one bad Secret does
+// not stop the work on the others. err is set only when listing failed.
+func ListTokensLenient(ctx context.Context, client kubernetes.Interface) (tokens []Token, malformed []error, err error) {
 	list, err := client.CoreV1().Secrets(TokenNamespace).List(ctx, metav1.ListOptions{
 		FieldSelector: fields.OneTermEqualSelector("type", string(bootstrapapi.SecretTypeBootstrapToken)).String(),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list bootstrap token secrets in %s: %w", TokenNamespace, err)
+		return nil, nil, fmt.Errorf("list bootstrap token secrets in %s: %w", TokenNamespace, err)
 	}
-	var (
-		tokens []Token
-		errs   []error
-	)
 	for i := range list.Items {
 		tok, err := TokenFromSecret(&list.Items[i])
 		switch {
 		case errors.Is(err, ErrNotKelpToken):
 			continue
 		case err != nil:
-			errs = append(errs, err)
+			malformed = append(malformed, err)
 		default:
 			tokens = append(tokens, tok)
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("list bootstrap tokens: %w", err)
-	}
 	slices.SortFunc(tokens, func(a, b Token) int {
 		return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.ID, b.ID))
 	})
-	return tokens, nil
+	return tokens, malformed, nil
 }
 
 // DeleteToken deletes the kelp bootstrap token with the given id. It rejects

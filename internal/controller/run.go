@@ -70,6 +70,9 @@ func (o Options) Validate() error {
 	if o.TokenTTL < 0 || (o.TokenTTL > 0 && o.TokenTTL < time.Minute) {
 		errs = append(errs, fmt.Errorf("token ttl %s: must be at least 1m", o.TokenTTL))
 	}
+	if o.TokenTTL > 0 && o.TokenRotationPeriod > 0 && o.TokenTTL < 3*o.TokenRotationPeriod {
+		errs = append(errs, fmt.Errorf("token ttl %s: must be at least three rotation periods (%s)", o.TokenTTL, o.TokenRotationPeriod))
+	}
 	if o.NodeLifecyclePeriod < 0 {
 		errs = append(errs, fmt.Errorf("node lifecycle period %s: must not be negative", o.NodeLifecyclePeriod))
 	}
@@ -174,14 +177,15 @@ func runControllers(ctx context.Context, o Options, d Deps) {
 	approverConfig := o.Approver
 	approverConfig.ClusterName = o.ClusterName
 	csrApprover := &approver.Controller{
-		Client: d.Client, Sources: approverSources(d.Client, nodes.Lister(), csrs.Lister(), facts),
+		Client: d.Client, Sources: approverSources(d.Client, nodes.Lister(), csrs.Lister(), facts, approverConfig.WithDefaults().JoinWindow),
 		Recorder: recorder, Metrics: approver.NewMetrics(d.Registry), Clock: clock.RealClock{},
 		Config: approverConfig.WithDefaults(), Mode: o.Approve, Logger: d.Logger.With("controller", "csr-approver"),
 	}
 	csrInformer := csrs.Informer()
+	nodesSynced := nodes.Informer().HasSynced
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := csrApprover.Run(ctx, csrInformer, csrs.Lister().Get, approverWorkers); err != nil && ctx.Err() == nil {
+		if err := csrApprover.Run(ctx, csrInformer, csrs.Lister().Get, approverWorkers, nodesSynced); err != nil && ctx.Err() == nil {
 			d.Logger.Error("csr approver stopped", "err", err)
 		}
 	})
@@ -252,7 +256,10 @@ func metaInKubeSystem(name string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Namespace: metav1.NamespaceSystem, Name: name}
 }
 
-func approverSources(client kubernetes.Interface, nodes corelisters.NodeLister, csrs certlisters.CertificateSigningRequestLister, cloudFacts CloudFacts) approver.Sources {
+func approverSources(client kubernetes.Interface, nodes corelisters.NodeLister, csrs certlisters.CertificateSigningRequestLister, cloudFacts CloudFacts, joinWindow time.Duration) approver.Sources {
+	// Remember approvals well past the join window, the only span in which
+	// a replay could pass the launch-time check.
+	retention := max(approver.RecordRetention, 2*joinWindow)
 	return approver.Sources{
 		Node: func(name string) (*corev1.Node, error) {
 			n, err := nodes.Get(name)
@@ -267,6 +274,6 @@ func approverSources(client kubernetes.Interface, nodes corelisters.NodeLister, 
 			return len(all), err
 		},
 		Cloud:  cloudFacts,
-		Record: &approver.ApprovalRecord{Client: client},
+		Record: &approver.ApprovalRecord{Client: client, Retention: retention},
 	}
 }

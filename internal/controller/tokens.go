@@ -27,10 +27,11 @@ type PoolTemplates interface {
 var _ PoolTemplates = (*pool.Manager)(nil)
 
 // NeedsRotation is token rotation's pure core: a pool's token is replaced
-// when it is gone, or when less than a third of ttl remains, so that a
-// scale-up never meets an expired token.
-func NeedsRotation(found bool, expires, now time.Time, ttl time.Duration) bool {
-	return !found || expires.Sub(now) < ttl/3
+// when it is gone, or when less than a third of ttl (and never less than
+// two rotation periods) remains, so that a scale-up never meets an expired
+// token.
+func NeedsRotation(found bool, expires, now time.Time, ttl, period time.Duration) bool {
+	return !found || expires.Sub(now) < max(ttl/3, 2*period)
 }
 
 // TokenRotator keeps every pool's launch template carrying a valid
@@ -70,9 +71,13 @@ func (r *TokenRotator) Rotate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tokens, err := bootstrap.ListTokens(ctx, r.Client)
+	tokens, malformed, err := bootstrap.ListTokensLenient(ctx, r.Client)
 	if err != nil {
 		return err
+	}
+	for _, m := range malformed {
+		// A pool whose token is one of these rotates: its token is "gone".
+		r.Logger.Warn("malformed kelp bootstrap token ignored", "err", m)
 	}
 	byID := make(map[string]bootstrap.Token, len(tokens))
 	for _, t := range tokens {
@@ -106,7 +111,7 @@ func (r *TokenRotator) rotatePool(ctx context.Context, name string, tokens map[s
 	id, _, _ := strings.Cut(current, ".")
 	old, found := tokens[id]
 	now := r.Clock.Now()
-	if !NeedsRotation(found, old.Expires, now, r.TTL) {
+	if !NeedsRotation(found, old.Expires, now, r.TTL, r.Period) {
 		return nil
 	}
 	fresh, err := bootstrap.CreateToken(ctx, r.Client, bootstrap.TokenSpec{
@@ -120,8 +125,8 @@ func (r *TokenRotator) rotatePool(ctx context.Context, name string, tokens map[s
 		return err
 	}
 	if _, err := r.Pools.Update(ctx, name, pool.Update{UserData: out.Data}); err != nil {
-		// The fresh token is unused: let it lapse soon rather than linger.
-		_ = bootstrap.ExpireTokenBy(ctx, r.Client, fresh.ID, now.Add(r.JoinWindow))
+		// The new template version may exist even so: the fresh token keeps
+		// its full lifetime, and the next pass sees which one is in use.
 		return err
 	}
 	if found {

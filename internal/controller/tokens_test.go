@@ -20,9 +20,13 @@ func TestNeedsRotation(t *testing.T) {
 		{"under a third left", true, now.Add(7 * time.Hour), true},
 		{"expired", true, now.Add(-time.Minute), true},
 	}
+	// A short TTL rotates at least two periods before expiry.
+	if !NeedsRotation(true, now.Add(90*time.Second), now, 2*time.Minute, time.Minute) {
+		t.Error("a token expiring within two rotation periods was not rotated")
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := NeedsRotation(tt.found, tt.expires, now, ttl); got != tt.want {
+			if got := NeedsRotation(tt.found, tt.expires, now, ttl, time.Minute); got != tt.want {
 				t.Errorf("NeedsRotation = %v, want %v", got, tt.want)
 			}
 		})

@@ -1,0 +1,252 @@
+package autoscaler
+
+import (
+	"fmt"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kelp-dev/kelp/internal/cloud"
+	"github.com/kelp-dev/kelp/internal/simulator"
+)
+
+// simulation is one option tried in a fork of the working snapshot.
+type simulation struct {
+	opt    Option
+	it     cloud.InstanceType
+	snap   *simulator.Snapshot
+	nodes  []string    // new nodes, in order
+	placed []placement // every pod placed, wherever
+	// reasons[ci] says why class ci (or the rest of it) was not placed, ""
+	// when it all was.
+	reasons []string
+}
+
+type placement struct{ pod, node string }
+
+func optionKey(o Option) string { return o.Group + "\x00" + o.InstanceType }
+
+// options simulates every eligible group and instance type for the
+// classes. It returns the options that place at least one pod with their
+// simulations (by optionKey), and for each class, per group, why that group
+// leaves pods of it unplaced.
+func (p *planner) options(classes []*class) ([]Option, map[string]*simulation, []map[string]string) {
+	reasons := make([]map[string]string, len(classes))
+	for i := range reasons {
+		reasons[i] = map[string]string{}
+	}
+	sims := map[string]*simulation{}
+	var opts []Option
+	for _, g := range p.groups {
+		if why := p.ineligible(g); why != "" {
+			p.plan.Skipped[g.ID] = why
+			for ci := range classes {
+				reasons[ci][g.ID] = why
+			}
+			continue
+		}
+		if p.groupRoom(g) <= 0 {
+			// Still simulated, so that pods that would not fit anyway say why.
+			p.plan.Skipped[g.ID] = fmt.Sprintf("group at MaxSize (%d)", g.MaxSize)
+		}
+		byType := make([]map[string]string, len(classes))
+		for ci := range byType {
+			byType[ci] = map[string]string{}
+		}
+		for _, it := range g.Template.InstanceTypes {
+			s := p.simulate(g, it, classes)
+			for ci, r := range s.reasons {
+				if r != "" {
+					byType[ci][it.Name] = r
+				}
+			}
+			if len(s.nodes) > 0 {
+				sims[optionKey(s.opt)] = s
+				opts = append(opts, s.opt)
+			}
+		}
+		for ci := range classes {
+			if len(byType[ci]) > 0 {
+				reasons[ci][g.ID] = joinReasons(byType[ci])
+			}
+		}
+	}
+	return opts, sims, reasons
+}
+
+// ineligible says why group g cannot grow at all this round, "" if it can.
+func (p *planner) ineligible(g cloud.NodeGroup) string {
+	if b, ok := p.in.Backoff[g.ID]; ok && p.in.Now.Before(b.Until) {
+		why := "in backoff until " + b.Until.UTC().Format("2006-01-02T15:04:05Z")
+		if b.Reason != "" {
+			why += ": " + b.Reason
+		}
+		return why
+	}
+	if len(g.Template.InstanceTypes) == 0 {
+		return "no node template: the group's instance types are unknown"
+	}
+	return ""
+}
+
+func (p *planner) groupRoom(g cloud.NodeGroup) int {
+	return g.MaxSize - max(g.TargetSize, g.MinSize) - p.grown[g.ID]
+}
+
+// room returns how many nodes of type it the group and the cluster limits
+// allow, and the limit that binds.
+func (p *planner) room(g cloud.NodeGroup, it cloud.InstanceType) (int, string) {
+	n, why := p.groupRoom(g), fmt.Sprintf("group reached MaxSize (%d)", g.MaxSize)
+	l := p.in.Limits
+	cores, mem := typeCapacity(it)
+	if l.MaxNodesTotal > 0 && l.MaxNodesTotal-p.used.nodes < n {
+		n, why = l.MaxNodesTotal-p.used.nodes, fmt.Sprintf("MaxNodesTotal reached (%d)", l.MaxNodesTotal)
+	}
+	if l.MaxCoresTotal > 0 && cores > 0 && int((l.MaxCoresTotal-p.used.cores)/cores) < n {
+		n, why = int((l.MaxCoresTotal-p.used.cores)/cores), fmt.Sprintf("MaxCoresTotal reached (%d)", l.MaxCoresTotal)
+	}
+	if l.MaxMemoryTotal > 0 && mem > 0 && int((l.MaxMemoryTotal-p.used.memory)/mem) < n {
+		n, why = int((l.MaxMemoryTotal-p.used.memory)/mem), fmt.Sprintf("MaxMemoryTotal reached (%d bytes)", l.MaxMemoryTotal)
+	}
+	return max(n, 0), why
+}
+
+// simulate packs the classes, largest first, onto new nodes of type it in
+// group g, in a fork: each replica goes first-fit onto the nodes present;
+// when none fits a new node is added, up to the room left. A class stops
+// at its first replica that fits nowhere (the next would fail the same way).
+func (p *planner) simulate(g cloud.NodeGroup, it cloud.InstanceType, classes []*class) *simulation {
+	s := &simulation{it: it, reasons: make([]string, len(classes))}
+	tmpl, ok := templateNode(g, it)
+	if !ok {
+		for ci := range classes {
+			s.reasons[ci] = "no node template for instance type " + it.Name
+		}
+		return s
+	}
+	room, limit := p.room(g, it)
+	ds := simulator.DaemonSetPods(tmpl, p.in.DaemonSets)
+	s.snap = p.work.Fork()
+	for ci, c := range classes {
+		s.reasons[ci] = p.pack(s, c, tmpl, ds, room, limit)
+	}
+	s.opt = p.optionOf(g, it, s)
+	return s
+}
+
+// pack places class c in simulation s, returning why it stopped ("" when
+// every replica was placed).
+func (p *planner) pack(s *simulation, c *class, tmpl *corev1.Node, ds []*simulator.Pod, room int, limit string) string {
+	pl := simulator.NewPlacer(s.snap, c.rep)
+	for _, q := range c.pods {
+		node, ok, err := pl.PlaceFirstFit(q)
+		if err != nil {
+			return err.Error()
+		}
+		if ok {
+			s.placed = append(s.placed, placement{q.Key(), node})
+			continue
+		}
+		if len(s.nodes) >= room {
+			if why := fitsFresh(s.snap, tmpl, ds, q); why != "" {
+				return why // more room would not help
+			}
+			return limit
+		}
+		p.seq++
+		name := fmt.Sprintf("%s-new-%d", tmpl.Name, p.seq)
+		if err := s.snap.AddTemplateNode(tmpl, name, ds); err != nil {
+			return err.Error()
+		}
+		if node, ok, err = pl.PlaceFirstFit(q); err == nil && ok {
+			s.nodes = append(s.nodes, name)
+			s.placed = append(s.placed, placement{q.Key(), node})
+			continue
+		}
+		_, why := simulator.Fits(s.snap, q, name)
+		_ = s.snap.RemoveNode(name)
+		if err != nil {
+			return err.Error()
+		}
+		return string(why)
+	}
+	return ""
+}
+
+// fitsFresh says why q does not fit a new node of tmpl added to a fork of
+// snap, "" when it fits.
+func fitsFresh(snap *simulator.Snapshot, tmpl *corev1.Node, ds []*simulator.Pod, q *simulator.Pod) string {
+	f := snap.Fork()
+	const name = "kelp-probe-node"
+	if err := f.AddTemplateNode(tmpl, name, ds); err != nil {
+		return err.Error()
+	}
+	_, why := simulator.Fits(f, q, name)
+	return string(why)
+}
+
+// optionOf summarizes simulation s as an option.
+func (p *planner) optionOf(g cloud.NodeGroup, it cloud.InstanceType, s *simulation) Option {
+	o := Option{Group: g.ID, Pool: g.Pool, InstanceType: it.Name, Nodes: len(s.nodes), Price: it.Price}
+	o.Cost = float64(o.Nodes) * it.Price
+	for _, pl := range s.placed {
+		o.Pods = append(o.Pods, pl.pod)
+	}
+	slices.Sort(o.Pods)
+	var alloc, req simulator.Resources
+	for _, n := range s.nodes {
+		info, ok := s.snap.Node(n)
+		if !ok {
+			continue
+		}
+		alloc.Add(info.Allocatable)
+		req.Add(info.Requested)
+	}
+	o.Waste = wasted(alloc.MilliCPU, req.MilliCPU) + wasted(alloc.Memory, req.Memory)
+	return o
+}
+
+func wasted(alloc, used int64) float64 {
+	if alloc <= 0 {
+		return 0
+	}
+	return float64(max(alloc-used, 0)) / float64(alloc)
+}
+
+// typeCapacity returns the cores (rounded up) and memory bytes of a node
+// of type it: its capacity, or its allocatable when capacity is unknown.
+func typeCapacity(it cloud.InstanceType) (cores, memory int64) {
+	return listCapacity(it.Capacity, it.Allocatable)
+}
+
+func listCapacity(capacity, allocatable corev1.ResourceList) (cores, memory int64) {
+	rl := capacity
+	if len(rl) == 0 {
+		rl = allocatable
+	}
+	cpu, mem := rl[corev1.ResourceCPU], rl[corev1.ResourceMemory]
+	return (cpu.MilliValue() + 999) / 1000, mem.Value()
+}
+
+func (u *usage) add(n int, it cloud.InstanceType) {
+	c, m := typeCapacity(it)
+	u.nodes += n
+	u.cores += int64(n) * c
+	u.memory += int64(n) * m
+}
+
+// snapshotUsage counts the nodes of s and their capacity.
+func snapshotUsage(s *simulator.Snapshot) usage {
+	var u usage
+	for _, name := range s.NodeNames() {
+		info, ok := s.Node(name)
+		if !ok || info.Node == nil {
+			continue
+		}
+		c, m := listCapacity(info.Node.Status.Capacity, info.Node.Status.Allocatable)
+		u.nodes++
+		u.cores += c
+		u.memory += m
+	}
+	return u
+}

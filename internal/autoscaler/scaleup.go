@@ -1,0 +1,295 @@
+package autoscaler
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/kelp-dev/kelp/internal/cloud"
+	"github.com/kelp-dev/kelp/internal/simulator"
+)
+
+// class is the pending pods of one equivalence class, compiled once.
+type class struct {
+	rep  *simulator.Pod
+	pods []*simulator.Pod // replicas sharing rep's compiled spec, rep first
+}
+
+// planner is the state of one PlanScaleUp call.
+type planner struct {
+	in      Input
+	groups  []cloud.NodeGroup // eligible-or-not, sorted by ID, unique
+	work    *simulator.Snapshot
+	plan    Plan
+	newNode map[string]int // planned node name → index in plan.Increases
+	grown   map[string]int // group ID → nodes planned
+	used    usage          // cluster totals: existing + upcoming + planned
+	seq     int            // for unique node names
+}
+
+// usage is the cluster's node count and capacity.
+type usage struct {
+	nodes         int
+	cores, memory int64
+}
+
+// PlanScaleUp decides which groups to grow for the pending pods. It first
+// places the pods on existing and upcoming nodes (first-fit), then, in
+// rounds, simulates for every eligible group and instance type how many new
+// nodes the remaining pods need (first-fit decreasing, within the group's
+// MaxSize and the cluster limits), lets the expanders choose one option,
+// and repeats for the pods still left until no option places any pod. It
+// never mutates the input; the same input gives the same plan.
+func PlanScaleUp(in Input) Plan {
+	plan, _ := planScaleUp(in)
+	return plan
+}
+
+// planScaleUp is PlanScaleUp, also returning the final simulated snapshot
+// (for tests).
+func planScaleUp(in Input) (Plan, *simulator.Snapshot) {
+	p := newPlanner(in)
+	classes := p.classes()
+	if len(classes) == 0 {
+		return p.plan, p.work
+	}
+	p.addUpcoming()
+	// Each round places at least one pod, so the bound is never reached; it
+	// only keeps a bug from becoming an endless loop.
+	for range len(in.Pending) + 1 {
+		if classes = p.placeOnCluster(classes); len(classes) == 0 {
+			break
+		}
+		opts, sims, reasons := p.options(classes)
+		best, why, ok := p.in.Expanders.Choose(opts)
+		if !ok {
+			p.unschedulable(classes, reasons)
+			classes = nil
+			break
+		}
+		classes = p.commit(sims[optionKey(best)], why, classes)
+	}
+	for _, c := range classes { // only after hitting the bound: never drop pods
+		for _, q := range c.pods {
+			p.plan.Unschedulable[q.Key()] = map[string]string{"": "planning stopped before placing the pod"}
+		}
+	}
+	p.finish()
+	return p.plan, p.work
+}
+
+func newPlanner(in Input) *planner {
+	p := &planner{
+		in:      in,
+		newNode: map[string]int{},
+		grown:   map[string]int{},
+		plan: Plan{
+			Placed:        map[string]string{},
+			Unschedulable: map[string]map[string]string{},
+			Unsupported:   map[string]simulator.Reason{},
+			Skipped:       map[string]string{},
+		},
+	}
+	if in.Snapshot == nil {
+		p.work = simulator.NewSnapshot()
+	} else {
+		p.work = in.Snapshot.Fork()
+	}
+	p.used = snapshotUsage(p.work)
+	seen := map[string]bool{}
+	for _, g := range slices.SortedStableFunc(slices.Values(in.Groups), func(a, b cloud.NodeGroup) int {
+		return cmp.Compare(a.ID, b.ID)
+	}) {
+		if seen[g.ID] {
+			p.plan.Skipped[g.ID] = "duplicate group ID: only the first is considered"
+			continue
+		}
+		seen[g.ID] = true
+		p.groups = append(p.groups, g)
+	}
+	return p
+}
+
+// classes compiles the pending pods into equivalence classes, reporting
+// unsupported pods and dropping duplicates. Classes are ordered largest
+// first (cpu, then memory), for first-fit decreasing.
+func (p *planner) classes() []*class {
+	byKey := map[string]*class{}
+	var out []*class
+	seen := map[string]bool{}
+	for _, info := range p.in.Pending {
+		if info.Pod == nil {
+			continue
+		}
+		key := info.Pod.Namespace + "/" + info.Pod.Name
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		ck := fmt.Sprintf("%s|%v|%v", simulator.EquivalenceKey(info.Pod), info.VolumesResolved, slices.Sorted(slices.Values(info.RequiredZones)))
+		if c, ok := byKey[ck]; ok {
+			c.pods = append(c.pods, c.rep.Replica(info.Pod))
+			continue
+		}
+		rep := simulator.NewPod(info)
+		if r := rep.Unsupported(); r != simulator.ReasonNone {
+			p.plan.Unsupported[key] = r
+			continue
+		}
+		c := &class{rep: rep, pods: []*simulator.Pod{rep}}
+		byKey[ck] = c
+		out = append(out, c)
+	}
+	slices.SortStableFunc(out, func(a, b *class) int {
+		ra, rb := a.rep.Requests(), b.rep.Requests()
+		return cmp.Or(cmp.Compare(rb.MilliCPU, ra.MilliCPU), cmp.Compare(rb.Memory, ra.Memory),
+			cmp.Compare(a.rep.Key(), b.rep.Key()))
+	})
+	return out
+}
+
+// addUpcoming adds the groups' launched-but-unregistered instances as
+// template nodes of their primary type and counts them in the totals.
+func (p *planner) addUpcoming() {
+	for _, g := range p.groups {
+		n := p.in.Upcoming[g.ID]
+		if n <= 0 || len(g.Template.InstanceTypes) == 0 {
+			continue
+		}
+		it := g.Template.InstanceTypes[0]
+		tmpl, ok := templateNode(g, it)
+		if !ok {
+			continue
+		}
+		ds := simulator.DaemonSetPods(tmpl, p.in.DaemonSets)
+		for i := range n {
+			name := fmt.Sprintf("%s-upcoming-%d", g.ID, i)
+			if p.work.AddTemplateNode(tmpl, name, ds) == nil {
+				p.used.add(1, it)
+			}
+		}
+	}
+}
+
+// placeOnCluster places what it can of the classes on the working
+// snapshot's nodes (existing, upcoming and already planned) and returns the
+// classes with the pods left.
+func (p *planner) placeOnCluster(classes []*class) []*class {
+	var left []*class
+	for _, c := range classes {
+		pl := simulator.NewPlacer(p.work, c.rep)
+		i := 0
+		for ; i < len(c.pods); i++ {
+			node, ok, err := pl.PlaceFirstFit(c.pods[i])
+			if err != nil || !ok {
+				break // identical replicas would fail the same way
+			}
+			p.record(c.pods[i].Key(), node)
+		}
+		if i < len(c.pods) {
+			left = append(left, &class{rep: c.rep, pods: c.pods[i:]})
+		}
+	}
+	return left
+}
+
+// record notes pod key placed on node: onto a planned node it joins that
+// node's increase, otherwise it fits without scale-up.
+func (p *planner) record(key, node string) {
+	if i, ok := p.newNode[node]; ok {
+		p.plan.Increases[i].Pods = append(p.plan.Increases[i].Pods, key)
+		return
+	}
+	p.plan.Placed[key] = node
+}
+
+// commit applies the chosen simulation: its snapshot becomes the working
+// one, and its new nodes become an increase (merged with an earlier one of
+// the same group and type). It returns the classes without the pods placed.
+func (p *planner) commit(s *simulation, why string, classes []*class) []*class {
+	idx := slices.IndexFunc(p.plan.Increases, func(inc Increase) bool {
+		return inc.Group == s.opt.Group && inc.InstanceType == s.opt.InstanceType
+	})
+	if idx < 0 {
+		p.plan.Increases = append(p.plan.Increases, Increase{Group: s.opt.Group, InstanceType: s.opt.InstanceType})
+		idx = len(p.plan.Increases) - 1
+	}
+	inc := &p.plan.Increases[idx]
+	inc.Delta += len(s.nodes)
+	inc.Cost += s.opt.Cost
+	if inc.Reason != "" {
+		inc.Reason += "; "
+	}
+	inc.Reason += fmt.Sprintf("%d pending pod(s) fit %d new %s node(s) (%s)", len(s.opt.Pods), len(s.nodes), s.opt.InstanceType, why)
+	for _, n := range s.nodes {
+		p.newNode[n] = idx
+	}
+	p.work = s.snap
+	placed := make(map[string]bool, len(s.placed))
+	for _, pl := range s.placed {
+		p.record(pl.pod, pl.node)
+		placed[pl.pod] = true
+	}
+	p.grown[s.opt.Group] += len(s.nodes)
+	p.used.add(len(s.nodes), s.it)
+	var left []*class
+	for _, c := range classes {
+		pods := slices.DeleteFunc(slices.Clone(c.pods), func(q *simulator.Pod) bool { return placed[q.Key()] })
+		if len(pods) > 0 {
+			left = append(left, &class{rep: c.rep, pods: pods})
+		}
+	}
+	return left
+}
+
+// unschedulable reports every pod left with, per group, why it does not
+// help.
+func (p *planner) unschedulable(classes []*class, reasons []map[string]string) {
+	for ci, c := range classes {
+		for _, q := range c.pods {
+			p.plan.Unschedulable[q.Key()] = maps.Clone(reasons[ci])
+		}
+	}
+}
+
+// finish sorts the pod lists and sums the totals.
+func (p *planner) finish() {
+	t := &p.plan.Totals
+	for i := range p.plan.Increases {
+		inc := &p.plan.Increases[i]
+		slices.Sort(inc.Pods)
+		t.Nodes += inc.Delta
+		t.Pods += len(inc.Pods)
+		t.Cost += inc.Cost
+		g := p.group(inc.Group)
+		if it, ok := g.Template.InstanceType(inc.InstanceType); ok {
+			c, m := typeCapacity(it)
+			t.Cores += int64(inc.Delta) * c
+			t.Memory += int64(inc.Delta) * m
+		}
+	}
+}
+
+func (p *planner) group(id string) cloud.NodeGroup {
+	i := slices.IndexFunc(p.groups, func(g cloud.NodeGroup) bool { return g.ID == id })
+	if i < 0 {
+		return cloud.NodeGroup{}
+	}
+	return p.groups[i]
+}
+
+// joinReasons renders per-instance-type reasons: one reason when they
+// agree, else "type: reason; ..." sorted by type.
+func joinReasons(byType map[string]string) string {
+	vals := slices.Compact(slices.Sorted(maps.Values(byType)))
+	if len(vals) == 1 {
+		return vals[0]
+	}
+	var parts []string
+	for _, t := range slices.Sorted(maps.Keys(byType)) {
+		parts = append(parts, t+": "+byType[t])
+	}
+	return strings.Join(parts, "; ")
+}
