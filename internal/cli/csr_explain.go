@@ -23,6 +23,7 @@ import (
 func newCSRExplainCommand(kf *kubeFlags) *cobra.Command {
 	var af awsFlags
 	var joinWindow time.Duration
+	var groups, discovery []string
 	cmd := &cobra.Command{
 		Use:   "explain NAME --cluster-name CLUSTER",
 		Short: "Show every check of kelp's approval policy for one CSR, with pass or fail",
@@ -45,7 +46,7 @@ changes nothing.`,
 			if err != nil {
 				return fmt.Errorf("get csr %s: %w", args[0], err)
 			}
-			provider, err := awscloud.New(cmd.Context(), awscloud.Config{ClusterName: af.cluster, Region: af.region, Endpoint: af.endpoint}, awscloud.Deps{Logger: slog.Default()})
+			provider, err := awscloud.New(cmd.Context(), awscloud.Config{ClusterName: af.cluster, Region: af.region, Endpoint: af.endpoint, GroupNames: groups, AutoDiscovery: discovery}, awscloud.Deps{Logger: slog.Default()})
 			if err != nil {
 				return err
 			}
@@ -66,6 +67,8 @@ changes nothing.`,
 	}
 	af.add(cmd)
 	cmd.Flags().DurationVar(&joinWindow, "join-window", approver.DefaultJoinWindow, "the approver's join window")
+	cmd.Flags().StringSliceVar(&groups, "nodes", nil, "Auto Scaling groups managed by name, as given to kelp controller")
+	cmd.Flags().StringArrayVar(&discovery, "node-group-auto-discovery", nil, "discovery specs, as given to kelp controller")
 	return cmd
 }
 

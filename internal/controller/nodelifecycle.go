@@ -133,6 +133,7 @@ func (n *NodeLifecycle) Refresh(ctx context.Context) error {
 		}
 	}
 	n.Metrics.NodesNotInCloud.Set(float64(notInCloud))
+	n.forgetReported(nodes)
 	return errors.Join(errs...)
 }
 
@@ -149,6 +150,19 @@ func (n *NodeLifecycle) reportNotInCloud(node *corev1.Node) {
 	msg := fmt.Sprintf("node %s has no aws:/// providerID (%q): kelp never deletes it", node.Name, node.Spec.ProviderID)
 	n.Recorder.Event(node, corev1.EventTypeNormal, "NotInCloud", msg)
 	n.Logger.Info("node not in the cloud; left alone", "node", node.Name, "providerID", node.Spec.ProviderID)
+}
+
+// forgetReported drops report marks of Nodes that no longer exist.
+func (n *NodeLifecycle) forgetReported(nodes []*corev1.Node) {
+	present := make(map[types.UID]bool, len(nodes))
+	for _, node := range nodes {
+		present[node.UID] = true
+	}
+	for uid := range n.reported {
+		if !present[uid] {
+			delete(n.reported, uid)
+		}
+	}
 }
 
 func (n *NodeLifecycle) deleteNode(ctx context.Context, node *corev1.Node, reason string) error {

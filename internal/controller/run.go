@@ -104,17 +104,6 @@ type Deps struct {
 	Logger *slog.Logger
 	// Registry receives the metrics; a new one when nil.
 	Registry *prometheus.Registry
-	// Extra controllers started with the built-in ones once leading
-	// (the approver, the autoscaler). Each runs until ctx ends.
-	Extra []func(ctx context.Context, shared Shared)
-}
-
-// Shared is what every controller of the process gets.
-type Shared struct {
-	Informers informers.SharedInformerFactory
-	Recorder  record.EventRecorder
-	Registry  *prometheus.Registry
-	Logger    *slog.Logger
 }
 
 // Run runs the controllers until ctx ends.
@@ -165,7 +154,6 @@ func runControllers(ctx context.Context, o Options, d Deps) {
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: d.Client.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kelp-controller"})
-	shared := Shared{Informers: factory, Recorder: recorder, Registry: d.Registry, Logger: d.Logger}
 	metrics := NewMetrics(d.Registry)
 	facts := CloudFacts{Provider: d.Cloud}
 	nodes := factory.Core().V1().Nodes()
@@ -189,9 +177,6 @@ func runControllers(ctx context.Context, o Options, d Deps) {
 			d.Logger.Error("csr approver stopped", "err", err)
 		}
 	})
-	for _, start := range d.Extra {
-		wg.Go(func() { start(ctx, shared) })
-	}
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
 	wg.Go(func() { lifecycle.Run(ctx) })
@@ -209,26 +194,62 @@ func runControllers(ctx context.Context, o Options, d Deps) {
 	factory.Shutdown()
 }
 
+// runWithLeaderElection runs the controllers while this process holds the
+// Lease. On a signal it stops them first and only then releases the Lease,
+// so two replicas never act at once; losing the Lease is an error, so the
+// process exits and its supervisor restarts it as a standby.
 func runWithLeaderElection(ctx context.Context, d Deps, run func(context.Context)) error {
 	id, err := os.Hostname()
 	if err != nil {
 		return fmt.Errorf("leader election identity: %w", err)
 	}
 	id = fmt.Sprintf("%s_%d", id, os.Getpid())
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metaInKubeSystem("kelp-controller"),
-		Client:     d.Client.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
-	}
-	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
-		Lock: lock, ReleaseOnCancel: true,
-		LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
+	// The elector's context outlives the signal until the controllers
+	// have stopped.
+	leCtx, releaseLease := context.WithCancel(context.WithoutCancel(ctx))
+	defer releaseLease()
+	var started atomic.Bool
+	stopped := make(chan struct{})
+	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+		Lock: &resourcelock.LeaseLock{
+			LeaseMeta:  metaInKubeSystem("kelp-controller"),
+			Client:     d.Client.CoordinationV1(),
+			LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+		},
+		ReleaseOnCancel: true,
+		LeaseDuration:   15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
 		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: run,
+			OnStartedLeading: func(leading context.Context) {
+				started.Store(true)
+				defer close(stopped)
+				runCtx, cancel := context.WithCancel(leading)
+				defer cancel()
+				defer context.AfterFunc(ctx, cancel)()
+				run(runCtx)
+			},
 			OnStoppedLeading: func() { d.Logger.Info("stopped leading", "identity", id) },
 		},
 	})
-	return nil
+	if err != nil {
+		return fmt.Errorf("leader election: %w", err)
+	}
+	electorDone := make(chan struct{})
+	go func() { defer close(electorDone); elector.Run(leCtx) }()
+	select {
+	case <-ctx.Done():
+		if started.Load() {
+			<-stopped
+		}
+		releaseLease()
+		<-electorDone
+		return nil
+	case <-stopped:
+		releaseLease()
+		<-electorDone
+		return errors.New("lost the kube-system/kelp-controller lease")
+	case <-electorDone:
+		return errors.New("leader election ended")
+	}
 }
 
 func serveProbes(addr string, reg *prometheus.Registry, leading *atomic.Bool, leaderElect bool) (stop func(), err error) {

@@ -1,0 +1,69 @@
+package controller
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/kelp-dev/kelp/internal/approver"
+	"github.com/kelp-dev/kelp/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// TestRunWithLeaderElection runs the controllers on the real API server:
+// the process takes the Lease, serves /metrics, and on cancel stops its
+// controllers and then releases the Lease.
+func TestRunWithLeaderElection(t *testing.T) {
+	env := testenv.Get(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{ClusterName: "kelp-test", LeaderElect: true, Approve: approver.ModeAuto, ProbeAddr: "127.0.0.1:0"},
+			Deps{Client: env.Client, Cloud: &fakeProvider{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}()
+	leases := env.Client.CoordinationV1().Leases("kube-system")
+	var holder string
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		l, err := leases.Get(ctx, "kelp-controller", metav1.GetOptions{})
+		if err != nil || l.Spec.HolderIdentity == nil {
+			return false, nil
+		}
+		holder = *l.Spec.HolderIdentity
+		return holder != "", nil
+	})
+	if err != nil {
+		t.Fatalf("the controller never took the lease: %v", err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run after cancel: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return within 30s of cancel")
+	}
+	l, err := leases.Get(context.Background(), "kelp-controller", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity == holder {
+		t.Errorf("lease still held by %s after a clean stop", holder)
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	err := Options{Approve: "sometimes", TokenTTL: 30 * time.Second, ProbeAddr: "nonsense"}.Validate()
+	for _, want := range []string{"cluster name", `approve "sometimes"`, "token ttl 30s", `probe address "nonsense"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate error %v lacks %q", err, want)
+		}
+	}
+}
