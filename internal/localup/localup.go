@@ -230,6 +230,7 @@ func (c *Cluster) Env() string {
 		"export AWS_ACCESS_KEY_ID=" + localcloud.AccessKeyID,
 		"export AWS_SECRET_ACCESS_KEY=" + shellQuote(localcloud.SecretAccessKey),
 		"export AWS_PAGER=",
+		"export KELP_CLUSTER_NAME=" + c.cfg.Name,
 	}
 	return strings.Join(lines, "\n") + "\n"
 }
