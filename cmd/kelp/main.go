@@ -15,6 +15,7 @@ import (
 var version = "dev"
 
 func main() {
+	cli.RouteKlog()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := cli.NewRoot(version).ExecuteContext(ctx); err != nil {

@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-	"k8s.io/klog/v2"
 )
 
 // NewRoot returns the root `kelp` command. version is the build's version
@@ -44,9 +43,8 @@ func setupLogging(level string) error {
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return flagError("log-level", level, "want debug, info, warn or error")
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
-	slog.SetDefault(logger)
-	// client-go logs through klog: send it to the same handler.
-	klog.SetSlogLogger(logger)
+	// slog.SetDefault is safe while other goroutines log; klog follows it
+	// through RouteKlog, installed once by main.
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
 	return nil
 }
