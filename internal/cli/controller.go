@@ -45,7 +45,7 @@ func newControllerCommand() *cobra.Command {
 	var leaderElect bool
 	cmd := &cobra.Command{
 		Use:   "controller --cluster-name NAME",
-		Short: "Run kelp's controllers: CSR approver and node lifecycle",
+		Short: "Run kelp's controllers: CSR approver, node lifecycle and bootstrap-token rotation",
 		Long: `controller approves node CSRs only when the cloud vouches for the instance,
 and deletes the Nodes of terminated instances. It reads the cluster through
 --kubeconfig (in-cluster config when empty and running in a pod) and AWS
