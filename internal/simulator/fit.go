@@ -77,12 +77,16 @@ func (s *Snapshot) staticVerdicts(spec *podSpec) []Reason {
 	for len(v) < s.fam.nextID {
 		v = append(v, reasonUnknown)
 	}
-	for _, n := range s.nodes {
+	for _, n := range s.nodes[s.staticDone[spec]:] {
 		if n != nil && v[n.id] == reasonUnknown {
 			v[n.id] = spec.staticFit(n.node)
 		}
 	}
 	s.fam.static[spec] = v
+	if s.staticDone == nil {
+		s.staticDone = map[*podSpec]int{}
+	}
+	s.staticDone[spec] = len(s.nodes)
 	return v
 }
 

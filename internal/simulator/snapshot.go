@@ -41,6 +41,10 @@ type Snapshot struct {
 	// namespace labels, forks); additions since the epoch began are in log.
 	epoch uint64
 	log   []logEntry
+	// staticDone counts, per pod spec, the leading entries of nodes whose
+	// static verdicts are in the family cache: nodes only ever append (a
+	// removal leaves nil), so only later entries need checking.
+	staticDone map[*podSpec]int
 }
 
 // logEntry is one addition: a node (pod nil) or a pod on node index idx.
@@ -103,6 +107,8 @@ func (s *Snapshot) Fork() *Snapshot {
 		antiPods: s.antiPods,
 		fam:      s.fam,
 		epoch:    generations.Add(1),
+
+		staticDone: maps.Clone(s.staticDone),
 	}
 	s.gen = generations.Add(1) // s no longer owns the nodes it shares
 	s.shared = true
