@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -208,17 +209,16 @@ func testCSRSigning(t *testing.T, cluster *controlplane.Cluster, admin kubernete
 	// The pending CSR was created before the approved one was issued, so
 	// kube-controller-manager has seen it; give it a few more seconds to
 	// show that nothing approves or signs it.
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	testenv.HoldsFor(t, 5*time.Second, "unapproved CSR stays untouched", func(ctx context.Context) error {
 		got, err := admin.CertificatesV1().CertificateSigningRequests().Get(ctx, pending.Name, metav1.GetOptions{})
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		if len(got.Status.Conditions) > 0 || len(got.Status.Certificate) > 0 {
-			t.Fatalf("an unapproved CSR changed by itself: %+v", got.Status)
+			return fmt.Errorf("an unapproved CSR changed by itself: %+v", got.Status)
 		}
-		time.Sleep(250 * time.Millisecond) // polling an observation window, not waiting for an event
-	}
+		return nil
+	})
 }
 
 // bootstrapClient creates a bootstrap token with the kelp group, binds

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"math/rand/v2"
+
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -19,7 +21,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/clock"
-	"math/rand/v2"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kelp-dev/kelp/internal/bootstrap"
@@ -289,20 +290,10 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func(context
 	}
 }
 
-// holdsFor polls check every 200ms for d and fails on its first error: a
-// negative check ("nothing happens") given time to be wrong.
+// holdsFor is testenv.HoldsFor: a negative check given time to be wrong.
 func holdsFor(t testing.TB, d time.Duration, what string, check func(context.Context) error) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := check(ctx)
-		cancel()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(200 * time.Millisecond) // polling interval; the loop is bounded by deadline
-	}
+	testenv.HoldsFor(t, d, what, check)
 }
 
 // nodeClientFromDisk is a client built from the kubeconfig the agent

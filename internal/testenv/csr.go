@@ -58,3 +58,23 @@ func CreateCSR(client kubernetes.Interface, csr *certificatesv1.CertificateSigni
 	})
 	return created, last
 }
+
+// HoldsFor checks, every 200ms for d, that check keeps returning nil, and
+// fails the test on its first error: a negative check ("nothing happens")
+// given time to be wrong.
+func HoldsFor(t testing.TB, d time.Duration, what string, check func(context.Context) error) {
+	t.Helper()
+	var failed error
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, d, true, func(context.Context) (bool, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		failed = check(ctx)
+		return failed != nil, nil
+	})
+	if failed != nil {
+		t.Fatalf("%s: %v", what, failed)
+	}
+	if err != nil && !wait.Interrupted(err) {
+		t.Fatalf("%s: %v", what, err)
+	}
+}

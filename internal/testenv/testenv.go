@@ -166,18 +166,24 @@ func AcquireSlot() (release func(), err error) {
 			return nil, fmt.Errorf("KELP_TEST_CONTROLPLANES=%q: want a positive integer", v)
 		}
 	}
-	for {
+	// Poll until a slot is free; go test -timeout bounds the wait.
+	err = wait.PollUntilContextCancel(context.Background(), 500*time.Millisecond, true, func(context.Context) (bool, error) {
 		for i := range slots {
 			path := filepath.Join(os.TempDir(), fmt.Sprintf("kelp-testenv-slot-%d.lock", i))
 			f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 			if err != nil {
-				return nil, fmt.Errorf("open control-plane slot %s: %w", path, err)
+				return false, fmt.Errorf("open control-plane slot %s: %w", path, err)
 			}
 			if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
-				return func() { f.Close() }, nil
+				release = func() { f.Close() }
+				return true, nil
 			}
 			f.Close()
 		}
-		time.Sleep(500 * time.Millisecond) // waiting for another test binary; no deadline of our own: go test -timeout bounds it
+		return false, nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return release, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -123,18 +124,15 @@ func BenchmarkJoin(b *testing.B) {
 	}); err != nil {
 		b.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Minute)
-	for {
+	readyCount := func() int {
 		times.mu.Lock()
-		done := len(times.ready)
-		times.mu.Unlock()
-		if done >= n {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("only %d of %d nodes Ready after 10 minutes", done, n)
-		}
-		time.Sleep(100 * time.Millisecond) // polling a benchmark's progress
+		defer times.mu.Unlock()
+		return len(times.ready)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 10*time.Minute, true, func(context.Context) (bool, error) {
+		return readyCount() >= n, nil
+	}); err != nil {
+		b.Fatalf("only %d of %d nodes Ready after 10 minutes: %v", readyCount(), n, err)
 	}
 	b.StopTimer()
 	runtime.GC()
