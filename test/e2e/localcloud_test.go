@@ -26,21 +26,28 @@ import (
 
 const e2ePool = "e2e"
 
-func startLocal(t *testing.T, dir string) (*localup.Cluster, kubernetes.Interface) {
+// e2eConfig is the local cluster of TestDesiredCapacityDrivesNodes.
+func e2eConfig(dir string) localup.Config {
+	return localup.Config{
+		Dir: dir, Name: "e2e",
+		Pools: &pool.Config{Pools: []pool.Spec{{Name: e2ePool, InstanceTypes: []string{"m5.large"}, MinSize: 0, MaxSize: 5}}},
+	}
+}
+
+// startLocal starts a local cluster with test settings (no fsync, a 1 s
+// cloud reconcile) and returns it with an admin client.
+func startLocal(t *testing.T, cfg localup.Config) (*localup.Cluster, kubernetes.Interface) {
 	t.Helper()
-	c, err := localup.Start(context.Background(), localup.Config{
-		Dir: dir, Name: "e2e", UnsafeNoFsync: true, StartTimeout: 3 * time.Minute,
-		Pools:                  &pool.Config{Pools: []pool.Spec{{Name: e2ePool, InstanceTypes: []string{"m5.large"}, MinSize: 0, MaxSize: 5}}},
-		CloudReconcileInterval: time.Second,
-	})
+	cfg.UnsafeNoFsync, cfg.StartTimeout, cfg.CloudReconcileInterval = true, 3*time.Minute, time.Second
+	c, err := localup.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := c.ControlPlane.AdminRESTConfig()
+	rest, err := c.ControlPlane.AdminRESTConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, kubernetes.NewForConfigOrDie(cfg)
+	return c, kubernetes.NewForConfigOrDie(rest)
 }
 
 func readyNodes(ctx context.Context, client kubernetes.Interface) (ready, notReady []string, err error) {
@@ -95,7 +102,7 @@ func TestDesiredCapacityDrivesNodes(t *testing.T) {
 	}
 	defer release()
 	dir := filepath.Join(t.TempDir(), "e2e")
-	cluster, client := startLocal(t, dir)
+	cluster, client := startLocal(t, e2eConfig(dir))
 	defer func() { _ = cluster.Stop(context.Background()) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
@@ -148,7 +155,7 @@ func TestDesiredCapacityDrivesNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	restarted := time.Now()
-	cluster, client = startLocal(t, dir)
+	cluster, client = startLocal(t, e2eConfig(dir))
 	awsCfg, err = cluster.AWSConfig(ctx)
 	if err != nil {
 		t.Fatal(err)

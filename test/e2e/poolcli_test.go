@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
-
 	"github.com/kelp-dev/kelp/internal/cli"
 	"github.com/kelp-dev/kelp/internal/localcloud"
 	"github.com/kelp-dev/kelp/internal/localup"
@@ -28,13 +26,7 @@ func TestPoolCommands(t *testing.T) {
 	defer release()
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	cluster, err := localup.Start(ctx, localup.Config{
-		Dir: filepath.Join(t.TempDir(), "cli"), Name: "cli", UnsafeNoFsync: true, StartTimeout: 3 * time.Minute,
-		Pools: &pool.Config{}, CloudReconcileInterval: time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cluster, client := startLocal(t, localup.Config{Dir: filepath.Join(t.TempDir(), "cli"), Name: "cli", Pools: &pool.Config{}})
 	defer func() { _ = cluster.Stop(context.Background()) }()
 	t.Setenv("AWS_ACCESS_KEY_ID", localcloud.AccessKeyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", localcloud.SecretAccessKey)
@@ -65,11 +57,6 @@ func TestPoolCommands(t *testing.T) {
 			t.Fatalf("kelp %s: err = %v, want one containing %q", strings.Join(args, " "), err, want)
 		}
 	}
-	cfg, err := cluster.ControlPlane.AdminRESTConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := kubernetes.NewForConfigOrDie(cfg)
 
 	kelpFails("image", "pool", "create", "general", "--image", "ami-0123456789abcdef0", "--instance-types", "m5.large", "--profile", "local")
 	kelpFails("minSize 3 is greater than maxSize 1", "pool", "create", "general", "--image", localcloud.ImageLocalNode, "--instance-types", "m5.large", "--min", "3", "--max", "1")

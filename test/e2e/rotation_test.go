@@ -29,21 +29,12 @@ func TestScaleUpAfterTokenExpiryStillJoins(t *testing.T) {
 	defer release()
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	cluster, err := localup.Start(ctx, localup.Config{
-		Dir: filepath.Join(t.TempDir(), "rot"), Name: "rot", UnsafeNoFsync: true, StartTimeout: 3 * time.Minute,
-		Pools:                  &pool.Config{Pools: []pool.Spec{{Name: "rot", InstanceTypes: []string{"m5.large"}, MaxSize: 2}}},
-		CloudReconcileInterval: time.Second,
-		Controller:             controller.Options{TokenTTL: time.Minute, TokenRotationPeriod: time.Second},
+	cluster, client := startLocal(t, localup.Config{
+		Dir: filepath.Join(t.TempDir(), "rot"), Name: "rot",
+		Pools:      &pool.Config{Pools: []pool.Spec{{Name: "rot", InstanceTypes: []string{"m5.large"}, MaxSize: 2}}},
+		Controller: controller.Options{TokenTTL: time.Minute, TokenRotationPeriod: time.Second},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer func() { _ = cluster.Stop(context.Background()) }()
-	cfg, err := cluster.ControlPlane.AdminRESTConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := kubernetes.NewForConfigOrDie(cfg)
 	first := poolTokens(t, ctx, client, "rot")
 	if len(first) != 1 {
 		t.Fatalf("want the pool's one token at start, got %+v", first)
