@@ -20,6 +20,7 @@ type controllerFlags struct {
 	probeAddr  string
 	nodePeriod time.Duration
 	tokenTTL   time.Duration
+	autoscaler autoscalerFlags
 }
 
 func (f *controllerFlags) add(fs *pflag.FlagSet, probeDefault string) {
@@ -28,13 +29,19 @@ func (f *controllerFlags) add(fs *pflag.FlagSet, probeDefault string) {
 	fs.StringVar(&f.probeAddr, "probe-addr", probeDefault, "address serving /metrics, /healthz and /readyz (empty: off)")
 	fs.DurationVar(&f.nodePeriod, "node-lifecycle-period", 10*time.Second, "how often Nodes of terminated instances are looked for")
 	fs.DurationVar(&f.tokenTTL, "token-ttl", 24*time.Hour, "lifetime of the bootstrap tokens in pool launch templates; rotated when a third remains")
+	f.autoscaler.add(fs)
 }
 
-func (f *controllerFlags) options(cluster string) controller.Options {
+func (f *controllerFlags) options(cluster string) (controller.Options, error) {
+	as, err := f.autoscaler.options()
+	if err != nil {
+		return controller.Options{}, err
+	}
 	return controller.Options{
 		ClusterName: cluster, ProbeAddr: f.probeAddr, NodeLifecyclePeriod: f.nodePeriod,
 		Approve: approver.Mode(f.approve), Approver: approver.Config{JoinWindow: f.joinWindow}, TokenTTL: f.tokenTTL,
-	}
+		Autoscaler: as,
+	}, nil
 }
 
 func newControllerCommand() *cobra.Command {
@@ -45,9 +52,10 @@ func newControllerCommand() *cobra.Command {
 	var leaderElect bool
 	cmd := &cobra.Command{
 		Use:   "controller --cluster-name NAME",
-		Short: "Run kelp's controllers: CSR approver, node lifecycle and bootstrap-token rotation",
+		Short: "Run kelp's controllers: CSR approver, autoscaler, node lifecycle and bootstrap-token rotation",
 		Long: `controller approves node CSRs only when the cloud vouches for the instance,
-and deletes the Nodes of terminated instances. It reads the cluster through
+grows pools for unschedulable pods (--autoscaler=none leaves that to another
+autoscaler), and deletes the Nodes of terminated instances. It reads the cluster through
 --kubeconfig (in-cluster config when empty and running in a pod) and AWS
 through the SDK's default credential chain.`,
 		Args: cobra.NoArgs,
@@ -55,7 +63,10 @@ through the SDK's default credential chain.`,
 			if af.cluster == "" {
 				return errors.New("--cluster-name is required (or set KELP_CLUSTER_NAME)")
 			}
-			opts := cf.options(af.cluster)
+			opts, err := cf.options(af.cluster)
+			if err != nil {
+				return err
+			}
 			opts.LeaderElect = leaderElect
 			if err := opts.Validate(); err != nil {
 				return err
@@ -74,7 +85,7 @@ through the SDK's default credential chain.`,
 			if err != nil {
 				return err
 			}
-			return controller.Run(cmd.Context(), opts, controller.Deps{Client: client, Cloud: provider, Pools: pools, Logger: slog.Default()})
+			return controller.Run(cmd.Context(), opts, controller.Deps{Client: client, Cloud: provider, Scaler: provider, Pools: pools, Logger: slog.Default()})
 		},
 	}
 	kf.add(cmd)

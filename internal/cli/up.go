@@ -60,8 +60,12 @@ func runUp(ctx context.Context, cmd *cobra.Command, o upOptions) error {
 	if err != nil {
 		return fmt.Errorf("resolve cluster directory: %w", err)
 	}
+	ctrl, err := o.controller.options(o.name)
+	if err != nil {
+		return err
+	}
 	cfg := localup.Config{Dir: dir, Name: o.name, BinDir: o.binDir, StartTimeout: o.timeout, Faults: o.faults,
-		Controller: o.controller.options(o.name)}
+		Controller: ctrl}
 	if o.faultsFile != "" {
 		fromFile, err := localcloud.LoadFaults(o.faultsFile)
 		if err != nil {

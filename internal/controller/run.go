@@ -32,6 +32,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/kelp-dev/kelp/internal/approver"
+	"github.com/kelp-dev/kelp/internal/autoscaler/loop"
 	"github.com/kelp-dev/kelp/internal/cloud"
 )
 
@@ -59,6 +60,10 @@ type Options struct {
 	TokenTTL time.Duration
 	// TokenRotationPeriod is how often pool tokens are checked; default 1m.
 	TokenRotationPeriod time.Duration
+	// Autoscaler configures the autoscaler; nil runs none (another
+	// autoscaler, such as the upstream cluster-autoscaler, may drive the
+	// pools while kelp approves and cleans up).
+	Autoscaler *loop.Options
 }
 
 // Validate reports every problem at once.
@@ -86,6 +91,11 @@ func (o Options) Validate() error {
 	if err := a.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("approver: %w", err))
 	}
+	if o.Autoscaler != nil {
+		if err := o.Autoscaler.WithDefaults().Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("autoscaler: %w", err))
+		}
+	}
 	if o.ProbeAddr != "" {
 		if _, _, err := net.SplitHostPort(o.ProbeAddr); err != nil {
 			errs = append(errs, fmt.Errorf("probe address %q: %w", o.ProbeAddr, err))
@@ -99,6 +109,8 @@ type Deps struct {
 	Client kubernetes.Interface
 	// Cloud is the provider every controller reads through.
 	Cloud cloud.Provider
+	// Scaler changes the pools; required when the autoscaler runs.
+	Scaler cloud.Scaler
 	// Pools, when set, get their bootstrap tokens rotated.
 	Pools  PoolTemplates
 	Logger *slog.Logger
@@ -110,6 +122,9 @@ type Deps struct {
 func Run(ctx context.Context, o Options, d Deps) error {
 	if err := o.Validate(); err != nil {
 		return fmt.Errorf("invalid controller options: %w", err)
+	}
+	if o.Autoscaler != nil && d.Scaler == nil {
+		return errors.New("the autoscaler needs a cloud scaler")
 	}
 	if o.NodeLifecyclePeriod == 0 {
 		o.NodeLifecyclePeriod = 10 * time.Second
@@ -155,7 +170,10 @@ func runControllers(ctx context.Context, o Options, d Deps) {
 	defer broadcaster.Shutdown()
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kelp-controller"})
 	metrics := NewMetrics(d.Registry)
-	facts := CloudFacts{Provider: d.Cloud}
+	// Every controller refreshes through the tap, so the autoscaler sees
+	// each failed launch whoever's Refresh reported it.
+	provider := loop.NewErrorTap(d.Cloud)
+	facts := CloudFacts{Provider: provider}
 	nodes := factory.Core().V1().Nodes()
 	lifecycle := &NodeLifecycle{
 		Client: d.Client, Nodes: nodes.Lister(), Instances: facts, Recorder: recorder,
@@ -171,6 +189,18 @@ func runControllers(ctx context.Context, o Options, d Deps) {
 	}
 	csrInformer := csrs.Informer()
 	nodesSynced := nodes.Informer().HasSynced
+	var scaler *loop.Autoscaler
+	if o.Autoscaler != nil {
+		var err error
+		scaler, err = loop.New(*o.Autoscaler, loop.Deps{
+			Client: d.Client, Informers: factory, Groups: provider, FailedLaunches: provider.Drain, Scaler: d.Scaler,
+			Recorder: recorder, Metrics: loop.NewMetrics(d.Registry), Logger: d.Logger.With("controller", "autoscaler"),
+		})
+		if err != nil { // validated before; a missing Scaler is a wiring bug
+			d.Logger.Error("autoscaler not started", "err", err)
+			scaler = nil
+		}
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := csrApprover.Run(ctx, csrInformer, csrs.Lister().Get, approverWorkers, nodesSynced); err != nil && ctx.Err() == nil {
@@ -180,6 +210,9 @@ func runControllers(ctx context.Context, o Options, d Deps) {
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
 	wg.Go(func() { lifecycle.Run(ctx) })
+	if scaler != nil {
+		wg.Go(func() { scaler.Run(ctx) })
+	}
 	if d.Pools != nil {
 		rotator := &TokenRotator{
 			Client: d.Client, Pools: d.Pools, TTL: o.TokenTTL, JoinWindow: approverConfig.WithDefaults().JoinWindow,

@@ -142,7 +142,7 @@ func (c *Cluster) startController(ctx context.Context) error {
 	c.stopController, c.controllerDone = cancel, make(chan struct{})
 	go func() {
 		defer close(c.controllerDone)
-		if err := controller.Run(cctx, opts, controller.Deps{Client: client, Cloud: provider, Pools: pools, Logger: c.cfg.Logger}); err != nil {
+		if err := controller.Run(cctx, opts, controller.Deps{Client: client, Cloud: provider, Scaler: provider, Pools: pools, Logger: c.cfg.Logger}); err != nil {
 			c.cfg.Logger.Error("kelp controller stopped", "err", err)
 		}
 	}()

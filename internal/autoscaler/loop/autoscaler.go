@@ -1,0 +1,404 @@
+package loop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+
+	"github.com/kelp-dev/kelp/internal/autoscaler"
+	"github.com/kelp-dev/kelp/internal/cloud"
+)
+
+// Groups is what the autoscaler reads from the cloud.
+type Groups interface {
+	Refresh(ctx context.Context) error
+	NodeGroups(ctx context.Context) ([]cloud.NodeGroup, error)
+}
+
+// Deps are what the autoscaler runs against.
+type Deps struct {
+	Client kubernetes.Interface
+	// Informers is started by the caller after New.
+	Informers informers.SharedInformerFactory
+	Groups    Groups
+	// FailedLaunches returns the launch failures seen since its last call
+	// (an [ErrorTap]'s Drain); nil when the caller has none.
+	FailedLaunches func() []cloud.GroupError
+	Scaler         cloud.Scaler
+	Recorder       record.EventRecorder
+	Metrics        *Metrics
+	Logger         *slog.Logger
+	Clock          clock.Clock
+	// Rand drives the random expander; seeded from the clock when nil.
+	Rand *rand.Rand
+}
+
+// Autoscaler grows pools for unschedulable pods. Build it with New before
+// the informers start; Run it, or call RunOnce.
+type Autoscaler struct {
+	o        Options
+	d        Deps
+	l        listers
+	synced   []cache.InformerSynced
+	trigger  chan struct{}
+	backoffs *autoscaler.Backoffs
+	events   *eventLog
+	status   *statusWriter
+	// last is the previous cycle's report, for the status.
+	lastScaleUp *scaleUpRecord
+}
+
+// New validates the options and registers the informers the autoscaler
+// reads.
+func New(o Options, d Deps) (*Autoscaler, error) {
+	o = o.WithDefaults()
+	if err := o.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid autoscaler options: %w", err)
+	}
+	if d.Client == nil || d.Informers == nil || d.Groups == nil || d.Scaler == nil || d.Recorder == nil {
+		return nil, errors.New("autoscaler: client, informers, groups, scaler and recorder are required")
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Clock == nil {
+		d.Clock = clock.RealClock{}
+	}
+	if d.Rand == nil {
+		seed := uint64(d.Clock.Now().UnixNano())
+		d.Rand = rand.New(rand.NewPCG(seed, seed>>32))
+	}
+	f := d.Informers
+	a := &Autoscaler{
+		o: o, d: d, trigger: make(chan struct{}, 1),
+		backoffs: autoscaler.NewBackoffs(o.InitialBackoff, o.MaxBackoff),
+		events:   newEventLog(),
+		status:   &statusWriter{client: d.Client, refresh: 6 * o.ScanInterval},
+		l: listers{
+			nodes: f.Core().V1().Nodes().Lister(), pods: f.Core().V1().Pods().Lister(),
+			namespaces: f.Core().V1().Namespaces().Lister(), daemonSets: f.Apps().V1().DaemonSets().Lister(),
+			pvcs: f.Core().V1().PersistentVolumeClaims().Lister(), pvs: f.Core().V1().PersistentVolumes().Lister(),
+		},
+	}
+	podInformer := f.Core().V1().Pods().Informer()
+	if _, err := podInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { a.podChanged(obj) },
+		UpdateFunc: func(_, obj any) { a.podChanged(obj) },
+	}); err != nil {
+		return nil, fmt.Errorf("watch pods: %w", err)
+	}
+	a.synced = []cache.InformerSynced{
+		podInformer.HasSynced, f.Core().V1().Nodes().Informer().HasSynced,
+		f.Core().V1().Namespaces().Informer().HasSynced, f.Apps().V1().DaemonSets().Informer().HasSynced,
+		f.Core().V1().PersistentVolumeClaims().Informer().HasSynced, f.Core().V1().PersistentVolumes().Informer().HasSynced,
+	}
+	return a, nil
+}
+
+func (a *Autoscaler) podChanged(obj any) {
+	if p, ok := obj.(*corev1.Pod); ok && Unschedulable(p) {
+		select {
+		case a.trigger <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Run runs cycles until ctx ends: a batch of unschedulable pods or the scan
+// interval starts one. It waits for the informers to sync first.
+func (a *Autoscaler) Run(ctx context.Context) {
+	if !cache.WaitForCacheSync(ctx.Done(), a.synced...) {
+		return
+	}
+	a.d.Logger.Info("autoscaler running", "expanders", a.o.Expanders, "dryRun", a.o.DryRun,
+		"scanInterval", a.o.ScanInterval, "maxNodeProvisionTime", a.o.MaxNodeProvisionTime)
+	resync := a.d.Clock.NewTimer(a.o.ScanInterval)
+	defer resync.Stop()
+	for {
+		trigger := "resync"
+		select {
+		case <-ctx.Done():
+			return
+		case <-resync.C():
+		case <-a.trigger:
+			trigger = "pods"
+			if !a.batch(ctx) {
+				return
+			}
+		}
+		if _, err := a.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			a.d.Logger.Error("autoscaler cycle failed", "trigger", trigger, "err", err)
+		}
+		a.d.Metrics.Cycles.WithLabelValues(trigger).Inc()
+		resync.Stop()
+		resync = a.d.Clock.NewTimer(a.o.ScanInterval)
+	}
+}
+
+// batch waits until no unschedulable pod has arrived for BatchIdle, or
+// BatchMax has passed; false when ctx ended.
+func (a *Autoscaler) batch(ctx context.Context) bool {
+	deadline := a.d.Clock.NewTimer(a.o.BatchMax)
+	defer deadline.Stop()
+	for {
+		idle := a.d.Clock.NewTimer(a.o.BatchIdle)
+		select {
+		case <-ctx.Done():
+			idle.Stop()
+			return false
+		case <-deadline.C():
+			idle.Stop()
+			return true
+		case <-idle.C():
+			return true
+		case <-a.trigger:
+			idle.Stop()
+		}
+	}
+}
+
+// Cycle is what one RunOnce saw and did.
+type Cycle struct {
+	Plan autoscaler.Plan
+	// Applied are the target sizes set, by group (empty in dry-run).
+	Applied map[string]int
+	// BackedOff are the groups backed off in this cycle, with the reason.
+	BackedOff map[string]string
+	// Terminated are the instances terminated for not becoming nodes.
+	Terminated []string
+}
+
+// maxReplans bounds the re-plans after a failed scale-up in one cycle.
+const maxReplans = 3
+
+// RunOnce runs one cycle: refresh, handle failures, plan, act, report.
+func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
+	start := a.d.Clock.Now()
+	cyc := Cycle{Applied: map[string]int{}, BackedOff: map[string]string{}}
+	if err := a.d.Groups.Refresh(ctx); err != nil {
+		a.d.Metrics.Errors.WithLabelValues("refresh").Inc()
+		return cyc, fmt.Errorf("refresh node groups: %w", err)
+	}
+	groups, err := a.d.Groups.NodeGroups(ctx)
+	if err != nil {
+		a.d.Metrics.Errors.WithLabelValues("refresh").Inc()
+		return cyc, fmt.Errorf("list node groups: %w", err)
+	}
+	facts, err := a.l.gatherCluster()
+	if err != nil {
+		a.d.Metrics.Errors.WithLabelValues("gather").Inc()
+		return cyc, err
+	}
+	gf := relate(groups, facts)
+	a.handleFailures(ctx, groups, gf, &cyc)
+	for i, g := range groups {
+		groups[i] = autoscaler.TemplateFromNodes(g, gf.ready[g.ID])
+	}
+	chain := a.expanders(ctx)
+	in := autoscaler.Input{
+		Snapshot: facts.snapshot, Pending: facts.pending, Groups: groups, Upcoming: gf.upcoming(groups),
+		DaemonSets: facts.daemonSets, Limits: a.o.Limits, Expanders: chain,
+	}
+	var plan autoscaler.Plan
+	for attempt := 0; ; attempt++ {
+		in.Now = a.d.Clock.Now()
+		in.Backoff = a.backoffs.Active(in.Now)
+		plan = autoscaler.PlanScaleUp(in)
+		if attempt == 0 {
+			a.d.Metrics.CycleDuration.Observe(a.d.Clock.Since(start).Seconds())
+		}
+		failed := a.apply(ctx, groups, plan, &cyc)
+		if !failed || attempt == maxReplans {
+			break
+		}
+		// A group refused to grow and is backed off: plan its pods onto the
+		// next option now, not a cycle later.
+		for i, g := range groups {
+			if t, ok := cyc.Applied[g.ID]; ok {
+				groups[i].TargetSize = t
+			}
+		}
+		in.Groups, in.Upcoming = groups, gf.upcoming(groups)
+	}
+	cyc.Plan = plan
+	a.report(ctx, groups, gf, facts, plan, &cyc)
+	return cyc, nil
+}
+
+// handleFailures backs off the groups whose launches failed or whose
+// instances did not become Ready nodes in time, terminates those instances
+// and lowers the targets of failed groups to what exists, so the cloud
+// stops retrying the failing launches. groups is updated in place.
+func (a *Autoscaler) handleFailures(ctx context.Context, groups []cloud.NodeGroup, gf groupFacts, cyc *Cycle) {
+	now := a.d.Clock.Now()
+	failed := map[string]string{} // group → reason
+	if a.d.FailedLaunches != nil {
+		for _, e := range a.d.FailedLaunches() {
+			why := "launch failed: " + e.Error()
+			failed[e.Group] = why
+			a.d.Metrics.Backoffs.WithLabelValues(e.Group, failureKind(e)).Inc()
+		}
+	}
+	for i := range groups {
+		g := &groups[i]
+		var stuck []string
+		for _, inst := range gf.notReady[g.ID] {
+			if !inst.LaunchTime.IsZero() && now.Sub(inst.LaunchTime) >= a.o.MaxNodeProvisionTime {
+				stuck = append(stuck, inst.ID)
+			}
+		}
+		if len(stuck) > 0 {
+			why := fmt.Sprintf("%d instance(s) did not become Ready nodes within %s", len(stuck), a.o.MaxNodeProvisionTime)
+			failed[g.ID] = why
+			a.d.Metrics.Backoffs.WithLabelValues(g.ID, "provision-timeout").Inc()
+			if a.o.DryRun {
+				continue
+			}
+			if err := a.d.Scaler.DeleteInstances(ctx, g.ID, stuck); err != nil {
+				a.d.Metrics.Errors.WithLabelValues("terminate").Inc()
+				a.d.Logger.Error("terminate instances that did not become nodes", "group", g.ID, "instances", stuck, "err", err)
+			} else {
+				a.d.Logger.Warn("terminated instances that did not become nodes", "group", g.ID, "instances", stuck, "after", a.o.MaxNodeProvisionTime)
+				cyc.Terminated = append(cyc.Terminated, stuck...)
+				g.TargetSize = max(g.MinSize, g.TargetSize-len(stuck))
+			}
+		}
+	}
+	for _, id := range sortedKeys(failed) {
+		why := failed[id]
+		b := a.backoffs.Failed(id, why, now)
+		cyc.BackedOff[id] = why
+		a.d.Logger.Warn("pool backed off", "group", id, "until", b.Until, "reason", why)
+		i := slices.IndexFunc(groups, func(g cloud.NodeGroup) bool { return g.ID == id })
+		if i < 0 || a.o.DryRun {
+			continue
+		}
+		// The cloud would keep retrying the failing launch: ask only for
+		// the instances it has.
+		g := &groups[i]
+		have := max(g.MinSize, len(gf.ready[g.ID])+len(gf.notReady[g.ID])-countTerminated(cyc.Terminated, gf.notReady[g.ID]))
+		if have < g.TargetSize {
+			if err := a.d.Scaler.SetTargetSize(ctx, g.ID, have); err != nil {
+				a.d.Metrics.Errors.WithLabelValues("scale-up").Inc()
+				a.d.Logger.Error("lower target of failed pool", "group", g.ID, "target", have, "err", err)
+				continue
+			}
+			a.d.Logger.Info("lowered target of failed pool", "group", g.ID, "from", g.TargetSize, "to", have)
+			g.TargetSize = have
+		}
+	}
+}
+
+func countTerminated(terminated []string, insts []cloud.Instance) int {
+	n := 0
+	for _, inst := range insts {
+		if slices.Contains(terminated, inst.ID) {
+			n++
+		}
+	}
+	return n
+}
+
+func failureKind(e cloud.GroupError) string {
+	switch {
+	case errors.Is(e, cloud.ErrInsufficientCapacity):
+		return "insufficient-capacity"
+	case errors.Is(e, cloud.ErrQuotaExceeded):
+		return "quota-exceeded"
+	default:
+		return "launch-failed"
+	}
+}
+
+// apply raises the targets of the plan's groups (one call per group) and
+// reports whether a group refused, in which case it is backed off.
+func (a *Autoscaler) apply(ctx context.Context, groups []cloud.NodeGroup, plan autoscaler.Plan, cyc *Cycle) (failed bool) {
+	delta := map[string]int{}
+	for _, inc := range plan.Increases {
+		delta[inc.Group] += inc.Delta
+	}
+	for _, id := range sortedKeys(delta) {
+		i := slices.IndexFunc(groups, func(g cloud.NodeGroup) bool { return g.ID == id })
+		if i < 0 {
+			continue
+		}
+		g := groups[i]
+		target := max(g.TargetSize, g.MinSize) + delta[id]
+		if a.o.DryRun {
+			a.d.Logger.Info("dry run: would scale up", "group", id, "from", g.TargetSize, "to", target)
+			continue
+		}
+		if err := a.d.Scaler.SetTargetSize(ctx, id, target); err != nil {
+			a.d.Metrics.Errors.WithLabelValues("scale-up").Inc()
+			why := fmt.Sprintf("scale-up to %d failed: %v", target, err)
+			b := a.backoffs.Failed(id, why, a.d.Clock.Now())
+			a.d.Metrics.Backoffs.WithLabelValues(id, "scale-up-failed").Inc()
+			cyc.BackedOff[id] = why
+			a.d.Logger.Error("scale up", "group", id, "target", target, "err", err, "backoffUntil", b.Until)
+			failed = true
+			continue
+		}
+		cyc.Applied[id] = target
+		a.d.Metrics.NodesRequested.WithLabelValues(id).Add(float64(delta[id]))
+		a.d.Logger.Info("scaled up", "group", id, "from", g.TargetSize, "to", target)
+	}
+	return failed
+}
+
+// expanders builds the chain, reading the priority ConfigMap when the
+// chain has the priority expander. A missing or invalid ConfigMap makes the
+// priority expander neutral, with a log line and a Warning event.
+func (a *Autoscaler) expanders(ctx context.Context) autoscaler.Chain {
+	deps := autoscaler.ExpanderDeps{Priorities: autoscaler.Priorities{}, Rand: a.d.Rand}
+	if slices.Contains(strings.Split(strings.ReplaceAll(a.o.Expanders, " ", ""), ","), "priority") {
+		ns, name, _ := strings.Cut(a.o.PriorityConfigMap, "/")
+		cm, err := a.d.Client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			a.d.Logger.Warn("priority expander has no configmap: all pools rank equal", "configmap", a.o.PriorityConfigMap)
+		case err != nil:
+			a.d.Logger.Error("read priority expander configmap", "configmap", a.o.PriorityConfigMap, "err", err)
+		default:
+			p, err := autoscaler.ParsePriorities(cm.Data[PriorityKey])
+			if err != nil {
+				if a.events.first("configmap/"+a.o.PriorityConfigMap, err.Error(), a.d.Clock.Now()) {
+					a.d.Recorder.Event(cm, corev1.EventTypeWarning, "InvalidPriorities", err.Error())
+				}
+				a.d.Logger.Error("priority expander configmap is invalid: all pools rank equal", "configmap", a.o.PriorityConfigMap, "err", err)
+			} else {
+				deps.Priorities = p
+			}
+		}
+	}
+	chain, err := autoscaler.ParseExpanders(a.o.Expanders, deps)
+	if err != nil { // validated in New; kept safe
+		return autoscaler.Chain{autoscaler.LeastWaste()}
+	}
+	return chain
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// timeNow is for the status; it keeps the RFC 3339 form in one place.
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -1,0 +1,284 @@
+package loop
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kelp-dev/kelp/internal/autoscaler"
+	"github.com/kelp-dev/kelp/internal/cloud"
+)
+
+func TestScaleUpOncePerPods(t *testing.T) {
+	h := newHarness(t, Options{}, testGroup(t, "general", "m5.large", 0, 10), testGroup(t, "big", "m5.4xlarge", 0, 10))
+	h.pods("web", 6, "500m", nil)
+	h.waitUnschedulable(6)
+
+	c := h.runOnce()
+	// 6×500m: two m5.large (1930m allocatable: 3 each) waste less than one
+	// m5.4xlarge.
+	if got := h.cloud.setCalls(); !slices.Equal(got, []string{"general=2"}) {
+		t.Fatalf("scale-ups %v, want [general=2]; plan %+v", got, c.Plan)
+	}
+	ev := h.drainEvents()
+	if got := matching(ev, ReasonTriggeredScaleUp, "general 0->2 (max: 10)"); len(got) != 6 {
+		t.Fatalf("%d TriggeredScaleUp events, want one per pod: %v", len(got), ev)
+	}
+
+	// The nodes are upcoming: a second cycle must not scale again, nor
+	// repeat the events.
+	c = h.runOnce()
+	if got := h.cloud.setCalls(); len(got) != 1 {
+		t.Fatalf("second cycle scaled again: %v (plan %+v)", got, c.Plan)
+	}
+	if len(c.Plan.Placed) != 6 {
+		t.Fatalf("second cycle placed %d pods on upcoming nodes, want 6", len(c.Plan.Placed))
+	}
+	if ev := h.drainEvents(); len(ev) != 0 {
+		t.Fatalf("events repeated: %v", ev)
+	}
+
+	st := h.status()
+	i := slices.IndexFunc(st.Pools, func(p poolStatus) bool { return p.Group == "general" })
+	if i < 0 || st.Pools[i].TargetSize != 2 || st.Pools[i].Upcoming != 2 || st.UnschedulablePods != 6 {
+		t.Fatalf("status %+v", st)
+	}
+	if st.LastScaleUp == nil || st.LastScaleUp.Increases[0].Group != "general" || st.LastScaleUp.Increases[0].Delta != 2 {
+		t.Fatalf("status last scale-up %+v", st.LastScaleUp)
+	}
+}
+
+func TestPodThatFitsNoPool(t *testing.T) {
+	h := newHarness(t, Options{}, testGroup(t, "general", "m5.large", 0, 10))
+	h.pods("huge", 1, "64", nil)
+	h.pods("gpu", 1, "1", nil, "nvidia.com/gpu", "1")
+	h.pods("picky", 1, "100m", map[string]string{"disktype": "ssd"})
+	h.waitUnschedulable(3)
+
+	c := h.runOnce()
+	if got := h.cloud.setCalls(); len(got) != 0 {
+		t.Fatalf("scaled up for pods that fit no pool: %v", got)
+	}
+	ev := h.drainEvents()
+	for _, why := range []string{
+		"general: Insufficient cpu",
+		"general: Insufficient nvidia.com/gpu",
+		"general: node(s) didn't match Pod's node affinity/selector",
+	} {
+		if got := matching(ev, ReasonNotTriggerScaleUp, why); len(got) != 1 {
+			t.Errorf("want one NotTriggerScaleUp event naming %q, got %v (all: %v)", why, got, ev)
+		}
+	}
+	if len(c.Plan.Unschedulable) != 3 {
+		t.Fatalf("plan unschedulable %v", c.Plan.Unschedulable)
+	}
+}
+
+func TestGPUPodGrowsOnlyGPUPool(t *testing.T) {
+	h := newHarness(t, Options{}, testGroup(t, "general", "m5.large", 0, 10), testGroup(t, "gpu", "g4dn.xlarge", 0, 4))
+	h.pods("train", 1, "1", nil, "nvidia.com/gpu", "1")
+	h.waitUnschedulable(1)
+	h.runOnce()
+	if got := h.cloud.setCalls(); !slices.Equal(got, []string{"gpu=1"}) {
+		t.Fatalf("scale-ups %v, want [gpu=1]", got)
+	}
+}
+
+func TestFailedLaunchBacksOffAndReplans(t *testing.T) {
+	h := newHarness(t, Options{}, testGroup(t, "cheap", "m5.large", 0, 10), testGroup(t, "other", "m6i.large", 0, 10))
+	h.pods("web", 3, "500m", nil)
+	h.waitUnschedulable(3)
+	h.runOnce()
+	first := h.cloud.setCalls()
+	if len(first) != 1 {
+		t.Fatalf("first scale-up %v", first)
+	}
+	grown, _, _ := strings.Cut(first[0], "=")
+	other := map[string]string{"cheap": "other", "other": "cheap"}[grown]
+
+	// The cloud reports the launch failed: the group is backed off, its
+	// target lowered to what exists, and the pods go to the other group in
+	// the same cycle.
+	h.cloud.launches = []cloud.GroupError{{Err: cloud.ErrInsufficientCapacity, Group: grown, Code: "InsufficientInstanceCapacity",
+		Message: "no capacity", InstanceType: "m5.large", AvailabilityZone: testZone}}
+	c := h.runOnce()
+	if _, ok := c.BackedOff[grown]; !ok {
+		t.Fatalf("%s not backed off: %+v", grown, c.BackedOff)
+	}
+	if got := h.cloud.setCalls(); !slices.Equal(got, []string{grown + "=1", grown + "=0", other + "=1"}) {
+		t.Fatalf("scale calls %v, want [%s=1 %s=0 %s=1]", got, grown, grown, other)
+	}
+	st := h.status()
+	i := slices.IndexFunc(st.Pools, func(p poolStatus) bool { return p.Group == grown })
+	if b := st.Pools[i].Backoff; b == nil || !strings.Contains(b.Reason, "no capacity") || b.Failures != 1 {
+		t.Fatalf("status backoff of %s: %+v", grown, b)
+	}
+
+	// Once the backoff ends the group may grow again.
+	h.clock.Step(5*time.Minute + time.Second)
+	if _, ok := h.a.backoffs.Active(h.clock.Now())[grown]; ok {
+		t.Fatal("backoff still active after 5m")
+	}
+}
+
+func TestRefusedScaleUpReplansInSameCycle(t *testing.T) {
+	h := newHarness(t, Options{Expanders: "priority"}, testGroup(t, "first", "m5.large", 0, 10), testGroup(t, "second", "m5.large", 0, 10))
+	h.priorities("10:\n  - first\n1:\n  - second\n")
+	h.cloud.refuse["first"] = fmt.Errorf("set desired capacity: %w", cloud.ErrQuotaExceeded)
+	h.pods("web", 2, "500m", nil)
+	h.waitUnschedulable(2)
+	c := h.runOnce()
+	if got := h.cloud.setCalls(); !slices.Equal(got, []string{"second=1"}) {
+		t.Fatalf("scale calls %v, want [second=1] after first refused", got)
+	}
+	if !strings.Contains(c.BackedOff["first"], "quota exceeded") {
+		t.Fatalf("backed off %v", c.BackedOff)
+	}
+}
+
+func TestPriorityConfigMapReloads(t *testing.T) {
+	h := newHarness(t, Options{Expanders: "priority,least-waste"}, testGroup(t, "a", "m5.large", 0, 10), testGroup(t, "b", "m5.large", 0, 10))
+	h.priorities("10:\n  - b\n")
+	h.pods("web", 1, "500m", nil)
+	h.waitUnschedulable(1)
+	h.a.o.DryRun = true // plan only, so the next cycle plans again
+	if c := h.runOnce(); len(c.Plan.Increases) != 1 || c.Plan.Increases[0].Group != "b" {
+		t.Fatalf("plan %+v, want b", c.Plan.Increases)
+	}
+	h.priorities("10:\n  - a\n")
+	if c := h.runOnce(); len(c.Plan.Increases) != 1 || c.Plan.Increases[0].Group != "a" {
+		t.Fatalf("after the edit: plan %+v, want a", c.Plan.Increases)
+	}
+	h.priorities("not: [valid")
+	if c := h.runOnce(); len(c.Plan.Increases) != 1 {
+		t.Fatalf("an invalid configmap must not stop scale-up: %+v", c.Plan)
+	}
+	if got := matching(h.drainEvents(), "InvalidPriorities"); len(got) != 1 {
+		t.Fatalf("want one InvalidPriorities warning, got %v", got)
+	}
+}
+
+func TestDryRunChangesNothing(t *testing.T) {
+	h := newHarness(t, Options{DryRun: true}, testGroup(t, "general", "m5.large", 0, 10))
+	h.pods("web", 4, "500m", nil)
+	h.waitUnschedulable(4)
+	c := h.runOnce()
+	if len(c.Plan.Increases) != 1 || len(h.cloud.setCalls()) != 0 || len(c.Applied) != 0 {
+		t.Fatalf("dry run: plan %+v, calls %v", c.Plan.Increases, h.cloud.setCalls())
+	}
+	if got := matching(h.drainEvents(), "dry run: pod would trigger scale-up"); len(got) != 4 {
+		t.Fatalf("dry-run events %v", got)
+	}
+	if st := h.status(); st.LastScaleUp == nil || !st.LastScaleUp.DryRun {
+		t.Fatalf("status %+v", st.LastScaleUp)
+	}
+}
+
+func TestInstanceNeverReadyIsTerminatedAndBackedOff(t *testing.T) {
+	g := testGroup(t, "slow", "m5.large", 0, 10)
+	g.TargetSize = 2
+	launched := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	for i := range 2 {
+		id := fmt.Sprintf("i-%017d", i)
+		g.Instances = append(g.Instances, cloud.Instance{ID: id, ProviderID: cloud.ProviderID(testZone, id),
+			State: cloud.InstanceStateRunning, LaunchTime: launched, GroupName: "slow", InstanceType: "m5.large"})
+	}
+	h := newHarness(t, Options{MaxNodeProvisionTime: 10 * time.Minute}, g, testGroup(t, "fallback", "m6i.large", 0, 10))
+	h.pods("web", 2, "500m", nil)
+	h.waitUnschedulable(2)
+
+	// Within the provision time the instances are upcoming: no scale-up.
+	c := h.runOnce()
+	if len(h.cloud.setCalls()) != 0 || len(c.Terminated) != 0 || len(c.Plan.Placed) != 2 {
+		t.Fatalf("before the timeout: calls %v, terminated %v, placed %v", h.cloud.setCalls(), c.Terminated, c.Plan.Placed)
+	}
+	h.clock.Step(10 * time.Minute)
+	c = h.runOnce()
+	if len(c.Terminated) != 2 || !strings.Contains(c.BackedOff["slow"], "did not become Ready nodes within 10m") {
+		t.Fatalf("after the timeout: terminated %v, backed off %v", c.Terminated, c.BackedOff)
+	}
+	if got := h.cloud.group("slow"); got.TargetSize != 0 || len(got.Instances) != 0 {
+		t.Fatalf("slow group after termination: target %d, instances %d", got.TargetSize, len(got.Instances))
+	}
+	if got := h.cloud.setCalls(); !slices.Equal(got, []string{"fallback=1"}) {
+		t.Fatalf("scale calls %v, want the pods moved to fallback", got)
+	}
+}
+
+func TestLimitsStopScaleUp(t *testing.T) {
+	h := newHarness(t, Options{}, testGroup(t, "general", "m5.large", 0, 10))
+	h.a.o.Limits.MaxNodesTotal = 2
+	h.pods("web", 12, "500m", nil) // 4 nodes' worth
+	h.waitUnschedulable(12)
+	c := h.runOnce()
+	if got := h.cloud.setCalls(); !slices.Equal(got, []string{"general=2"}) {
+		t.Fatalf("scale calls %v, want [general=2] (max-nodes-total 2)", got)
+	}
+	if len(c.Plan.Unschedulable) != 6 {
+		t.Fatalf("%d pods unschedulable, want 6", len(c.Plan.Unschedulable))
+	}
+	if got := matching(h.drainEvents(), ReasonNotTriggerScaleUp, "MaxNodesTotal reached (2)"); len(got) != 6 {
+		t.Fatalf("NotTriggerScaleUp events naming the limit: %v", got)
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    Options
+		want string
+	}{
+		{"defaults", Options{}, ""},
+		{"unknown expander", Options{Expanders: "cheapest"}, `expander 1 "cheapest"`},
+		{"batch max below idle", Options{BatchIdle: 5 * time.Second, BatchMax: time.Second}, "batch-max-duration"},
+		{"negative provision time", Options{MaxNodeProvisionTime: -time.Second}, "max-node-provision-time"},
+		{"bad configmap", Options{PriorityConfigMap: "nonamespace"}, "want namespace/name"},
+		{"negative limit", Options{Limits: autoscaler.Limits{MaxNodesTotal: -1}}, "must not be negative"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.o.WithDefaults().Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func (h *harness) priorities(doc string) {
+	h.t.Helper()
+	ctx := context.Background()
+	cms := h.env.Client.CoreV1().ConfigMaps("kube-system")
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kelp-priority-expander"}, Data: map[string]string{PriorityKey: doc}}
+	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		if _, err := cms.Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	h.t.Cleanup(func() { _ = cms.Delete(context.Background(), cm.Name, metav1.DeleteOptions{}) })
+}
+
+func (h *harness) status() Status {
+	h.t.Helper()
+	cm, err := h.env.Client.CoreV1().ConfigMaps("kube-system").Get(context.Background(), StatusConfigMap, metav1.GetOptions{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var st Status
+	if err := yaml.UnmarshalStrict([]byte(cm.Data["status"]), &st); err != nil {
+		h.t.Fatalf("status is not valid YAML of Status: %v\n%s", err, cm.Data["status"])
+	}
+	return st
+}

@@ -1,0 +1,223 @@
+package loop
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/sets"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+
+	"github.com/kelp-dev/kelp/internal/cloud"
+	"github.com/kelp-dev/kelp/internal/simulator"
+)
+
+// listers are the informer caches a cycle reads.
+type listers struct {
+	nodes      corelisters.NodeLister
+	pods       corelisters.PodLister
+	namespaces corelisters.NamespaceLister
+	daemonSets appslisters.DaemonSetLister
+	pvcs       corelisters.PersistentVolumeClaimLister
+	pvs        corelisters.PersistentVolumeLister
+}
+
+// clusterFacts is what one cycle knows about the cluster.
+type clusterFacts struct {
+	snapshot   *simulator.Snapshot
+	pending    []simulator.PodInfo
+	daemonSets []*appsv1.DaemonSet
+	// readyNodes are the Ready nodes by providerID.
+	readyNodes map[string]*corev1.Node
+	// nodeNames are every node by providerID, Ready or not.
+	nodeNames map[string]string
+	// skippedNodes counts nodes left out of the snapshot (not Ready).
+	skippedNodes int
+}
+
+// gatherCluster builds the snapshot of Ready nodes and their pods, and lists
+// the unschedulable pods with their volumes resolved.
+func (l listers) gatherCluster() (clusterFacts, error) {
+	f := clusterFacts{snapshot: simulator.NewSnapshot(), readyNodes: map[string]*corev1.Node{}, nodeNames: map[string]string{}}
+	nodes, err := l.nodes.List(labels.Everything())
+	if err != nil {
+		return f, fmt.Errorf("list nodes: %w", err)
+	}
+	for _, n := range nodes {
+		if n.Spec.ProviderID != "" {
+			f.nodeNames[n.Spec.ProviderID] = n.Name
+		}
+		if !nodeReady(n) || n.DeletionTimestamp != nil {
+			f.skippedNodes++
+			continue
+		}
+		if err := f.snapshot.AddNode(n); err != nil {
+			return f, fmt.Errorf("snapshot node %s: %w", n.Name, err)
+		}
+		if n.Spec.ProviderID != "" {
+			f.readyNodes[n.Spec.ProviderID] = n
+		}
+	}
+	namespaces, err := l.namespaces.List(labels.Everything())
+	if err != nil {
+		return f, fmt.Errorf("list namespaces: %w", err)
+	}
+	for _, ns := range namespaces {
+		f.snapshot.SetNamespaceLabels(ns.Name, ns.Labels)
+	}
+	pods, err := l.pods.List(labels.Everything())
+	if err != nil {
+		return f, fmt.Errorf("list pods: %w", err)
+	}
+	slices.SortFunc(pods, func(a, b *corev1.Pod) int {
+		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+	})
+	for _, p := range pods {
+		switch {
+		case p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed:
+		case p.Spec.NodeName != "":
+			if _, ok := f.snapshot.Node(p.Spec.NodeName); ok {
+				if err := f.snapshot.AddPod(p.Spec.NodeName, simulator.NewPod(simulator.PodInfo{Pod: p, VolumesResolved: true})); err != nil {
+					return f, fmt.Errorf("snapshot pod %s/%s: %w", p.Namespace, p.Name, err)
+				}
+			}
+		case Unschedulable(p):
+			f.pending = append(f.pending, l.podInfo(p))
+		}
+	}
+	if f.daemonSets, err = l.daemonSets.List(labels.Everything()); err != nil {
+		return f, fmt.Errorf("list daemonsets: %w", err)
+	}
+	return f, nil
+}
+
+// Unschedulable reports whether the scheduler gave up on pod for now: not
+// bound, not being deleted, condition PodScheduled=False with reason
+// Unschedulable.
+func Unschedulable(p *corev1.Pod) bool {
+	if p.Spec.NodeName != "" || p.DeletionTimestamp != nil {
+		return false
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled {
+			return c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable
+		}
+	}
+	return false
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// podInfo resolves the zones a pod's volumes bind it to: a claim bound to
+// a PersistentVolume with zone node affinity limits the pod to those zones;
+// an unbound claim (WaitForFirstConsumer) or an ephemeral volume is
+// provisioned where the pod lands. A missing claim or volume leaves the pod
+// unresolved, which the simulator reports as unsupported.
+func (l listers) podInfo(p *corev1.Pod) simulator.PodInfo {
+	info := simulator.PodInfo{Pod: p, VolumesResolved: true}
+	var zones sets.Set[string]
+	for _, v := range p.Spec.Volumes {
+		if v.PersistentVolumeClaim == nil {
+			continue
+		}
+		pvc, err := l.pvcs.PersistentVolumeClaims(p.Namespace).Get(v.PersistentVolumeClaim.ClaimName)
+		if apierrors.IsNotFound(err) || err != nil {
+			info.VolumesResolved = false
+			continue
+		}
+		if pvc.Spec.VolumeName == "" {
+			continue
+		}
+		pv, err := l.pvs.Get(pvc.Spec.VolumeName)
+		if err != nil {
+			info.VolumesResolved = false
+			continue
+		}
+		if z := volumeZones(pv); z != nil {
+			if zones == nil {
+				zones = z
+			} else {
+				zones = zones.Intersection(z)
+			}
+		}
+	}
+	if zones != nil {
+		info.RequiredZones = sets.List(zones)
+		if len(info.RequiredZones) == 0 { // claims in disjoint zones: no zone works
+			info.RequiredZones = []string{"(no zone: the pod's volumes are in disjoint zones)"}
+		}
+	}
+	return info
+}
+
+// volumeZones returns the zones a PersistentVolume's required node affinity
+// allows (union over its terms), nil when it does not name zones.
+func volumeZones(pv *corev1.PersistentVolume) sets.Set[string] {
+	if pv.Spec.NodeAffinity == nil || pv.Spec.NodeAffinity.Required == nil {
+		if z := pv.Labels[corev1.LabelTopologyZone]; z != "" {
+			return sets.New(z)
+		}
+		return nil
+	}
+	var out sets.Set[string]
+	for _, term := range pv.Spec.NodeAffinity.Required.NodeSelectorTerms {
+		for _, e := range term.MatchExpressions {
+			if (e.Key == corev1.LabelTopologyZone || e.Key == corev1.LabelFailureDomainBetaZone) && e.Operator == corev1.NodeSelectorOpIn {
+				if out == nil {
+					out = sets.New[string]()
+				}
+				out.Insert(e.Values...)
+			}
+		}
+	}
+	return out
+}
+
+// groupFacts relates groups to nodes: per group, the Ready nodes and the
+// instances that are not (yet) Ready nodes.
+type groupFacts struct {
+	ready map[string][]*corev1.Node // group ID → its Ready nodes
+	// notReady are the active instances without a Ready node, by group.
+	notReady map[string][]cloud.Instance
+}
+
+func relate(groups []cloud.NodeGroup, c clusterFacts) groupFacts {
+	gf := groupFacts{ready: map[string][]*corev1.Node{}, notReady: map[string][]cloud.Instance{}}
+	for _, g := range groups {
+		for _, inst := range g.Instances {
+			if !inst.State.Active() {
+				continue
+			}
+			if n, ok := c.readyNodes[inst.ProviderID]; ok {
+				gf.ready[g.ID] = append(gf.ready[g.ID], n)
+				continue
+			}
+			gf.notReady[g.ID] = append(gf.notReady[g.ID], inst)
+		}
+	}
+	return gf
+}
+
+// upcoming counts, per group, the capacity asked for that is not a Ready
+// node yet: target size minus Ready nodes.
+func (gf groupFacts) upcoming(groups []cloud.NodeGroup) map[string]int {
+	out := map[string]int{}
+	for _, g := range groups {
+		if n := g.TargetSize - len(gf.ready[g.ID]); n > 0 {
+			out[g.ID] = n
+		}
+	}
+	return out
+}

@@ -1,0 +1,63 @@
+package loop
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the autoscaler's Prometheus metrics: every decision is
+// counted with its outcome or reason.
+type Metrics struct {
+	CycleDuration  prometheus.Histogram
+	PodsPlanned    *prometheus.CounterVec
+	NodesRequested *prometheus.CounterVec
+	Errors         *prometheus.CounterVec
+	Backoffs       *prometheus.CounterVec
+	PoolBackedOff  *prometheus.GaugeVec
+	Unschedulable  prometheus.Gauge
+	Upcoming       *prometheus.GaugeVec
+	Cycles         *prometheus.CounterVec
+}
+
+// NewMetrics creates the metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		CycleDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "kelp_autoscaler_decision_duration_seconds",
+			Help:    "Time of one autoscaler cycle's scale-up decision: gathering facts and planning, without acting.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
+		PodsPlanned: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kelp_autoscaler_pods_planned_total",
+			Help: "Unschedulable pods considered by scale-up, by outcome: fits (existing or upcoming node), scale-up, no-scale-up, unsupported.",
+		}, []string{"outcome"}),
+		NodesRequested: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kelp_autoscaler_nodes_requested_total",
+			Help: "Nodes added to pools' desired capacity by scale-up, by pool (node group).",
+		}, []string{"pool"}),
+		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kelp_autoscaler_errors_total",
+			Help: "Autoscaler errors, by step (refresh, gather, scale-up, terminate, status).",
+		}, []string{"step"}),
+		Backoffs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kelp_autoscaler_backoffs_total",
+			Help: "Pools backed off from scale-up, by pool and reason (launch-failed, insufficient-capacity, quota-exceeded, provision-timeout, scale-up-failed).",
+		}, []string{"pool", "reason"}),
+		PoolBackedOff: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kelp_autoscaler_pool_backed_off",
+			Help: "1 while a pool is backed off from scale-up.",
+		}, []string{"pool"}),
+		Unschedulable: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kelp_autoscaler_unschedulable_pods",
+			Help: "Pods the scheduler could not place, seen by the last cycle.",
+		}),
+		Upcoming: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kelp_autoscaler_upcoming_nodes",
+			Help: "Nodes asked for but not yet Ready, by pool.",
+		}, []string{"pool"}),
+		Cycles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kelp_autoscaler_cycles_total",
+			Help: "Autoscaler cycles, by trigger (pods, resync).",
+		}, []string{"trigger"}),
+	}
+	reg.MustRegister(m.CycleDuration, m.PodsPlanned, m.NodesRequested, m.Errors, m.Backoffs, m.PoolBackedOff,
+		m.Unschedulable, m.Upcoming, m.Cycles)
+	return m
+}

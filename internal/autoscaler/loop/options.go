@@ -1,0 +1,102 @@
+package loop
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/kelp-dev/kelp/internal/autoscaler"
+)
+
+// Defaults of [Options], as cluster-autoscaler's where it has the setting.
+const (
+	DefaultScanInterval         = 10 * time.Second
+	DefaultBatchIdle            = time.Second
+	DefaultBatchMax             = 10 * time.Second
+	DefaultMaxNodeProvisionTime = 15 * time.Minute
+	DefaultPriorityConfigMap    = "kube-system/kelp-priority-expander"
+	// StatusConfigMap is where each cycle writes what it saw and did.
+	StatusConfigMap = "kelp-status"
+	// PriorityKey is the priority ConfigMap's key, as cluster-autoscaler's.
+	PriorityKey = "priorities"
+)
+
+// Options configure the autoscaler. WithDefaults, then Validate, once.
+type Options struct {
+	// Expanders is the expander chain, e.g. "priority,least-waste"
+	// (autoscaler.ParseExpanders); "" is least-waste.
+	Expanders string
+	// PriorityConfigMap is namespace/name of the priority expander's
+	// ConfigMap (key "priorities", cluster-autoscaler's format), read every
+	// cycle so edits apply at once.
+	PriorityConfigMap string
+	// Limits bound the whole cluster.
+	Limits autoscaler.Limits
+	// MaxNodeProvisionTime is how long an instance may take to become a
+	// Ready node before it is terminated and its pool backed off.
+	MaxNodeProvisionTime time.Duration
+	// InitialBackoff and MaxBackoff bound a failing pool's backoff.
+	InitialBackoff, MaxBackoff time.Duration
+	// BatchIdle and BatchMax batch unschedulable pods: a cycle starts
+	// BatchIdle after the last new one, or BatchMax after the first.
+	BatchIdle, BatchMax time.Duration
+	// ScanInterval is the period of cycles when no pod asks for one.
+	ScanInterval time.Duration
+	// DryRun plans and reports but never changes a pool.
+	DryRun bool
+}
+
+// WithDefaults fills in the zero fields.
+func (o Options) WithDefaults() Options {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&o.MaxNodeProvisionTime, DefaultMaxNodeProvisionTime)
+	def(&o.InitialBackoff, autoscaler.DefaultInitialBackoff)
+	def(&o.MaxBackoff, autoscaler.DefaultMaxBackoff)
+	def(&o.BatchIdle, DefaultBatchIdle)
+	def(&o.BatchMax, DefaultBatchMax)
+	def(&o.ScanInterval, DefaultScanInterval)
+	if o.PriorityConfigMap == "" {
+		o.PriorityConfigMap = DefaultPriorityConfigMap
+	}
+	return o
+}
+
+// Validate reports every problem at once, naming the option.
+func (o Options) Validate() error {
+	var errs []error
+	positive := func(name string, d time.Duration) {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s %s: must be positive", name, d))
+		}
+	}
+	positive("max-node-provision-time", o.MaxNodeProvisionTime)
+	positive("initial backoff", o.InitialBackoff)
+	positive("max backoff", o.MaxBackoff)
+	positive("batch-idle-duration", o.BatchIdle)
+	positive("batch-max-duration", o.BatchMax)
+	positive("scan-interval", o.ScanInterval)
+	if o.BatchMax < o.BatchIdle {
+		errs = append(errs, fmt.Errorf("batch-max-duration %s: must be at least batch-idle-duration %s", o.BatchMax, o.BatchIdle))
+	}
+	if o.MaxBackoff < o.InitialBackoff {
+		errs = append(errs, fmt.Errorf("max backoff %s: must be at least the initial backoff %s", o.MaxBackoff, o.InitialBackoff))
+	}
+	if o.Limits.MaxNodesTotal < 0 || o.Limits.MaxCoresTotal < 0 || o.Limits.MaxMemoryTotal < 0 {
+		errs = append(errs, errors.New("max-nodes-total, cores-total and memory-total: must not be negative"))
+	}
+	if ns, name, ok := strings.Cut(o.PriorityConfigMap, "/"); !ok || ns == "" || name == "" {
+		errs = append(errs, fmt.Errorf("priority configmap %q: want namespace/name", o.PriorityConfigMap))
+	}
+	if _, err := autoscaler.ParseExpanders(o.Expanders, autoscaler.ExpanderDeps{
+		Priorities: autoscaler.Priorities{}, Rand: rand.New(rand.NewPCG(0, 0)),
+	}); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

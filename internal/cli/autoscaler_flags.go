@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/kelp-dev/kelp/internal/autoscaler"
+	"github.com/kelp-dev/kelp/internal/autoscaler/loop"
+)
+
+// autoscalerFlags are the autoscaler's flags, named as cluster-autoscaler's
+// where it has them.
+type autoscalerFlags struct {
+	mode                    string
+	expander                string
+	priorityConfigMap       string
+	maxNodesTotal           int
+	coresTotal, memoryTotal string
+	maxNodeProvisionTime    time.Duration
+	initialBackoff          time.Duration
+	maxBackoff              time.Duration
+	scanInterval            time.Duration
+	batchIdle, batchMax     time.Duration
+	dryRun                  bool
+}
+
+func (f *autoscalerFlags) add(fs *pflag.FlagSet) {
+	fs.StringVar(&f.mode, "autoscaler", "kelp", "autoscaler to run: kelp, or none to leave the pools to another autoscaler")
+	fs.StringVar(&f.expander, "expander", "least-waste", "expanders choosing between pools, in order: "+strings.Join(autoscaler.ExpanderNames, ", "))
+	fs.StringVar(&f.priorityConfigMap, "priority-configmap", loop.DefaultPriorityConfigMap, "namespace/name of the priority expander's ConfigMap (key \"priorities\")")
+	fs.IntVar(&f.maxNodesTotal, "max-nodes-total", 0, "most nodes in the cluster (0: no limit)")
+	fs.StringVar(&f.coresTotal, "cores-total", "", "most cores of node capacity in the cluster, MAX or 0:MAX (empty: no limit)")
+	fs.StringVar(&f.memoryTotal, "memory-total", "", "most GiB of node memory in the cluster, MAX or 0:MAX (empty: no limit)")
+	fs.DurationVar(&f.maxNodeProvisionTime, "max-node-provision-time", loop.DefaultMaxNodeProvisionTime, "how long an instance may take to become a Ready node before it is terminated and its pool backed off")
+	fs.DurationVar(&f.initialBackoff, "initial-node-group-backoff-duration", autoscaler.DefaultInitialBackoff, "backoff of a pool after its first failed scale-up")
+	fs.DurationVar(&f.maxBackoff, "max-node-group-backoff-duration", autoscaler.DefaultMaxBackoff, "longest backoff of a failing pool")
+	fs.DurationVar(&f.scanInterval, "scan-interval", loop.DefaultScanInterval, "autoscaler cycle period when no pod asks for one")
+	fs.DurationVar(&f.batchIdle, "batch-idle-duration", loop.DefaultBatchIdle, "start a cycle once no new unschedulable pod arrived for this long")
+	fs.DurationVar(&f.batchMax, "batch-max-duration", loop.DefaultBatchMax, "start a cycle at the latest this long after the first unschedulable pod of a batch")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "plan and report (events, status, metrics) without changing any pool")
+}
+
+// options returns nil when no autoscaler runs.
+func (f *autoscalerFlags) options() (*loop.Options, error) {
+	switch f.mode {
+	case "none":
+		return nil, nil
+	case "kelp", "":
+	default:
+		return nil, fmt.Errorf("--autoscaler %q: want kelp or none", f.mode)
+	}
+	cores, err := parseTotal("--cores-total", f.coresTotal)
+	if err != nil {
+		return nil, err
+	}
+	memGiB, err := parseTotal("--memory-total", f.memoryTotal)
+	if err != nil {
+		return nil, err
+	}
+	o := loop.Options{
+		Expanders: f.expander, PriorityConfigMap: f.priorityConfigMap,
+		Limits:               autoscaler.Limits{MaxNodesTotal: f.maxNodesTotal, MaxCoresTotal: cores, MaxMemoryTotal: memGiB << 30},
+		MaxNodeProvisionTime: f.maxNodeProvisionTime, InitialBackoff: f.initialBackoff, MaxBackoff: f.maxBackoff,
+		ScanInterval: f.scanInterval, BatchIdle: f.batchIdle, BatchMax: f.batchMax, DryRun: f.dryRun,
+	}
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	return &o, nil
+}
+
+// parseTotal parses cluster-autoscaler's "MIN:MAX" or a plain "MAX"; kelp
+// enforces only the maximum, so a minimum other than 0 is refused.
+func parseTotal(flag, v string) (int64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	lo, hi, ranged := strings.Cut(v, ":")
+	if !ranged {
+		hi, lo = lo, "0"
+	}
+	minV, err1 := strconv.ParseInt(lo, 10, 64)
+	maxV, err2 := strconv.ParseInt(hi, 10, 64)
+	switch {
+	case err1 != nil || err2 != nil || maxV < 0:
+		return 0, fmt.Errorf("%s %q: want MAX or MIN:MAX, non-negative integers", flag, v)
+	case minV != 0:
+		return 0, fmt.Errorf("%s %q: a minimum is not supported (kelp keeps each pool's own minSize); use 0:%d", flag, v, maxV)
+	}
+	return maxV, nil
+}
