@@ -24,6 +24,7 @@ type scaleDownPlanner struct {
 	inflight  map[string]int // group ID → nodes in progress
 	pdbs      []*pdbState
 	moved     map[string]*simulator.Pod // pod key → compiled unbound copy
+	classes   map[string]*simulator.Pod // equivalence key → first unbound copy compiled
 	plan      ScaleDownPlan
 }
 
@@ -41,7 +42,7 @@ func newScaleDownPlanner(in ScaleDownInput) *scaleDownPlanner {
 	p := &scaleDownPlanner{
 		in: in, o: in.Options,
 		groups: map[string]cloud.NodeGroup{}, instances: map[string]instanceRef{}, inflight: map[string]int{},
-		pdbs: compilePDBs(in.PDBs), moved: map[string]*simulator.Pod{},
+		pdbs: compilePDBs(in.PDBs), moved: map[string]*simulator.Pod{}, classes: map[string]*simulator.Pod{},
 		plan: ScaleDownPlan{Unneeded: map[string]time.Time{}, Blocked: map[string]Blocker{}},
 	}
 	for _, g := range in.Groups {
@@ -293,9 +294,22 @@ func (p *scaleDownPlanner) unbound(q *simulator.Pod) *simulator.Pod {
 	}
 	obj := *q.Object()
 	obj.Spec.NodeName = ""
-	info := p.in.PodInfos[q.Key()]
+	info, resolved := p.in.PodInfos[q.Key()]
 	info.Pod = &obj
-	m := simulator.NewPod(info)
+	var m *simulator.Pod
+	if resolved {
+		m = simulator.NewPod(info)
+	} else {
+		// Replicas share one compiled spec, and with it the simulator's
+		// cached static verdicts.
+		eq := simulator.EquivalenceKey(&obj)
+		if rep, ok := p.classes[eq]; ok {
+			m = rep.Replica(&obj)
+		} else {
+			m = simulator.NewPod(info)
+			p.classes[eq] = m
+		}
+	}
 	p.moved[q.Key()] = m
 	return m
 }

@@ -390,3 +390,27 @@ func TestScaleDownDoesNotMutate(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPlanScaleDown plans on 200 m5.large nodes with 6 pods of 100m
+// each (all unneeded; each check simulates moving 6 pods).
+func BenchmarkPlanScaleDown(b *testing.B) {
+	t := &testing.T{}
+	var nodes []*corev1.Node
+	pods := map[string][]*corev1.Pod{}
+	for i := range 200 {
+		name := fmt.Sprintf("n%03d", i)
+		nodes = append(nodes, sdNode(t, name))
+		for j := range 6 {
+			pods[name] = append(pods[name], rsPod(fmt.Sprintf("%s-%d", name, j), "100m"))
+		}
+	}
+	in := sdInput(t, nodes, pods)
+	in.Options.MaxDrainParallelism = 10
+	b.ResetTimer()
+	for b.Loop() {
+		plan := PlanScaleDown(in)
+		if len(plan.Remove) != 10 {
+			b.Fatalf("removed %d, want 10", len(plan.Remove))
+		}
+	}
+}

@@ -287,8 +287,7 @@ func TestRemoveFailureAtEachStep(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			hookErr := errors.New("stopped by test")
-			var f *fixture
-			f = newFixture(t, Hooks{BeforeStep: func(_ context.Context, step Step, _ string) error {
+			f := newFixture(t, Hooks{BeforeStep: func(_ context.Context, step Step, _ string) error {
 				if step == tc.step && tc.terminatorErr == nil {
 					return hookErr
 				}
@@ -410,4 +409,16 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+func TestNewNamesEveryProblem(t *testing.T) {
+	_, err := New(Deps{}, Options{PodDeletionHeadroom: -1})
+	for _, want := range []string{"client", "Terminator", "recorder", "metrics", "max graceful termination", "retry interval", "poll interval", "headroom"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("New = %v, want it to name %q", err, want)
+		}
+	}
+	if err := DefaultOptions().Validate(); err != nil {
+		t.Errorf("defaults: %v", err)
+	}
 }
