@@ -28,6 +28,9 @@ func TestSimulatorMatchesScheduler(t *testing.T) {
 	seed, count := difftestParams(t)
 	t.Logf("seed %d, %d scenarios (reproduce with KELP_DIFFTEST_SEED=%d)", seed, count, seed)
 
+	if err := ensureRuntimeClass(t.Context(), env.Client); err != nil {
+		t.Fatal(err)
+	}
 	scenarios := make([]*scenario, count)
 	for i := range scenarios {
 		g := &generator{r: rand.New(rand.NewPCG(seed, uint64(i)))}

@@ -26,6 +26,20 @@ var (
 // rand source, so a (seed, index) pair reproduces a scenario.
 type generator struct {
 	r *rand.Rand
+	// topology marks a scenario about pod affinity and spread: roomy,
+	// untainted nodes, more bound pods, a probe with few node constraints
+	// and always some inter-pod rule. Other scenarios stress the static
+	// filters and resources.
+	topology bool
+}
+
+// p returns static in a static-filter scenario and topology in a topology
+// scenario.
+func (g *generator) p(static, topology float64) float64 {
+	if g.topology {
+		return topology
+	}
+	return static
 }
 
 func pick[T any](g *generator, xs ...T) T { return xs[g.r.IntN(len(xs))] }
@@ -35,10 +49,15 @@ func (g *generator) chance(p float64) bool { return g.r.Float64() < p }
 // scenario draws scenario id with node names "<id>-n<i>".
 func (g *generator) scenario(id string) *scenario {
 	s := &scenario{ID: id}
+	g.topology = g.chance(0.5)
 	for i := range 2 + g.r.IntN(4) {
 		s.Nodes = append(s.Nodes, g.node(id, fmt.Sprintf("%s-n%d", id, i)))
 	}
-	for i := range g.r.IntN(5) {
+	bound := g.r.IntN(5)
+	if g.topology {
+		bound = 1 + g.r.IntN(6)
+	}
+	for i := range bound {
 		node := pick(g, s.Nodes...).Name
 		p := g.boundPod(fmt.Sprintf("bound-%d", i))
 		p.Spec.NodeName = node
@@ -50,7 +69,7 @@ func (g *generator) scenario(id string) *scenario {
 
 func (g *generator) node(id, name string) *corev1.Node {
 	labels := map[string]string{}
-	if g.chance(0.85) {
+	if g.chance(g.p(0.85, 0.9)) {
 		labels[corev1.LabelTopologyZone] = pick(g, zones...)
 	}
 	if g.chance(0.5) {
@@ -66,14 +85,21 @@ func (g *generator) node(id, name string) *corev1.Node {
 		"ephemeral-storage", "10Gi",
 		string(resourceGPU), pick(g, "", "", "1", "2"),
 	)
+	if g.topology && g.chance(0.9) {
+		alloc = resources("cpu", "8", "memory", "16Gi", "pods", "110")
+	}
 	n := newNode(id, name, labels, alloc)
-	for range pick(g, 0, 0, 0, 0, 1, 1, 2) {
+	taints := pick(g, 0, 0, 0, 0, 1, 1, 2)
+	if g.topology && g.chance(0.8) {
+		taints = 0
+	}
+	for range taints {
 		t := g.taint()
 		if !slices.ContainsFunc(n.Spec.Taints, func(o corev1.Taint) bool { return o.MatchTaint(&t) }) { // unique by key and effect
 			n.Spec.Taints = append(n.Spec.Taints, t)
 		}
 	}
-	if g.chance(0.07) {
+	if g.chance(g.p(0.07, 0.03)) {
 		cordon(n)
 	}
 	return n
@@ -92,7 +118,7 @@ func (g *generator) taint() corev1.Taint {
 func (g *generator) boundPod(name string) *corev1.Pod {
 	p := newPod(name, g.podLabels(), g.requests())
 	p.Spec.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
-	if g.chance(0.25) {
+	if g.chance(g.p(0.25, 0.1)) {
 		g.addHostPort(&p.Spec.Containers[0])
 	}
 	if g.chance(0.25) {
@@ -112,9 +138,13 @@ func (g *generator) podLabels() map[string]string {
 }
 
 func (g *generator) requests() corev1.ResourceList {
+	if g.topology && g.chance(0.9) {
+		return resources("cpu", pick(g, "", "100m"), "memory", pick(g, "", "256Mi"))
+	}
 	return resources(
 		"cpu", pick(g, "", "100m", "500m", "1", "2"),
 		"memory", pick(g, "", "256Mi", "1Gi", "3Gi"),
+		"ephemeral-storage", pick(g, "", "", "", "", "5Gi", "20Gi"),
 		string(resourceGPU), pick(g, "", "", "", "", "", "1"),
 	)
 }
@@ -132,10 +162,18 @@ func (g *generator) addHostPort(c *corev1.Container) {
 func (g *generator) probe(nodes []*corev1.Node) *corev1.Pod {
 	p := newPod("probe", g.podLabels(), g.requests())
 	g.addInitContainers(p)
-	if g.chance(0.2) {
+	if g.chance(0.08) {
+		// Above any sum of container requests the generator draws, as
+		// validation demands.
+		p.Spec.Resources = &corev1.ResourceRequirements{Requests: resources("cpu", pick(g, "4", "8"), "memory", pick(g, "4Gi", "8Gi"))}
+	}
+	if g.chance(0.1) {
+		p.Spec.RuntimeClassName = ptr.To(runtimeClassOverhead) // admission adds its overhead
+	}
+	if g.chance(0.3) {
 		g.addHostPort(&p.Spec.Containers[0])
 	}
-	if g.chance(0.25) {
+	if g.chance(g.p(0.25, 0.1)) {
 		p.Spec.NodeSelector = pick(g,
 			map[string]string{"disk": "ssd"},
 			map[string]string{corev1.LabelTopologyZone: pick(g, zones...)})
@@ -144,19 +182,19 @@ func (g *generator) probe(nodes []*corev1.Node) *corev1.Pod {
 		p.Spec.Tolerations = append(p.Spec.Tolerations, g.toleration())
 	}
 	aff := &corev1.Affinity{}
-	if g.chance(0.35) {
+	if g.chance(g.p(0.35, 0.15)) {
 		aff.NodeAffinity = &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: g.nodeSelector(nodes)}
 	}
-	if g.chance(0.25) {
+	if g.chance(g.p(0.2, 0.4)) {
 		aff.PodAffinity = &corev1.PodAffinity{RequiredDuringSchedulingIgnoredDuringExecution: g.podTerms()}
 	}
-	if g.chance(0.25) {
+	if g.chance(g.p(0.2, 0.4)) {
 		aff.PodAntiAffinity = &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: g.podTerms()}
 	}
 	if *aff != (corev1.Affinity{}) {
 		p.Spec.Affinity = aff
 	}
-	if g.chance(0.4) {
+	if g.chance(g.p(0.3, 0.7)) {
 		c := g.spreadConstraint(p.Labels)
 		p.Spec.TopologySpreadConstraints = append(p.Spec.TopologySpreadConstraints, c)
 		if g.chance(0.3) {
@@ -255,7 +293,7 @@ func (g *generator) podTerms() []corev1.PodAffinityTerm {
 // namespace on hostname or zone.
 func (g *generator) podTerm() corev1.PodAffinityTerm {
 	t := corev1.PodAffinityTerm{TopologyKey: pick(g, topologies...), LabelSelector: g.labelSelector()}
-	if g.chance(0.1) {
+	if g.chance(0.04) {
 		t.TopologyKey = "disk" // unsupported by the simulator: counted, not compared
 	}
 	return t
@@ -301,7 +339,7 @@ func (g *generator) spreadConstraint(podLabels map[string]string) corev1.Topolog
 		delete(c.LabelSelector.MatchLabels, "tier")
 		c.MatchLabelKeys = []string{"tier"}
 	}
-	if g.chance(0.05) {
+	if g.chance(0.03) {
 		c.TopologyKey = "disk" // unsupported by the simulator
 	}
 	return c

@@ -70,6 +70,9 @@ type outcome struct {
 	Unsupported simulator.Reason
 	// Fit and NoFit count the nodes compared, by the scheduler's verdict.
 	Fit, NoFit int
+	// SchedulerFit lists the nodes the scheduler placed the probe on, in
+	// scenario order.
+	SchedulerFit []string
 	// Reprobed counts nodes whose first verdict disagreed and the second
 	// agreed (scheduler cache lag).
 	Reprobed   int
@@ -113,8 +116,8 @@ func (h *harness) run(ctx context.Context, sc *scenario) (*outcome, error) {
 				out.Reprobed++
 			}
 		}
-		h.logf("%s %s: scheduler fits=%v %q, simulator fits=%v %q", sc.ID, n.Name, v.Fits, v.Message, simFits, fit.Reasons[n.Name])
 		if v.Fits {
+			out.SchedulerFit = append(out.SchedulerFit, n.Name)
 			out.Fit++
 		} else {
 			out.NoFit++

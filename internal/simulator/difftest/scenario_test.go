@@ -1,11 +1,15 @@
 package difftest
 
 import (
+	"context"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 )
 
@@ -20,7 +24,25 @@ const (
 	// request.
 	resourceGPU corev1.ResourceName = "example.com/gpu"
 	pauseImage                      = "registry.k8s.io/pause:3.10"
+	// runtimeClassOverhead is a RuntimeClass with a pod overhead; the
+	// RuntimeClass admission plugin copies it into pods that name it.
+	runtimeClassOverhead = "difftest-overhead"
 )
+
+// ensureRuntimeClass creates the RuntimeClass named runtimeClassOverhead
+// unless it exists.
+func ensureRuntimeClass(ctx context.Context, client kubernetes.Interface) error {
+	rc := &nodev1.RuntimeClass{
+		ObjectMeta: metav1.ObjectMeta{Name: runtimeClassOverhead},
+		Handler:    "runc",
+		Overhead:   &nodev1.Overhead{PodFixed: resources("cpu", "250m", "memory", "512Mi")},
+	}
+	_, err := client.NodeV1().RuntimeClasses().Create(ctx, rc, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create runtime class %s: %w", rc.Name, err)
+	}
+	return nil
+}
 
 // scenario is one differential case: nodes, pods already bound to them,
 // and the probe pod whose fit is compared. Nodes carry their final names;
