@@ -14,7 +14,7 @@ import (
 )
 
 const (
-	defaultScenarios = 40
+	defaultScenarios = 100
 	// workers is how many scenarios run at once; each probes its nodes one
 	// after the other.
 	workers = 4
@@ -65,7 +65,7 @@ func TestSimulatorMatchesScheduler(t *testing.T) {
 }
 
 // difftestParams reads KELP_DIFFTEST_SEED (default: from the clock) and
-// KELP_DIFFTEST_SCENARIOS (default 40).
+// KELP_DIFFTEST_SCENARIOS (default 100).
 func difftestParams(t *testing.T) (seed uint64, count int) {
 	t.Helper()
 	seed, count = uint64(time.Now().UnixNano()), defaultScenarios

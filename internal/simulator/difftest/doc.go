@@ -9,9 +9,16 @@
 // them terminating), and one probe pod (requests, init and sidecar
 // containers, nodeSelector, required node affinity, tolerations, host
 // ports, required pod affinity and anti-affinity, DoNotSchedule topology
-// spread). Scenarios come from a seeded math/rand/v2 generator; the seed is
-// logged, and KELP_DIFFTEST_SEED and KELP_DIFFTEST_SCENARIOS pin the seed
-// and the count. A mismatch prints the whole scenario as YAML.
+// spread). Half the scenarios stress the static filters and resources, half
+// pod affinity and spread on roomy untainted nodes. Scenarios come from a
+// seeded math/rand/v2 generator (scenario i of seed s from PCG(s, i)); the
+// seed is logged, and KELP_DIFFTEST_SEED and KELP_DIFFTEST_SCENARIOS
+// (default 100) pin the seed and the count. A mismatch prints the whole
+// scenario as YAML.
+//
+// TestKnownCases runs hand-written scenarios whose verdicts were worked out
+// by hand, checking the scheduler's answers (and so the pinning below) as
+// well as the simulator's.
 //
 // # How the real scheduler is asked "which nodes does the pod fit"
 //

@@ -26,6 +26,9 @@ var (
 // rand source, so a (seed, index) pair reproduces a scenario.
 type generator struct {
 	r *rand.Rand
+	// namespace is the scenario's namespace, for namespaceSelectors that
+	// select it by its kubernetes.io/metadata.name label.
+	namespace string
 	// topology marks a scenario about pod affinity and spread: roomy,
 	// untainted nodes, more bound pods, a probe with few node constraints
 	// and always some inter-pod rule. Other scenarios stress the static
@@ -49,6 +52,7 @@ func (g *generator) chance(p float64) bool { return g.r.Float64() < p }
 // scenario draws scenario id with node names "<id>-n<i>".
 func (g *generator) scenario(id string) *scenario {
 	s := &scenario{ID: id}
+	g.namespace = scenarioNamespace(id)
 	g.topology = g.chance(0.5)
 	for i := range 2 + g.r.IntN(4) {
 		s.Nodes = append(s.Nodes, g.node(id, fmt.Sprintf("%s-n%d", id, i)))
@@ -261,6 +265,9 @@ func (g *generator) nodeSelector(nodes []*corev1.Node) *corev1.NodeSelector {
 		}
 		ns.NodeSelectorTerms = append(ns.NodeSelectorTerms, t)
 	}
+	if g.chance(0.05) {
+		ns.NodeSelectorTerms = append(ns.NodeSelectorTerms, corev1.NodeSelectorTerm{}) // matches no node
+	}
 	return ns
 }
 
@@ -293,6 +300,22 @@ func (g *generator) podTerms() []corev1.PodAffinityTerm {
 // namespace on hostname or zone.
 func (g *generator) podTerm() corev1.PodAffinityTerm {
 	t := corev1.PodAffinityTerm{TopologyKey: pick(g, topologies...), LabelSelector: g.labelSelector()}
+	if g.chance(0.1) {
+		// Same pods as the default (own namespace), through the
+		// namespaceSelector path. A selector reaching other namespaces
+		// would see other scenarios' pods.
+		t.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: g.namespace}}
+	}
+	if g.chance(0.15) && t.LabelSelector.MatchLabels != nil {
+		// The API server rejects a key both in (mis)matchLabelKeys and the
+		// selector.
+		delete(t.LabelSelector.MatchLabels, "tier")
+		if g.chance(0.5) {
+			t.MatchLabelKeys = []string{"tier"}
+		} else {
+			t.MismatchLabelKeys = []string{"tier"}
+		}
+	}
 	if g.chance(0.04) {
 		t.TopologyKey = "disk" // unsupported by the simulator: counted, not compared
 	}

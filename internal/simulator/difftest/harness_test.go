@@ -83,7 +83,7 @@ type outcome struct {
 // fit of the probe with the scheduler's verdict on every node, and removes
 // what it created.
 func (h *harness) run(ctx context.Context, sc *scenario) (*outcome, error) {
-	ns := "difftest-" + sc.ID
+	ns := scenarioNamespace(sc.ID)
 	defer h.cleanup(ns, sc)
 	if err := h.createNamespace(ctx, ns); err != nil {
 		return nil, err
@@ -125,6 +125,9 @@ func (h *harness) run(ctx context.Context, sc *scenario) (*outcome, error) {
 	}
 	return out, nil
 }
+
+// scenarioNamespace is the namespace of scenario id's pods.
+func scenarioNamespace(id string) string { return "difftest-" + id }
 
 // probeTemplate is the probe as created: in ns, selecting the scenario's
 // nodes, tolerating the control plane's node taints.

@@ -19,11 +19,8 @@ const (
 	labelScenario = "difftest.kelp.dev/scenario"
 	// pinPrefix prefixes the per-node extended resource that pins a copy of
 	// the probe to one node.
-	pinPrefix = "difftest.kelp.dev/pin-"
-	// resourceGPU is an extended resource some nodes offer and some pods
-	// request.
-	resourceGPU corev1.ResourceName = "example.com/gpu"
-	pauseImage                      = "registry.k8s.io/pause:3.10"
+	pinPrefix  = "difftest.kelp.dev/pin-"
+	pauseImage = "registry.k8s.io/pause:3.10"
 	// runtimeClassOverhead is a RuntimeClass with a pod overhead; the
 	// RuntimeClass admission plugin copies it into pods that name it.
 	runtimeClassOverhead = "difftest-overhead"
@@ -43,6 +40,10 @@ func ensureRuntimeClass(ctx context.Context, client kubernetes.Interface) error 
 	}
 	return nil
 }
+
+// resourceGPU is an extended resource some nodes offer and some pods
+// request.
+const resourceGPU corev1.ResourceName = "example.com/gpu"
 
 // scenario is one differential case: nodes, pods already bound to them,
 // and the probe pod whose fit is compared. Nodes carry their final names;
