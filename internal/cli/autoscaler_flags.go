@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/kelp-dev/kelp/internal/autoscaler"
+	"github.com/kelp-dev/kelp/internal/autoscaler/drain"
 	"github.com/kelp-dev/kelp/internal/autoscaler/loop"
 )
 
@@ -26,6 +29,10 @@ type autoscalerFlags struct {
 	scanInterval            time.Duration
 	batchIdle, batchMax     time.Duration
 	dryRun                  bool
+	scaleDownEnabled        bool
+	scaleDown               autoscaler.ScaleDownOptions
+	maxGracefulTermination  time.Duration
+	pauseBeforeStep         string
 }
 
 func (f *autoscalerFlags) add(fs *pflag.FlagSet) {
@@ -41,7 +48,21 @@ func (f *autoscalerFlags) add(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.scanInterval, "scan-interval", loop.DefaultScanInterval, "autoscaler cycle period when no pod asks for one")
 	fs.DurationVar(&f.batchIdle, "batch-idle-duration", loop.DefaultBatchIdle, "start a cycle once no new unschedulable pod arrived for this long")
 	fs.DurationVar(&f.batchMax, "batch-max-duration", loop.DefaultBatchMax, "start a cycle at the latest this long after the first unschedulable pod of a batch")
-	fs.BoolVar(&f.dryRun, "dry-run", false, "plan and report (events, status, metrics) without changing any pool")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "plan and report (events, status, metrics) without changing any pool or node")
+	sd := autoscaler.DefaultScaleDownOptions()
+	fs.BoolVar(&f.scaleDownEnabled, "scale-down-enabled", true, "remove nodes nobody needs")
+	fs.Float64Var(&f.scaleDown.UtilizationThreshold, "scale-down-utilization-threshold", sd.UtilizationThreshold, "a node whose requested cpu and memory are both below this fraction of allocatable is a scale-down candidate")
+	fs.DurationVar(&f.scaleDown.UnneededTime, "scale-down-unneeded-time", sd.UnneededTime, "how long a node must be unneeded before it is removed")
+	fs.DurationVar(&f.scaleDown.DelayAfterAdd, "scale-down-delay-after-add", sd.DelayAfterAdd, "no scale-down for this long after a scale-up")
+	fs.DurationVar(&f.scaleDown.DelayAfterDelete, "scale-down-delay-after-delete", sd.DelayAfterDelete, "no scale-down for this long after a node removal")
+	fs.DurationVar(&f.scaleDown.DelayAfterFailure, "scale-down-delay-after-failure", sd.DelayAfterFailure, "no scale-down for this long after a failed removal")
+	fs.IntVar(&f.scaleDown.MaxEmptyBulkDelete, "max-empty-bulk-delete", sd.MaxEmptyBulkDelete, "most empty nodes removed at once")
+	fs.IntVar(&f.scaleDown.MaxDrainParallelism, "max-drain-parallelism", sd.MaxDrainParallelism, "most non-empty nodes drained at once")
+	fs.BoolVar(&f.scaleDown.SkipNodesWithLocalStorage, "skip-nodes-with-local-storage", sd.SkipNodesWithLocalStorage, "keep nodes with pods using emptyDir or hostPath volumes")
+	fs.BoolVar(&f.scaleDown.SkipNodesWithSystemPods, "skip-nodes-with-system-pods", sd.SkipNodesWithSystemPods, "keep nodes with kube-system pods no PodDisruptionBudget covers")
+	fs.DurationVar(&f.maxGracefulTermination, "max-graceful-termination", drain.DefaultOptions().MaxGracefulTermination, "how long evictions refused by a PodDisruptionBudget are retried, and the longest grace period given to an evicted pod")
+	fs.StringVar(&f.pauseBeforeStep, "test-pause-before-drain-step", "", "tests only: block every node removal before this step (Taint, Evict, WaitForPods, Terminate, DeleteNode)")
+	_ = fs.MarkHidden("test-pause-before-drain-step")
 }
 
 // options returns nil when no autoscaler runs.
@@ -66,6 +87,8 @@ func (f *autoscalerFlags) options() (*loop.Options, error) {
 		Limits:               autoscaler.Limits{MaxNodesTotal: f.maxNodesTotal, MaxCoresTotal: cores, MaxMemoryTotal: memGiB << 30},
 		MaxNodeProvisionTime: f.maxNodeProvisionTime, InitialBackoff: f.initialBackoff, MaxBackoff: f.maxBackoff,
 		ScanInterval: f.scanInterval, BatchIdle: f.batchIdle, BatchMax: f.batchMax, DryRun: f.dryRun,
+		ScaleDownEnabled: f.scaleDownEnabled, ScaleDown: f.scaleDown,
+		Drain: drain.Options{MaxGracefulTermination: f.maxGracefulTermination},
 	}
 	if err := o.Validate(); err != nil {
 		return nil, err
@@ -92,4 +115,27 @@ func parseTotal(flag, v string) (int64, error) {
 		return 0, fmt.Errorf("%s %q: a minimum is not supported (kelp keeps each pool's own minSize); use 0:%d", flag, v, maxV)
 	}
 	return maxV, nil
+}
+
+// drainHooks returns the hooks of --test-pause-before-drain-step: every
+// removal logs and blocks before that step until the process stops, so a
+// test can kill the process mid-removal.
+func (f *autoscalerFlags) drainHooks() (drain.Hooks, error) {
+	if f.pauseBeforeStep == "" {
+		return drain.Hooks{}, nil
+	}
+	step := drain.Step(f.pauseBeforeStep)
+	switch step {
+	case drain.StepTaint, drain.StepEvict, drain.StepWaitForPods, drain.StepTerminate, drain.StepDeleteNode:
+	default:
+		return drain.Hooks{}, fmt.Errorf("--test-pause-before-drain-step %q: want Taint, Evict, WaitForPods, Terminate or DeleteNode", f.pauseBeforeStep)
+	}
+	return drain.Hooks{BeforeStep: func(ctx context.Context, s drain.Step, node string) error {
+		if s != step {
+			return nil
+		}
+		slog.Warn("test hook: node removal paused", "step", s, "node", node)
+		<-ctx.Done()
+		return ctx.Err()
+	}}, nil
 }

@@ -68,6 +68,10 @@ through the SDK's default credential chain.`,
 				return err
 			}
 			opts.LeaderElect = leaderElect
+			hooks, err := cf.autoscaler.drainHooks()
+			if err != nil {
+				return err
+			}
 			if err := opts.Validate(); err != nil {
 				return err
 			}
@@ -85,7 +89,7 @@ through the SDK's default credential chain.`,
 			if err != nil {
 				return err
 			}
-			return controller.Run(cmd.Context(), opts, controller.Deps{Client: client, Cloud: provider, Scaler: provider, Pools: pools, Logger: slog.Default()})
+			return controller.Run(cmd.Context(), opts, controller.Deps{Client: client, Cloud: provider, Scaler: provider, Pools: pools, Logger: slog.Default(), DrainHooks: hooks})
 		},
 	}
 	kf.add(cmd)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/kelp-dev/kelp/internal/autoscaler"
+	"github.com/kelp-dev/kelp/internal/autoscaler/drain"
 	"github.com/kelp-dev/kelp/internal/cloud"
 )
 
@@ -45,6 +47,10 @@ type Deps struct {
 	Clock          clock.Clock
 	// Rand drives the random expander; seeded from the clock when nil.
 	Rand *rand.Rand
+	// DrainHooks let tests stop a node removal at a step.
+	DrainHooks drain.Hooks
+	// Registry receives the drain's metrics when scale-down is enabled.
+	Registry prometheus.Registerer
 }
 
 // Autoscaler grows pools for unschedulable pods. Build it with New before
@@ -58,8 +64,11 @@ type Autoscaler struct {
 	backoffs *autoscaler.Backoffs
 	events   *eventLog
 	status   *statusWriter
-	// last is the previous cycle's report, for the status.
-	lastScaleUp *scaleUpRecord
+	// lastScaleUp is the last scale-up, for the status, and lastScaleUpAt
+	// its time, for scale-down's delay after add.
+	lastScaleUp   *scaleUpRecord
+	lastScaleUpAt time.Time
+	sd            *scaleDown // nil when scale-down is disabled
 }
 
 // New validates the options and registers the informers the autoscaler
@@ -94,6 +103,18 @@ func New(o Options, d Deps) (*Autoscaler, error) {
 			pvcs: f.Core().V1().PersistentVolumeClaims().Lister(), pvs: f.Core().V1().PersistentVolumes().Lister(),
 		},
 	}
+	if o.ScaleDownEnabled {
+		if d.Registry == nil {
+			d.Registry = prometheus.NewRegistry()
+		}
+		dr, err := drain.New(drain.Deps{Client: d.Client, Terminator: d.Scaler, Recorder: d.Recorder,
+			Metrics: drain.NewMetrics(d.Registry), Logger: d.Logger.With("component", "drain"), Clock: d.Clock, Hooks: d.DrainHooks}, o.Drain)
+		if err != nil {
+			return nil, err
+		}
+		a.sd = &scaleDown{opts: o.ScaleDown, drainer: dr, pdbs: f.Policy().V1().PodDisruptionBudgets().Lister()}
+		a.synced = append(a.synced, f.Policy().V1().PodDisruptionBudgets().Informer().HasSynced)
+	}
 	podInformer := f.Core().V1().Pods().Informer()
 	if _, err := podInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { a.podChanged(obj) },
@@ -101,11 +122,10 @@ func New(o Options, d Deps) (*Autoscaler, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("watch pods: %w", err)
 	}
-	a.synced = []cache.InformerSynced{
+	a.synced = append(a.synced,
 		podInformer.HasSynced, f.Core().V1().Nodes().Informer().HasSynced,
 		f.Core().V1().Namespaces().Informer().HasSynced, f.Apps().V1().DaemonSets().Informer().HasSynced,
-		f.Core().V1().PersistentVolumeClaims().Informer().HasSynced, f.Core().V1().PersistentVolumes().Informer().HasSynced,
-	}
+		f.Core().V1().PersistentVolumeClaims().Informer().HasSynced, f.Core().V1().PersistentVolumes().Informer().HasSynced)
 	return a, nil
 }
 
@@ -123,6 +143,14 @@ func (a *Autoscaler) podChanged(obj any) {
 func (a *Autoscaler) Run(ctx context.Context) {
 	if !cache.WaitForCacheSync(ctx.Done(), a.synced...) {
 		return
+	}
+	if a.sd != nil {
+		// Removals use ctx; on a stop they fail and untaint their nodes.
+		defer a.sd.removing.Wait()
+		// A previous process may have died mid-removal.
+		if err := a.sd.drainer.Recover(ctx); err != nil {
+			a.d.Logger.Error("recover nodes left tainted by an unfinished removal", "err", err)
+		}
 	}
 	a.d.Logger.Info("autoscaler running", "expanders", a.o.Expanders, "dryRun", a.o.DryRun,
 		"scanInterval", a.o.ScanInterval, "maxNodeProvisionTime", a.o.MaxNodeProvisionTime)
@@ -180,6 +208,15 @@ type Cycle struct {
 	BackedOff map[string]string
 	// Terminated are the instances terminated for not becoming nodes.
 	Terminated []string
+	// ScaleDown is what scale-down saw and started.
+	ScaleDown ScaleDownStatus
+}
+
+// Wait waits for the node removals in flight (tests).
+func (a *Autoscaler) Wait() {
+	if a.sd != nil {
+		a.sd.removing.Wait()
+	}
 }
 
 // maxReplans bounds the re-plans after a failed scale-up in one cycle.
@@ -235,6 +272,17 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 		in.Groups, in.Upcoming = groups, gf.upcoming(groups)
 	}
 	cyc.Plan = plan
+	skip := ""
+	switch {
+	case len(cyc.Applied) > 0:
+		skip = "scaled up in this cycle"
+	case len(plan.Placed) > 0:
+		skip = fmt.Sprintf("%d pending pod(s) fit existing or upcoming nodes", len(plan.Placed))
+	}
+	if len(cyc.Applied) > 0 {
+		a.lastScaleUpAt = a.d.Clock.Now()
+	}
+	cyc.ScaleDown = a.runScaleDown(ctx, groups, gf, facts, skip)
 	a.report(ctx, groups, gf, facts, plan, &cyc)
 	return cyc, nil
 }

@@ -38,6 +38,8 @@ type clusterFacts struct {
 	nodeNames map[string]string
 	// skippedNodes counts nodes left out of the snapshot (not Ready).
 	skippedNodes int
+	// boundInfos are the resolved volumes of bound pods with claims.
+	boundInfos map[string]simulator.PodInfo
 }
 
 // gatherCluster builds the snapshot of Ready nodes and their pods, and lists
@@ -90,6 +92,7 @@ func (l listers) gatherCluster() (clusterFacts, error) {
 			f.pending = append(f.pending, l.podInfo(p))
 		}
 	}
+	f.boundInfos = l.boundPodInfos(f.snapshot, pods)
 	if f.daemonSets, err = l.daemonSets.List(labels.Everything()); err != nil {
 		return f, fmt.Errorf("list daemonsets: %w", err)
 	}

@@ -14,6 +14,8 @@ type Metrics struct {
 	Unschedulable  prometheus.Gauge
 	Upcoming       *prometheus.GaugeVec
 	Cycles         *prometheus.CounterVec
+	// ScaleDownBlocked counts, per cycle and node, why a node stays.
+	ScaleDownBlocked *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -56,8 +58,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "kelp_autoscaler_cycles_total",
 			Help: "Autoscaler cycles, by trigger (pods, resync).",
 		}, []string{"trigger"}),
+		ScaleDownBlocked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kelp_autoscaler_scale_down_blocked_total",
+			Help: "Nodes kept by scale-down, counted per cycle, by reason (cluster-autoscaler's names where it has one).",
+		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.CycleDuration, m.PodsPlanned, m.NodesRequested, m.Errors, m.Backoffs, m.PoolBackedOff,
+	reg.MustRegister(m.ScaleDownBlocked, m.CycleDuration, m.PodsPlanned, m.NodesRequested, m.Errors, m.Backoffs, m.PoolBackedOff,
 		m.Unschedulable, m.Upcoming, m.Cycles)
 	return m
 }

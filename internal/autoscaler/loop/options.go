@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kelp-dev/kelp/internal/autoscaler"
+	"github.com/kelp-dev/kelp/internal/autoscaler/drain"
 )
 
 // Defaults of [Options], as cluster-autoscaler's where it has the setting.
@@ -44,8 +45,15 @@ type Options struct {
 	BatchIdle, BatchMax time.Duration
 	// ScanInterval is the period of cycles when no pod asks for one.
 	ScanInterval time.Duration
-	// DryRun plans and reports but never changes a pool.
+	// DryRun plans and reports but never changes a pool or a node.
 	DryRun bool
+	// ScaleDownEnabled removes nodes nobody needs (see ScaleDown).
+	ScaleDownEnabled bool
+	// ScaleDown tunes scale-down; the zero value means
+	// autoscaler.DefaultScaleDownOptions.
+	ScaleDown autoscaler.ScaleDownOptions
+	// Drain tunes node removal; zero fields get drain.DefaultOptions'.
+	Drain drain.Options
 }
 
 // WithDefaults fills in the zero fields.
@@ -61,6 +69,14 @@ func (o Options) WithDefaults() Options {
 	def(&o.BatchIdle, DefaultBatchIdle)
 	def(&o.BatchMax, DefaultBatchMax)
 	def(&o.ScanInterval, DefaultScanInterval)
+	if o.ScaleDown == (autoscaler.ScaleDownOptions{}) {
+		o.ScaleDown = autoscaler.DefaultScaleDownOptions()
+	}
+	dd := drain.DefaultOptions()
+	def(&o.Drain.MaxGracefulTermination, dd.MaxGracefulTermination)
+	def(&o.Drain.PodDeletionHeadroom, dd.PodDeletionHeadroom)
+	def(&o.Drain.RetryInterval, dd.RetryInterval)
+	def(&o.Drain.PollInterval, dd.PollInterval)
 	if o.PriorityConfigMap == "" {
 		o.PriorityConfigMap = DefaultPriorityConfigMap
 	}
@@ -97,6 +113,14 @@ func (o Options) Validate() error {
 		Priorities: autoscaler.Priorities{}, Rand: rand.New(rand.NewPCG(0, 0)),
 	}); err != nil {
 		errs = append(errs, err)
+	}
+	if o.ScaleDownEnabled {
+		if err := o.ScaleDown.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := o.Drain.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

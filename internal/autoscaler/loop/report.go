@@ -55,13 +55,13 @@ func (l *eventLog) first(key, msg string, now time.Time) bool {
 	return true
 }
 
-// forget drops the keys not in keep, so the log does not grow with pods
+// forget drops the pod keys not in keep, so the log does not grow with pods
 // long gone.
 func (l *eventLog) forget(keep map[string]bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for k := range l.sent {
-		if !keep[k] && !strings.HasPrefix(k, "configmap/") {
+		if strings.HasPrefix(k, "pod/") && !keep[k] {
 			delete(l.sent, k)
 		}
 	}
@@ -157,6 +157,7 @@ func (a *Autoscaler) report(ctx context.Context, groups []cloud.NodeGroup, gf gr
 		Autoscaler:        autoscalerStatus{Expanders: a.o.Expanders, DryRun: a.o.DryRun},
 		UnschedulablePods: len(facts.pending),
 		LastScaleUp:       a.lastScaleUp,
+		ScaleDown:         cyc.ScaleDown,
 		LastDecision: decisionStatus{
 			Time: rfc3339(now), FitExisting: len(plan.Placed), ScaleUp: scaled,
 			NoScaleUp: len(plan.Unschedulable), Unsupported: len(plan.Unsupported),
@@ -219,6 +220,7 @@ type Status struct {
 	UnschedulablePods int              `json:"unschedulablePods"`
 	LastDecision      decisionStatus   `json:"lastDecision"`
 	LastScaleUp       *scaleUpRecord   `json:"lastScaleUp,omitempty"`
+	ScaleDown         ScaleDownStatus  `json:"scaleDown"`
 }
 
 type autoscalerStatus struct {
