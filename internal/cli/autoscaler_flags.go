@@ -90,6 +90,7 @@ func (f *autoscalerFlags) options() (*loop.Options, error) {
 		ScaleDownEnabled: f.scaleDownEnabled, ScaleDown: f.scaleDown,
 		Drain: drain.Options{MaxGracefulTermination: f.maxGracefulTermination},
 	}
+	o = o.WithDefaults()
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
