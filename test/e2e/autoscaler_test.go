@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -59,18 +57,7 @@ func TestAutoscalerScaleUp(t *testing.T) {
 	defer func() { _ = cluster.Stop(context.Background()) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	awsCfg, err := cluster.AWSConfig(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	as := autoscaling.NewFromConfig(awsCfg)
-	desired := func(poolName string) int32 {
-		out, err := as.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{pool.GroupName("as", poolName)}})
-		if err != nil || len(out.AutoScalingGroups) != 1 {
-			t.Fatalf("describe pool %s: %v", poolName, err)
-		}
-		return aws.ToInt32(out.AutoScalingGroups[0].DesiredCapacity)
-	}
+	desired := desiredOf(t, ctx, cluster, "as")
 	// The failing pool is preferred, so that its failure is what moves the
 	// pods.
 	_, err = client.CoreV1().ConfigMaps("kube-system").Create(ctx, &corev1.ConfigMap{
@@ -153,22 +140,37 @@ func TestAutoscalerScaleUp(t *testing.T) {
 func createDeployment(t *testing.T, ctx context.Context, client kubernetes.Interface, name string, replicas int32, cpu string,
 	selector map[string]string, extra corev1.ResourceList) {
 	t.Helper()
-	req := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}
-	for k, v := range extra {
-		req[k] = v
+	createDeploymentWith(t, ctx, client, name, replicas, cpu, func(s *corev1.PodTemplateSpec) {
+		s.Spec.NodeSelector = selector
+		for k, v := range extra {
+			s.Spec.Containers[0].Resources.Requests[k] = v
+		}
+		s.Spec.Containers[0].Resources.Limits = extra
+	})
+}
+
+// createDeploymentWith creates a Deployment of pods labelled app=name
+// requesting cpu, with a 1 s grace period; edit changes the pod template.
+func createDeploymentWith(t *testing.T, ctx context.Context, client kubernetes.Interface, name string, replicas int32, cpu string,
+	edit func(*corev1.PodTemplateSpec)) {
+	t.Helper()
+	grace := int64(1)
+	tmpl := corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
+		Spec: corev1.PodSpec{TerminationGracePeriodSeconds: &grace, Containers: []corev1.Container{{
+			Name: "app", Image: "registry.k8s.io/pause:3.10",
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}},
+		}}},
+	}
+	if edit != nil {
+		edit(&tmpl)
 	}
 	d := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
-				Spec: corev1.PodSpec{NodeSelector: selector, Containers: []corev1.Container{{
-					Name: "app", Image: "registry.k8s.io/pause:3.10",
-					Resources: corev1.ResourceRequirements{Requests: req, Limits: extra},
-				}}},
-			},
+			Template: tmpl,
 		},
 	}
 	if _, err := client.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{}); err != nil {
