@@ -25,12 +25,16 @@ var nodeSpecificLabels = []string{
 // copy it.
 func TransientTaint(t corev1.Taint) bool {
 	return strings.HasPrefix(t.Key, "node.kubernetes.io/") || strings.HasPrefix(t.Key, "node.cloudprovider.kubernetes.io/") ||
-		t.Key == ToBeDeletedTaint || t.Key == "ToBeDeletedByClusterAutoscaler" ||
+		t.Key == ToBeDeletedTaint || t.Key == CAToBeDeletedTaint ||
 		t.Key == "DeletionCandidateOfClusterAutoscaler"
 }
 
-// ToBeDeletedTaint marks a node kelp is removing.
-const ToBeDeletedTaint = "kelp.dev/to-be-deleted"
+// Taints on a node being removed (both NoSchedule): kelp's own, and
+// cluster-autoscaler's for tools that read it.
+const (
+	ToBeDeletedTaint   = "kelp.dev/to-be-deleted"
+	CAToBeDeletedTaint = "ToBeDeletedByClusterAutoscaler"
+)
 
 // TemplateFromNodes returns g with its template refined by Ready nodes of
 // the group, as cluster-autoscaler does: a real node shows what the

@@ -18,15 +18,16 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 
+	"github.com/kelp-dev/kelp/internal/autoscaler"
 	"github.com/kelp-dev/kelp/internal/cloud"
 )
 
 // Taint keys put on a node being removed, both NoSchedule.
 const (
 	// TaintToBeDeleted is kelp's own; Recover looks for it.
-	TaintToBeDeleted = "kelp.dev/to-be-deleted"
+	TaintToBeDeleted = autoscaler.ToBeDeletedTaint
 	// TaintCAToBeDeleted is cluster-autoscaler's, for tools that read it.
-	TaintCAToBeDeleted = "ToBeDeletedByClusterAutoscaler"
+	TaintCAToBeDeleted = autoscaler.CAToBeDeletedTaint
 )
 
 // Event reasons on the Node (and ScaleDown on each evicted pod), as
