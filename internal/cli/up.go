@@ -97,6 +97,11 @@ func runUp(ctx context.Context, cmd *cobra.Command, o upOptions) error {
 		_ = stopCluster(cluster)
 		return fmt.Errorf("write env file: %w", err)
 	}
+	caConfig := filepath.Join(dir, "cluster-autoscaler.conf")
+	if err := os.WriteFile(caConfig, []byte(cluster.ClusterAutoscalerCloudConfig()), 0o644); err != nil {
+		_ = stopCluster(cluster)
+		return fmt.Errorf("write cluster-autoscaler cloud config: %w", err)
+	}
 	fmt.Fprintf(cmd.OutOrStdout(), "\nkelp: cluster %q is up. In another shell:\n\n  source %s\n\nor run:\n\n%s\nthen: kubectl get nodes, kubectl get csr, aws autoscaling describe-auto-scaling-groups ... Ctrl-C stops everything.\n", o.name, envPath, indent(env))
 
 	<-ctx.Done()

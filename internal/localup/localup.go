@@ -235,6 +235,20 @@ func (c *Cluster) Env() string {
 	return strings.Join(lines, "\n") + "\n"
 }
 
+// ClusterAutoscalerCloudConfig returns a cloud-config for the upstream
+// cluster-autoscaler's AWS provider (--cloud-config) that points its Auto
+// Scaling and EC2 clients at the local cloud, so it can drive the same
+// pools when kelp runs with --autoscaler=none.
+func (c *Cluster) ClusterAutoscalerCloudConfig() string {
+	var b strings.Builder
+	b.WriteString("[Global]\n")
+	for i, svc := range []string{"autoscaling", "ec2"} {
+		fmt.Fprintf(&b, "\n[ServiceOverride %q]\nService = %s\nRegion = %s\nURL = %s\nSigningRegion = %s\n",
+			strconv.Itoa(i+1), svc, c.Cloud.Region(), c.CloudURL(), c.Cloud.Region())
+	}
+	return b.String()
+}
+
 func shellQuote(s string) string {
 	if !strings.ContainsAny(s, " \t\n'\"$`\\!*?[]{}()<>|&;#~") {
 		return s

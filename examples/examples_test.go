@@ -1,0 +1,56 @@
+package examples
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/kelp-dev/kelp/internal/pool"
+)
+
+func TestClusterYAMLParses(t *testing.T) {
+	cfg, err := pool.ParseConfig(ClusterYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Pools) == 0 {
+		t.Fatal("no pools")
+	}
+}
+
+// TestWebYAML keeps the README's workload valid: a Deployment on the
+// general pool and its PDB.
+func TestWebYAML(t *testing.T) {
+	data, err := os.ReadFile("web.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, doc := range strings.Split(string(data), "\n---\n") {
+		obj, _, err := scheme.Codecs.UniversalDeserializer().Decode([]byte(doc), nil, nil)
+		if err != nil {
+			t.Fatalf("decode: %v\n%s", err, doc)
+		}
+		switch o := obj.(type) {
+		case *appsv1.Deployment:
+			if o.Spec.Template.Spec.NodeSelector[pool.PoolTag] != "general" {
+				t.Errorf("deployment does not select the general pool: %v", o.Spec.Template.Spec.NodeSelector)
+			}
+			if cpu := o.Spec.Template.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU]; cpu.String() != "500m" {
+				t.Errorf("cpu request %s, the README says 500m", cpu.String())
+			}
+		case *policyv1.PodDisruptionBudget:
+		default:
+			t.Errorf("unexpected %T", obj)
+		}
+		kinds = append(kinds, obj.GetObjectKind().GroupVersionKind().Kind)
+	}
+	if strings.Join(kinds, ",") != "Deployment,PodDisruptionBudget" {
+		t.Errorf("kinds %v", kinds)
+	}
+}

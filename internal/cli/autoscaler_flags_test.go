@@ -1,0 +1,66 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func parseAutoscalerFlags(t *testing.T, args ...string) (*autoscalerFlags, error) {
+	t.Helper()
+	var f controllerFlags
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	f.add(fs, "")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return &f.autoscaler, nil
+}
+
+func TestAutoscalerFlags(t *testing.T) {
+	f, err := parseAutoscalerFlags(t, "--scale-down-unneeded-time=20s", "--scale-down-delay-after-add=0s",
+		"--cores-total=0:64", "--memory-total=256", "--max-nodes-total=30", "--expander=priority,least-waste")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := f.options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o == nil || !o.ScaleDownEnabled || o.ScaleDown.UnneededTime != 20*time.Second || o.ScaleDown.DelayAfterAdd != 0 ||
+		o.ScaleDown.UtilizationThreshold != 0.5 || o.Limits.MaxCoresTotal != 64 || o.Limits.MaxMemoryTotal != 256<<30 ||
+		o.Limits.MaxNodesTotal != 30 || o.Expanders != "priority,least-waste" || o.MaxNodeProvisionTime != 15*time.Minute {
+		t.Fatalf("options %+v", o)
+	}
+
+	f, _ = parseAutoscalerFlags(t, "--autoscaler=none")
+	if o, err := f.options(); err != nil || o != nil {
+		t.Fatalf("--autoscaler=none: %+v, %v; want no autoscaler", o, err)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--autoscaler=cluster-autoscaler"}, `--autoscaler "cluster-autoscaler": want kelp or none`},
+		{[]string{"--cores-total=8:64"}, "a minimum is not supported"},
+		{[]string{"--memory-total=lots"}, `--memory-total "lots": want MAX or MIN:MAX`},
+		{[]string{"--expander=cheapest"}, `unknown expander`},
+		{[]string{"--scale-down-utilization-threshold=1.5"}, "want a value in (0, 1]"},
+		{[]string{"--batch-idle-duration=20s"}, "batch-max-duration 10s: must be at least batch-idle-duration 20s"},
+		{[]string{"--test-pause-before-drain-step=Sleep"}, `want Taint, Evict`},
+	} {
+		f, err := parseAutoscalerFlags(t, tc.args...)
+		if err == nil {
+			_, err = f.options()
+		}
+		if err == nil && strings.HasPrefix(tc.args[0], "--test-pause") {
+			_, err = f.drainHooks()
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want it to contain %q", tc.args, err, tc.want)
+		}
+	}
+}
