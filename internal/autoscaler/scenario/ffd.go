@@ -46,7 +46,7 @@ func FirstFitDecreasing(in autoscaler.Input) (Reference, error) {
 	if err := addUpcoming(work, in); err != nil {
 		return ref, fmt.Errorf("first-fit decreasing: %w", err)
 	}
-	f := &ffd{work: work, ref: &ref, grown: map[string]int{}}
+	f := &ffd{work: work, ref: &ref, grown: map[string]int{}, isNew: map[string]bool{}}
 	for _, c := range compileClasses(in.Pending) {
 		if err := f.placeClass(c, cheapestFirst(c, opts)); err != nil {
 			return ref, fmt.Errorf("first-fit decreasing: %w", err)
@@ -59,19 +59,27 @@ type ffd struct {
 	work  *simulator.Snapshot
 	ref   *Reference
 	grown map[string]int // group ID → new nodes
+	isNew map[string]bool // names of the new nodes
 	seq   int
 }
 
 func (f *ffd) placeClass(c *class, cands []*option) error {
 	pl := simulator.NewPlacer(f.work, c.rep)
 	for i, q := range c.pods {
-		if _, ok, err := pl.PlaceFirstFit(q); err != nil {
+		node, ok, err := pl.PlaceFirstFit(q)
+		if err != nil {
 			return err
-		} else if ok {
+		}
+		if ok && f.isNew[node] {
+			f.ref.NewPods++
+		}
+		if ok && !f.isNew[node] {
 			f.ref.Placed++
+		}
+		if ok {
 			continue
 		}
-		ok, err := f.open(pl, q, cands)
+		ok, err = f.open(pl, q, cands)
 		if err != nil {
 			return err
 		}
@@ -109,6 +117,7 @@ func (f *ffd) open(pl *simulator.Placer, q *simulator.Pod, cands []*option) (boo
 			return false, fmt.Errorf("pod %s placed on %s, not on the node %s opened for it", q.Key(), node, name)
 		}
 		f.grown[o.group.ID]++
+		f.isNew[name] = true
 		f.ref.Increases[o.key()]++
 		f.ref.Nodes++
 		f.ref.Cost += o.it.Price
