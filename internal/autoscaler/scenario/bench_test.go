@@ -47,4 +47,3 @@ func BenchmarkPlanScaleUp(b *testing.B) {
 		}
 	}
 }
-

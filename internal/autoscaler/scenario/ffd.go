@@ -58,7 +58,7 @@ func FirstFitDecreasing(in autoscaler.Input) (Reference, error) {
 type ffd struct {
 	work  *simulator.Snapshot
 	ref   *Reference
-	grown map[string]int // group ID → new nodes
+	grown map[string]int  // group ID → new nodes
 	isNew map[string]bool // names of the new nodes
 	seq   int
 }

@@ -13,17 +13,17 @@ import (
 // Worst case measured per cell, plan vs first-fit decreasing:
 var shortfalls = map[string]string{
 	"uniform-small/pods=50/pools=3/nodes=0/seed=1/price": "5 nodes $0.4250/h vs FFD 3 nodes $0.5355/h: cheaper, more nodes",
-	"uniform-small/least-waste": "200/10/0 seed 2: $1.6128/h vs FFD $1.0400/h (least-waste is blind to price)",
-	"mixed/least-waste":         "50/3/0 seed 0: 21 nodes $4.8833/h vs FFD 12 nodes $4.0800/h",
-	"mixed/price":               "200/10/0 seed 0: 162 nodes $13.3596/h vs FFD 75 nodes $11.5500/h",
-	"gpu/least-waste":           "200/10/0 seed 0: 136 nodes $126.685/h vs FFD 125 nodes $65.75/h",
-	"gpu/price":                 "50/3/0 seed 1: 50 nodes $81.816/h vs FFD 25 nodes $76.50/h",
-	"anti-affinity/least-waste": "200/10/0 seed 0: 108 nodes $14.355/h vs FFD 75 nodes $11.55/h",
-	"anti-affinity/price":       "200/10/0 seed 1: 122 nodes $15.5264/h vs FFD 35 nodes $13.0464/h",
-	"zone-spread/least-waste":   "200/10/0 seed 0: 58 nodes $15.405/h vs FFD 75 nodes $11.55/h",
-	"zone-spread/price":         "200/10/0 seed 0: 48 pods left unschedulable that FFD places",
-	"mixed-all/least-waste":     "200/10/50 seed 2: 35 nodes $107.10/h vs FFD 66 nodes $46.522/h",
-	"mixed-all/price":           "200/10/0 seed 2: 175 nodes $56.53/h vs FFD 75 nodes $48.25/h",
+	"uniform-small/least-waste":                          "200/10/0 seed 2: $1.6128/h vs FFD $1.0400/h (least-waste is blind to price)",
+	"mixed/least-waste":                                  "50/3/0 seed 0: 21 nodes $4.8833/h vs FFD 12 nodes $4.0800/h",
+	"mixed/price":                                        "200/10/0 seed 0: 162 nodes $13.3596/h vs FFD 75 nodes $11.5500/h",
+	"gpu/least-waste":                                    "200/10/0 seed 0: 136 nodes $126.685/h vs FFD 125 nodes $65.75/h",
+	"gpu/price":                                          "50/3/0 seed 1: 50 nodes $81.816/h vs FFD 25 nodes $76.50/h",
+	"anti-affinity/least-waste":                          "200/10/0 seed 0: 108 nodes $14.355/h vs FFD 75 nodes $11.55/h",
+	"anti-affinity/price":                                "200/10/0 seed 1: 122 nodes $15.5264/h vs FFD 35 nodes $13.0464/h",
+	"zone-spread/least-waste":                            "200/10/0 seed 0: 58 nodes $15.405/h vs FFD 75 nodes $11.55/h",
+	"zone-spread/price":                                  "200/10/0 seed 0: 48 pods left unschedulable that FFD places",
+	"mixed-all/least-waste":                              "200/10/50 seed 2: 35 nodes $107.10/h vs FFD 66 nodes $46.522/h",
+	"mixed-all/price":                                    "200/10/0 seed 2: 175 nodes $56.53/h vs FFD 75 nodes $48.25/h",
 }
 
 // qualityCorpus is the scenarios TestPlanQuality measures: every workload

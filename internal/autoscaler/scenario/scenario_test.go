@@ -110,4 +110,3 @@ func TestGenerateFollowsTheDocumentedDistributions(t *testing.T) {
 		}
 	}
 }
-
