@@ -240,7 +240,7 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 		a.d.Metrics.Errors.WithLabelValues("gather").Inc()
 		return cyc, err
 	}
-	gf := relate(groups, facts)
+	gf := relate(groups, facts, a.o.MaxNodeProvisionTime, a.d.Clock.Now())
 	a.handleFailures(ctx, groups, gf, &cyc)
 	for i, g := range groups {
 		groups[i] = autoscaler.TemplateFromNodes(g, gf.ready[g.ID])
@@ -288,9 +288,12 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 }
 
 // handleFailures backs off the groups whose launches failed or whose
-// instances did not become Ready nodes in time, terminates those instances
+// instances did not register a Node in time, terminates those instances
 // and lowers the targets of failed groups to what exists, so the cloud
-// stops retrying the failing launches. groups is updated in place.
+// stops retrying the failing launches. groups is updated in place. A Node
+// that registered and later went NotReady is not touched here: its
+// instance is running and may recover (scale-down and node lifecycle deal
+// with it).
 func (a *Autoscaler) handleFailures(ctx context.Context, groups []cloud.NodeGroup, gf groupFacts, cyc *Cycle) {
 	now := a.d.Clock.Now()
 	failed := map[string]string{} // group → reason
@@ -304,13 +307,13 @@ func (a *Autoscaler) handleFailures(ctx context.Context, groups []cloud.NodeGrou
 	for i := range groups {
 		g := &groups[i]
 		var stuck []string
-		for _, inst := range gf.notReady[g.ID] {
+		for _, inst := range gf.unregistered[g.ID] {
 			if !inst.LaunchTime.IsZero() && now.Sub(inst.LaunchTime) >= a.o.MaxNodeProvisionTime {
 				stuck = append(stuck, inst.ID)
 			}
 		}
 		if len(stuck) > 0 {
-			why := fmt.Sprintf("%d instance(s) did not become Ready nodes within %s", len(stuck), a.o.MaxNodeProvisionTime)
+			why := fmt.Sprintf("%d instance(s) did not register a node within %s", len(stuck), a.o.MaxNodeProvisionTime)
 			failed[g.ID] = why
 			a.d.Metrics.Backoffs.WithLabelValues(g.ID, "provision-timeout").Inc()
 			if a.o.DryRun {
@@ -318,9 +321,9 @@ func (a *Autoscaler) handleFailures(ctx context.Context, groups []cloud.NodeGrou
 			}
 			if err := a.d.Scaler.DeleteInstances(ctx, g.ID, stuck); err != nil {
 				a.d.Metrics.Errors.WithLabelValues("terminate").Inc()
-				a.d.Logger.Error("terminate instances that did not become nodes", "group", g.ID, "instances", stuck, "err", err)
+				a.d.Logger.Error("terminate instances that did not register a node", "group", g.ID, "instances", stuck, "err", err)
 			} else {
-				a.d.Logger.Warn("terminated instances that did not become nodes", "group", g.ID, "instances", stuck, "after", a.o.MaxNodeProvisionTime)
+				a.d.Logger.Warn("terminated instances that did not register a node", "group", g.ID, "instances", stuck, "after", a.o.MaxNodeProvisionTime)
 				cyc.Terminated = append(cyc.Terminated, stuck...)
 				g.TargetSize = max(g.MinSize, g.TargetSize-len(stuck))
 			}
@@ -338,7 +341,7 @@ func (a *Autoscaler) handleFailures(ctx context.Context, groups []cloud.NodeGrou
 		// The cloud would keep retrying the failing launch: ask only for
 		// the instances it has.
 		g := &groups[i]
-		have := max(g.MinSize, len(gf.ready[g.ID])+len(gf.notReady[g.ID])-countTerminated(cyc.Terminated, gf.notReady[g.ID]))
+		have := max(g.MinSize, gf.existing(g.ID)-countTerminated(cyc.Terminated, gf.unregistered[g.ID]))
 		if have < g.TargetSize {
 			if err := a.d.Scaler.SetTargetSize(ctx, g.ID, have); err != nil {
 				a.d.Metrics.Errors.WithLabelValues("scale-up").Inc()

@@ -201,7 +201,7 @@ func TestInstanceNeverReadyIsTerminatedAndBackedOff(t *testing.T) {
 	}
 	h.clock.Step(10 * time.Minute)
 	c = h.runOnce()
-	if len(c.Terminated) != 2 || !strings.Contains(c.BackedOff["slow"], "did not become Ready nodes within 10m") {
+	if len(c.Terminated) != 2 || !strings.Contains(c.BackedOff["slow"], "did not register a node within 10m") {
 		t.Fatalf("after the timeout: terminated %v, backed off %v", c.Terminated, c.BackedOff)
 	}
 	if got := h.cloud.group("slow"); got.TargetSize != 0 || len(got.Instances) != 0 {

@@ -9,7 +9,7 @@
 // # One cycle ([Autoscaler.RunOnce])
 //
 //  1. Refresh the node groups; failed launches ([ErrorTap]) and instances
-//     that did not become Ready nodes within MaxNodeProvisionTime back
+//     that did not register a Node within MaxNodeProvisionTime back
 //     their group off (exponentially, 5m to 30m); the group's target is
 //     brought back to what exists, and stuck instances are terminated.
 //  2. Build the snapshot: Ready Nodes and their pods; every group's

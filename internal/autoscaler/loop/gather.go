@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -34,8 +35,8 @@ type clusterFacts struct {
 	daemonSets []*appsv1.DaemonSet
 	// readyNodes are the Ready nodes by providerID.
 	readyNodes map[string]*corev1.Node
-	// nodeNames are every node by providerID, Ready or not.
-	nodeNames map[string]string
+	// nodes are every node by providerID, Ready or not.
+	nodes map[string]*corev1.Node
 	// skippedNodes counts nodes left out of the snapshot (not Ready).
 	skippedNodes int
 	// boundInfos are the resolved volumes of bound pods with claims.
@@ -45,14 +46,14 @@ type clusterFacts struct {
 // gatherCluster builds the snapshot of Ready nodes and their pods, and lists
 // the unschedulable pods with their volumes resolved.
 func (l listers) gatherCluster() (clusterFacts, error) {
-	f := clusterFacts{snapshot: simulator.NewSnapshot(), readyNodes: map[string]*corev1.Node{}, nodeNames: map[string]string{}}
+	f := clusterFacts{snapshot: simulator.NewSnapshot(), readyNodes: map[string]*corev1.Node{}, nodes: map[string]*corev1.Node{}}
 	nodes, err := l.nodes.List(labels.Everything())
 	if err != nil {
 		return f, fmt.Errorf("list nodes: %w", err)
 	}
 	for _, n := range nodes {
 		if n.Spec.ProviderID != "" {
-			f.nodeNames[n.Spec.ProviderID] = n.Name
+			f.nodes[n.Spec.ProviderID] = n
 		}
 		if !nodeReady(n) || n.DeletionTimestamp != nil {
 			f.skippedNodes++
@@ -188,16 +189,20 @@ func volumeZones(pv *corev1.PersistentVolume) sets.Set[string] {
 	return out
 }
 
-// groupFacts relates groups to nodes: per group, the Ready nodes and the
-// instances that are not (yet) Ready nodes.
+// groupFacts relates groups to nodes, per group: the Ready nodes, the
+// instances that have not registered a Node yet, and the instances whose
+// Node is registered but not Ready.
 type groupFacts struct {
-	ready map[string][]*corev1.Node // group ID → its Ready nodes
-	// notReady are the active instances without a Ready node, by group.
-	notReady map[string][]cloud.Instance
+	ready        map[string][]*corev1.Node // group ID → its Ready nodes
+	unregistered map[string][]cloud.Instance
+	// unready counts registered Nodes that are not Ready; those registered
+	// longer ago than the provision time are broken, not upcoming.
+	unready, broken map[string]int
 }
 
-func relate(groups []cloud.NodeGroup, c clusterFacts) groupFacts {
-	gf := groupFacts{ready: map[string][]*corev1.Node{}, notReady: map[string][]cloud.Instance{}}
+func relate(groups []cloud.NodeGroup, c clusterFacts, provisionTime time.Duration, now time.Time) groupFacts {
+	gf := groupFacts{ready: map[string][]*corev1.Node{}, unregistered: map[string][]cloud.Instance{},
+		unready: map[string]int{}, broken: map[string]int{}}
 	for _, g := range groups {
 		for _, inst := range g.Instances {
 			if !inst.State.Active() {
@@ -207,20 +212,34 @@ func relate(groups []cloud.NodeGroup, c clusterFacts) groupFacts {
 				gf.ready[g.ID] = append(gf.ready[g.ID], n)
 				continue
 			}
-			gf.notReady[g.ID] = append(gf.notReady[g.ID], inst)
+			n, registered := c.nodes[inst.ProviderID]
+			switch {
+			case !registered:
+				gf.unregistered[g.ID] = append(gf.unregistered[g.ID], inst)
+			case now.Sub(n.CreationTimestamp.Time) >= provisionTime:
+				gf.broken[g.ID]++
+			default:
+				gf.unready[g.ID]++
+			}
 		}
 	}
 	return gf
 }
 
 // upcoming counts, per group, the capacity asked for that is not a Ready
-// node yet: target size minus Ready nodes.
+// node yet: target size minus Ready nodes, minus nodes long registered
+// but not Ready (their capacity is not coming).
 func (gf groupFacts) upcoming(groups []cloud.NodeGroup) map[string]int {
 	out := map[string]int{}
 	for _, g := range groups {
-		if n := g.TargetSize - len(gf.ready[g.ID]); n > 0 {
+		if n := g.TargetSize - len(gf.ready[g.ID]) - gf.broken[g.ID]; n > 0 {
 			out[g.ID] = n
 		}
 	}
 	return out
+}
+
+// existing counts a group's active instances: Ready, registered or not.
+func (gf groupFacts) existing(id string) int {
+	return len(gf.ready[id]) + len(gf.unregistered[id]) + gf.unready[id] + gf.broken[id]
 }

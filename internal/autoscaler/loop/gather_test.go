@@ -1,0 +1,58 @@
+package loop
+
+import (
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kelp-dev/kelp/internal/cloud"
+)
+
+// TestRelateUpcoming: instances count as upcoming until they are Ready
+// nodes, except registered nodes NotReady for longer than the provision
+// time, which are broken; unregistered ones are what the provision timeout
+// terminates.
+func TestRelateUpcoming(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	inst := func(id string, state cloud.InstanceState) cloud.Instance {
+		return cloud.Instance{ID: id, ProviderID: "aws:///us-east-1a/" + id, State: state}
+	}
+	node := func(id string, ready bool, age time.Duration) *corev1.Node {
+		status := corev1.ConditionFalse
+		if ready {
+			status = corev1.ConditionTrue
+		}
+		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n-" + id, CreationTimestamp: metav1.NewTime(now.Add(-age))},
+			Spec:   corev1.NodeSpec{ProviderID: "aws:///us-east-1a/" + id},
+			Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: status}}}}
+	}
+	g := cloud.NodeGroup{ID: "g", TargetSize: 6, Instances: []cloud.Instance{
+		inst("ready", cloud.InstanceStateRunning),
+		inst("booting", cloud.InstanceStatePending), // no node yet
+		inst("joining", cloud.InstanceStateRunning), // node registered a minute ago, not Ready yet
+		inst("broken", cloud.InstanceStateRunning),  // node NotReady, registered an hour ago
+		inst("gone", cloud.InstanceStateTerminated),
+	}}
+	facts := clusterFacts{readyNodes: map[string]*corev1.Node{}, nodes: map[string]*corev1.Node{}}
+	for _, n := range []*corev1.Node{node("ready", true, time.Hour), node("joining", false, time.Minute), node("broken", false, time.Hour)} {
+		facts.nodes[n.Spec.ProviderID] = n
+		if nodeReady(n) {
+			facts.readyNodes[n.Spec.ProviderID] = n
+		}
+	}
+	gf := relate([]cloud.NodeGroup{g}, facts, 15*time.Minute, now)
+	if len(gf.ready["g"]) != 1 || len(gf.unregistered["g"]) != 1 || gf.unready["g"] != 1 || gf.broken["g"] != 1 {
+		t.Fatalf("ready %d, unregistered %d, unready %d, broken %d; want 1 each",
+			len(gf.ready["g"]), len(gf.unregistered["g"]), gf.unready["g"], gf.broken["g"])
+	}
+	// Target 6: 1 Ready, 1 broken → 4 upcoming (booting, joining, and two
+	// not launched yet).
+	if got := gf.upcoming([]cloud.NodeGroup{g})["g"]; got != 4 {
+		t.Fatalf("upcoming %d, want 4", got)
+	}
+	if got := gf.existing("g"); got != 4 {
+		t.Fatalf("existing %d, want 4 active instances", got)
+	}
+}
