@@ -59,6 +59,7 @@ func (l listers) gatherCluster() (clusterFacts, error) {
 			f.skippedNodes++
 			continue
 		}
+		n = withoutStartupTaints(n)
 		if err := f.snapshot.AddNode(n); err != nil {
 			return f, fmt.Errorf("snapshot node %s: %w", n.Name, err)
 		}
@@ -98,6 +99,25 @@ func (l listers) gatherCluster() (clusterFacts, error) {
 		return f, fmt.Errorf("list daemonsets: %w", err)
 	}
 	return f, nil
+}
+
+// startupTaints are put on a node until a controller has seen it Ready or
+// initialized; a Ready node carrying one is about to lose it.
+var startupTaints = map[string]bool{
+	corev1.TaintNodeNotReady: true, corev1.TaintNodeUnreachable: true,
+	corev1.TaintNodeNetworkUnavailable: true, "node.cloudprovider.kubernetes.io/uninitialized": true,
+}
+
+// withoutStartupTaints returns a Ready node without its startup taints
+// (a copy when it had some). Otherwise a node that just turned Ready would
+// look full, neither upcoming nor usable, and pods would scale up twice.
+func withoutStartupTaints(n *corev1.Node) *corev1.Node {
+	if !slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool { return startupTaints[t.Key] }) {
+		return n
+	}
+	n = n.DeepCopy()
+	n.Spec.Taints = slices.DeleteFunc(n.Spec.Taints, func(t corev1.Taint) bool { return startupTaints[t.Key] })
+	return n
 }
 
 // Unschedulable reports whether the scheduler gave up on pod for now: not

@@ -56,3 +56,22 @@ func TestRelateUpcoming(t *testing.T) {
 		t.Fatalf("existing %d, want 4 active instances", got)
 	}
 }
+
+func TestWithoutStartupTaints(t *testing.T) {
+	n := &corev1.Node{Spec: corev1.NodeSpec{Taints: []corev1.Taint{
+		{Key: corev1.TaintNodeNotReady, Effect: corev1.TaintEffectNoSchedule},
+		{Key: "dedicated", Value: "gpu", Effect: corev1.TaintEffectNoSchedule},
+		{Key: "kelp.dev/to-be-deleted", Effect: corev1.TaintEffectNoSchedule},
+	}}}
+	got := withoutStartupTaints(n)
+	if len(got.Spec.Taints) != 2 || got.Spec.Taints[0].Key != "dedicated" || got.Spec.Taints[1].Key != "kelp.dev/to-be-deleted" {
+		t.Fatalf("taints %v: want the startup taint gone, the others kept", got.Spec.Taints)
+	}
+	if len(n.Spec.Taints) != 3 {
+		t.Fatal("the cached node was modified")
+	}
+	plain := &corev1.Node{}
+	if withoutStartupTaints(plain) != plain {
+		t.Fatal("a node without startup taints must not be copied")
+	}
+}
