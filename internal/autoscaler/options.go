@@ -3,6 +3,7 @@ package autoscaler
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -11,12 +12,19 @@ import (
 )
 
 // simulation is one option tried in a fork of the working snapshot.
+//
+// A simulation is either the outcome of pod-by-pod placement in a fork
+// (snap, nodes and placed set) or of a [simulator.Packer] (pack set), which
+// commit replays onto the working snapshot.
 type simulation struct {
 	opt    Option
 	it     cloud.InstanceType
 	snap   *simulator.Snapshot
 	nodes  []string    // new nodes, in order
 	placed []placement // every pod placed, wherever
+	pack   *simulator.PackResult
+	tmpl   *corev1.Node
+	ds     []*simulator.Pod
 	// reasons[ci] says why class ci (or the rest of it) was not placed, ""
 	// when it all was.
 	reasons []string
@@ -37,6 +45,14 @@ func (p *planner) options(classes []*class) ([]Option, map[string]*simulation, [
 	}
 	sims := map[string]*simulation{}
 	var opts []Option
+	rd := &round{classes: classes}
+	if !p.reference {
+		pcs := make([]simulator.PackClass, len(classes))
+		for i, c := range classes {
+			pcs[i] = simulator.PackClass{Pod: c.rep, Count: len(c.pods), Placer: p.placers[c.rep]}
+		}
+		rd.packer = simulator.NewPacker(p.work, pcs)
+	}
 	for _, g := range p.groups {
 		if why := p.ineligible(g); why != "" {
 			p.plan.Skipped[g.ID] = why
@@ -54,7 +70,7 @@ func (p *planner) options(classes []*class) ([]Option, map[string]*simulation, [
 			byType[ci] = map[string]string{}
 		}
 		for _, it := range g.Template.InstanceTypes {
-			s := p.simulate(g, it, classes)
+			s := p.simulate(g, it, rd)
 			for ci, r := range s.reasons {
 				if r != "" {
 					byType[ci][it.Name] = r
@@ -111,13 +127,64 @@ func (p *planner) room(g cloud.NodeGroup, it cloud.InstanceType) (int, string) {
 	return max(n, 0), why
 }
 
-// simulate packs the classes, largest first, onto new nodes of type it in
-// group g, in a fork: each replica goes first-fit onto the nodes present;
-// when none fits a new node is added, up to the room left. A class stops
-// at its first replica that fits nowhere (the next would fail the same way).
-func (p *planner) simulate(g cloud.NodeGroup, it cloud.InstanceType, classes []*class) *simulation {
-	s := &simulation{it: it, reasons: make([]string, len(classes))}
+// round is what one round's options share: the classes left and their
+// Packer (nil when planning pod by pod).
+type round struct {
+	classes []*class
+	packer  *simulator.Packer
+	order   []podRef // the classes' pods sorted by key, built on first use
+}
+
+// podRef is pod idx of class ci.
+type podRef struct {
+	key     string
+	ci, idx int
+}
+
+// sorted returns the round's pods sorted by key.
+func (rd *round) sorted() []podRef {
+	if rd.order == nil {
+		for ci, c := range rd.classes {
+			for i, q := range c.pods {
+				rd.order = append(rd.order, podRef{q.Key(), ci, i})
+			}
+		}
+		slices.SortFunc(rd.order, func(a, b podRef) int { return strings.Compare(a.key, b.key) })
+	}
+	return rd.order
+}
+
+// template returns the node a new instance of type it in group g would
+// register as and its daemon pods, built once per plan.
+func (p *planner) template(g cloud.NodeGroup, it cloud.InstanceType) (*corev1.Node, []*simulator.Pod, bool) {
+	key := optionKey(Option{Group: g.ID, InstanceType: it.Name})
+	if t, ok := p.templates[key]; ok {
+		return t.node, t.ds, t.node != nil
+	}
 	tmpl, ok := templateNode(g, it)
+	var ds []*simulator.Pod
+	if ok {
+		ds = simulator.DaemonSetPods(tmpl, p.in.DaemonSets)
+	}
+	p.templates[key] = templateEntry{tmpl, ds}
+	return tmpl, ds, ok
+}
+
+type templateEntry struct {
+	node *corev1.Node // nil: no template for the type
+	ds   []*simulator.Pod
+}
+
+// simulate packs the classes, largest first, onto new nodes of type it in
+// group g: each replica goes first-fit onto the nodes present; when none
+// fits a new node is added, up to the room left. A class stops at its
+// first replica that fits nowhere (the next would fail the same way). The
+// round's Packer computes this in bulk; classes outside its model are
+// placed pod by pod in a fork.
+func (p *planner) simulate(g cloud.NodeGroup, it cloud.InstanceType, rd *round) *simulation {
+	classes := rd.classes
+	s := &simulation{it: it, reasons: make([]string, len(classes))}
+	tmpl, ds, ok := p.template(g, it)
 	if !ok {
 		for ci := range classes {
 			s.reasons[ci] = "no node template for instance type " + it.Name
@@ -125,7 +192,13 @@ func (p *planner) simulate(g cloud.NodeGroup, it cloud.InstanceType, classes []*
 		return s
 	}
 	room, limit := p.room(g, it)
-	ds := simulator.DaemonSetPods(tmpl, p.in.DaemonSets)
+	if rd.packer != nil {
+		res, ok, err := rd.packer.Pack(tmpl, ds, room)
+		if err == nil && ok {
+			p.packed++
+			return p.fromPack(g, it, rd, s, res, limit)
+		}
+	}
 	s.snap = p.work.Fork()
 	for ci, c := range classes {
 		s.reasons[ci] = p.pack(s, c, tmpl, ds, room, limit)
@@ -171,6 +244,70 @@ func (p *planner) pack(s *simulation, c *class, tmpl *corev1.Node, ds []*simulat
 		return string(why)
 	}
 	return ""
+}
+
+// fromPack turns a Packer's result into simulation s.
+func (p *planner) fromPack(g cloud.NodeGroup, it cloud.InstanceType, rd *round, s *simulation, res simulator.PackResult, limit string) *simulation {
+	s.pack, s.tmpl, s.ds = &res, nil, nil
+	s.tmpl, s.ds, _ = p.template(g, it)
+	o := Option{Group: g.ID, Pool: g.Pool, InstanceType: it.Name, Nodes: res.NewNodes, Price: it.Price}
+	o.Cost = float64(o.Nodes) * it.Price
+	total := 0
+	for ci, c := range res.Classes {
+		total += c.Placed
+		switch {
+		case c.Placed == len(rd.classes[ci].pods):
+		case c.OutOfRoom:
+			s.reasons[ci] = limit
+		default:
+			s.reasons[ci] = string(c.Stop)
+		}
+	}
+	if total > 0 {
+		o.Pods = make([]string, 0, total)
+		for _, ref := range rd.sorted() {
+			if ref.idx < res.Classes[ref.ci].Placed {
+				o.Pods = append(o.Pods, ref.key)
+			}
+		}
+	}
+	o.Waste = wasted(res.Allocatable.MilliCPU, res.Requested.MilliCPU) + wasted(res.Allocatable.Memory, res.Requested.Memory)
+	s.opt = o
+	for range res.NewNodes {
+		s.nodes = append(s.nodes, "") // named when committed
+	}
+	return s
+}
+
+// replay applies a Packer's simulation to the working snapshot: it adds the
+// new nodes and places the pods where the Packer put them, filling s.nodes
+// and s.placed.
+func (p *planner) replay(s *simulation, classes []*class) error {
+	for i := range s.nodes {
+		p.seq++
+		s.nodes[i] = fmt.Sprintf("%s-new-%d", s.tmpl.Name, p.seq)
+		if err := p.work.AddTemplateNode(s.tmpl, s.nodes[i], s.ds); err != nil {
+			return fmt.Errorf("replay plan: %w", err)
+		}
+	}
+	for ci, c := range s.pack.Classes {
+		i := 0
+		for _, seg := range c.Segments {
+			node := seg.Node
+			if node == "" {
+				node = s.nodes[seg.NewNode]
+			}
+			for range seg.Count {
+				q := classes[ci].pods[i]
+				i++
+				if err := p.work.AddPod(node, q); err != nil {
+					return fmt.Errorf("replay plan: %w", err)
+				}
+				s.placed = append(s.placed, placement{q.Key(), node})
+			}
+		}
+	}
+	return nil
 }
 
 // fitsFresh says why q does not fit a new node of tmpl added to a fork of

@@ -27,6 +27,16 @@ type planner struct {
 	grown   map[string]int // group ID → nodes planned
 	used    usage          // cluster totals: existing + upcoming + planned
 	seq     int            // for unique node names
+	// templates memoises template nodes and daemon pods by optionKey.
+	templates map[string]templateEntry
+	// reference plans pod by pod, without the Packer (for tests).
+	reference bool
+	packed    int // simulations computed by the Packer
+	rounds    int // option rounds run
+	// placers hold, per class representative, a Placer on placersOn,
+	// kept from round to round while the working snapshot only grows.
+	placers   map[*simulator.Pod]*simulator.Placer
+	placersOn *simulator.Snapshot
 }
 
 // usage is the cluster's node count and capacity.
@@ -50,7 +60,12 @@ func PlanScaleUp(in Input) Plan {
 // planScaleUp is PlanScaleUp, also returning the final simulated snapshot
 // (for tests).
 func planScaleUp(in Input) (Plan, *simulator.Snapshot) {
-	p := newPlanner(in)
+	return newPlanner(in).run()
+}
+
+// run plans; a planner runs once.
+func (p *planner) run() (Plan, *simulator.Snapshot) {
+	in := p.in
 	classes := p.classes()
 	if len(classes) == 0 {
 		return p.plan, p.work
@@ -62,6 +77,7 @@ func planScaleUp(in Input) (Plan, *simulator.Snapshot) {
 		if classes = p.placeOnCluster(classes); len(classes) == 0 {
 			break
 		}
+		p.rounds++
 		opts, sims, reasons := p.options(classes)
 		best, why, ok := p.in.Expanders.Choose(opts)
 		if !ok {
@@ -69,7 +85,16 @@ func planScaleUp(in Input) (Plan, *simulator.Snapshot) {
 			classes = nil
 			break
 		}
-		classes = p.commit(sims[optionKey(best)], why, classes)
+		var err error
+		if classes, err = p.commit(sims[optionKey(best)], why, classes); err != nil {
+			for _, c := range classes {
+				for _, q := range c.pods {
+					p.plan.Unschedulable[q.Key()] = map[string]string{"": err.Error()}
+				}
+			}
+			classes = nil
+			break
+		}
 	}
 	for _, c := range classes { // only after hitting the bound: never drop pods
 		for _, q := range c.pods {
@@ -82,9 +107,10 @@ func planScaleUp(in Input) (Plan, *simulator.Snapshot) {
 
 func newPlanner(in Input) *planner {
 	p := &planner{
-		in:      in,
-		newNode: map[string]int{},
-		grown:   map[string]int{},
+		in:        in,
+		newNode:   map[string]int{},
+		grown:     map[string]int{},
+		templates: map[string]templateEntry{},
 		plan: Plan{
 			Placed:        map[string]string{},
 			Unschedulable: map[string]map[string]string{},
@@ -178,8 +204,15 @@ func (p *planner) addUpcoming() {
 // classes with the pods left.
 func (p *planner) placeOnCluster(classes []*class) []*class {
 	var left []*class
+	if p.placersOn != p.work { // Placers follow additions, not a new snapshot
+		p.placers, p.placersOn = map[*simulator.Pod]*simulator.Placer{}, p.work
+	}
 	for _, c := range classes {
-		pl := simulator.NewPlacer(p.work, c.rep)
+		pl, ok := p.placers[c.rep]
+		if !ok {
+			pl = simulator.NewPlacer(p.work, c.rep)
+			p.placers[c.rep] = pl
+		}
 		i := 0
 		for ; i < len(c.pods); i++ {
 			node, ok, err := pl.PlaceFirstFit(c.pods[i])
@@ -206,9 +239,17 @@ func (p *planner) record(key, node string) {
 }
 
 // commit applies the chosen simulation: its snapshot becomes the working
-// one, and its new nodes become an increase (merged with an earlier one of
-// the same group and type). It returns the classes without the pods placed.
-func (p *planner) commit(s *simulation, why string, classes []*class) []*class {
+// one (or its packing is replayed onto it), and its new nodes become an
+// increase (merged with an earlier one of the same group and type). It
+// returns the classes without the pods placed.
+func (p *planner) commit(s *simulation, why string, classes []*class) ([]*class, error) {
+	if s.pack != nil {
+		if err := p.replay(s, classes); err != nil {
+			return classes, err
+		}
+	} else {
+		p.work = s.snap
+	}
 	idx := slices.IndexFunc(p.plan.Increases, func(inc Increase) bool {
 		return inc.Group == s.opt.Group && inc.InstanceType == s.opt.InstanceType
 	})
@@ -226,7 +267,6 @@ func (p *planner) commit(s *simulation, why string, classes []*class) []*class {
 	for _, n := range s.nodes {
 		p.newNode[n] = idx
 	}
-	p.work = s.snap
 	placed := make(map[string]bool, len(s.placed))
 	for _, pl := range s.placed {
 		p.record(pl.pod, pl.node)
@@ -241,7 +281,7 @@ func (p *planner) commit(s *simulation, why string, classes []*class) []*class {
 			left = append(left, &class{rep: c.rep, pods: pods})
 		}
 	}
-	return left
+	return left, nil
 }
 
 // unschedulable reports every pod left with, per group, why it does not

@@ -1,0 +1,581 @@
+package simulator
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// PackClass is one equivalence class to pack: a representative compiled
+// pod and how many of its replicas remain.
+type PackClass struct {
+	Pod   *Pod
+	Count int
+	// Placer, optional, is a Placer of the class on the Packer's snapshot;
+	// its state spares a scan of the snapshot for spread classes.
+	Placer *Placer
+}
+
+// Packer computes, without mutating the snapshot, where equivalence classes
+// would land if their replicas were placed first-fit, class after class,
+// onto the snapshot's nodes plus as many new nodes of one template as
+// needed: exactly what a [Placer] per class on a fork with
+// [Snapshot.AddTemplateNode] whenever no node fits would do, but in bulk.
+// For a class of identical pods on identical nodes the replicas per node
+// are computed arithmetically (the minimum over resources of free ÷
+// request, one per node for hostname anti-affinity), and only classes with
+// zone topology spread are followed replica by replica.
+//
+// The bulk model covers classes without required pod affinity and host
+// ports, with anti-affinity only on kubernetes.io/hostname and spread only
+// on topology.kubernetes.io/zone, whose terms and selectors select no pod
+// of another class (and, for spread, no daemon pod). [Packer.Supported]
+// says when the classes are outside it; the caller then places pod by pod.
+//
+// The snapshot must be one where every class was just offered to a
+// Placer and its next replica fitted no node (a planner's state after
+// placing what fits): then a class without spread can land on new nodes
+// only, since its failures on the other nodes are permanent.
+type Packer struct {
+	s           *Snapshot
+	classes     []packClass
+	unsupported string
+	zoneAnti    []zoneTerm
+	zoneDone    bool
+}
+
+type packClass struct {
+	rep   *Pod
+	count int
+	// excl: at most one replica per node (the pod matches its own hostname
+	// anti-affinity).
+	excl bool
+	// For spread classes: the counts on the snapshot, and the nodes where
+	// only the spread constraints can keep a replica out, by zone in
+	// snapshot order.
+	spread *spreadState
+	cands  map[string][]int
+	zones  []string // keys of cands, sorted
+}
+
+// NewPacker prepares the classes (in packing order) against s. It costs
+// O(nodes) per class with spread constraints, O(classes²) otherwise.
+func NewPacker(s *Snapshot, classes []PackClass) *Packer {
+	pk := &Packer{s: s}
+	for _, c := range classes {
+		pc := packClass{rep: c.Pod, count: c.Count}
+		if why := bulkUnsupported(c.Pod); why != "" {
+			pk.unsupported = c.Pod.key + ": " + why
+			return pk
+		}
+		pc.excl = len(c.Pod.antiAffinity) > 0 && matchesAny(c.Pod.antiAffinity, c.Pod, s.nsLabels[c.Pod.namespace])
+		pk.classes = append(pk.classes, pc)
+	}
+	for i, a := range pk.classes {
+		for j, b := range pk.classes {
+			if i != j && selects(a.rep, b.rep, s.nsLabels) {
+				pk.unsupported = fmt.Sprintf("%s selects pods of %s", a.rep.key, b.rep.key)
+				return pk
+			}
+		}
+	}
+	for i := range pk.classes {
+		c := &pk.classes[i]
+		if len(c.rep.spread) > 0 {
+			pk.prepareSpread(c, classes[i].Placer)
+		}
+	}
+	return pk
+}
+
+// bulkUnsupported says why the bulk model cannot pack p's class, "" if it
+// can.
+func bulkUnsupported(p *Pod) string {
+	switch {
+	case p.unsupported != ReasonNone:
+		return string(p.unsupported)
+	case len(p.affinity) > 0:
+		return "required pod affinity"
+	case len(p.ports) > 0:
+		return "host ports"
+	case len(p.antiAffinity) > 0 && len(p.spread) > 0:
+		return "anti-affinity and topology spread"
+	}
+	for _, t := range p.antiAffinity {
+		if t.topologyKey != LabelHostname || selectsPerPodLabel(t.selector) {
+			return "anti-affinity on " + t.topologyKey + " or on a per-replica label"
+		}
+	}
+	for _, c := range p.spread {
+		if c.topologyKey != LabelZone || selectsPerPodLabel(c.selector) {
+			return "topology spread on " + c.topologyKey + " or on a per-replica label"
+		}
+	}
+	return ""
+}
+
+func selectsPerPodLabel(sel labels.Selector) bool {
+	reqs, _ := sel.Requirements()
+	for _, r := range reqs {
+		if slices.Contains(perPodLabels, r.Key()) {
+			return true
+		}
+	}
+	return false
+}
+
+// selects reports whether a's anti-affinity terms or spread selectors
+// count pod b.
+func selects(a, b *Pod, nsLabels map[string]labels.Set) bool {
+	if matchesAny(a.antiAffinity, b, nsLabels[b.namespace]) {
+		return true
+	}
+	for i := range a.spread {
+		if a.spread[i].counts(a, b) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchesAny(terms []affinityTerm, q *Pod, nsLabels labels.Set) bool {
+	for i := range terms {
+		if terms[i].matches(q, nsLabels) {
+			return true
+		}
+	}
+	return false
+}
+
+// prepareSpread records the spread counts of class c and the nodes that
+// fit its replicas but for the spread constraints. A Placer of the class
+// on the snapshot lends its counts and skips the nodes it found dead.
+func (pk *Packer) prepareSpread(c *packClass, pl *Placer) {
+	s := pk.s
+	var aff *affinityState
+	var dead []bool
+	if pl != nil && pl.s == s && pl.p.podSpec == c.rep.podSpec {
+		pl.sync()
+		c.spread, aff, dead = pl.spread, pl.aff, pl.dead
+	} else {
+		c.spread, aff = newSpreadState(s, c.rep), newAffinityState(s, c.rep)
+	}
+	static := s.staticVerdicts(c.rep.podSpec)
+	c.cands = map[string][]int{}
+	for i, n := range s.nodes {
+		if n == nil || (i < len(dead) && dead[i]) || static[n.id] != ReasonNone {
+			continue
+		}
+		z, ok := n.node.Labels[LabelZone]
+		if !ok || resourcesFit(c.rep.requests, n) != ReasonNone || aff.fits(c.rep, n) != ReasonNone {
+			continue
+		}
+		c.cands[z] = append(c.cands[z], i)
+	}
+	c.zones = slices.Sorted(maps.Keys(c.cands))
+}
+
+// Supported reports whether the bulk model covers the classes, and if not
+// why.
+func (pk *Packer) Supported() (bool, string) { return pk.unsupported == "", pk.unsupported }
+
+// PackResult is the outcome of [Packer.Pack].
+type PackResult struct {
+	// NewNodes is the number of new template nodes the classes need.
+	NewNodes int
+	// Classes holds, per class in the Packer's order, what was placed.
+	Classes []ClassPack
+	// Allocatable and Requested sum the new nodes' allocatable and the
+	// requests placed on them (daemon pods included); scalar resources are
+	// not summed.
+	Allocatable, Requested Resources
+}
+
+// ClassPack is where one class's replicas land, in replica order.
+type ClassPack struct {
+	// Segments place consecutive replicas, in order.
+	Segments []PackSegment
+	// Placed counts the replicas placed.
+	Placed int
+	// Stop says why the next replica fits nowhere (ReasonNone when all
+	// were placed or when only the room for new nodes ran out).
+	Stop Reason
+	// OutOfRoom is set when the next replica would fit a new node but
+	// maxNew was reached.
+	OutOfRoom bool
+}
+
+// PackSegment places Count consecutive replicas on one node: an existing
+// node of the snapshot (Node) or, when Node is "", the new node NewNode
+// (0-based, in order of addition).
+type PackSegment struct {
+	Node    string
+	NewNode int
+	Count   int
+}
+
+// vnode is a new node (or an existing one changed by the pack): what is
+// left of its allocatable and of its pod count.
+type vnode struct {
+	free    Resources
+	podRoom int64
+}
+
+// fits returns how many pods with requests req the node holds, following
+// NodeResourcesFit.
+func (v *vnode) fits(req Resources) int64 {
+	k := v.podRoom
+	if req.isZeroRequest() || k <= 0 {
+		return max(k, 0)
+	}
+	div := func(free, r int64) {
+		if r > 0 {
+			k = min(k, max(free, 0)/r)
+		}
+	}
+	div(v.free.MilliCPU, req.MilliCPU)
+	div(v.free.Memory, req.Memory)
+	div(v.free.EphemeralStorage, req.EphemeralStorage)
+	for name, r := range req.Scalar {
+		div(v.free.Scalar[name], r)
+	}
+	return k
+}
+
+// take places k pods with requests req. The Scalar map may be shared with
+// other vnodes: it is replaced, never written.
+func (v *vnode) take(req Resources, k int64) {
+	v.free.MilliCPU -= k * req.MilliCPU
+	v.free.Memory -= k * req.Memory
+	v.free.EphemeralStorage -= k * req.EphemeralStorage
+	v.podRoom -= k
+	if len(req.Scalar) > 0 {
+		sc := maps.Clone(v.free.Scalar)
+		if sc == nil {
+			sc = map[corev1.ResourceName]int64{}
+		}
+		for name, r := range req.Scalar {
+			sc[name] -= k * r
+		}
+		v.free.Scalar = sc
+	}
+}
+
+// packRun is the state of one Pack call.
+type packRun struct {
+	pk    *Packer
+	fresh *nodeState // a new node of the template, daemon pods placed
+	nodes []vnode
+	old   map[int]*vnode // existing nodes changed by spread classes
+	res   PackResult
+	maxNew int
+}
+
+// probeNodeName names the new node Pack evaluates (outside the snapshot)
+// to learn what a new node of a template looks like.
+const probeNodeName = "kelp-packer-probe"
+
+// Pack packs the classes onto the snapshot's nodes and up to maxNew new
+// nodes of template (with daemonPods, see [Snapshot.AddTemplateNode]).
+// ok is false when the classes or the daemon pods are outside the bulk
+// model; the caller then places pod by pod.
+func (pk *Packer) Pack(template *corev1.Node, daemonPods []*Pod, maxNew int) (res PackResult, ok bool, err error) {
+	if pk.unsupported != "" {
+		return PackResult{}, false, nil
+	}
+	for _, d := range daemonPods {
+		if len(d.affinity) > 0 || len(d.antiAffinity) > 0 || len(d.spread) > 0 || d.unsupported != ReasonNone {
+			return PackResult{}, false, nil
+		}
+	}
+	r := &packRun{pk: pk, old: map[int]*vnode{}, maxNew: maxNew}
+	r.fresh = pk.freshNode(template, daemonPods)
+	for i := range pk.classes {
+		c := &pk.classes[i]
+		for _, d := range r.fresh.pods {
+			for j := range c.rep.spread {
+				if c.rep.spread[j].counts(c.rep, d) {
+					return PackResult{}, false, nil
+				}
+			}
+		}
+	}
+	r.res.Classes = make([]ClassPack, len(pk.classes))
+	for i := range pk.classes {
+		c := &pk.classes[i]
+		if len(c.rep.spread) > 0 {
+			r.res.Classes[i] = r.packSpread(c)
+		} else {
+			r.res.Classes[i] = r.packBulk(c)
+		}
+	}
+	r.res.NewNodes = len(r.nodes)
+	a, n := &r.fresh.allocatable, int64(len(r.nodes))
+	r.res.Allocatable = Resources{MilliCPU: n * a.MilliCPU, Memory: n * a.Memory, EphemeralStorage: n * a.EphemeralStorage, Pods: n * a.Pods}
+	r.res.Requested = r.res.Allocatable
+	for i := range r.nodes {
+		f := &r.nodes[i]
+		r.res.Requested.MilliCPU -= f.free.MilliCPU
+		r.res.Requested.Memory -= f.free.Memory
+		r.res.Requested.EphemeralStorage -= f.free.EphemeralStorage
+		r.res.Requested.Pods -= f.podRoom
+	}
+	return r.res, true, nil
+}
+
+func (r *packRun) freshNode() vnode {
+	return vnode{free: r.fresh.free(), podRoom: r.fresh.allocatable.Pods - int64(len(r.fresh.pods))}
+}
+
+// packBulk fills the new nodes in order with a class that fits no
+// existing node, then adds new nodes holding as many replicas as a fresh
+// one does.
+func (r *packRun) packBulk(c *packClass) ClassPack {
+	var out ClassPack
+	left := int64(c.count)
+	why := c.rep.staticFit(r.fresh.node)
+	if why == ReasonNone {
+		why = dynamicFit(c.rep, r.fresh, nil, r.freshAffinity(c))
+	}
+	ok := why == ReasonNone
+	if ok {
+		for i := range r.nodes {
+			if left == 0 {
+				break
+			}
+			k := min(r.nodes[i].fits(c.rep.requests), left)
+			if c.excl {
+				k = min(k, 1)
+			}
+			if k > 0 {
+				r.nodes[i].take(c.rep.requests, k)
+				out.Segments = append(out.Segments, PackSegment{NewNode: i, Count: int(k)})
+				left -= k
+			}
+		}
+	}
+	if left > 0 && ok {
+		fresh := r.freshNode()
+		per := fresh.fits(c.rep.requests)
+		if c.excl {
+			per = min(per, 1)
+		}
+		for left > 0 && len(r.nodes) < r.maxNew {
+			k := min(per, left)
+			n := fresh
+			n.take(c.rep.requests, k)
+			r.nodes = append(r.nodes, n)
+			out.Segments = append(out.Segments, PackSegment{NewNode: len(r.nodes) - 1, Count: int(k)})
+			left -= k
+		}
+	}
+	out.Placed = c.count - int(left)
+	if left > 0 {
+		out.Stop, out.OutOfRoom = why, ok
+	}
+	return out
+}
+
+// packSpread places a class with zone spread constraints replica by
+// replica: first-fit over the existing nodes where only the spread
+// constraints may keep it out, then the new nodes.
+func (r *packRun) packSpread(c *packClass) ClassPack {
+	var out ClassPack
+	st := c.spread.clone()
+	fresh := r.fresh
+	if len(r.nodes) > 0 {
+		st.addNode(c.rep, fresh)
+	}
+	// Verdicts on a new node other than resources and spread are the same
+	// for every new node.
+	aff := r.freshAffinity(c)
+	other := c.rep.staticFit(fresh.node)
+	if other == ReasonNone {
+		other = aff.fits(c.rep, fresh)
+	}
+	cursor := make(map[string]int, len(c.zones))
+	newCursor := 0
+	add := func(seg PackSegment) {
+		if k := len(out.Segments) - 1; k >= 0 && out.Segments[k].Node == seg.Node && out.Segments[k].NewNode == seg.NewNode {
+			out.Segments[k].Count++
+		} else {
+			out.Segments = append(out.Segments, seg)
+		}
+		out.Placed++
+	}
+	for out.Placed < c.count {
+		if idx := r.firstCandidate(c, st, cursor); idx >= 0 {
+			n := r.pk.s.nodes[idx]
+			r.oldNode(idx).take(c.rep.requests, 1)
+			st.add(c.rep, c.rep, n)
+			add(PackSegment{Node: n.node.Name, Count: 1})
+			continue
+		}
+		if other == ReasonNone && len(r.nodes) > 0 && st.fits(c.rep, fresh) == ReasonNone {
+			for newCursor < len(r.nodes) && r.nodes[newCursor].fits(c.rep.requests) == 0 {
+				newCursor++
+			}
+			if newCursor < len(r.nodes) {
+				r.nodes[newCursor].take(c.rep.requests, 1)
+				st.add(c.rep, c.rep, fresh)
+				add(PackSegment{NewNode: newCursor, Count: 1})
+				continue
+			}
+		}
+		// A new node: its zone may be a new, empty domain.
+		trial := st.clone()
+		trial.addNode(c.rep, fresh)
+		why := c.rep.staticFit(fresh.node)
+		if why == ReasonNone {
+			why = dynamicFit(c.rep, fresh, trial, aff)
+		}
+		if why != ReasonNone || len(r.nodes) >= r.maxNew {
+			out.Stop, out.OutOfRoom = why, why == ReasonNone
+			return out
+		}
+		st = trial
+		r.nodes = append(r.nodes, r.freshNode())
+		newCursor = len(r.nodes) - 1
+		r.nodes[newCursor].take(c.rep.requests, 1)
+		st.add(c.rep, c.rep, fresh)
+		add(PackSegment{NewNode: newCursor, Count: 1})
+	}
+	return out
+}
+
+// firstCandidate returns the index of the first existing node, in snapshot
+// order, that holds another replica of c and whose zone the spread
+// constraints allow, or -1.
+func (r *packRun) firstCandidate(c *packClass, st *spreadState, cursor map[string]int) int {
+	best := -1
+	for _, z := range c.zones {
+		cands := c.cands[z]
+		i := cursor[z]
+		if i >= len(cands) || st.fits(c.rep, r.pk.s.nodes[cands[i]]) != ReasonNone {
+			continue
+		}
+		for i < len(cands) && r.oldNode(cands[i]).fits(c.rep.requests) == 0 {
+			i++
+		}
+		cursor[z] = i
+		if i < len(cands) && (best < 0 || cands[i] < best) {
+			best = cands[i]
+		}
+	}
+	return best
+}
+
+// freshAffinity is the InterPodAffinity state of class c for a new node:
+// the snapshot's pods whose anti-affinity selects c in the node's zone,
+// and the daemon pods on the node. c's own terms are on the hostname
+// only, so other nodes' pods do not matter.
+func (r *packRun) freshAffinity(c *packClass) *affinityState {
+	return r.pk.newNodeAffinity(c.rep, r.fresh)
+}
+
+// newNodeAffinity is the InterPodAffinity state of p for n, a node outside
+// the snapshot whose pods have no affinity terms, when p's terms are on
+// the hostname only.
+func (pk *Packer) newNodeAffinity(p *Pod, n *nodeState) *affinityState {
+	zone, hasZone := n.node.Labels[LabelZone]
+	var anti int
+	if hasZone {
+		for _, t := range pk.zoneTerms() {
+			if t.zone == zone && t.term.matches(p, pk.s.nsLabels[p.namespace]) {
+				anti++
+			}
+		}
+	}
+	if anti == 0 && len(p.antiAffinity) == 0 {
+		return nil
+	}
+	st := &affinityState{affinity: map[topologyPair]int{}, anti: map[topologyPair]int{}, existingAnti: map[topologyPair]int{}}
+	if anti > 0 {
+		st.existingAnti[topologyPair{LabelZone, zone}] = anti
+	}
+	for _, q := range n.pods {
+		st.add(p, q, n, pk.s.nsLabels[q.namespace], pk.s.nsLabels[p.namespace])
+	}
+	return st
+}
+
+// zoneTerm is a zone anti-affinity term of a pod of the snapshot, in the
+// zone of the pod's node.
+type zoneTerm struct {
+	term *affinityTerm
+	zone string
+}
+
+// zoneTerms lists the snapshot's zone anti-affinity terms (computed once).
+func (pk *Packer) zoneTerms() []zoneTerm {
+	if pk.zoneDone {
+		return pk.zoneAnti
+	}
+	pk.zoneDone = true
+	if pk.s.antiPods == 0 {
+		return nil
+	}
+	for _, n := range pk.s.nodes {
+		if n == nil || n.antiPods == 0 {
+			continue
+		}
+		z, ok := n.node.Labels[LabelZone]
+		if !ok {
+			continue
+		}
+		for _, q := range n.pods {
+			for i := range q.antiAffinity {
+				if q.antiAffinity[i].topologyKey == LabelZone {
+					pk.zoneAnti = append(pk.zoneAnti, zoneTerm{&q.antiAffinity[i], z})
+				}
+			}
+		}
+	}
+	return pk.zoneAnti
+}
+
+// freshNode returns a new node of template with the daemon pods that fit
+// it, as [Snapshot.AddTemplateNode] would add it, without adding it. The
+// daemon pods have no pod affinity, anti-affinity or spread terms.
+func (pk *Packer) freshNode(template *corev1.Node, daemonPods []*Pod) *nodeState {
+	fam := pk.s.fam
+	fam.mu.Lock()
+	obj, ok := fam.probes[template]
+	if !ok {
+		obj = templateNodeObject(template, probeNodeName)
+		fam.probes[template] = obj
+	}
+	fam.mu.Unlock()
+	n := &nodeState{node: obj, template: true, allocatable: ResourcesFromList(obj.Status.Allocatable)}
+	for _, d := range daemonPods {
+		if d.staticFit(obj) != ReasonNone || dynamicFit(d, n, nil, pk.newNodeAffinity(d, n)) != ReasonNone {
+			continue
+		}
+		n.pods = append(n.pods, d)
+		n.requested.Add(d.requests)
+		n.ports = append(n.ports, d.ports...)
+	}
+	return n
+}
+
+func (r *packRun) oldNode(idx int) *vnode {
+	v, ok := r.old[idx]
+	if !ok {
+		n := r.pk.s.nodes[idx]
+		v = &vnode{free: n.free(), podRoom: n.allocatable.Pods - int64(len(n.pods))}
+		r.old[idx] = v
+	}
+	return v
+}
+
+// clone returns a copy of st that shares nothing with it.
+func (st *spreadState) clone() *spreadState {
+	c := &spreadState{counts: make([]map[string]int, len(st.counts)), mins: slices.Clone(st.mins)}
+	for i, m := range st.counts {
+		c.counts[i] = maps.Clone(m)
+	}
+	return c
+}
