@@ -52,6 +52,8 @@ func (p *planner) options(classes []*class) ([]Option, map[string]*simulation, [
 			pcs[i] = simulator.PackClass{Pod: c.rep, Count: len(c.pods), Placer: p.placers[c.rep]}
 		}
 		rd.packer = simulator.NewPacker(p.work, pcs)
+		rd.packer.Inherit(p.lastPacker)
+		p.lastPacker = rd.packer
 	}
 	for _, g := range p.groups {
 		if why := p.ineligible(g); why != "" {
@@ -293,17 +295,19 @@ func (p *planner) replay(s *simulation, classes []*class) error {
 	for ci, c := range s.pack.Classes {
 		i := 0
 		for _, seg := range c.Segments {
-			node := seg.Node
-			if node == "" {
-				node = s.nodes[seg.NewNode]
-			}
-			for range seg.Count {
-				q := classes[ci].pods[i]
-				i++
-				if err := p.work.AddPod(node, q); err != nil {
-					return fmt.Errorf("replay plan: %w", err)
+			for n := range max(seg.Nodes, 1) {
+				node := seg.Node
+				if node == "" {
+					node = s.nodes[seg.NewNode+n]
 				}
-				s.placed = append(s.placed, placement{q.Key(), node})
+				for range seg.Count {
+					q := classes[ci].pods[i]
+					i++
+					if err := p.work.AddPod(node, q); err != nil {
+						return fmt.Errorf("replay plan: %w", err)
+					}
+					s.placed = append(s.placed, placement{q.Key(), node})
+				}
 			}
 		}
 	}

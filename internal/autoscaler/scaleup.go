@@ -37,6 +37,9 @@ type planner struct {
 	// kept from round to round while the working snapshot only grows.
 	placers   map[*simulator.Pod]*simulator.Placer
 	placersOn *simulator.Snapshot
+	// lastPacker is the previous round's Packer, whose results for
+	// unchanged classes the next round reuses.
+	lastPacker *simulator.Packer
 }
 
 // usage is the cluster's node count and capacity.

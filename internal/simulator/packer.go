@@ -43,13 +43,65 @@ type Packer struct {
 	s           *Snapshot
 	classes     []packClass
 	unsupported string
+	scalars     []corev1.ResourceName // the classes' scalar requests
 	zoneAnti    []zoneTerm
 	zoneDone    bool
+	epoch       uint64
+	// memo holds, per template, the packing of the leading classes
+	// without spread constraints, which later rounds often repeat.
+	memo map[*corev1.Node]*bulkMemo
+}
+
+// bulkMemo is the packing of a Packer's leading classes without spread
+// constraints onto new nodes of one template.
+type bulkMemo struct {
+	daemon  []*Pod
+	maxNew  int
+	classes []PackClass // Pod and Count only
+	nodes   []vnode
+	packs   []ClassPack
+}
+
+func newBulkMemo(daemon []*Pod, maxNew int, classes []packClass, r *packRun) *bulkMemo {
+	m := &bulkMemo{daemon: daemon, maxNew: maxNew, nodes: slices.Clone(r.nodes), packs: slices.Clone(r.res.Classes[:len(classes)])}
+	for _, c := range classes {
+		m.classes = append(m.classes, PackClass{Pod: c.rep, Count: c.count})
+	}
+	return m
+}
+
+// matches reports whether m is the packing of classes with these inputs.
+// Class representatives match by compiled spec, which holds everything
+// but the pod's identity.
+func (m *bulkMemo) matches(daemon []*Pod, maxNew int, classes []packClass) bool {
+	if maxNew != m.maxNew || !slices.Equal(daemon, m.daemon) || len(classes) != len(m.classes) {
+		return false
+	}
+	for i, c := range classes {
+		if c.rep.podSpec != m.classes[i].Pod.podSpec || c.count != m.classes[i].Count {
+			return false
+		}
+	}
+	return true
+}
+
+// Inherit lets pk reuse what prev computed when prev packed onto the same
+// snapshot, which has only grown since (no removal) without new zone
+// anti-affinity terms: the results of leading classes without spread
+// constraints then stay valid.
+func (pk *Packer) Inherit(prev *Packer) {
+	if prev == nil || prev.s != pk.s || prev.epoch != pk.s.epoch || pk.unsupported != "" ||
+		!slices.Equal(prev.scalars, pk.scalars) || len(prev.zoneTerms()) != len(pk.zoneTerms()) {
+		return
+	}
+	pk.memo = prev.memo
 }
 
 type packClass struct {
 	rep   *Pod
 	count int
+	req   vres // rep's requests
+	zero  bool // rep requests nothing but a pod slot
 	// excl: at most one replica per node (the pod matches its own hostname
 	// anti-affinity).
 	excl bool
@@ -64,7 +116,7 @@ type packClass struct {
 // NewPacker prepares the classes (in packing order) against s. It costs
 // O(nodes) per class with spread constraints, O(classes²) otherwise.
 func NewPacker(s *Snapshot, classes []PackClass) *Packer {
-	pk := &Packer{s: s}
+	pk := &Packer{s: s, epoch: s.epoch, memo: map[*corev1.Node]*bulkMemo{}}
 	for _, c := range classes {
 		pc := packClass{rep: c.Pod, count: c.Count}
 		if why := bulkUnsupported(c.Pod); why != "" {
@@ -73,6 +125,21 @@ func NewPacker(s *Snapshot, classes []PackClass) *Packer {
 		}
 		pc.excl = len(c.Pod.antiAffinity) > 0 && matchesAny(c.Pod.antiAffinity, c.Pod, s.nsLabels[c.Pod.namespace])
 		pk.classes = append(pk.classes, pc)
+	}
+	names := map[corev1.ResourceName]bool{}
+	for _, c := range pk.classes {
+		for name := range c.rep.requests.Scalar {
+			names[name] = true
+		}
+	}
+	if len(names) > maxPackScalars {
+		pk.unsupported = fmt.Sprintf("more than %d scalar resources requested", maxPackScalars)
+		return pk
+	}
+	pk.scalars = slices.Sorted(maps.Keys(names))
+	for i := range pk.classes {
+		c := &pk.classes[i]
+		c.req, c.zero = pk.vres(c.rep.requests), c.rep.requests.isZeroRequest()
 	}
 	for i, a := range pk.classes {
 		for j, b := range pk.classes {
@@ -208,27 +275,85 @@ type ClassPack struct {
 	OutOfRoom bool
 }
 
-// PackSegment places Count consecutive replicas on one node: an existing
-// node of the snapshot (Node) or, when Node is "", the new node NewNode
-// (0-based, in order of addition).
+// PackSegment places consecutive replicas: Count on an existing node of
+// the snapshot (Node), or, when Node is "", Count on each of the Nodes new
+// nodes from NewNode on (0-based, in order of addition).
 type PackSegment struct {
 	Node    string
 	NewNode int
+	Nodes   int
 	Count   int
+}
+
+// addNew records count replicas on each of nodes new nodes from first.
+func (cp *ClassPack) addNew(first, nodes, count int) {
+	if nodes <= 0 || count <= 0 {
+		return
+	}
+	cp.Placed += nodes * count
+	if k := len(cp.Segments) - 1; k >= 0 {
+		if l := &cp.Segments[k]; l.Node == "" && l.Count == count && l.NewNode+l.Nodes == first {
+			l.Nodes += nodes
+			return
+		}
+	}
+	cp.Segments = append(cp.Segments, PackSegment{NewNode: first, Nodes: nodes, Count: count})
+}
+
+// addOneNew records one more replica on new node i.
+func (cp *ClassPack) addOneNew(i int) {
+	cp.Placed++
+	if k := len(cp.Segments) - 1; k >= 0 {
+		if l := &cp.Segments[k]; l.Node == "" && l.Nodes == 1 && l.NewNode == i {
+			l.Count++
+			return
+		}
+	}
+	cp.Segments = append(cp.Segments, PackSegment{NewNode: i, Nodes: 1, Count: 1})
+}
+
+// addOld records one replica on the existing node name.
+func (cp *ClassPack) addOld(name string) {
+	cp.Placed++
+	if k := len(cp.Segments) - 1; k >= 0 && cp.Segments[k].Node == name {
+		cp.Segments[k].Count++
+		return
+	}
+	cp.Segments = append(cp.Segments, PackSegment{Node: name, Nodes: 1, Count: 1})
+}
+
+// maxPackScalars bounds the distinct scalar resources (GPUs, hugepages,
+// ...) the classes of one Packer may request.
+const maxPackScalars = 4
+
+// vres is a resource vector over the Packer's scalar names: what is left
+// of a node, or a pod's requests.
+type vres struct {
+	cpu, mem, eph int64
+	sc            [maxPackScalars]int64
 }
 
 // vnode is a new node (or an existing one changed by the pack): what is
 // left of its allocatable and of its pod count.
 type vnode struct {
-	free    Resources
+	free    vres
 	podRoom int64
 }
 
+// vres converts r over the Packer's scalar names.
+func (pk *Packer) vres(r Resources) vres {
+	v := vres{cpu: r.MilliCPU, mem: r.Memory, eph: r.EphemeralStorage}
+	for i, name := range pk.scalars {
+		v.sc[i] = r.Scalar[name]
+	}
+	return v
+}
+
 // fits returns how many pods with requests req the node holds, following
-// NodeResourcesFit.
-func (v *vnode) fits(req Resources) int64 {
+// NodeResourcesFit (zero: only the pod count).
+func (v *vnode) fits(req *vres, zero bool) int64 {
 	k := v.podRoom
-	if req.isZeroRequest() || k <= 0 {
+	if zero || k <= 0 {
 		return max(k, 0)
 	}
 	div := func(free, r int64) {
@@ -236,41 +361,33 @@ func (v *vnode) fits(req Resources) int64 {
 			k = min(k, max(free, 0)/r)
 		}
 	}
-	div(v.free.MilliCPU, req.MilliCPU)
-	div(v.free.Memory, req.Memory)
-	div(v.free.EphemeralStorage, req.EphemeralStorage)
-	for name, r := range req.Scalar {
-		div(v.free.Scalar[name], r)
+	div(v.free.cpu, req.cpu)
+	div(v.free.mem, req.mem)
+	div(v.free.eph, req.eph)
+	for i := range req.sc {
+		div(v.free.sc[i], req.sc[i])
 	}
 	return k
 }
 
-// take places k pods with requests req. The Scalar map may be shared with
-// other vnodes: it is replaced, never written.
-func (v *vnode) take(req Resources, k int64) {
-	v.free.MilliCPU -= k * req.MilliCPU
-	v.free.Memory -= k * req.Memory
-	v.free.EphemeralStorage -= k * req.EphemeralStorage
-	v.podRoom -= k
-	if len(req.Scalar) > 0 {
-		sc := maps.Clone(v.free.Scalar)
-		if sc == nil {
-			sc = map[corev1.ResourceName]int64{}
-		}
-		for name, r := range req.Scalar {
-			sc[name] -= k * r
-		}
-		v.free.Scalar = sc
+// take places k pods with requests req.
+func (v *vnode) take(req *vres, k int64) {
+	v.free.cpu -= k * req.cpu
+	v.free.mem -= k * req.mem
+	v.free.eph -= k * req.eph
+	for i := range req.sc {
+		v.free.sc[i] -= k * req.sc[i]
 	}
+	v.podRoom -= k
 }
 
 // packRun is the state of one Pack call.
 type packRun struct {
-	pk    *Packer
-	fresh *nodeState // a new node of the template, daemon pods placed
-	nodes []vnode
-	old   map[int]*vnode // existing nodes changed by spread classes
-	res   PackResult
+	pk     *Packer
+	fresh  *nodeState // a new node of the template, daemon pods placed
+	nodes  []vnode
+	old    map[int]*vnode // existing nodes changed by spread classes
+	res    PackResult
 	maxNew int
 }
 
@@ -304,7 +421,20 @@ func (pk *Packer) Pack(template *corev1.Node, daemonPods []*Pod, maxNew int) (re
 		}
 	}
 	r.res.Classes = make([]ClassPack, len(pk.classes))
-	for i := range pk.classes {
+	lead := slices.IndexFunc(pk.classes, func(c packClass) bool { return len(c.rep.spread) > 0 })
+	if lead < 0 {
+		lead = len(pk.classes)
+	}
+	start := 0
+	if m := pk.memo[template]; m != nil && m.matches(daemonPods, maxNew, pk.classes[:lead]) {
+		r.nodes = slices.Clone(m.nodes)
+		copy(r.res.Classes, m.packs)
+		start = lead
+	}
+	for i := start; i < len(pk.classes); i++ {
+		if i == lead && start == 0 {
+			pk.memo[template] = newBulkMemo(daemonPods, maxNew, pk.classes[:lead], r)
+		}
 		c := &pk.classes[i]
 		if len(c.rep.spread) > 0 {
 			r.res.Classes[i] = r.packSpread(c)
@@ -312,22 +442,25 @@ func (pk *Packer) Pack(template *corev1.Node, daemonPods []*Pod, maxNew int) (re
 			r.res.Classes[i] = r.packBulk(c)
 		}
 	}
+	if lead == len(pk.classes) && start == 0 {
+		pk.memo[template] = newBulkMemo(daemonPods, maxNew, pk.classes, r)
+	}
 	r.res.NewNodes = len(r.nodes)
 	a, n := &r.fresh.allocatable, int64(len(r.nodes))
 	r.res.Allocatable = Resources{MilliCPU: n * a.MilliCPU, Memory: n * a.Memory, EphemeralStorage: n * a.EphemeralStorage, Pods: n * a.Pods}
 	r.res.Requested = r.res.Allocatable
 	for i := range r.nodes {
 		f := &r.nodes[i]
-		r.res.Requested.MilliCPU -= f.free.MilliCPU
-		r.res.Requested.Memory -= f.free.Memory
-		r.res.Requested.EphemeralStorage -= f.free.EphemeralStorage
+		r.res.Requested.MilliCPU -= f.free.cpu
+		r.res.Requested.Memory -= f.free.mem
+		r.res.Requested.EphemeralStorage -= f.free.eph
 		r.res.Requested.Pods -= f.podRoom
 	}
 	return r.res, true, nil
 }
 
 func (r *packRun) freshNode() vnode {
-	return vnode{free: r.fresh.free(), podRoom: r.fresh.allocatable.Pods - int64(len(r.fresh.pods))}
+	return vnode{free: r.pk.vres(r.fresh.free()), podRoom: r.fresh.allocatable.Pods - int64(len(r.fresh.pods))}
 }
 
 // packBulk fills the new nodes in order with a class that fits no
@@ -346,33 +479,45 @@ func (r *packRun) packBulk(c *packClass) ClassPack {
 			if left == 0 {
 				break
 			}
-			k := min(r.nodes[i].fits(c.rep.requests), left)
+			k := min(r.nodes[i].fits(&c.req, c.zero), left)
 			if c.excl {
 				k = min(k, 1)
 			}
 			if k > 0 {
-				r.nodes[i].take(c.rep.requests, k)
-				out.Segments = append(out.Segments, PackSegment{NewNode: i, Count: int(k)})
+				r.nodes[i].take(&c.req, k)
+				out.addNew(i, 1, int(k))
 				left -= k
 			}
 		}
 	}
 	if left > 0 && ok {
 		fresh := r.freshNode()
-		per := fresh.fits(c.rep.requests)
+		per := fresh.fits(&c.req, c.zero)
 		if c.excl {
 			per = min(per, 1)
 		}
-		for left > 0 && len(r.nodes) < r.maxNew {
-			k := min(per, left)
-			n := fresh
-			n.take(c.rep.requests, k)
+		if per <= 0 { // not reached: the fresh verdict counts resources
+			out.Stop = InsufficientResource(corev1.ResourcePods)
+			return out
+		}
+		// full nodes of per replicas, then one with the rest
+		full := min(left/per, int64(r.maxNew-len(r.nodes)))
+		r.nodes = slices.Grow(r.nodes, int(full)+1)
+		n := fresh
+		n.take(&c.req, per)
+		out.addNew(len(r.nodes), int(full), int(per))
+		for range full {
 			r.nodes = append(r.nodes, n)
-			out.Segments = append(out.Segments, PackSegment{NewNode: len(r.nodes) - 1, Count: int(k)})
-			left -= k
+		}
+		left -= full * per
+		if left > 0 && len(r.nodes) < r.maxNew {
+			n := fresh
+			n.take(&c.req, left)
+			out.addNew(len(r.nodes), 1, int(left))
+			r.nodes = append(r.nodes, n)
+			left = 0
 		}
 	}
-	out.Placed = c.count - int(left)
 	if left > 0 {
 		out.Stop, out.OutOfRoom = why, ok
 	}
@@ -398,30 +543,22 @@ func (r *packRun) packSpread(c *packClass) ClassPack {
 	}
 	cursor := make(map[string]int, len(c.zones))
 	newCursor := 0
-	add := func(seg PackSegment) {
-		if k := len(out.Segments) - 1; k >= 0 && out.Segments[k].Node == seg.Node && out.Segments[k].NewNode == seg.NewNode {
-			out.Segments[k].Count++
-		} else {
-			out.Segments = append(out.Segments, seg)
-		}
-		out.Placed++
-	}
 	for out.Placed < c.count {
 		if idx := r.firstCandidate(c, st, cursor); idx >= 0 {
 			n := r.pk.s.nodes[idx]
-			r.oldNode(idx).take(c.rep.requests, 1)
+			r.oldNode(idx).take(&c.req, 1)
 			st.add(c.rep, c.rep, n)
-			add(PackSegment{Node: n.node.Name, Count: 1})
+			out.addOld(n.node.Name)
 			continue
 		}
 		if other == ReasonNone && len(r.nodes) > 0 && st.fits(c.rep, fresh) == ReasonNone {
-			for newCursor < len(r.nodes) && r.nodes[newCursor].fits(c.rep.requests) == 0 {
+			for newCursor < len(r.nodes) && r.nodes[newCursor].fits(&c.req, c.zero) == 0 {
 				newCursor++
 			}
 			if newCursor < len(r.nodes) {
-				r.nodes[newCursor].take(c.rep.requests, 1)
+				r.nodes[newCursor].take(&c.req, 1)
 				st.add(c.rep, c.rep, fresh)
-				add(PackSegment{NewNode: newCursor, Count: 1})
+				out.addOneNew(newCursor)
 				continue
 			}
 		}
@@ -439,9 +576,9 @@ func (r *packRun) packSpread(c *packClass) ClassPack {
 		st = trial
 		r.nodes = append(r.nodes, r.freshNode())
 		newCursor = len(r.nodes) - 1
-		r.nodes[newCursor].take(c.rep.requests, 1)
+		r.nodes[newCursor].take(&c.req, 1)
 		st.add(c.rep, c.rep, fresh)
-		add(PackSegment{NewNode: newCursor, Count: 1})
+		out.addOneNew(newCursor)
 	}
 	return out
 }
@@ -457,7 +594,7 @@ func (r *packRun) firstCandidate(c *packClass, st *spreadState, cursor map[strin
 		if i >= len(cands) || st.fits(c.rep, r.pk.s.nodes[cands[i]]) != ReasonNone {
 			continue
 		}
-		for i < len(cands) && r.oldNode(cands[i]).fits(c.rep.requests) == 0 {
+		for i < len(cands) && r.oldNode(cands[i]).fits(&c.req, c.zero) == 0 {
 			i++
 		}
 		cursor[z] = i
@@ -565,7 +702,7 @@ func (r *packRun) oldNode(idx int) *vnode {
 	v, ok := r.old[idx]
 	if !ok {
 		n := r.pk.s.nodes[idx]
-		v = &vnode{free: n.free(), podRoom: n.allocatable.Pods - int64(len(n.pods))}
+		v = &vnode{free: r.pk.vres(n.free()), podRoom: n.allocatable.Pods - int64(len(n.pods))}
 		r.old[idx] = v
 	}
 	return v
