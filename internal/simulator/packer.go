@@ -58,12 +58,13 @@ type bulkMemo struct {
 	daemon  []*Pod
 	maxNew  int
 	classes []PackClass // Pod and Count only
-	nodes   []vnode
+	runs    []vrun
+	count   int
 	packs   []ClassPack
 }
 
 func newBulkMemo(daemon []*Pod, maxNew int, classes []packClass, r *packRun) *bulkMemo {
-	m := &bulkMemo{daemon: daemon, maxNew: maxNew, nodes: slices.Clone(r.nodes), packs: slices.Clone(r.res.Classes[:len(classes)])}
+	m := &bulkMemo{daemon: daemon, maxNew: maxNew, runs: slices.Clone(r.runs), count: r.count, packs: slices.Clone(r.res.Classes[:len(classes)])}
 	for _, c := range classes {
 		m.classes = append(m.classes, PackClass{Pod: c.rep, Count: c.count})
 	}
@@ -381,11 +382,18 @@ func (v *vnode) take(req *vres, k int64) {
 	v.podRoom -= k
 }
 
+// vrun is n consecutive identical new nodes.
+type vrun struct {
+	v vnode
+	n int
+}
+
 // packRun is the state of one Pack call.
 type packRun struct {
 	pk     *Packer
-	fresh  *nodeState // a new node of the template, daemon pods placed
-	nodes  []vnode
+	fresh  *nodeState     // a new node of the template, daemon pods placed
+	runs   []vrun         // the new nodes, in order, identical neighbours merged
+	count  int            // new nodes
 	old    map[int]*vnode // existing nodes changed by spread classes
 	res    PackResult
 	maxNew int
@@ -427,7 +435,7 @@ func (pk *Packer) Pack(template *corev1.Node, daemonPods []*Pod, maxNew int) (re
 	}
 	start := 0
 	if m := pk.memo[template]; m != nil && m.matches(daemonPods, maxNew, pk.classes[:lead]) {
-		r.nodes = slices.Clone(m.nodes)
+		r.runs, r.count = slices.Clone(m.runs), m.count
 		copy(r.res.Classes, m.packs)
 		start = lead
 	}
@@ -445,16 +453,16 @@ func (pk *Packer) Pack(template *corev1.Node, daemonPods []*Pod, maxNew int) (re
 	if lead == len(pk.classes) && start == 0 {
 		pk.memo[template] = newBulkMemo(daemonPods, maxNew, pk.classes, r)
 	}
-	r.res.NewNodes = len(r.nodes)
-	a, n := &r.fresh.allocatable, int64(len(r.nodes))
+	r.res.NewNodes = r.count
+	a, n := &r.fresh.allocatable, int64(r.count)
 	r.res.Allocatable = Resources{MilliCPU: n * a.MilliCPU, Memory: n * a.Memory, EphemeralStorage: n * a.EphemeralStorage, Pods: n * a.Pods}
 	r.res.Requested = r.res.Allocatable
-	for i := range r.nodes {
-		f := &r.nodes[i]
-		r.res.Requested.MilliCPU -= f.free.cpu
-		r.res.Requested.Memory -= f.free.mem
-		r.res.Requested.EphemeralStorage -= f.free.eph
-		r.res.Requested.Pods -= f.podRoom
+	for _, run := range r.runs {
+		k := int64(run.n)
+		r.res.Requested.MilliCPU -= k * run.v.free.cpu
+		r.res.Requested.Memory -= k * run.v.free.mem
+		r.res.Requested.EphemeralStorage -= k * run.v.free.eph
+		r.res.Requested.Pods -= k * run.v.podRoom
 	}
 	return r.res, true, nil
 }
@@ -475,20 +483,7 @@ func (r *packRun) packBulk(c *packClass) ClassPack {
 	}
 	ok := why == ReasonNone
 	if ok {
-		for i := range r.nodes {
-			if left == 0 {
-				break
-			}
-			k := min(r.nodes[i].fits(&c.req, c.zero), left)
-			if c.excl {
-				k = min(k, 1)
-			}
-			if k > 0 {
-				r.nodes[i].take(&c.req, k)
-				out.addNew(i, 1, int(k))
-				left -= k
-			}
-		}
+		left = r.fillRuns(c, left, &out)
 	}
 	if left > 0 && ok {
 		fresh := r.freshNode()
@@ -501,20 +496,18 @@ func (r *packRun) packBulk(c *packClass) ClassPack {
 			return out
 		}
 		// full nodes of per replicas, then one with the rest
-		full := min(left/per, int64(r.maxNew-len(r.nodes)))
-		r.nodes = slices.Grow(r.nodes, int(full)+1)
-		n := fresh
-		n.take(&c.req, per)
-		out.addNew(len(r.nodes), int(full), int(per))
-		for range full {
-			r.nodes = append(r.nodes, n)
+		if full := min(left/per, int64(r.maxNew-r.count)); full > 0 {
+			n := fresh
+			n.take(&c.req, per)
+			out.addNew(r.count, int(full), int(per))
+			r.appendRun(vrun{n, int(full)})
+			left -= full * per
 		}
-		left -= full * per
-		if left > 0 && len(r.nodes) < r.maxNew {
+		if left > 0 && r.count < r.maxNew {
 			n := fresh
 			n.take(&c.req, left)
-			out.addNew(len(r.nodes), 1, int(left))
-			r.nodes = append(r.nodes, n)
+			out.addNew(r.count, 1, int(left))
+			r.appendRun(vrun{n, 1})
 			left = 0
 		}
 	}
@@ -524,6 +517,65 @@ func (r *packRun) packBulk(c *packClass) ClassPack {
 	return out
 }
 
+// appendRun adds new nodes after the others.
+func (r *packRun) appendRun(run vrun) {
+	if k := len(r.runs) - 1; k >= 0 && r.runs[k].v == run.v {
+		r.runs[k].n += run.n
+	} else {
+		r.runs = append(r.runs, run)
+	}
+	r.count += run.n
+}
+
+// fillRuns places up to left replicas of bulk class c first-fit on the
+// new nodes present and returns how many are left. Identical nodes take
+// the same number, so a run is split at most twice.
+func (r *packRun) fillRuns(c *packClass, left int64, out *ClassPack) int64 {
+	first := 0
+	for j := 0; j < len(r.runs) && left > 0; j++ {
+		run := r.runs[j]
+		k := run.v.fits(&c.req, c.zero)
+		if c.excl {
+			k = min(k, 1)
+		}
+		if k <= 0 {
+			first += run.n
+			continue
+		}
+		whole := min(int64(run.n), left/k)
+		if whole == int64(run.n) {
+			r.runs[j].v.take(&c.req, k)
+			out.addNew(first, run.n, int(k))
+			left -= whole * k
+			first += run.n
+			continue
+		}
+		var pieces []vrun
+		if whole > 0 {
+			v := run.v
+			v.take(&c.req, k)
+			pieces = append(pieces, vrun{v, int(whole)})
+			out.addNew(first, int(whole), int(k))
+		}
+		if rem := left - whole*k; rem > 0 {
+			v := run.v
+			v.take(&c.req, rem)
+			pieces = append(pieces, vrun{v, 1})
+			out.addNew(first+int(whole), 1, int(rem))
+		}
+		used := 0
+		for _, p := range pieces {
+			used += p.n
+		}
+		if rest := run.n - used; rest > 0 {
+			pieces = append(pieces, vrun{run.v, rest})
+		}
+		r.runs = slices.Replace(r.runs, j, j+1, pieces...)
+		return 0
+	}
+	return left
+}
+
 // packSpread places a class with zone spread constraints replica by
 // replica: first-fit over the existing nodes where only the spread
 // constraints may keep it out, then the new nodes.
@@ -531,7 +583,7 @@ func (r *packRun) packSpread(c *packClass) ClassPack {
 	var out ClassPack
 	st := c.spread.clone()
 	fresh := r.fresh
-	if len(r.nodes) > 0 {
+	if r.count > 0 {
 		st.addNode(c.rep, fresh)
 	}
 	// Verdicts on a new node other than resources and spread are the same
@@ -542,7 +594,7 @@ func (r *packRun) packSpread(c *packClass) ClassPack {
 		other = aff.fits(c.rep, fresh)
 	}
 	cursor := make(map[string]int, len(c.zones))
-	newCursor := 0
+	run, first := 0, 0 // the first new node with room is in r.runs[run], which starts at node first
 	for out.Placed < c.count {
 		if idx := r.firstCandidate(c, st, cursor); idx >= 0 {
 			n := r.pk.s.nodes[idx]
@@ -551,14 +603,15 @@ func (r *packRun) packSpread(c *packClass) ClassPack {
 			out.addOld(n.node.Name)
 			continue
 		}
-		if other == ReasonNone && len(r.nodes) > 0 && st.fits(c.rep, fresh) == ReasonNone {
-			for newCursor < len(r.nodes) && r.nodes[newCursor].fits(&c.req, c.zero) == 0 {
-				newCursor++
+		if other == ReasonNone && r.count > 0 && st.fits(c.rep, fresh) == ReasonNone {
+			for run < len(r.runs) && r.runs[run].v.fits(&c.req, c.zero) == 0 {
+				first += r.runs[run].n
+				run++
 			}
-			if newCursor < len(r.nodes) {
-				r.nodes[newCursor].take(&c.req, 1)
+			if run < len(r.runs) {
+				r.takeOne(run, &c.req)
 				st.add(c.rep, c.rep, fresh)
-				out.addOneNew(newCursor)
+				out.addOneNew(first)
 				continue
 			}
 		}
@@ -569,18 +622,33 @@ func (r *packRun) packSpread(c *packClass) ClassPack {
 		if why == ReasonNone {
 			why = dynamicFit(c.rep, fresh, trial, aff)
 		}
-		if why != ReasonNone || len(r.nodes) >= r.maxNew {
+		if why != ReasonNone || r.count >= r.maxNew {
 			out.Stop, out.OutOfRoom = why, why == ReasonNone
 			return out
 		}
 		st = trial
-		r.nodes = append(r.nodes, r.freshNode())
-		newCursor = len(r.nodes) - 1
-		r.nodes[newCursor].take(&c.req, 1)
+		v := r.freshNode()
+		v.take(&c.req, 1)
+		run, first = len(r.runs), r.count
+		r.runs = append(r.runs, vrun{v, 1})
+		r.count++
 		st.add(c.rep, c.rep, fresh)
-		out.addOneNew(newCursor)
+		out.addOneNew(first)
 	}
 	return out
+}
+
+// takeOne places one pod with requests req on the first node of run j,
+// splitting it off the run.
+func (r *packRun) takeOne(j int, req *vres) {
+	if r.runs[j].n == 1 {
+		r.runs[j].v.take(req, 1)
+		return
+	}
+	v := r.runs[j].v
+	v.take(req, 1)
+	r.runs[j].n--
+	r.runs = slices.Insert(r.runs, j, vrun{v, 1})
 }
 
 // firstCandidate returns the index of the first existing node, in snapshot
