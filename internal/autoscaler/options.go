@@ -3,6 +3,7 @@ package autoscaler
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -20,7 +21,7 @@ type simulation struct {
 	opt    Option
 	it     cloud.InstanceType
 	snap   *simulator.Snapshot
-	nodes  []string    // new nodes, in order
+	nodes  []string    // new nodes, in order (for a pack: once committed)
 	placed []placement // every pod placed, wherever
 	pack   *simulator.PackResult
 	tmpl   *corev1.Node
@@ -78,7 +79,7 @@ func (p *planner) options(classes []*class) ([]Option, map[string]*simulation, [
 					byType[ci][it.Name] = r
 				}
 			}
-			if len(s.nodes) > 0 {
+			if s.opt.Nodes > 0 {
 				sims[optionKey(s.opt)] = s
 				opts = append(opts, s.opt)
 			}
@@ -134,7 +135,8 @@ func (p *planner) room(g cloud.NodeGroup, it cloud.InstanceType) (int, string) {
 type round struct {
 	classes []*class
 	packer  *simulator.Packer
-	order   []podRef // the classes' pods sorted by key, built on first use
+	order   []podRef            // the classes' pods sorted by key, built on first use
+	pods    map[string][]string // podsPlaced by placed counts
 }
 
 // podRef is pod idx of class ci.
@@ -154,6 +156,31 @@ func (rd *round) sorted() []podRef {
 		slices.SortFunc(rd.order, func(a, b podRef) int { return strings.Compare(a.key, b.key) })
 	}
 	return rd.order
+}
+
+// podsPlaced returns the sorted keys of the pods a pack places: the first
+// Placed of each class. Options placing the same counts share the slice
+// (expanders must not modify options).
+func (rd *round) podsPlaced(packs []simulator.ClassPack, total int) []string {
+	key := make([]byte, 0, 8*len(packs))
+	for _, c := range packs {
+		key = strconv.AppendInt(key, int64(c.Placed), 36)
+		key = append(key, ',')
+	}
+	if pods, ok := rd.pods[string(key)]; ok {
+		return pods
+	}
+	pods := make([]string, 0, total)
+	for _, ref := range rd.sorted() {
+		if ref.idx < packs[ref.ci].Placed {
+			pods = append(pods, ref.key)
+		}
+	}
+	if rd.pods == nil {
+		rd.pods = map[string][]string{}
+	}
+	rd.pods[string(key)] = pods
+	return pods
 }
 
 // template returns the node a new instance of type it in group g would
@@ -266,18 +293,10 @@ func (p *planner) fromPack(g cloud.NodeGroup, it cloud.InstanceType, rd *round, 
 		}
 	}
 	if total > 0 {
-		o.Pods = make([]string, 0, total)
-		for _, ref := range rd.sorted() {
-			if ref.idx < res.Classes[ref.ci].Placed {
-				o.Pods = append(o.Pods, ref.key)
-			}
-		}
+		o.Pods = rd.podsPlaced(res.Classes, total)
 	}
 	o.Waste = wasted(res.Allocatable.MilliCPU, res.Requested.MilliCPU) + wasted(res.Allocatable.Memory, res.Requested.Memory)
 	s.opt = o
-	for range res.NewNodes {
-		s.nodes = append(s.nodes, "") // named when committed
-	}
 	return s
 }
 
@@ -285,6 +304,7 @@ func (p *planner) fromPack(g cloud.NodeGroup, it cloud.InstanceType, rd *round, 
 // new nodes and places the pods where the Packer put them, filling s.nodes
 // and s.placed.
 func (p *planner) replay(s *simulation, classes []*class) error {
+	s.nodes = make([]string, s.pack.NewNodes)
 	for i := range s.nodes {
 		p.seq++
 		s.nodes[i] = fmt.Sprintf("%s-new-%d", s.tmpl.Name, p.seq)
