@@ -616,8 +616,11 @@ func (r *packRun) packSpread(c *packClass) ClassPack {
 			}
 		}
 		// A new node: its zone may be a new, empty domain.
-		trial := st.clone()
-		trial.addNode(c.rep, fresh)
+		trial := st
+		if st.newDomain(c.rep, fresh) {
+			trial = st.clone()
+			trial.addNode(c.rep, fresh)
+		}
 		why := c.rep.staticFit(fresh.node)
 		if why == ReasonNone {
 			why = dynamicFit(c.rep, fresh, trial, aff)
@@ -774,6 +777,20 @@ func (r *packRun) oldNode(idx int) *vnode {
 		r.old[idx] = v
 	}
 	return v
+}
+
+// newDomain reports whether adding node n would add a domain to st.
+func (st *spreadState) newDomain(p *Pod, n *nodeState) bool {
+	for i := range p.spread {
+		c := &p.spread[i]
+		if !p.eligibleForSpread(c, n) {
+			continue
+		}
+		if _, ok := st.counts[i][n.node.Labels[c.topologyKey]]; !ok {
+			return true
+		}
+	}
+	return false
 }
 
 // clone returns a copy of st that shares nothing with it.
