@@ -37,13 +37,10 @@ func optionKey(o Option) string { return o.Group + "\x00" + o.InstanceType }
 
 // options simulates every eligible group and instance type for the
 // classes. It returns the options that place at least one pod with their
-// simulations (by optionKey), and for each class, per group, why that group
-// leaves pods of it unplaced.
-func (p *planner) options(classes []*class) ([]Option, map[string]*simulation, []map[string]string) {
-	reasons := make([]map[string]string, len(classes))
-	for i := range reasons {
-		reasons[i] = map[string]string{}
-	}
+// simulations (by optionKey), and a function that says, for each class,
+// per group, why that group leaves pods of it unplaced (only the last
+// round needs it).
+func (p *planner) options(classes []*class) ([]Option, map[string]*simulation, func() []map[string]string) {
 	sims := map[string]*simulation{}
 	var opts []Option
 	rd := &round{classes: classes}
@@ -56,41 +53,62 @@ func (p *planner) options(classes []*class) ([]Option, map[string]*simulation, [
 		rd.packer.Inherit(p.lastPacker)
 		p.lastPacker = rd.packer
 	}
+	var tried []groupTry
 	for _, g := range p.groups {
 		if why := p.ineligible(g); why != "" {
 			p.plan.Skipped[g.ID] = why
-			for ci := range classes {
-				reasons[ci][g.ID] = why
-			}
+			tried = append(tried, groupTry{g: g, why: why})
 			continue
 		}
 		if p.groupRoom(g) <= 0 {
 			// Still simulated, so that pods that would not fit anyway say why.
 			p.plan.Skipped[g.ID] = fmt.Sprintf("group at MaxSize (%d)", g.MaxSize)
 		}
-		byType := make([]map[string]string, len(classes))
-		for ci := range byType {
-			byType[ci] = map[string]string{}
-		}
+		gt := groupTry{g: g}
 		for _, it := range g.Template.InstanceTypes {
 			s := p.simulate(g, it, rd)
-			for ci, r := range s.reasons {
-				if r != "" {
-					byType[ci][it.Name] = r
-				}
-			}
+			gt.sims = append(gt.sims, s)
 			if s.opt.Nodes > 0 {
 				sims[optionKey(s.opt)] = s
 				opts = append(opts, s.opt)
 			}
 		}
-		for ci := range classes {
-			if len(byType[ci]) > 0 {
-				reasons[ci][g.ID] = joinReasons(byType[ci])
+		tried = append(tried, gt)
+	}
+	return opts, sims, func() []map[string]string { return reasonsOf(len(classes), tried) }
+}
+
+// groupTry is one group's outcome in a round: why it is ineligible, or its
+// simulations, one per instance type.
+type groupTry struct {
+	g    cloud.NodeGroup
+	why  string
+	sims []*simulation
+}
+
+// reasonsOf says, for each of n classes, per group, why that group leaves
+// pods of it unplaced.
+func reasonsOf(n int, tried []groupTry) []map[string]string {
+	reasons := make([]map[string]string, n)
+	for ci := range reasons {
+		reasons[ci] = map[string]string{}
+		for _, gt := range tried {
+			if gt.why != "" {
+				reasons[ci][gt.g.ID] = gt.why
+				continue
+			}
+			byType := map[string]string{}
+			for i, s := range gt.sims {
+				if r := s.reasons[ci]; r != "" {
+					byType[gt.g.Template.InstanceTypes[i].Name] = r
+				}
+			}
+			if len(byType) > 0 {
+				reasons[ci][gt.g.ID] = joinReasons(byType)
 			}
 		}
 	}
-	return opts, sims, reasons
+	return reasons
 }
 
 // ineligible says why group g cannot grow at all this round, "" if it can.

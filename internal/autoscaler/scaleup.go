@@ -84,7 +84,7 @@ func (p *planner) run() (Plan, *simulator.Snapshot) {
 		opts, sims, reasons := p.options(classes)
 		best, why, ok := p.in.Expanders.Choose(opts)
 		if !ok {
-			p.unschedulable(classes, reasons)
+			p.unschedulable(classes, reasons())
 			classes = nil
 			break
 		}
