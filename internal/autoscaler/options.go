@@ -43,7 +43,7 @@ func optionKey(o Option) string { return o.Group + "\x00" + o.InstanceType }
 func (p *planner) options(classes []*class) ([]Option, map[string]*simulation, func() []map[string]string) {
 	sims := map[string]*simulation{}
 	var opts []Option
-	rd := &round{classes: classes}
+	rd := &round{classes: classes, p: p}
 	if !p.reference {
 		pcs := make([]simulator.PackClass, len(classes))
 		for i, c := range classes {
@@ -132,25 +132,38 @@ func (p *planner) groupRoom(g cloud.NodeGroup) int {
 
 // room returns how many nodes of type it the group and the cluster limits
 // allow, and the limit that binds.
-func (p *planner) room(g cloud.NodeGroup, it cloud.InstanceType) (int, string) {
-	n, why := p.groupRoom(g), fmt.Sprintf("group reached MaxSize (%d)", g.MaxSize)
+func (p *planner) room(g cloud.NodeGroup, it cloud.InstanceType) (int, roomLimit) {
+	n, why := p.groupRoom(g), roomLimit{"group reached MaxSize (%d)", int64(g.MaxSize)}
 	l := p.in.Limits
+	if l.MaxNodesTotal <= 0 && l.MaxCoresTotal <= 0 && l.MaxMemoryTotal <= 0 {
+		return max(n, 0), why
+	}
 	cores, mem := typeCapacity(it)
 	if l.MaxNodesTotal > 0 && l.MaxNodesTotal-p.used.nodes < n {
-		n, why = l.MaxNodesTotal-p.used.nodes, fmt.Sprintf("MaxNodesTotal reached (%d)", l.MaxNodesTotal)
+		n, why = l.MaxNodesTotal-p.used.nodes, roomLimit{"MaxNodesTotal reached (%d)", int64(l.MaxNodesTotal)}
 	}
 	if l.MaxCoresTotal > 0 && cores > 0 && int((l.MaxCoresTotal-p.used.cores)/cores) < n {
-		n, why = int((l.MaxCoresTotal-p.used.cores)/cores), fmt.Sprintf("MaxCoresTotal reached (%d)", l.MaxCoresTotal)
+		n, why = int((l.MaxCoresTotal-p.used.cores)/cores), roomLimit{"MaxCoresTotal reached (%d)", l.MaxCoresTotal}
 	}
 	if l.MaxMemoryTotal > 0 && mem > 0 && int((l.MaxMemoryTotal-p.used.memory)/mem) < n {
-		n, why = int((l.MaxMemoryTotal-p.used.memory)/mem), fmt.Sprintf("MaxMemoryTotal reached (%d bytes)", l.MaxMemoryTotal)
+		n, why = int((l.MaxMemoryTotal-p.used.memory)/mem), roomLimit{"MaxMemoryTotal reached (%d bytes)", l.MaxMemoryTotal}
 	}
 	return max(n, 0), why
 }
 
+// roomLimit is the limit that bounds a group's growth, rendered only when
+// a reason needs it.
+type roomLimit struct {
+	format string
+	value  int64
+}
+
+func (l roomLimit) String() string { return fmt.Sprintf(l.format, l.value) }
+
 // round is what one round's options share: the classes left and their
 // Packer (nil when planning pod by pod).
 type round struct {
+	p       *planner
 	classes []*class
 	packer  *simulator.Packer
 	order   []podRef            // the classes' pods sorted by key, built on first use
@@ -163,16 +176,45 @@ type podRef struct {
 	ci, idx int
 }
 
-// sorted returns the round's pods sorted by key.
+// sorted returns the round's pods sorted by key. The pending pods are
+// sorted once per plan (p.pending) and filtered each round: a class's pods
+// left are always the last of its pods.
 func (rd *round) sorted() []podRef {
-	if rd.order == nil {
-		for ci, c := range rd.classes {
-			for i, q := range c.pods {
-				rd.order = append(rd.order, podRef{q.Key(), ci, i})
+	if rd.order != nil {
+		return rd.order
+	}
+	p := rd.p
+	if p.pending == nil {
+		for _, c := range rd.classes {
+			for i, q := range c.all {
+				p.pending = append(p.pending, podRef{q.Key(), c.id, i})
 			}
 		}
-		slices.SortFunc(rd.order, func(a, b podRef) int { return strings.Compare(a.key, b.key) })
+		slices.SortFunc(p.pending, func(a, b podRef) int { return strings.Compare(a.key, b.key) })
 	}
+	ci, done := map[int]int{}, map[int]int{}
+	for i, c := range rd.classes {
+		d := len(c.all) - len(c.pods)
+		if len(c.pods) > 0 && c.pods[0] != c.all[d] { // not a suffix: sort afresh
+			p.pending = nil
+			for ci, c := range rd.classes {
+				for i, q := range c.pods {
+					rd.order = append(rd.order, podRef{q.Key(), ci, i})
+				}
+			}
+			slices.SortFunc(rd.order, func(a, b podRef) int { return strings.Compare(a.key, b.key) })
+			return rd.order
+		}
+		ci[c.id], done[c.id] = i, d
+	}
+	left := p.pending[:0:0]
+	for _, ref := range p.pending {
+		if i, ok := ci[ref.ci]; ok && ref.idx >= done[ref.ci] {
+			left = append(left, ref)
+			rd.order = append(rd.order, podRef{ref.key, i, ref.idx - done[ref.ci]})
+		}
+	}
+	p.pending = left
 	return rd.order
 }
 
@@ -204,7 +246,7 @@ func (rd *round) podsPlaced(packs []simulator.ClassPack, total int) []string {
 // template returns the node a new instance of type it in group g would
 // register as and its daemon pods, built once per plan.
 func (p *planner) template(g cloud.NodeGroup, it cloud.InstanceType) (*corev1.Node, []*simulator.Pod, bool) {
-	key := optionKey(Option{Group: g.ID, InstanceType: it.Name})
+	key := [2]string{g.ID, it.Name}
 	if t, ok := p.templates[key]; ok {
 		return t.node, t.ds, t.node != nil
 	}
@@ -248,7 +290,7 @@ func (p *planner) simulate(g cloud.NodeGroup, it cloud.InstanceType, rd *round) 
 	}
 	s.snap = p.work.Fork()
 	for ci, c := range classes {
-		s.reasons[ci] = p.pack(s, c, tmpl, ds, room, limit)
+		s.reasons[ci] = p.pack(s, c, tmpl, ds, room, limit.String())
 	}
 	s.opt = p.optionOf(g, it, s)
 	return s
@@ -294,7 +336,7 @@ func (p *planner) pack(s *simulation, c *class, tmpl *corev1.Node, ds []*simulat
 }
 
 // fromPack turns a Packer's result into simulation s.
-func (p *planner) fromPack(g cloud.NodeGroup, it cloud.InstanceType, rd *round, s *simulation, res simulator.PackResult, limit string) *simulation {
+func (p *planner) fromPack(g cloud.NodeGroup, it cloud.InstanceType, rd *round, s *simulation, res simulator.PackResult, limit roomLimit) *simulation {
 	s.pack, s.tmpl, s.ds = &res, nil, nil
 	s.tmpl, s.ds, _ = p.template(g, it)
 	o := Option{Group: g.ID, Pool: g.Pool, InstanceType: it.Name, Nodes: res.NewNodes, Price: it.Price}
@@ -305,7 +347,7 @@ func (p *planner) fromPack(g cloud.NodeGroup, it cloud.InstanceType, rd *round, 
 		switch {
 		case c.Placed == len(rd.classes[ci].pods):
 		case c.OutOfRoom:
-			s.reasons[ci] = limit
+			s.reasons[ci] = limit.String()
 		default:
 			s.reasons[ci] = string(c.Stop)
 		}

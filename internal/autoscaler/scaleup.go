@@ -15,6 +15,10 @@ import (
 type class struct {
 	rep  *simulator.Pod
 	pods []*simulator.Pod // replicas sharing rep's compiled spec, rep first
+	// all are the class's pods at the start of the plan; pods is a suffix
+	// of all (pods are placed in order), and id the class's index then.
+	all []*simulator.Pod
+	id  int
 }
 
 // planner is the state of one PlanScaleUp call.
@@ -27,8 +31,9 @@ type planner struct {
 	grown   map[string]int // group ID → nodes planned
 	used    usage          // cluster totals: existing + upcoming + planned
 	seq     int            // for unique node names
-	// templates memoises template nodes and daemon pods by optionKey.
-	templates map[string]templateEntry
+	// templates memoises template nodes and daemon pods by group ID and
+	// instance type.
+	templates map[[2]string]templateEntry
 	// reference plans pod by pod, without the Packer (for tests).
 	reference bool
 	packed    int // simulations computed by the Packer
@@ -40,6 +45,9 @@ type planner struct {
 	// lastPacker is the previous round's Packer, whose results for
 	// unchanged classes the next round reuses.
 	lastPacker *simulator.Packer
+	// pending are the pods still to plan sorted by key, with their class
+	// id and index in the class's all (see round.sorted).
+	pending []podRef
 }
 
 // usage is the cluster's node count and capacity.
@@ -113,7 +121,7 @@ func newPlanner(in Input) *planner {
 		in:        in,
 		newNode:   map[string]int{},
 		grown:     map[string]int{},
-		templates: map[string]templateEntry{},
+		templates: map[[2]string]templateEntry{},
 		plan: Plan{
 			Placed:        map[string]string{},
 			Unschedulable: map[string]map[string]string{},
@@ -176,6 +184,9 @@ func (p *planner) classes() []*class {
 		return cmp.Or(cmp.Compare(rb.MilliCPU, ra.MilliCPU), cmp.Compare(rb.Memory, ra.Memory),
 			cmp.Compare(a.rep.Key(), b.rep.Key()))
 	})
+	for i, c := range out {
+		c.all, c.id = c.pods, i
+	}
 	return out
 }
 
@@ -225,7 +236,7 @@ func (p *planner) placeOnCluster(classes []*class) []*class {
 			p.record(c.pods[i].Key(), node)
 		}
 		if i < len(c.pods) {
-			left = append(left, &class{rep: c.rep, pods: c.pods[i:]})
+			left = append(left, &class{rep: c.rep, pods: c.pods[i:], all: c.all, id: c.id})
 		}
 	}
 	return left
@@ -281,7 +292,7 @@ func (p *planner) commit(s *simulation, why string, classes []*class) ([]*class,
 	for _, c := range classes {
 		pods := slices.DeleteFunc(slices.Clone(c.pods), func(q *simulator.Pod) bool { return placed[q.Key()] })
 		if len(pods) > 0 {
-			left = append(left, &class{rep: c.rep, pods: pods})
+			left = append(left, &class{rep: c.rep, pods: pods, all: c.all, id: c.id})
 		}
 	}
 	return left, nil

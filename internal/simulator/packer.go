@@ -111,7 +111,8 @@ type packClass struct {
 	// snapshot order.
 	spread *spreadState
 	cands  map[string][]int
-	zones  []string // keys of cands, sorted
+	zones  []string       // keys of cands, sorted
+	elig   map[int]uint64 // per candidate: bit i set when it counts for constraint i
 }
 
 // NewPacker prepares the classes (in packing order) against s. It costs
@@ -177,6 +178,9 @@ func bulkUnsupported(p *Pod) string {
 			return "anti-affinity on " + t.topologyKey + " or on a per-replica label"
 		}
 	}
+	if len(p.spread) > 64 {
+		return "more than 64 topology spread constraints"
+	}
 	for _, c := range p.spread {
 		if c.topologyKey != LabelZone || selectsPerPodLabel(c.selector) {
 			return "topology spread on " + c.topologyKey + " or on a per-replica label"
@@ -232,7 +236,7 @@ func (pk *Packer) prepareSpread(c *packClass, pl *Placer) {
 		c.spread, aff = newSpreadState(s, c.rep), newAffinityState(s, c.rep)
 	}
 	static := s.staticVerdicts(c.rep.podSpec)
-	c.cands = map[string][]int{}
+	c.cands, c.elig = map[string][]int{}, map[int]uint64{}
 	for i, n := range s.nodes {
 		if n == nil || (i < len(dead) && dead[i]) || static[n.id] != ReasonNone {
 			continue
@@ -242,6 +246,7 @@ func (pk *Packer) prepareSpread(c *packClass, pl *Placer) {
 			continue
 		}
 		c.cands[z] = append(c.cands[z], i)
+		c.elig[i] = c.rep.spreadEligibility(n)
 	}
 	c.zones = slices.Sorted(maps.Keys(c.cands))
 }
@@ -581,10 +586,12 @@ func (r *packRun) fillRuns(c *packClass, left int64, out *ClassPack) int64 {
 // constraints may keep it out, then the new nodes.
 func (r *packRun) packSpread(c *packClass) ClassPack {
 	var out ClassPack
-	st := c.spread.clone()
 	fresh := r.fresh
+	zs := newZoneSpread(c.rep, c.spread.clone())
+	freshZone, freshHasZone := fresh.node.Labels[LabelZone]
+	freshElig := c.rep.spreadEligibility(fresh)
 	if r.count > 0 {
-		st.addNode(c.rep, fresh)
+		zs.st.addNode(c.rep, fresh)
 	}
 	// Verdicts on a new node other than resources and spread are the same
 	// for every new node.
@@ -596,29 +603,29 @@ func (r *packRun) packSpread(c *packClass) ClassPack {
 	cursor := make(map[string]int, len(c.zones))
 	run, first := 0, 0 // the first new node with room is in r.runs[run], which starts at node first
 	for out.Placed < c.count {
-		if idx := r.firstCandidate(c, st, cursor); idx >= 0 {
+		if idx := r.firstCandidate(c, zs, cursor); idx >= 0 {
 			n := r.pk.s.nodes[idx]
 			r.oldNode(idx).take(&c.req, 1)
-			st.add(c.rep, c.rep, n)
+			zs.add(n.node.Labels[LabelZone], c.elig[idx])
 			out.addOld(n.node.Name)
 			continue
 		}
-		if other == ReasonNone && r.count > 0 && st.fits(c.rep, fresh) == ReasonNone {
+		if other == ReasonNone && r.count > 0 && freshHasZone && zs.allows(freshZone) {
 			for run < len(r.runs) && r.runs[run].v.fits(&c.req, c.zero) == 0 {
 				first += r.runs[run].n
 				run++
 			}
 			if run < len(r.runs) {
 				r.takeOne(run, &c.req)
-				st.add(c.rep, c.rep, fresh)
+				zs.add(freshZone, freshElig)
 				out.addOneNew(first)
 				continue
 			}
 		}
 		// A new node: its zone may be a new, empty domain.
-		trial := st
-		if st.newDomain(c.rep, fresh) {
-			trial = st.clone()
+		trial := zs.st
+		if trial.newDomain(c.rep, fresh) {
+			trial = trial.clone()
 			trial.addNode(c.rep, fresh)
 		}
 		why := c.rep.staticFit(fresh.node)
@@ -629,16 +636,77 @@ func (r *packRun) packSpread(c *packClass) ClassPack {
 			out.Stop, out.OutOfRoom = why, why == ReasonNone
 			return out
 		}
-		st = trial
+		zs.st = trial
 		v := r.freshNode()
 		v.take(&c.req, 1)
 		run, first = len(r.runs), r.count
 		r.runs = append(r.runs, vrun{v, 1})
 		r.count++
-		st.add(c.rep, c.rep, fresh)
+		zs.add(freshZone, freshElig)
 		out.addOneNew(first)
 	}
 	return out
+}
+
+// zoneSpread is the spread state of a class whose constraints are all on
+// the zone, with what the class's pods contribute precomputed: the
+// PodTopologySpread filter and its count updates without selector
+// matching per replica.
+type zoneSpread struct {
+	st     *spreadState
+	p      *Pod
+	self   []int  // 1 when constraint i's selector matches the pod
+	counts []bool // a placed replica counts towards constraint i
+}
+
+func newZoneSpread(p *Pod, st *spreadState) *zoneSpread {
+	zs := &zoneSpread{st: st, p: p, self: make([]int, len(p.spread)), counts: make([]bool, len(p.spread))}
+	for i := range p.spread {
+		if p.spread[i].selector.Matches(p.labels) {
+			zs.self[i] = 1
+		}
+		zs.counts[i] = p.spread[i].counts(p, p)
+	}
+	return zs
+}
+
+// allows reports whether a replica may go to a node in zone, as
+// spreadState.fits for a node carrying the zone label.
+func (zs *zoneSpread) allows(zone string) bool {
+	for i := range zs.p.spread {
+		if zs.st.counts[i][zone]+zs.self[i]-zs.st.mins[i] > zs.p.spread[i].maxSkew {
+			return false
+		}
+	}
+	return true
+}
+
+// add records a replica placed on a node in zone whose eligibility for
+// each constraint is the bit mask elig (see spreadEligibility), as
+// spreadState.add does.
+func (zs *zoneSpread) add(zone string, elig uint64) {
+	for i := range zs.p.spread {
+		if !zs.counts[i] || elig&(1<<i) == 0 {
+			continue
+		}
+		old := zs.st.counts[i][zone]
+		zs.st.counts[i][zone] = old + 1
+		if old == zs.st.mins[i] {
+			zs.st.recomputeMin(i, zs.p.spread[i].minDomains)
+		}
+	}
+}
+
+// spreadEligibility returns a bit mask of the spread constraints (at most
+// 64) that node n counts for.
+func (p *Pod) spreadEligibility(n *nodeState) uint64 {
+	var m uint64
+	for i := range p.spread {
+		if i < 64 && p.eligibleForSpread(&p.spread[i], n) {
+			m |= 1 << i
+		}
+	}
+	return m
 }
 
 // takeOne places one pod with requests req on the first node of run j,
@@ -657,12 +725,12 @@ func (r *packRun) takeOne(j int, req *vres) {
 // firstCandidate returns the index of the first existing node, in snapshot
 // order, that holds another replica of c and whose zone the spread
 // constraints allow, or -1.
-func (r *packRun) firstCandidate(c *packClass, st *spreadState, cursor map[string]int) int {
+func (r *packRun) firstCandidate(c *packClass, zs *zoneSpread, cursor map[string]int) int {
 	best := -1
 	for _, z := range c.zones {
 		cands := c.cands[z]
 		i := cursor[z]
-		if i >= len(cands) || st.fits(c.rep, r.pk.s.nodes[cands[i]]) != ReasonNone {
+		if i >= len(cands) || !zs.allows(z) {
 			continue
 		}
 		for i < len(cands) && r.oldNode(cands[i]).fits(&c.req, c.zero) == 0 {
@@ -751,13 +819,15 @@ func (pk *Packer) zoneTerms() []zoneTerm {
 func (pk *Packer) freshNode(template *corev1.Node, daemonPods []*Pod) *nodeState {
 	fam := pk.s.fam
 	fam.mu.Lock()
-	obj, ok := fam.probes[template]
+	probe, ok := fam.probes[template]
 	if !ok {
-		obj = templateNodeObject(template, probeNodeName)
-		fam.probes[template] = obj
+		obj := templateNodeObject(template, probeNodeName)
+		probe = &nodeState{node: obj, template: true, allocatable: ResourcesFromList(obj.Status.Allocatable)}
+		fam.probes[template] = probe
 	}
 	fam.mu.Unlock()
-	n := &nodeState{node: obj, template: true, allocatable: ResourcesFromList(obj.Status.Allocatable)}
+	obj := probe.node
+	n := &nodeState{node: obj, template: true, allocatable: probe.allocatable}
 	for _, d := range daemonPods {
 		if d.staticFit(obj) != ReasonNone || dynamicFit(d, n, nil, pk.newNodeAffinity(d, n)) != ReasonNone {
 			continue

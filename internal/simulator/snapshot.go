@@ -65,9 +65,9 @@ type family struct {
 	mu     sync.Mutex
 	nextID int
 	static map[*podSpec][]Reason // node id → static verdict (reasonUnknown if not computed)
-	// probes holds, per template node, the node object a Packer evaluates
-	// new nodes of that template with.
-	probes map[*corev1.Node]*corev1.Node
+	// probes holds, per template node, the empty node a Packer evaluates
+	// new nodes of that template with (read-only).
+	probes map[*corev1.Node]*nodeState
 }
 
 // nodeState is one node. Fields other than gen are read-only once the node
@@ -91,7 +91,7 @@ func NewSnapshot() *Snapshot {
 		gen:      generations.Add(1),
 		index:    make(map[string]int),
 		nsLabels: make(map[string]labels.Set),
-		fam:      &family{static: make(map[*podSpec][]Reason), probes: make(map[*corev1.Node]*corev1.Node)},
+		fam:      &family{static: make(map[*podSpec][]Reason), probes: make(map[*corev1.Node]*nodeState)},
 		epoch:    generations.Add(1),
 	}
 }
