@@ -113,6 +113,7 @@ type packClass struct {
 	cands  map[string][]int
 	zones  []string       // keys of cands, sorted
 	elig   map[int]uint64 // per candidate: bit i set when it counts for constraint i
+	zs     *zoneSpread    // the class's own facts; counts are cloned per pack
 }
 
 // NewPacker prepares the classes (in packing order) against s. It costs
@@ -249,6 +250,7 @@ func (pk *Packer) prepareSpread(c *packClass, pl *Placer) {
 		c.elig[i] = c.rep.spreadEligibility(n)
 	}
 	c.zones = slices.Sorted(maps.Keys(c.cands))
+	c.zs = newZoneSpread(c.rep, nil)
 }
 
 // Supported reports whether the bulk model covers the classes, and if not
@@ -587,7 +589,7 @@ func (r *packRun) fillRuns(c *packClass, left int64, out *ClassPack) int64 {
 func (r *packRun) packSpread(c *packClass) ClassPack {
 	var out ClassPack
 	fresh := r.fresh
-	zs := newZoneSpread(c.rep, c.spread.clone())
+	zs := c.zs.with(c.spread.clone())
 	freshZone, freshHasZone := fresh.node.Labels[LabelZone]
 	freshElig := c.rep.spreadEligibility(fresh)
 	if r.count > 0 {
@@ -659,6 +661,8 @@ type zoneSpread struct {
 	counts []bool // a placed replica counts towards constraint i
 }
 
+// newZoneSpread returns the zone spread of class p with counts st (the
+// per-pod facts are computed once and shared: the result is for one pack).
 func newZoneSpread(p *Pod, st *spreadState) *zoneSpread {
 	zs := &zoneSpread{st: st, p: p, self: make([]int, len(p.spread)), counts: make([]bool, len(p.spread))}
 	for i := range p.spread {
@@ -668,6 +672,13 @@ func newZoneSpread(p *Pod, st *spreadState) *zoneSpread {
 		zs.counts[i] = p.spread[i].counts(p, p)
 	}
 	return zs
+}
+
+// with returns a copy of zs over counts st.
+func (zs *zoneSpread) with(st *spreadState) *zoneSpread {
+	c := *zs
+	c.st = st
+	return &c
 }
 
 // allows reports whether a replica may go to a node in zone, as
