@@ -63,6 +63,14 @@ type usage struct {
 // MaxSize and the cluster limits), lets the expanders choose one option,
 // and repeats for the pods still left until no option places any pod. It
 // never mutates the input; the same input gives the same plan.
+//
+// Options are computed in bulk by a [simulator.Packer] (per equivalence
+// class, arithmetically, without forking the snapshot; results of classes
+// that did not change are reused from round to round) and only the chosen
+// one is applied to the working snapshot. Classes outside the Packer's
+// model (pod affinity, host ports, zone anti-affinity, constraints that
+// select other classes) are placed pod by pod in a fork, as every option
+// was before; both give the same plan (TestPackerMatchesReference).
 func PlanScaleUp(in Input) Plan {
 	plan, _ := planScaleUp(in)
 	return plan
