@@ -103,9 +103,10 @@ func BenchmarkPlanScaleUp(b *testing.B) {
 }
 
 // BenchmarkPlanScaleUpReference plans the same inputs pod by pod, without
-// the Packer: the figures the fast path is compared with.
+// the Packer: the figures the fast path is compared with (same plans). The
+// 10,000-pod size is left out: pod by pod it takes about 16 minutes.
 func BenchmarkPlanScaleUpReference(b *testing.B) {
-	for _, sz := range benchSizes {
+	for _, sz := range benchSizes[:2] {
 		b.Run(fmt.Sprintf("pods=%d/groups=%d/nodes=%d", sz.pods, sz.groups, sz.nodes), func(b *testing.B) {
 			benchPlan(b, benchInput(b, sz.pods, sz.groups, sz.nodes), true)
 		})
