@@ -3,6 +3,8 @@ package autoscaler
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -11,12 +13,19 @@ import (
 )
 
 // simulation is one option tried in a fork of the working snapshot.
+//
+// A simulation is either the outcome of pod-by-pod placement in a fork
+// (snap, nodes and placed set) or of a [simulator.Packer] (pack set), which
+// commit replays onto the working snapshot.
 type simulation struct {
 	opt    Option
 	it     cloud.InstanceType
 	snap   *simulator.Snapshot
-	nodes  []string    // new nodes, in order
+	nodes  []string    // new nodes, in order (for a pack: once committed)
 	placed []placement // every pod placed, wherever
+	pack   *simulator.PackResult
+	tmpl   *corev1.Node
+	ds     []*simulator.Pod
 	// reasons[ci] says why class ci (or the rest of it) was not placed, ""
 	// when it all was.
 	reasons []string
@@ -28,50 +37,78 @@ func optionKey(o Option) string { return o.Group + "\x00" + o.InstanceType }
 
 // options simulates every eligible group and instance type for the
 // classes. It returns the options that place at least one pod with their
-// simulations (by optionKey), and for each class, per group, why that group
-// leaves pods of it unplaced.
-func (p *planner) options(classes []*class) ([]Option, map[string]*simulation, []map[string]string) {
-	reasons := make([]map[string]string, len(classes))
-	for i := range reasons {
-		reasons[i] = map[string]string{}
-	}
+// simulations (by optionKey), and a function that says, for each class,
+// per group, why that group leaves pods of it unplaced (only the last
+// round needs it).
+func (p *planner) options(classes []*class) ([]Option, map[string]*simulation, func() []map[string]string) {
 	sims := map[string]*simulation{}
 	var opts []Option
+	rd := &round{classes: classes, p: p}
+	if !p.reference {
+		pcs := make([]simulator.PackClass, len(classes))
+		for i, c := range classes {
+			pcs[i] = simulator.PackClass{Pod: c.rep, Count: len(c.pods), Placer: p.placers[c.rep]}
+		}
+		rd.packer = simulator.NewPacker(p.work, pcs)
+		rd.packer.Inherit(p.lastPacker)
+		p.lastPacker = rd.packer
+	}
+	var tried []groupTry
 	for _, g := range p.groups {
 		if why := p.ineligible(g); why != "" {
 			p.plan.Skipped[g.ID] = why
-			for ci := range classes {
-				reasons[ci][g.ID] = why
-			}
+			tried = append(tried, groupTry{g: g, why: why})
 			continue
 		}
 		if p.groupRoom(g) <= 0 {
 			// Still simulated, so that pods that would not fit anyway say why.
 			p.plan.Skipped[g.ID] = fmt.Sprintf("group at MaxSize (%d)", g.MaxSize)
 		}
-		byType := make([]map[string]string, len(classes))
-		for ci := range byType {
-			byType[ci] = map[string]string{}
-		}
+		gt := groupTry{g: g}
 		for _, it := range g.Template.InstanceTypes {
-			s := p.simulate(g, it, classes)
-			for ci, r := range s.reasons {
-				if r != "" {
-					byType[ci][it.Name] = r
-				}
-			}
-			if len(s.nodes) > 0 {
+			s := p.simulate(g, it, rd)
+			gt.sims = append(gt.sims, s)
+			if s.opt.Nodes > 0 {
 				sims[optionKey(s.opt)] = s
 				opts = append(opts, s.opt)
 			}
 		}
-		for ci := range classes {
-			if len(byType[ci]) > 0 {
-				reasons[ci][g.ID] = joinReasons(byType[ci])
+		tried = append(tried, gt)
+	}
+	return opts, sims, func() []map[string]string { return reasonsOf(len(classes), tried) }
+}
+
+// groupTry is one group's outcome in a round: why it is ineligible, or its
+// simulations, one per instance type.
+type groupTry struct {
+	g    cloud.NodeGroup
+	why  string
+	sims []*simulation
+}
+
+// reasonsOf says, for each of n classes, per group, why that group leaves
+// pods of it unplaced.
+func reasonsOf(n int, tried []groupTry) []map[string]string {
+	reasons := make([]map[string]string, n)
+	for ci := range reasons {
+		reasons[ci] = map[string]string{}
+		for _, gt := range tried {
+			if gt.why != "" {
+				reasons[ci][gt.g.ID] = gt.why
+				continue
+			}
+			byType := map[string]string{}
+			for i, s := range gt.sims {
+				if r := s.reasons[ci]; r != "" {
+					byType[gt.g.Template.InstanceTypes[i].Name] = r
+				}
+			}
+			if len(byType) > 0 {
+				reasons[ci][gt.g.ID] = joinReasons(byType)
 			}
 		}
 	}
-	return opts, sims, reasons
+	return reasons
 }
 
 // ineligible says why group g cannot grow at all this round, "" if it can.
@@ -95,29 +132,148 @@ func (p *planner) groupRoom(g cloud.NodeGroup) int {
 
 // room returns how many nodes of type it the group and the cluster limits
 // allow, and the limit that binds.
-func (p *planner) room(g cloud.NodeGroup, it cloud.InstanceType) (int, string) {
-	n, why := p.groupRoom(g), fmt.Sprintf("group reached MaxSize (%d)", g.MaxSize)
+func (p *planner) room(g cloud.NodeGroup, it cloud.InstanceType) (int, roomLimit) {
+	n, why := p.groupRoom(g), roomLimit{"group reached MaxSize (%d)", int64(g.MaxSize)}
 	l := p.in.Limits
+	if l.MaxNodesTotal <= 0 && l.MaxCoresTotal <= 0 && l.MaxMemoryTotal <= 0 {
+		return max(n, 0), why
+	}
 	cores, mem := typeCapacity(it)
 	if l.MaxNodesTotal > 0 && l.MaxNodesTotal-p.used.nodes < n {
-		n, why = l.MaxNodesTotal-p.used.nodes, fmt.Sprintf("MaxNodesTotal reached (%d)", l.MaxNodesTotal)
+		n, why = l.MaxNodesTotal-p.used.nodes, roomLimit{"MaxNodesTotal reached (%d)", int64(l.MaxNodesTotal)}
 	}
 	if l.MaxCoresTotal > 0 && cores > 0 && int((l.MaxCoresTotal-p.used.cores)/cores) < n {
-		n, why = int((l.MaxCoresTotal-p.used.cores)/cores), fmt.Sprintf("MaxCoresTotal reached (%d)", l.MaxCoresTotal)
+		n, why = int((l.MaxCoresTotal-p.used.cores)/cores), roomLimit{"MaxCoresTotal reached (%d)", l.MaxCoresTotal}
 	}
 	if l.MaxMemoryTotal > 0 && mem > 0 && int((l.MaxMemoryTotal-p.used.memory)/mem) < n {
-		n, why = int((l.MaxMemoryTotal-p.used.memory)/mem), fmt.Sprintf("MaxMemoryTotal reached (%d bytes)", l.MaxMemoryTotal)
+		n, why = int((l.MaxMemoryTotal-p.used.memory)/mem), roomLimit{"MaxMemoryTotal reached (%d bytes)", l.MaxMemoryTotal}
 	}
 	return max(n, 0), why
 }
 
-// simulate packs the classes, largest first, onto new nodes of type it in
-// group g, in a fork: each replica goes first-fit onto the nodes present;
-// when none fits a new node is added, up to the room left. A class stops
-// at its first replica that fits nowhere (the next would fail the same way).
-func (p *planner) simulate(g cloud.NodeGroup, it cloud.InstanceType, classes []*class) *simulation {
-	s := &simulation{it: it, reasons: make([]string, len(classes))}
+// roomLimit is the limit that bounds a group's growth, rendered only when
+// a reason needs it.
+type roomLimit struct {
+	format string
+	value  int64
+}
+
+func (l roomLimit) String() string { return fmt.Sprintf(l.format, l.value) }
+
+// round is what one round's options share: the classes left and their
+// Packer (nil when planning pod by pod).
+type round struct {
+	p       *planner
+	classes []*class
+	packer  *simulator.Packer
+	order   []podRef            // the classes' pods sorted by key, built on first use
+	pods    map[string][]string // podsPlaced by placed counts
+}
+
+// podRef is pod idx of class ci.
+type podRef struct {
+	key     string
+	ci, idx int
+}
+
+// sorted returns the round's pods sorted by key. The pending pods are
+// sorted once per plan (p.pending) and filtered each round: a class's pods
+// left are always the last of its pods.
+func (rd *round) sorted() []podRef {
+	if rd.order != nil {
+		return rd.order
+	}
+	p := rd.p
+	if p.pending == nil {
+		for _, c := range rd.classes {
+			for i, q := range c.all {
+				p.pending = append(p.pending, podRef{q.Key(), c.id, i})
+			}
+		}
+		slices.SortFunc(p.pending, func(a, b podRef) int { return strings.Compare(a.key, b.key) })
+	}
+	ci, done := map[int]int{}, map[int]int{}
+	for i, c := range rd.classes {
+		d := len(c.all) - len(c.pods)
+		if len(c.pods) > 0 && c.pods[0] != c.all[d] { // not a suffix: sort afresh
+			p.pending = nil
+			for ci, c := range rd.classes {
+				for i, q := range c.pods {
+					rd.order = append(rd.order, podRef{q.Key(), ci, i})
+				}
+			}
+			slices.SortFunc(rd.order, func(a, b podRef) int { return strings.Compare(a.key, b.key) })
+			return rd.order
+		}
+		ci[c.id], done[c.id] = i, d
+	}
+	left := p.pending[:0:0]
+	for _, ref := range p.pending {
+		if i, ok := ci[ref.ci]; ok && ref.idx >= done[ref.ci] {
+			left = append(left, ref)
+			rd.order = append(rd.order, podRef{ref.key, i, ref.idx - done[ref.ci]})
+		}
+	}
+	p.pending = left
+	return rd.order
+}
+
+// podsPlaced returns the sorted keys of the pods a pack places: the first
+// Placed of each class. Options placing the same counts share the slice
+// (expanders must not modify options).
+func (rd *round) podsPlaced(packs []simulator.ClassPack, total int) []string {
+	key := make([]byte, 0, 8*len(packs))
+	for _, c := range packs {
+		key = strconv.AppendInt(key, int64(c.Placed), 36)
+		key = append(key, ',')
+	}
+	if pods, ok := rd.pods[string(key)]; ok {
+		return pods
+	}
+	pods := make([]string, 0, total)
+	for _, ref := range rd.sorted() {
+		if ref.idx < packs[ref.ci].Placed {
+			pods = append(pods, ref.key)
+		}
+	}
+	if rd.pods == nil {
+		rd.pods = map[string][]string{}
+	}
+	rd.pods[string(key)] = pods
+	return pods
+}
+
+// template returns the node a new instance of type it in group g would
+// register as and its daemon pods, built once per plan.
+func (p *planner) template(g cloud.NodeGroup, it cloud.InstanceType) (*corev1.Node, []*simulator.Pod, bool) {
+	key := [2]string{g.ID, it.Name}
+	if t, ok := p.templates[key]; ok {
+		return t.node, t.ds, t.node != nil
+	}
 	tmpl, ok := templateNode(g, it)
+	var ds []*simulator.Pod
+	if ok {
+		ds = simulator.DaemonSetPods(tmpl, p.in.DaemonSets)
+	}
+	p.templates[key] = templateEntry{tmpl, ds}
+	return tmpl, ds, ok
+}
+
+type templateEntry struct {
+	node *corev1.Node // nil: no template for the type
+	ds   []*simulator.Pod
+}
+
+// simulate packs the classes, largest first, onto new nodes of type it in
+// group g: each replica goes first-fit onto the nodes present; when none
+// fits a new node is added, up to the room left. A class stops at its
+// first replica that fits nowhere (the next would fail the same way). The
+// round's Packer computes this in bulk; classes outside its model are
+// placed pod by pod in a fork.
+func (p *planner) simulate(g cloud.NodeGroup, it cloud.InstanceType, rd *round) *simulation {
+	classes := rd.classes
+	s := &simulation{it: it, reasons: make([]string, len(classes))}
+	tmpl, ds, ok := p.template(g, it)
 	if !ok {
 		for ci := range classes {
 			s.reasons[ci] = "no node template for instance type " + it.Name
@@ -125,10 +281,16 @@ func (p *planner) simulate(g cloud.NodeGroup, it cloud.InstanceType, classes []*
 		return s
 	}
 	room, limit := p.room(g, it)
-	ds := simulator.DaemonSetPods(tmpl, p.in.DaemonSets)
+	if rd.packer != nil {
+		res, ok, err := rd.packer.Pack(tmpl, ds, room)
+		if err == nil && ok {
+			p.packed++
+			return p.fromPack(g, it, rd, s, res, limit)
+		}
+	}
 	s.snap = p.work.Fork()
 	for ci, c := range classes {
-		s.reasons[ci] = p.pack(s, c, tmpl, ds, room, limit)
+		s.reasons[ci] = p.pack(s, c, tmpl, ds, room, limit.String())
 	}
 	s.opt = p.optionOf(g, it, s)
 	return s
@@ -171,6 +333,65 @@ func (p *planner) pack(s *simulation, c *class, tmpl *corev1.Node, ds []*simulat
 		return string(why)
 	}
 	return ""
+}
+
+// fromPack turns a Packer's result into simulation s.
+func (p *planner) fromPack(g cloud.NodeGroup, it cloud.InstanceType, rd *round, s *simulation, res simulator.PackResult, limit roomLimit) *simulation {
+	s.pack, s.tmpl, s.ds = &res, nil, nil
+	s.tmpl, s.ds, _ = p.template(g, it)
+	o := Option{Group: g.ID, Pool: g.Pool, InstanceType: it.Name, Nodes: res.NewNodes, Price: it.Price}
+	o.Cost = float64(o.Nodes) * it.Price
+	total := 0
+	for ci, c := range res.Classes {
+		total += c.Placed
+		switch {
+		case c.Placed == len(rd.classes[ci].pods):
+		case c.OutOfRoom:
+			s.reasons[ci] = limit.String()
+		default:
+			s.reasons[ci] = string(c.Stop)
+		}
+	}
+	if total > 0 {
+		o.Pods = rd.podsPlaced(res.Classes, total)
+	}
+	o.Waste = wasted(res.Allocatable.MilliCPU, res.Requested.MilliCPU) + wasted(res.Allocatable.Memory, res.Requested.Memory)
+	s.opt = o
+	return s
+}
+
+// replay applies a Packer's simulation to the working snapshot: it adds the
+// new nodes and places the pods where the Packer put them, filling s.nodes
+// and s.placed.
+func (p *planner) replay(s *simulation, classes []*class) error {
+	s.nodes = make([]string, s.pack.NewNodes)
+	for i := range s.nodes {
+		p.seq++
+		s.nodes[i] = fmt.Sprintf("%s-new-%d", s.tmpl.Name, p.seq)
+		if err := p.work.AddTemplateNode(s.tmpl, s.nodes[i], s.ds); err != nil {
+			return fmt.Errorf("replay plan: %w", err)
+		}
+	}
+	for ci, c := range s.pack.Classes {
+		i := 0
+		for _, seg := range c.Segments {
+			for n := range max(seg.Nodes, 1) {
+				node := seg.Node
+				if node == "" {
+					node = s.nodes[seg.NewNode+n]
+				}
+				for range seg.Count {
+					q := classes[ci].pods[i]
+					i++
+					if err := p.work.AddPod(node, q); err != nil {
+						return fmt.Errorf("replay plan: %w", err)
+					}
+					s.placed = append(s.placed, placement{q.Key(), node})
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // fitsFresh says why q does not fit a new node of tmpl added to a fork of

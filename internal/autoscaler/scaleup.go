@@ -15,6 +15,10 @@ import (
 type class struct {
 	rep  *simulator.Pod
 	pods []*simulator.Pod // replicas sharing rep's compiled spec, rep first
+	// all are the class's pods at the start of the plan; pods is a suffix
+	// of all (pods are placed in order), and id the class's index then.
+	all []*simulator.Pod
+	id  int
 }
 
 // planner is the state of one PlanScaleUp call.
@@ -27,6 +31,23 @@ type planner struct {
 	grown   map[string]int // group ID → nodes planned
 	used    usage          // cluster totals: existing + upcoming + planned
 	seq     int            // for unique node names
+	// templates memoises template nodes and daemon pods by group ID and
+	// instance type.
+	templates map[[2]string]templateEntry
+	// reference plans pod by pod, without the Packer (for tests).
+	reference bool
+	packed    int // simulations computed by the Packer
+	rounds    int // option rounds run
+	// placers hold, per class representative, a Placer on placersOn,
+	// kept from round to round while the working snapshot only grows.
+	placers   map[*simulator.Pod]*simulator.Placer
+	placersOn *simulator.Snapshot
+	// lastPacker is the previous round's Packer, whose results for
+	// unchanged classes the next round reuses.
+	lastPacker *simulator.Packer
+	// pending are the pods still to plan sorted by key, with their class
+	// id and index in the class's all (see round.sorted).
+	pending []podRef
 }
 
 // usage is the cluster's node count and capacity.
@@ -42,6 +63,14 @@ type usage struct {
 // MaxSize and the cluster limits), lets the expanders choose one option,
 // and repeats for the pods still left until no option places any pod. It
 // never mutates the input; the same input gives the same plan.
+//
+// Options are computed in bulk by a [simulator.Packer] (per equivalence
+// class, arithmetically, without forking the snapshot; results of classes
+// that did not change are reused from round to round) and only the chosen
+// one is applied to the working snapshot. Classes outside the Packer's
+// model (pod affinity, host ports, zone anti-affinity, constraints that
+// select other classes) are placed pod by pod in a fork, as every option
+// was before; both give the same plan (TestPackerMatchesReference).
 func PlanScaleUp(in Input) Plan {
 	plan, _ := planScaleUp(in)
 	return plan
@@ -50,7 +79,12 @@ func PlanScaleUp(in Input) Plan {
 // planScaleUp is PlanScaleUp, also returning the final simulated snapshot
 // (for tests).
 func planScaleUp(in Input) (Plan, *simulator.Snapshot) {
-	p := newPlanner(in)
+	return newPlanner(in).run()
+}
+
+// run plans; a planner runs once.
+func (p *planner) run() (Plan, *simulator.Snapshot) {
+	in := p.in
 	classes := p.classes()
 	if len(classes) == 0 {
 		return p.plan, p.work
@@ -62,14 +96,24 @@ func planScaleUp(in Input) (Plan, *simulator.Snapshot) {
 		if classes = p.placeOnCluster(classes); len(classes) == 0 {
 			break
 		}
+		p.rounds++
 		opts, sims, reasons := p.options(classes)
 		best, why, ok := p.in.Expanders.Choose(opts)
 		if !ok {
-			p.unschedulable(classes, reasons)
+			p.unschedulable(classes, reasons())
 			classes = nil
 			break
 		}
-		classes = p.commit(sims[optionKey(best)], why, classes)
+		var err error
+		if classes, err = p.commit(sims[optionKey(best)], why, classes); err != nil {
+			for _, c := range classes {
+				for _, q := range c.pods {
+					p.plan.Unschedulable[q.Key()] = map[string]string{"": err.Error()}
+				}
+			}
+			classes = nil
+			break
+		}
 	}
 	for _, c := range classes { // only after hitting the bound: never drop pods
 		for _, q := range c.pods {
@@ -82,9 +126,10 @@ func planScaleUp(in Input) (Plan, *simulator.Snapshot) {
 
 func newPlanner(in Input) *planner {
 	p := &planner{
-		in:      in,
-		newNode: map[string]int{},
-		grown:   map[string]int{},
+		in:        in,
+		newNode:   map[string]int{},
+		grown:     map[string]int{},
+		templates: map[[2]string]templateEntry{},
 		plan: Plan{
 			Placed:        map[string]string{},
 			Unschedulable: map[string]map[string]string{},
@@ -147,6 +192,9 @@ func (p *planner) classes() []*class {
 		return cmp.Or(cmp.Compare(rb.MilliCPU, ra.MilliCPU), cmp.Compare(rb.Memory, ra.Memory),
 			cmp.Compare(a.rep.Key(), b.rep.Key()))
 	})
+	for i, c := range out {
+		c.all, c.id = c.pods, i
+	}
 	return out
 }
 
@@ -178,8 +226,15 @@ func (p *planner) addUpcoming() {
 // classes with the pods left.
 func (p *planner) placeOnCluster(classes []*class) []*class {
 	var left []*class
+	if p.placersOn != p.work { // Placers follow additions, not a new snapshot
+		p.placers, p.placersOn = map[*simulator.Pod]*simulator.Placer{}, p.work
+	}
 	for _, c := range classes {
-		pl := simulator.NewPlacer(p.work, c.rep)
+		pl, ok := p.placers[c.rep]
+		if !ok {
+			pl = simulator.NewPlacer(p.work, c.rep)
+			p.placers[c.rep] = pl
+		}
 		i := 0
 		for ; i < len(c.pods); i++ {
 			node, ok, err := pl.PlaceFirstFit(c.pods[i])
@@ -189,7 +244,7 @@ func (p *planner) placeOnCluster(classes []*class) []*class {
 			p.record(c.pods[i].Key(), node)
 		}
 		if i < len(c.pods) {
-			left = append(left, &class{rep: c.rep, pods: c.pods[i:]})
+			left = append(left, &class{rep: c.rep, pods: c.pods[i:], all: c.all, id: c.id})
 		}
 	}
 	return left
@@ -206,9 +261,17 @@ func (p *planner) record(key, node string) {
 }
 
 // commit applies the chosen simulation: its snapshot becomes the working
-// one, and its new nodes become an increase (merged with an earlier one of
-// the same group and type). It returns the classes without the pods placed.
-func (p *planner) commit(s *simulation, why string, classes []*class) []*class {
+// one (or its packing is replayed onto it), and its new nodes become an
+// increase (merged with an earlier one of the same group and type). It
+// returns the classes without the pods placed.
+func (p *planner) commit(s *simulation, why string, classes []*class) ([]*class, error) {
+	if s.pack != nil {
+		if err := p.replay(s, classes); err != nil {
+			return classes, err
+		}
+	} else {
+		p.work = s.snap
+	}
 	idx := slices.IndexFunc(p.plan.Increases, func(inc Increase) bool {
 		return inc.Group == s.opt.Group && inc.InstanceType == s.opt.InstanceType
 	})
@@ -226,7 +289,6 @@ func (p *planner) commit(s *simulation, why string, classes []*class) []*class {
 	for _, n := range s.nodes {
 		p.newNode[n] = idx
 	}
-	p.work = s.snap
 	placed := make(map[string]bool, len(s.placed))
 	for _, pl := range s.placed {
 		p.record(pl.pod, pl.node)
@@ -238,10 +300,10 @@ func (p *planner) commit(s *simulation, why string, classes []*class) []*class {
 	for _, c := range classes {
 		pods := slices.DeleteFunc(slices.Clone(c.pods), func(q *simulator.Pod) bool { return placed[q.Key()] })
 		if len(pods) > 0 {
-			left = append(left, &class{rep: c.rep, pods: pods})
+			left = append(left, &class{rep: c.rep, pods: pods, all: c.all, id: c.id})
 		}
 	}
-	return left
+	return left, nil
 }
 
 // unschedulable reports every pod left with, per group, why it does not

@@ -128,3 +128,56 @@ func BenchmarkFork5000(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkStaticFit5000 evaluates the static predicates (taints with a
+// toleration, nodeSelector, required node affinity) of one compiled pod
+// against 5,000 tainted nodes, uncached: the cost of a class's first
+// FitNodes or Placer on a cluster.
+func BenchmarkStaticFit5000(b *testing.B) {
+	s := benchCluster(b, 5000)
+	var nodes []*corev1.Node
+	for _, name := range s.NodeNames() {
+		info, _ := s.Node(name)
+		n := info.Node.DeepCopy()
+		n.Spec.Taints = []corev1.Taint{{Key: "dedicated", Value: "batch", Effect: corev1.TaintEffectNoSchedule},
+			{Key: "soft", Effect: corev1.TaintEffectPreferNoSchedule}}
+		nodes = append(nodes, n)
+	}
+	pod := mkPod("p", requests("cpu", "500m"), nodeAffinity(corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{
+		{Key: LabelZone, Operator: corev1.NodeSelectorOpIn, Values: []string{"us-east-1a", "us-east-1b"}},
+	}}))
+	pod.Spec.NodeSelector = map[string]string{corev1.LabelArchStable: "amd64"}
+	pod.Spec.Tolerations = []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "batch", Effect: corev1.TaintEffectNoSchedule}}
+	p := compiled(pod)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		fit := 0
+		for _, n := range nodes {
+			if p.staticFit(n) == ReasonNone {
+				fit++
+			}
+		}
+		if fit == 0 {
+			b.Fatal("nothing fits")
+		}
+	}
+}
+
+// BenchmarkNewPod compiles a pod with init containers, sidecars, node
+// affinity and tolerations: the cost per equivalence class.
+func BenchmarkNewPod(b *testing.B) {
+	pod := mkPod("p", requests("cpu", "500m", "memory", "1Gi"), nodeAffinity(corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{
+		{Key: LabelZone, Operator: corev1.NodeSelectorOpIn, Values: []string{"us-east-1a", "us-east-1b"}},
+	}}))
+	always := corev1.ContainerRestartPolicyAlways
+	pod.Spec.InitContainers = []corev1.Container{
+		{Name: "init", Resources: corev1.ResourceRequirements{Requests: pod.Spec.Containers[0].Resources.Requests}},
+		{Name: "sidecar", RestartPolicy: &always, Resources: corev1.ResourceRequirements{Requests: pod.Spec.Containers[0].Resources.Requests}},
+	}
+	pod.Spec.Tolerations = []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpExists}}
+	b.ReportAllocs()
+	for b.Loop() {
+		NewPod(PodInfo{Pod: pod})
+	}
+}

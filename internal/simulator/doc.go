@@ -32,6 +32,12 @@
 //  5. Turn the result into a plan; render events and status from the
 //     plan's reasons, never by re-running the predicates.
 //
+// A [Packer] answers step 4 for many replicas at once: it computes where
+// equivalence classes would land on the snapshot plus new nodes of one
+// template without forking or placing, arithmetically per class for
+// identical pods on identical nodes, and the caller replays only the
+// outcome it chooses.
+//
 // A Snapshot and its forks are not safe for concurrent mutation; distinct
 // forks may be read and mutated from distinct goroutines.
 //
@@ -41,10 +47,10 @@
 // NodeAffinity, NodePorts, NodeResourcesFit, VolumeZone (from resolved
 // zones), PodTopologySpread (DoNotSchedule constraints; ScheduleAnyway is a
 // score and ignored) and InterPodAffinity (required terms, hostname and
-// zone topologies, including existing pods' anti-affinity). Pod requests
-// follow the scheduler: max(sum of containers + restartable init
-// containers, each init container plus the restartable init containers
-// before it), pod-level requests when set, plus overhead. Pods with
+// zone topologies, including existing pods' anti-affinity). Pod requests,
+// taint tolerations and required node affinity are k8s.io/component-helpers'
+// (resource.PodRequests, FindMatchingUntoleratedTaint, RequiredNodeAffinity),
+// the code the scheduler runs, compiled once per pod spec. Pods with
 // dynamic resource claims, unresolved volumes, or affinity/spread over other
 // topology keys are unsupported (see [Pod.Unsupported]).
 package simulator

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 )
 
 // Well-known topology keys the simulator models for pod affinity and
@@ -51,8 +52,7 @@ type podSpec struct {
 	requests     Resources
 	ports        []hostPort
 	nodeName     string
-	nodeSelector labels.Selector // nil: none
-	nodeAffinity []nodeTerm      // nil: none
+	nodeAffinity nodeaffinity.RequiredNodeAffinity // nodeSelector and required node affinity
 	tolerations  []corev1.Toleration
 	affinity     []affinityTerm
 	antiAffinity []affinityTerm
@@ -145,12 +145,8 @@ func compileSpec(info PodInfo) *podSpec {
 		nodeName:    pod.Spec.NodeName,
 		tolerations: pod.Spec.Tolerations,
 		eqKey:       EquivalenceKey(pod),
-	}
-	if len(pod.Spec.NodeSelector) > 0 {
-		s.nodeSelector = labels.SelectorFromSet(pod.Spec.NodeSelector)
-	}
-	if a := pod.Spec.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
-		s.nodeAffinity = compileNodeSelector(a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution)
+		// compiled once per class: parsing per node check would dominate
+		nodeAffinity: nodeaffinity.GetRequiredNodeAffinity(pod),
 	}
 	if len(info.RequiredZones) > 0 {
 		s.zones = sets.New(info.RequiredZones...)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	resourcehelper "k8s.io/component-helpers/resource"
 )
 
 // Resources is a resource vector in the units the kube-scheduler compares:
@@ -99,19 +100,6 @@ func (r Resources) isZeroRequest() bool {
 	return r.MilliCPU == 0 && r.Memory == 0 && r.EphemeralStorage == 0 && len(r.Scalar) == 0
 }
 
-// max sets each amount of r to the larger of r and o.
-func (r *Resources) max(o Resources) {
-	r.MilliCPU = max(r.MilliCPU, o.MilliCPU)
-	r.Memory = max(r.Memory, o.Memory)
-	r.EphemeralStorage = max(r.EphemeralStorage, o.EphemeralStorage)
-	r.Pods = max(r.Pods, o.Pods)
-	for name, v := range o.Scalar {
-		if v > r.Scalar[name] {
-			r.setScalar(name, v)
-		}
-	}
-}
-
 // insufficient returns the first resource of req (in the order cpu, memory,
 // ephemeral-storage, then scalar names sorted) that free cannot hold, with
 // the scheduler's meaning: free = allocatable − requested on the node.
@@ -135,54 +123,16 @@ func insufficient(free, req Resources) (corev1.ResourceName, bool) {
 	return "", false
 }
 
-// PodRequests returns what the kube-scheduler counts as the pod's requests
-// (k8s.io/component-helpers resource.PodRequests with default options and
-// the PodLevelResources feature on): the larger of the sum of the regular
-// and restartable init (sidecar) containers and, for each init container,
-// its requests plus those of the sidecars started before it; then pod-level
-// requests replace cpu, memory and hugepages when set; then the pod overhead
-// is added. Pods is always 1. Requests of containers' status (in-place
-// resize) are not considered.
+// PodRequests returns what the kube-scheduler counts as the pod's requests:
+// k8s.io/component-helpers resource.PodRequests with the PodLevelResources
+// feature on (the larger of the sum of the regular and restartable init
+// (sidecar) containers and, for each init container, its requests plus
+// those of the sidecars started before it; then pod-level requests replace
+// cpu, memory and hugepages when set; then the pod overhead is added).
+// Pods is always 1. Requests of containers' status (in-place resize) are
+// not considered: pending pods have none.
 func PodRequests(pod *corev1.Pod) Resources {
-	var sum Resources
-	for i := range pod.Spec.Containers {
-		sum.Add(ResourcesFromList(pod.Spec.Containers[i].Resources.Requests))
-	}
-	var sidecars, initMax Resources
-	for i := range pod.Spec.InitContainers {
-		c := &pod.Spec.InitContainers[i]
-		req := ResourcesFromList(c.Resources.Requests)
-		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
-			sum.Add(req)
-			sidecars.Add(req)
-			initMax.max(sidecars)
-			continue
-		}
-		req.Add(sidecars)
-		initMax.max(req)
-	}
-	sum.max(initMax)
-	if pod.Spec.Resources != nil {
-		applyPodLevel(&sum, pod.Spec.Resources.Requests)
-	}
-	if pod.Spec.Overhead != nil {
-		sum.Add(ResourcesFromList(pod.Spec.Overhead))
-	}
-	sum.Pods = 1
-	return sum
-}
-
-// applyPodLevel replaces cpu, memory and hugepages-* by the pod-level
-// requests, the resources PodLevelResources supports.
-func applyPodLevel(sum *Resources, requests corev1.ResourceList) {
-	for name, q := range requests {
-		switch {
-		case name == corev1.ResourceCPU:
-			sum.MilliCPU = q.MilliValue()
-		case name == corev1.ResourceMemory:
-			sum.Memory = q.Value()
-		case strings.HasPrefix(string(name), corev1.ResourceHugePagesPrefix):
-			sum.setScalar(name, q.Value())
-		}
-	}
+	r := ResourcesFromList(resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{}))
+	r.Pods = 1
+	return r
 }

@@ -65,6 +65,9 @@ type family struct {
 	mu     sync.Mutex
 	nextID int
 	static map[*podSpec][]Reason // node id → static verdict (reasonUnknown if not computed)
+	// probes holds, per template node, the empty node a Packer evaluates
+	// new nodes of that template with (read-only).
+	probes map[*corev1.Node]*nodeState
 }
 
 // nodeState is one node. Fields other than gen are read-only once the node
@@ -88,7 +91,7 @@ func NewSnapshot() *Snapshot {
 		gen:      generations.Add(1),
 		index:    make(map[string]int),
 		nsLabels: make(map[string]labels.Set),
-		fam:      &family{static: make(map[*podSpec][]Reason)},
+		fam:      &family{static: make(map[*podSpec][]Reason), probes: make(map[*corev1.Node]*nodeState)},
 		epoch:    generations.Add(1),
 	}
 }
@@ -150,16 +153,7 @@ func (s *Snapshot) AddTemplateNode(template *corev1.Node, name string, daemonPod
 	if template == nil || name == "" {
 		return fmt.Errorf("add template node %q: %w: nil template or empty name", name, ErrInvalidNode)
 	}
-	n := &corev1.Node{ObjectMeta: *template.ObjectMeta.DeepCopy(), Spec: template.Spec, Status: corev1.NodeStatus{
-		Capacity: template.Status.Capacity, Allocatable: template.Status.Allocatable,
-	}}
-	n.Name = name
-	n.UID = ""
-	if n.Labels == nil {
-		n.Labels = map[string]string{}
-	}
-	n.Labels[LabelHostname] = name
-	if err := s.addNode(n, true); err != nil {
+	if err := s.addNode(templateNodeObject(template, name), true); err != nil {
 		return err
 	}
 	for _, p := range daemonPods {
@@ -171,6 +165,21 @@ func (s *Snapshot) AddTemplateNode(template *corev1.Node, name string, daemonPod
 		}
 	}
 	return nil
+}
+
+// templateNodeObject returns the node object of a template node named
+// name.
+func templateNodeObject(template *corev1.Node, name string) *corev1.Node {
+	n := &corev1.Node{ObjectMeta: *template.ObjectMeta.DeepCopy(), Spec: template.Spec, Status: corev1.NodeStatus{
+		Capacity: template.Status.Capacity, Allocatable: template.Status.Allocatable,
+	}}
+	n.Name = name
+	n.UID = ""
+	if n.Labels == nil {
+		n.Labels = map[string]string{}
+	}
+	n.Labels[LabelHostname] = name
+	return n
 }
 
 func (s *Snapshot) addNode(node *corev1.Node, template bool) error {
