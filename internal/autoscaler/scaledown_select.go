@@ -188,7 +188,7 @@ func (p *scaleDownPlanner) selectRemovals(cands []candidate) {
 		}
 		return cmp.Or(cmp.Compare(a.util, b.util), cmp.Compare(a.name, b.name))
 	})
-	r := round{work: p.base.Fork(), removed: map[string]int{}, spent: map[*pdbState]int32{}, drains: len(p.in.InProgress)}
+	r := removalRound{work: p.base.Fork(), removed: map[string]int{}, spent: map[*pdbState]int32{}, drains: len(p.in.InProgress)}
 	for _, c := range ready {
 		if b := p.tryRemove(&r, c); b != nil {
 			p.plan.Blocked[c.name] = *b
@@ -196,8 +196,8 @@ func (p *scaleDownPlanner) selectRemovals(cands []candidate) {
 	}
 }
 
-// round is the state of the removals chosen so far.
-type round struct {
+// removalRound is the state of the removals chosen so far.
+type removalRound struct {
 	work    *simulator.Snapshot // without the nodes removed so far
 	removed map[string]int      // group ID → nodes removed
 	spent   map[*pdbState]int32 // disruptions used
@@ -206,7 +206,7 @@ type round struct {
 }
 
 // tryRemove adds c to the round's removals, or says why it cannot.
-func (p *scaleDownPlanner) tryRemove(r *round, c candidate) *Blocker {
+func (p *scaleDownPlanner) tryRemove(r *removalRound, c candidate) *Blocker {
 	g := p.groups[c.group]
 	if room := g.TargetSize - g.MinSize - p.inflight[g.ID] - r.removed[g.ID]; room <= 0 {
 		return &Blocker{BlockedMinSize, fmt.Sprintf("group %s: target size %d, %d being removed, %d removed this round, min size %d",
