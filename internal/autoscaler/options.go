@@ -185,7 +185,7 @@ func (rd *round) sorted() []podRef {
 	}
 	p := rd.p
 	if p.pending == nil {
-		for _, c := range rd.classes {
+		for _, c := range p.allClasses {
 			for i, q := range c.all {
 				p.pending = append(p.pending, podRef{q.Key(), c.id, i})
 			}
@@ -207,14 +207,13 @@ func (rd *round) sorted() []podRef {
 		}
 		ci[c.id], done[c.id] = i, d
 	}
-	left := p.pending[:0:0]
+	// p.pending keeps every class's pods: a round may cover only some
+	// classes (the leading one).
 	for _, ref := range p.pending {
 		if i, ok := ci[ref.ci]; ok && ref.idx >= done[ref.ci] {
-			left = append(left, ref)
 			rd.order = append(rd.order, podRef{ref.key, i, ref.idx - done[ref.ci]})
 		}
 	}
-	p.pending = left
 	return rd.order
 }
 

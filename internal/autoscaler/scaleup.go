@@ -45,6 +45,10 @@ type planner struct {
 	// lastPacker is the previous round's Packer, whose results for
 	// unchanged classes the next round reuses.
 	lastPacker *simulator.Packer
+	// allClasses are every class of the plan, as first compiled.
+	allClasses []*class
+	// planned holds the keys of the pods placed so far.
+	planned map[string]struct{}
 	// pending are the pods still to plan sorted by key, with their class
 	// id and index in the class's all (see round.sorted).
 	pending []podRef
@@ -89,23 +93,41 @@ func (p *planner) run() (Plan, *simulator.Snapshot) {
 	if len(classes) == 0 {
 		return p.plan, p.work
 	}
+	p.allClasses = classes
 	p.addUpcoming()
-	// Each round places at least one pod, so the bound is never reached; it
-	// only keeps a bug from becoming an endless loop.
-	for range len(in.Pending) + 1 {
-		if classes = p.placeOnCluster(classes); len(classes) == 0 {
+	// Each turn places at least one pod or is done with a class, so the
+	// bound is never reached; it only keeps a bug from becoming an endless
+	// loop.
+	for range 2*len(in.Pending) + 1 {
+		if len(classes) == 0 {
 			break
 		}
+		// Classes go one at a time, largest first, as in first-fit
+		// decreasing: the class first fills the room left on existing,
+		// upcoming and planned nodes, then the expanders choose the new
+		// nodes for the rest of it alone. The smaller classes fill the
+		// room those nodes leave in their turn. (Packing every class onto
+		// one option instead lets small pods choose a type the big ones
+		// cannot use, and the big ones then waste their nodes' room.)
+		lead := p.placeOnCluster(classes[:1])
+		if len(lead) == 0 {
+			classes = classes[1:]
+			continue
+		}
+		classes[0] = lead[0]
 		p.rounds++
-		opts, sims, reasons := p.options(classes)
+		opts, sims, reasons := p.options(lead)
 		best, why, ok := p.in.Expanders.Choose(opts)
 		if !ok {
-			p.unschedulable(classes, reasons())
-			classes = nil
-			break
+			p.unschedulable(lead, reasons())
+			classes = classes[1:]
+			continue
 		}
 		var err error
-		if classes, err = p.commit(sims[optionKey(best)], why, classes); err != nil {
+		if _, err = p.commit(sims[optionKey(best)], why, lead); err == nil {
+			classes = p.without(classes)
+		}
+		if err != nil {
 			for _, c := range classes {
 				for _, q := range c.pods {
 					p.plan.Unschedulable[q.Key()] = map[string]string{"": err.Error()}
@@ -128,6 +150,7 @@ func newPlanner(in Input) *planner {
 	p := &planner{
 		in:        in,
 		newNode:   map[string]int{},
+		planned:   map[string]struct{}{},
 		grown:     map[string]int{},
 		templates: map[[2]string]templateEntry{},
 		plan: Plan{
@@ -159,7 +182,9 @@ func newPlanner(in Input) *planner {
 
 // classes compiles the pending pods into equivalence classes, reporting
 // unsupported pods and dropping duplicates. Classes are ordered largest
-// first (cpu, then memory), for first-fit decreasing.
+// first (extended resources such as GPUs, then cpu, then memory), for
+// first-fit decreasing: pods that need special nodes choose them first,
+// and the others fill the room left on them.
 func (p *planner) classes() []*class {
 	byKey := map[string]*class{}
 	var out []*class
@@ -189,8 +214,8 @@ func (p *planner) classes() []*class {
 	}
 	slices.SortStableFunc(out, func(a, b *class) int {
 		ra, rb := a.rep.Requests(), b.rep.Requests()
-		return cmp.Or(cmp.Compare(rb.MilliCPU, ra.MilliCPU), cmp.Compare(rb.Memory, ra.Memory),
-			cmp.Compare(a.rep.Key(), b.rep.Key()))
+		return cmp.Or(cmp.Compare(scalarTotal(rb), scalarTotal(ra)), cmp.Compare(rb.MilliCPU, ra.MilliCPU),
+			cmp.Compare(rb.Memory, ra.Memory), cmp.Compare(a.rep.Key(), b.rep.Key()))
 	})
 	for i, c := range out {
 		c.all, c.id = c.pods, i
@@ -253,6 +278,7 @@ func (p *planner) placeOnCluster(classes []*class) []*class {
 // record notes pod key placed on node: onto a planned node it joins that
 // node's increase, otherwise it fits without scale-up.
 func (p *planner) record(key, node string) {
+	p.planned[key] = struct{}{}
 	if i, ok := p.newNode[node]; ok {
 		p.plan.Increases[i].Pods = append(p.plan.Increases[i].Pods, key)
 		return
@@ -304,6 +330,30 @@ func (p *planner) commit(s *simulation, why string, classes []*class) ([]*class,
 		}
 	}
 	return left, nil
+}
+
+// scalarTotal sums a request's extended resources (GPUs and the like).
+func scalarTotal(r simulator.Resources) int64 {
+	var n int64
+	for _, v := range r.Scalar {
+		n += v
+	}
+	return n
+}
+
+// without returns the classes without the pods planned so far.
+func (p *planner) without(classes []*class) []*class {
+	var left []*class
+	for _, c := range classes {
+		pods := slices.DeleteFunc(slices.Clone(c.pods), func(q *simulator.Pod) bool {
+			_, placed := p.planned[q.Key()]
+			return placed
+		})
+		if len(pods) > 0 {
+			left = append(left, &class{rep: c.rep, pods: pods, all: c.all, id: c.id})
+		}
+	}
+	return left
 }
 
 // unschedulable reports every pod left with, per group, why it does not

@@ -6,24 +6,26 @@ import (
 )
 
 // shortfalls are the cases ("spec/chain") and the (workload, chain) cells
-// where PlanScaleUp misses a target on the corpus of TestPlanQuality, as
-// measured against scaleup.go at commit 0aca035. They
-// are kept out of the assertions (their figures are logged) and reported
-// to the lead; remove a cell once PlanScaleUp meets the targets there.
-// Worst case measured per cell, plan vs first-fit decreasing:
+// where PlanScaleUp misses a target on the corpus of TestPlanQuality,
+// measured after planning became class by class, largest first (each class
+// fills the room left, then the expanders choose new nodes for the rest of
+// it). They are kept out of the assertions (their figures are logged);
+// remove an entry once PlanScaleUp meets the targets there.
+//
+// With the price expander every workload meets the targets but for the two
+// cases below. least-waste, cluster-autoscaler's default, minimises unused
+// cpu and memory and is blind to price (and to GPUs), so it costs more
+// than FFD, whose new nodes are the cheapest per pod; it uses fewer nodes
+// than FFD on most mixed workloads. Worst case measured per cell:
 var shortfalls = map[string]string{
-	"uniform-small/pods=50/pools=3/nodes=0/seed=1/price": "5 nodes $0.4250/h vs FFD 3 nodes $0.5355/h: cheaper, more nodes",
-	"uniform-small/least-waste":                          "200/10/0 seed 2: $1.6128/h vs FFD $1.0400/h (least-waste is blind to price)",
-	"mixed/least-waste":                                  "50/3/0 seed 0: 21 nodes $4.8833/h vs FFD 12 nodes $4.0800/h",
-	"mixed/price":                                        "200/10/0 seed 0: 162 nodes $13.3596/h vs FFD 75 nodes $11.5500/h",
-	"gpu/least-waste":                                    "200/10/0 seed 0: 136 nodes $126.685/h vs FFD 125 nodes $65.75/h",
-	"gpu/price":                                          "50/3/0 seed 1: 50 nodes $81.816/h vs FFD 25 nodes $76.50/h",
-	"anti-affinity/least-waste":                          "200/10/0 seed 0: 108 nodes $14.355/h vs FFD 75 nodes $11.55/h",
-	"anti-affinity/price":                                "200/10/0 seed 1: 122 nodes $15.5264/h vs FFD 35 nodes $13.0464/h",
-	"zone-spread/least-waste":                            "200/10/0 seed 0: 58 nodes $15.405/h vs FFD 75 nodes $11.55/h",
-	"zone-spread/price":                                  "200/10/0 seed 0: 48 pods left unschedulable that FFD places",
-	"mixed-all/least-waste":                              "200/10/50 seed 2: 35 nodes $107.10/h vs FFD 66 nodes $46.522/h",
-	"mixed-all/price":                                    "200/10/0 seed 2: 175 nodes $56.53/h vs FFD 75 nodes $48.25/h",
+	"uniform-small/pods=50/pools=3/nodes=0/seed=1/price":  "5 nodes $0.4250/h vs FFD 3 nodes $0.5355/h: cheaper, more nodes",
+	"zone-spread/pods=200/pools=10/nodes=50/seed=2/price": "41 nodes $5.6417/h vs FFD 37 nodes $5.6369/h (+0.1%)",
+	"uniform-small/least-waste":                           "200/10/0 seed 2: 8 nodes $1.6128/h vs FFD 25 nodes $1.0400/h",
+	"mixed/least-waste":                                   "200/10/0 seed 0: 42 nodes $12.418/h vs FFD 75 nodes $11.55/h",
+	"gpu/least-waste":                                     "200/10/0 seed 0: 125 nodes $125.75/h vs FFD 125 nodes $65.75/h",
+	"anti-affinity/least-waste":                           "200/10/0 seed 0: 58 nodes $12.082/h vs FFD 75 nodes $11.55/h",
+	"zone-spread/least-waste":                             "200/10/50 seed 2: 41 nodes $5.6657/h vs FFD 37 nodes $5.6369/h",
+	"mixed-all/least-waste":                               "200/10/0 seed 1: 50 nodes $58.13/h vs FFD 50 nodes $22.03/h",
 }
 
 // qualityCorpus is the scenarios TestPlanQuality measures: every workload
