@@ -60,13 +60,14 @@ type usage struct {
 	cores, memory int64
 }
 
-// PlanScaleUp decides which groups to grow for the pending pods. It first
-// places the pods on existing and upcoming nodes (first-fit), then, in
-// rounds, simulates for every eligible group and instance type how many new
-// nodes the remaining pods need (first-fit decreasing, within the group's
-// MaxSize and the cluster limits), lets the expanders choose one option,
-// and repeats for the pods still left until no option places any pod. It
-// never mutates the input; the same input gives the same plan.
+// PlanScaleUp decides which groups to grow for the pending pods. It takes
+// the equivalence classes one at a time, largest first (first-fit
+// decreasing): a class first fills the room on existing, upcoming and
+// already planned nodes; for the rest of it, it simulates every eligible
+// group and instance type with new nodes (within the group's MaxSize and
+// the cluster limits), lets the expanders choose one option, and repeats
+// until the class is placed or no option places any of it. It never
+// mutates the input; the same input gives the same plan.
 //
 // Options are computed in bulk by a [simulator.Packer] (per equivalence
 // class, arithmetically, without forking the snapshot; results of classes
