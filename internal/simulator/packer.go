@@ -171,8 +171,6 @@ func bulkUnsupported(p *Pod) string {
 		return "required pod affinity"
 	case len(p.ports) > 0:
 		return "host ports"
-	case len(p.antiAffinity) > 0 && len(p.spread) > 0:
-		return "anti-affinity and topology spread"
 	}
 	for _, t := range p.antiAffinity {
 		if t.topologyKey != LabelHostname || selectsPerPodLabel(t.selector) {

@@ -32,11 +32,18 @@ func (r *packRun) packSpread(c *packClass) ClassPack {
 		if idx := r.firstCandidate(c, zs, cursor); idx >= 0 {
 			n := r.pk.s.nodes[idx]
 			r.oldNode(idx).take(&c.req, 1)
-			zs.add(n.node.Labels[LabelZone], c.elig[idx])
+			z := n.node.Labels[LabelZone]
+			zs.add(z, c.elig[idx])
 			out.addOld(n.node.Name)
+			if c.excl { // one replica per node: the candidate is used up
+				cursor[z]++
+			}
 			continue
 		}
-		if other == ReasonNone && r.count > 0 && freshHasZone && zs.allows(freshZone) {
+		// A class with one replica per node does not go onto new nodes
+		// that already exist: those of earlier classes in this pack are
+		// skipped (conservative), its own each hold a replica already.
+		if other == ReasonNone && r.count > 0 && freshHasZone && zs.allows(freshZone) && !c.excl {
 			for run < len(r.runs) && r.runs[run].v.fits(&c.req, c.zero) == 0 {
 				first += r.runs[run].n
 				run++
