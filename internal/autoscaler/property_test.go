@@ -237,7 +237,8 @@ var propertyZones = []string{"us-east-1a", "us-east-1b", "us-east-1c"}
 
 // randomConstrainedInput is randomInput over three zones, with some
 // classes given hostname anti-affinity (against their own app, or against
-// another app), zone anti-affinity or zone topology spread, and a
+// another app), zone anti-affinity, zone topology spread, or both hostname
+// anti-affinity and zone spread, and a
 // DaemonSet sometimes selected by a class: inside and outside the
 // Packer's bulk model.
 func randomConstrainedInput(t *testing.T, r *rand.Rand) Input {
@@ -256,7 +257,7 @@ func randomConstrainedInput(t *testing.T, r *rand.Rand) Input {
 		app := p.Pod.Labels["app"]
 		k, ok := kind[app]
 		if !ok {
-			k = r.IntN(7)
+			k = r.IntN(8)
 			kind[app] = k
 		}
 		term := func(topology, target string) []corev1.PodAffinityTerm {
@@ -270,6 +271,12 @@ func randomConstrainedInput(t *testing.T, r *rand.Rand) Input {
 		case 3, 4: // the bulk model: zone spread
 			p.Pod.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{
 				MaxSkew: int32(k - 2), TopologyKey: corev1.LabelTopologyZone, WhenUnsatisfiable: corev1.DoNotSchedule,
+				LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}}}}
+		case 6: // the bulk model: one per node and zone spread
+			p.Pod.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+				RequiredDuringSchedulingIgnoredDuringExecution: term(corev1.LabelHostname, app)}}
+			p.Pod.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{
+				MaxSkew: 1, TopologyKey: corev1.LabelTopologyZone, WhenUnsatisfiable: corev1.DoNotSchedule,
 				LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}}}}
 		case 5: // outside: anti-affinity against another class, or per zone
 			topology := []string{corev1.LabelHostname, corev1.LabelTopologyZone}[r.IntN(2)]
