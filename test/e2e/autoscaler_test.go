@@ -58,6 +58,15 @@ func TestAutoscalerScaleUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	desired := desiredOf(t, ctx, cluster, "as")
+	// What `kelp up` writes for the upstream cluster-autoscaler points both
+	// of its AWS clients at the local cloud.
+	caConfig := cluster.ClusterAutoscalerCloudConfig()
+	for _, want := range []string{"[Global]", "[ServiceOverride \"1\"]\nService = autoscaling\nRegion = us-east-1\nURL = " + cluster.CloudURL(),
+		"[ServiceOverride \"2\"]\nService = ec2\nRegion = us-east-1\nURL = " + cluster.CloudURL()} {
+		if !strings.Contains(caConfig, want) {
+			t.Fatalf("cluster-autoscaler cloud config lacks %q:\n%s", want, caConfig)
+		}
+	}
 	// The failing pool is preferred, so that its failure is what moves the
 	// pods.
 	_, err = client.CoreV1().ConfigMaps("kube-system").Create(ctx, &corev1.ConfigMap{
