@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,7 @@ import (
 	"github.com/kelp-dev/kelp/internal/autoscaler"
 	"github.com/kelp-dev/kelp/internal/autoscaler/drain"
 	"github.com/kelp-dev/kelp/internal/cloud"
+	"github.com/kelp-dev/kelp/internal/simulator"
 )
 
 // Groups is what the autoscaler reads from the cloud.
@@ -78,9 +80,12 @@ func New(o Options, d Deps) (*Autoscaler, error) {
 	if err := o.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid autoscaler options: %w", err)
 	}
-	if d.Client == nil || d.Informers == nil || d.Groups == nil || d.Scaler == nil || d.Recorder == nil {
-		return nil, errors.New("autoscaler: client, informers, groups, scaler and recorder are required")
+	if d.Client == nil || d.Informers == nil || d.Groups == nil || d.Scaler == nil || d.Recorder == nil || d.Metrics == nil {
+		return nil, errors.New("autoscaler: client, informers, groups, scaler, recorder and metrics are required")
 	}
+	// Scale-up and node removals change the same groups' sizes: one at a
+	// time, each from a fresh reading.
+	d.Scaler = &serialScaler{Scaler: d.Scaler}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
@@ -272,17 +277,18 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 		in.Groups, in.Upcoming = groups, gf.upcoming(groups)
 	}
 	cyc.Plan = plan
+	if len(cyc.Applied) > 0 {
+		a.lastScaleUpAt = a.d.Clock.Now()
+	}
+	sdFacts, onUpcoming := withPlacedPods(facts, plan)
 	skip := ""
 	switch {
 	case len(cyc.Applied) > 0:
 		skip = "scaled up in this cycle"
-	case len(plan.Placed) > 0:
-		skip = fmt.Sprintf("%d pending pod(s) fit existing or upcoming nodes", len(plan.Placed))
+	case onUpcoming > 0:
+		skip = fmt.Sprintf("%d pending pod(s) wait for upcoming nodes", onUpcoming)
 	}
-	if len(cyc.Applied) > 0 {
-		a.lastScaleUpAt = a.d.Clock.Now()
-	}
-	cyc.ScaleDown = a.runScaleDown(ctx, groups, gf, facts, skip)
+	cyc.ScaleDown = a.runScaleDown(ctx, groups, gf, sdFacts, skip)
 	a.report(ctx, groups, gf, facts, plan, &cyc)
 	return cyc, nil
 }
@@ -311,6 +317,14 @@ func (a *Autoscaler) handleFailures(ctx context.Context, groups []cloud.NodeGrou
 			if !inst.LaunchTime.IsZero() && now.Sub(inst.LaunchTime) >= a.o.MaxNodeProvisionTime {
 				stuck = append(stuck, inst.ID)
 			}
+		}
+		// Terminating with the size lowered cannot go below MinSize; the
+		// instances a group at its minimum needs are left (the cloud's
+		// health checks replace a broken one) and do not back it off.
+		if keep := len(stuck) - max(g.TargetSize-g.MinSize, 0); keep > 0 {
+			a.d.Logger.Warn("instances did not register a node, but the group is at its min size: left to the cloud",
+				"group", g.ID, "instances", stuck[len(stuck)-keep:], "minSize", g.MinSize)
+			stuck = stuck[:len(stuck)-keep]
 		}
 		if len(stuck) > 0 {
 			why := fmt.Sprintf("%d instance(s) did not register a node within %s", len(stuck), a.o.MaxNodeProvisionTime)
@@ -388,12 +402,12 @@ func (a *Autoscaler) apply(ctx context.Context, groups []cloud.NodeGroup, plan a
 			continue
 		}
 		g := groups[i]
-		target := max(g.TargetSize, g.MinSize) + delta[id]
 		if a.o.DryRun {
-			a.d.Logger.Info("dry run: would scale up", "group", id, "from", g.TargetSize, "to", target)
+			a.d.Logger.Info("dry run: would scale up", "group", id, "from", g.TargetSize, "to", max(g.TargetSize, g.MinSize)+delta[id])
 			continue
 		}
-		if err := a.d.Scaler.SetTargetSize(ctx, id, target); err != nil {
+		target, err := a.d.Scaler.(*serialScaler).grow(ctx, a.d.Groups, id, delta[id])
+		if err != nil {
 			a.d.Metrics.Errors.WithLabelValues("scale-up").Inc()
 			why := fmt.Sprintf("scale-up to %d failed: %v", target, err)
 			b := a.backoffs.Failed(id, why, a.d.Clock.Now())
@@ -453,3 +467,72 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // timeNow is for the status; it keeps the RFC 3339 form in one place.
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// serialScaler lets one size change through at a time, so that a scale-up
+// computed from a fresh size and a removal's decrement never overwrite each
+// other.
+type serialScaler struct {
+	cloud.Scaler
+	mu sync.Mutex
+}
+
+func (s *serialScaler) SetTargetSize(ctx context.Context, group string, n int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Scaler.SetTargetSize(ctx, group, n)
+}
+
+func (s *serialScaler) DeleteInstances(ctx context.Context, group string, ids []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Scaler.DeleteInstances(ctx, group, ids)
+}
+
+// grow raises group's size by delta from its current size, read afresh
+// under the scaler's lock (a removal may have lowered it since the cycle
+// began), within MaxSize. It returns the size set.
+func (s *serialScaler) grow(ctx context.Context, groups Groups, group string, delta int) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	all, err := groups.NodeGroups(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read group %s: %w", group, err)
+	}
+	i := slices.IndexFunc(all, func(g cloud.NodeGroup) bool { return g.ID == group })
+	if i < 0 {
+		return 0, fmt.Errorf("group %s: %w", group, cloud.ErrNotFound)
+	}
+	g := all[i]
+	target := min(max(g.TargetSize, g.MinSize)+delta, g.MaxSize)
+	if target <= g.TargetSize {
+		return g.TargetSize, fmt.Errorf("group %s at %d: %w (max %d)", group, g.TargetSize, cloud.ErrOutOfRange, g.MaxSize)
+	}
+	return target, s.Scaler.SetTargetSize(ctx, group, target)
+}
+
+// withPlacedPods returns facts whose snapshot (a fork) has the pending pods
+// the plan placed on existing nodes bound there, as the scheduler is about
+// to: scale-down then neither removes the room they need nor counts those
+// nodes idle. It also counts the pods placed on upcoming nodes.
+func withPlacedPods(facts clusterFacts, plan autoscaler.Plan) (clusterFacts, int) {
+	if len(plan.Placed) == 0 {
+		return facts, 0
+	}
+	infos := make(map[string]simulator.PodInfo, len(facts.pending))
+	for _, info := range facts.pending {
+		infos[info.Pod.Namespace+"/"+info.Pod.Name] = info
+	}
+	fork, onUpcoming := facts.snapshot.Fork(), 0
+	for _, key := range sortedKeys(plan.Placed) {
+		node := plan.Placed[key]
+		if _, real := facts.snapshot.Node(node); !real {
+			onUpcoming++
+			continue
+		}
+		if info, ok := infos[key]; ok {
+			_ = fork.AddPod(node, simulator.NewPod(info)) // a pod that no longer fits is the scheduler's to place
+		}
+	}
+	facts.snapshot = fork
+	return facts, onUpcoming
+}

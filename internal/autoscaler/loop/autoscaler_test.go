@@ -282,3 +282,20 @@ func (h *harness) status() Status {
 	}
 	return st
 }
+
+func TestStuckInstancesAtMinSizeAreLeft(t *testing.T) {
+	g := testGroup(t, "floor", "m5.large", 2, 10)
+	for i := range 2 {
+		id := fmt.Sprintf("i-%017d", 10+i)
+		g.Instances = append(g.Instances, cloud.Instance{ID: id, ProviderID: cloud.ProviderID(testZone, id),
+			State: cloud.InstanceStateRunning, LaunchTime: time.Date(2026, 11, 26, 11, 0, 0, 0, time.UTC), GroupName: "floor"})
+	}
+	h := newHarness(t, Options{MaxNodeProvisionTime: 10 * time.Minute}, g)
+	c := h.runOnce()
+	if len(c.Terminated) != 0 || len(h.cloud.deleted) != 0 {
+		t.Fatalf("terminated %v: the group needs them for its min size", h.cloud.deleted)
+	}
+	if _, ok := c.BackedOff["floor"]; ok {
+		t.Fatalf("backed off %v: nothing was terminated", c.BackedOff)
+	}
+}

@@ -19,8 +19,11 @@ const maxTappedErrors = 1000
 // the tap the autoscaler could miss a failure.
 type ErrorTap struct {
 	cloud.Provider
-	mu      sync.Mutex
-	pending []cloud.GroupError
+	// refreshMu makes a Refresh and the read of what it reported one step,
+	// so overlapping refreshes neither lose nor repeat failures.
+	refreshMu sync.Mutex
+	mu        sync.Mutex
+	pending   []cloud.GroupError
 }
 
 var _ cloud.Provider = (*ErrorTap)(nil)
@@ -32,6 +35,8 @@ func NewErrorTap(p cloud.Provider) *ErrorTap { return &ErrorTap{Provider: p} }
 // Template errors (cloud.ErrInvalidGroup) repeat on every Refresh and need
 // no backoff: such groups have no template to plan with.
 func (t *ErrorTap) Refresh(ctx context.Context) error {
+	t.refreshMu.Lock()
+	defer t.refreshMu.Unlock()
 	if err := t.Provider.Refresh(ctx); err != nil {
 		return err
 	}

@@ -55,13 +55,14 @@ func (l *eventLog) first(key, msg string, now time.Time) bool {
 	return true
 }
 
-// forget drops the pod keys not in keep, so the log does not grow with pods
-// long gone.
-func (l *eventLog) forget(keep map[string]bool) {
+// forget drops the pod keys not in keep and every entry older than
+// eventRepeat (it would be sent again anyway), so the log does not grow
+// with pods and nodes long gone.
+func (l *eventLog) forget(keep map[string]bool, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for k := range l.sent {
-		if strings.HasPrefix(k, "pod/") && !keep[k] {
+	for k, e := range l.sent {
+		if (strings.HasPrefix(k, "pod/") && !keep[k]) || now.Sub(e.at) >= eventRepeat {
 			delete(l.sent, k)
 		}
 	}
@@ -93,7 +94,7 @@ func (a *Autoscaler) report(ctx context.Context, groups []cloud.NodeGroup, gf gr
 		k := info.Pod.Namespace + "/" + info.Pod.Name
 		pods[k], keep["pod/"+k] = info.Pod, true
 	}
-	a.events.forget(keep)
+	a.events.forget(keep, now)
 	event := func(key, typ, reason, msg string) {
 		if p := pods[key]; p != nil && a.events.first("pod/"+key, reason+msg, now) {
 			a.d.Recorder.Event(p, typ, reason, msg)

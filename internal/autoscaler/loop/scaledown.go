@@ -105,7 +105,7 @@ func (a *Autoscaler) runScaleDown(ctx context.Context, groups []cloud.NodeGroup,
 	sd.mu.Lock()
 	in := autoscaler.ScaleDownInput{
 		Snapshot: facts.snapshot, NodeGroups: nodeGroups, Groups: groups, PodInfos: facts.boundInfos,
-		PDBs: pdbs, UnneededSince: sd.unneededSince, InProgress: sd.drainer.Active(),
+		PDBs: pdbs, UnneededSince: maps.Clone(sd.unneededSince), InProgress: sd.drainer.Active(),
 		LastScaleUp: a.lastScaleUpAt, LastDelete: sd.lastDelete, LastDeleteFailure: sd.lastFailure,
 		Options: sd.opts, Now: now,
 	}
