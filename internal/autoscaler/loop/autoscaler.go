@@ -71,6 +71,9 @@ type Autoscaler struct {
 	lastScaleUp   *scaleUpRecord
 	lastScaleUpAt time.Time
 	sd            *scaleDown // nil when scale-down is disabled
+	// growing holds, per group, the size its last scale-up asked for,
+	// until that many nodes are Ready or the group fails.
+	growing map[string]int
 }
 
 // New validates the options and registers the informers the autoscaler
@@ -98,7 +101,7 @@ func New(o Options, d Deps) (*Autoscaler, error) {
 	}
 	f := d.Informers
 	a := &Autoscaler{
-		o: o, d: d, trigger: make(chan struct{}, 1),
+		o: o, d: d, trigger: make(chan struct{}, 1), growing: map[string]int{},
 		backoffs: autoscaler.NewBackoffs(o.InitialBackoff, o.MaxBackoff),
 		events:   newEventLog(),
 		status:   &statusWriter{client: d.Client, refresh: 6 * o.ScanInterval},
@@ -247,6 +250,7 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 	}
 	gf := relate(groups, facts, a.o.MaxNodeProvisionTime, a.d.Clock.Now())
 	a.handleFailures(ctx, groups, gf, &cyc)
+	a.noteArrivals(groups, gf, &cyc)
 	for i, g := range groups {
 		groups[i] = autoscaler.TemplateFromNodes(g, gf.ready[g.ID])
 	}
@@ -368,6 +372,22 @@ func (a *Autoscaler) handleFailures(ctx context.Context, groups []cloud.NodeGrou
 	}
 }
 
+// noteArrivals forgets a group's past failures once the nodes of its last
+// scale-up are Ready: the next failure backs it off from the start again.
+func (a *Autoscaler) noteArrivals(groups []cloud.NodeGroup, gf groupFacts, cyc *Cycle) {
+	for _, g := range groups {
+		want, ok := a.growing[g.ID]
+		switch _, failed := cyc.BackedOff[g.ID]; {
+		case !ok:
+		case failed:
+			delete(a.growing, g.ID)
+		case len(gf.ready[g.ID]) >= want:
+			a.backoffs.Succeeded(g.ID)
+			delete(a.growing, g.ID)
+		}
+	}
+}
+
 func countTerminated(terminated []string, insts []cloud.Instance) int {
 	n := 0
 	for _, inst := range insts {
@@ -418,6 +438,7 @@ func (a *Autoscaler) apply(ctx context.Context, groups []cloud.NodeGroup, plan a
 			continue
 		}
 		cyc.Applied[id] = target
+		a.growing[id] = target
 		a.d.Metrics.NodesRequested.WithLabelValues(id).Add(float64(delta[id]))
 		a.d.Logger.Info("scaled up", "group", id, "from", g.TargetSize, "to", target)
 	}

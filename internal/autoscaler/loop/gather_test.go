@@ -124,3 +124,24 @@ func TestSerialScalerGrowsFromFreshSize(t *testing.T) {
 		t.Fatalf("grow at max: %v, want ErrOutOfRange", err)
 	}
 }
+
+func TestNoteArrivalsForgetsFailures(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	a := &Autoscaler{backoffs: autoscaler.NewBackoffs(0, 0), growing: map[string]int{"g": 2, "h": 1}}
+	a.backoffs.Failed("g", "launch failed", now.Add(-time.Hour))
+	a.backoffs.Failed("h", "launch failed", now.Add(-time.Hour))
+	groups := []cloud.NodeGroup{{ID: "g"}, {ID: "h"}}
+	ready := func(n int) []*corev1.Node { return make([]*corev1.Node, n) }
+
+	a.noteArrivals(groups, groupFacts{ready: map[string][]*corev1.Node{"g": ready(1)}}, &Cycle{BackedOff: map[string]string{}})
+	if a.backoffs.Failures()["g"] != 1 || a.growing["g"] != 2 {
+		t.Fatal("forgot g's failures before its nodes arrived")
+	}
+	a.noteArrivals(groups, groupFacts{ready: map[string][]*corev1.Node{"g": ready(2)}}, &Cycle{BackedOff: map[string]string{"h": "again"}})
+	if _, ok := a.backoffs.Failures()["g"]; ok || len(a.growing) != 0 {
+		t.Fatalf("after g's nodes arrived: failures %v, growing %v", a.backoffs.Failures(), a.growing)
+	}
+	if a.backoffs.Failures()["h"] != 1 {
+		t.Fatal("h failed again: its failures must stay")
+	}
+}
