@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -71,6 +72,8 @@ type Autoscaler struct {
 	lastScaleUp   *scaleUpRecord
 	lastScaleUpAt time.Time
 	sd            *scaleDown // nil when scale-down is disabled
+	// scaler is d.Scaler: every size change, the drain's too, goes through it.
+	scaler *serialScaler
 	// growing holds, per group, the size its last scale-up asked for,
 	// until that many nodes are Ready or the group fails.
 	growing map[string]int
@@ -88,7 +91,8 @@ func New(o Options, d Deps) (*Autoscaler, error) {
 	}
 	// Scale-up and node removals change the same groups' sizes: one at a
 	// time, each from a fresh reading.
-	d.Scaler = &serialScaler{Scaler: d.Scaler}
+	scaler := &serialScaler{Scaler: d.Scaler}
+	d.Scaler = scaler
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
@@ -101,7 +105,7 @@ func New(o Options, d Deps) (*Autoscaler, error) {
 	}
 	f := d.Informers
 	a := &Autoscaler{
-		o: o, d: d, trigger: make(chan struct{}, 1), growing: map[string]int{},
+		o: o, d: d, scaler: scaler, trigger: make(chan struct{}, 1), growing: map[string]int{},
 		backoffs: autoscaler.NewBackoffs(o.InitialBackoff, o.MaxBackoff),
 		events:   newEventLog(),
 		status:   &statusWriter{client: d.Client, refresh: 6 * o.ScanInterval},
@@ -347,7 +351,7 @@ func (a *Autoscaler) handleFailures(ctx context.Context, groups []cloud.NodeGrou
 			}
 		}
 	}
-	for _, id := range sortedKeys(failed) {
+	for _, id := range slices.Sorted(maps.Keys(failed)) {
 		why := failed[id]
 		b := a.backoffs.Failed(id, why, now)
 		cyc.BackedOff[id] = why
@@ -416,7 +420,7 @@ func (a *Autoscaler) apply(ctx context.Context, groups []cloud.NodeGroup, plan a
 	for _, inc := range plan.Increases {
 		delta[inc.Group] += inc.Delta
 	}
-	for _, id := range sortedKeys(delta) {
+	for _, id := range slices.Sorted(maps.Keys(delta)) {
 		i := slices.IndexFunc(groups, func(g cloud.NodeGroup) bool { return g.ID == id })
 		if i < 0 {
 			continue
@@ -426,7 +430,7 @@ func (a *Autoscaler) apply(ctx context.Context, groups []cloud.NodeGroup, plan a
 			a.d.Logger.Info("dry run: would scale up", "group", id, "from", g.TargetSize, "to", max(g.TargetSize, g.MinSize)+delta[id])
 			continue
 		}
-		target, err := a.d.Scaler.(*serialScaler).grow(ctx, a.d.Groups, id, delta[id])
+		target, err := a.scaler.grow(ctx, a.d.Groups, id, delta[id])
 		if err != nil {
 			a.d.Metrics.Errors.WithLabelValues("scale-up").Inc()
 			why := fmt.Sprintf("scale-up to %d failed: %v", target, err)
@@ -475,15 +479,6 @@ func (a *Autoscaler) expanders(ctx context.Context) autoscaler.Chain {
 		return autoscaler.Chain{autoscaler.LeastWaste()}
 	}
 	return chain
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // timeNow is for the status; it keeps the RFC 3339 form in one place.
@@ -544,7 +539,7 @@ func withPlacedPods(facts clusterFacts, plan autoscaler.Plan) (clusterFacts, int
 		infos[info.Pod.Namespace+"/"+info.Pod.Name] = info
 	}
 	fork, onUpcoming := facts.snapshot.Fork(), 0
-	for _, key := range sortedKeys(plan.Placed) {
+	for _, key := range slices.Sorted(maps.Keys(plan.Placed)) {
 		node := plan.Placed[key]
 		if _, real := facts.snapshot.Node(node); !real {
 			onUpcoming++
