@@ -1,4 +1,4 @@
-package awscloud
+package aws
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 
@@ -43,7 +43,7 @@ func (p *Provider) groupActivities(ctx context.Context, group string, mark water
 	var errs []cloud.GroupError
 	var oldestOpen time.Time
 	for _, a := range acts {
-		start := aws.ToTime(a.StartTime)
+		start := sdkaws.ToTime(a.StartTime)
 		next.since = maxTime(next.since, start)
 		if !settled(a.StatusCode) && (oldestOpen.IsZero() || start.Before(oldestOpen)) {
 			oldestOpen = start
@@ -51,7 +51,7 @@ func (p *Provider) groupActivities(ctx context.Context, group string, mark water
 		if a.StatusCode != astypes.ScalingActivityStatusCodeFailed || !isLaunchActivity(a) {
 			continue
 		}
-		id := aws.ToString(a.ActivityId)
+		id := sdkaws.ToString(a.ActivityId)
 		if _, done := mark.reported[id]; !done {
 			errs = append(errs, activityError(group, a))
 		}
@@ -73,7 +73,7 @@ func (p *Provider) groupActivities(ctx context.Context, group string, mark water
 // since (newest first, as Auto Scaling lists them), at most
 // maxActivityPages pages.
 func (p *Provider) activitiesSince(ctx context.Context, group string, since time.Time) ([]astypes.Activity, error) {
-	in := &autoscaling.DescribeScalingActivitiesInput{AutoScalingGroupName: aws.String(group), MaxRecords: aws.Int32(100)}
+	in := &autoscaling.DescribeScalingActivitiesInput{AutoScalingGroupName: sdkaws.String(group), MaxRecords: sdkaws.Int32(100)}
 	var out []astypes.Activity
 	for range maxActivityPages {
 		page, err := call(ctx, p, "DescribeScalingActivities", func(ctx context.Context) (*autoscaling.DescribeScalingActivitiesOutput, error) {
@@ -84,13 +84,13 @@ func (p *Provider) activitiesSince(ctx context.Context, group string, since time
 		}
 		older := false
 		for _, a := range page.Activities {
-			if aws.ToTime(a.StartTime).Before(since) {
+			if sdkaws.ToTime(a.StartTime).Before(since) {
 				older = true
 				continue
 			}
 			out = append(out, a)
 		}
-		if older || aws.ToString(page.NextToken) == "" {
+		if older || sdkaws.ToString(page.NextToken) == "" {
 			return out, nil
 		}
 		next := *in

@@ -1,4 +1,4 @@
-package awscloud
+package aws
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 
@@ -21,7 +21,7 @@ import (
 // failedActivities counts the group's Failed activities.
 func (e *env) failedActivities(group string) int {
 	e.t.Helper()
-	out, err := e.as.DescribeScalingActivities(bg, &autoscaling.DescribeScalingActivitiesInput{AutoScalingGroupName: aws.String(group)})
+	out, err := e.as.DescribeScalingActivities(bg, &autoscaling.DescribeScalingActivitiesInput{AutoScalingGroupName: sdkaws.String(group)})
 	if err != nil {
 		e.t.Fatalf("describe activities: %v", err)
 	}

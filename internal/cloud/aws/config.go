@@ -1,4 +1,4 @@
-package awscloud
+package aws
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 
 	"github.com/kelp-dev/kelp/internal/pool"
@@ -254,13 +254,13 @@ func (s DiscoverySpec) filters() []astypes.Filter {
 	var keys []string
 	for _, t := range s.Tags {
 		if t.HasValue {
-			out = append(out, astypes.Filter{Name: aws.String("tag:" + t.Key), Values: []string{t.Value}})
+			out = append(out, astypes.Filter{Name: sdkaws.String("tag:" + t.Key), Values: []string{t.Value}})
 		} else {
 			keys = append(keys, t.Key)
 		}
 	}
 	if len(keys) > 0 {
-		out = append(out, astypes.Filter{Name: aws.String("tag-key"), Values: keys})
+		out = append(out, astypes.Filter{Name: sdkaws.String("tag-key"), Values: keys})
 	}
 	return out
 }

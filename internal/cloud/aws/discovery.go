@@ -1,4 +1,4 @@
-package awscloud
+package aws
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 
@@ -30,7 +30,7 @@ func (p *Provider) discover(ctx context.Context) ([]astypes.AutoScalingGroup, er
 			return nil, fmt.Errorf("discover groups by name: %w", err)
 		}
 		for _, g := range groups {
-			found[aws.ToString(g.AutoScalingGroupName)] = g
+			found[sdkaws.ToString(g.AutoScalingGroupName)] = g
 		}
 	}
 	for _, name := range p.cfg.GroupNames {
@@ -45,14 +45,14 @@ func (p *Provider) discover(ctx context.Context) ([]astypes.AutoScalingGroup, er
 		}
 		for _, g := range groups {
 			if spec.Matches(tagMap(g.Tags)) {
-				found[aws.ToString(g.AutoScalingGroupName)] = g
+				found[sdkaws.ToString(g.AutoScalingGroupName)] = g
 			}
 		}
 	}
 	out := make([]astypes.AutoScalingGroup, 0, len(found))
 	for _, name := range slices.Sorted(maps.Keys(found)) {
 		g := found[name]
-		if aws.ToString(g.Status) == deletingStatus {
+		if sdkaws.ToString(g.Status) == deletingStatus {
 			p.log.Debug("skipping auto scaling group being deleted", "group", name)
 			continue
 		}
@@ -64,7 +64,7 @@ func (p *Provider) discover(ctx context.Context) ([]astypes.AutoScalingGroup, er
 // describeGroups pages through DescribeAutoScalingGroups.
 func (p *Provider) describeGroups(ctx context.Context, in *autoscaling.DescribeAutoScalingGroupsInput) ([]astypes.AutoScalingGroup, error) {
 	var out []astypes.AutoScalingGroup
-	in.MaxRecords = aws.Int32(100)
+	in.MaxRecords = sdkaws.Int32(100)
 	for {
 		page, err := call(ctx, p, "DescribeAutoScalingGroups", func(ctx context.Context) (*autoscaling.DescribeAutoScalingGroupsOutput, error) {
 			return p.as.DescribeAutoScalingGroups(ctx, in)
@@ -73,7 +73,7 @@ func (p *Provider) describeGroups(ctx context.Context, in *autoscaling.DescribeA
 			return nil, err
 		}
 		out = append(out, page.AutoScalingGroups...)
-		if aws.ToString(page.NextToken) == "" {
+		if sdkaws.ToString(page.NextToken) == "" {
 			return out, nil
 		}
 		next := *in
@@ -84,7 +84,7 @@ func (p *Provider) describeGroups(ctx context.Context, in *autoscaling.DescribeA
 
 // managed reports whether the provider manages the group.
 func (p *Provider) managed(g astypes.AutoScalingGroup) bool {
-	if slices.Contains(p.cfg.GroupNames, aws.ToString(g.AutoScalingGroupName)) {
+	if slices.Contains(p.cfg.GroupNames, sdkaws.ToString(g.AutoScalingGroupName)) {
 		return true
 	}
 	tags := tagMap(g.Tags)
@@ -99,11 +99,11 @@ func (p *Provider) describeManagedGroup(ctx context.Context, name string) (astyp
 		return astypes.AutoScalingGroup{}, fmt.Errorf("describe auto scaling group %s: %w", name, err)
 	}
 	for _, g := range groups {
-		if aws.ToString(g.AutoScalingGroupName) != name {
+		if sdkaws.ToString(g.AutoScalingGroupName) != name {
 			continue
 		}
 		switch {
-		case aws.ToString(g.Status) == deletingStatus:
+		case sdkaws.ToString(g.Status) == deletingStatus:
 			return g, fmt.Errorf("auto scaling group %s is being deleted: %w", name, cloud.ErrNotFound)
 		case !p.managed(g):
 			return g, fmt.Errorf("auto scaling group %s is not managed by kelp (not in GroupNames, matches no discovery spec): %w",
@@ -118,7 +118,7 @@ func (p *Provider) describeManagedGroup(ctx context.Context, name string) (astyp
 func tagMap(tags []astypes.TagDescription) map[string]string {
 	m := make(map[string]string, len(tags))
 	for _, t := range tags {
-		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		m[sdkaws.ToString(t.Key)] = sdkaws.ToString(t.Value)
 	}
 	return m
 }

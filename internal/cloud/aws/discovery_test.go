@@ -1,4 +1,4 @@
-package awscloud
+package aws
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -22,19 +22,19 @@ import (
 // volume of that size.
 func (e *env) createPlainGroup(name, instanceType string, rootGiB int32) {
 	e.t.Helper()
-	data := &ec2types.RequestLaunchTemplateData{ImageId: aws.String(localcloud.ImageLocalNode),
-		InstanceType: ec2types.InstanceType(instanceType), UserData: aws.String("I2Nsb3VkLWNvbmZpZwo=")}
+	data := &ec2types.RequestLaunchTemplateData{ImageId: sdkaws.String(localcloud.ImageLocalNode),
+		InstanceType: ec2types.InstanceType(instanceType), UserData: sdkaws.String("I2Nsb3VkLWNvbmZpZwo=")}
 	if rootGiB > 0 {
-		data.BlockDeviceMappings = []ec2types.LaunchTemplateBlockDeviceMappingRequest{{DeviceName: aws.String("/dev/xvda"),
-			Ebs: &ec2types.LaunchTemplateEbsBlockDeviceRequest{VolumeSize: aws.Int32(rootGiB)}}}
+		data.BlockDeviceMappings = []ec2types.LaunchTemplateBlockDeviceMappingRequest{{DeviceName: sdkaws.String("/dev/xvda"),
+			Ebs: &ec2types.LaunchTemplateEbsBlockDeviceRequest{VolumeSize: sdkaws.Int32(rootGiB)}}}
 	}
-	if _, err := e.ec2.CreateLaunchTemplate(bg, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String(name),
+	if _, err := e.ec2.CreateLaunchTemplate(bg, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: sdkaws.String(name),
 		LaunchTemplateData: data}); err != nil {
 		e.t.Fatalf("create launch template %s: %v", name, err)
 	}
 	if _, err := e.as.CreateAutoScalingGroup(bg, &autoscaling.CreateAutoScalingGroupInput{
-		AutoScalingGroupName: aws.String(name), MinSize: aws.Int32(0), MaxSize: aws.Int32(2),
-		LaunchTemplate:    &astypes.LaunchTemplateSpecification{LaunchTemplateName: aws.String(name), Version: aws.String("$Latest")},
+		AutoScalingGroupName: sdkaws.String(name), MinSize: sdkaws.Int32(0), MaxSize: sdkaws.Int32(2),
+		LaunchTemplate:    &astypes.LaunchTemplateSpecification{LaunchTemplateName: sdkaws.String(name), Version: sdkaws.String("$Latest")},
 		AvailabilityZones: []string{"us-east-1a", "us-east-1b"}}); err != nil {
 		e.t.Fatalf("create group %s: %v", name, err)
 	}

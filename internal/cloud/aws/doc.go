@@ -1,4 +1,4 @@
-// Package awscloud (imported from internal/cloud/aws) is kelp's one
+// Package aws is kelp's one
 // production cloud provider: Auto Scaling groups are node groups, EC2
 // instances are nodes, all through aws-sdk-go-v2. Pointed at the local
 // cloud's endpoint it runs the same code path as against AWS.
@@ -43,4 +43,4 @@
 //  3. The approver looks instances up by private DNS name or ID; before
 //     approving on a cached answer older than it accepts, it calls
 //     Invalidate.
-package awscloud
+package aws

@@ -1,4 +1,4 @@
-package awscloud
+package aws
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
@@ -88,10 +88,10 @@ func newEnv(t *testing.T, o envOptions) *env {
 		}
 	})
 	e.cloud, e.url = c, srv.URL
-	cfg := aws.Config{Region: localcloud.DefaultRegion,
+	cfg := sdkaws.Config{Region: localcloud.DefaultRegion,
 		Credentials: credentials.NewStaticCredentialsProvider(localcloud.AccessKeyID, localcloud.SecretAccessKey, "")}
-	e.as = autoscaling.NewFromConfig(cfg, func(o *autoscaling.Options) { o.BaseEndpoint = aws.String(srv.URL) })
-	e.ec2 = ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	e.as = autoscaling.NewFromConfig(cfg, func(o *autoscaling.Options) { o.BaseEndpoint = sdkaws.String(srv.URL) })
+	e.ec2 = ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = sdkaws.String(srv.URL) })
 	return e
 }
 
@@ -140,8 +140,8 @@ func (e *env) tagGroup(group string, kv ...string) {
 	e.t.Helper()
 	in := &autoscaling.CreateOrUpdateTagsInput{}
 	for i := 0; i+1 < len(kv); i += 2 {
-		in.Tags = append(in.Tags, astypes.Tag{Key: aws.String(kv[i]), Value: aws.String(kv[i+1]),
-			ResourceId: aws.String(group), ResourceType: aws.String("auto-scaling-group"), PropagateAtLaunch: aws.Bool(false)})
+		in.Tags = append(in.Tags, astypes.Tag{Key: sdkaws.String(kv[i]), Value: sdkaws.String(kv[i+1]),
+			ResourceId: sdkaws.String(group), ResourceType: sdkaws.String("auto-scaling-group"), PropagateAtLaunch: sdkaws.Bool(false)})
 	}
 	if _, err := e.as.CreateOrUpdateTags(context.Background(), in); err != nil {
 		e.t.Fatalf("tag group %s: %v", group, err)

@@ -1,4 +1,4 @@
-package awscloud
+package aws
 
 import (
 	"encoding/json"
@@ -6,7 +6,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/smithy-go"
 
@@ -132,7 +132,7 @@ func activityCodes() []string {
 // isLaunchActivity reports whether a scaling activity launched (or tried to
 // launch) an instance.
 func isLaunchActivity(a astypes.Activity) bool {
-	return strings.HasPrefix(aws.ToString(a.Description), "Launching a new EC2 instance")
+	return strings.HasPrefix(sdkaws.ToString(a.Description), "Launching a new EC2 instance")
 }
 
 // activityError turns a Failed launch activity into a group error: capacity
@@ -140,12 +140,12 @@ func isLaunchActivity(a astypes.Activity) bool {
 // quotas ErrQuotaExceeded, anything else ErrLaunchFailed. The instance type
 // and zone come from the message, the zone also from the details.
 func activityError(group string, a astypes.Activity) cloud.GroupError {
-	msg := strings.TrimSpace(aws.ToString(a.StatusMessage))
+	msg := strings.TrimSpace(sdkaws.ToString(a.StatusMessage))
 	if msg == "" {
-		msg = strings.TrimSpace(aws.ToString(a.Description))
+		msg = strings.TrimSpace(sdkaws.ToString(a.Description))
 	}
 	ge := cloud.GroupError{Err: cloud.ErrLaunchFailed, Group: group, Message: msg,
-		ActivityID: aws.ToString(a.ActivityId), Time: aws.ToTime(a.StartTime)}
+		ActivityID: sdkaws.ToString(a.ActivityId), Time: sdkaws.ToTime(a.StartTime)}
 	if m := knownCodePattern.FindStringSubmatch(msg); m != nil {
 		ge.Code, ge.Err = m[1], codeKinds[m[1]]
 	} else if m := leadingCodePattern.FindStringSubmatch(msg); m != nil {
@@ -168,7 +168,7 @@ func activityError(group string, a astypes.Activity) cloud.GroupError {
 		var details struct {
 			Zone string `json:"Availability Zone"`
 		}
-		if json.Unmarshal([]byte(aws.ToString(a.Details)), &details) == nil {
+		if json.Unmarshal([]byte(sdkaws.ToString(a.Details)), &details) == nil {
 			ge.AvailabilityZone = details.Zone
 		}
 	}

@@ -1,4 +1,4 @@
-package awscloud
+package aws
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -82,8 +82,8 @@ func TestActivityError(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := astypes.Activity{ActivityId: aws.String("act-1"), StartTime: aws.Time(at), StatusMessage: aws.String(tt.msg),
-				Description: aws.String("Launching a new EC2 instance.  Status Reason: ..."), Details: aws.String(tt.details),
+			a := astypes.Activity{ActivityId: sdkaws.String("act-1"), StartTime: sdkaws.Time(at), StatusMessage: sdkaws.String(tt.msg),
+				Description: sdkaws.String("Launching a new EC2 instance.  Status Reason: ..."), Details: sdkaws.String(tt.details),
 				StatusCode: astypes.ScalingActivityStatusCodeFailed}
 			ge := activityError("g", a)
 			if !errors.Is(ge, tt.want) || ge.Code != tt.code || ge.InstanceType != tt.instType || ge.AvailabilityZone != tt.zone ||
@@ -114,7 +114,7 @@ func (f *fakeGroupInstances) DescribeAutoScalingInstances(_ context.Context, in 
 	for _, id := range in.InstanceIds {
 		if s, ok := f.states[id]; ok {
 			out.AutoScalingInstances = append(out.AutoScalingInstances, astypes.AutoScalingInstanceDetails{
-				InstanceId: aws.String(id), AutoScalingGroupName: aws.String("g"), LifecycleState: aws.String(s)})
+				InstanceId: sdkaws.String(id), AutoScalingGroupName: sdkaws.String("g"), LifecycleState: sdkaws.String(s)})
 		}
 	}
 	return out, nil
@@ -123,11 +123,11 @@ func (f *fakeGroupInstances) DescribeAutoScalingInstances(_ context.Context, in 
 func TestDuplicateDNSNamesAndGroupStates(t *testing.T) {
 	dns := "ip-10-0-0-1.ec2.internal"
 	inst := func(id, state string, tags ...string) ec2types.Instance {
-		i := ec2types.Instance{InstanceId: aws.String(id), PrivateDnsName: aws.String(dns),
+		i := ec2types.Instance{InstanceId: sdkaws.String(id), PrivateDnsName: sdkaws.String(dns),
 			State:     &ec2types.InstanceState{Name: ec2types.InstanceStateName(state)},
-			Placement: &ec2types.Placement{AvailabilityZone: aws.String("us-east-1a")}}
+			Placement: &ec2types.Placement{AvailabilityZone: sdkaws.String("us-east-1a")}}
 		for j := 0; j+1 < len(tags); j += 2 {
-			i.Tags = append(i.Tags, ec2types.Tag{Key: aws.String(tags[j]), Value: aws.String(tags[j+1])})
+			i.Tags = append(i.Tags, ec2types.Tag{Key: sdkaws.String(tags[j]), Value: sdkaws.String(tags[j+1])})
 		}
 		return i
 	}

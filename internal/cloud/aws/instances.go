@@ -1,4 +1,4 @@
-package awscloud
+package aws
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -59,7 +59,7 @@ func (p *Provider) InstanceByPrivateDNSName(ctx context.Context, name string) ([
 		return insts, nil
 	}
 	insts, err := p.describeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
-		{Name: aws.String("private-dns-name"), Values: []string{name}},
+		{Name: sdkaws.String("private-dns-name"), Values: []string{name}},
 	}})
 	if err != nil {
 		return nil, fmt.Errorf("describe instances with private dns name %s: %w", name, err)
@@ -99,7 +99,7 @@ func (p *Provider) describeInstances(ctx context.Context, in *ec2.DescribeInstan
 func (p *Provider) describeEC2Instances(ctx context.Context, in *ec2.DescribeInstancesInput) ([]cloud.Instance, error) {
 	var out []cloud.Instance
 	if len(in.InstanceIds) == 0 {
-		in.MaxResults = aws.Int32(1000)
+		in.MaxResults = sdkaws.Int32(1000)
 	}
 	for {
 		page, err := call(ctx, p, "DescribeInstances", func(ctx context.Context) (*ec2.DescribeInstancesOutput, error) {
@@ -113,7 +113,7 @@ func (p *Provider) describeEC2Instances(ctx context.Context, in *ec2.DescribeIns
 				out = append(out, instanceFromEC2(i))
 			}
 		}
-		if aws.ToString(page.NextToken) == "" {
+		if sdkaws.ToString(page.NextToken) == "" {
 			break
 		}
 		next := *in
@@ -146,7 +146,7 @@ func (p *Provider) addGroupStates(ctx context.Context, insts []cloud.Instance) e
 			return fmt.Errorf("describe auto scaling instances: %w", err)
 		}
 		for _, d := range out.AutoScalingInstances {
-			lifecycle[aws.ToString(d.InstanceId)] = [2]string{aws.ToString(d.AutoScalingGroupName), aws.ToString(d.LifecycleState)}
+			lifecycle[sdkaws.ToString(d.InstanceId)] = [2]string{sdkaws.ToString(d.AutoScalingGroupName), sdkaws.ToString(d.LifecycleState)}
 		}
 	}
 	for i := range insts {
@@ -168,11 +168,11 @@ func (p *Provider) addGroupStates(ctx context.Context, insts []cloud.Instance) e
 // instanceFromEC2 converts an EC2 instance. State is EC2's; GroupName is the
 // aws:autoscaling:groupName tag (addGroupStates checks it).
 func instanceFromEC2(i ec2types.Instance) cloud.Instance {
-	inst := cloud.Instance{ID: aws.ToString(i.InstanceId), PrivateDNSName: aws.ToString(i.PrivateDnsName),
-		InstanceType: string(i.InstanceType), CapacityType: catalog.CapacityTypeOnDemand, ImageID: aws.ToString(i.ImageId),
-		LaunchTime: aws.ToTime(i.LaunchTime)}
+	inst := cloud.Instance{ID: sdkaws.ToString(i.InstanceId), PrivateDNSName: sdkaws.ToString(i.PrivateDnsName),
+		InstanceType: string(i.InstanceType), CapacityType: catalog.CapacityTypeOnDemand, ImageID: sdkaws.ToString(i.ImageId),
+		LaunchTime: sdkaws.ToTime(i.LaunchTime)}
 	if i.Placement != nil {
-		inst.AvailabilityZone = aws.ToString(i.Placement.AvailabilityZone)
+		inst.AvailabilityZone = sdkaws.ToString(i.Placement.AvailabilityZone)
 	}
 	inst.ProviderID = cloud.ProviderID(inst.AvailabilityZone, inst.ID)
 	if i.InstanceLifecycle == ec2types.InstanceLifecycleTypeSpot {
@@ -183,17 +183,17 @@ func instanceFromEC2(i ec2types.Instance) cloud.Instance {
 		inst.State, inst.CloudState = stateFromEC2(i.State.Name), string(i.State.Name)
 	}
 	for _, t := range i.Tags {
-		switch aws.ToString(t.Key) {
+		switch sdkaws.ToString(t.Key) {
 		case pool.PoolTag:
-			inst.Pool = aws.ToString(t.Value)
+			inst.Pool = sdkaws.ToString(t.Value)
 		case groupNameTag:
-			inst.GroupName = aws.ToString(t.Value)
+			inst.GroupName = sdkaws.ToString(t.Value)
 		}
 	}
 	if r := i.StateReason; r != nil && inst.State != cloud.InstanceStatePending && inst.State != cloud.InstanceStateRunning {
-		code := aws.ToString(r.Code)
+		code := sdkaws.ToString(r.Code)
 		if code != "" && code != "Client.UserInitiatedShutdown" {
-			inst.Error = &cloud.InstanceError{Code: code, Message: aws.ToString(r.Message)}
+			inst.Error = &cloud.InstanceError{Code: code, Message: sdkaws.ToString(r.Message)}
 		}
 	}
 	return inst
@@ -208,11 +208,11 @@ func privateIPs(i ec2types.Instance) []string {
 			ips = append(ips, ip)
 		}
 	}
-	add(aws.ToString(i.PrivateIpAddress))
+	add(sdkaws.ToString(i.PrivateIpAddress))
 	for _, ni := range i.NetworkInterfaces {
-		add(aws.ToString(ni.PrivateIpAddress))
+		add(sdkaws.ToString(ni.PrivateIpAddress))
 		for _, a := range ni.PrivateIpAddresses {
-			add(aws.ToString(a.PrivateIpAddress))
+			add(sdkaws.ToString(a.PrivateIpAddress))
 		}
 	}
 	return ips

@@ -1,11 +1,11 @@
-package awscloud
+package aws
 
 import (
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/kelp-dev/kelp/internal/catalog"
 	"github.com/kelp-dev/kelp/internal/cloud"
@@ -16,7 +16,7 @@ func TestInstanceLookups(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	name := e.createPool(testCluster, pool.Spec{Name: "general", InstanceTypes: []string{"m5.large"}, MaxSize: 3, DesiredCapacity: int32p(2)})
 	asInsts := e.waitInService(name, 2)
-	id, zone := aws.ToString(asInsts[0].InstanceId), aws.ToString(asInsts[0].AvailabilityZone)
+	id, zone := sdkaws.ToString(asInsts[0].InstanceId), sdkaws.ToString(asInsts[0].AvailabilityZone)
 	p := e.provider(Config{InstanceCacheTTL: 30 * time.Second})
 
 	inst, err := p.InstanceByID(bg, id)
@@ -77,7 +77,7 @@ func TestInstanceLookups(t *testing.T) {
 	p.InvalidateAll()
 	nodeGroup(t, p, name)
 	calls = e.requests("DescribeInstances")
-	if _, err := p.InstanceByID(bg, aws.ToString(asInsts[1].InstanceId)); err != nil {
+	if _, err := p.InstanceByID(bg, sdkaws.ToString(asInsts[1].InstanceId)); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.requests("DescribeInstances"); got != calls {
@@ -88,7 +88,7 @@ func TestInstanceLookups(t *testing.T) {
 func TestInstanceLookupErrors(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	name := e.createPool(testCluster, pool.Spec{Name: "general", InstanceTypes: []string{"m5.large"}, MaxSize: 3, DesiredCapacity: int32p(1)})
-	id, zone := aws.ToString(e.waitInService(name, 1)[0].InstanceId), ""
+	id, zone := sdkaws.ToString(e.waitInService(name, 1)[0].InstanceId), ""
 	p := e.provider(Config{})
 	inst, err := p.InstanceByID(bg, id)
 	if err != nil {
@@ -124,7 +124,7 @@ func TestInstanceLookupErrors(t *testing.T) {
 func TestTerminatedInstanceLookup(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	name := e.createPool(testCluster, pool.Spec{Name: "general", InstanceTypes: []string{"m5.large"}, MaxSize: 3, DesiredCapacity: int32p(1)})
-	id := aws.ToString(e.waitInService(name, 1)[0].InstanceId)
+	id := sdkaws.ToString(e.waitInService(name, 1)[0].InstanceId)
 	p := e.provider(Config{})
 	inst, err := p.InstanceByID(bg, id)
 	if err != nil {
@@ -147,7 +147,7 @@ func TestInterruptedSpotInstanceCarriesItsError(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	name := e.createPool(testCluster, pool.Spec{Name: "spot", InstanceTypes: []string{"m5.large"}, CapacityType: catalog.CapacityTypeSpot,
 		MaxSize: 3, DesiredCapacity: int32p(1)})
-	id := aws.ToString(e.waitInService(name, 1)[0].InstanceId)
+	id := sdkaws.ToString(e.waitInService(name, 1)[0].InstanceId)
 	p := e.provider(Config{})
 	inst, err := p.InstanceByID(bg, id)
 	if err != nil || inst.CapacityType != catalog.CapacityTypeSpot || inst.Error != nil {

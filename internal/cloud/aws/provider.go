@@ -1,4 +1,4 @@
-package awscloud
+package aws
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
@@ -54,9 +54,9 @@ type Deps struct {
 	EC2         EC2API
 	// Credentials replace the SDK's default chain (static credentials of
 	// the local cloud). Only used for clients built here.
-	Credentials aws.CredentialsProvider
+	Credentials sdkaws.CredentialsProvider
 	// HTTPClient replaces the SDK's HTTP client for clients built here.
-	HTTPClient aws.HTTPClient
+	HTTPClient sdkaws.HTTPClient
 	// Clock drives cache expiry, backoff and the activity lookback;
 	// default the real clock.
 	Clock clock.Clock
@@ -123,7 +123,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Provider, error) {
 // buildClients makes the missing SDK clients from the default config chain.
 func (p *Provider) buildClients(ctx context.Context, deps Deps) error {
 	opts := []func(*config.LoadOptions) error{
-		config.WithRetryer(func() aws.Retryer {
+		config.WithRetryer(func() sdkaws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts, o.MaxBackoff = p.cfg.Retry.MaxAttempts, p.cfg.Retry.MaxBackoff
 			})

@@ -1,4 +1,4 @@
-package awscloud
+package aws
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -43,7 +43,7 @@ func (p *Provider) Refresh(ctx context.Context) error {
 	next := make(map[string]watermark, len(groups))
 	var all []cloud.Instance
 	for _, g := range groups {
-		name := aws.ToString(g.AutoScalingGroupName)
+		name := sdkaws.ToString(g.AutoScalingGroupName)
 		ng, mark, err := p.refreshGroup(ctx, g, details, marks[name], start)
 		if err != nil {
 			return fmt.Errorf("refresh node group %s: %w", name, err)
@@ -93,13 +93,13 @@ func (p *Provider) groupInstanceDetails(ctx context.Context, groups []astypes.Au
 	var ids []string
 	for _, g := range groups {
 		for _, i := range g.Instances {
-			ids = append(ids, aws.ToString(i.InstanceId))
+			ids = append(ids, sdkaws.ToString(i.InstanceId))
 		}
 	}
 	out := make(map[string]cloud.Instance, len(ids))
 	for chunk := range slices.Chunk(ids, maxIDsPerFilter) {
 		insts, err := p.describeEC2Instances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
-			{Name: aws.String("instance-id"), Values: chunk},
+			{Name: sdkaws.String("instance-id"), Values: chunk},
 		}})
 		if err != nil {
 			return nil, fmt.Errorf("describe group instances: %w", err)
@@ -114,9 +114,9 @@ func (p *Provider) groupInstanceDetails(ctx context.Context, groups []astypes.Au
 // refreshGroup builds one group's snapshot and its next activity watermark.
 func (p *Provider) refreshGroup(ctx context.Context, g astypes.AutoScalingGroup, details map[string]cloud.Instance,
 	mark watermark, now time.Time) (cloud.NodeGroup, watermark, error) {
-	name, tags := aws.ToString(g.AutoScalingGroupName), tagMap(g.Tags)
-	ng := cloud.NodeGroup{ID: name, Pool: tags[pool.PoolTag], MinSize: int(aws.ToInt32(g.MinSize)),
-		MaxSize: int(aws.ToInt32(g.MaxSize)), TargetSize: int(aws.ToInt32(g.DesiredCapacity))}
+	name, tags := sdkaws.ToString(g.AutoScalingGroupName), tagMap(g.Tags)
+	ng := cloud.NodeGroup{ID: name, Pool: tags[pool.PoolTag], MinSize: int(sdkaws.ToInt32(g.MinSize)),
+		MaxSize: int(sdkaws.ToInt32(g.MaxSize)), TargetSize: int(sdkaws.ToInt32(g.DesiredCapacity))}
 	for _, gi := range g.Instances {
 		ng.Instances = append(ng.Instances, groupInstance(gi, name, ng.Pool, details))
 	}
@@ -148,10 +148,10 @@ func (p *Provider) refreshGroup(ctx context.Context, g astypes.AutoScalingGroup,
 // details: EC2's shutting-down or terminated wins, else the group's
 // lifecycle state decides.
 func groupInstance(gi astypes.Instance, group, poolName string, details map[string]cloud.Instance) cloud.Instance {
-	id := aws.ToString(gi.InstanceId)
+	id := sdkaws.ToString(gi.InstanceId)
 	inst, ok := details[id]
 	if !ok {
-		inst = cloud.Instance{ID: id, AvailabilityZone: aws.ToString(gi.AvailabilityZone), InstanceType: aws.ToString(gi.InstanceType)}
+		inst = cloud.Instance{ID: id, AvailabilityZone: sdkaws.ToString(gi.AvailabilityZone), InstanceType: sdkaws.ToString(gi.InstanceType)}
 		inst.ProviderID = cloud.ProviderID(inst.AvailabilityZone, id)
 	}
 	inst.GroupName = group

@@ -1,4 +1,4 @@
-package awscloud
+package aws
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -23,7 +23,7 @@ func (p *Provider) SetTargetSize(ctx context.Context, group string, n int) error
 	if err != nil {
 		return fmt.Errorf("set target size of %s: %w", group, err)
 	}
-	minSize, maxSize, cur := int(aws.ToInt32(g.MinSize)), int(aws.ToInt32(g.MaxSize)), int(aws.ToInt32(g.DesiredCapacity))
+	minSize, maxSize, cur := int(sdkaws.ToInt32(g.MinSize)), int(sdkaws.ToInt32(g.MaxSize)), int(sdkaws.ToInt32(g.DesiredCapacity))
 	switch {
 	case n < minSize || n > maxSize:
 		return fmt.Errorf("set target size of %s to %d: outside [%d, %d]: %w", group, n, minSize, maxSize, cloud.ErrOutOfRange)
@@ -32,7 +32,7 @@ func (p *Provider) SetTargetSize(ctx context.Context, group string, n int) error
 	}
 	_, err = call(ctx, p, "SetDesiredCapacity", func(ctx context.Context) (*autoscaling.SetDesiredCapacityOutput, error) {
 		return p.as.SetDesiredCapacity(ctx, &autoscaling.SetDesiredCapacityInput{
-			AutoScalingGroupName: aws.String(group), DesiredCapacity: aws.Int32(int32(n)), HonorCooldown: aws.Bool(false)})
+			AutoScalingGroupName: sdkaws.String(group), DesiredCapacity: sdkaws.Int32(int32(n)), HonorCooldown: sdkaws.Bool(false)})
 	})
 	if err != nil {
 		return fmt.Errorf("set target size of %s to %d: %w", group, n, err)
@@ -58,7 +58,7 @@ func (p *Provider) DeleteInstances(ctx context.Context, group string, ids []stri
 	if err := p.checkStrangers(ctx, group, strangers); err != nil {
 		return fmt.Errorf("delete instances of %s: %w", group, err)
 	}
-	desired, minSize := int(aws.ToInt32(g.DesiredCapacity)), int(aws.ToInt32(g.MinSize))
+	desired, minSize := int(sdkaws.ToInt32(g.DesiredCapacity)), int(sdkaws.ToInt32(g.MinSize))
 	if desired-len(victims) < minSize {
 		return fmt.Errorf("delete %d instances of %s: desired capacity %d would drop below the minimum %d: %w",
 			len(victims), group, desired, minSize, cloud.ErrOutOfRange)
@@ -68,7 +68,7 @@ func (p *Provider) DeleteInstances(ctx context.Context, group string, ids []stri
 	for _, id := range victims {
 		_, err := call(ctx, p, "TerminateInstanceInAutoScalingGroup", func(ctx context.Context) (*autoscaling.TerminateInstanceInAutoScalingGroupOutput, error) {
 			return p.as.TerminateInstanceInAutoScalingGroup(ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{
-				InstanceId: aws.String(id), ShouldDecrementDesiredCapacity: aws.Bool(true)})
+				InstanceId: sdkaws.String(id), ShouldDecrementDesiredCapacity: sdkaws.Bool(true)})
 		})
 		p.instances.invalidate(id)
 		if err != nil {
@@ -101,7 +101,7 @@ func (p *Provider) DeleteInstances(ctx context.Context, group string, ids []stri
 func splitVictims(g astypes.AutoScalingGroup, ids []string) (victims, strangers []string) {
 	members := map[string]astypes.LifecycleState{}
 	for _, i := range g.Instances {
-		members[aws.ToString(i.InstanceId)] = i.LifecycleState
+		members[sdkaws.ToString(i.InstanceId)] = i.LifecycleState
 	}
 	for _, id := range ids {
 		state, ok := members[id]
@@ -124,7 +124,7 @@ func (p *Provider) checkStrangers(ctx context.Context, group string, ids []strin
 		return nil
 	}
 	insts, err := p.describeEC2Instances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
-		{Name: aws.String("instance-id"), Values: ids}}})
+		{Name: sdkaws.String("instance-id"), Values: ids}}})
 	if err != nil {
 		return fmt.Errorf("describe instances %v: %w", ids, err)
 	}

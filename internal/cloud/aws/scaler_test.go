@@ -1,10 +1,10 @@
-package awscloud
+package aws
 
 import (
 	"slices"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/kelp-dev/kelp/internal/cloud"
 	"github.com/kelp-dev/kelp/internal/pool"
@@ -20,7 +20,7 @@ func TestSetTargetSize(t *testing.T) {
 	if err := p.SetTargetSize(bg, name, 3); err != nil {
 		t.Fatalf("SetTargetSize(3): %v", err)
 	}
-	if d := aws.ToInt32(e.group(name).DesiredCapacity); d != 3 {
+	if d := sdkaws.ToInt32(e.group(name).DesiredCapacity); d != 3 {
 		t.Errorf("desired capacity = %d, want 3", d)
 	}
 	groups, err := p.NodeGroups(bg) // the snapshot follows at once
@@ -57,7 +57,7 @@ func TestSetTargetSize(t *testing.T) {
 	if got := e.requests("SetDesiredCapacity"); got != calls {
 		t.Errorf("refused or unchanged sizes reached the cloud: %d calls, want %d", got, calls)
 	}
-	if d := aws.ToInt32(e.group(name).DesiredCapacity); d != 3 {
+	if d := sdkaws.ToInt32(e.group(name).DesiredCapacity); d != 3 {
 		t.Errorf("desired capacity = %d, want 3", d)
 	}
 }
@@ -68,8 +68,8 @@ func TestDeleteInstances(t *testing.T) {
 		DesiredCapacity: int32p(3)})
 	other := e.createPool(testCluster, pool.Spec{Name: "other", InstanceTypes: []string{"m5.large"}, MaxSize: 2, DesiredCapacity: int32p(1)})
 	insts := e.waitInService(name, 3)
-	stranger := aws.ToString(e.waitInService(other, 1)[0].InstanceId)
-	ids := []string{aws.ToString(insts[0].InstanceId), aws.ToString(insts[1].InstanceId), aws.ToString(insts[2].InstanceId)}
+	stranger := sdkaws.ToString(e.waitInService(other, 1)[0].InstanceId)
+	ids := []string{sdkaws.ToString(insts[0].InstanceId), sdkaws.ToString(insts[1].InstanceId), sdkaws.ToString(insts[2].InstanceId)}
 	p := e.provider(Config{})
 	nodeGroup(t, p, name)
 
@@ -84,7 +84,7 @@ func TestDeleteInstances(t *testing.T) {
 	if err := p.DeleteInstances(bg, name, []string{ids[0], ids[0]}); err != nil {
 		t.Fatalf("DeleteInstances: %v", err)
 	}
-	if d := aws.ToInt32(e.group(name).DesiredCapacity); d != 2 {
+	if d := sdkaws.ToInt32(e.group(name).DesiredCapacity); d != 2 {
 		t.Errorf("desired capacity = %d, want 2 (decremented once)", d)
 	}
 	groups, _ := p.NodeGroups(bg)

@@ -1,4 +1,4 @@
-package awscloud
+package aws
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -50,11 +50,11 @@ func groupTemplateSpec(g astypes.AutoScalingGroup) *astypes.LaunchTemplateSpecif
 // when it names none). Numbered versions come from the cache after the
 // first read; $Latest and $Default are read every time, since they move.
 func (p *Provider) launchTemplateData(ctx context.Context, spec *astypes.LaunchTemplateSpecification) (*ec2types.ResponseLaunchTemplateData, error) {
-	ref := aws.ToString(spec.LaunchTemplateId)
+	ref := sdkaws.ToString(spec.LaunchTemplateId)
 	if ref == "" {
-		ref = aws.ToString(spec.LaunchTemplateName)
+		ref = sdkaws.ToString(spec.LaunchTemplateName)
 	}
-	version := aws.ToString(spec.Version)
+	version := sdkaws.ToString(spec.Version)
 	if version == "" {
 		version = "$Default"
 	}
@@ -81,7 +81,7 @@ func (p *Provider) launchTemplateData(ctx context.Context, spec *astypes.LaunchT
 	}
 	v := out.LaunchTemplateVersions[0]
 	p.templates.mu.Lock()
-	p.templates.entries[ref+"@"+strconv.FormatInt(aws.ToInt64(v.VersionNumber), 10)] = templateEntry{data: v.LaunchTemplateData}
+	p.templates.entries[ref+"@"+strconv.FormatInt(sdkaws.ToInt64(v.VersionNumber), 10)] = templateEntry{data: v.LaunchTemplateData}
 	p.templates.mu.Unlock()
 	return v.LaunchTemplateData, nil
 }
@@ -127,7 +127,7 @@ func typeNames(g astypes.AutoScalingGroup, data *ec2types.ResponseLaunchTemplate
 	var problems []error
 	if m := g.MixedInstancesPolicy; m != nil && m.LaunchTemplate != nil && len(m.LaunchTemplate.Overrides) > 0 {
 		for i, o := range m.LaunchTemplate.Overrides {
-			n := aws.ToString(o.InstanceType)
+			n := sdkaws.ToString(o.InstanceType)
 			switch {
 			case n == "":
 				problems = append(problems, fmt.Errorf("override %d: no instance type (attribute-based selection is not supported)", i))
@@ -164,7 +164,7 @@ func buildTemplate(in templateInput) (cloud.NodeTemplate, []error) {
 	opts := rootVolume(in.LaunchData)
 	t := cloud.NodeTemplate{CapacityType: ct, Zones: groupZones(in.Group)}
 	if in.LaunchData != nil {
-		t.ImageID = aws.ToString(in.LaunchData.ImageId)
+		t.ImageID = sdkaws.ToString(in.LaunchData.ImageId)
 	}
 	for _, n := range names {
 		it, ok := in.Types[n]
@@ -235,10 +235,10 @@ func rootVolume(data *ec2types.ResponseLaunchTemplateData) []catalog.Option {
 	}
 	var size int32
 	for _, m := range data.BlockDeviceMappings {
-		if m.Ebs == nil || aws.ToInt32(m.Ebs.VolumeSize) <= 0 {
+		if m.Ebs == nil || sdkaws.ToInt32(m.Ebs.VolumeSize) <= 0 {
 			continue
 		}
-		if dev := aws.ToString(m.DeviceName); dev == "/dev/xvda" || dev == "/dev/sda1" {
+		if dev := sdkaws.ToString(m.DeviceName); dev == "/dev/xvda" || dev == "/dev/sda1" {
 			size = *m.Ebs.VolumeSize
 			break
 		}

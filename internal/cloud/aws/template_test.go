@@ -1,4 +1,4 @@
-package awscloud
+package aws
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
@@ -143,7 +143,7 @@ func lowestSpotPrice(t *testing.T, e *env, instanceType string) float64 {
 	}
 	lowest := 0.0
 	for _, sp := range out.SpotPriceHistory {
-		v, err := strconv.ParseFloat(aws.ToString(sp.SpotPrice), 64)
+		v, err := strconv.ParseFloat(sdkaws.ToString(sp.SpotPrice), 64)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -224,12 +224,12 @@ type noAutoScaling struct{ AutoScalingAPI }
 
 func TestUnknownInstanceTypeFromDescribeInstanceTypes(t *testing.T) {
 	info := ec2types.InstanceTypeInfo{InstanceType: "x9g.4xlarge",
-		VCpuInfo:      &ec2types.VCpuInfo{DefaultVCpus: aws.Int32(16)},
-		MemoryInfo:    &ec2types.MemoryInfo{SizeInMiB: aws.Int64(131072)},
-		NetworkInfo:   &ec2types.NetworkInfo{MaximumNetworkInterfaces: aws.Int32(8), Ipv4AddressesPerInterface: aws.Int32(30)},
+		VCpuInfo:      &ec2types.VCpuInfo{DefaultVCpus: sdkaws.Int32(16)},
+		MemoryInfo:    &ec2types.MemoryInfo{SizeInMiB: sdkaws.Int64(131072)},
+		NetworkInfo:   &ec2types.NetworkInfo{MaximumNetworkInterfaces: sdkaws.Int32(8), Ipv4AddressesPerInterface: sdkaws.Int32(30)},
 		ProcessorInfo: &ec2types.ProcessorInfo{SupportedArchitectures: []ec2types.ArchitectureType{ec2types.ArchitectureTypeArm64}},
-		GpuInfo: &ec2types.GpuInfo{Gpus: []ec2types.GpuDeviceInfo{{Count: aws.Int32(2), Manufacturer: aws.String("NVIDIA"),
-			Name: aws.String("T4g"), MemoryInfo: &ec2types.GpuDeviceMemoryInfo{SizeInMiB: aws.Int32(16384)}}}}}
+		GpuInfo: &ec2types.GpuInfo{Gpus: []ec2types.GpuDeviceInfo{{Count: sdkaws.Int32(2), Manufacturer: sdkaws.String("NVIDIA"),
+			Name: sdkaws.String("T4g"), MemoryInfo: &ec2types.GpuDeviceMemoryInfo{SizeInMiB: sdkaws.Int32(16384)}}}}}
 	fake := &fakeEC2{types: map[string]ec2types.InstanceTypeInfo{"x9g.4xlarge": info}}
 	p, err := New(bg, Config{ClusterName: testCluster}, Deps{AutoScaling: noAutoScaling{}, EC2: fake, Logger: testLogger()})
 	if err != nil {
@@ -262,7 +262,7 @@ func TestUnknownInstanceTypeFromDescribeInstanceTypes(t *testing.T) {
 }
 
 func TestInstanceTypeFromInfoRejectsIncompleteData(t *testing.T) {
-	_, err := instanceTypeFromInfo(ec2types.InstanceTypeInfo{InstanceType: "z1.huge", VCpuInfo: &ec2types.VCpuInfo{DefaultVCpus: aws.Int32(4)}})
+	_, err := instanceTypeFromInfo(ec2types.InstanceTypeInfo{InstanceType: "z1.huge", VCpuInfo: &ec2types.VCpuInfo{DefaultVCpus: sdkaws.Int32(4)}})
 	if err == nil || !strings.Contains(err.Error(), "z1.huge") {
 		t.Fatalf("err = %v", err)
 	}

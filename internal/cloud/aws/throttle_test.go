@@ -1,10 +1,10 @@
-package awscloud
+package aws
 
 import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/kelp-dev/kelp/internal/cloud"
 	"github.com/kelp-dev/kelp/internal/localcloud"
@@ -17,7 +17,7 @@ var fastRetries = RetryConfig{MaxAttempts: 5, MaxBackoff: 20 * time.Millisecond,
 func TestThrottlingIsRetried(t *testing.T) {
 	e := newEnv(t, envOptions{realClock: true})
 	name := e.createPool(testCluster, pool.Spec{Name: "general", InstanceTypes: []string{"m5.large"}, MaxSize: 4, DesiredCapacity: int32p(1)})
-	id := aws.ToString(e.waitInService(name, 1)[0].InstanceId)
+	id := sdkaws.ToString(e.waitInService(name, 1)[0].InstanceId)
 	if err := e.cloud.SetFaults(localcloud.Faults{ThrottleRate: 0.5}); err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestThrottlingIsRetried(t *testing.T) {
 	if err := p.SetTargetSize(bg, name, 2); err != nil {
 		t.Fatalf("SetTargetSize: %v", err)
 	}
-	if d := aws.ToInt32(e.group(name).DesiredCapacity); d != 2 {
+	if d := sdkaws.ToInt32(e.group(name).DesiredCapacity); d != 2 {
 		t.Errorf("desired capacity = %d, want 2", d)
 	}
 	if got := e.counter.total() - before; got <= calls+2 {

@@ -1,4 +1,4 @@
-package awscloud
+package aws
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"k8s.io/utils/clock"
@@ -103,7 +103,7 @@ func (p *Provider) describeTypes(ctx context.Context, names []string) (map[strin
 			}
 			out[it.Name] = it
 		}
-		if aws.ToString(page.NextToken) == "" {
+		if sdkaws.ToString(page.NextToken) == "" {
 			return out, nil
 		}
 		next := *in
@@ -118,14 +118,14 @@ func (p *Provider) describeTypes(ctx context.Context, names []string) (map[strin
 func instanceTypeFromInfo(info ec2types.InstanceTypeInfo) (catalog.InstanceType, error) {
 	it := catalog.InstanceType{Name: string(info.InstanceType)}
 	if info.VCpuInfo != nil {
-		it.VCPUs = int(aws.ToInt32(info.VCpuInfo.DefaultVCpus))
+		it.VCPUs = int(sdkaws.ToInt32(info.VCpuInfo.DefaultVCpus))
 	}
 	if info.MemoryInfo != nil {
-		it.MemoryMiB = aws.ToInt64(info.MemoryInfo.SizeInMiB)
+		it.MemoryMiB = sdkaws.ToInt64(info.MemoryInfo.SizeInMiB)
 	}
 	if info.NetworkInfo != nil {
-		it.MaxENIs = int(aws.ToInt32(info.NetworkInfo.MaximumNetworkInterfaces))
-		it.IPv4PerENI = int(aws.ToInt32(info.NetworkInfo.Ipv4AddressesPerInterface))
+		it.MaxENIs = int(sdkaws.ToInt32(info.NetworkInfo.MaximumNetworkInterfaces))
+		it.IPv4PerENI = int(sdkaws.ToInt32(info.NetworkInfo.Ipv4AddressesPerInterface))
 	}
 	if info.ProcessorInfo != nil {
 		for _, a := range info.ProcessorInfo.SupportedArchitectures {
@@ -137,13 +137,13 @@ func instanceTypeFromInfo(info ec2types.InstanceTypeInfo) (catalog.InstanceType,
 	}
 	if info.GpuInfo != nil {
 		for _, g := range info.GpuInfo.Gpus {
-			if aws.ToString(g.Manufacturer) != catalog.ManufacturerNVIDIA {
+			if sdkaws.ToString(g.Manufacturer) != catalog.ManufacturerNVIDIA {
 				continue
 			}
-			it.GPU.Count += int(aws.ToInt32(g.Count))
-			it.GPU.Manufacturer, it.GPU.Model = catalog.ManufacturerNVIDIA, aws.ToString(g.Name)
+			it.GPU.Count += int(sdkaws.ToInt32(g.Count))
+			it.GPU.Manufacturer, it.GPU.Model = catalog.ManufacturerNVIDIA, sdkaws.ToString(g.Name)
 			if g.MemoryInfo != nil {
-				it.GPU.MemoryMiB = int64(aws.ToInt32(g.MemoryInfo.SizeInMiB))
+				it.GPU.MemoryMiB = int64(sdkaws.ToInt32(g.MemoryInfo.SizeInMiB))
 			}
 		}
 	}
@@ -219,7 +219,7 @@ func (p *Provider) spotPrices(ctx context.Context, types, zones []string) (map[s
 // describeSpotPrices returns the newest spot price per type and zone.
 func (p *Provider) describeSpotPrices(ctx context.Context, types []string) (map[string]map[string]float64, error) {
 	in := &ec2.DescribeSpotPriceHistoryInput{ProductDescriptions: []string{spotProduct},
-		StartTime: aws.Time(p.clock.Now()), MaxResults: aws.Int32(1000)}
+		StartTime: sdkaws.Time(p.clock.Now()), MaxResults: sdkaws.Int32(1000)}
 	for _, t := range types {
 		in.InstanceTypes = append(in.InstanceTypes, ec2types.InstanceType(t))
 	}
@@ -233,8 +233,8 @@ func (p *Provider) describeSpotPrices(ctx context.Context, types []string) (map[
 			return nil, fmt.Errorf("describe spot price history: %w", err)
 		}
 		for _, sp := range page.SpotPriceHistory {
-			t, z, at := string(sp.InstanceType), aws.ToString(sp.AvailabilityZone), aws.ToTime(sp.Timestamp)
-			price, err := strconv.ParseFloat(aws.ToString(sp.SpotPrice), 64)
+			t, z, at := string(sp.InstanceType), sdkaws.ToString(sp.AvailabilityZone), sdkaws.ToTime(sp.Timestamp)
+			price, err := strconv.ParseFloat(sdkaws.ToString(sp.SpotPrice), 64)
 			if err != nil || price <= 0 {
 				continue
 			}
@@ -247,7 +247,7 @@ func (p *Provider) describeSpotPrices(ctx context.Context, types []string) (map[
 			}
 			out[t][z] = price
 		}
-		if aws.ToString(page.NextToken) == "" {
+		if sdkaws.ToString(page.NextToken) == "" {
 			return out, nil
 		}
 		next := *in
