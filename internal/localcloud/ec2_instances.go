@@ -1,7 +1,6 @@
 package localcloud
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -179,43 +178,31 @@ func (c *Cloud) describeInstances(p params) (ec2Response, error) {
 	if len(ids) > 0 && p.has("MaxResults") {
 		return nil, errf(codeInvalidParameterCombination, "The parameter instancesSet cannot be used with the parameter maxResults")
 	}
-	size, err := p.pageSize("MaxResults", 1000, 5, 1000)
-	if err != nil {
-		return nil, err
-	}
-	filters, err := p.filters()
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.checkInstanceIDs(ids); err != nil {
-		return nil, err
-	}
-	var insts []*instance
-	for _, inst := range c.st.instances {
-		if len(ids) > 0 && !slices.Contains(ids, inst.ID) {
-			continue
-		}
-		ok, err := matchAll(filters, func(f filter) (bool, bool) { return c.instanceFilter(inst, f) })
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			insts = append(insts, inst)
-		}
-	}
-	slices.SortFunc(insts, func(a, b *instance) int { return cmp.Compare(a.ID, b.ID) })
-	page, next, ok := paginate(insts, func(i *instance) string { return i.ID }, p.str("NextToken"), size)
-	if !ok {
-		return nil, p.badToken()
-	}
-	resp := &describeInstancesResponse{Reservations: items[reservationXML]{}, NextToken: next}
-	for _, inst := range page {
-		resp.Reservations = append(resp.Reservations, reservationXML{ID: "r-" + stableHex(inst.ID), OwnerID: AccountID,
-			Groups: items[securityRef]{}, Instances: items[instanceXML]{c.instanceXML(inst)}})
-	}
-	return resp, nil
+	return describe(&c.mu, p, describeOp[*instance, ec2Response]{
+		page:  pageLimits{param: "MaxResults", def: 1000, lo: 5, hi: 1000},
+		match: ec2Match(c.instanceFilter),
+		list: func() ([]*instance, error) {
+			if err := c.checkInstanceIDs(ids); err != nil {
+				return nil, err
+			}
+			var insts []*instance
+			for _, inst := range c.st.instances {
+				if len(ids) == 0 || slices.Contains(ids, inst.ID) {
+					insts = append(insts, inst)
+				}
+			}
+			return insts, nil
+		},
+		key: func(i *instance) string { return i.ID },
+		encode: func(page []*instance, next string) ec2Response {
+			resp := &describeInstancesResponse{Reservations: items[reservationXML]{}, NextToken: next}
+			for _, inst := range page {
+				resp.Reservations = append(resp.Reservations, reservationXML{ID: "r-" + stableHex(inst.ID), OwnerID: AccountID,
+					Groups: items[securityRef]{}, Instances: items[instanceXML]{c.instanceXML(inst)}})
+			}
+			return resp
+		},
+	})
 }
 
 // instanceFilter evaluates one DescribeInstances filter. c.mu must be held.
