@@ -6,6 +6,26 @@ import (
 	"strings"
 )
 
+// Auto Scaling's API version (the Version parameter) and XML namespace.
+const (
+	autoScalingVersion   = "2011-01-01"
+	autoScalingNamespace = "http://autoscaling.amazonaws.com/doc/2011-01-01/"
+)
+
+// asHandler serves one Auto Scaling action; a nil result means the action
+// has no output (no <ActionResult> element).
+type asHandler func(p params) (any, error)
+
+// autoScalingService is Auto Scaling, on the query protocol.
+func (c *Cloud) autoScalingService() *service {
+	actions := map[string]handler{}
+	for name, h := range c.autoScalingHandlers() {
+		actions[name] = func(in *call) (any, error) { return h(in.params) }
+	}
+	return &service{signingName: "autoscaling", name: "AmazonAutoScaling", version: autoScalingVersion,
+		namespace: autoScalingNamespace, proto: queryProtocol{}, actions: actions}
+}
+
 // autoScalingHandlers maps Auto Scaling actions to their handlers.
 func (c *Cloud) autoScalingHandlers() map[string]asHandler {
 	return map[string]asHandler{

@@ -159,7 +159,7 @@ func (p params) pageSize(name string, def, lo, hi int) (int, error) {
 
 // badToken is the error for a NextToken that paginate could not read.
 func (p params) badToken() *apiError {
-	if p.api == apiEC2 {
+	if p.dialect == dialectEC2 {
 		return errf(codeInvalidPaginationToken, "Invalid pagination token: %s", p.str("NextToken"))
 	}
 	return errf(codeInvalidNextToken, "The token '%s' is invalid.", p.str("NextToken"))

@@ -40,7 +40,7 @@ func TestDescribe(t *testing.T) {
 	}
 	tests := []struct {
 		name     string
-		api      api
+		dialect  dialect
 		form     url.Values
 		names    []string
 		listErr  error
@@ -55,29 +55,29 @@ func TestDescribe(t *testing.T) {
 		{name: "page size", form: url.Values{"MaxResults": {"5"}}, names: names,
 			want: []string{"alpha", "bravo", "charlie", "delta", "echo"}, wantNext: "set"},
 		{name: "filter", form: url.Values{"Filter.1.Name": {"prefix"}, "Filter.1.Value.1": {"c"}, "Filter.1.Value.2": {"e"}},
-			names: names, api: apiEC2, want: []string{"charlie", "echo"}},
+			names: names, dialect: dialectEC2, want: []string{"charlie", "echo"}},
 		{name: "empty", form: url.Values{}, names: nil, want: []string{}},
-		{name: "unknown filter, no candidates", form: url.Values{"Filter.1.Name": {"color"}}, api: apiEC2, want: []string{}},
-		{name: "unknown filter", form: url.Values{"Filter.1.Name": {"color"}}, api: apiEC2, names: names,
+		{name: "unknown filter, no candidates", form: url.Values{"Filter.1.Name": {"color"}}, dialect: dialectEC2, want: []string{}},
+		{name: "unknown filter", form: url.Values{"Filter.1.Name": {"color"}}, dialect: dialectEC2, names: names,
 			wantCode: codeInvalidParameterValue},
-		{name: "filter without name (query)", form: url.Values{"Filters.member.1.Values.member.1": {"x"}}, api: apiAutoScaling,
+		{name: "filter without name (query)", form: url.Values{"Filters.member.1.Values.member.1": {"x"}}, dialect: dialectQuery,
 			wantCode: codeValidationError},
-		{name: "page too small (ec2)", form: url.Values{"MaxResults": {"1"}}, api: apiEC2, wantCode: codeInvalidParameterValue},
-		{name: "page too large (query)", form: url.Values{"MaxResults": {"6"}}, api: apiAutoScaling, wantCode: codeValidationError},
-		{name: "page not a number", form: url.Values{"MaxResults": {"x"}}, api: apiEC2, wantCode: codeInvalidParameterValue},
-		{name: "bad token (ec2)", form: url.Values{"NextToken": {"!!"}}, api: apiEC2, names: names, wantCode: codeInvalidPaginationToken},
-		{name: "bad token (query)", form: url.Values{"NextToken": {"!!"}}, api: apiAutoScaling, names: names, wantCode: codeInvalidNextToken},
+		{name: "page too small (ec2)", form: url.Values{"MaxResults": {"1"}}, dialect: dialectEC2, wantCode: codeInvalidParameterValue},
+		{name: "page too large (query)", form: url.Values{"MaxResults": {"6"}}, dialect: dialectQuery, wantCode: codeValidationError},
+		{name: "page not a number", form: url.Values{"MaxResults": {"x"}}, dialect: dialectEC2, wantCode: codeInvalidParameterValue},
+		{name: "bad token (ec2)", form: url.Values{"NextToken": {"!!"}}, dialect: dialectEC2, names: names, wantCode: codeInvalidPaginationToken},
+		{name: "bad token (query)", form: url.Values{"NextToken": {"!!"}}, dialect: dialectQuery, names: names, wantCode: codeInvalidNextToken},
 		{name: "list fails", form: url.Values{}, names: names, listErr: errf(codeInvalidInstanceIDNotFound, "gone"),
 			wantCode: codeInvalidInstanceIDNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := tt.api
+			a := tt.dialect
 			if a == 0 {
-				a = apiEC2
+				a = dialectEC2
 			}
 			var mu sync.Mutex
-			got, err := describe(&mu, params{v: tt.form, api: a}, testOp(tt.names, tt.listErr))
+			got, err := describe(&mu, params{v: tt.form, dialect: a}, testOp(tt.names, tt.listErr))
 			if tt.wantCode != "" {
 				var ae *apiError
 				if !errors.As(err, &ae) || ae.Code != tt.wantCode {
@@ -130,7 +130,7 @@ func TestDescribeSteps(t *testing.T) {
 		},
 		encode: func(items []string, _ string) []string { return items },
 	}
-	got, err := describe(&mu, params{v: url.Values{"Filter.1.Name": {"x"}, "NextToken": {"!!"}}, api: apiEC2}, op)
+	got, err := describe(&mu, params{v: url.Values{"Filter.1.Name": {"x"}, "NextToken": {"!!"}}, dialect: dialectEC2}, op)
 	if err != nil || !slices.Equal(got, []string{"b", "a"}) || !slices.Equal(steps, []string{"check x", "list"}) {
 		t.Fatalf("got %v, %v; steps %v", got, err, steps)
 	}
@@ -141,7 +141,7 @@ func TestDescribeSteps(t *testing.T) {
 		}
 		return errors.New("stop")
 	}
-	if _, err := describe(&mu, params{v: url.Values{"Filter.1.Name": {"x"}}, api: apiEC2}, op); err == nil || err.Error() != "stop" {
+	if _, err := describe(&mu, params{v: url.Values{"Filter.1.Name": {"x"}}, dialect: dialectEC2}, op); err == nil || err.Error() != "stop" {
 		t.Fatalf("check's error = %v", err)
 	}
 }

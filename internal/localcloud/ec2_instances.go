@@ -2,12 +2,47 @@ package localcloud
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/kelp-dev/kelp/internal/catalog"
 )
+
+// EC2's API version (the Version parameter) and XML namespace.
+const (
+	ec2Version   = "2016-11-15"
+	ec2Namespace = "http://ec2.amazonaws.com/doc/2016-11-15/"
+)
+
+// ec2Handler serves one EC2 action.
+type ec2Handler func(p params) (ec2Response, error)
+
+// ec2Service is EC2, on the ec2 protocol. Every action honours DryRun, and
+// those that take a ClientToken are idempotent.
+func (c *Cloud) ec2Service() *service {
+	actions := map[string]handler{}
+	for name, h := range c.ec2Handlers() {
+		actions[name] = func(in *call) (any, error) { return h(in.params) }
+	}
+	return &service{signingName: "ec2", name: "AmazonEC2", version: ec2Version, namespace: ec2Namespace,
+		proto: ec2Protocol{}, actions: actions, around: c.ec2Around}
+}
+
+// ec2Around answers DryRun requests without running them and runs the
+// others through the ClientToken idempotency.
+func (c *Cloud) ec2Around(in *call, run func() ([]byte, error)) ([]byte, error) {
+	dry, err := in.params.boolOr("DryRun", false)
+	switch {
+	case err != nil:
+		return nil, err
+	case dry:
+		return nil, &apiError{Code: "DryRunOperation", Message: "Request would have succeeded, but DryRun flag is set.",
+			Status: http.StatusPreconditionFailed}
+	}
+	return c.idem.do(in.action, in.params, run)
+}
 
 // ec2Handlers maps EC2 actions to their handlers.
 func (c *Cloud) ec2Handlers() map[string]ec2Handler {
