@@ -22,6 +22,7 @@ type request struct {
 	id     string
 	svc    *service
 	action string
+	caller string // the principal's name, once authenticated
 }
 
 // ServeHTTP implements http.Handler: it routes the request to a registered
@@ -42,7 +43,7 @@ func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if req.svc != nil {
 		service = req.svc.signingName
 	}
-	c.log.Debug("api request", "api", service, "action", req.action, "status", status,
+	c.log.Debug("api request", "api", service, "action", req.action, "caller", req.caller, "status", status,
 		"requestId", req.id, "duration", c.clock.Since(start))
 }
 
@@ -57,6 +58,7 @@ func (c *Cloud) serve(w http.ResponseWriter, r *http.Request, req *request) int 
 	if err == nil {
 		in.id, req.action = req.id, in.action
 		in.caller, err = c.authenticate(r, body, req.svc)
+		req.caller = in.caller.Name
 	}
 	if err == nil {
 		err = req.svc.proto.check(req.svc, in)
