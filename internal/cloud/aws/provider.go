@@ -192,7 +192,7 @@ const maxThrottleBackoff = 2 * time.Minute
 func backoff(base time.Duration, round int) time.Duration {
 	d := base
 	for range round {
-		if d >= maxThrottleBackoff/2 {
+		if d >= maxThrottleBackoff {
 			break
 		}
 		d *= 2
