@@ -10,8 +10,6 @@ import (
 	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"k8s.io/utils/clock"
@@ -52,6 +50,11 @@ type Deps struct {
 	// configuration with Config's region, endpoint and retryer.
 	AutoScaling AutoScalingAPI
 	EC2         EC2API
+	// SDKConfig, when set, is the SDK config clients are built from (as
+	// is: its region, endpoint, credentials and retryer; from
+	// LoadSDKConfig). Otherwise LoadSDKConfig is called with Config's
+	// region, endpoint and retry and the fields below.
+	SDKConfig *sdkaws.Config
 	// Credentials replace the SDK's default chain (static credentials of
 	// the local cloud). Only used for clients built here.
 	Credentials sdkaws.CredentialsProvider
@@ -120,30 +123,19 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Provider, error) {
 	return p, nil
 }
 
-// buildClients makes the missing SDK clients from the default config chain.
+// buildClients makes the missing SDK clients from deps.SDKConfig, or from
+// LoadSDKConfig with Config's region, endpoint and retryer.
 func (p *Provider) buildClients(ctx context.Context, deps Deps) error {
-	opts := []func(*config.LoadOptions) error{
-		config.WithRetryer(func() sdkaws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts, o.MaxBackoff = p.cfg.Retry.MaxAttempts, p.cfg.Retry.MaxBackoff
-			})
-		}),
-	}
-	if p.cfg.Region != "" {
-		opts = append(opts, config.WithRegion(p.cfg.Region))
-	}
-	if p.cfg.Endpoint != "" {
-		opts = append(opts, config.WithBaseEndpoint(p.cfg.Endpoint))
-	}
-	if deps.Credentials != nil {
-		opts = append(opts, config.WithCredentialsProvider(deps.Credentials))
-	}
-	if deps.HTTPClient != nil {
-		opts = append(opts, config.WithHTTPClient(deps.HTTPClient))
-	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return fmt.Errorf("load aws sdk config: %w", err)
+	var awsCfg sdkaws.Config
+	if deps.SDKConfig != nil {
+		awsCfg = deps.SDKConfig.Copy()
+	} else {
+		var err error
+		awsCfg, err = LoadSDKConfig(ctx, SDKOptions{Region: p.cfg.Region, Endpoint: p.cfg.Endpoint,
+			Credentials: deps.Credentials, HTTPClient: deps.HTTPClient, Retry: p.cfg.Retry})
+		if err != nil {
+			return err
+		}
 	}
 	if awsCfg.Region == "" {
 		return fmt.Errorf("%s: not set, and the SDK found none (AWS_REGION, AWS_DEFAULT_REGION or the shared config)", "Region")
