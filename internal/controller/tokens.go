@@ -24,7 +24,7 @@ type PoolTemplates interface {
 	Update(ctx context.Context, name string, u pool.Update) (pool.Pool, error)
 }
 
-var _ PoolTemplates = (*pool.Manager)(nil)
+var _ PoolTemplates = (*pool.Provisioner)(nil)
 
 // NeedsRotation is token rotation's pure core: a pool's token is replaced
 // when it is gone, or when less than a third of ttl (and never less than
