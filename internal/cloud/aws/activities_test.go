@@ -16,6 +16,7 @@ import (
 	"github.com/kelp-dev/kelp/internal/cloud"
 	"github.com/kelp-dev/kelp/internal/localcloud"
 	"github.com/kelp-dev/kelp/internal/pool"
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 // failedActivities counts the group's Failed activities.
@@ -58,7 +59,7 @@ func TestCapacityFailuresSurfaceWithinOneRefresh(t *testing.T) {
 			if err := p.SetTargetSize(bg, name, 1); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "failed launches", func() bool { return e.failedActivities(name) == 3 }) // one per zone
+			testenv.EventuallyTrue(t, waitTimeout, "failed launches", func() bool { return e.failedActivities(name) == 3 }) // one per zone
 			g := nodeGroup(t, p, name)
 			wantCapacityErrors(t, g, 3)
 			zones := map[string]bool{}
@@ -73,7 +74,7 @@ func TestCapacityFailuresSurfaceWithinOneRefresh(t *testing.T) {
 				t.Errorf("failures reported twice: %v", g.Errors)
 			}
 			e.clock.Step(10 * time.Second) // the cloud tries again
-			waitFor(t, "failed launches again", func() bool { return e.failedActivities(name) == 6 })
+			testenv.EventuallyTrue(t, waitTimeout, "failed launches again", func() bool { return e.failedActivities(name) == 6 })
 			wantCapacityErrors(t, nodeGroup(t, p, name), 3)
 		})
 	}
@@ -136,12 +137,12 @@ func TestLaunchFailingAfterARefreshIsReported(t *testing.T) {
 	if err := p.SetTargetSize(bg, name, 1); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "boot in progress", func() bool { return rt.booting() == 1 })
+	testenv.EventuallyTrue(t, waitTimeout, "boot in progress", func() bool { return rt.booting() == 1 })
 	e.clock.Step(time.Minute) // the next launch starts later
 	if err := p.SetTargetSize(bg, name, 2); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "second instance in service", func() bool {
+	testenv.EventuallyTrue(t, waitTimeout, "second instance in service", func() bool {
 		return slices.ContainsFunc(e.group(name).Instances, func(i astypes.Instance) bool {
 			return i.LifecycleState == astypes.LifecycleStateInService
 		})
@@ -150,7 +151,7 @@ func TestLaunchFailingAfterARefreshIsReported(t *testing.T) {
 		t.Fatalf("while booting: errors %v, instances %+v", g.Errors, g.Instances)
 	}
 	close(rt.gate)
-	waitFor(t, "failed boot", func() bool { return e.failedActivities(name) >= 1 })
+	testenv.EventuallyTrue(t, waitTimeout, "failed boot", func() bool { return e.failedActivities(name) >= 1 })
 	g := nodeGroup(t, p, name)
 	i := slices.IndexFunc(g.Errors, func(ge cloud.GroupError) bool { return errors.Is(ge, cloud.ErrLaunchFailed) })
 	if i < 0 {

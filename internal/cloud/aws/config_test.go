@@ -3,9 +3,10 @@ package aws
 import (
 	"context"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -46,23 +47,14 @@ func TestConfigValidate(t *testing.T) {
 				}
 				return
 			}
-			if err == nil {
-				t.Fatal("want an error")
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
-			}
+			testenv.ErrorContains(t, err, tt.want...)
 		})
 	}
 }
 
 func TestNewRejectsInvalidConfig(t *testing.T) {
 	_, err := New(context.Background(), Config{AutoDiscovery: []string{"asg:name=x"}}, Deps{})
-	if err == nil || !strings.Contains(err.Error(), "ClusterName") || !strings.Contains(err.Error(), "AutoDiscovery[0]") {
-		t.Fatalf("New: err = %v, want both ClusterName and AutoDiscovery[0] named", err)
-	}
+	testenv.ErrorContains(t, err, "ClusterName", "AutoDiscovery[0]")
 }
 
 func TestWithDefaults(t *testing.T) {
@@ -99,9 +91,7 @@ func TestParseDiscoverySpec(t *testing.T) {
 		t.Run(tt.spec, func(t *testing.T) {
 			got, err := ParseDiscoverySpec(tt.spec)
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
+				testenv.ErrorContains(t, err, tt.wantErr)
 				return
 			}
 			if err != nil {

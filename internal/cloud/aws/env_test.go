@@ -20,13 +20,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/kelp-dev/kelp/internal/cloud"
 	"github.com/kelp-dev/kelp/internal/localcloud"
 	"github.com/kelp-dev/kelp/internal/pool"
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 // testCluster is the cluster name of most tests.
@@ -168,7 +168,7 @@ func (e *env) group(name string) astypes.AutoScalingGroup {
 func (e *env) waitInService(name string, n int) []astypes.Instance {
 	e.t.Helper()
 	var got []astypes.Instance
-	waitFor(e.t, name+" in service", func() bool {
+	testenv.EventuallyTrue(e.t, waitTimeout, name+" in service", func() bool {
 		got = e.group(name).Instances
 		if len(got) != n {
 			return false
@@ -225,15 +225,8 @@ func (c *requestCounter) total() int {
 	return n
 }
 
-// waitFor polls cond until it holds or a deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	err := wait.PollUntilContextTimeout(context.Background(), 10*time.Millisecond, 20*time.Second, true,
-		func(context.Context) (bool, error) { return cond(), nil })
-	if err != nil {
-		t.Fatalf("timed out waiting for %s: %v", what, err)
-	}
-}
+// waitTimeout bounds each wait of these tests for the local cloud.
+const waitTimeout = 20 * time.Second
 
 // nodeGroup refreshes and returns the group called id.
 func nodeGroup(t *testing.T, p *Provider, id string) cloud.NodeGroup {

@@ -10,6 +10,7 @@ import (
 	"github.com/kelp-dev/kelp/internal/catalog"
 	"github.com/kelp-dev/kelp/internal/cloud"
 	"github.com/kelp-dev/kelp/internal/pool"
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 func TestInstanceLookups(t *testing.T) {
@@ -133,7 +134,7 @@ func TestTerminatedInstanceLookup(t *testing.T) {
 	if err := p.DeleteInstances(bg, name, []string{id}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "terminated", func() bool {
+	testenv.EventuallyTrue(t, waitTimeout, "terminated", func() bool {
 		got, err := p.InstanceByID(bg, id) // DeleteInstances invalidated it
 		p.Invalidate(id)
 		return err == nil && got.State == cloud.InstanceStateTerminated && got.GroupName == name && got.Error == nil
@@ -157,7 +158,7 @@ func TestInterruptedSpotInstanceCarriesItsError(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.clock.Step(2 * time.Minute)
-	waitFor(t, "interrupted", func() bool {
+	testenv.EventuallyTrue(t, waitTimeout, "interrupted", func() bool {
 		p.Invalidate(id)
 		got, err := p.InstanceByID(bg, id)
 		return err == nil && got.State.Gone() && got.Error != nil && got.Error.Code == "Server.SpotInstanceTermination"

@@ -8,6 +8,7 @@ import (
 
 	"github.com/kelp-dev/kelp/internal/cloud"
 	"github.com/kelp-dev/kelp/internal/pool"
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 func TestSetTargetSize(t *testing.T) {
@@ -99,7 +100,7 @@ func TestDeleteInstances(t *testing.T) {
 	if n := e.requests("TerminateInstanceInAutoScalingGroup"); n != 1 {
 		t.Errorf("terminate calls = %d, want 1", n)
 	}
-	waitFor(t, "instance terminated", func() bool {
+	testenv.EventuallyTrue(t, waitTimeout, "instance terminated", func() bool {
 		inst, err := p.InstanceByID(bg, ids[0])
 		p.Invalidate(ids[0])
 		return err == nil && inst.State == cloud.InstanceStateTerminated

@@ -12,6 +12,7 @@ import (
 	"github.com/kelp-dev/kelp/internal/cloud"
 	"github.com/kelp-dev/kelp/internal/localcloud"
 	"github.com/kelp-dev/kelp/internal/pool"
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 // fastRetries keeps the retries' waits short on the real clock.
@@ -116,7 +117,7 @@ func TestThrottleRoundsEndWithCtx(t *testing.T) {
 	ctx, cancel := context.WithCancel(bg)
 	done := make(chan error, 1)
 	go func() { done <- p.Refresh(ctx) }()
-	waitFor(t, "a throttle backoff on the clock", clk.HasWaiters)
+	testenv.EventuallyTrue(t, waitTimeout, "a throttle backoff on the clock", clk.HasWaiters)
 	cancel()
 	select {
 	case err := <-done:
