@@ -20,6 +20,7 @@ import (
 	"github.com/kelp-dev/kelp/internal/bootstrap"
 	"github.com/kelp-dev/kelp/internal/localcloud"
 	"github.com/kelp-dev/kelp/internal/pool"
+	"github.com/kelp-dev/kelp/internal/testenv"
 	"github.com/kelp-dev/kelp/internal/userdata"
 )
 
@@ -69,9 +70,7 @@ func TestTokenJoin(t *testing.T) {
 			before := len(tokens.specs)
 			data, err := join.UserData(context.Background(), tt.spec)
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want one naming %q", err, tt.wantErr)
-				}
+				testenv.ErrorContains(t, err, tt.wantErr)
 				if len(tokens.specs) != before {
 					t.Error("bad input issued a token")
 				}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,12 +15,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/kelp-dev/kelp/internal/cloud"
 	awscloud "github.com/kelp-dev/kelp/internal/cloud/aws"
 	"github.com/kelp-dev/kelp/internal/localcloud"
 	"github.com/kelp-dev/kelp/internal/pool"
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 // testEnv is a local cloud with the adapter of internal/cloud/aws on it,
@@ -154,9 +153,8 @@ func TestCreatePoolFailuresLeaveNothing(t *testing.T) {
 		t.Errorf("failed creates left launch templates: %+v", lts.LaunchTemplates)
 	}
 	spec.MinSize, spec.MaxSize = 4, 2
-	if _, err := m.Create(ctx, spec, pool.StaticUserData(nil)); err == nil || !strings.Contains(err.Error(), "minSize 4 is greater than maxSize 2") {
-		t.Errorf("min > max: %v", err)
-	}
+	_, err = m.Create(ctx, spec, pool.StaticUserData(nil))
+	testenv.ErrorContains(t, err, "minSize 4 is greater than maxSize 2")
 }
 
 func TestScaleUpdateDelete(t *testing.T) {
@@ -176,13 +174,10 @@ func TestScaleUpdateDelete(t *testing.T) {
 	if len(p.InstanceTypes) != 2 || p.CapacityType != "spot" {
 		t.Errorf("mixed pool = %+v", p)
 	}
-	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+	testenv.Eventually(t, 30*time.Second, "2 instances of pool spot", func(ctx context.Context) (bool, error) {
 		p, err := m.Get(ctx, "spot")
 		return err == nil && p.Instances == 2, nil
 	})
-	if err != nil {
-		t.Fatalf("instances never launched: %v", err)
-	}
 	maxSize := int32(6)
 	p, err = m.Update(ctx, "spot", pool.Update{UserData: []byte("#cloud-config\nv2\n"), InstanceTypes: []string{"c5.large", "c6i.large", "m5.large"}, MaxSize: &maxSize})
 	if err != nil {

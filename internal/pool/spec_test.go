@@ -2,10 +2,11 @@ package pool
 
 import (
 	"os"
-	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 func int32p(v int32) *int32 { return &v }
@@ -39,14 +40,7 @@ func TestSpecValidate(t *testing.T) {
 				}
 				return
 			}
-			if err == nil {
-				t.Fatal("want an error")
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
-			}
+			testenv.ErrorContains(t, err, tt.want...)
 		})
 	}
 }
@@ -104,9 +98,7 @@ func TestParseConfigErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseConfig([]byte(tt.doc))
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("err = %v, want %q", err, tt.want)
-			}
+			testenv.ErrorContains(t, err, tt.want)
 		})
 	}
 }

@@ -2,13 +2,13 @@ package pool_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/wait"
-
 	"github.com/kelp-dev/kelp/internal/localcloud"
 	"github.com/kelp-dev/kelp/internal/pool"
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 // TestProvisionerUnderThrottling is `kelp up --cloud-throttle-rate 0.5`
@@ -35,16 +35,13 @@ func TestProvisionerUnderThrottling(t *testing.T) {
 	if _, err := m.Scale(ctx, "a", 2); err != nil {
 		t.Fatalf("scale: %v", err)
 	}
-	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+	testenv.Eventually(t, 30*time.Second, "2 instances of pool a", func(ctx context.Context) (bool, error) {
 		p, err := m.Get(ctx, "a")
 		if err != nil {
-			t.Fatalf("get: %v", err)
+			return false, fmt.Errorf("get pool a: %w", err)
 		}
 		return p.Instances == 2, nil
 	})
-	if err != nil {
-		t.Fatalf("instances never launched: %v", err)
-	}
 	if _, err := m.Update(ctx, "b", pool.Update{UserData: []byte("#cloud-config\nv2\n")}); err != nil {
 		t.Fatalf("update: %v", err)
 	}
