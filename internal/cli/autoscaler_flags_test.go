@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 func parseAutoscalerFlags(t *testing.T, args ...string) (*autoscalerFlags, error) {
@@ -59,8 +61,6 @@ func TestAutoscalerFlags(t *testing.T) {
 		if err == nil && strings.HasPrefix(tc.args[0], "--test-pause") {
 			_, err = f.drainHooks()
 		}
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%v: error %v, want it to contain %q", tc.args, err, tc.want)
-		}
+		testenv.ErrorContains(t, err, tc.want)
 	}
 }

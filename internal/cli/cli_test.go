@@ -8,7 +8,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -78,9 +77,7 @@ func TestTokenCommandErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			_, _, err := kelp(t, tt.args...)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("err = %v, want one naming %q", err, tt.want)
-			}
+			testenv.ErrorContains(t, err, tt.want)
 		})
 	}
 }
@@ -118,12 +115,10 @@ func TestUserdataRender(t *testing.T) {
 	if cluster.Server != env.Cluster.APIServerURL() || !bytes.Equal(cluster.CertificateAuthorityData, env.Cluster.CACertPEM()) {
 		t.Errorf("bootstrap kubeconfig points at %s with another CA", cluster.Server)
 	}
-	if _, _, err := kelp(t, "userdata", "render", "--pool", "cli", "--label", "node-role.kubernetes.io/worker="); err == nil || !strings.Contains(err.Error(), "node-role.kubernetes.io/worker") {
-		t.Errorf("a label NodeRestriction forbids was accepted: %v", err)
-	}
-	if _, _, err := kelp(t, "userdata", "render", "--pool", "cli", "--taint", "novalue"); err == nil || !strings.Contains(err.Error(), "--taint") {
-		t.Errorf("a malformed taint was accepted: %v", err)
-	}
+	_, _, err = kelp(t, "userdata", "render", "--pool", "cli", "--label", "node-role.kubernetes.io/worker=") // NodeRestriction forbids it
+	testenv.ErrorContains(t, err, "node-role.kubernetes.io/worker")
+	_, _, err = kelp(t, "userdata", "render", "--pool", "cli", "--taint", "novalue") // malformed
+	testenv.ErrorContains(t, err, "--taint")
 }
 
 func TestCSRCommands(t *testing.T) {
@@ -148,15 +143,12 @@ func TestCSRCommands(t *testing.T) {
 	if out, _, err := kelp(t, "csr", "approve", first); err != nil || !strings.Contains(out, first+" approved") {
 		t.Fatalf("approve: %v %s", err, out)
 	}
-	if _, _, err := kelp(t, "csr", "approve", first); err == nil || !strings.Contains(err.Error(), "already decided") {
-		t.Errorf("approving twice: %v", err)
-	}
-	if _, _, err := kelp(t, "csr", "deny", "--all-pending"); err == nil || !strings.Contains(err.Error(), "--reason") {
-		t.Errorf("deny without reason: %v", err)
-	}
-	if _, _, err := kelp(t, "csr", "approve", "no-such-csr"); err == nil || !strings.Contains(err.Error(), `"no-such-csr" not found`) {
-		t.Errorf("approving a missing CSR: %v", err)
-	}
+	_, _, err = kelp(t, "csr", "approve", first) // twice
+	testenv.ErrorContains(t, err, "already decided")
+	_, _, err = kelp(t, "csr", "deny", "--all-pending") // without a reason
+	testenv.ErrorContains(t, err, "--reason")
+	_, _, err = kelp(t, "csr", "approve", "no-such-csr")
+	testenv.ErrorContains(t, err, `"no-such-csr" not found`)
 	if _, _, err := kelp(t, "csr", "deny", "--reason", "UnknownInstance", second); err != nil {
 		t.Fatal(err)
 	}
@@ -169,13 +161,10 @@ func TestCSRCommands(t *testing.T) {
 		t.Errorf("denied CSR is %s with %+v", c, got.Status.Conditions)
 	}
 	// The approved one is issued by kube-controller-manager.
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+	testenv.Eventually(t, time.Minute, "the approved CSR issued", func(ctx context.Context) (bool, error) {
 		got, err := env.Client.CertificatesV1().CertificateSigningRequests().Get(ctx, first, metav1.GetOptions{})
 		return err == nil && approver.ConditionOf(got) == approver.Issued, nil
 	})
-	if err != nil {
-		t.Errorf("approved CSR never issued: %v", err)
-	}
 }
 
 func createCSR(t *testing.T, client kubernetes.Interface, node string) string {
@@ -211,12 +200,8 @@ func TestUpRefusesMissingBinariesAndBadNames(t *testing.T) {
 	root := NewRoot("test")
 	root.SetArgs([]string{"up", "--dir", dir, "--controlplane-dir", dir + "/none"})
 	root.SetOut(&bytes.Buffer{})
-	if err := root.ExecuteContext(context.Background()); err == nil || !strings.Contains(err.Error(), "make controlplane") {
-		t.Errorf("missing binaries: %v", err)
-	}
+	testenv.ErrorContains(t, root.ExecuteContext(context.Background()), "make controlplane") // missing binaries
 	root = NewRoot("test")
 	root.SetArgs([]string{"up", "--dir", dir, "--name", "Not_A_Label"})
-	if err := root.ExecuteContext(context.Background()); err == nil || !strings.Contains(err.Error(), `"Not_A_Label" is not a DNS label`) {
-		t.Errorf("bad name: %v", err)
-	}
+	testenv.ErrorContains(t, root.ExecuteContext(context.Background()), `"Not_A_Label" is not a DNS label`)
 }
