@@ -173,10 +173,10 @@ func runControllers(ctx context.Context, o Options, d Deps) {
 	defer broadcaster.Shutdown()
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kelp-controller"})
 	metrics := NewMetrics(d.Registry)
-	// Every controller refreshes through the tap, so the autoscaler sees
-	// each failed launch whoever's Refresh reported it.
-	provider := loop.NewErrorTap(d.Cloud)
-	facts := CloudFacts{Provider: provider}
+	// Failed launches are level-triggered (cloud.NodeGroup.Errors): every
+	// controller refreshes the one provider, and the autoscaler keeps its
+	// own cursor.
+	facts := CloudFacts{Provider: d.Cloud}
 	nodes := factory.Core().V1().Nodes()
 	lifecycle := &NodeLifecycle{
 		Client: d.Client, Nodes: nodes.Lister(), Instances: facts, Recorder: recorder,
@@ -196,7 +196,7 @@ func runControllers(ctx context.Context, o Options, d Deps) {
 	if o.Autoscaler != nil {
 		var err error
 		scaler, err = loop.New(*o.Autoscaler, loop.Deps{
-			Client: d.Client, Informers: factory, Groups: provider, FailedLaunches: provider.Drain, Scaler: d.Scaler,
+			Client: d.Client, Informers: factory, Groups: d.Cloud, Scaler: d.Scaler,
 			Recorder: recorder, Metrics: loop.NewMetrics(d.Registry), Logger: d.Logger.With("controller", "autoscaler"),
 			Registry: d.Registry, DrainHooks: d.DrainHooks,
 		})

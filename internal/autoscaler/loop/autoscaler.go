@@ -28,26 +28,20 @@ import (
 	"github.com/kelp-dev/kelp/internal/simulator"
 )
 
-// Groups is what the autoscaler reads from the cloud.
-type Groups interface {
-	Refresh(ctx context.Context) error
-	NodeGroups(ctx context.Context) ([]cloud.NodeGroup, error)
-}
-
 // Deps are what the autoscaler runs against.
 type Deps struct {
 	Client kubernetes.Interface
 	// Informers is started by the caller after New.
 	Informers informers.SharedInformerFactory
-	Groups    Groups
-	// FailedLaunches returns the launch failures seen since its last call
-	// (an [ErrorTap]'s Drain); nil when the caller has none.
-	FailedLaunches func() []cloud.GroupError
-	Scaler         cloud.Scaler
-	Recorder       record.EventRecorder
-	Metrics        *Metrics
-	Logger         *slog.Logger
-	Clock          clock.Clock
+	// Groups are read once per cycle: Refresh, then NodeGroups. Their
+	// failed launches are level-triggered (cloud.NodeGroup.Errors), so other
+	// controllers may refresh the same provider.
+	Groups   cloud.GroupLister
+	Scaler   cloud.Scaler
+	Recorder record.EventRecorder
+	Metrics  *Metrics
+	Logger   *slog.Logger
+	Clock    clock.Clock
 	// Rand drives the random expander; seeded from the clock when nil.
 	Rand *rand.Rand
 	// DrainHooks let tests stop a node removal at a step.
@@ -65,6 +59,8 @@ type Autoscaler struct {
 	synced   []cache.InformerSynced
 	trigger  chan struct{}
 	backoffs *autoscaler.Backoffs
+	// launches is this reader's position in the groups' failed launches.
+	launches cloud.LaunchCursor
 	events   *eventLog
 	status   *statusWriter
 	// lastScaleUp is the last scale-up, for the status, and lastScaleUpAt
@@ -253,7 +249,7 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 		return cyc, err
 	}
 	gf := relate(groups, facts, a.o.MaxNodeProvisionTime, a.d.Clock.Now())
-	a.handleFailures(ctx, groups, gf, &cyc)
+	a.handleFailures(ctx, groups, a.launches.Next(groups), gf, &cyc)
 	a.noteArrivals(groups, gf, &cyc)
 	for i, g := range groups {
 		groups[i] = autoscaler.TemplateFromNodes(g, gf.ready[g.ID])
@@ -308,15 +304,13 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 // that registered and later went NotReady is not touched here: its
 // instance is running and may recover (scale-down and node lifecycle deal
 // with it).
-func (a *Autoscaler) handleFailures(ctx context.Context, groups []cloud.NodeGroup, gf groupFacts, cyc *Cycle) {
+func (a *Autoscaler) handleFailures(ctx context.Context, groups []cloud.NodeGroup, launches []cloud.GroupError, gf groupFacts, cyc *Cycle) {
 	now := a.d.Clock.Now()
 	failed := map[string]string{} // group → reason
-	if a.d.FailedLaunches != nil {
-		for _, e := range a.d.FailedLaunches() {
-			why := "launch failed: " + e.Error()
-			failed[e.Group] = why
-			a.d.Metrics.Backoffs.WithLabelValues(e.Group, failureKind(e)).Inc()
-		}
+	for _, e := range launches {
+		why := "launch failed: " + e.Error()
+		failed[e.Group] = why
+		a.d.Metrics.Backoffs.WithLabelValues(e.Group, failureKind(e)).Inc()
 	}
 	for i := range groups {
 		g := &groups[i]
@@ -507,7 +501,7 @@ func (s *serialScaler) DeleteInstances(ctx context.Context, group string, ids []
 // grow raises group's size by delta from its current size, read afresh
 // under the scaler's lock (a removal may have lowered it since the cycle
 // began), within MaxSize. It returns the size set.
-func (s *serialScaler) grow(ctx context.Context, groups Groups, group string, delta int) (int, error) {
+func (s *serialScaler) grow(ctx context.Context, groups cloud.GroupLister, group string, delta int) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	all, err := groups.NodeGroups(ctx)

@@ -106,8 +106,10 @@ func TestFailedLaunchBacksOffAndReplans(t *testing.T) {
 	// The cloud reports the launch failed: the group is backed off, its
 	// target lowered to what exists, and the pods go to the other group in
 	// the same cycle.
+	h.cloud.mu.Lock()
 	h.cloud.launches = []cloud.GroupError{{Err: cloud.ErrInsufficientCapacity, Group: grown, Code: "InsufficientInstanceCapacity",
-		Message: "no capacity", InstanceType: "m5.large", AvailabilityZone: testZone}}
+		Message: "no capacity", InstanceType: "m5.large", AvailabilityZone: testZone, ActivityID: "act-1", Time: h.clock.Now()}}
+	h.cloud.mu.Unlock()
 	c := h.runOnce()
 	if _, ok := c.BackedOff[grown]; !ok {
 		t.Fatalf("%s not backed off: %+v", grown, c.BackedOff)
@@ -119,6 +121,15 @@ func TestFailedLaunchBacksOffAndReplans(t *testing.T) {
 	i := slices.IndexFunc(st.Pools, func(p poolStatus) bool { return p.Group == grown })
 	if b := st.Pools[i].Backoff; b == nil || !strings.Contains(b.Reason, "no capacity") || b.Failures != 1 {
 		t.Fatalf("status backoff of %s: %+v", grown, b)
+	}
+
+	// Every Refresh reports the failure again (level-triggered): it backs
+	// the group off once.
+	if c := h.runOnce(); c.BackedOff[grown] != "" {
+		t.Fatalf("the same failed launch backed %s off again: %+v", grown, c.BackedOff)
+	}
+	if b := h.status().Pools[i].Backoff; b == nil || b.Failures != 1 {
+		t.Fatalf("status backoff of %s after the failure was reported again: %+v", grown, b)
 	}
 
 	// Once the backoff ends the group may grow again.
