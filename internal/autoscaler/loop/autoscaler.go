@@ -86,7 +86,7 @@ func New(o Options, d Deps) (*Autoscaler, error) {
 		return nil, errors.New("autoscaler: client, informers, groups, scaler, recorder and metrics are required")
 	}
 	// Scale-up and node removals change the same groups' sizes: one at a
-	// time, each from a fresh reading.
+	// time, each from the provider's current snapshot.
 	scaler := &serialScaler{Scaler: d.Scaler}
 	d.Scaler = scaler
 	if d.Logger == nil {
@@ -498,9 +498,11 @@ func (s *serialScaler) DeleteInstances(ctx context.Context, group string, ids []
 	return s.Scaler.DeleteInstances(ctx, group, ids)
 }
 
-// grow raises group's size by delta from its current size, read afresh
-// under the scaler's lock (a removal may have lowered it since the cycle
-// began), within MaxSize. It returns the size set.
+// grow raises group's size by delta (autoscaler.GrowTarget) from its
+// current size in the provider's snapshot, read under the scaler's lock: a
+// removal may have lowered it since the cycle began, and the provider
+// updates its cached snapshot on every Scaler call. It returns the size
+// set.
 func (s *serialScaler) grow(ctx context.Context, groups cloud.GroupLister, group string, delta int) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -512,10 +514,9 @@ func (s *serialScaler) grow(ctx context.Context, groups cloud.GroupLister, group
 	if i < 0 {
 		return 0, fmt.Errorf("group %s: %w", group, cloud.ErrNotFound)
 	}
-	g := all[i]
-	target := min(max(g.TargetSize, g.MinSize)+delta, g.MaxSize)
-	if target <= g.TargetSize {
-		return g.TargetSize, fmt.Errorf("group %s at %d: %w (max %d)", group, g.TargetSize, cloud.ErrOutOfRange, g.MaxSize)
+	target, err := autoscaler.GrowTarget(all[i], delta)
+	if err != nil {
+		return target, err
 	}
 	return target, s.Scaler.SetTargetSize(ctx, group, target)
 }
