@@ -297,113 +297,82 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 	return cyc, nil
 }
 
-// handleFailures backs off the groups whose launches failed or whose
-// instances did not register a Node in time, terminates those instances
-// and lowers the targets of failed groups to what exists, so the cloud
-// stops retrying the failing launches. groups is updated in place. A Node
-// that registered and later went NotReady is not touched here: its
-// instance is running and may recover (scale-down and node lifecycle deal
-// with it).
+// handleFailures acts on autoscaler.PlanRecovery: terminates the
+// instances that did not register a Node in time, backs the failing groups
+// off and lowers their targets to what exists. groups is updated in place.
 func (a *Autoscaler) handleFailures(ctx context.Context, groups []cloud.NodeGroup, launches []cloud.GroupError, gf groupFacts, cyc *Cycle) {
 	now := a.d.Clock.Now()
-	failed := map[string]string{} // group → reason
-	for _, e := range launches {
-		why := "launch failed: " + e.Error()
-		failed[e.Group] = why
-		a.d.Metrics.Backoffs.WithLabelValues(e.Group, failureKind(e)).Inc()
-	}
-	for i := range groups {
-		g := &groups[i]
-		var stuck []string
-		for _, inst := range gf.unregistered[g.ID] {
-			if !inst.LaunchTime.IsZero() && now.Sub(inst.LaunchTime) >= a.o.MaxNodeProvisionTime {
-				stuck = append(stuck, inst.ID)
-			}
+	rec := autoscaler.PlanRecovery(autoscaler.RecoveryInput{
+		Groups: groups, Launches: launches, Unregistered: gf.unregistered, Existing: gf.existingAll(groups),
+		MaxNodeProvisionTime: a.o.MaxNodeProvisionTime, Now: now,
+	})
+	for _, r := range rec.Groups {
+		for _, kind := range r.Kinds {
+			a.d.Metrics.Backoffs.WithLabelValues(r.Group, kind).Inc()
 		}
-		// Terminating with the size lowered cannot go below MinSize; the
-		// instances a group at its minimum needs are left (the cloud's
-		// health checks replace a broken one) and do not back it off.
-		if keep := len(stuck) - max(g.TargetSize-g.MinSize, 0); keep > 0 {
+		if len(r.Kept) > 0 {
 			a.d.Logger.Warn("instances did not register a node, but the group is at its min size: left to the cloud",
-				"group", g.ID, "instances", stuck[len(stuck)-keep:], "minSize", g.MinSize)
-			stuck = stuck[:len(stuck)-keep]
+				"group", r.Group, "instances", r.Kept)
 		}
-		if len(stuck) > 0 {
-			why := fmt.Sprintf("%d instance(s) did not register a node within %s", len(stuck), a.o.MaxNodeProvisionTime)
-			failed[g.ID] = why
-			a.d.Metrics.Backoffs.WithLabelValues(g.ID, "provision-timeout").Inc()
-			if a.o.DryRun {
-				continue
-			}
-			if err := a.d.Scaler.DeleteInstances(ctx, g.ID, stuck); err != nil {
-				a.d.Metrics.Errors.WithLabelValues("terminate").Inc()
-				a.d.Logger.Error("terminate instances that did not register a node", "group", g.ID, "instances", stuck, "err", err)
-			} else {
-				a.d.Logger.Warn("terminated instances that did not register a node", "group", g.ID, "instances", stuck, "after", a.o.MaxNodeProvisionTime)
-				cyc.Terminated = append(cyc.Terminated, stuck...)
-				g.TargetSize = max(g.MinSize, g.TargetSize-len(stuck))
-			}
-		}
-	}
-	for _, id := range slices.Sorted(maps.Keys(failed)) {
-		why := failed[id]
-		b := a.backoffs.Failed(id, why, now)
-		cyc.BackedOff[id] = why
-		a.d.Logger.Warn("pool backed off", "group", id, "until", b.Until, "reason", why)
-		i := slices.IndexFunc(groups, func(g cloud.NodeGroup) bool { return g.ID == id })
-		if i < 0 || a.o.DryRun {
+		if r.BackOff == "" {
 			continue
 		}
-		// The cloud would keep retrying the failing launch: ask only for
-		// the instances it has.
-		g := &groups[i]
-		have := max(g.MinSize, gf.existing(g.ID)-countTerminated(cyc.Terminated, gf.unregistered[g.ID]))
-		if have < g.TargetSize {
-			if err := a.d.Scaler.SetTargetSize(ctx, g.ID, have); err != nil {
-				a.d.Metrics.Errors.WithLabelValues("scale-up").Inc()
-				a.d.Logger.Error("lower target of failed pool", "group", g.ID, "target", have, "err", err)
-				continue
-			}
-			a.d.Logger.Info("lowered target of failed pool", "group", g.ID, "from", g.TargetSize, "to", have)
-			g.TargetSize = have
+		b := a.backoffs.Failed(r.Group, r.BackOff, now)
+		cyc.BackedOff[r.Group] = r.BackOff
+		a.d.Logger.Warn("pool backed off", "group", r.Group, "until", b.Until, "reason", r.BackOff)
+		if a.o.DryRun {
+			continue
 		}
+		a.recover(ctx, groups, r, cyc)
 	}
 }
 
-// noteArrivals forgets a group's past failures once the nodes of its last
-// scale-up are Ready: the next failure backs it off from the start again.
+// recover terminates a group's stuck instances and lowers its target, as
+// r says.
+func (a *Autoscaler) recover(ctx context.Context, groups []cloud.NodeGroup, r autoscaler.GroupRecovery, cyc *Cycle) {
+	terminated := 0
+	if len(r.Terminate) > 0 {
+		if err := a.d.Scaler.DeleteInstances(ctx, r.Group, r.Terminate); err != nil {
+			a.d.Metrics.Errors.WithLabelValues("terminate").Inc()
+			a.d.Logger.Error("terminate instances that did not register a node", "group", r.Group, "instances", r.Terminate, "err", err)
+		} else {
+			a.d.Logger.Warn("terminated instances that did not register a node", "group", r.Group, "instances", r.Terminate, "after", a.o.MaxNodeProvisionTime)
+			cyc.Terminated = append(cyc.Terminated, r.Terminate...)
+			terminated = len(r.Terminate)
+		}
+	}
+	i := slices.IndexFunc(groups, func(g cloud.NodeGroup) bool { return g.ID == r.Group })
+	if i < 0 {
+		return
+	}
+	g := &groups[i]
+	g.TargetSize = r.TargetAfter(terminated)
+	target, lower := r.LowerTo(terminated)
+	if !lower {
+		return
+	}
+	if err := a.d.Scaler.SetTargetSize(ctx, g.ID, target); err != nil {
+		a.d.Metrics.Errors.WithLabelValues("scale-up").Inc()
+		a.d.Logger.Error("lower target of failed pool", "group", g.ID, "target", target, "err", err)
+		return
+	}
+	a.d.Logger.Info("lowered target of failed pool", "group", g.ID, "from", g.TargetSize, "to", target)
+	g.TargetSize = target
+}
+
+// noteArrivals acts on autoscaler.SettleScaleUps: a group's past failures
+// are forgotten once the nodes of its last scale-up are Ready.
 func (a *Autoscaler) noteArrivals(groups []cloud.NodeGroup, gf groupFacts, cyc *Cycle) {
-	for _, g := range groups {
-		want, ok := a.growing[g.ID]
-		switch _, failed := cyc.BackedOff[g.ID]; {
-		case !ok:
-		case failed:
-			delete(a.growing, g.ID)
-		case len(gf.ready[g.ID]) >= want:
-			a.backoffs.Succeeded(g.ID)
-			delete(a.growing, g.ID)
-		}
+	ready := make(map[string]int, len(gf.ready))
+	for id, nodes := range gf.ready {
+		ready[id] = len(nodes)
 	}
-}
-
-func countTerminated(terminated []string, insts []cloud.Instance) int {
-	n := 0
-	for _, inst := range insts {
-		if slices.Contains(terminated, inst.ID) {
-			n++
-		}
+	s := autoscaler.SettleScaleUps(groups, a.growing, ready, cyc.BackedOff)
+	for _, id := range s.Succeeded {
+		a.backoffs.Succeeded(id)
 	}
-	return n
-}
-
-func failureKind(e cloud.GroupError) string {
-	switch {
-	case errors.Is(e, cloud.ErrInsufficientCapacity):
-		return "insufficient-capacity"
-	case errors.Is(e, cloud.ErrQuotaExceeded):
-		return "quota-exceeded"
-	default:
-		return "launch-failed"
+	for _, id := range s.Over {
+		delete(a.growing, id)
 	}
 }
 
@@ -429,7 +398,7 @@ func (a *Autoscaler) apply(ctx context.Context, groups []cloud.NodeGroup, plan a
 			a.d.Metrics.Errors.WithLabelValues("scale-up").Inc()
 			why := fmt.Sprintf("scale-up to %d failed: %v", target, err)
 			b := a.backoffs.Failed(id, why, a.d.Clock.Now())
-			a.d.Metrics.Backoffs.WithLabelValues(id, "scale-up-failed").Inc()
+			a.d.Metrics.Backoffs.WithLabelValues(id, autoscaler.KindScaleUpFailed).Inc()
 			cyc.BackedOff[id] = why
 			a.d.Logger.Error("scale up", "group", id, "target", target, "err", err, "backoffUntil", b.Until)
 			failed = true
