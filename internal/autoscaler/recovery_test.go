@@ -68,7 +68,7 @@ func TestPlanRecovery(t *testing.T) {
 		{name: "instances a group at its min size needs are kept, without backoff",
 			groups:       []cloud.NodeGroup{group("a", 2, 2)},
 			unregistered: map[string][]cloud.Instance{"a": insts(2, now.Add(-time.Hour))}, existing: map[string]int{"a": 2},
-			want:         []want{{group: "a", kept: []string{"i-0", "i-1"}, lowerTo: -1, lowerToIfTermFails: -1}}},
+			want: []want{{group: "a", kept: []string{"i-0", "i-1"}, lowerTo: -1, lowerToIfTermFails: -1}}},
 		{name: "above min size only the surplus is terminated",
 			groups:       []cloud.NodeGroup{group("a", 1, 3)},
 			unregistered: map[string][]cloud.Instance{"a": insts(3, now.Add(-time.Hour))}, existing: map[string]int{"a": 3},

@@ -46,7 +46,7 @@ func TestScaleUpOncePerPods(t *testing.T) {
 	}
 
 	st := h.status()
-	i := slices.IndexFunc(st.Pools, func(p poolStatus) bool { return p.Group == "general" })
+	i := slices.IndexFunc(st.Pools, func(p autoscaler.PoolStatus) bool { return p.Group == "general" })
 	if i < 0 || st.Pools[i].TargetSize != 2 || st.Pools[i].Upcoming != 2 || st.UnschedulablePods != 6 {
 		t.Fatalf("status %+v", st)
 	}
@@ -118,7 +118,7 @@ func TestFailedLaunchBacksOffAndReplans(t *testing.T) {
 		t.Fatalf("scale calls %v, want [%s=1 %s=0 %s=1]", got, grown, grown, other)
 	}
 	st := h.status()
-	i := slices.IndexFunc(st.Pools, func(p poolStatus) bool { return p.Group == grown })
+	i := slices.IndexFunc(st.Pools, func(p autoscaler.PoolStatus) bool { return p.Group == grown })
 	if b := st.Pools[i].Backoff; b == nil || !strings.Contains(b.Reason, "no capacity") || b.Failures != 1 {
 		t.Fatalf("status backoff of %s: %+v", grown, b)
 	}
@@ -281,13 +281,13 @@ func (h *harness) priorities(doc string) {
 	h.t.Cleanup(func() { _ = cms.Delete(context.Background(), cm.Name, metav1.DeleteOptions{}) })
 }
 
-func (h *harness) status() Status {
+func (h *harness) status() autoscaler.Status {
 	h.t.Helper()
 	cm, err := h.env.Client.CoreV1().ConfigMaps("kube-system").Get(context.Background(), StatusConfigMap, metav1.GetOptions{})
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	var st Status
+	var st autoscaler.Status
 	if err := yaml.UnmarshalStrict([]byte(cm.Data["status"]), &st); err != nil {
 		h.t.Fatalf("status is not valid YAML of Status: %v\n%s", err, cm.Data["status"])
 	}
