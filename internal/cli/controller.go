@@ -68,10 +68,6 @@ through the SDK's default credential chain.`,
 				return err
 			}
 			opts.LeaderElect = leaderElect
-			hooks, err := cf.autoscaler.drainHooks()
-			if err != nil {
-				return err
-			}
 			if err := opts.Validate(); err != nil {
 				return err
 			}
@@ -89,7 +85,7 @@ through the SDK's default credential chain.`,
 			if err != nil {
 				return err
 			}
-			return controller.Run(cmd.Context(), opts, controller.Deps{Client: client, Cloud: provider, Scaler: provider, Pools: pools, Logger: slog.Default(), DrainHooks: hooks})
+			return controller.Run(cmd.Context(), opts, controller.Deps{Client: client, Cloud: provider, Scaler: provider, Pools: pools, Logger: slog.Default()})
 		},
 	}
 	kf.add(cmd)

@@ -32,7 +32,6 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/kelp-dev/kelp/internal/approver"
-	"github.com/kelp-dev/kelp/internal/autoscaler/drain"
 	"github.com/kelp-dev/kelp/internal/autoscaler/loop"
 	"github.com/kelp-dev/kelp/internal/cloud"
 )
@@ -112,8 +111,6 @@ type Deps struct {
 	Cloud cloud.Provider
 	// Scaler changes the pools; required when the autoscaler runs.
 	Scaler cloud.Scaler
-	// DrainHooks let tests stop a node removal at a step.
-	DrainHooks drain.Hooks
 	// Pools, when set, get their bootstrap tokens rotated.
 	Pools  PoolTemplates
 	Logger *slog.Logger
@@ -198,7 +195,7 @@ func runControllers(ctx context.Context, o Options, d Deps) {
 		scaler, err = loop.New(*o.Autoscaler, loop.Deps{
 			Client: d.Client, Informers: factory, Groups: d.Cloud, Scaler: d.Scaler,
 			Recorder: recorder, Metrics: loop.NewMetrics(d.Registry), Logger: d.Logger.With("controller", "autoscaler"),
-			Registry: d.Registry, DrainHooks: d.DrainHooks,
+			Registry: d.Registry,
 		})
 		if err != nil { // validated before; a missing Scaler is a wiring bug
 			d.Logger.Error("autoscaler not started", "err", err)

@@ -37,8 +37,6 @@ type Deps struct {
 	Clock    clock.Clock
 	// Rand drives the random expander; seeded from the clock when nil.
 	Rand *rand.Rand
-	// DrainHooks let tests stop a node removal at a step.
-	DrainHooks drain.Hooks
 	// Registry receives the drain's metrics when scale-down is enabled.
 	Registry prometheus.Registerer
 }
@@ -109,7 +107,7 @@ func New(o Options, d Deps) (*Autoscaler, error) {
 			d.Registry = prometheus.NewRegistry()
 		}
 		dr, err := drain.New(drain.Deps{Client: d.Client, Terminator: d.Scaler, Recorder: d.Recorder,
-			Metrics: drain.NewMetrics(d.Registry), Logger: d.Logger.With("component", "drain"), Clock: d.Clock, Hooks: d.DrainHooks}, o.Drain)
+			Metrics: drain.NewMetrics(d.Registry), Logger: d.Logger.With("component", "drain"), Clock: d.Clock}, o.Drain)
 		if err != nil {
 			return nil, err
 		}
