@@ -32,6 +32,17 @@ func TestNoTestOnlyFlags(t *testing.T) {
 	})
 }
 
+// TestNodeGroupFlagsDeclaredOnce: kelp controller and kelp csr explain
+// take the same --nodes and --node-group-auto-discovery.
+func TestNodeGroupFlagsDeclaredOnce(t *testing.T) {
+	for _, name := range []string{"nodes", "node-group-auto-discovery"} {
+		c, e := newControllerCommand().Flags().Lookup(name), newCSRExplainCommand(&kubeFlags{}).Flags().Lookup(name)
+		if c == nil || e == nil || c.Usage != e.Usage {
+			t.Errorf("--%s: controller %+v, csr explain %+v; want the same flag", name, c, e)
+		}
+	}
+}
+
 func TestAutoscalerFlags(t *testing.T) {
 	f, err := parseAutoscalerFlags(t, "--scale-down-unneeded-time=20s", "--scale-down-delay-after-add=0s",
 		"--cores-total=0:64", "--memory-total=256", "--max-nodes-total=30", "--expander=priority,least-waste")
