@@ -1,5 +1,6 @@
 // Scale-down planning: [PlanScaleDown] decides which nodes nobody needs and
 // which of them to remove now, and says for every other node why it stays.
+// (A file comment; the package's is in doc.go.)
 //
 // A node is unneeded when it belongs to a node group, is not annotated
 // scale-down-disabled, its utilization (max of requested/allocatable cpu
@@ -29,8 +30,9 @@
 //		for _, r := range plan.Remove {
 //			go drainer.Remove(ctx, drain.Request{Node: r.Node, Group: r.Group, InstanceID: r.InstanceID})
 //		}
-//		report(plan.Blocked)           // status ConfigMap and Events
+//		report(autoscaler.ReportScaleDown(...)) // status and Events, from plan.Blocked
 //	}
+
 package autoscaler
 
 import (

@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -32,7 +30,6 @@ type autoscalerFlags struct {
 	scaleDownEnabled        bool
 	scaleDown               autoscaler.ScaleDownOptions
 	maxGracefulTermination  time.Duration
-	pauseBeforeStep         string
 }
 
 func (f *autoscalerFlags) add(fs *pflag.FlagSet) {
@@ -61,8 +58,6 @@ func (f *autoscalerFlags) add(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.scaleDown.SkipNodesWithLocalStorage, "skip-nodes-with-local-storage", sd.SkipNodesWithLocalStorage, "keep nodes with pods using emptyDir or hostPath volumes")
 	fs.BoolVar(&f.scaleDown.SkipNodesWithSystemPods, "skip-nodes-with-system-pods", sd.SkipNodesWithSystemPods, "keep nodes with kube-system pods no PodDisruptionBudget covers")
 	fs.DurationVar(&f.maxGracefulTermination, "max-graceful-termination", drain.DefaultOptions().MaxGracefulTermination, "how long evictions refused by a PodDisruptionBudget are retried, and the longest grace period given to an evicted pod")
-	fs.StringVar(&f.pauseBeforeStep, "test-pause-before-drain-step", "", "tests only: block every node removal before this step (Taint, Evict, WaitForPods, Terminate, DeleteNode)")
-	_ = fs.MarkHidden("test-pause-before-drain-step")
 }
 
 // options returns nil when no autoscaler runs.
@@ -116,27 +111,4 @@ func parseTotal(flag, v string) (int64, error) {
 		return 0, fmt.Errorf("%s %q: a minimum is not supported (kelp keeps each pool's own minSize); use 0:%d", flag, v, maxV)
 	}
 	return maxV, nil
-}
-
-// drainHooks returns the hooks of --test-pause-before-drain-step: every
-// removal logs and blocks before that step until the process stops, so a
-// test can kill the process mid-removal.
-func (f *autoscalerFlags) drainHooks() (drain.Hooks, error) {
-	if f.pauseBeforeStep == "" {
-		return drain.Hooks{}, nil
-	}
-	step := drain.Step(f.pauseBeforeStep)
-	switch step {
-	case drain.StepTaint, drain.StepEvict, drain.StepWaitForPods, drain.StepTerminate, drain.StepDeleteNode:
-	default:
-		return drain.Hooks{}, fmt.Errorf("--test-pause-before-drain-step %q: want Taint, Evict, WaitForPods, Terminate or DeleteNode", f.pauseBeforeStep)
-	}
-	return drain.Hooks{BeforeStep: func(ctx context.Context, s drain.Step, node string) error {
-		if s != step {
-			return nil
-		}
-		slog.Warn("test hook: node removal paused", "step", s, "node", node)
-		<-ctx.Done()
-		return ctx.Err()
-	}}, nil
 }

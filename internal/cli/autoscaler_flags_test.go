@@ -21,6 +21,30 @@ func parseAutoscalerFlags(t *testing.T, args ...string) (*autoscalerFlags, error
 	return &f.autoscaler, nil
 }
 
+// TestNoTestOnlyFlags: the controller has no flag that exists for tests
+// (the crash test wires its own pausing scaler instead).
+func TestNoTestOnlyFlags(t *testing.T) {
+	if _, err := parseAutoscalerFlags(t, "--test-pause-before-drain-step=Terminate"); err == nil || !strings.Contains(err.Error(), "unknown flag") {
+		t.Fatalf("--test-pause-before-drain-step: error %v, want an unknown flag", err)
+	}
+	newControllerCommand().Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Hidden || strings.HasPrefix(f.Name, "test-") {
+			t.Errorf("flag --%s: hidden or for tests", f.Name)
+		}
+	})
+}
+
+// TestNodeGroupFlagsDeclaredOnce: kelp controller and kelp csr explain
+// take the same --nodes and --node-group-auto-discovery.
+func TestNodeGroupFlagsDeclaredOnce(t *testing.T) {
+	for _, name := range []string{"nodes", "node-group-auto-discovery"} {
+		c, e := newControllerCommand().Flags().Lookup(name), newCSRExplainCommand(&kubeFlags{}).Flags().Lookup(name)
+		if c == nil || e == nil || c.Usage != e.Usage {
+			t.Errorf("--%s: controller %+v, csr explain %+v; want the same flag", name, c, e)
+		}
+	}
+}
+
 func TestAutoscalerFlags(t *testing.T) {
 	f, err := parseAutoscalerFlags(t, "--scale-down-unneeded-time=20s", "--scale-down-delay-after-add=0s",
 		"--cores-total=0:64", "--memory-total=256", "--max-nodes-total=30", "--expander=priority,least-waste")
@@ -52,14 +76,10 @@ func TestAutoscalerFlags(t *testing.T) {
 		{[]string{"--expander=cheapest"}, `unknown expander`},
 		{[]string{"--scale-down-utilization-threshold=1.5"}, "want a value in (0, 1]"},
 		{[]string{"--batch-idle-duration=20s"}, "batch-max-duration 10s: must be at least batch-idle-duration 20s"},
-		{[]string{"--test-pause-before-drain-step=Sleep"}, `want Taint, Evict`},
 	} {
 		f, err := parseAutoscalerFlags(t, tc.args...)
 		if err == nil {
 			_, err = f.options()
-		}
-		if err == nil && strings.HasPrefix(tc.args[0], "--test-pause") {
-			_, err = f.drainHooks()
 		}
 		testenv.ErrorContains(t, err, tc.want)
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"time"
@@ -48,7 +49,7 @@ func newControllerCommand() *cobra.Command {
 	var kf kubeFlags
 	var af awsFlags
 	var cf controllerFlags
-	var groups, discovery []string
+	var ngf nodeGroupFlags
 	var leaderElect bool
 	cmd := &cobra.Command{
 		Use:   "controller --cluster-name NAME",
@@ -68,10 +69,6 @@ through the SDK's default credential chain.`,
 				return err
 			}
 			opts.LeaderElect = leaderElect
-			hooks, err := cf.autoscaler.drainHooks()
-			if err != nil {
-				return err
-			}
 			if err := opts.Validate(); err != nil {
 				return err
 			}
@@ -79,9 +76,7 @@ through the SDK's default credential chain.`,
 			if err != nil {
 				return err
 			}
-			provider, err := awscloud.New(cmd.Context(), awscloud.Config{
-				ClusterName: af.cluster, Region: af.region, Endpoint: af.endpoint, GroupNames: groups, AutoDiscovery: discovery,
-			}, awscloud.Deps{Logger: slog.Default()})
+			provider, err := ngf.provider(cmd.Context(), &af)
 			if err != nil {
 				return err
 			}
@@ -89,14 +84,32 @@ through the SDK's default credential chain.`,
 			if err != nil {
 				return err
 			}
-			return controller.Run(cmd.Context(), opts, controller.Deps{Client: client, Cloud: provider, Scaler: provider, Pools: pools, Logger: slog.Default(), DrainHooks: hooks})
+			return controller.Run(cmd.Context(), opts, controller.Deps{Client: client, Cloud: provider, Scaler: provider, Pools: pools, Logger: slog.Default()})
 		},
 	}
 	kf.add(cmd)
 	af.add(cmd)
 	cf.add(cmd.Flags(), ":8080")
-	cmd.Flags().StringSliceVar(&groups, "nodes", nil, "Auto Scaling groups to manage by name (in addition to discovery)")
-	cmd.Flags().StringArrayVar(&discovery, "node-group-auto-discovery", nil, "cluster-autoscaler discovery spec, e.g. asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/<cluster>")
+	ngf.add(cmd.Flags())
 	cmd.Flags().BoolVar(&leaderElect, "leader-elect", true, "run only while holding the kube-system/kelp-controller Lease")
 	return cmd
+}
+
+// nodeGroupFlags select the Auto Scaling groups kelp manages, by name and
+// by cluster-autoscaler's discovery specs; every command that reads them
+// (kelp controller, kelp csr explain) takes these.
+type nodeGroupFlags struct {
+	names, discovery []string
+}
+
+func (f *nodeGroupFlags) add(fs *pflag.FlagSet) {
+	fs.StringSliceVar(&f.names, "nodes", nil, "Auto Scaling groups to manage by name (in addition to discovery)")
+	fs.StringArrayVar(&f.discovery, "node-group-auto-discovery", nil, "cluster-autoscaler discovery spec, e.g. asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/<cluster>")
+}
+
+// provider builds the AWS provider of the selected groups.
+func (f *nodeGroupFlags) provider(ctx context.Context, af *awsFlags) (*awscloud.Provider, error) {
+	return awscloud.New(ctx, awscloud.Config{
+		ClusterName: af.cluster, Region: af.region, Endpoint: af.endpoint, GroupNames: f.names, AutoDiscovery: f.discovery,
+	}, awscloud.Deps{Logger: slog.Default()})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"text/tabwriter"
 	"time"
 
@@ -16,14 +15,13 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kelp-dev/kelp/internal/approver"
-	awscloud "github.com/kelp-dev/kelp/internal/cloud/aws"
 	"github.com/kelp-dev/kelp/internal/controller"
 )
 
 func newCSRExplainCommand(kf *kubeFlags) *cobra.Command {
 	var af awsFlags
 	var joinWindow time.Duration
-	var groups, discovery []string
+	var ngf nodeGroupFlags
 	cmd := &cobra.Command{
 		Use:   "explain NAME --cluster-name CLUSTER",
 		Short: "Show every check of kelp's approval policy for one CSR, with pass or fail",
@@ -46,7 +44,7 @@ changes nothing.`,
 			if err != nil {
 				return fmt.Errorf("get csr %s: %w", args[0], err)
 			}
-			provider, err := awscloud.New(cmd.Context(), awscloud.Config{ClusterName: af.cluster, Region: af.region, Endpoint: af.endpoint, GroupNames: groups, AutoDiscovery: discovery}, awscloud.Deps{Logger: slog.Default()})
+			provider, err := ngf.provider(cmd.Context(), &af)
 			if err != nil {
 				return err
 			}
@@ -67,8 +65,7 @@ changes nothing.`,
 	}
 	af.add(cmd)
 	cmd.Flags().DurationVar(&joinWindow, "join-window", approver.DefaultJoinWindow, "the approver's join window")
-	cmd.Flags().StringSliceVar(&groups, "nodes", nil, "Auto Scaling groups managed by name, as given to kelp controller")
-	cmd.Flags().StringArrayVar(&discovery, "node-group-auto-discovery", nil, "discovery specs, as given to kelp controller")
+	ngf.add(cmd.Flags())
 	return cmd
 }
 

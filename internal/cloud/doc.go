@@ -10,8 +10,18 @@
 // value they return ([Instance], [NodeGroup], [NodeTemplate]) is a plain
 // value owned by the caller. Outcomes that change the caller's control flow
 // are sentinel errors ([ErrNotFound], [ErrInsufficientCapacity],
-// [ErrThrottled], [ErrOutOfRange], ...) tested with errors.Is; failed
-// launches of a group arrive as [GroupError] values in [NodeGroup.Errors].
+// [ErrThrottled], [ErrOutOfRange], ...) tested with errors.Is.
+//
+// # Failed launches
+//
+// A group's failed launches arrive as [GroupError] values in
+// [NodeGroup.Errors], each with the cloud's ActivityID and Time. The
+// contract is level-based: every Refresh reports every recent failure
+// again until it ages out (the provider's lookback), so the approver, node
+// lifecycle and the autoscaler may all Refresh one provider without
+// stealing failures from each other. A reader that must act once per
+// failure (the autoscaler backs a group off) keeps its own [LaunchCursor]
+// and asks it, after each read, which failures are new.
 //
 // The package holds no implementation: internal/cloud/aws is the one
 // production provider.

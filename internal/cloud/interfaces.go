@@ -8,7 +8,9 @@ type GroupLister interface {
 	// Refresh reads the groups, their instances, templates and recent
 	// failed scaling activities from the cloud and replaces the snapshot
 	// NodeGroups returns. On error the previous snapshot stays, and no
-	// failure is lost: it is reported by the next successful Refresh.
+	// failure is lost: a failed launch is reported by every successful
+	// Refresh while it is recent (see [NodeGroup.Errors]), whoever calls
+	// it.
 	Refresh(ctx context.Context) error
 
 	// NodeGroups returns the snapshot of the last successful Refresh

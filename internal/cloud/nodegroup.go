@@ -30,10 +30,14 @@ type NodeGroup struct {
 	// Template describes a node of the group before any exists, for
 	// scale-from-zero.
 	Template NodeTemplate
-	// Errors are the launches that failed since the previous Refresh (each
-	// failed scaling activity is reported by exactly one Refresh), oldest
-	// first, plus an ErrInvalidGroup error on every Refresh while the
-	// template cannot be built.
+	// Errors are the group's recent failures, oldest first: every launch
+	// that failed recently (on AWS, first seen within the provider's
+	// ActivityLookback), each with its ActivityID and Time, plus an
+	// ErrInvalidGroup error while the template cannot be built. They are
+	// level-triggered: every Refresh reports each recent failure again, so
+	// any number of readers may Refresh the same provider and none loses
+	// one. A reader that acts once per failed launch keeps a
+	// [LaunchCursor].
 	Errors []GroupError
 }
 

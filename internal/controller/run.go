@@ -32,7 +32,6 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/kelp-dev/kelp/internal/approver"
-	"github.com/kelp-dev/kelp/internal/autoscaler/drain"
 	"github.com/kelp-dev/kelp/internal/autoscaler/loop"
 	"github.com/kelp-dev/kelp/internal/cloud"
 	"github.com/kelp-dev/kelp/internal/tokenrotation"
@@ -113,8 +112,6 @@ type Deps struct {
 	Cloud cloud.Provider
 	// Scaler changes the pools; required when the autoscaler runs.
 	Scaler cloud.Scaler
-	// DrainHooks let tests stop a node removal at a step.
-	DrainHooks drain.Hooks
 	// Pools, when set, get their bootstrap tokens rotated.
 	Pools  tokenrotation.Pools
 	Logger *slog.Logger
@@ -174,10 +171,10 @@ func runControllers(ctx context.Context, o Options, d Deps) {
 	defer broadcaster.Shutdown()
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kelp-controller"})
 	metrics := NewMetrics(d.Registry)
-	// Every controller refreshes through the tap, so the autoscaler sees
-	// each failed launch whoever's Refresh reported it.
-	provider := loop.NewErrorTap(d.Cloud)
-	facts := CloudFacts{Provider: provider}
+	// Failed launches are level-triggered (cloud.NodeGroup.Errors): every
+	// controller refreshes the one provider, and the autoscaler keeps its
+	// own cursor.
+	facts := CloudFacts{Provider: d.Cloud}
 	nodes := factory.Core().V1().Nodes()
 	lifecycle := &NodeLifecycle{
 		Client: d.Client, Nodes: nodes.Lister(), Instances: facts, Recorder: recorder,
@@ -197,9 +194,9 @@ func runControllers(ctx context.Context, o Options, d Deps) {
 	if o.Autoscaler != nil {
 		var err error
 		scaler, err = loop.New(*o.Autoscaler, loop.Deps{
-			Client: d.Client, Informers: factory, Groups: provider, FailedLaunches: provider.Drain, Scaler: d.Scaler,
+			Client: d.Client, Informers: factory, Groups: d.Cloud, Scaler: d.Scaler,
 			Recorder: recorder, Metrics: loop.NewMetrics(d.Registry), Logger: d.Logger.With("controller", "autoscaler"),
-			Registry: d.Registry, DrainHooks: d.DrainHooks,
+			Registry: d.Registry,
 		})
 		if err != nil { // validated before; a missing Scaler is a wiring bug
 			d.Logger.Error("autoscaler not started", "err", err)

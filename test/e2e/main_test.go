@@ -17,6 +17,9 @@ import (
 const runAsKelpEnv = "KELP_E2E_RUN_AS_KELP"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(runPausingControllerEnv) == "1" {
+		os.Exit(runPausingController(os.Args[1:]))
+	}
 	if os.Getenv(runAsKelpEnv) == "1" {
 		cli.RouteKlog()
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

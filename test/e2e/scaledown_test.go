@@ -134,9 +134,11 @@ func TestAutoscalerScaleDown(t *testing.T) {
 	})
 }
 
-// TestScaleDownCrashLeavesNoNodeTainted kills a separate `kelp controller`
+// TestScaleDownCrashLeavesNoNodeTainted kills a separate controller
 // process (SIGKILL) while it removes a node, paused before terminating the
-// instance; a new controller untaints the node, and no pod is lost.
+// instance (the test binary re-run as a controller whose cloud scaler
+// blocks in DeleteInstances); a new `kelp controller` untaints the node,
+// and no pod is lost.
 func TestScaleDownCrashLeavesNoNodeTainted(t *testing.T) {
 	release, err := testenv.AcquireSlot()
 	if err != nil {
@@ -170,9 +172,9 @@ func TestScaleDownCrashLeavesNoNodeTainted(t *testing.T) {
 		"--leader-elect=false", "--probe-addr=", "--approve=manual", "--scan-interval=1s",
 		"--scale-down-unneeded-time=2s", "--scale-down-delay-after-add=0s", "--scale-down-delay-after-delete=0s",
 		"--scale-down-delay-after-failure=0s"}
-	first := startKelp(t, cluster, append(args, "--test-pause-before-drain-step=Terminate")...)
+	first := startProcess(t, cluster, runPausingControllerEnv, cluster.ControlPlane.AdminKubeconfigPath(), "crash")
 	poll(t, ctx, 3*time.Minute, "the controller paused in a removal, before terminating", func() bool {
-		return strings.Contains(first.output(), "node removal paused")
+		return strings.Contains(first.output(), pausedMessage)
 	})
 	tainted := taintedNodes(ctx, t, client)
 	if len(tainted) != 1 {
@@ -226,8 +228,16 @@ func (p *kelpProcess) output() string {
 // AWS settings; the process is killed when the test ends.
 func startKelp(t *testing.T, cluster *localup.Cluster, args ...string) *kelpProcess {
 	t.Helper()
+	return startProcess(t, cluster, runAsKelpEnv, args...)
+}
+
+// startProcess runs the test binary with mode (an environment variable
+// TestMain switches on) set to 1, args and the local cloud's AWS settings;
+// the process is killed when the test ends.
+func startProcess(t *testing.T, cluster *localup.Cluster, mode string, args ...string) *kelpProcess {
+	t.Helper()
 	p := &kelpProcess{cmd: exec.Command(os.Args[0], args...)}
-	env := append(os.Environ(), runAsKelpEnv+"=1",
+	env := append(os.Environ(), mode+"=1",
 		"AWS_ENDPOINT_URL="+cluster.CloudURL(), "AWS_REGION="+cluster.Cloud.Region(),
 		"AWS_ACCESS_KEY_ID="+localcloud.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+localcloud.SecretAccessKey)
 	p.cmd.Env, p.cmd.Stdout, p.cmd.Stderr = env, p, p

@@ -91,14 +91,6 @@ type Terminator interface {
 
 var _ Terminator = cloud.Scaler(nil)
 
-// Hooks let tests stop a removal at a named step.
-type Hooks struct {
-	// BeforeStep, when set, runs before each step; an error fails the
-	// removal at that step as the step's own failure would. A test may also
-	// block in it, or kill the process.
-	BeforeStep func(ctx context.Context, step Step, node string) error
-}
-
 // Options are the drain's tunables.
 type Options struct {
 	// MaxGracefulTermination bounds both the time evictions are retried
@@ -145,7 +137,6 @@ type Deps struct {
 	Metrics    *Metrics
 	Logger     *slog.Logger // nil: slog.Default()
 	Clock      clock.Clock  // nil: the real clock
-	Hooks      Hooks
 }
 
 // Drainer removes nodes, several at once if asked to (one per node).

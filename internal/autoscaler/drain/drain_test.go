@@ -58,15 +58,16 @@ type fixture struct {
 }
 
 // newFixture returns a Drainer on the test control plane with short
-// timeouts: evictions are retried for 2s.
-func newFixture(t *testing.T, hooks Hooks) *fixture {
+// timeouts: evictions are retried for 2s. Its API calls go through fault
+// (nil: none), which can stop a removal at a step.
+func newFixture(t *testing.T, fault fault) *fixture {
 	env := testenv.Get(t)
 	f := &fixture{client: env.Client, ns: env.Namespace(t), term: &fakeTerminator{},
 		recorder: record.NewFakeRecorder(1000), metrics: NewMetrics(prometheus.NewRegistry())}
 	opts := Options{MaxGracefulTermination: 2 * time.Second, PodDeletionHeadroom: 3 * time.Second,
 		RetryInterval: 100 * time.Millisecond, PollInterval: 100 * time.Millisecond}
-	d, err := New(Deps{Client: f.client, Terminator: f.term, Recorder: f.recorder, Metrics: f.metrics,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Hooks: hooks}, opts)
+	d, err := New(Deps{Client: faultyClient(t, env, fault), Terminator: f.term, Recorder: f.recorder, Metrics: f.metrics,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +183,7 @@ func (f *fixture) podExists(t *testing.T, name string) bool {
 }
 
 func TestRemoveSuccess(t *testing.T) {
-	f := newFixture(t, Hooks{})
+	f := newFixture(t, nil)
 	n := f.node(t, "n")
 	f.pod(t, n.Name, "quick", 0, true)
 	f.pod(t, n.Name, "slow", 30, true) // stays Terminating until the fake kubelet deletes it
@@ -223,7 +224,7 @@ func TestRemoveSuccess(t *testing.T) {
 }
 
 func TestRemoveGraceZeroNeedsNoKubelet(t *testing.T) {
-	f := newFixture(t, Hooks{})
+	f := newFixture(t, nil)
 	n := f.node(t, "n")
 	f.pod(t, n.Name, "a", 0, true)
 	f.pod(t, n.Name, "b", 0, false)
@@ -233,7 +234,7 @@ func TestRemoveGraceZeroNeedsNoKubelet(t *testing.T) {
 }
 
 func TestRemovePDBBlocksUntilDeadline(t *testing.T) {
-	f := newFixture(t, Hooks{})
+	f := newFixture(t, nil)
 	n := f.node(t, "n")
 	f.pod(t, n.Name, "guarded", 0, true)
 	zero := intstr.FromInt32(0)
@@ -286,17 +287,28 @@ func TestRemoveFailureAtEachStep(t *testing.T) {
 			name += "/terminator error"
 		}
 		t.Run(name, func(t *testing.T) {
-			hookErr := errors.New("stopped by test")
-			f := newFixture(t, Hooks{BeforeStep: func(_ context.Context, step Step, _ string) error {
-				if step == tc.step && tc.terminatorErr == nil {
-					return hookErr
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			f := newFixture(t, func(c call) error {
+				if tc.terminatorErr != nil {
+					return nil
+				}
+				switch {
+				case tc.step == StepTaint && c.kind == callUpdateNode && c.n == 1,
+					tc.step == StepEvict && c.kind == callEvict,
+					tc.step == StepTerminate && c.kind == callListPods && c.drained,
+					tc.step == StepDeleteNode && c.kind == callDeleteNode:
+					return errInjected
+				case tc.step == StepWaitForPods && c.kind == callListPods && c.n == 2:
+					cancel() // WaitForPods retries failed lists: stop it instead
+					return errInjected
 				}
 				return nil
-			}})
+			})
 			f.term.err = tc.terminatorErr
 			n := f.node(t, "n")
 			f.pod(t, n.Name, "p", 0, true)
-			err := f.drainer.Remove(context.Background(), f.request(n))
+			err := f.drainer.Remove(ctx, f.request(n))
 			var e *Error
 			if !errors.As(err, &e) || e.Step != tc.step || e.Untainted != tc.wantUntainted {
 				t.Fatalf("Remove = %v, want a failure at %s with untainted %t", err, tc.step, tc.wantUntainted)
@@ -323,14 +335,17 @@ func TestRemoveFailureAtEachStep(t *testing.T) {
 func TestRemoveNeverTerminatesWithPodsLeft(t *testing.T) {
 	var f *fixture
 	var n *corev1.Node
-	f = newFixture(t, Hooks{BeforeStep: func(_ context.Context, step Step, _ string) error {
-		if step == StepTerminate {
-			f.pod(t, n.Name, "latecomer", 0, true, func(p *corev1.Pod) {
-				p.Spec.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
+	var once sync.Once
+	f = newFixture(t, func(c call) error {
+		if c.kind == callListPods && c.drained { // evicted pods gone: Terminate lists next
+			once.Do(func() {
+				f.pod(t, n.Name, "latecomer", 0, true, func(p *corev1.Pod) {
+					p.Spec.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
+				})
 			})
 		}
 		return nil
-	}})
+	})
 	n = f.node(t, "n")
 	f.pod(t, n.Name, "p", 0, true)
 	err := f.drainer.Remove(context.Background(), f.request(n))
@@ -347,7 +362,7 @@ func TestRemoveNeverTerminatesWithPodsLeft(t *testing.T) {
 }
 
 func TestRemoveRefusesAnotherInstance(t *testing.T) {
-	f := newFixture(t, Hooks{})
+	f := newFixture(t, nil)
 	n := f.node(t, "n")
 	req := f.request(n)
 	req.InstanceID = "i-someone-else"
@@ -363,17 +378,19 @@ func TestRemoveRefusesAnotherInstance(t *testing.T) {
 func TestRecover(t *testing.T) {
 	release := make(chan struct{})
 	reached := make(chan struct{})
-	f := newFixture(t, Hooks{BeforeStep: func(ctx context.Context, step Step, _ string) error {
-		if step == StepEvict {
+	var busyName string
+	f := newFixture(t, func(c call) error {
+		if c.kind == callListPods && c.node == busyName && c.n == 1 { // tainted, about to evict
 			close(reached)
 			<-release
 		}
 		return nil
-	}})
+	})
 	other := corev1.Taint{Key: "dedicated", Value: "x", Effect: corev1.TaintEffectNoSchedule}
 	stale := f.node(t, "stale",
 		corev1.Taint{Key: TaintToBeDeleted, Value: "1", Effect: corev1.TaintEffectNoSchedule},
 		corev1.Taint{Key: TaintCAToBeDeleted, Value: "1", Effect: corev1.TaintEffectNoSchedule}, other)
+	busyName = f.ns + "-busy"
 	busy := f.node(t, "busy")
 	done := make(chan error, 1)
 	go func() { done <- f.drainer.Remove(context.Background(), f.request(busy)) }()

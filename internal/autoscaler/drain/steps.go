@@ -56,11 +56,6 @@ func (r *removal) run(ctx context.Context) error {
 		{StepTerminate, r.terminate}, {StepDeleteNode, r.deleteNode},
 	} {
 		r.step = s.step
-		if h := r.d.Hooks.BeforeStep; h != nil {
-			if err := h(ctx, s.step, r.req.Node); err != nil {
-				return fmt.Errorf("hook before %s: %w", s.step, err)
-			}
-		}
 		if err := s.fn(ctx); err != nil {
 			return err
 		}

@@ -5,17 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"math/rand/v2"
-	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -25,33 +19,24 @@ import (
 	"github.com/kelp-dev/kelp/internal/autoscaler"
 	"github.com/kelp-dev/kelp/internal/autoscaler/drain"
 	"github.com/kelp-dev/kelp/internal/cloud"
-	"github.com/kelp-dev/kelp/internal/simulator"
 )
-
-// Groups is what the autoscaler reads from the cloud.
-type Groups interface {
-	Refresh(ctx context.Context) error
-	NodeGroups(ctx context.Context) ([]cloud.NodeGroup, error)
-}
 
 // Deps are what the autoscaler runs against.
 type Deps struct {
 	Client kubernetes.Interface
 	// Informers is started by the caller after New.
 	Informers informers.SharedInformerFactory
-	Groups    Groups
-	// FailedLaunches returns the launch failures seen since its last call
-	// (an [ErrorTap]'s Drain); nil when the caller has none.
-	FailedLaunches func() []cloud.GroupError
-	Scaler         cloud.Scaler
-	Recorder       record.EventRecorder
-	Metrics        *Metrics
-	Logger         *slog.Logger
-	Clock          clock.Clock
+	// Groups are read once per cycle: Refresh, then NodeGroups. Their
+	// failed launches are level-triggered (cloud.NodeGroup.Errors), so other
+	// controllers may refresh the same provider.
+	Groups   cloud.GroupLister
+	Scaler   cloud.Scaler
+	Recorder record.EventRecorder
+	Metrics  *Metrics
+	Logger   *slog.Logger
+	Clock    clock.Clock
 	// Rand drives the random expander; seeded from the clock when nil.
 	Rand *rand.Rand
-	// DrainHooks let tests stop a node removal at a step.
-	DrainHooks drain.Hooks
 	// Registry receives the drain's metrics when scale-down is enabled.
 	Registry prometheus.Registerer
 }
@@ -65,11 +50,13 @@ type Autoscaler struct {
 	synced   []cache.InformerSynced
 	trigger  chan struct{}
 	backoffs *autoscaler.Backoffs
+	// launches is this reader's position in the groups' failed launches.
+	launches cloud.LaunchCursor
 	events   *eventLog
 	status   *statusWriter
 	// lastScaleUp is the last scale-up, for the status, and lastScaleUpAt
 	// its time, for scale-down's delay after add.
-	lastScaleUp   *scaleUpRecord
+	lastScaleUp   *autoscaler.ScaleUpRecord
 	lastScaleUpAt time.Time
 	sd            *scaleDown // nil when scale-down is disabled
 	// scaler is d.Scaler: every size change, the drain's too, goes through it.
@@ -90,7 +77,7 @@ func New(o Options, d Deps) (*Autoscaler, error) {
 		return nil, errors.New("autoscaler: client, informers, groups, scaler, recorder and metrics are required")
 	}
 	// Scale-up and node removals change the same groups' sizes: one at a
-	// time, each from a fresh reading.
+	// time, each from the provider's current snapshot.
 	scaler := &serialScaler{Scaler: d.Scaler}
 	d.Scaler = scaler
 	if d.Logger == nil {
@@ -120,7 +107,7 @@ func New(o Options, d Deps) (*Autoscaler, error) {
 			d.Registry = prometheus.NewRegistry()
 		}
 		dr, err := drain.New(drain.Deps{Client: d.Client, Terminator: d.Scaler, Recorder: d.Recorder,
-			Metrics: drain.NewMetrics(d.Registry), Logger: d.Logger.With("component", "drain"), Clock: d.Clock, Hooks: d.DrainHooks}, o.Drain)
+			Metrics: drain.NewMetrics(d.Registry), Logger: d.Logger.With("component", "drain"), Clock: d.Clock}, o.Drain)
 		if err != nil {
 			return nil, err
 		}
@@ -211,344 +198,9 @@ func (a *Autoscaler) batch(ctx context.Context) bool {
 	}
 }
 
-// Cycle is what one RunOnce saw and did.
-type Cycle struct {
-	Plan autoscaler.Plan
-	// Applied are the target sizes set, by group (empty in dry-run).
-	Applied map[string]int
-	// BackedOff are the groups backed off in this cycle, with the reason.
-	BackedOff map[string]string
-	// Terminated are the instances terminated for not becoming nodes.
-	Terminated []string
-	// ScaleDown is what scale-down saw and started.
-	ScaleDown ScaleDownStatus
-}
-
 // Wait waits for the node removals in flight (tests).
 func (a *Autoscaler) Wait() {
 	if a.sd != nil {
 		a.sd.removing.Wait()
 	}
-}
-
-// maxReplans bounds the re-plans after a failed scale-up in one cycle.
-const maxReplans = 3
-
-// RunOnce runs one cycle: refresh, handle failures, plan, act, report.
-func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
-	start := a.d.Clock.Now()
-	cyc := Cycle{Applied: map[string]int{}, BackedOff: map[string]string{}}
-	if err := a.d.Groups.Refresh(ctx); err != nil {
-		a.d.Metrics.Errors.WithLabelValues("refresh").Inc()
-		return cyc, fmt.Errorf("refresh node groups: %w", err)
-	}
-	groups, err := a.d.Groups.NodeGroups(ctx)
-	if err != nil {
-		a.d.Metrics.Errors.WithLabelValues("refresh").Inc()
-		return cyc, fmt.Errorf("list node groups: %w", err)
-	}
-	facts, err := a.l.gatherCluster()
-	if err != nil {
-		a.d.Metrics.Errors.WithLabelValues("gather").Inc()
-		return cyc, err
-	}
-	gf := relate(groups, facts, a.o.MaxNodeProvisionTime, a.d.Clock.Now())
-	a.handleFailures(ctx, groups, gf, &cyc)
-	a.noteArrivals(groups, gf, &cyc)
-	for i, g := range groups {
-		groups[i] = autoscaler.TemplateFromNodes(g, gf.ready[g.ID])
-	}
-	chain := a.expanders(ctx)
-	in := autoscaler.Input{
-		Snapshot: facts.snapshot, Pending: facts.pending, Groups: groups, Upcoming: gf.upcoming(groups),
-		DaemonSets: facts.daemonSets, Limits: a.o.Limits, Expanders: chain,
-	}
-	var plan autoscaler.Plan
-	for attempt := 0; ; attempt++ {
-		in.Now = a.d.Clock.Now()
-		in.Backoff = a.backoffs.Active(in.Now)
-		plan = autoscaler.PlanScaleUp(in)
-		if attempt == 0 {
-			a.d.Metrics.CycleDuration.Observe(a.d.Clock.Since(start).Seconds())
-		}
-		failed := a.apply(ctx, groups, plan, &cyc)
-		if !failed || attempt == maxReplans {
-			break
-		}
-		// A group refused to grow and is backed off: plan its pods onto the
-		// next option now, not a cycle later.
-		for i, g := range groups {
-			if t, ok := cyc.Applied[g.ID]; ok {
-				groups[i].TargetSize = t
-			}
-		}
-		in.Groups, in.Upcoming = groups, gf.upcoming(groups)
-	}
-	cyc.Plan = plan
-	if len(cyc.Applied) > 0 {
-		a.lastScaleUpAt = a.d.Clock.Now()
-	}
-	sdFacts, onUpcoming := withPlacedPods(facts, plan)
-	skip := ""
-	switch {
-	case len(cyc.Applied) > 0:
-		skip = "scaled up in this cycle"
-	case onUpcoming > 0:
-		skip = fmt.Sprintf("%d pending pod(s) wait for upcoming nodes", onUpcoming)
-	}
-	cyc.ScaleDown = a.runScaleDown(ctx, groups, gf, sdFacts, skip)
-	a.report(ctx, groups, gf, facts, plan, &cyc)
-	return cyc, nil
-}
-
-// handleFailures backs off the groups whose launches failed or whose
-// instances did not register a Node in time, terminates those instances
-// and lowers the targets of failed groups to what exists, so the cloud
-// stops retrying the failing launches. groups is updated in place. A Node
-// that registered and later went NotReady is not touched here: its
-// instance is running and may recover (scale-down and node lifecycle deal
-// with it).
-func (a *Autoscaler) handleFailures(ctx context.Context, groups []cloud.NodeGroup, gf groupFacts, cyc *Cycle) {
-	now := a.d.Clock.Now()
-	failed := map[string]string{} // group → reason
-	if a.d.FailedLaunches != nil {
-		for _, e := range a.d.FailedLaunches() {
-			why := "launch failed: " + e.Error()
-			failed[e.Group] = why
-			a.d.Metrics.Backoffs.WithLabelValues(e.Group, failureKind(e)).Inc()
-		}
-	}
-	for i := range groups {
-		g := &groups[i]
-		var stuck []string
-		for _, inst := range gf.unregistered[g.ID] {
-			if !inst.LaunchTime.IsZero() && now.Sub(inst.LaunchTime) >= a.o.MaxNodeProvisionTime {
-				stuck = append(stuck, inst.ID)
-			}
-		}
-		// Terminating with the size lowered cannot go below MinSize; the
-		// instances a group at its minimum needs are left (the cloud's
-		// health checks replace a broken one) and do not back it off.
-		if keep := len(stuck) - max(g.TargetSize-g.MinSize, 0); keep > 0 {
-			a.d.Logger.Warn("instances did not register a node, but the group is at its min size: left to the cloud",
-				"group", g.ID, "instances", stuck[len(stuck)-keep:], "minSize", g.MinSize)
-			stuck = stuck[:len(stuck)-keep]
-		}
-		if len(stuck) > 0 {
-			why := fmt.Sprintf("%d instance(s) did not register a node within %s", len(stuck), a.o.MaxNodeProvisionTime)
-			failed[g.ID] = why
-			a.d.Metrics.Backoffs.WithLabelValues(g.ID, "provision-timeout").Inc()
-			if a.o.DryRun {
-				continue
-			}
-			if err := a.d.Scaler.DeleteInstances(ctx, g.ID, stuck); err != nil {
-				a.d.Metrics.Errors.WithLabelValues("terminate").Inc()
-				a.d.Logger.Error("terminate instances that did not register a node", "group", g.ID, "instances", stuck, "err", err)
-			} else {
-				a.d.Logger.Warn("terminated instances that did not register a node", "group", g.ID, "instances", stuck, "after", a.o.MaxNodeProvisionTime)
-				cyc.Terminated = append(cyc.Terminated, stuck...)
-				g.TargetSize = max(g.MinSize, g.TargetSize-len(stuck))
-			}
-		}
-	}
-	for _, id := range slices.Sorted(maps.Keys(failed)) {
-		why := failed[id]
-		b := a.backoffs.Failed(id, why, now)
-		cyc.BackedOff[id] = why
-		a.d.Logger.Warn("pool backed off", "group", id, "until", b.Until, "reason", why)
-		i := slices.IndexFunc(groups, func(g cloud.NodeGroup) bool { return g.ID == id })
-		if i < 0 || a.o.DryRun {
-			continue
-		}
-		// The cloud would keep retrying the failing launch: ask only for
-		// the instances it has.
-		g := &groups[i]
-		have := max(g.MinSize, gf.existing(g.ID)-countTerminated(cyc.Terminated, gf.unregistered[g.ID]))
-		if have < g.TargetSize {
-			if err := a.d.Scaler.SetTargetSize(ctx, g.ID, have); err != nil {
-				a.d.Metrics.Errors.WithLabelValues("scale-up").Inc()
-				a.d.Logger.Error("lower target of failed pool", "group", g.ID, "target", have, "err", err)
-				continue
-			}
-			a.d.Logger.Info("lowered target of failed pool", "group", g.ID, "from", g.TargetSize, "to", have)
-			g.TargetSize = have
-		}
-	}
-}
-
-// noteArrivals forgets a group's past failures once the nodes of its last
-// scale-up are Ready: the next failure backs it off from the start again.
-func (a *Autoscaler) noteArrivals(groups []cloud.NodeGroup, gf groupFacts, cyc *Cycle) {
-	for _, g := range groups {
-		want, ok := a.growing[g.ID]
-		switch _, failed := cyc.BackedOff[g.ID]; {
-		case !ok:
-		case failed:
-			delete(a.growing, g.ID)
-		case len(gf.ready[g.ID]) >= want:
-			a.backoffs.Succeeded(g.ID)
-			delete(a.growing, g.ID)
-		}
-	}
-}
-
-func countTerminated(terminated []string, insts []cloud.Instance) int {
-	n := 0
-	for _, inst := range insts {
-		if slices.Contains(terminated, inst.ID) {
-			n++
-		}
-	}
-	return n
-}
-
-func failureKind(e cloud.GroupError) string {
-	switch {
-	case errors.Is(e, cloud.ErrInsufficientCapacity):
-		return "insufficient-capacity"
-	case errors.Is(e, cloud.ErrQuotaExceeded):
-		return "quota-exceeded"
-	default:
-		return "launch-failed"
-	}
-}
-
-// apply raises the targets of the plan's groups (one call per group) and
-// reports whether a group refused, in which case it is backed off.
-func (a *Autoscaler) apply(ctx context.Context, groups []cloud.NodeGroup, plan autoscaler.Plan, cyc *Cycle) (failed bool) {
-	delta := map[string]int{}
-	for _, inc := range plan.Increases {
-		delta[inc.Group] += inc.Delta
-	}
-	for _, id := range slices.Sorted(maps.Keys(delta)) {
-		i := slices.IndexFunc(groups, func(g cloud.NodeGroup) bool { return g.ID == id })
-		if i < 0 {
-			continue
-		}
-		g := groups[i]
-		if a.o.DryRun {
-			a.d.Logger.Info("dry run: would scale up", "group", id, "from", g.TargetSize, "to", max(g.TargetSize, g.MinSize)+delta[id])
-			continue
-		}
-		target, err := a.scaler.grow(ctx, a.d.Groups, id, delta[id])
-		if err != nil {
-			a.d.Metrics.Errors.WithLabelValues("scale-up").Inc()
-			why := fmt.Sprintf("scale-up to %d failed: %v", target, err)
-			b := a.backoffs.Failed(id, why, a.d.Clock.Now())
-			a.d.Metrics.Backoffs.WithLabelValues(id, "scale-up-failed").Inc()
-			cyc.BackedOff[id] = why
-			a.d.Logger.Error("scale up", "group", id, "target", target, "err", err, "backoffUntil", b.Until)
-			failed = true
-			continue
-		}
-		cyc.Applied[id] = target
-		a.growing[id] = target
-		a.d.Metrics.NodesRequested.WithLabelValues(id).Add(float64(delta[id]))
-		a.d.Logger.Info("scaled up", "group", id, "from", g.TargetSize, "to", target)
-	}
-	return failed
-}
-
-// expanders builds the chain, reading the priority ConfigMap when the
-// chain has the priority expander. A missing or invalid ConfigMap makes the
-// priority expander neutral, with a log line and a Warning event.
-func (a *Autoscaler) expanders(ctx context.Context) autoscaler.Chain {
-	deps := autoscaler.ExpanderDeps{Priorities: autoscaler.Priorities{}, Rand: a.d.Rand}
-	if slices.Contains(strings.Split(strings.ReplaceAll(a.o.Expanders, " ", ""), ","), "priority") {
-		ns, name, _ := strings.Cut(a.o.PriorityConfigMap, "/")
-		cm, err := a.d.Client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err):
-			a.d.Logger.Warn("priority expander has no configmap: all pools rank equal", "configmap", a.o.PriorityConfigMap)
-		case err != nil:
-			a.d.Logger.Error("read priority expander configmap", "configmap", a.o.PriorityConfigMap, "err", err)
-		default:
-			p, err := autoscaler.ParsePriorities(cm.Data[PriorityKey])
-			if err != nil {
-				if a.events.first("configmap/"+a.o.PriorityConfigMap, err.Error(), a.d.Clock.Now()) {
-					a.d.Recorder.Event(cm, corev1.EventTypeWarning, "InvalidPriorities", err.Error())
-				}
-				a.d.Logger.Error("priority expander configmap is invalid: all pools rank equal", "configmap", a.o.PriorityConfigMap, "err", err)
-			} else {
-				deps.Priorities = p
-			}
-		}
-	}
-	chain, err := autoscaler.ParseExpanders(a.o.Expanders, deps)
-	if err != nil { // validated in New; kept safe
-		return autoscaler.Chain{autoscaler.LeastWaste()}
-	}
-	return chain
-}
-
-// timeNow is for the status; it keeps the RFC 3339 form in one place.
-func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
-// serialScaler lets one size change through at a time, so that a scale-up
-// computed from a fresh size and a removal's decrement never overwrite each
-// other.
-type serialScaler struct {
-	cloud.Scaler
-	mu sync.Mutex
-}
-
-func (s *serialScaler) SetTargetSize(ctx context.Context, group string, n int) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.Scaler.SetTargetSize(ctx, group, n)
-}
-
-func (s *serialScaler) DeleteInstances(ctx context.Context, group string, ids []string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.Scaler.DeleteInstances(ctx, group, ids)
-}
-
-// grow raises group's size by delta from its current size, read afresh
-// under the scaler's lock (a removal may have lowered it since the cycle
-// began), within MaxSize. It returns the size set.
-func (s *serialScaler) grow(ctx context.Context, groups Groups, group string, delta int) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	all, err := groups.NodeGroups(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("read group %s: %w", group, err)
-	}
-	i := slices.IndexFunc(all, func(g cloud.NodeGroup) bool { return g.ID == group })
-	if i < 0 {
-		return 0, fmt.Errorf("group %s: %w", group, cloud.ErrNotFound)
-	}
-	g := all[i]
-	target := min(max(g.TargetSize, g.MinSize)+delta, g.MaxSize)
-	if target <= g.TargetSize {
-		return g.TargetSize, fmt.Errorf("group %s at %d: %w (max %d)", group, g.TargetSize, cloud.ErrOutOfRange, g.MaxSize)
-	}
-	return target, s.Scaler.SetTargetSize(ctx, group, target)
-}
-
-// withPlacedPods returns facts whose snapshot (a fork) has the pending pods
-// the plan placed on existing nodes bound there, as the scheduler is about
-// to: scale-down then neither removes the room they need nor counts those
-// nodes idle. It also counts the pods placed on upcoming nodes.
-func withPlacedPods(facts clusterFacts, plan autoscaler.Plan) (clusterFacts, int) {
-	if len(plan.Placed) == 0 {
-		return facts, 0
-	}
-	infos := make(map[string]simulator.PodInfo, len(facts.pending))
-	for _, info := range facts.pending {
-		infos[info.Pod.Namespace+"/"+info.Pod.Name] = info
-	}
-	fork, onUpcoming := facts.snapshot.Fork(), 0
-	for _, key := range slices.Sorted(maps.Keys(plan.Placed)) {
-		node := plan.Placed[key]
-		if _, real := facts.snapshot.Node(node); !real {
-			onUpcoming++
-			continue
-		}
-		if info, ok := infos[key]; ok {
-			_ = fork.AddPod(node, simulator.NewPod(info)) // a pod that no longer fits is the scheduler's to place
-		}
-	}
-	facts.snapshot = fork
-	return facts, onUpcoming
 }

@@ -46,7 +46,7 @@ func TestScaleUpOncePerPods(t *testing.T) {
 	}
 
 	st := h.status()
-	i := slices.IndexFunc(st.Pools, func(p poolStatus) bool { return p.Group == "general" })
+	i := slices.IndexFunc(st.Pools, func(p autoscaler.PoolStatus) bool { return p.Group == "general" })
 	if i < 0 || st.Pools[i].TargetSize != 2 || st.Pools[i].Upcoming != 2 || st.UnschedulablePods != 6 {
 		t.Fatalf("status %+v", st)
 	}
@@ -106,8 +106,10 @@ func TestFailedLaunchBacksOffAndReplans(t *testing.T) {
 	// The cloud reports the launch failed: the group is backed off, its
 	// target lowered to what exists, and the pods go to the other group in
 	// the same cycle.
+	h.cloud.mu.Lock()
 	h.cloud.launches = []cloud.GroupError{{Err: cloud.ErrInsufficientCapacity, Group: grown, Code: "InsufficientInstanceCapacity",
-		Message: "no capacity", InstanceType: "m5.large", AvailabilityZone: testZone}}
+		Message: "no capacity", InstanceType: "m5.large", AvailabilityZone: testZone, ActivityID: "act-1", Time: h.clock.Now()}}
+	h.cloud.mu.Unlock()
 	c := h.runOnce()
 	if _, ok := c.BackedOff[grown]; !ok {
 		t.Fatalf("%s not backed off: %+v", grown, c.BackedOff)
@@ -116,9 +118,18 @@ func TestFailedLaunchBacksOffAndReplans(t *testing.T) {
 		t.Fatalf("scale calls %v, want [%s=1 %s=0 %s=1]", got, grown, grown, other)
 	}
 	st := h.status()
-	i := slices.IndexFunc(st.Pools, func(p poolStatus) bool { return p.Group == grown })
+	i := slices.IndexFunc(st.Pools, func(p autoscaler.PoolStatus) bool { return p.Group == grown })
 	if b := st.Pools[i].Backoff; b == nil || !strings.Contains(b.Reason, "no capacity") || b.Failures != 1 {
 		t.Fatalf("status backoff of %s: %+v", grown, b)
+	}
+
+	// Every Refresh reports the failure again (level-triggered): it backs
+	// the group off once.
+	if c := h.runOnce(); c.BackedOff[grown] != "" {
+		t.Fatalf("the same failed launch backed %s off again: %+v", grown, c.BackedOff)
+	}
+	if b := h.status().Pools[i].Backoff; b == nil || b.Failures != 1 {
+		t.Fatalf("status backoff of %s after the failure was reported again: %+v", grown, b)
 	}
 
 	// Once the backoff ends the group may grow again.
@@ -270,13 +281,13 @@ func (h *harness) priorities(doc string) {
 	h.t.Cleanup(func() { _ = cms.Delete(context.Background(), cm.Name, metav1.DeleteOptions{}) })
 }
 
-func (h *harness) status() Status {
+func (h *harness) status() autoscaler.Status {
 	h.t.Helper()
 	cm, err := h.env.Client.CoreV1().ConfigMaps("kube-system").Get(context.Background(), StatusConfigMap, metav1.GetOptions{})
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	var st Status
+	var st autoscaler.Status
 	if err := yaml.UnmarshalStrict([]byte(cm.Data["status"]), &st); err != nil {
 		h.t.Fatalf("status is not valid YAML of Status: %v\n%s", err, cm.Data["status"])
 	}

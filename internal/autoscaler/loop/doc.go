@@ -1,26 +1,42 @@
 // Package loop runs kelp's autoscaler against a cluster and a cloud: it
-// gathers the facts (Nodes, pods, DaemonSets, volumes from informers; node
-// groups and failed launches from a [cloud.GroupLister]), calls the pure
-// planner ([autoscaler.PlanScaleUp]) and acts on its plan through a
-// [cloud.Scaler], then reports: Events on pods (TriggeredScaleUp,
-// NotTriggerScaleUp), the status ConfigMap kube-system/kelp-status, and
-// Prometheus metrics.
+// gathers the facts (Nodes, pods, DaemonSets, volumes and
+// PodDisruptionBudgets from informers; node groups and their failed
+// launches from a [cloud.GroupLister]), calls the pure cores of package
+// autoscaler, and acts through a [cloud.Scaler] and autoscaler/drain. It
+// decides nothing itself: every decision, and the content of every Event
+// and of the status ConfigMap kube-system/kelp-status, comes from a core;
+// the loop writes them and the Prometheus metrics.
 //
 // # One cycle ([Autoscaler.RunOnce])
 //
-//  1. Refresh the node groups; failed launches ([ErrorTap]) and instances
-//     that did not register a Node within MaxNodeProvisionTime back
-//     their group off (exponentially, 5m to 30m); the group's target is
-//     brought back to what exists, and stuck instances are terminated.
-//  2. Build the snapshot: Ready Nodes and their pods; every group's
+//  1. Refresh the node groups and read them; the groups' failed launches
+//     are level-triggered (cloud.NodeGroup.Errors), so the autoscaler keeps
+//     its own cloud.LaunchCursor and other controllers may refresh the same
+//     provider.
+//  2. Recover (autoscaler.PlanRecovery): failed launches and instances that
+//     did not register a Node within MaxNodeProvisionTime back their group
+//     off (exponentially, 5m to 30m); stuck instances are terminated and
+//     the group's target is brought back to what exists. A group whose
+//     last scale-up's nodes are all Ready forgets its past failures
+//     (autoscaler.SettleScaleUps).
+//  3. Build the snapshot: Ready Nodes and their pods; every group's
 //     instances that are launched or requested but not yet Ready Nodes are
 //     upcoming capacity, so the same pods never cause a second scale-up.
-//  3. Plan, then raise each chosen group's target size (unless DryRun).
-//  4. Emit Events and write the status from the plan's reasons.
+//  4. Plan scale-up, then raise each chosen group's target size (unless
+//     DryRun), one size change at a time, from the group's current size in
+//     the provider's snapshot; a refusal backs the group off and re-plans.
+//  5. Scale down (when enabled), unless this cycle scaled up or pending
+//     pods wait for upcoming nodes: plan (autoscaler.PlanScaleDown) on the
+//     snapshot with the just-placed pods bound, then remove the chosen
+//     nodes in the background (autoscaler/drain). At start-up, nodes left
+//     tainted by a removal that did not finish are untainted first.
+//  6. Report (autoscaler.Report, autoscaler.ReportScaleDown): Events on pods
+//     (TriggeredScaleUp, NotTriggerScaleUp) and on nodes (ScaleDownBlocked),
+//     deduplicated, and the status ConfigMap, written when it changed.
 //
 // Cycles run when pods become unschedulable (batched: after BatchIdle
 // without a new one, or BatchMax after the first) and every ScanInterval.
-// The package keeps only what can be rebuilt (backoffs, event dedup);
-// everything else is read from the cluster and the cloud each cycle, so a
-// restart resumes.
+// The package keeps only what can be rebuilt (backoffs, the launch cursor,
+// when nodes were first seen unneeded, event dedup); everything else is
+// read from the cluster and the cloud each cycle, so a restart resumes.
 package loop

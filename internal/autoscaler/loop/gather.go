@@ -263,3 +263,12 @@ func (gf groupFacts) upcoming(groups []cloud.NodeGroup) map[string]int {
 func (gf groupFacts) existing(id string) int {
 	return len(gf.ready[id]) + len(gf.unregistered[id]) + gf.unready[id] + gf.broken[id]
 }
+
+// existingAll counts the active instances of each group.
+func (gf groupFacts) existingAll(groups []cloud.NodeGroup) map[string]int {
+	out := make(map[string]int, len(groups))
+	for _, g := range groups {
+		out[g.ID] = gf.existing(g.ID)
+	}
+	return out
+}

@@ -7,12 +7,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kelp-dev/kelp/internal/autoscaler"
 	"github.com/kelp-dev/kelp/internal/cloud"
-	"github.com/kelp-dev/kelp/internal/simulator"
 )
 
 // TestRelateUpcoming: instances count as upcoming until they are Ready
@@ -78,31 +76,6 @@ func TestWithoutStartupTaints(t *testing.T) {
 	plain := &corev1.Node{}
 	if withoutStartupTaints(plain) != plain {
 		t.Fatal("a node without startup taints must not be copied")
-	}
-}
-
-func TestWithPlacedPods(t *testing.T) {
-	facts := clusterFacts{snapshot: simulator.NewSnapshot()}
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "real", Labels: map[string]string{corev1.LabelHostname: "real"}},
-		Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourcePods: resource.MustParse("10")}}}
-	if err := facts.snapshot.AddNode(node); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"a", "b"} {
-		facts.pending = append(facts.pending, simulator.PodInfo{Pod: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{
-				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m")}}}}}}})
-	}
-	plan := autoscaler.Plan{Placed: map[string]string{"ns/a": "real", "ns/b": "g-upcoming-0"}}
-	got, onUpcoming := withPlacedPods(facts, plan)
-	if onUpcoming != 1 {
-		t.Fatalf("%d pods on upcoming nodes, want 1", onUpcoming)
-	}
-	if info, _ := got.snapshot.Node("real"); len(info.Pods) != 1 || info.Requested.MilliCPU != 500 {
-		t.Fatalf("real node in the scale-down snapshot: %d pods, %dm requested; want the placed pod", len(info.Pods), info.Requested.MilliCPU)
-	}
-	if info, _ := facts.snapshot.Node("real"); len(info.Pods) != 0 {
-		t.Fatal("the cycle's snapshot was modified")
 	}
 }
 

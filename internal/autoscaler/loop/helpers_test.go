@@ -39,12 +39,19 @@ type fakeCloud struct {
 
 func (f *fakeCloud) Refresh(context.Context) error { return nil }
 
+// NodeGroups reports every failed launch in launches on every call, as
+// the cloud.NodeGroup.Errors contract says (level-triggered).
 func (f *fakeCloud) NodeGroups(context.Context) ([]cloud.NodeGroup, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make([]cloud.NodeGroup, len(f.groups))
 	for i, g := range f.groups {
 		out[i] = g.Clone()
+		for _, e := range f.launches {
+			if e.Group == g.ID {
+				out[i].Errors = append(out[i].Errors, e)
+			}
+		}
 	}
 	return out, nil
 }
@@ -79,14 +86,6 @@ func (f *fakeCloud) DeleteInstances(_ context.Context, group string, ids []strin
 	g.TargetSize -= len(ids)
 	f.deleted = append(f.deleted, ids...)
 	return nil
-}
-
-func (f *fakeCloud) drain() []cloud.GroupError {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := f.launches
-	f.launches = nil
-	return out
 }
 
 func (f *fakeCloud) setCalls() []string {
@@ -140,7 +139,7 @@ func newHarness(t *testing.T, o Options, groups ...cloud.NodeGroup) *harness {
 	h.events.IncludeObject = true
 	factory := informers.NewSharedInformerFactory(env.Client, 0)
 	a, err := New(o, Deps{
-		Client: env.Client, Informers: factory, Groups: h.cloud, FailedLaunches: h.cloud.drain, Scaler: h.cloud,
+		Client: env.Client, Informers: factory, Groups: h.cloud, Scaler: h.cloud,
 		Recorder: h.events, Metrics: NewMetrics(prometheus.NewRegistry()), Clock: h.clock,
 	})
 	if err != nil {

@@ -3,14 +3,15 @@ package loop
 import (
 	"context"
 	"errors"
-	"fmt"
 	"maps"
 	"slices"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	policylisters "k8s.io/client-go/listers/policy/v1"
 
 	"github.com/kelp-dev/kelp/internal/autoscaler"
@@ -20,18 +21,9 @@ import (
 )
 
 // EventScaleDownBlocked is the Event on a node that an unneeded-looking
-// node stays because of a pod or a setting the user controls.
-const EventScaleDownBlocked = "ScaleDownBlocked"
-
-// userBlockers are the reasons a node stays that a user can act on; they
-// get an Event on the node. The others (busy, not yet unneeded long
-// enough, delays, round limits) are routine and only in the status.
-var userBlockers = map[autoscaler.BlockReason]bool{
-	autoscaler.BlockedScaleDownDisabled: true, autoscaler.BlockedNotSafeToEvict: true,
-	autoscaler.BlockedDoNotDisrupt: true, autoscaler.BlockedNotReplicated: true,
-	autoscaler.BlockedLocalStorage: true, autoscaler.BlockedKubeSystemPod: true,
-	autoscaler.BlockedPDB: true, autoscaler.BlockedNoPlaceToMove: true,
-}
+// node stays because of a pod or a setting the user controls
+// (autoscaler.UserBlocker).
+const EventScaleDownBlocked = autoscaler.ReasonScaleDownBlocked
 
 // scaleDown is the scale-down half of the loop: the state PlanScaleDown
 // hands back (when nodes were first seen unneeded) and the removals in
@@ -48,102 +40,74 @@ type scaleDown struct {
 	removing                 sync.WaitGroup
 }
 
-// ScaleDownStatus is the scale-down part of the status.
-type ScaleDownStatus struct {
-	Enabled bool `json:"enabled"`
-	// Skipped says why no node was considered this cycle.
-	Skipped  string   `json:"skipped,omitempty"`
-	Unneeded []string `json:"unneeded,omitempty"`
-	Removing []string `json:"removing,omitempty"`
-	// Blocked counts the nodes kept, by reason; BlockedExamples names
-	// some with the object at fault.
-	Blocked         map[string]int `json:"blocked,omitempty"`
-	BlockedExamples []nodeReason   `json:"blockedExamples,omitempty"`
-	LastRemoval     string         `json:"lastRemoval,omitempty"`
-	LastFailure     string         `json:"lastFailure,omitempty"`
-}
-
-type nodeReason struct {
-	Node   string `json:"node"`
-	Reason string `json:"reason"`
-}
-
-// runScaleDown plans and starts the removals of one cycle. It returns the
-// scale-down status.
-func (a *Autoscaler) runScaleDown(ctx context.Context, groups []cloud.NodeGroup, gf groupFacts, facts clusterFacts, skip string) ScaleDownStatus {
+// runScaleDown plans and starts the removals of one cycle, unless skip
+// says why not (autoscaler.ScaleDownSkip). It returns the scale-down status
+// and emits the Events on nodes kept for a reason a user can act on.
+func (a *Autoscaler) runScaleDown(ctx context.Context, groups []cloud.NodeGroup, gf groupFacts, facts clusterFacts, skip string) autoscaler.ScaleDownStatus {
 	sd := a.sd
-	st := ScaleDownStatus{Enabled: sd != nil}
 	if sd == nil {
-		return st
+		return autoscaler.ScaleDownStatus{}
 	}
-	st.Removing = slices.Sorted(maps.Keys(sd.drainer.Active()))
+	in := autoscaler.ScaleDownReportInput{Skipped: skip, Removing: slices.Collect(maps.Keys(sd.drainer.Active()))}
 	sd.mu.Lock()
-	if !sd.lastDelete.IsZero() {
-		st.LastRemoval = rfc3339(sd.lastDelete)
-	}
-	if !sd.lastFailure.IsZero() {
-		st.LastFailure = fmt.Sprintf("%s: %s: %s", rfc3339(sd.lastFailure), sd.lastFailureNode, sd.lastErr)
-	}
+	in.LastRemoval, in.LastFailure, in.FailedNode, in.FailureErr = sd.lastDelete, sd.lastFailure, sd.lastFailureNode, sd.lastErr
 	sd.mu.Unlock()
-	if skip != "" {
-		st.Skipped = skip
-		return st
+	var pdbs []*policyv1.PodDisruptionBudget
+	if skip == "" {
+		var err error
+		if pdbs, err = sd.pdbs.List(labels.Everything()); err != nil {
+			a.d.Metrics.Errors.WithLabelValues("gather").Inc()
+			in.Skipped = "list PodDisruptionBudgets: " + err.Error()
+		}
 	}
-	pdbs, err := sd.pdbs.List(labels.Everything())
-	if err != nil {
-		a.d.Metrics.Errors.WithLabelValues("gather").Inc()
-		st.Skipped = "list PodDisruptionBudgets: " + err.Error()
-		return st
+	if in.Skipped == "" {
+		in.Plan = a.planScaleDown(groups, gf, facts, pdbs)
+		for _, r := range in.Plan.Remove {
+			if a.o.DryRun {
+				a.d.Logger.Info("dry run: would remove node", "node", r.Node, "group", r.Group, "empty", r.Empty, "utilization", r.Utilization)
+				continue
+			}
+			a.d.Logger.Info("removing node", "node", r.Node, "group", r.Group, "instance", r.InstanceID, "empty", r.Empty,
+				"utilization", r.Utilization, "evict", len(r.Evict))
+			in.Removing = append(in.Removing, r.Node)
+			req := drain.Request{Node: r.Node, Group: r.Group, InstanceID: r.InstanceID}
+			sd.removing.Go(func() { a.remove(ctx, req) })
+		}
 	}
+	st, events := autoscaler.ReportScaleDown(in)
+	for reason, n := range st.Blocked {
+		a.d.Metrics.ScaleDownBlocked.WithLabelValues(reason).Add(float64(n))
+	}
+	a.emit(events, func(e autoscaler.Event) (runtime.Object, bool) {
+		n, err := a.l.nodes.Get(e.Key)
+		return n, err == nil
+	}, a.d.Clock.Now())
+	return st
+}
+
+// planScaleDown calls autoscaler.PlanScaleDown with the cycle's facts and
+// keeps the times nodes were first seen unneeded for the next cycle.
+func (a *Autoscaler) planScaleDown(groups []cloud.NodeGroup, gf groupFacts, facts clusterFacts, pdbs []*policyv1.PodDisruptionBudget) autoscaler.ScaleDownPlan {
+	sd := a.sd
 	nodeGroups := map[string]string{}
 	for id, nodes := range gf.ready {
 		for _, n := range nodes {
 			nodeGroups[n.Name] = id
 		}
 	}
-	now := a.d.Clock.Now()
 	sd.mu.Lock()
 	in := autoscaler.ScaleDownInput{
 		Snapshot: facts.snapshot, NodeGroups: nodeGroups, Groups: groups, PodInfos: facts.boundInfos,
 		PDBs: pdbs, UnneededSince: maps.Clone(sd.unneededSince), InProgress: sd.drainer.Active(),
 		LastScaleUp: a.lastScaleUpAt, LastDelete: sd.lastDelete, LastDeleteFailure: sd.lastFailure,
-		Options: sd.opts, Now: now,
+		Options: sd.opts, Now: a.d.Clock.Now(),
 	}
 	sd.mu.Unlock()
 	plan := autoscaler.PlanScaleDown(in)
 	sd.mu.Lock()
 	sd.unneededSince = plan.Unneeded
 	sd.mu.Unlock()
-
-	st.Unneeded = slices.Sorted(maps.Keys(plan.Unneeded))
-	st.Blocked = map[string]int{}
-	for _, name := range slices.Sorted(maps.Keys(plan.Blocked)) {
-		b := plan.Blocked[name]
-		st.Blocked[string(b.Reason)]++
-		if userBlockers[b.Reason] {
-			if len(st.BlockedExamples) < maxStatusExamples {
-				st.BlockedExamples = append(st.BlockedExamples, nodeReason{name, b.String()})
-			}
-			if n, err := a.l.nodes.Get(name); err == nil && a.events.first("node/"+name, b.String(), now) {
-				a.d.Recorder.Event(n, corev1.EventTypeNormal, EventScaleDownBlocked, "kelp keeps the node: "+b.String())
-			}
-		}
-		a.d.Metrics.ScaleDownBlocked.WithLabelValues(string(b.Reason)).Inc()
-	}
-	for _, r := range plan.Remove {
-		if a.o.DryRun {
-			a.d.Logger.Info("dry run: would remove node", "node", r.Node, "group", r.Group, "empty", r.Empty, "utilization", r.Utilization)
-			continue
-		}
-		a.d.Logger.Info("removing node", "node", r.Node, "group", r.Group, "instance", r.InstanceID, "empty", r.Empty,
-			"utilization", r.Utilization, "evict", len(r.Evict))
-		st.Removing = append(st.Removing, r.Node)
-		req := drain.Request{Node: r.Node, Group: r.Group, InstanceID: r.InstanceID}
-		sd.removing.Go(func() { a.remove(ctx, req) })
-	}
-	slices.Sort(st.Removing)
-	st.Removing = slices.Compact(st.Removing)
-	return st
+	return plan
 }
 
 // remove runs one removal and records its outcome for the delays.

@@ -19,15 +19,25 @@ const maxActivityPages = 5
 
 // watermark is how far a group's scaling activities have been read: every
 // activity that started before since is settled (successful, failed,
-// cancelled) and was looked at; reported holds the failed ones reported
-// already that started at or after since, with their start times.
+// cancelled) and was looked at; reported holds the failed ones seen already
+// that started at or after since, with their start times. failures are the
+// launch failures still reported, with when the provider first saw them.
 type watermark struct {
 	since    time.Time
 	reported map[string]time.Time
+	failures []seenFailure
 }
 
-// groupActivities returns the group's launch failures not reported yet,
-// oldest first, and the next watermark. The first call for a group looks
+// seenFailure is a failed launch and when a Refresh first saw it.
+type seenFailure struct {
+	err  cloud.GroupError
+	seen time.Time
+}
+
+// groupActivities returns the group's recent launch failures, oldest
+// first, and the next watermark: each failure is reported by every call for
+// ActivityLookback after the call that first saw it (cloud.NodeGroup.Errors
+// is level-triggered), then never again. The first call for a group looks
 // back ActivityLookback from now. since never moves past an activity still
 // in progress, so a launch that fails after a refresh saw it in progress
 // is still reported.
@@ -40,7 +50,11 @@ func (p *Provider) groupActivities(ctx context.Context, group string, mark water
 		return nil, mark, fmt.Errorf("describe scaling activities of %s: %w", group, err)
 	}
 	next := watermark{since: mark.since, reported: map[string]time.Time{}}
-	var errs []cloud.GroupError
+	for _, f := range mark.failures {
+		if now.Sub(f.seen) < p.cfg.ActivityLookback {
+			next.failures = append(next.failures, f)
+		}
+	}
 	var oldestOpen time.Time
 	for _, a := range acts {
 		start := sdkaws.ToTime(a.StartTime)
@@ -53,7 +67,10 @@ func (p *Provider) groupActivities(ctx context.Context, group string, mark water
 		}
 		id := sdkaws.ToString(a.ActivityId)
 		if _, done := mark.reported[id]; !done {
-			errs = append(errs, activityError(group, a))
+			e := activityError(group, a)
+			next.failures = append(next.failures, seenFailure{err: e, seen: now})
+			p.log.Warn("node group launch failed", "group", group, "kind", e.Err, "code", e.Code,
+				"instanceType", e.InstanceType, "zone", e.AvailabilityZone, "message", e.Message)
 		}
 		next.reported[id] = start
 	}
@@ -65,7 +82,11 @@ func (p *Provider) groupActivities(ctx context.Context, group string, mark water
 			delete(next.reported, id)
 		}
 	}
-	slices.SortStableFunc(errs, func(a, b cloud.GroupError) int { return a.Time.Compare(b.Time) })
+	slices.SortStableFunc(next.failures, func(a, b seenFailure) int { return a.err.Time.Compare(b.err.Time) })
+	errs := make([]cloud.GroupError, 0, len(next.failures))
+	for _, f := range next.failures {
+		errs = append(errs, f.err)
+	}
 	return errs, next, nil
 }
 

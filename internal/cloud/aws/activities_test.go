@@ -60,8 +60,12 @@ func TestCapacityFailuresSurfaceWithinOneRefresh(t *testing.T) {
 				t.Fatal(err)
 			}
 			testenv.EventuallyTrue(t, waitTimeout, "failed launches", func() bool { return e.failedActivities(name) == 3 }) // one per zone
+			var cursor cloud.LaunchCursor
 			g := nodeGroup(t, p, name)
 			wantCapacityErrors(t, g, 3)
+			if n := len(cursor.Next([]cloud.NodeGroup{g})); n != 3 {
+				t.Errorf("cursor returned %d failures, want 3", n)
+			}
 			zones := map[string]bool{}
 			for _, ge := range g.Errors {
 				zones[ge.AvailabilityZone] = true
@@ -70,12 +74,30 @@ func TestCapacityFailuresSurfaceWithinOneRefresh(t *testing.T) {
 				t.Errorf("zones of the failures = %v, want the group's three", zones)
 			}
 
-			if g := nodeGroup(t, p, name); len(g.Errors) != 0 {
-				t.Errorf("failures reported twice: %v", g.Errors)
+			// Level-triggered: the next Refresh (whoever calls it) reports
+			// the same failures again, and a cursor does not repeat them.
+			g = nodeGroup(t, p, name)
+			wantCapacityErrors(t, g, 3)
+			if again := cursor.Next([]cloud.NodeGroup{g}); len(again) != 0 {
+				t.Errorf("failures returned twice: %v", again)
 			}
 			e.clock.Step(10 * time.Second) // the cloud tries again
 			testenv.EventuallyTrue(t, waitTimeout, "failed launches again", func() bool { return e.failedActivities(name) == 6 })
-			wantCapacityErrors(t, nodeGroup(t, p, name), 3)
+			g = nodeGroup(t, p, name)
+			wantCapacityErrors(t, g, 6)
+			if n := len(cursor.Next([]cloud.NodeGroup{g})); n != 3 {
+				t.Errorf("cursor returned %d new failures, want 3", n)
+			}
+
+			// Once ActivityLookback has passed since they were first seen,
+			// the failures are no longer reported.
+			if err := p.SetTargetSize(bg, name, 0); err != nil { // no more launches
+				t.Fatal(err)
+			}
+			e.clock.Step(DefaultActivityLookback)
+			if g := nodeGroup(t, p, name); len(g.Errors) != 0 {
+				t.Errorf("aged-out failures still reported: %v", g.Errors)
+			}
 		})
 	}
 }

@@ -54,7 +54,8 @@ type Config struct {
 	// DefaultSpotPriceTTL.
 	SpotPriceTTL time.Duration
 	// ActivityLookback is how far back the first Refresh looks for failed
-	// scaling activities; default DefaultActivityLookback.
+	// scaling activities, and how long each Refresh reports a failed launch
+	// after first seeing it; default DefaultActivityLookback.
 	ActivityLookback time.Duration
 	// Retry tunes the retries.
 	Retry RetryConfig

@@ -42,9 +42,11 @@
 //
 //  1. Build the provider once with [New]; credentials come from the SDK's
 //     default chain (environment, shared config, IMDS).
-//  2. Each autoscaler loop: Refresh, then NodeGroups; act on
-//     NodeGroup.Errors at once (they are not repeated); scale with
-//     SetTargetSize or DeleteInstances.
+//  2. Each autoscaler loop: Refresh, then NodeGroups; act on the failed
+//     launches of NodeGroup.Errors that its cloud.LaunchCursor says are new
+//     (each is reported by every Refresh for ActivityLookback after it was
+//     first seen, whoever refreshes); scale with SetTargetSize or
+//     DeleteInstances.
 //  3. The approver looks instances up by private DNS name or ID; before
 //     approving on a cached answer older than it accepts, it calls
 //     Invalidate.

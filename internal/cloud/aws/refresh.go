@@ -134,12 +134,6 @@ func (p *Provider) refreshGroup(ctx context.Context, g astypes.AutoScalingGroup,
 		errs = append(errs, cloud.GroupError{Err: cloud.ErrInvalidGroup, Group: name, Message: pr.Error(), Time: now})
 		p.log.Warn("node group template problem", "group", name, "problem", pr)
 	}
-	for _, e := range errs {
-		if e.ActivityID != "" {
-			p.log.Warn("node group launch failed", "group", name, "kind", e.Err, "code", e.Code,
-				"instanceType", e.InstanceType, "zone", e.AvailabilityZone, "message", e.Message)
-		}
-	}
 	ng.Errors = errs
 	return ng, next, nil
 }
