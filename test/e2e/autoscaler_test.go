@@ -80,7 +80,7 @@ func TestAutoscalerScaleUp(t *testing.T) {
 	t.Run("40 replicas on 2-vCPU nodes", func(t *testing.T) {
 		start := time.Now()
 		createDeployment(t, ctx, client, "web", 40, "500m", map[string]string{pool.PoolTag: "general"}, nil)
-		poll(t, ctx, 5*time.Minute, "40 web pods Running", func() bool { return runningPods(ctx, client, "app=web") == 40 })
+		testenv.EventuallyTrue(t, 5*time.Minute, "40 web pods Running", func() bool { return runningPods(ctx, client, "app=web") == 40 })
 		took := time.Since(start)
 		ready, _, err := readyNodesOf(ctx, client, "general")
 		if err != nil {
@@ -99,7 +99,7 @@ func TestAutoscalerScaleUp(t *testing.T) {
 	t.Run("GPU pod grows only the GPU pool", func(t *testing.T) {
 		before := desired("general")
 		createDeployment(t, ctx, client, "train", 1, "1", nil, corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("1")})
-		poll(t, ctx, 3*time.Minute, "the GPU pod Running", func() bool { return runningPods(ctx, client, "app=train") == 1 })
+		testenv.EventuallyTrue(t, 3*time.Minute, "the GPU pod Running", func() bool { return runningPods(ctx, client, "app=train") == 1 })
 		if g, d := desired("gpu"), desired("general"); g != 1 || d != before {
 			t.Fatalf("desired gpu %d (want 1), general %d (want %d unchanged)", g, d, before)
 		}
@@ -112,7 +112,7 @@ func TestAutoscalerScaleUp(t *testing.T) {
 		}
 		createDeployment(t, ctx, client, "huge", 1, "64", nil, nil)
 		var msg string
-		poll(t, ctx, 2*time.Minute, "a NotTriggerScaleUp event on the huge pod", func() bool {
+		testenv.EventuallyTrue(t, 2*time.Minute, "a NotTriggerScaleUp event on the huge pod", func() bool {
 			msg = podEvent(ctx, client, "app=huge", loop.ReasonNotTriggerScaleUp)
 			return msg != ""
 		})
@@ -128,7 +128,7 @@ func TestAutoscalerScaleUp(t *testing.T) {
 
 	t.Run("failing pool backs off, pods land on the next", func(t *testing.T) {
 		createDeployment(t, ctx, client, "batch", 2, "500m", map[string]string{"kelp.dev/workload": "failover"}, nil)
-		poll(t, ctx, 4*time.Minute, "2 batch pods Running", func() bool { return runningPods(ctx, client, "app=batch") == 2 })
+		testenv.EventuallyTrue(t, 4*time.Minute, "2 batch pods Running", func() bool { return runningPods(ctx, client, "app=batch") == 2 })
 		ready, _, err := readyNodesOf(ctx, client, "steady")
 		if err != nil || len(ready) != 1 {
 			t.Fatalf("steady pool nodes %v (%v), want 1", ready, err)

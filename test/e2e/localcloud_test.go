@@ -16,7 +16,6 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kelp-dev/kelp/internal/localup"
@@ -122,14 +121,14 @@ func TestDesiredCapacityDrivesNodes(t *testing.T) {
 
 	setDesired(3)
 	start := time.Now()
-	poll(t, ctx, 3*time.Minute, "3 Ready nodes", func() bool {
+	testenv.EventuallyTrue(t, 3*time.Minute, "3 Ready nodes", func() bool {
 		ready, _, err := readyNodes(ctx, client)
 		return err == nil && len(ready) == 3
 	})
 	t.Logf("desired 0 -> 3: 3 nodes Ready after %s", time.Since(start).Round(time.Millisecond))
 
 	setDesired(1)
-	poll(t, ctx, 2*time.Minute, "2 instances terminated", func() bool {
+	testenv.EventuallyTrue(t, 2*time.Minute, "2 instances terminated", func() bool {
 		terminated := 0
 		for _, s := range instanceStates(ctx, t, ec2c) {
 			if s == ec2types.InstanceStateNameTerminated {
@@ -139,7 +138,7 @@ func TestDesiredCapacityDrivesNodes(t *testing.T) {
 		return terminated == 2
 	})
 	// Node lifecycle deletes the Nodes of the terminated instances.
-	poll(t, ctx, time.Minute, "the 2 Nodes of terminated instances deleted", func() bool {
+	testenv.EventuallyTrue(t, time.Minute, "the 2 Nodes of terminated instances deleted", func() bool {
 		ready, notReady, err := readyNodes(ctx, client)
 		return err == nil && len(ready) == 1 && len(notReady) == 0
 	})
@@ -173,7 +172,7 @@ func TestDesiredCapacityDrivesNodes(t *testing.T) {
 	}
 	// The agent comes back with its certificate (no new approval) and
 	// renews its Lease again.
-	poll(t, ctx, 2*time.Minute, "the surviving node's Lease renewed after the restart", func() bool {
+	testenv.EventuallyTrue(t, 2*time.Minute, "the surviving node's Lease renewed after the restart", func() bool {
 		ready, _, err := readyNodes(ctx, client)
 		if err != nil || len(ready) != 1 {
 			return false
@@ -181,14 +180,4 @@ func TestDesiredCapacityDrivesNodes(t *testing.T) {
 		lease, err := client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(ctx, ready[0], metav1.GetOptions{})
 		return err == nil && lease.Spec.RenewTime != nil && lease.Spec.RenewTime.After(restarted)
 	})
-}
-
-func poll(t *testing.T, ctx context.Context, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
-		return cond(), nil
-	})
-	if err != nil {
-		t.Fatalf("waiting for %s: %v", what, err)
-	}
 }

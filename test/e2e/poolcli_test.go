@@ -62,7 +62,7 @@ func TestPoolCommands(t *testing.T) {
 	kelpFails("minSize 3 is greater than maxSize 1", "pool", "create", "general", "--image", localcloud.ImageLocalNode, "--instance-types", "m5.large", "--min", "3", "--max", "1")
 	kelp("pool", "create", "general", "--image", localcloud.ImageLocalNode, "--instance-types", "m5.large", "--profile", "local", "--max", "5", "--label", "team=e2e")
 	kelp("pool", "scale", "general", "3")
-	poll(t, ctx, 2*time.Minute, "3 Ready nodes of pool general", func() bool {
+	testenv.EventuallyTrue(t, 2*time.Minute, "3 Ready nodes of pool general", func() bool {
 		ready, _, err := readyNodesOf(ctx, client, "general")
 		return err == nil && len(ready) == 3
 	})
@@ -71,7 +71,7 @@ func TestPoolCommands(t *testing.T) {
 	}
 	kelpFails("Ready nodes", "pool", "delete", "general")
 	kelp("pool", "scale", "general", "1")
-	poll(t, ctx, time.Minute, "the Nodes of the 2 terminated instances gone", func() bool {
+	testenv.EventuallyTrue(t, time.Minute, "the Nodes of the 2 terminated instances gone", func() bool {
 		ready, notReady, err := readyNodesOf(ctx, client, "general")
 		return err == nil && len(ready) == 1 && len(notReady) == 0
 	})

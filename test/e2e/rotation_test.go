@@ -40,7 +40,7 @@ func TestScaleUpAfterTokenExpiryStillJoins(t *testing.T) {
 		t.Fatalf("want the pool's one token at start, got %+v", first)
 	}
 	original := first[0]
-	poll(t, ctx, 2*time.Minute, "the original token expired and a newer one exists", func() bool {
+	testenv.EventuallyTrue(t, 2*time.Minute, "the original token expired and a newer one exists", func() bool {
 		tokens := poolTokens(t, ctx, client, "rot")
 		now := time.Now()
 		fresh := false
@@ -57,7 +57,7 @@ func TestScaleUpAfterTokenExpiryStillJoins(t *testing.T) {
 	if _, err := mgr.Scale(ctx, "rot", 1); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, ctx, 2*time.Minute, "a node joined after the first token expired", func() bool {
+	testenv.EventuallyTrue(t, 2*time.Minute, "a node joined after the first token expired", func() bool {
 		ready, _, err := readyNodesOf(ctx, client, "rot")
 		return err == nil && len(ready) == 1
 	})

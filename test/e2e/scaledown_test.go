@@ -64,14 +64,14 @@ func TestAutoscalerScaleDown(t *testing.T) {
 	onGeneral := map[string]string{pool.PoolTag: "general"}
 
 	createDeployment(t, ctx, client, "web", 40, "500m", onGeneral, nil)
-	poll(t, ctx, 5*time.Minute, "40 web pods Running", func() bool { return runningPods(ctx, client, "app=web") == 40 })
+	testenv.EventuallyTrue(t, 5*time.Minute, "40 web pods Running", func() bool { return runningPods(ctx, client, "app=web") == 40 })
 	peak := desired("general")
 
 	t.Run("4 replicas are consolidated", func(t *testing.T) {
 		scaleDeployment(t, ctx, client, "web", 4)
 		start := time.Now()
 		// 4 × 500m fit on 2 m5.large (3 each).
-		poll(t, ctx, 5*time.Minute, "the pool down to 2 nodes with 4 web pods Running", func() bool {
+		testenv.EventuallyTrue(t, 5*time.Minute, "the pool down to 2 nodes with 4 web pods Running", func() bool {
 			ready, notReady, err := readyNodesOf(ctx, client, "general")
 			return err == nil && len(ready) == 2 && len(notReady) == 0 && desired("general") == 2 &&
 				runningPods(ctx, client, "app=web") == 4
@@ -82,7 +82,7 @@ func TestAutoscalerScaleDown(t *testing.T) {
 	t.Run("scaled to 0 the pool returns to its min", func(t *testing.T) {
 		scaleDeployment(t, ctx, client, "web", 0)
 		start := time.Now()
-		poll(t, ctx, 3*time.Minute, "the pool back at min size 1", func() bool {
+		testenv.EventuallyTrue(t, 3*time.Minute, "the pool back at min size 1", func() bool {
 			ready, notReady, err := readyNodesOf(ctx, client, "general")
 			return err == nil && len(ready) == 1 && len(notReady) == 0 && desired("general") == 1
 		})
@@ -113,11 +113,11 @@ func TestAutoscalerScaleDown(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		poll(t, ctx, 3*time.Minute, "guarded and pinned Running on 2 nodes", func() bool {
+		testenv.EventuallyTrue(t, 3*time.Minute, "guarded and pinned Running on 2 nodes", func() bool {
 			return runningPods(ctx, client, "kept=yes") == 2 && desired("general") == 2
 		})
 		var status string
-		poll(t, ctx, time.Minute, "both nodes reported blocked in kelp-status", func() bool {
+		testenv.EventuallyTrue(t, time.Minute, "both nodes reported blocked in kelp-status", func() bool {
 			cm, err := client.CoreV1().ConfigMaps("kube-system").Get(ctx, loop.StatusConfigMap, metav1.GetOptions{})
 			if err != nil {
 				return false
@@ -155,7 +155,7 @@ func TestScaleDownCrashLeavesNoNodeTainted(t *testing.T) {
 	defer func() { _ = cluster.Stop(context.Background()) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	poll(t, ctx, 3*time.Minute, "2 Ready nodes", func() bool {
+	testenv.EventuallyTrue(t, 3*time.Minute, "2 Ready nodes", func() bool {
 		ready, _, err := readyNodesOf(ctx, client, "general")
 		return err == nil && len(ready) == 2
 	})
@@ -166,14 +166,14 @@ func TestScaleDownCrashLeavesNoNodeTainted(t *testing.T) {
 			Weight: 100, PodAffinityTerm: corev1.PodAffinityTerm{LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "app"}}, TopologyKey: corev1.LabelHostname},
 		}}}}
 	})
-	poll(t, ctx, 2*time.Minute, "2 app pods Running", func() bool { return runningPods(ctx, client, "app=app") == 2 })
+	testenv.EventuallyTrue(t, 2*time.Minute, "2 app pods Running", func() bool { return runningPods(ctx, client, "app=app") == 2 })
 
 	args := []string{"controller", "--cluster-name", "crash", "--kubeconfig", cluster.ControlPlane.AdminKubeconfigPath(),
 		"--leader-elect=false", "--probe-addr=", "--approve=manual", "--scan-interval=1s",
 		"--scale-down-unneeded-time=2s", "--scale-down-delay-after-add=0s", "--scale-down-delay-after-delete=0s",
 		"--scale-down-delay-after-failure=0s"}
 	first := startProcess(t, cluster, runPausingControllerEnv, cluster.ControlPlane.AdminKubeconfigPath(), "crash")
-	poll(t, ctx, 3*time.Minute, "the controller paused in a removal, before terminating", func() bool {
+	testenv.EventuallyTrue(t, 3*time.Minute, "the controller paused in a removal, before terminating", func() bool {
 		return strings.Contains(first.output(), pausedMessage)
 	})
 	tainted := taintedNodes(ctx, t, client)
@@ -189,7 +189,7 @@ func TestScaleDownCrashLeavesNoNodeTainted(t *testing.T) {
 	}
 
 	startKelp(t, cluster, args...)
-	poll(t, ctx, 3*time.Minute, "no node tainted and both app pods Running", func() bool {
+	testenv.EventuallyTrue(t, 3*time.Minute, "no node tainted and both app pods Running", func() bool {
 		nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false

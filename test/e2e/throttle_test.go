@@ -56,14 +56,14 @@ func TestThrottledCloudStartsAndScales(t *testing.T) {
 	if p.Desired != 2 {
 		t.Errorf("desired capacity after scale = %d, want 2", p.Desired)
 	}
-	poll(t, ctx, 3*time.Minute, "2 Ready nodes of pool thr under throttling", func() bool {
+	testenv.EventuallyTrue(t, 3*time.Minute, "2 Ready nodes of pool thr under throttling", func() bool {
 		ready, _, err := readyNodesOf(ctx, client, "thr")
 		return err == nil && len(ready) == 2
 	})
 	if _, err := prov.Scale(ctx, "thr", 1); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, ctx, 2*time.Minute, "the pool scaled back to 1 instance", func() bool {
+	testenv.EventuallyTrue(t, 2*time.Minute, "the pool scaled back to 1 instance", func() bool {
 		p, err := prov.Get(ctx, "thr")
 		return err == nil && p.Instances == 1
 	})
