@@ -3,9 +3,7 @@ package controller
 import (
 	"context"
 	"testing"
-	"time"
 
-	"github.com/kelp-dev/kelp/internal/approver"
 	"github.com/kelp-dev/kelp/internal/cloud"
 )
 
@@ -56,34 +54,6 @@ func (f *fakeProvider) Invalidate(string) {}
 func (f *fakeProvider) InvalidateAll()    {}
 
 var _ cloud.Provider = (*fakeProvider)(nil)
-
-func TestCloudFactsRefreshesForUnknownGroups(t *testing.T) {
-	inst := cloud.Instance{
-		ID: "i-0123456789abcdef0", ProviderID: "aws:///us-east-1a/i-0123456789abcdef0", PrivateDNSName: "ip-127-1-0-4.ec2.internal",
-		State: cloud.InstanceStateRunning, GroupName: "kelp-c-general", LaunchTime: time.Unix(0, 0),
-	}
-	p := &fakeProvider{instances: []cloud.Instance{inst}, next: []cloud.NodeGroup{{ID: "kelp-c-general", Pool: "general"}}}
-	got, err := CloudFacts{Provider: p}.InstancesByPrivateDNSName(context.Background(), inst.PrivateDNSName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 1 || !got[0].Managed || got[0].Pool != "general" || got[0].State != approver.InstanceRunning {
-		t.Fatalf("instance facts = %+v; a group created after the last refresh must count as managed", got)
-	}
-	if p.refreshes != 1 {
-		t.Errorf("refreshes = %d, want 1", p.refreshes)
-	}
-	// An instance of a group that stays unknown is not managed.
-	p.next = nil
-	p.snapshot = nil
-	got, _ = CloudFacts{Provider: p}.InstancesByPrivateDNSName(context.Background(), inst.PrivateDNSName)
-	if got[0].Managed {
-		t.Error("an instance of an unmanaged group counted as managed")
-	}
-	if none, err := (CloudFacts{Provider: p}).InstancesByPrivateDNSName(context.Background(), "nobody"); err != nil || len(none) != 0 {
-		t.Errorf("unknown name: %v %v, want none and no error", none, err)
-	}
-}
 
 func TestInstanceStatus(t *testing.T) {
 	alive := cloud.Instance{ID: "i-1", ProviderID: "aws:///a/i-1", State: cloud.InstanceStateRunning}

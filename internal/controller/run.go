@@ -186,7 +186,7 @@ func runControllers(ctx context.Context, o Options, d Deps) {
 	approverConfig := o.Approver
 	approverConfig.ClusterName = o.ClusterName
 	csrApprover := &approver.Controller{
-		Client: d.Client, Sources: approverSources(d.Client, nodes.Lister(), csrs.Lister(), facts, approverConfig.WithDefaults().JoinWindow),
+		Client: d.Client, Sources: approverSources(d.Client, nodes.Lister(), csrs.Lister(), provider, approverConfig.WithDefaults().JoinWindow),
 		Recorder: recorder, Metrics: approver.NewMetrics(d.Registry), Clock: clock.RealClock{},
 		Config: approverConfig.WithDefaults(), Mode: o.Approve, Logger: d.Logger.With("controller", "csr-approver"),
 	}
@@ -314,7 +314,7 @@ func metaInKubeSystem(name string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Namespace: metav1.NamespaceSystem, Name: name}
 }
 
-func approverSources(client kubernetes.Interface, nodes corelisters.NodeLister, csrs certlisters.CertificateSigningRequestLister, cloudFacts CloudFacts, joinWindow time.Duration) approver.Sources {
+func approverSources(client kubernetes.Interface, nodes corelisters.NodeLister, csrs certlisters.CertificateSigningRequestLister, provider approver.Cloud, joinWindow time.Duration) approver.Sources {
 	// Remember approvals well past the join window, the only span in which
 	// a replay could pass the launch-time check.
 	retention := max(approver.RecordRetention, 2*joinWindow)
@@ -331,7 +331,7 @@ func approverSources(client kubernetes.Interface, nodes corelisters.NodeLister, 
 			all, err := nodes.List(labels.Everything())
 			return len(all), err
 		},
-		Cloud:  cloudFacts,
+		Cloud:  provider,
 		Record: &approver.ApprovalRecord{Client: client, Retention: retention},
 	}
 }
