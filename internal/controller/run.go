@@ -35,6 +35,7 @@ import (
 	"github.com/kelp-dev/kelp/internal/autoscaler/drain"
 	"github.com/kelp-dev/kelp/internal/autoscaler/loop"
 	"github.com/kelp-dev/kelp/internal/cloud"
+	"github.com/kelp-dev/kelp/internal/nodelifecycle"
 )
 
 // approverWorkers decide CSRs in parallel: each decision waits mostly on
@@ -176,11 +177,10 @@ func runControllers(ctx context.Context, o Options, d Deps) {
 	// Every controller refreshes through the tap, so the autoscaler sees
 	// each failed launch whoever's Refresh reported it.
 	provider := loop.NewErrorTap(d.Cloud)
-	facts := CloudFacts{Provider: provider}
 	nodes := factory.Core().V1().Nodes()
-	lifecycle := &NodeLifecycle{
-		Client: d.Client, Nodes: nodes.Lister(), Instances: facts, Recorder: recorder,
-		Logger: d.Logger.With("controller", "node-lifecycle"), Metrics: metrics, Period: o.NodeLifecyclePeriod,
+	lifecycle := &nodelifecycle.Controller{
+		Client: d.Client, Nodes: nodes.Lister(), Cloud: provider, Recorder: recorder,
+		Logger: d.Logger.With("controller", "node-lifecycle"), Metrics: nodelifecycle.NewMetrics(d.Registry), Period: o.NodeLifecyclePeriod,
 	}
 	csrs := factory.Certificates().V1().CertificateSigningRequests()
 	approverConfig := o.Approver
