@@ -99,14 +99,14 @@ func (e *eval) instanceByName() {
 // still resolve, a pending one may still start.
 func (e *eval) instanceState(ok ...cloud.InstanceState) outcome {
 	s := e.inst.State
+	if slices.Contains(ok, s) {
+		return passed("instance %s is %s", e.inst.ID, stateName(s))
+	}
 	want := make([]string, len(ok))
 	for i, o := range ok {
 		want[i] = stateName(o)
 	}
-	switch {
-	case slices.Contains(ok, s):
-		return passed("instance %s is %s", e.inst.ID, stateName(s))
-	case s == cloud.InstanceStateUnknown || s == cloud.InstanceStatePending:
+	if s == cloud.InstanceStateUnknown || s == cloud.InstanceStatePending {
 		return waiting(ReasonInstanceNotRunning, "instance %s is %s, want %q", e.inst.ID, stateName(s), want)
 	}
 	return failed(ReasonInstanceNotRunning, "instance %s is %s, want %q", e.inst.ID, stateName(s), want)

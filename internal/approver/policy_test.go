@@ -364,6 +364,11 @@ func TestDecideMessagesNameValues(t *testing.T) {
 			f.PriorApprovals = map[string]Approval{testInstance: {CSRName: "node-csr-old", CSRUID: "uid-old", At: t0}}
 		}), []string{testInstance, "node-csr-old"}},
 		{"window", join(reqSpec{}, func(f *Facts) { f.InstancesByName, f.Now = nil, t0.Add(time.Hour) }), []string{testNode, "join window 30m0s"}},
+		// States read as they always did in CSR conditions: lower case.
+		{"state", join(reqSpec{}, setInstance(func(i *cloud.Instance) { i.State = cloud.InstanceStateTerminated })),
+			[]string{testInstance + ` is terminated, want ["pending" "running"]`}},
+		{"approved", join(reqSpec{}, nil), []string{testInstance, "pool workers (group " + testGroup + ")", ", running, joins for the first time"}},
+		{"group pool", join(reqSpec{}, setInstance(func(i *cloud.Instance) { i.GroupName = testGPUGroup })), []string{`in pool "gpu" (group "` + testGPUGroup + `")`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
