@@ -85,7 +85,7 @@ through the SDK's default credential chain.`,
 			if err != nil {
 				return err
 			}
-			pools, err := af.manager(cmd.Context())
+			pools, err := af.provisioner(cmd.Context(), client)
 			if err != nil {
 				return err
 			}

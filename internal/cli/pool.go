@@ -4,18 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"text/tabwriter"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/kelp-dev/kelp/internal/catalog"
+	awscloud "github.com/kelp-dev/kelp/internal/cloud/aws"
 	"github.com/kelp-dev/kelp/internal/pool"
 	"github.com/kelp-dev/kelp/internal/userdata"
 )
@@ -33,25 +33,22 @@ func (a *awsFlags) add(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&a.cluster, "cluster-name", os.Getenv("KELP_CLUSTER_NAME"), "cluster name: drives the cluster tag, discovery tags and token groups (default $KELP_CLUSTER_NAME)")
 }
 
-func (a *awsFlags) config(ctx context.Context) (aws.Config, error) {
-	var opts []func(*awsconfig.LoadOptions) error
-	if a.region != "" {
-		opts = append(opts, awsconfig.WithRegion(a.region))
-	}
-	if a.endpoint != "" {
-		opts = append(opts, awsconfig.WithBaseEndpoint(a.endpoint))
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+// config loads the SDK config through the AWS adapter's one loader.
+func (a *awsFlags) config(ctx context.Context) (sdkaws.Config, error) {
+	cfg, err := awscloud.LoadSDKConfig(ctx, awscloud.SDKOptions{Region: a.region, Endpoint: a.endpoint})
 	if err != nil {
-		return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
+		return sdkaws.Config{}, fmt.Errorf("load AWS config: %w", err)
 	}
 	if cfg.Region == "" {
-		return aws.Config{}, errors.New("no AWS region: set --region or AWS_REGION")
+		return sdkaws.Config{}, errors.New("no AWS region: set --region or AWS_REGION")
 	}
 	return cfg, nil
 }
 
-func (a *awsFlags) manager(ctx context.Context) (*pool.Manager, error) {
+// provisioner returns the pool provisioner of --cluster-name, calling AWS
+// through the adapter. With a client, it issues the bootstrap tokens of
+// token rotation through it.
+func (a *awsFlags) provisioner(ctx context.Context, client kubernetes.Interface) (*pool.Provisioner, error) {
 	if a.cluster == "" {
 		return nil, errors.New("--cluster-name is required (or set KELP_CLUSTER_NAME)")
 	}
@@ -59,7 +56,34 @@ func (a *awsFlags) manager(ctx context.Context) (*pool.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pool.Manager{EC2: ec2.NewFromConfig(cfg), AutoScaling: autoscaling.NewFromConfig(cfg), Cluster: a.cluster}, nil
+	adapter, err := awscloud.New(ctx, awscloud.Config{ClusterName: a.cluster, Region: cfg.Region},
+		awscloud.Deps{SDKConfig: &cfg, Logger: slog.New(levelHandler{slog.Default().Handler(), slog.LevelWarn})})
+	if err != nil {
+		return nil, err
+	}
+	d := pool.Deps{Cloud: adapter}
+	if client != nil {
+		d.Tokens = pool.KubeTokens{Client: client}
+	}
+	return pool.New(a.cluster, d), nil
+}
+
+// levelHandler limits a handler to records at or above level: the pool
+// commands report their own results, and only the adapter's warnings
+// (throttling) besides.
+type levelHandler struct {
+	slog.Handler
+	level slog.Level
+}
+
+func (h levelHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.level && h.Handler.Enabled(ctx, l)
+}
+func (h levelHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return levelHandler{h.Handler.WithAttrs(attrs), h.level}
+}
+func (h levelHandler) WithGroup(name string) slog.Handler {
+	return levelHandler{h.Handler.WithGroup(name), h.level}
 }
 
 func newPoolCommand() *cobra.Command {
@@ -148,33 +172,31 @@ func runPoolCreate(cmd *cobra.Command, af *awsFlags, kf *kubeFlags, name string,
 	if spec.ImageID == "" {
 		return errors.New("invalid pool: --image is required")
 	}
-	mgr, err := af.manager(cmd.Context())
+	var ud pool.UserData
+	if o.userDataFile != "" {
+		data, err := os.ReadFile(o.userDataFile)
+		if err != nil {
+			return fmt.Errorf("read --user-data-file: %w", err)
+		}
+		ud = pool.StaticUserData(data)
+	} else {
+		o.ud.pool, o.ud.cluster, o.ud.tokenTTL = name, af.cluster, defaultPoolTokenTTL
+		join, err := tokenJoin(cmd, kf, o.ud)
+		if err != nil {
+			return err
+		}
+		// Bad input is reported before any call; the token is issued only
+		// once the image is known to exist.
+		if err := join.Validate(spec); err != nil {
+			return err
+		}
+		ud = join
+	}
+	prov, err := af.provisioner(cmd.Context(), nil)
 	if err != nil {
 		return err
 	}
-	// Check the image before a token is created for the user-data.
-	if err := mgr.CheckImage(cmd.Context(), spec.ImageID); err != nil {
-		return fmt.Errorf("create pool %s: %w", name, err)
-	}
-	var ud []byte
-	if o.userDataFile != "" {
-		if ud, err = os.ReadFile(o.userDataFile); err != nil {
-			return fmt.Errorf("read --user-data-file: %w", err)
-		}
-	} else {
-		o.ud.pool, o.ud.cluster, o.ud.tokenTTL = name, af.cluster, defaultPoolTokenTTL
-		o.ud.labels, o.ud.taints = o.labels, o.taints
-		in, err := userdataInput(cmd, kf, o.ud)
-		if err != nil {
-			return err
-		}
-		out, err := userdata.Render(in)
-		if err != nil {
-			return err
-		}
-		ud = out.Data
-	}
-	p, err := mgr.Create(cmd.Context(), spec, ud)
+	p, err := prov.Create(cmd.Context(), spec, ud)
 	if err != nil {
 		return err
 	}
@@ -188,11 +210,11 @@ func newPoolListCommand(af *awsFlags, kf *kubeFlags) *cobra.Command {
 		Short: "List pools with desired, actual, min, max and Ready nodes",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			mgr, err := af.manager(cmd.Context())
+			prov, err := af.provisioner(cmd.Context(), nil)
 			if err != nil {
 				return err
 			}
-			pools, err := mgr.List(cmd.Context())
+			pools, err := prov.List(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -18,11 +18,11 @@ func newPoolDescribeCommand(af *awsFlags) *cobra.Command {
 		Short: "Show one pool",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mgr, err := af.manager(cmd.Context())
+			prov, err := af.provisioner(cmd.Context(), nil)
 			if err != nil {
 				return err
 			}
-			p, err := mgr.Get(cmd.Context(), args[0])
+			p, err := prov.Get(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -47,11 +47,11 @@ func newPoolScaleCommand(af *awsFlags) *cobra.Command {
 			if err != nil || n < 0 {
 				return fmt.Errorf("scale: size %q: want a non-negative integer", args[1])
 			}
-			mgr, err := af.manager(cmd.Context())
+			prov, err := af.provisioner(cmd.Context(), nil)
 			if err != nil {
 				return err
 			}
-			p, err := mgr.Scale(cmd.Context(), args[0], int32(n))
+			p, err := prov.Scale(cmd.Context(), args[0], int32(n))
 			if err != nil {
 				return err
 			}
@@ -86,11 +86,11 @@ func newPoolUpdateCommand(af *awsFlags) *cobra.Command {
 			if u.ImageID == "" && len(u.InstanceTypes) == 0 && u.UserData == nil && u.MinSize == nil && u.MaxSize == nil {
 				return errors.New("update: nothing to change; give --image, --instance-types, --user-data-file, --min or --max")
 			}
-			mgr, err := af.manager(cmd.Context())
+			prov, err := af.provisioner(cmd.Context(), nil)
 			if err != nil {
 				return err
 			}
-			p, err := mgr.Update(cmd.Context(), args[0], u)
+			p, err := prov.Update(cmd.Context(), args[0], u)
 			if err != nil {
 				return err
 			}
@@ -113,7 +113,7 @@ func newPoolDeleteCommand(af *awsFlags, kf *kubeFlags) *cobra.Command {
 		Short: "Delete a pool's group and launch template; refused while it has Ready nodes unless --force",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mgr, err := af.manager(cmd.Context())
+			prov, err := af.provisioner(cmd.Context(), nil)
 			if err != nil {
 				return err
 			}
@@ -126,7 +126,7 @@ func newPoolDeleteCommand(af *awsFlags, kf *kubeFlags) *cobra.Command {
 					return fmt.Errorf("delete pool %s: it has %d Ready nodes; drain them or use --force", args[0], n)
 				}
 			}
-			if err := mgr.Delete(cmd.Context(), args[0], force); err != nil {
+			if err := prov.Delete(cmd.Context(), args[0], force); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "pool %s deleted\n", args[0])

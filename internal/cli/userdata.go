@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"time"
@@ -9,6 +10,7 @@ import (
 	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 
 	"github.com/kelp-dev/kelp/internal/bootstrap"
+	"github.com/kelp-dev/kelp/internal/pool"
 	"github.com/kelp-dev/kelp/internal/userdata"
 )
 
@@ -64,54 +66,48 @@ Without --token a new token is created for the pool. Documents over EC2's
 // user-data; the controller rotates it before expiry.
 const defaultPoolTokenTTL = 24 * time.Hour
 
-// userdataInput gathers a user-data input from flags: labels, taints,
-// registry credentials and a bootstrap kubeconfig.
-func userdataInput(cmd *cobra.Command, kf *kubeFlags, o userdataOptions) (userdata.Input, error) {
-	labels, err := parseLabels(o.labels)
-	if err != nil {
-		return userdata.Input{}, err
-	}
-	taints, err := parseTaints(o.taints)
-	if err != nil {
-		return userdata.Input{}, err
-	}
-	in := userdata.Input{
-		Profile: userdata.Profile(o.profile), ClusterName: o.cluster, Pool: o.pool,
-		Labels: labels, Taints: taints, NodeConfigName: o.nodeConfigName, Region: o.region,
-	}
+// tokenJoin gathers the token join step from flags: registry
+// credentials, the API server and CA nodes use, and the token (--token, or
+// one created for the pool when the user-data is rendered). Labels and
+// taints are the spec's.
+func tokenJoin(cmd *cobra.Command, kf *kubeFlags, o userdataOptions) (pool.TokenJoin, error) {
+	j := pool.TokenJoin{TTL: o.tokenTTL, Tokens: cliTokens{cmd: cmd, kf: kf}, Template: userdata.Input{
+		Profile: userdata.Profile(o.profile), ClusterName: o.cluster, NodeConfigName: o.nodeConfigName, Region: o.region,
+	}}
 	if o.registryAuthFile != "" {
-		if in.RegistryAuth, err = os.ReadFile(o.registryAuthFile); err != nil {
-			return userdata.Input{}, fmt.Errorf("read --registry-auth: %w", err)
+		data, err := os.ReadFile(o.registryAuthFile)
+		if err != nil {
+			return pool.TokenJoin{}, fmt.Errorf("read --registry-auth: %w", err)
 		}
+		j.Template.RegistryAuth = data
 	}
-	server, ca, err := clusterEndpoint(kf, o)
-	if err != nil {
-		return userdata.Input{}, err
+	var err error
+	if j.Server, j.CA, err = clusterEndpoint(kf, o); err != nil {
+		return pool.TokenJoin{}, err
 	}
-	// Validate everything with a placeholder token first, so that bad
-	// input never leaves a new token behind.
-	if in.BootstrapKubeconfig, err = bootstrap.BootstrapKubeconfig(server, ca, bootstrap.Token{ID: "000000", Secret: "0000000000000000"}); err != nil {
-		return userdata.Input{}, err
+	if o.token != "" {
+		if !bootstraputil.IsValidBootstrapToken(o.token) {
+			return pool.TokenJoin{}, flagError("token", "<redacted>", "want [a-z0-9]{6}.[a-z0-9]{16}")
+		}
+		j.Tokens = givenToken{ID: o.token[:6], Secret: o.token[7:], Pool: o.pool}
 	}
-	if err := in.Validate(); err != nil {
-		return userdata.Input{}, fmt.Errorf("invalid user-data input: %w", err)
-	}
-	tok, err := poolToken(cmd, kf, o)
-	if err != nil {
-		return userdata.Input{}, err
-	}
-	if in.BootstrapKubeconfig, err = bootstrap.BootstrapKubeconfig(server, ca, tok); err != nil {
-		return userdata.Input{}, err
-	}
-	return in, nil
+	return j, nil
 }
 
 func runUserdataRender(cmd *cobra.Command, kf *kubeFlags, o userdataOptions) error {
-	in, err := userdataInput(cmd, kf, o)
+	labels, err := parseLabels(o.labels)
 	if err != nil {
 		return err
 	}
-	out, err := userdata.Render(in)
+	taints, err := parseTaints(o.taints)
+	if err != nil {
+		return err
+	}
+	join, err := tokenJoin(cmd, kf, o)
+	if err != nil {
+		return err
+	}
+	out, err := join.Render(cmd.Context(), pool.Spec{Name: o.pool, Labels: labels, Taints: taints})
 	if err != nil {
 		return err
 	}
@@ -153,25 +149,32 @@ func clusterEndpoint(kf *kubeFlags, o userdataOptions) (server string, ca []byte
 	return server, ca, nil
 }
 
-// poolToken returns the --token, or creates a token bound to the pool.
-func poolToken(cmd *cobra.Command, kf *kubeFlags, o userdataOptions) (bootstrap.Token, error) {
-	if o.token != "" {
-		if !bootstraputil.IsValidBootstrapToken(o.token) {
-			return bootstrap.Token{}, flagError("token", "<redacted>", "want [a-z0-9]{6}.[a-z0-9]{16}")
-		}
-		return bootstrap.Token{ID: o.token[:6], Secret: o.token[7:], Pool: o.pool}, nil
-	}
-	client, err := kf.client()
+// givenToken is the --token: issued as is.
+type givenToken bootstrap.Token
+
+func (t givenToken) IssueToken(context.Context, bootstrap.TokenSpec) (bootstrap.Token, error) {
+	return bootstrap.Token(t), nil
+}
+
+// cliTokens creates a token bound to the pool (making sure kelp's
+// bootstrappers may join first) and reports it on stderr.
+type cliTokens struct {
+	cmd *cobra.Command
+	kf  *kubeFlags
+}
+
+func (c cliTokens) IssueToken(ctx context.Context, spec bootstrap.TokenSpec) (bootstrap.Token, error) {
+	client, err := c.kf.client()
 	if err != nil {
 		return bootstrap.Token{}, err
 	}
-	if err := bootstrap.EnsureJoinRBAC(cmd.Context(), client); err != nil {
+	if err := bootstrap.EnsureJoinRBAC(ctx, client); err != nil {
 		return bootstrap.Token{}, err
 	}
-	tok, err := bootstrap.CreateToken(cmd.Context(), client, bootstrap.TokenSpec{Pool: o.pool, TTL: o.tokenTTL}, time.Now())
+	tok, err := bootstrap.CreateToken(ctx, client, spec, time.Now())
 	if err != nil {
 		return bootstrap.Token{}, err
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "created bootstrap token %s for pool %s (expires %s)\n", tok.ID, tok.Pool, tok.Expires.UTC().Format(time.RFC3339))
+	fmt.Fprintf(c.cmd.ErrOrStderr(), "created bootstrap token %s for pool %s (expires %s)\n", tok.ID, tok.Pool, tok.Expires.UTC().Format(time.RFC3339))
 	return tok, nil
 }

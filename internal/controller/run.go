@@ -30,6 +30,7 @@ import (
 	"github.com/kelp-dev/kelp/internal/autoscaler/loop"
 	"github.com/kelp-dev/kelp/internal/cloud"
 	"github.com/kelp-dev/kelp/internal/nodelifecycle"
+	"github.com/kelp-dev/kelp/internal/tokenrotation"
 )
 
 // approverWorkers decide CSRs in parallel: each decision waits mostly on
@@ -110,7 +111,7 @@ type Deps struct {
 	// DrainHooks let tests stop a node removal at a step.
 	DrainHooks drain.Hooks
 	// Pools, when set, get their bootstrap tokens rotated.
-	Pools  PoolTemplates
+	Pools  tokenrotation.Pools
 	Logger *slog.Logger
 	// Registry receives the metrics; a new one when nil.
 	Registry *prometheus.Registry
@@ -212,7 +213,7 @@ func runControllers(ctx context.Context, o Options, d Deps) {
 		wg.Go(func() { scaler.Run(ctx) })
 	}
 	if d.Pools != nil {
-		rotator := &TokenRotator{
+		rotator := &tokenrotation.Rotator{
 			Client: d.Client, Pools: d.Pools, TTL: o.TokenTTL, JoinWindow: approverConfig.WithDefaults().JoinWindow,
 			Clock: clock.RealClock{}, Logger: d.Logger.With("controller", "token-rotation"),
 			Rotations: metrics.TokenRotations, Period: o.TokenRotationPeriod,

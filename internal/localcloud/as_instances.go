@@ -1,7 +1,6 @@
 package localcloud
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -61,34 +60,32 @@ func (c *Cloud) terminateInGroup(p params) (any, error) {
 }
 
 func (c *Cloud) describeASInstances(p params) (any, error) {
-	size, err := p.pageSize("MaxRecords", 50, 1, 50)
-	if err != nil {
-		return nil, err
-	}
 	ids := p.list("InstanceIds")
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var insts []*instance
-	for _, inst := range c.st.instances {
-		if inst.State == stateTerminated || c.st.groups[inst.Group] == nil {
-			continue
-		}
-		if len(ids) == 0 || slices.Contains(ids, inst.ID) {
-			insts = append(insts, inst)
-		}
-	}
-	slices.SortFunc(insts, func(a, b *instance) int { return cmp.Compare(a.ID, b.ID) })
-	page, next, ok := paginate(insts, func(i *instance) string { return i.ID }, p.str("NextToken"), size)
-	if !ok {
-		return nil, p.badToken()
-	}
-	res := &describeASInstancesResult{Instances: members[asInstanceXML]{}, NextToken: next}
-	for _, inst := range page {
-		res.Instances = append(res.Instances, asInstanceXML{InstanceID: inst.ID, InstanceType: inst.Type,
-			GroupName: inst.Group, AvailabilityZone: inst.Zone, LifecycleState: string(inst.State),
-			HealthStatus: "HEALTHY", LaunchTemplate: ptr(inst.Template), ProtectedFromScaleIn: inst.ProtectedFromScaleIn})
-	}
-	return res, nil
+	return describe(&c.mu, p, describeOp[*instance, any]{
+		page: pageLimits{param: "MaxRecords", def: 50, lo: 1, hi: 50},
+		list: func() ([]*instance, error) {
+			var insts []*instance
+			for _, inst := range c.st.instances {
+				if inst.State == stateTerminated || c.st.groups[inst.Group] == nil {
+					continue
+				}
+				if len(ids) == 0 || slices.Contains(ids, inst.ID) {
+					insts = append(insts, inst)
+				}
+			}
+			return insts, nil
+		},
+		key: func(i *instance) string { return i.ID },
+		encode: func(page []*instance, next string) any {
+			res := &describeASInstancesResult{Instances: members[asInstanceXML]{}, NextToken: next}
+			for _, inst := range page {
+				res.Instances = append(res.Instances, asInstanceXML{InstanceID: inst.ID, InstanceType: inst.Type,
+					GroupName: inst.Group, AvailabilityZone: inst.Zone, LifecycleState: string(inst.State),
+					HealthStatus: "HEALTHY", LaunchTemplate: ptr(inst.Template), ProtectedFromScaleIn: inst.ProtectedFromScaleIn})
+			}
+			return res
+		},
+	})
 }
 
 // activityKey orders activities newest first, ties by id.
@@ -97,37 +94,36 @@ func activityKey(a *activity) string {
 }
 
 func (c *Cloud) describeActivities(p params) (any, error) {
-	size, err := p.pageSize("MaxRecords", 100, 1, 100)
-	if err != nil {
-		return nil, err
-	}
-	includeDeleted, err := p.boolOr("IncludeDeletedGroups", false)
-	if err != nil {
-		return nil, err
-	}
 	ids, name := p.list("ActivityIds"), p.str("AutoScalingGroupName")
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var acts []*activity
-	for _, a := range c.st.activities {
-		switch {
-		case len(ids) > 0 && !slices.Contains(ids, a.ID),
-			name != "" && a.Group != name,
-			!includeDeleted && len(ids) == 0 && c.st.groups[a.Group] == nil:
-			continue
-		}
-		acts = append(acts, a)
-	}
-	slices.SortFunc(acts, func(a, b *activity) int { return cmp.Compare(activityKey(a), activityKey(b)) })
-	page, next, ok := paginate(acts, activityKey, p.str("NextToken"), size)
-	if !ok {
-		return nil, p.badToken()
-	}
-	res := &describeActivitiesResult{Activities: members[activityXML]{}, NextToken: next}
-	for _, a := range page {
-		res.Activities = append(res.Activities, a.xml())
-	}
-	return res, nil
+	var includeDeleted bool
+	return describe(&c.mu, p, describeOp[*activity, any]{
+		page: pageLimits{param: "MaxRecords", def: 100, lo: 1, hi: 100},
+		check: func([]filter) (err error) {
+			includeDeleted, err = p.boolOr("IncludeDeletedGroups", false)
+			return err
+		},
+		list: func() ([]*activity, error) {
+			var acts []*activity
+			for _, a := range c.st.activities {
+				switch {
+				case len(ids) > 0 && !slices.Contains(ids, a.ID),
+					name != "" && a.Group != name,
+					!includeDeleted && len(ids) == 0 && c.st.groups[a.Group] == nil:
+					continue
+				}
+				acts = append(acts, a)
+			}
+			return acts, nil
+		},
+		key: activityKey,
+		encode: func(page []*activity, next string) any {
+			res := &describeActivitiesResult{Activities: members[activityXML]{}, NextToken: next}
+			for _, a := range page {
+				res.Activities = append(res.Activities, a.xml())
+			}
+			return res
+		},
+	})
 }
 
 // groupTag is a tag sent to CreateOrUpdateTags or DeleteTags.
@@ -207,35 +203,21 @@ func (c *Cloud) deleteASTags(p params) (any, error) {
 }
 
 func (c *Cloud) describeASTags(p params) (any, error) {
-	size, err := p.pageSize("MaxRecords", 50, 1, 100)
-	if err != nil {
-		return nil, err
-	}
-	filters, err := p.filters()
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var all []tagDescription
-	for _, g := range c.st.groups {
-		for _, t := range g.tagDescriptions() {
-			ok, err := asTagMatches(t, filters)
-			if err != nil {
-				return nil, err
+	return describe(&c.mu, p, describeOp[tagDescription, any]{
+		page:  pageLimits{param: "MaxRecords", def: 50, lo: 1, hi: 100},
+		match: asTagMatches,
+		list: func() ([]tagDescription, error) {
+			var all []tagDescription
+			for _, g := range c.st.groups {
+				all = append(all, g.tagDescriptions()...)
 			}
-			if ok {
-				all = append(all, t)
-			}
-		}
-	}
-	key := func(t tagDescription) string { return t.ResourceID + "\x00" + t.Key }
-	slices.SortFunc(all, func(a, b tagDescription) int { return cmp.Compare(key(a), key(b)) })
-	page, next, ok := paginate(all, key, p.str("NextToken"), size)
-	if !ok {
-		return nil, p.badToken()
-	}
-	return &describeTagsResult{Tags: append(members[tagDescription]{}, page...), NextToken: next}, nil
+			return all, nil
+		},
+		key: func(t tagDescription) string { return t.ResourceID + "\x00" + t.Key },
+		encode: func(page []tagDescription, next string) any {
+			return &describeTagsResult{Tags: append(members[tagDescription]{}, page...), NextToken: next}
+		},
+	})
 }
 
 func asTagMatches(t tagDescription, filters []filter) (bool, error) {

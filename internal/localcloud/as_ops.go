@@ -1,11 +1,30 @@
 package localcloud
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strings"
 )
+
+// Auto Scaling's API version (the Version parameter) and XML namespace.
+const (
+	autoScalingVersion   = "2011-01-01"
+	autoScalingNamespace = "http://autoscaling.amazonaws.com/doc/2011-01-01/"
+)
+
+// asHandler serves one Auto Scaling action; a nil result means the action
+// has no output (no <ActionResult> element).
+type asHandler func(p params) (any, error)
+
+// autoScalingService is Auto Scaling, on the query protocol.
+func (c *Cloud) autoScalingService() *service {
+	actions := map[string]handler{}
+	for name, h := range c.autoScalingHandlers() {
+		actions[name] = func(in *call) (any, error) { return h(in.params) }
+	}
+	return &service{signingName: "autoscaling", name: "AmazonAutoScaling", version: autoScalingVersion,
+		namespace: autoScalingNamespace, proto: queryProtocol{}, actions: actions}
+}
 
 // autoScalingHandlers maps Auto Scaling actions to their handlers.
 func (c *Cloud) autoScalingHandlers() map[string]asHandler {
@@ -237,40 +256,28 @@ func (c *Cloud) deleteGroup(p params) (any, error) {
 }
 
 func (c *Cloud) describeGroups(p params) (any, error) {
-	size, err := p.pageSize("MaxRecords", 50, 1, 100)
-	if err != nil {
-		return nil, err
-	}
-	filters, err := p.filters()
-	if err != nil {
-		return nil, err
-	}
 	names := p.list("AutoScalingGroupNames")
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var groups []*group
-	for _, g := range c.st.groups {
-		if len(names) > 0 && !slices.Contains(names, g.Name) {
-			continue
-		}
-		ok, err := groupMatches(g, filters)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			groups = append(groups, g)
-		}
-	}
-	slices.SortFunc(groups, func(a, b *group) int { return cmp.Compare(a.Name, b.Name) })
-	page, next, ok := paginate(groups, func(g *group) string { return g.Name }, p.str("NextToken"), size)
-	if !ok {
-		return nil, p.badToken()
-	}
-	res := &describeGroupsResult{Groups: members[groupXML]{}, NextToken: next}
-	for _, g := range page {
-		res.Groups = append(res.Groups, c.groupXML(g))
-	}
-	return res, nil
+	return describe(&c.mu, p, describeOp[*group, any]{
+		page:  pageLimits{param: "MaxRecords", def: 50, lo: 1, hi: 100},
+		match: groupMatches,
+		list: func() ([]*group, error) {
+			var groups []*group
+			for _, g := range c.st.groups {
+				if len(names) == 0 || slices.Contains(names, g.Name) {
+					groups = append(groups, g)
+				}
+			}
+			return groups, nil
+		},
+		key: func(g *group) string { return g.Name },
+		encode: func(page []*group, next string) any {
+			res := &describeGroupsResult{Groups: members[groupXML]{}, NextToken: next}
+			for _, g := range page {
+				res.Groups = append(res.Groups, c.groupXML(g))
+			}
+			return res
+		},
+	})
 }
 
 // groupMatches applies DescribeAutoScalingGroups filters: tag-key,

@@ -49,17 +49,17 @@ type Options struct {
 // Cloud is the local cloud: the API endpoint (it is an http.Handler), the
 // state and the reconcile loop. It is safe for concurrent use.
 type Cloud struct {
-	region    region
-	runtime   Runtime
-	clock     clock.WithTickerAndDelayedExecution
-	rnd       *lockedRand
-	log       *slog.Logger
-	interval  time.Duration
-	retention time.Duration
-	store     *store
-	asOps     map[string]asHandler
-	ec2Ops    map[string]ec2Handler
-	idem      idempotency
+	region     region
+	runtime    Runtime
+	clock      clock.WithTickerAndDelayedExecution
+	rnd        *lockedRand
+	log        *slog.Logger
+	interval   time.Duration
+	retention  time.Duration
+	store      *store
+	services   services
+	principals *principals
+	idem       idempotency
 
 	mu      sync.Mutex
 	st      *state
@@ -92,17 +92,18 @@ func Open(opts Options) (*Cloud, error) {
 		return nil, fmt.Errorf("open local cloud: %w", err)
 	}
 	c := &Cloud{
-		region:    reg,
-		runtime:   opts.Runtime,
-		clock:     opts.Clock,
-		rnd:       newLockedRand(opts.Rand),
-		log:       opts.Logger,
-		interval:  opts.ReconcileInterval,
-		retention: opts.TerminatedRetention,
-		faults:    opts.Faults,
-		timers:    map[string]clock.Timer{},
-		retryAt:   map[string]time.Time{},
-		kick:      make(chan struct{}, 1),
+		region:     reg,
+		runtime:    opts.Runtime,
+		clock:      opts.Clock,
+		rnd:        newLockedRand(opts.Rand),
+		log:        opts.Logger,
+		interval:   opts.ReconcileInterval,
+		retention:  opts.TerminatedRetention,
+		faults:     opts.Faults,
+		timers:     map[string]clock.Timer{},
+		retryAt:    map[string]time.Time{},
+		kick:       make(chan struct{}, 1),
+		principals: newPrincipals(DefaultPrincipal()),
 	}
 	c.setDefaults()
 	if c.store, err = openStore(opts.Dir); err != nil {
@@ -112,8 +113,12 @@ func Open(opts Options) (*Cloud, error) {
 		_ = c.store.close()
 		return nil, fmt.Errorf("open local cloud: %w", err)
 	}
-	c.asOps = c.autoScalingHandlers()
-	c.ec2Ops = c.ec2Handlers()
+	for _, svc := range []*service{c.autoScalingService(), c.ec2Service()} {
+		if err := c.services.register(svc); err != nil {
+			_ = c.store.close()
+			return nil, fmt.Errorf("open local cloud: %w", err)
+		}
+	}
 	c.log.Info("local cloud opened", "dir", opts.Dir, "region", reg.Name,
 		"groups", len(c.st.groups), "instances", len(c.st.instances))
 	return c, nil

@@ -1,17 +1,18 @@
 // Package localcloud is an AWS-compatible local cloud: one HTTP endpoint on
 // 127.0.0.1 that speaks the Auto Scaling query API (2011-01-01) and the EC2
-// query API (2016-11-15) exactly as aws-sdk-go-v2 and the AWS CLI expect,
+// query API (2016-11-15) exactly as aws-sdk-go-v2 and the AWS CLI expect
+// (and is built to take more services, protocols and callers),
 // backed by Auto Scaling groups whose instances are booted on this machine
 // through a [Runtime].
 //
 // # What it owns
 //
-//   - The wire protocols: requests are routed by the SigV4 credential scope's
-//     service name (autoscaling or ec2) and the Version parameter, verified
-//     against the static credentials [AccessKeyID] and [SecretAccessKey], and
-//     answered in the protocol of that API (query: X.member.N lists,
-//     <ActionResult> wrappers and <ErrorResponse> errors; ec2: X.N lists,
-//     <item> members, no result wrapper and <Response><Errors> errors).
+//   - The endpoint: services, wire protocols and callers' credentials,
+//     each pluggable (see below).
+//   - One describe path (describe.go): every Describe action states where
+//     its candidates come from, how a filter matches, the order and how a
+//     page renders; page size, filters, locking, sorting and NextToken
+//     pagination are done once.
 //   - The state: launch templates and their versions, Auto Scaling groups,
 //     instances, scaling activities and tags, persisted in bbolt
 //     (state.db in the directory given to [Open]).
@@ -24,6 +25,39 @@
 //     per-pool spot capacity).
 //   - Faults one can turn on ([Faults]): boot delay, launch failures
 //     (InsufficientInstanceCapacity), spot interruptions and API throttling.
+//
+// # The endpoint
+//
+// Services (service.go) each declare their SigV4 signing name, API
+// version, wire protocol and action table, and are registered with the
+// Cloud. Auto Scaling (as_*.go) and EC2 (ec2_*.go) are two such services;
+// a new one (SQS, STS, IAM) is a service value, its handlers and one
+// registration.
+//
+// Wire protocols (protocol*.go) decode a request into an action and its
+// input, check that it is addressed to the service, encode a result or an
+// error, and say each common failure (authentication, access denied,
+// throttling, internal error) in their own words: query (X.member.N lists,
+// <ActionResult> wrappers, <ErrorResponse> errors), ec2 (X.N lists, <item>
+// members, no result wrapper, <Response><Errors> errors) and json1.0
+// (X-Amz-Target "<Service>.<Action>", JSON bodies, {"__type", "message"}
+// errors).
+//
+// Callers' credentials (principals.go) are a store of [Principal]s, each
+// with an access key, a secret, an optional session token (then required
+// in X-Amz-Security-Token) and expiry, and an [Authorizer] (nil allows
+// everything). [DefaultPrincipal], the static keys [AccessKeyID] and
+// [SecretAccessKey], is always there; [Cloud.AddPrincipal] adds more at
+// runtime.
+//
+// A request goes: to the service its credential scope names (unsigned: the
+// one its X-Amz-Target or Version names, else Auto Scaling); decoded by
+// that service's protocol; its principal found by access key and session
+// token and its signature verified with that principal's secret; checked
+// (version or target, action); throttled when the faults say so;
+// authorized by the principal's Authorizer; served by the action's handler,
+// which sees the principal; its result encoded. Any failure is answered in
+// the service's protocol.
 //
 // # The caller's duties
 //

@@ -1,7 +1,6 @@
 package localcloud
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -129,46 +128,36 @@ func instanceTypeFilter(t catalog.InstanceType, f filter) (bool, bool) {
 }
 
 func (c *Cloud) describeInstanceTypes(p params) (ec2Response, error) {
-	size, err := p.pageSize("MaxResults", 100, 5, 100)
-	if err != nil {
-		return nil, err
-	}
-	filters, err := p.filters()
-	if err != nil {
-		return nil, err
-	}
 	names := p.list("InstanceType")
-	var missing []string
-	for _, n := range names {
-		if _, err := catalog.Lookup(n); err != nil {
-			missing = append(missing, n)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, errf(codeInvalidInstanceType, "The following supplied instance types do not exist: [%s]", strings.Join(missing, ", "))
-	}
-	var kept []catalog.InstanceType
-	for _, t := range catalog.All() {
-		if len(names) > 0 && !slices.Contains(names, t.Name) {
-			continue
-		}
-		ok, err := matchAll(filters, func(f filter) (bool, bool) { return instanceTypeFilter(t, f) })
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			kept = append(kept, t)
-		}
-	}
-	page, next, ok := paginate(kept, func(t catalog.InstanceType) string { return t.Name }, p.str("NextToken"), size)
-	if !ok {
-		return nil, p.badToken()
-	}
-	resp := &describeInstanceTypesResponse{Types: items[instanceTypeXML]{}, NextToken: next}
-	for _, t := range page {
-		resp.Types = append(resp.Types, instanceTypeToXML(t))
-	}
-	return resp, nil
+	return describe(&c.mu, p, describeOp[catalog.InstanceType, ec2Response]{
+		page:  pageLimits{param: "MaxResults", def: 100, lo: 5, hi: 100},
+		match: ec2Match(instanceTypeFilter),
+		check: func([]filter) error {
+			var missing []string
+			for _, n := range names {
+				if _, err := catalog.Lookup(n); err != nil {
+					missing = append(missing, n)
+				}
+			}
+			if len(missing) > 0 {
+				return errf(codeInvalidInstanceType, "The following supplied instance types do not exist: [%s]", strings.Join(missing, ", "))
+			}
+			return nil
+		},
+		list: func() ([]catalog.InstanceType, error) {
+			return slices.DeleteFunc(catalog.All(), func(t catalog.InstanceType) bool {
+				return len(names) > 0 && !slices.Contains(names, t.Name)
+			}), nil
+		},
+		key: func(t catalog.InstanceType) string { return t.Name },
+		encode: func(page []catalog.InstanceType, next string) ec2Response {
+			resp := &describeInstanceTypesResponse{Types: items[instanceTypeXML]{}, NextToken: next}
+			for _, t := range page {
+				resp.Types = append(resp.Types, instanceTypeToXML(t))
+			}
+			return resp
+		},
+	})
 }
 
 type spotPriceXML struct {
@@ -190,47 +179,36 @@ type describeSpotPriceHistoryResponse struct {
 const spotProduct = "Linux/UNIX"
 
 func (c *Cloud) describeSpotPriceHistory(p params) (ec2Response, error) {
-	size, err := p.pageSize("MaxResults", 1000, 1, 1000)
-	if err != nil {
-		return nil, err
-	}
-	filters, err := p.filters()
-	if err != nil {
-		return nil, err
-	}
-	types, products := p.list("InstanceType"), p.list("ProductDescription")
+	types, products, zone := p.list("InstanceType"), p.list("ProductDescription"), p.str("AvailabilityZone")
 	stamp := c.clock.Now().UTC().Truncate(time.Hour)
 	if end, err := time.Parse(time.RFC3339, p.str("EndTime")); err == nil && end.Before(stamp) {
 		stamp = end.UTC()
 	}
-	var all []spotPriceXML
-	for _, t := range catalog.All() {
-		for _, z := range c.region.Zones {
-			x := spotPriceXML{AvailabilityZone: z.Name, AvailabilityZoneID: z.ID, InstanceType: t.Name,
-				ProductDescription: spotProduct, Timestamp: xmlTime(stamp),
-				SpotPrice: fmt.Sprintf("%.6f", spotPrice(t.SpotPrice, t.Name, z.Name))}
-			switch {
-			case len(types) > 0 && !slices.Contains(types, t.Name),
-				len(products) > 0 && !slices.ContainsFunc(products, func(s string) bool { return strings.HasPrefix(s, spotProduct) }),
-				p.str("AvailabilityZone") != "" && p.str("AvailabilityZone") != z.Name:
-				continue
+	return describe(&c.mu, p, describeOp[spotPriceXML, ec2Response]{
+		page:  pageLimits{param: "MaxResults", def: 1000, lo: 1, hi: 1000},
+		match: ec2Match(spotPriceFilter),
+		list: func() ([]spotPriceXML, error) {
+			var all []spotPriceXML
+			for _, t := range catalog.All() {
+				for _, z := range c.region.Zones {
+					switch {
+					case len(types) > 0 && !slices.Contains(types, t.Name),
+						len(products) > 0 && !slices.ContainsFunc(products, func(s string) bool { return strings.HasPrefix(s, spotProduct) }),
+						zone != "" && zone != z.Name:
+						continue
+					}
+					all = append(all, spotPriceXML{AvailabilityZone: z.Name, AvailabilityZoneID: z.ID, InstanceType: t.Name,
+						ProductDescription: spotProduct, Timestamp: xmlTime(stamp),
+						SpotPrice: fmt.Sprintf("%.6f", spotPrice(t.SpotPrice, t.Name, z.Name))})
+				}
 			}
-			ok, err := matchAll(filters, func(f filter) (bool, bool) { return spotPriceFilter(x, f) })
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				all = append(all, x)
-			}
-		}
-	}
-	key := func(x spotPriceXML) string { return x.InstanceType + "/" + x.AvailabilityZone }
-	slices.SortFunc(all, func(a, b spotPriceXML) int { return cmp.Compare(key(a), key(b)) })
-	page, next, ok := paginate(all, key, p.str("NextToken"), size)
-	if !ok {
-		return nil, p.badToken()
-	}
-	return &describeSpotPriceHistoryResponse{Prices: append(items[spotPriceXML]{}, page...), NextToken: next}, nil
+			return all, nil
+		},
+		key: func(x spotPriceXML) string { return x.InstanceType + "/" + x.AvailabilityZone },
+		encode: func(page []spotPriceXML, next string) ec2Response {
+			return &describeSpotPriceHistoryResponse{Prices: append(items[spotPriceXML]{}, page...), NextToken: next}
+		},
+	})
 }
 
 func spotPriceFilter(x spotPriceXML, f filter) (bool, bool) {

@@ -1,14 +1,48 @@
 package localcloud
 
 import (
-	"cmp"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/kelp-dev/kelp/internal/catalog"
 )
+
+// EC2's API version (the Version parameter) and XML namespace.
+const (
+	ec2Version   = "2016-11-15"
+	ec2Namespace = "http://ec2.amazonaws.com/doc/2016-11-15/"
+)
+
+// ec2Handler serves one EC2 action.
+type ec2Handler func(p params) (ec2Response, error)
+
+// ec2Service is EC2, on the ec2 protocol. Every action honours DryRun, and
+// those that take a ClientToken are idempotent.
+func (c *Cloud) ec2Service() *service {
+	actions := map[string]handler{}
+	for name, h := range c.ec2Handlers() {
+		actions[name] = func(in *call) (any, error) { return h(in.params) }
+	}
+	return &service{signingName: "ec2", name: "AmazonEC2", version: ec2Version, namespace: ec2Namespace,
+		proto: ec2Protocol{}, actions: actions, around: c.ec2Around}
+}
+
+// ec2Around answers DryRun requests without running them and runs the
+// others through the ClientToken idempotency.
+func (c *Cloud) ec2Around(in *call, run func() ([]byte, error)) ([]byte, error) {
+	dry, err := in.params.boolOr("DryRun", false)
+	switch {
+	case err != nil:
+		return nil, err
+	case dry:
+		return nil, &apiError{Code: "DryRunOperation", Message: "Request would have succeeded, but DryRun flag is set.",
+			Status: http.StatusPreconditionFailed}
+	}
+	return c.idem.do(in.action, in.params, run)
+}
 
 // ec2Handlers maps EC2 actions to their handlers.
 func (c *Cloud) ec2Handlers() map[string]ec2Handler {
@@ -179,43 +213,31 @@ func (c *Cloud) describeInstances(p params) (ec2Response, error) {
 	if len(ids) > 0 && p.has("MaxResults") {
 		return nil, errf(codeInvalidParameterCombination, "The parameter instancesSet cannot be used with the parameter maxResults")
 	}
-	size, err := p.pageSize("MaxResults", 1000, 5, 1000)
-	if err != nil {
-		return nil, err
-	}
-	filters, err := p.filters()
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.checkInstanceIDs(ids); err != nil {
-		return nil, err
-	}
-	var insts []*instance
-	for _, inst := range c.st.instances {
-		if len(ids) > 0 && !slices.Contains(ids, inst.ID) {
-			continue
-		}
-		ok, err := matchAll(filters, func(f filter) (bool, bool) { return c.instanceFilter(inst, f) })
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			insts = append(insts, inst)
-		}
-	}
-	slices.SortFunc(insts, func(a, b *instance) int { return cmp.Compare(a.ID, b.ID) })
-	page, next, ok := paginate(insts, func(i *instance) string { return i.ID }, p.str("NextToken"), size)
-	if !ok {
-		return nil, p.badToken()
-	}
-	resp := &describeInstancesResponse{Reservations: items[reservationXML]{}, NextToken: next}
-	for _, inst := range page {
-		resp.Reservations = append(resp.Reservations, reservationXML{ID: "r-" + stableHex(inst.ID), OwnerID: AccountID,
-			Groups: items[securityRef]{}, Instances: items[instanceXML]{c.instanceXML(inst)}})
-	}
-	return resp, nil
+	return describe(&c.mu, p, describeOp[*instance, ec2Response]{
+		page:  pageLimits{param: "MaxResults", def: 1000, lo: 5, hi: 1000},
+		match: ec2Match(c.instanceFilter),
+		list: func() ([]*instance, error) {
+			if err := c.checkInstanceIDs(ids); err != nil {
+				return nil, err
+			}
+			var insts []*instance
+			for _, inst := range c.st.instances {
+				if len(ids) == 0 || slices.Contains(ids, inst.ID) {
+					insts = append(insts, inst)
+				}
+			}
+			return insts, nil
+		},
+		key: func(i *instance) string { return i.ID },
+		encode: func(page []*instance, next string) ec2Response {
+			resp := &describeInstancesResponse{Reservations: items[reservationXML]{}, NextToken: next}
+			for _, inst := range page {
+				resp.Reservations = append(resp.Reservations, reservationXML{ID: "r-" + stableHex(inst.ID), OwnerID: AccountID,
+					Groups: items[securityRef]{}, Instances: items[instanceXML]{c.instanceXML(inst)}})
+			}
+			return resp
+		},
+	})
 }
 
 // instanceFilter evaluates one DescribeInstances filter. c.mu must be held.

@@ -1,7 +1,6 @@
 package localcloud
 
 import (
-	"cmp"
 	"slices"
 	"strconv"
 )
@@ -72,41 +71,32 @@ func subnetFilter(s subnetXML, f filter) (bool, bool) {
 }
 
 func (c *Cloud) describeSubnets(p params) (ec2Response, error) {
-	size, err := p.pageSize("MaxResults", 1000, 5, 1000)
-	if err != nil {
-		return nil, err
-	}
-	filters, err := p.filters()
-	if err != nil {
-		return nil, err
-	}
 	ids := p.list("SubnetId")
-	for _, id := range ids {
-		if _, ok := c.region.subnet(id); !ok {
-			return nil, errf(codeInvalidSubnetIDNotFound, "The subnet ID '%s' does not exist", id)
-		}
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var all []subnetXML
-	for _, z := range c.region.Zones {
-		if len(ids) > 0 && !slices.Contains(ids, z.SubnetID) {
-			continue
-		}
-		s := c.subnetXML(z)
-		ok, err := matchAll(filters, func(f filter) (bool, bool) { return subnetFilter(s, f) })
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			all = append(all, s)
-		}
-	}
-	page, next, ok := paginate(all, func(s subnetXML) string { return s.AvailabilityZone }, p.str("NextToken"), size)
-	if !ok {
-		return nil, p.badToken()
-	}
-	return &describeSubnetsResponse{Subnets: append(items[subnetXML]{}, page...), NextToken: next}, nil
+	return describe(&c.mu, p, describeOp[subnetXML, ec2Response]{
+		page:  pageLimits{param: "MaxResults", def: 1000, lo: 5, hi: 1000},
+		match: ec2Match(subnetFilter),
+		check: func([]filter) error {
+			for _, id := range ids {
+				if _, ok := c.region.subnet(id); !ok {
+					return errf(codeInvalidSubnetIDNotFound, "The subnet ID '%s' does not exist", id)
+				}
+			}
+			return nil
+		},
+		list: func() ([]subnetXML, error) {
+			var all []subnetXML
+			for _, z := range c.region.Zones {
+				if len(ids) == 0 || slices.Contains(ids, z.SubnetID) {
+					all = append(all, c.subnetXML(z))
+				}
+			}
+			return all, nil
+		},
+		key: func(s subnetXML) string { return s.AvailabilityZone },
+		encode: func(page []subnetXML, next string) ec2Response {
+			return &describeSubnetsResponse{Subnets: append(items[subnetXML]{}, page...), NextToken: next}
+		},
+	})
 }
 
 type zoneXML struct {
@@ -149,34 +139,35 @@ func zoneFilter(z zoneXML, f filter) (bool, bool) {
 	return anyGlob(f.Values, v), true
 }
 
+// describeAvailabilityZones is not paginated: every zone in one answer.
 func (c *Cloud) describeAvailabilityZones(p params) (ec2Response, error) {
-	filters, err := p.filters()
-	if err != nil {
-		return nil, err
-	}
 	names, ids := p.list("ZoneName"), p.list("ZoneId")
-	for _, n := range names {
-		if _, ok := c.region.zone(n); !ok {
-			return nil, invalidParamf("The zone '%s' does not exist in the current region (%s)", n, c.region.Name)
-		}
-	}
-	resp := &describeZonesResponse{Zones: items[zoneXML]{}}
-	for _, z := range c.region.Zones {
-		x := zoneXML{OptInStatus: "opt-in-not-required", Messages: items[string]{}, RegionName: c.region.Name,
-			ZoneName: z.Name, ZoneID: z.ID, GroupName: c.region.Name + "-zg-1", NetworkBorderGroup: c.region.Name,
-			ZoneType: "availability-zone", ZoneState: "available"}
-		if (len(names) > 0 || len(ids) > 0) && !slices.Contains(names, z.Name) && !slices.Contains(ids, z.ID) {
-			continue
-		}
-		ok, err := matchAll(filters, func(f filter) (bool, bool) { return zoneFilter(x, f) })
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			resp.Zones = append(resp.Zones, x)
-		}
-	}
-	return resp, nil
+	return describe(&c.mu, p, describeOp[zoneXML, ec2Response]{
+		match: ec2Match(zoneFilter),
+		check: func([]filter) error {
+			for _, n := range names {
+				if _, ok := c.region.zone(n); !ok {
+					return invalidParamf("The zone '%s' does not exist in the current region (%s)", n, c.region.Name)
+				}
+			}
+			return nil
+		},
+		list: func() ([]zoneXML, error) {
+			var all []zoneXML
+			for _, z := range c.region.Zones {
+				if (len(names) > 0 || len(ids) > 0) && !slices.Contains(names, z.Name) && !slices.Contains(ids, z.ID) {
+					continue
+				}
+				all = append(all, zoneXML{OptInStatus: "opt-in-not-required", Messages: items[string]{}, RegionName: c.region.Name,
+					ZoneName: z.Name, ZoneID: z.ID, GroupName: c.region.Name + "-zg-1", NetworkBorderGroup: c.region.Name,
+					ZoneType: "availability-zone", ZoneState: "available"})
+			}
+			return all, nil
+		},
+		encode: func(page []zoneXML, _ string) ec2Response {
+			return &describeZonesResponse{Zones: append(items[zoneXML]{}, page...)}
+		},
+	})
 }
 
 type imageXML struct {
@@ -262,42 +253,35 @@ func (c *Cloud) describeImages(p params) (ec2Response, error) {
 	if len(ids) > 0 && p.has("MaxResults") {
 		return nil, errf(codeInvalidParameterCombination, "The parameter imagesSet cannot be used with the parameter maxResults")
 	}
-	size, err := p.pageSize("MaxResults", 1000, 5, 1000)
-	if err != nil {
-		return nil, err
-	}
-	filters, err := p.filters()
-	if err != nil {
-		return nil, err
-	}
-	for _, id := range ids {
-		if !imageIDPattern.MatchString(id) {
-			return nil, errf(codeInvalidAMIIDMalformed, "Invalid id: \"%s\" (expecting \"ami-...\")", id)
-		}
-		if _, ok := findImage(id); !ok {
-			return nil, errf(codeInvalidAMIIDNotFound, "The image id '[%s]' does not exist", id)
-		}
-	}
-	var all []imageXML
-	for _, im := range localImages {
-		x := imageToXML(im)
-		switch {
-		case len(ids) > 0 && !slices.Contains(ids, im.ID),
-			len(owners) > 0 && !slices.Contains(owners, "self") && !slices.Contains(owners, AccountID):
-			continue
-		}
-		ok, err := matchAll(filters, func(f filter) (bool, bool) { return imageFilter(x, f) })
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			all = append(all, x)
-		}
-	}
-	slices.SortFunc(all, func(a, b imageXML) int { return cmp.Compare(a.ID, b.ID) })
-	page, next, ok := paginate(all, func(x imageXML) string { return x.ID }, p.str("NextToken"), size)
-	if !ok {
-		return nil, p.badToken()
-	}
-	return &describeImagesResponse{Images: append(items[imageXML]{}, page...), NextToken: next}, nil
+	return describe(&c.mu, p, describeOp[imageXML, ec2Response]{
+		page:  pageLimits{param: "MaxResults", def: 1000, lo: 5, hi: 1000},
+		match: ec2Match(imageFilter),
+		check: func([]filter) error {
+			for _, id := range ids {
+				if !imageIDPattern.MatchString(id) {
+					return errf(codeInvalidAMIIDMalformed, "Invalid id: \"%s\" (expecting \"ami-...\")", id)
+				}
+				if _, ok := findImage(id); !ok {
+					return errf(codeInvalidAMIIDNotFound, "The image id '[%s]' does not exist", id)
+				}
+			}
+			return nil
+		},
+		list: func() ([]imageXML, error) {
+			var all []imageXML
+			for _, im := range localImages {
+				switch {
+				case len(ids) > 0 && !slices.Contains(ids, im.ID),
+					len(owners) > 0 && !slices.Contains(owners, "self") && !slices.Contains(owners, AccountID):
+					continue
+				}
+				all = append(all, imageToXML(im))
+			}
+			return all, nil
+		},
+		key: func(x imageXML) string { return x.ID },
+		encode: func(page []imageXML, next string) ec2Response {
+			return &describeImagesResponse{Images: append(items[imageXML]{}, page...), NextToken: next}
+		},
+	})
 }

@@ -1,7 +1,6 @@
 package localcloud
 
 import (
-	"cmp"
 	"slices"
 	"strings"
 )
@@ -126,47 +125,29 @@ type describeEC2TagsResponse struct {
 }
 
 func (c *Cloud) describeEC2Tags(p params) (ec2Response, error) {
-	size, err := p.pageSize("MaxResults", 1000, 5, 1000)
-	if err != nil {
-		return nil, err
-	}
-	filters, err := p.filters()
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var all []tagDescriptionEC2
-	add := func(r taggable) error {
-		for _, t := range r.Tags {
-			d := tagDescriptionEC2{Key: t.Key, ResourceID: r.ID, ResourceType: r.Type, Value: t.Value}
-			ok, err := matchAll(filters, func(f filter) (bool, bool) { return ec2TagFilter(d, f) })
-			if err != nil {
-				return err
+	return describe(&c.mu, p, describeOp[tagDescriptionEC2, ec2Response]{
+		page:  pageLimits{param: "MaxResults", def: 1000, lo: 5, hi: 1000},
+		match: ec2Match(ec2TagFilter),
+		list: func() ([]tagDescriptionEC2, error) {
+			var all []tagDescriptionEC2
+			add := func(r taggable) {
+				for _, t := range r.Tags {
+					all = append(all, tagDescriptionEC2{Key: t.Key, ResourceID: r.ID, ResourceType: r.Type, Value: t.Value})
+				}
 			}
-			if ok {
-				all = append(all, d)
+			for id, inst := range c.st.instances {
+				add(taggable{ID: id, Type: "instance", Tags: inst.Tags})
 			}
-		}
-		return nil
-	}
-	for id, inst := range c.st.instances {
-		if err := add(taggable{ID: id, Type: "instance", Tags: inst.Tags}); err != nil {
-			return nil, err
-		}
-	}
-	for id, t := range c.st.templates {
-		if err := add(taggable{ID: id, Type: "launch-template", Tags: t.Tags}); err != nil {
-			return nil, err
-		}
-	}
-	key := func(d tagDescriptionEC2) string { return d.ResourceID + "\x00" + d.Key }
-	slices.SortFunc(all, func(a, b tagDescriptionEC2) int { return cmp.Compare(key(a), key(b)) })
-	page, next, ok := paginate(all, key, p.str("NextToken"), size)
-	if !ok {
-		return nil, p.badToken()
-	}
-	return &describeEC2TagsResponse{Tags: append(items[tagDescriptionEC2]{}, page...), NextToken: next}, nil
+			for id, t := range c.st.templates {
+				add(taggable{ID: id, Type: "launch-template", Tags: t.Tags})
+			}
+			return all, nil
+		},
+		key: func(d tagDescriptionEC2) string { return d.ResourceID + "\x00" + d.Key },
+		encode: func(page []tagDescriptionEC2, next string) ec2Response {
+			return &describeEC2TagsResponse{Tags: append(items[tagDescriptionEC2]{}, page...), NextToken: next}
+		},
+	})
 }
 
 func ec2TagFilter(d tagDescriptionEC2, f filter) (bool, bool) {

@@ -1,7 +1,6 @@
 package localcloud
 
 import (
-	"cmp"
 	"regexp"
 	"slices"
 	"strconv"
@@ -234,59 +233,55 @@ func (c *Cloud) deleteLaunchTemplate(p params) (ec2Response, error) {
 }
 
 func (c *Cloud) describeLaunchTemplates(p params) (ec2Response, error) {
-	size, err := p.pageSize("MaxResults", 200, 1, 200)
-	if err != nil {
-		return nil, err
-	}
-	filters, err := p.filters()
-	if err != nil {
-		return nil, err
-	}
 	ids, names := p.list("LaunchTemplateId"), p.list("LaunchTemplateName")
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	return describe(&c.mu, p, describeOp[*launchTemplate, ec2Response]{
+		page:  pageLimits{param: "MaxResults", def: 200, lo: 1, hi: 200},
+		match: ec2Match(templateFilter),
+		list:  func() ([]*launchTemplate, error) { return c.namedTemplates(ids, names) },
+		key:   func(t *launchTemplate) string { return t.Name },
+		encode: func(page []*launchTemplate, next string) ec2Response {
+			resp := &describeLaunchTemplatesResponse{Templates: items[launchTemplateXML]{}, NextToken: next}
+			for _, t := range page {
+				resp.Templates = append(resp.Templates, t.xml())
+			}
+			return resp
+		},
+	})
+}
+
+// namedTemplates returns the templates named by id or name, each once, or
+// every template when none is named. c.mu must be held.
+func (c *Cloud) namedTemplates(ids, names []string) ([]*launchTemplate, error) {
+	if len(ids)+len(names) == 0 {
+		var out []*launchTemplate
+		for _, t := range c.st.templates {
+			out = append(out, t)
+		}
+		return out, nil
+	}
 	var out []*launchTemplate
+	seen := map[string]bool{}
+	add := func(t *launchTemplate) {
+		if !seen[t.ID] {
+			seen[t.ID] = true
+			out = append(out, t)
+		}
+	}
 	for _, id := range ids {
 		t, err := c.findTemplate(id, "")
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, t)
+		add(t)
 	}
 	for _, name := range names {
 		t := c.templateByName(name)
 		if t == nil {
 			return nil, errf(codeInvalidLTNameNotFound, "At least one of the launch templates specified in the request does not exist.")
 		}
-		out = append(out, t)
+		add(t)
 	}
-	if len(ids)+len(names) == 0 {
-		for _, t := range c.st.templates {
-			out = append(out, t)
-		}
-	}
-	resp := &describeLaunchTemplatesResponse{Templates: items[launchTemplateXML]{}}
-	var kept []*launchTemplate
-	for _, t := range out {
-		ok, err := matchAll(filters, func(f filter) (bool, bool) { return templateFilter(t, f) })
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			kept = append(kept, t)
-		}
-	}
-	slices.SortFunc(kept, func(a, b *launchTemplate) int { return cmp.Compare(a.Name, b.Name) })
-	kept = slices.CompactFunc(kept, func(a, b *launchTemplate) bool { return a.ID == b.ID })
-	page, next, ok := paginate(kept, func(t *launchTemplate) string { return t.Name }, p.str("NextToken"), size)
-	if !ok {
-		return nil, p.badToken()
-	}
-	for _, t := range page {
-		resp.Templates = append(resp.Templates, t.xml())
-	}
-	resp.NextToken = next
-	return resp, nil
+	return out, nil
 }
 
 func templateFilter(t *launchTemplate, f filter) (bool, bool) {
@@ -300,46 +295,46 @@ func templateFilter(t *launchTemplate, f filter) (bool, bool) {
 }
 
 func (c *Cloud) describeLaunchTemplateVersions(p params) (ec2Response, error) {
-	size, err := p.pageSize("MaxResults", 200, 1, 200)
-	if err != nil {
-		return nil, err
-	}
-	minV, err := p.intOr("MinVersion", 0)
-	if err != nil {
-		return nil, err
-	}
-	maxV, err := p.intOr("MaxVersion", 0)
-	if err != nil {
-		return nil, err
-	}
-	if filters, err := p.filters(); err != nil {
-		return nil, err
-	} else if len(filters) > 0 {
-		return nil, badFilter(filters[0].Name)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	templates, err := c.versionTemplates(p)
-	if err != nil {
-		return nil, err
-	}
-	var all []ltVersionXML
-	for _, t := range templates {
-		vs, err := selectVersions(t, p.list("LaunchTemplateVersion"), int64(minV), int64(maxV))
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range vs {
-			all = append(all, t.versionXML(v))
-		}
-	}
-	key := func(v ltVersionXML) string { return v.Name + "\x00" + strconv.FormatInt(1<<40-v.Number, 10) }
-	slices.SortFunc(all, func(a, b ltVersionXML) int { return cmp.Compare(key(a), key(b)) })
-	page, next, ok := paginate(all, key, p.str("NextToken"), size)
-	if !ok {
-		return nil, p.badToken()
-	}
-	return &describeLTVersionsResponse{Versions: append(items[ltVersionXML]{}, page...), NextToken: next}, nil
+	var minV, maxV int
+	return describe(&c.mu, p, describeOp[ltVersionXML, ec2Response]{
+		page: pageLimits{param: "MaxResults", def: 200, lo: 1, hi: 200},
+		check: func([]filter) (err error) {
+			if minV, err = p.intOr("MinVersion", 0); err != nil {
+				return err
+			}
+			if maxV, err = p.intOr("MaxVersion", 0); err != nil {
+				return err
+			}
+			// No filter is supported; describe does not read them (no match).
+			if filters, err := p.filters(); err != nil {
+				return err
+			} else if len(filters) > 0 {
+				return badFilter(filters[0].Name)
+			}
+			return nil
+		},
+		list: func() ([]ltVersionXML, error) {
+			templates, err := c.versionTemplates(p)
+			if err != nil {
+				return nil, err
+			}
+			var all []ltVersionXML
+			for _, t := range templates {
+				vs, err := selectVersions(t, p.list("LaunchTemplateVersion"), int64(minV), int64(maxV))
+				if err != nil {
+					return nil, err
+				}
+				for _, v := range vs {
+					all = append(all, t.versionXML(v))
+				}
+			}
+			return all, nil
+		},
+		key: func(v ltVersionXML) string { return v.Name + "\x00" + strconv.FormatInt(1<<40-v.Number, 10) },
+		encode: func(page []ltVersionXML, next string) ec2Response {
+			return &describeLTVersionsResponse{Versions: append(items[ltVersionXML]{}, page...), NextToken: next}
+		},
+	})
 }
 
 // versionTemplates returns the template the request names, or every

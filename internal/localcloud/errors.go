@@ -82,8 +82,3 @@ func validationf(format string, args ...any) *apiError {
 func invalidParamf(format string, args ...any) *apiError {
 	return errf(codeInvalidParameterValue, format, args...)
 }
-
-// authError returns an HTTP 403 authentication failure.
-func authError(code, format string, args ...any) *apiError {
-	return &apiError{Code: code, Message: fmt.Sprintf(format, args...), Status: http.StatusForbidden}
-}

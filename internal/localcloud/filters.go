@@ -1,8 +1,6 @@
 package localcloud
 
 import (
-	"encoding/base64"
-	"sort"
 	"strings"
 )
 
@@ -92,49 +90,4 @@ func matchAll(filters []filter, match func(f filter) (bool, bool)) (bool, error)
 		}
 	}
 	return true, nil
-}
-
-// paginate returns the page of all (sorted ascending by key) that follows
-// the element whose key the token carries, at most max long, and the token
-// of the next page ("" on the last page).
-func paginate[T any](all []T, key func(T) string, token string, max int) ([]T, string, bool) {
-	start := 0
-	if token != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(token)
-		if err != nil {
-			return nil, "", false
-		}
-		after := string(raw)
-		start = sort.Search(len(all), func(i int) bool { return key(all[i]) > after })
-	}
-	end := min(start+max, len(all))
-	page := all[start:end]
-	if end == len(all) || len(page) == 0 {
-		return page, "", true
-	}
-	return page, base64.RawURLEncoding.EncodeToString([]byte(key(page[len(page)-1]))), true
-}
-
-// pageSize reads the page size parameter (MaxRecords or MaxResults) within
-// [lo, hi], defaulting to def.
-func (p params) pageSize(name string, def, lo, hi int) (int, error) {
-	n, err := p.optInt(name)
-	if err != nil {
-		return 0, err
-	}
-	if n == nil {
-		return def, nil
-	}
-	if *n < lo || *n > hi {
-		return 0, p.invalid("Value ( %d ) for parameter %s is invalid. Expecting a value between %d and %d.", *n, name, lo, hi)
-	}
-	return *n, nil
-}
-
-// badToken is the error for a NextToken that paginate could not read.
-func (p params) badToken() *apiError {
-	if p.api == apiEC2 {
-		return errf(codeInvalidPaginationToken, "Invalid pagination token: %s", p.str("NextToken"))
-	}
-	return errf(codeInvalidNextToken, "The token '%s' is invalid.", p.str("NextToken"))
 }

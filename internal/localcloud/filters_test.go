@@ -1,7 +1,6 @@
 package localcloud
 
 import (
-	"slices"
 	"testing"
 )
 
@@ -26,37 +25,6 @@ func TestGlobMatch(t *testing.T) {
 		if got := globMatch(tt.pattern, tt.s); got != tt.want {
 			t.Errorf("globMatch(%q, %q) = %v, want %v", tt.pattern, tt.s, got, tt.want)
 		}
-	}
-}
-
-func TestPaginate(t *testing.T) {
-	all := []string{"a", "b", "c", "d", "e"}
-	id := func(s string) string { return s }
-	var got []string
-	token, pages := "", 0
-	for {
-		page, next, ok := paginate(all, id, token, 2)
-		if !ok {
-			t.Fatalf("token %q rejected", token)
-		}
-		got = append(got, page...)
-		pages++
-		if next == "" {
-			break
-		}
-		token = next
-	}
-	if !slices.Equal(got, all) || pages != 3 {
-		t.Fatalf("got %v in %d pages", got, pages)
-	}
-	// A token whose element was deleted resumes after its key.
-	_, next, _ := paginate(all, id, "", 2)
-	page, _, _ := paginate([]string{"a", "c", "d"}, id, next, 2)
-	if !slices.Equal(page, []string{"c", "d"}) {
-		t.Fatalf("after a deletion: %v", page)
-	}
-	if _, _, ok := paginate(all, id, "!!", 2); ok {
-		t.Fatal("a garbage token was accepted")
 	}
 }
 

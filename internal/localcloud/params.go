@@ -8,20 +8,22 @@ import (
 	"unicode"
 )
 
-// api names one of the two APIs the endpoint speaks.
-type api int
+// dialect names one of the two form-encoded protocols: query (Auto
+// Scaling, STS, IAM) and ec2. They flatten lists differently and answer a
+// bad value with different codes.
+type dialect int
 
 const (
-	apiAutoScaling api = iota + 1
-	apiEC2
+	dialectQuery dialect = iota + 1
+	dialectEC2
 )
 
-// params is a decoded query-protocol request: the form values and the API
-// they were sent to (which decides how lists are flattened and which error
+// params is a decoded form-encoded request: the form values and the
+// protocol's dialect (which decides how lists are flattened and which error
 // code a bad value gets).
 type params struct {
-	v   url.Values
-	api api
+	v       url.Values
+	dialect dialect
 }
 
 // str returns the value of key, or "" when absent.
@@ -45,7 +47,7 @@ func (p params) hasPrefix(prefix string) bool {
 
 // invalid returns the API's generic bad-input error.
 func (p params) invalid(format string, args ...any) *apiError {
-	if p.api == apiEC2 {
+	if p.dialect == dialectEC2 {
 		return invalidParamf(format, args...)
 	}
 	return validationf(format, args...)
@@ -62,7 +64,7 @@ func (p params) required(key string) (string, error) {
 
 // requiredErr is the error AWS returns when the required key is missing.
 func (p params) requiredErr(key string) *apiError {
-	if p.api == apiEC2 {
+	if p.dialect == dialectEC2 {
 		return errf(codeMissingParameter, "The request must contain the parameter %s", key)
 	}
 	return validationf("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null",
@@ -137,7 +139,7 @@ func (p params) indexes(prefix string) []int {
 // listKey returns the key prefix of list member n of the list named name,
 // flattened as the API flattens lists ("name.member.n" or "name.n").
 func (p params) listKey(name string, n int) string {
-	if p.api == apiEC2 {
+	if p.dialect == dialectEC2 {
 		return name + "." + strconv.Itoa(n)
 	}
 	return name + ".member." + strconv.Itoa(n)
@@ -145,7 +147,7 @@ func (p params) listKey(name string, n int) string {
 
 // listPrefix returns the prefix that indexes takes for the list named name.
 func (p params) listPrefix(name string) string {
-	if p.api == apiEC2 {
+	if p.dialect == dialectEC2 {
 		return name
 	}
 	return name + ".member"
@@ -172,7 +174,7 @@ type filter struct {
 // Filter.N.Value.M (EC2).
 func (p params) filters() ([]filter, error) {
 	name, values := "Filters", "Values"
-	if p.api == apiEC2 {
+	if p.dialect == dialectEC2 {
 		name, values = "Filter", "Value"
 	}
 	var out []filter

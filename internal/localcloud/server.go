@@ -6,218 +6,172 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
+	"strings"
 	"time"
-)
-
-// API versions, as sent in the Version parameter.
-const (
-	autoScalingVersion = "2011-01-01"
-	ec2Version         = "2016-11-15"
 )
 
 // maxRequestBody bounds a request body (user-data is at most 16 KiB).
 const maxRequestBody = 1 << 20
 
-// asHandler serves one Auto Scaling action; a nil result means the action
-// has no output (no <ActionResult> element).
-type asHandler func(p params) (any, error)
-
-// ec2Handler serves one EC2 action.
-type ec2Handler func(p params) (ec2Response, error)
-
-// request is what ServeHTTP learned about a request, for logging.
+// request is what ServeHTTP learned about a request, for logging and
+// for rendering its error.
 type request struct {
 	id     string
-	api    api
+	svc    *service
 	action string
+	caller string // the principal's name, once authenticated
 }
 
-// ServeHTTP implements http.Handler: it routes the request to the Auto
-// Scaling or EC2 API by the SigV4 credential scope's service (or, unsigned,
-// by Version), verifies the signature and answers in that API's protocol.
+// ServeHTTP implements http.Handler: it routes the request to a registered
+// service by the SigV4 credential scope's service (unsigned: by
+// X-Amz-Target or Version), decodes it with the service's protocol,
+// authenticates the caller, and answers in that protocol.
 func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	req := &request{id: newRequestID(), api: apiAutoScaling}
+	req := &request{id: newRequestID()}
 	start := c.clock.Now()
 	defer func() {
 		if v := recover(); v != nil { // a bug, never input: answer, log, keep serving
 			c.log.Error("panic serving request", "action", req.action, "panic", v)
-			writeXML(w, http.StatusInternalServerError, req.id, encodeError(req.api, req.id,
-				&apiError{Code: internalCode(req.api), Message: "internal error", Status: 500, Server: true}))
+			c.writeError(w, req, fail(failInternal, ""))
 		}
 	}()
 	status := c.serve(w, r, req)
-	c.log.Debug("api request", "api", apiName(req.api), "action", req.action, "status", status,
+	service := ""
+	if req.svc != nil {
+		service = req.svc.signingName
+	}
+	c.log.Debug("api request", "api", service, "action", req.action, "caller", req.caller, "status", status,
 		"requestId", req.id, "duration", c.clock.Since(start))
 }
 
 // serve handles a request and returns the HTTP status it answered with.
 func (c *Cloud) serve(w http.ResponseWriter, r *http.Request, req *request) int {
-	body, form, err := c.readRequest(w, r, req)
+	body, err := readBody(w, r)
+	req.svc = c.services.route(r, body)
+	var in *call
 	if err == nil {
-		req.action = form.Get("Action")
-		err = c.authenticate(r, body, form, req)
+		in, err = req.svc.proto.decode(r, body)
+	}
+	if err == nil {
+		in.id, req.action = req.id, in.action
+		in.caller, err = c.authenticate(r, body, req.svc)
+		req.caller = in.caller.Name
+	}
+	if err == nil {
+		err = req.svc.proto.check(req.svc, in)
 	}
 	if err == nil && c.rnd.chance(c.currentFaults().ThrottleRate) {
-		err = throttled(req.api)
+		err = fail(failThrottled, "")
 	}
 	var out []byte
 	if err == nil {
-		out, err = c.dispatch(req, form)
+		out, err = c.dispatch(req.svc, in)
 	}
 	if err != nil {
-		var ae *apiError
-		if !errors.As(err, &ae) {
-			c.log.Error("api request failed", "action", req.action, "error", err)
-			ae = &apiError{Code: internalCode(req.api), Message: err.Error(), Status: 500, Server: true}
-		}
-		writeXML(w, ae.status(), req.id, encodeError(req.api, req.id, ae))
-		return ae.status()
+		return c.writeError(w, req, err)
 	}
-	writeXML(w, http.StatusOK, req.id, out)
+	writeResponse(w, http.StatusOK, req.id, req.svc.proto.contentType(), out)
 	return http.StatusOK
 }
 
-// readRequest reads the body and decodes the parameters (query string plus,
-// for a form POST, the body). It also picks the API for error rendering.
-func (c *Cloud) readRequest(w http.ResponseWriter, r *http.Request, req *request) ([]byte, url.Values, error) {
-	form, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return nil, nil, errf(codeMalformedQueryString, "malformed query string: %v", err)
+// writeError answers err in the protocol of the request's service (the
+// first registered when none was picked) and returns the status.
+func (c *Cloud) writeError(w http.ResponseWriter, req *request, err error) int {
+	svc := req.svc
+	if svc == nil {
+		svc = c.services.first()
 	}
+	var ae *apiError
+	var f *failed
+	switch {
+	case errors.As(err, &ae):
+	case errors.As(err, &f):
+		ae = svc.proto.failure(f.kind, f.msg)
+	default:
+		c.log.Error("api request failed", "action", req.action, "error", err)
+		ae = svc.proto.failure(failInternal, err.Error())
+	}
+	writeResponse(w, ae.status(), req.id, svc.proto.contentType(), svc.proto.encodeError(svc, req.id, ae))
+	return ae.status()
+}
+
+// readBody reads the body of a POST or GET.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
-		return nil, nil, &apiError{Code: codeInvalidAction, Message: "method " + r.Method + " is not allowed", Status: http.StatusMethodNotAllowed}
+		return nil, &apiError{Code: codeInvalidAction, Message: "method " + r.Method + " is not allowed", Status: http.StatusMethodNotAllowed}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBody))
 	if err != nil {
-		return nil, nil, errf(codeMalformedQueryString, "read request body: %v", err)
+		return nil, fail(failMalformed, "read request body: "+err.Error())
 	}
-	if len(body) > 0 {
-		if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/x-www-form-urlencoded" {
-			return nil, nil, errf(codeMalformedQueryString, "unsupported Content-Type %q: want application/x-www-form-urlencoded", ct)
-		}
-		bodyForm, err := url.ParseQuery(string(body))
-		if err != nil {
-			return nil, nil, errf(codeMalformedQueryString, "malformed form body: %v", err)
-		}
-		for k, vs := range bodyForm {
-			form[k] = append(form[k], vs...)
-		}
-	}
-	req.api = apiFor(r, form)
-	return body, form, nil
+	return body, nil
 }
 
-// apiFor picks the API: the signature's service when it names one,
-// otherwise the Version parameter, otherwise Auto Scaling.
-func apiFor(r *http.Request, form url.Values) api {
-	if auth, aerr := parseAuthorization(r.Header.Get("Authorization")); aerr == nil {
-		switch auth.Service {
-		case "autoscaling":
-			return apiAutoScaling
-		case "ec2":
-			return apiEC2
-		}
+// authenticate verifies the request's signature with the keys of the
+// principal its credential scope names and returns that principal.
+func (c *Cloud) authenticate(r *http.Request, body []byte, svc *service) (Principal, error) {
+	auth, ferr := parseAuthorization(r.Header.Get("Authorization"))
+	if ferr != nil {
+		return Principal{}, ferr
 	}
-	if form.Get("Version") == ec2Version {
-		return apiEC2
+	if auth.Service != svc.signingName {
+		return Principal{}, failf(failBadSignature, "Credential should be scoped to a valid service (%s), not '%s'.",
+			quotedList(c.services.signingNames()), auth.Service)
 	}
-	return apiAutoScaling
+	p, ferr := c.principals.resolve(auth.AccessKey, securityToken(r), c.clock.Now())
+	if ferr != nil {
+		return Principal{}, ferr
+	}
+	if ferr := verifySigV4(r, body, auth, c.region.Name, p.SecretAccessKey); ferr != nil {
+		return Principal{}, ferr
+	}
+	return p, nil
 }
 
-// authenticate verifies the signature and that the service and version
-// agree.
-func (c *Cloud) authenticate(r *http.Request, body []byte, form url.Values, req *request) error {
-	auth, aerr := parseAuthorization(r.Header.Get("Authorization"))
-	if aerr != nil {
-		return aerr
+// securityToken is the session token a request carries: the
+// X-Amz-Security-Token header, or query parameter of a presigned URL.
+func securityToken(r *http.Request) string {
+	if t := r.Header.Get("X-Amz-Security-Token"); t != "" {
+		return t
 	}
-	if auth.Service != "autoscaling" && auth.Service != "ec2" {
-		return authError(codeSignatureDoesNotMatch, "Credential should be scoped to a valid service ('autoscaling' or 'ec2'), not '%s'.", auth.Service)
-	}
-	if err := verifySigV4(r, body, auth, c.region.Name); err != nil {
-		return err
-	}
-	want := autoScalingVersion
-	if req.api == apiEC2 {
-		want = ec2Version
-	}
-	switch v := form.Get("Version"); {
-	case v == "":
-		return params{v: form, api: req.api}.requiredErr("Version")
-	case v != want:
-		return errf(codeNoSuchVersion, "The requested version (%s) of service %s does not exist", v, serviceName(req.api))
-	}
-	if req.action == "" {
-		return errf("MissingAction", "Missing Action")
-	}
-	return nil
+	return r.URL.Query().Get("X-Amz-Security-Token")
 }
 
-// dispatch runs the action and encodes its response.
-func (c *Cloud) dispatch(req *request, form url.Values) ([]byte, error) {
-	p := params{v: form, api: req.api}
-	if req.api == apiEC2 {
-		h, ok := c.ec2Ops[req.action]
-		if !ok {
-			return nil, errf(codeInvalidAction, "The action %s is not valid for this web service.", req.action)
-		}
-		if dry, err := p.boolOr("DryRun", false); err != nil || dry {
-			if err != nil {
-				return nil, err
-			}
-			return nil, &apiError{Code: "DryRunOperation", Message: "Request would have succeeded, but DryRun flag is set.",
-				Status: http.StatusPreconditionFailed}
-		}
-		return c.idem.do(req.action, p, func() ([]byte, error) {
-			res, err := h(p)
-			if err != nil {
-				return nil, err
-			}
-			return encodeEC2(req.action, req.id, res)
-		})
+// quotedList renders names as 'a', 'b' or 'c'.
+func quotedList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = "'" + n + "'"
 	}
-	h, ok := c.asOps[req.action]
+	if len(q) < 2 {
+		return strings.Join(q, "")
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+}
+
+// dispatch authorizes the caller, runs the action and encodes its result.
+func (c *Cloud) dispatch(svc *service, in *call) ([]byte, error) {
+	h, ok := svc.actions[in.action]
 	if !ok {
-		return nil, errf(codeInvalidAction, "Could not find operation %s for version %s", req.action, autoScalingVersion)
+		return nil, svc.proto.unknownAction(svc, in.action)
 	}
-	res, err := h(p)
-	if err != nil {
+	if err := in.caller.authorize(svc.signingName, in.action); err != nil {
 		return nil, err
 	}
-	return encodeAS(req.action, req.id, res)
-}
-
-func throttled(a api) *apiError {
-	if a == apiEC2 {
-		return &apiError{Code: codeRequestLimitExceeded, Message: "Request limit exceeded.", Status: http.StatusServiceUnavailable}
+	run := func() ([]byte, error) {
+		res, err := h(in)
+		if err != nil {
+			return nil, err
+		}
+		return svc.proto.encode(svc, in, res)
 	}
-	return &apiError{Code: codeThrottling, Message: "Rate exceeded", Status: http.StatusBadRequest}
-}
-
-func internalCode(a api) string {
-	if a == apiEC2 {
-		return codeInternalError
+	if svc.around != nil {
+		return svc.around(in, run)
 	}
-	return codeInternalFailure
-}
-
-func apiName(a api) string {
-	if a == apiEC2 {
-		return "ec2"
-	}
-	return "autoscaling"
-}
-
-func serviceName(a api) string {
-	if a == apiEC2 {
-		return "AmazonEC2"
-	}
-	return "AmazonAutoScaling"
+	return run()
 }
 
 // Server serves a handler on 127.0.0.1.

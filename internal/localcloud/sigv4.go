@@ -11,17 +11,6 @@ import (
 	"strings"
 )
 
-// Static credentials of the local cloud. Every request must be signed
-// (AWS Signature Version 4) with them; kelp up writes them to the cluster's
-// env file as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
-const (
-	AccessKeyID     = "AKIAKELPLOCAL0000000"
-	SecretAccessKey = "kelpLocalCloudSecretAccessKey/0000000000"
-)
-
-// AccountID is the AWS account that owns every local resource.
-const AccountID = "000000000000"
-
 const (
 	sigV4Algorithm  = "AWS4-HMAC-SHA256"
 	sigV4Terminator = "aws4_request"
@@ -38,14 +27,14 @@ type sigV4Auth struct {
 // parseAuthorization parses "AWS4-HMAC-SHA256 Credential=AKID/date/region/
 // service/aws4_request, SignedHeaders=a;b, Signature=hex". An empty header
 // is a MissingAuthenticationToken error.
-func parseAuthorization(h string) (sigV4Auth, *apiError) {
+func parseAuthorization(h string) (sigV4Auth, *failed) {
 	var a sigV4Auth
 	if strings.TrimSpace(h) == "" {
-		return a, authError(codeMissingAuthToken, "Request is missing Authentication Token")
+		return a, fail(failMissingAuth, "Request is missing Authentication Token")
 	}
 	rest, ok := strings.CutPrefix(h, sigV4Algorithm+" ")
 	if !ok {
-		return a, authError(codeIncompleteSignature, "Unsupported authorization type; only %s is accepted", sigV4Algorithm)
+		return a, failf(failIncompleteSignature, "Unsupported authorization type; only %s is accepted", sigV4Algorithm)
 	}
 	fields := map[string]string{}
 	for part := range strings.SplitSeq(rest, ",") {
@@ -56,12 +45,12 @@ func parseAuthorization(h string) (sigV4Auth, *apiError) {
 	}
 	for _, k := range []string{"Credential", "SignedHeaders", "Signature"} {
 		if fields[k] == "" {
-			return a, authError(codeIncompleteSignature, "Authorization header requires '%s' parameter. Authorization=%s", k, h)
+			return a, failf(failIncompleteSignature, "Authorization header requires '%s' parameter. Authorization=%s", k, h)
 		}
 	}
 	scope := strings.Split(fields["Credential"], "/")
 	if len(scope) != 5 || scope[4] != sigV4Terminator {
-		return a, authError(codeIncompleteSignature, "Credential should be scoped to a valid region, service and %s: %q",
+		return a, failf(failIncompleteSignature, "Credential should be scoped to a valid region, service and %s: %q",
 			sigV4Terminator, fields["Credential"])
 	}
 	a.AccessKey, a.Date, a.Region, a.Service = scope[0], scope[1], scope[2], scope[3]
@@ -71,29 +60,27 @@ func parseAuthorization(h string) (sigV4Auth, *apiError) {
 }
 
 // verifySigV4 recomputes the request's signature from its method, path,
-// query, signed headers and body, and compares it with the one sent.
-func verifySigV4(r *http.Request, body []byte, a sigV4Auth, region string) *apiError {
-	if a.AccessKey != AccessKeyID {
-		return authError(codeInvalidClientTokenID, "The security token included in the request is invalid.")
-	}
+// query, signed headers and body with secret, the secret key of the access
+// key the credential scope names, and compares it with the one sent.
+func verifySigV4(r *http.Request, body []byte, a sigV4Auth, region, secret string) *failed {
 	amzDate := r.Header.Get("X-Amz-Date")
 	if amzDate == "" {
-		return authError(codeIncompleteSignature, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+		return failf(failIncompleteSignature, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
 	}
 	if len(amzDate) != len(amzDateFormat) || amzDate[:8] != a.Date {
-		return authError(codeSignatureDoesNotMatch,
+		return failf(failBadSignature,
 			"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s'", a.Date, amzDate)
 	}
 	if a.Region != region {
-		return authError(codeSignatureDoesNotMatch, "Credential should be scoped to a valid region, not '%s'. ", a.Region)
+		return failf(failBadSignature, "Credential should be scoped to a valid region, not '%s'. ", a.Region)
 	}
 	if !slices.Contains(a.SignedHeaders, "host") {
-		return authError(codeSignatureDoesNotMatch, "'Host' must be a signed header.")
+		return failf(failBadSignature, "'Host' must be a signed header.")
 	}
 	sum := sha256.Sum256(body)
 	payloadHash := hex.EncodeToString(sum[:])
 	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" && h != payloadHash {
-		return authError(codeSignatureDoesNotMatch, "The provided 'x-amz-content-sha256' header does not match what was computed.")
+		return failf(failBadSignature, "The provided 'x-amz-content-sha256' header does not match what was computed.")
 	}
 	canonical := strings.Join([]string{
 		r.Method,
@@ -106,13 +93,13 @@ func verifySigV4(r *http.Request, body []byte, a sigV4Auth, region string) *apiE
 	crSum := sha256.Sum256([]byte(canonical))
 	scope := strings.Join([]string{a.Date, a.Region, a.Service, sigV4Terminator}, "/")
 	toSign := strings.Join([]string{sigV4Algorithm, amzDate, scope, hex.EncodeToString(crSum[:])}, "\n")
-	key := hmacSHA256([]byte("AWS4"+SecretAccessKey), a.Date)
+	key := hmacSHA256([]byte("AWS4"+secret), a.Date)
 	for _, s := range []string{a.Region, a.Service, sigV4Terminator} {
 		key = hmacSHA256(key, s)
 	}
 	want := hex.EncodeToString(hmacSHA256(key, toSign))
 	if !hmac.Equal([]byte(want), []byte(a.Signature)) {
-		return authError(codeSignatureDoesNotMatch, "The request signature we calculated does not match the signature you provided. "+
+		return failf(failBadSignature, "The request signature we calculated does not match the signature you provided. "+
 			"Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
 	}
 	return nil

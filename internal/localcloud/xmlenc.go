@@ -9,12 +9,6 @@ import (
 	"time"
 )
 
-// XML namespaces of the two APIs' responses.
-const (
-	asNamespace  = "http://autoscaling.amazonaws.com/doc/2011-01-01/"
-	ec2Namespace = "http://ec2.amazonaws.com/doc/2016-11-15/"
-)
-
 // timeFormat is how both APIs render timestamps (ISO 8601, milliseconds, UTC).
 const timeFormat = "2006-01-02T15:04:05.000Z"
 
@@ -88,11 +82,11 @@ type responseMetadata struct {
 // encodeAS renders a query-protocol response: <ActionResponse
 // xmlns=...><ActionResult>result</ActionResult><ResponseMetadata>. A nil
 // result omits the ActionResult element (actions without output).
-func encodeAS(action, requestID string, result any) ([]byte, error) {
+func encodeAS(namespace, action, requestID string, result any) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteString(xml.Header)
 	enc := xml.NewEncoder(&buf)
-	start := xml.StartElement{Name: xml.Name{Space: asNamespace, Local: action + "Response"}}
+	start := xml.StartElement{Name: xml.Name{Space: namespace, Local: action + "Response"}}
 	if err := enc.EncodeToken(start); err != nil {
 		return nil, fmt.Errorf("encode %s response: %w", action, err)
 	}
@@ -116,20 +110,20 @@ func encodeAS(action, requestID string, result any) ([]byte, error) {
 
 // encodeEC2 renders an ec2-protocol response: <ActionResponse
 // xmlns=...><requestId>..</requestId>fields...</ActionResponse>.
-func encodeEC2(action, requestID string, body ec2Response) ([]byte, error) {
+func encodeEC2(namespace, action, requestID string, body ec2Response) ([]byte, error) {
 	body.setRequestID(requestID)
 	var buf bytes.Buffer
 	buf.WriteString(xml.Header)
 	enc := xml.NewEncoder(&buf)
-	start := xml.StartElement{Name: xml.Name{Space: ec2Namespace, Local: action + "Response"}}
+	start := xml.StartElement{Name: xml.Name{Space: namespace, Local: action + "Response"}}
 	if err := enc.EncodeElement(body, start); err != nil {
 		return nil, fmt.Errorf("encode %s response: %w", action, err)
 	}
 	return buf.Bytes(), nil
 }
 
-type asErrorResponse struct {
-	XMLName xml.Name `xml:"http://autoscaling.amazonaws.com/doc/2011-01-01/ ErrorResponse"`
+type queryErrorResponse struct {
+	XMLName xml.Name
 	Error   struct {
 		Type    string `xml:"Type"`
 		Code    string `xml:"Code"`
@@ -149,22 +143,27 @@ type ec2ErrorResponse struct {
 	RequestID string `xml:"RequestID"`
 }
 
-// encodeError renders e in the error format of the API.
-func encodeError(a api, requestID string, e *apiError) []byte {
-	var v any
-	if a == apiEC2 {
-		var r ec2ErrorResponse
-		r.Errors.Error.Code, r.Errors.Error.Message, r.RequestID = e.Code, e.Message, requestID
-		v = r
-	} else {
-		var r asErrorResponse
-		r.Error.Type = "Sender"
-		if e.Server {
-			r.Error.Type = "Receiver"
-		}
-		r.Error.Code, r.Error.Message, r.RequestID = e.Code, e.Message, requestID
-		v = r
+// encodeQueryError renders e as the query protocol does: <ErrorResponse
+// xmlns=...><Error><Type>Sender|Receiver</Type><Code>...
+func encodeQueryError(namespace, requestID string, e *apiError) []byte {
+	r := queryErrorResponse{XMLName: xml.Name{Space: namespace, Local: "ErrorResponse"}, RequestID: requestID}
+	r.Error.Type = "Sender"
+	if e.Server {
+		r.Error.Type = "Receiver"
 	}
+	r.Error.Code, r.Error.Message = e.Code, e.Message
+	return marshalXML(r)
+}
+
+// encodeEC2Error renders e as the ec2 protocol does:
+// <Response><Errors><Error><Code>...
+func encodeEC2Error(requestID string, e *apiError) []byte {
+	var r ec2ErrorResponse
+	r.Errors.Error.Code, r.Errors.Error.Message, r.RequestID = e.Code, e.Message, requestID
+	return marshalXML(r)
+}
+
+func marshalXML(v any) []byte {
 	out, err := xml.Marshal(v)
 	if err != nil { // only strings: cannot fail
 		return []byte(xml.Header)
@@ -172,10 +171,10 @@ func encodeError(a api, requestID string, e *apiError) []byte {
 	return append([]byte(xml.Header), out...)
 }
 
-// writeXML writes an XML body with its status.
-func writeXML(w http.ResponseWriter, status int, requestID string, body []byte) {
+// writeResponse writes a body of the content type with its status.
+func writeResponse(w http.ResponseWriter, status int, requestID, contentType string, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "text/xml;charset=UTF-8")
+	h.Set("Content-Type", contentType)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("x-amzn-RequestId", requestID)
 	w.WriteHeader(status)

@@ -1,8 +1,8 @@
 // Package localup runs a whole local elastic cluster on one machine: the
 // control plane (package controlplane), the AWS-compatible local cloud
 // whose instances boot node agents (packages localcloud and agentruntime),
-// and the cluster's pools, created through the same AWS SDK path that
-// runs against AWS. `kelp up` is a thin wrapper around Start.
+// and the cluster's pools, created by the pool provisioner through the AWS
+// adapter (internal/cloud/aws), the same path that runs against AWS. `kelp up` is a thin wrapper around Start.
 package localup
 
 import (
@@ -20,8 +20,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"k8s.io/client-go/kubernetes"
 
@@ -130,11 +128,11 @@ func (c *Cluster) startController(ctx context.Context) error {
 		return fmt.Errorf("controller client: %w", err)
 	}
 	provider, err := awscloud.New(ctx, awscloud.Config{ClusterName: c.cfg.Name, Region: c.Cloud.Region(), Endpoint: c.CloudURL()},
-		awscloud.Deps{Credentials: credentials.NewStaticCredentialsProvider(localcloud.AccessKeyID, localcloud.SecretAccessKey, ""), Logger: c.cfg.Logger})
+		awscloud.Deps{Credentials: localCredentials(), Logger: c.cfg.Logger})
 	if err != nil {
 		return err
 	}
-	pools, err := c.PoolManager(ctx)
+	pools, err := c.Provisioner(ctx, client)
 	if err != nil {
 		return err
 	}
@@ -205,13 +203,12 @@ func (c *Cluster) Stop(ctx context.Context) error {
 func (c *Cluster) CloudURL() string { return c.server.URL() }
 
 // AWSConfig returns an SDK config pointed at the local cloud with its
-// static credentials: what every AWS client of kelp gets locally.
+// static credentials, from the AWS adapter's one loader: what every AWS
+// client of kelp gets locally.
 func (c *Cluster) AWSConfig(ctx context.Context) (aws.Config, error) {
-	cfg, err := awsconfig.LoadDefaultConfig(ctx,
-		awsconfig.WithRegion(c.Cloud.Region()),
-		awsconfig.WithBaseEndpoint(c.CloudURL()),
-		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(localcloud.AccessKeyID, localcloud.SecretAccessKey, "")),
-	)
+	cfg, err := awscloud.LoadSDKConfig(ctx, awscloud.SDKOptions{
+		Region: c.Cloud.Region(), Endpoint: c.CloudURL(), Credentials: localCredentials(),
+	})
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("aws config for the local cloud: %w", err)
 	}

@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kelp-dev/kelp/internal/bootstrap"
 	"github.com/kelp-dev/kelp/internal/catalog"
+	"github.com/kelp-dev/kelp/internal/cloud"
+	awscloud "github.com/kelp-dev/kelp/internal/cloud/aws"
 	"github.com/kelp-dev/kelp/internal/localcloud"
 	"github.com/kelp-dev/kelp/internal/pool"
 	"github.com/kelp-dev/kelp/internal/userdata"
@@ -21,13 +22,25 @@ import (
 // pool's launch template; the controller rotates it before it expires.
 const DefaultPoolTokenTTL = 24 * time.Hour
 
-// PoolManager returns the pool manager of this cluster, on the local cloud.
-func (c *Cluster) PoolManager(ctx context.Context) (*pool.Manager, error) {
-	cfg, err := c.AWSConfig(ctx)
+// localCredentials are the local cloud's static keys.
+func localCredentials() credentials.StaticCredentialsProvider {
+	return credentials.NewStaticCredentialsProvider(localcloud.AccessKeyID, localcloud.SecretAccessKey, "")
+}
+
+// Provisioner returns the pool provisioner of this cluster on the local
+// cloud, through the AWS adapter (its retries and throttle rounds). With
+// a client it issues the bootstrap tokens of token rotation through it.
+func (c *Cluster) Provisioner(ctx context.Context, client kubernetes.Interface) (*pool.Provisioner, error) {
+	adapter, err := awscloud.New(ctx, awscloud.Config{ClusterName: c.cfg.Name, Region: c.Cloud.Region(), Endpoint: c.CloudURL()},
+		awscloud.Deps{Credentials: localCredentials(), Logger: c.cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
-	return &pool.Manager{EC2: ec2.NewFromConfig(cfg), AutoScaling: autoscaling.NewFromConfig(cfg), Cluster: c.cfg.Name}, nil
+	d := pool.Deps{Cloud: adapter}
+	if client != nil {
+		d.Tokens = pool.KubeTokens{Client: client}
+	}
+	return pool.New(c.cfg.Name, d), nil
 }
 
 // reconcilePools creates the configured pools that do not exist yet and
@@ -44,18 +57,18 @@ func (c *Cluster) reconcilePools(ctx context.Context) error {
 	if err := bootstrap.EnsureJoinRBAC(ctx, client); err != nil {
 		return err
 	}
-	mgr, err := c.PoolManager(ctx)
+	prov, err := c.Provisioner(ctx, client)
 	if err != nil {
 		return err
 	}
 	for _, spec := range c.cfg.Pools.Pools {
-		if _, err := mgr.Get(ctx, spec.Name); err == nil {
+		if _, err := prov.Get(ctx, spec.Name); err == nil {
 			c.cfg.Logger.Info("pool exists", "pool", spec.Name)
 			continue
-		} else if !errors.Is(err, pool.ErrNotFound) {
+		} else if !errors.Is(err, cloud.ErrNotFound) {
 			return err
 		}
-		if err := c.CreatePool(ctx, client, mgr, spec); err != nil {
+		if err := c.CreatePool(ctx, prov, client, spec); err != nil {
 			return err
 		}
 	}
@@ -63,32 +76,20 @@ func (c *Cluster) reconcilePools(ctx context.Context) error {
 }
 
 // CreatePool creates one pool on the local cloud with `local` user-data
-// carrying a new bootstrap token for it.
-func (c *Cluster) CreatePool(ctx context.Context, client kubernetes.Interface, mgr *pool.Manager, spec pool.Spec) error {
+// carrying a new bootstrap token for it, issued through client.
+func (c *Cluster) CreatePool(ctx context.Context, prov *pool.Provisioner, client kubernetes.Interface, spec pool.Spec) error {
 	if spec.ImageID == "" {
 		spec.ImageID = localcloud.ImageLocalNode
 		if t, err := catalog.Lookup(spec.InstanceTypes[0]); err == nil && t.Architecture == catalog.ArchitectureARM64 {
 			spec.ImageID = localcloud.ImageLocalNodeARM64
 		}
 	}
-	tok, err := bootstrap.CreateToken(ctx, client, bootstrap.TokenSpec{
-		Pool: spec.Name, TTL: c.tokenTTL(), Description: "launch template of local pool " + spec.Name,
-	}, time.Now())
-	if err != nil {
-		return err
+	join := pool.TokenJoin{
+		Tokens: pool.KubeTokens{Client: client}, TTL: c.tokenTTL(), Description: "launch template of local pool " + spec.Name,
+		Server: c.ControlPlane.APIServerURL(), CA: c.ControlPlane.CACertPEM(),
+		Template: userdata.Input{Profile: userdata.ProfileLocal, ClusterName: c.cfg.Name},
 	}
-	kubeconfig, err := bootstrap.BootstrapKubeconfig(c.ControlPlane.APIServerURL(), c.ControlPlane.CACertPEM(), tok)
-	if err != nil {
-		return err
-	}
-	ud, err := userdata.Render(userdata.Input{
-		Profile: userdata.ProfileLocal, ClusterName: c.cfg.Name, Pool: spec.Name,
-		BootstrapKubeconfig: kubeconfig, Labels: spec.Labels, Taints: spec.Taints,
-	})
-	if err != nil {
-		return err
-	}
-	p, err := mgr.Create(ctx, spec, ud.Data)
+	p, err := prov.Create(ctx, spec, join)
 	if err != nil {
 		return err
 	}

@@ -2,41 +2,31 @@ package pool
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
-	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-
+	"github.com/kelp-dev/kelp/internal/bootstrap"
 	"github.com/kelp-dev/kelp/internal/catalog"
+	"github.com/kelp-dev/kelp/internal/cloud"
+	"github.com/kelp-dev/kelp/internal/userdata"
 )
 
-// ErrOutOfRange is wrapped when a desired capacity is outside the pool's
-// min and max.
-var ErrOutOfRange = errors.New("outside the pool's size range")
-
 // Scale sets the pool's desired capacity (the seed's "change the instance
-// count"). A value outside [min, max] is refused before any call.
-func (m *Manager) Scale(ctx context.Context, name string, desired int32) (Pool, error) {
-	p, err := m.Get(ctx, name)
+// count"). A value outside [min, max] is refused before any change, with
+// an error wrapping cloud.ErrOutOfRange.
+func (p *Provisioner) Scale(ctx context.Context, name string, desired int32) (Pool, error) {
+	pl, err := p.Get(ctx, name)
 	if err != nil {
 		return Pool{}, fmt.Errorf("scale pool: %w", err)
 	}
-	if desired < p.MinSize || desired > p.MaxSize {
-		return Pool{}, fmt.Errorf("scale pool %s to %d: %w [%d, %d]", name, desired, ErrOutOfRange, p.MinSize, p.MaxSize)
+	if desired < pl.MinSize || desired > pl.MaxSize {
+		return Pool{}, fmt.Errorf("scale pool %s to %d: outside the pool's size range [%d, %d]: %w", name, desired, pl.MinSize, pl.MaxSize, cloud.ErrOutOfRange)
 	}
-	cctx, cancel := m.call(ctx)
-	defer cancel()
-	if _, err := m.AutoScaling.SetDesiredCapacity(cctx, &autoscaling.SetDesiredCapacityInput{
-		AutoScalingGroupName: aws.String(p.GroupName), DesiredCapacity: aws.Int32(desired), HonorCooldown: aws.Bool(false),
-	}); err != nil {
-		return Pool{}, fmt.Errorf("scale pool %s: set desired capacity of %s: %w", name, p.GroupName, err)
+	if err := p.cloud.SetTargetSize(ctx, pl.GroupName, int(desired)); err != nil {
+		return Pool{}, fmt.Errorf("scale pool %s: %w", name, err)
 	}
-	return m.Get(ctx, name)
+	return p.Get(ctx, name)
 }
 
 // Update changes what new instances of a pool are launched with. Zero
@@ -78,94 +68,130 @@ func (u Update) validate(p Pool) error {
 // user-data (the group launches $Latest, so new instances use it; running
 // ones keep theirs), and updates the group's sizes and mixed-instance
 // types.
-func (m *Manager) Update(ctx context.Context, name string, u Update) (Pool, error) {
-	p, err := m.Get(ctx, name)
+func (p *Provisioner) Update(ctx context.Context, name string, u Update) (Pool, error) {
+	pl, err := p.Get(ctx, name)
 	if err != nil {
 		return Pool{}, fmt.Errorf("update pool: %w", err)
 	}
-	if err := u.validate(p); err != nil {
+	if err := u.validate(pl); err != nil {
 		return Pool{}, fmt.Errorf("update pool %s: %w", name, err)
 	}
 	if u.ImageID != "" {
-		if err := m.CheckImage(ctx, u.ImageID); err != nil {
+		if err := p.CheckImage(ctx, u.ImageID); err != nil {
 			return Pool{}, fmt.Errorf("update pool %s: %w", name, err)
 		}
 	}
-	mixed := len(p.InstanceTypes) > 0
-	if err := m.newTemplateVersion(ctx, p, u, mixed); err != nil {
+	mixed := len(pl.InstanceTypes) > 0
+	change, err := templateChange(u, mixed)
+	if err != nil {
 		return Pool{}, fmt.Errorf("update pool %s: %w", name, err)
 	}
-	in := &autoscaling.UpdateAutoScalingGroupInput{AutoScalingGroupName: aws.String(p.GroupName), MinSize: u.MinSize, MaxSize: u.MaxSize}
-	if mixed && len(u.InstanceTypes) > 0 {
-		overrides := make([]astypes.LaunchTemplateOverrides, 0, len(u.InstanceTypes))
-		for _, t := range u.InstanceTypes {
-			overrides = append(overrides, astypes.LaunchTemplateOverrides{InstanceType: aws.String(t)})
-		}
-		in.MixedInstancesPolicy = &astypes.MixedInstancesPolicy{LaunchTemplate: &astypes.LaunchTemplate{
-			LaunchTemplateSpecification: &astypes.LaunchTemplateSpecification{LaunchTemplateName: aws.String(p.LaunchTemplate), Version: aws.String("$Latest")},
-			Overrides:                   overrides,
-		}}
-	}
-	if in.MinSize != nil || in.MaxSize != nil || in.MixedInstancesPolicy != nil {
-		cctx, cancel := m.call(ctx)
-		defer cancel()
-		if _, err := m.AutoScaling.UpdateAutoScalingGroup(cctx, in); err != nil {
-			return Pool{}, fmt.Errorf("update pool %s: update auto scaling group %s: %w", name, p.GroupName, err)
+	if !change.empty() {
+		if err := p.cloud.CreateLaunchTemplateVersion(ctx, pl.LaunchTemplate, change); err != nil {
+			return Pool{}, fmt.Errorf("update pool %s: create launch template version of %s: %w", name, pl.LaunchTemplate, err)
 		}
 	}
-	return m.Get(ctx, name)
+	gc := GroupChange{Name: pl.GroupName, MinSize: u.MinSize, MaxSize: u.MaxSize, LaunchTemplate: pl.LaunchTemplate}
+	if mixed {
+		gc.InstanceTypes = u.InstanceTypes
+	}
+	if !gc.empty() {
+		if err := p.cloud.UpdateGroup(ctx, gc); err != nil {
+			return Pool{}, fmt.Errorf("update pool %s: update auto scaling group %s: %w", name, pl.GroupName, err)
+		}
+	}
+	return p.Get(ctx, name)
 }
 
-func (m *Manager) newTemplateVersion(ctx context.Context, p Pool, u Update, mixed bool) error {
-	data := &ec2types.RequestLaunchTemplateData{}
-	changed := false
-	if u.ImageID != "" {
-		data.ImageId, changed = aws.String(u.ImageID), true
-	}
-	if u.UserData != nil {
-		data.UserData, changed = aws.String(base64.StdEncoding.EncodeToString(u.UserData)), true
-	}
+// templateChange is the launch template part of an update. A single-type
+// pool's template takes one type; a mixed pool's types are the group's.
+func templateChange(u Update, mixed bool) (TemplateChange, error) {
+	c := TemplateChange{ImageID: u.ImageID, UserData: u.UserData}
 	if len(u.InstanceTypes) > 0 && !mixed {
 		if len(u.InstanceTypes) > 1 {
-			return errors.New("instanceTypes: a single-type pool takes one type")
+			return TemplateChange{}, errors.New("instanceTypes: a single-type pool takes one type")
 		}
-		data.InstanceType, changed = ec2types.InstanceType(u.InstanceTypes[0]), true
+		c.InstanceType = u.InstanceTypes[0]
 	}
-	if !changed {
-		return nil
-	}
-	cctx, cancel := m.call(ctx)
-	defer cancel()
-	_, err := m.EC2.CreateLaunchTemplateVersion(cctx, &ec2.CreateLaunchTemplateVersionInput{
-		LaunchTemplateName: aws.String(p.LaunchTemplate), SourceVersion: aws.String("$Latest"), LaunchTemplateData: data,
-	})
-	if err != nil {
-		return fmt.Errorf("create launch template version of %s: %w", p.LaunchTemplate, err)
-	}
-	return nil
+	return c, nil
 }
 
 // UserData returns the raw user-data of the pool's latest launch template
 // version: what the next instance boots with.
-func (m *Manager) UserData(ctx context.Context, name string) ([]byte, error) {
-	p, err := m.Get(ctx, name)
+func (p *Provisioner) UserData(ctx context.Context, name string) ([]byte, error) {
+	pl, err := p.Get(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("read user-data: %w", err)
 	}
-	cctx, cancel := m.call(ctx)
-	defer cancel()
-	out, err := m.EC2.DescribeLaunchTemplateVersions(cctx, &ec2.DescribeLaunchTemplateVersionsInput{
-		LaunchTemplateName: aws.String(p.LaunchTemplate), Versions: []string{"$Latest"},
-	})
+	t, err := p.cloud.DescribeLaunchTemplate(ctx, pl.LaunchTemplate)
 	if err != nil {
-		return nil, fmt.Errorf("read user-data of pool %s: describe launch template %s: %w", name, p.LaunchTemplate, err)
+		return nil, fmt.Errorf("read user-data of pool %s: describe launch template %s: %w", name, pl.LaunchTemplate, err)
 	}
-	if len(out.LaunchTemplateVersions) != 1 || out.LaunchTemplateVersions[0].LaunchTemplateData == nil {
-		return nil, fmt.Errorf("read user-data of pool %s: launch template %s has no latest version", name, p.LaunchTemplate)
-	}
-	data, err := base64.StdEncoding.DecodeString(aws.ToString(out.LaunchTemplateVersions[0].LaunchTemplateData.UserData))
+	return t.UserData, nil
+}
+
+// ErrNoJoinToken is wrapped when a pool's user-data carries no bootstrap
+// token (user-data kelp did not render, or a join without a token): there
+// is nothing to rotate.
+var ErrNoJoinToken = errors.New("user-data carries no bootstrap token")
+
+// JoinToken returns the ID of the bootstrap token in the pool's latest
+// user-data, or an error wrapping ErrNoJoinToken.
+func (p *Provisioner) JoinToken(ctx context.Context, name string) (string, error) {
+	data, err := p.UserData(ctx, name)
 	if err != nil {
-		return nil, fmt.Errorf("read user-data of pool %s: not base64: %w", name, err)
+		return "", err
 	}
-	return data, nil
+	token, err := joinToken(data)
+	if err != nil {
+		return "", fmt.Errorf("pool %s: %w", name, err)
+	}
+	id, _, _ := strings.Cut(token, ".")
+	return id, nil
+}
+
+func joinToken(data []byte) (string, error) {
+	doc, err := userdata.Decode(data)
+	if err != nil {
+		return "", fmt.Errorf("decode user-data: %w", err)
+	}
+	_, token, err := userdata.BootstrapToken(doc)
+	if errors.Is(err, userdata.ErrNoBootstrapToken) {
+		return "", fmt.Errorf("%w: %w", ErrNoJoinToken, err)
+	}
+	return token, err
+}
+
+// RotateToken replaces the bootstrap token in the pool's user-data with a
+// fresh one issued for spec (its Pool is set to name) and writes it as a
+// new launch template version, so instances launched from now on join
+// with it. The rest of the user-data is kept. A pool whose user-data
+// carries no token is ErrNoJoinToken. The old token is the caller's to
+// expire.
+func (p *Provisioner) RotateToken(ctx context.Context, name string, spec bootstrap.TokenSpec) (bootstrap.Token, error) {
+	if p.tokens == nil {
+		return bootstrap.Token{}, fmt.Errorf("rotate token of pool %s: the provisioner has no token issuer", name)
+	}
+	data, err := p.UserData(ctx, name)
+	if err != nil {
+		return bootstrap.Token{}, err
+	}
+	if _, err := joinToken(data); err != nil {
+		return bootstrap.Token{}, fmt.Errorf("rotate token of pool %s: %w", name, err)
+	}
+	spec.Pool = name
+	fresh, err := p.tokens.IssueToken(ctx, spec)
+	if err != nil {
+		return bootstrap.Token{}, fmt.Errorf("rotate token of pool %s: %w", name, err)
+	}
+	out, err := userdata.ReplaceBootstrapToken(data, fresh.String())
+	if err != nil {
+		return bootstrap.Token{}, fmt.Errorf("rotate token of pool %s: %w", name, err)
+	}
+	if _, err := p.Update(ctx, name, Update{UserData: out.Data}); err != nil {
+		// The new template version may exist even so: the fresh token keeps
+		// its full lifetime, and the next pass sees which one is in use.
+		return bootstrap.Token{}, err
+	}
+	return fresh, nil
 }

@@ -1,8 +1,12 @@
-// Package pool creates and finds node pools. A pool IS an Auto Scaling
-// group carrying the tag kelp.dev/pool=<name>, launched from a launch
-// template of kelp's, and tagged for the cluster and for cluster-autoscaler
-// discovery. Everything goes through aws-sdk-go-v2, so the code that runs
-// against the local cloud is the code that runs against AWS.
+// Package pool is what a node pool is and its one provisioner. A pool IS
+// an Auto Scaling group carrying the tag kelp.dev/pool=<name>, launched
+// from a launch template of kelp's, and tagged for the cluster and for
+// cluster-autoscaler discovery. The [Provisioner] owns token → user-data →
+// launch template → group for create, update and token rotation; the
+// user-data is a pluggable step ([UserData]). Every cloud call goes through
+// the narrow interfaces of cloud.go, which internal/cloud/aws implements,
+// so the code that runs against the local cloud is the code that runs
+// against AWS.
 package pool
 
 import (

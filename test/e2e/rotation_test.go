@@ -50,7 +50,7 @@ func TestScaleUpAfterTokenExpiryStillJoins(t *testing.T) {
 		return now.After(original.Expires) && fresh
 	})
 
-	mgr, err := cluster.PoolManager(ctx)
+	mgr, err := cluster.Provisioner(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

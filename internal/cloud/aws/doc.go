@@ -1,4 +1,4 @@
-// Package aws is kelp's one
+// Package aws is kelp's one adapter to AWS and its one
 // production cloud provider: Auto Scaling groups are node groups, EC2
 // instances are nodes, all through aws-sdk-go-v2. Pointed at the local
 // cloud's endpoint it runs the same code path as against AWS.
@@ -29,9 +29,14 @@
 //   - Scaling: SetDesiredCapacity (HonorCooldown false) and
 //     TerminateInstanceInAutoScalingGroup with ShouldDecrementDesiredCapacity,
 //     both checked against the group's bounds first.
+//   - Pools: the [Provider] implements internal/pool's narrow Cloud
+//     interfaces (launch templates, groups, images, default subnets; sizes
+//     through SetTargetSize), so the pool provisioner's calls (the CLI,
+//     `kelp up`, token rotation) get the same policy as the controller's.
 //   - Calls: each under [Config.CallTimeout], retried by the SDK's standard
-//     retryer, then, when still throttled, by kelp's jittered backoff;
-//     AWS error codes map to cloud's sentinel errors in one file (errors.go).
+//     retryer, then, when still throttled, by kelp's jittered backoff, whose
+//     waits end with ctx; AWS error codes map to cloud's sentinel errors in
+//     one file (errors.go). [LoadSDKConfig] is kelp's one SDK config loader.
 //
 // # The caller's loop
 //

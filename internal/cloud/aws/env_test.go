@@ -43,7 +43,8 @@ func testLogger() *slog.Logger {
 }
 
 // env is a local cloud served on 127.0.0.1, with a request counter, SDK
-// clients for setting things up and a pool manager.
+// clients for setting things up, and pools made by internal/pool through
+// the adapter.
 type env struct {
 	t       *testing.T
 	clock   *clocktesting.FakeClock // nil with the real clock
@@ -127,8 +128,12 @@ func (e *env) createPool(cluster string, spec pool.Spec) string {
 	if spec.ImageID == "" {
 		spec.ImageID = localcloud.ImageLocalNode
 	}
-	m := &pool.Manager{EC2: e.ec2, AutoScaling: e.as, Cluster: cluster}
-	p, err := m.Create(context.Background(), spec, []byte("#cloud-config\n"))
+	adapter, err := e.newProvider(Config{ClusterName: cluster, Retry: RetryConfig{MaxBackoff: 20 * time.Millisecond, ThrottleBackoff: 10 * time.Millisecond}})
+	if err != nil {
+		e.t.Fatalf("New: %v", err)
+	}
+	m := pool.New(cluster, pool.Deps{Cloud: adapter})
+	p, err := m.Create(context.Background(), spec, pool.StaticUserData("#cloud-config\n"))
 	if err != nil {
 		e.t.Fatalf("create pool %s: %v", spec.Name, err)
 	}

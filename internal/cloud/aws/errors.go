@@ -11,6 +11,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/kelp-dev/kelp/internal/cloud"
+	"github.com/kelp-dev/kelp/internal/pool"
 )
 
 // This file is the one place where AWS error codes and scaling activity
@@ -37,6 +38,10 @@ var codeKinds = map[string]error{
 	"InvalidLaunchTemplateName.NotFoundException": cloud.ErrNotFound,
 	"InvalidAMIID.NotFound":                       cloud.ErrNotFound,
 	"InvalidInstanceType":                         cloud.ErrNotFound,
+
+	// Names that are taken (the pool provisioner's creates).
+	"AlreadyExists": pool.ErrExists,
+	"InvalidLaunchTemplateName.AlreadyExistsException": pool.ErrExists,
 
 	// Capacity and quotas (RunInstances codes, also seen in activities).
 	"InsufficientInstanceCapacity":         cloud.ErrInsufficientCapacity,

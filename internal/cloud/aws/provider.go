@@ -10,8 +10,6 @@ import (
 	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"k8s.io/utils/clock"
@@ -27,6 +25,10 @@ type AutoScalingAPI interface {
 	DescribeScalingActivities(context.Context, *autoscaling.DescribeScalingActivitiesInput, ...func(*autoscaling.Options)) (*autoscaling.DescribeScalingActivitiesOutput, error)
 	SetDesiredCapacity(context.Context, *autoscaling.SetDesiredCapacityInput, ...func(*autoscaling.Options)) (*autoscaling.SetDesiredCapacityOutput, error)
 	TerminateInstanceInAutoScalingGroup(context.Context, *autoscaling.TerminateInstanceInAutoScalingGroupInput, ...func(*autoscaling.Options)) (*autoscaling.TerminateInstanceInAutoScalingGroupOutput, error)
+	// The pool provisioner's (pools.go).
+	CreateAutoScalingGroup(context.Context, *autoscaling.CreateAutoScalingGroupInput, ...func(*autoscaling.Options)) (*autoscaling.CreateAutoScalingGroupOutput, error)
+	UpdateAutoScalingGroup(context.Context, *autoscaling.UpdateAutoScalingGroupInput, ...func(*autoscaling.Options)) (*autoscaling.UpdateAutoScalingGroupOutput, error)
+	DeleteAutoScalingGroup(context.Context, *autoscaling.DeleteAutoScalingGroupInput, ...func(*autoscaling.Options)) (*autoscaling.DeleteAutoScalingGroupOutput, error)
 }
 
 // EC2API is the part of the EC2 client the provider uses.
@@ -35,6 +37,13 @@ type EC2API interface {
 	DescribeInstanceTypes(context.Context, *ec2.DescribeInstanceTypesInput, ...func(*ec2.Options)) (*ec2.DescribeInstanceTypesOutput, error)
 	DescribeLaunchTemplateVersions(context.Context, *ec2.DescribeLaunchTemplateVersionsInput, ...func(*ec2.Options)) (*ec2.DescribeLaunchTemplateVersionsOutput, error)
 	DescribeSpotPriceHistory(context.Context, *ec2.DescribeSpotPriceHistoryInput, ...func(*ec2.Options)) (*ec2.DescribeSpotPriceHistoryOutput, error)
+	// The pool provisioner's (pools.go, launchtemplates.go).
+	DescribeLaunchTemplates(context.Context, *ec2.DescribeLaunchTemplatesInput, ...func(*ec2.Options)) (*ec2.DescribeLaunchTemplatesOutput, error)
+	CreateLaunchTemplate(context.Context, *ec2.CreateLaunchTemplateInput, ...func(*ec2.Options)) (*ec2.CreateLaunchTemplateOutput, error)
+	CreateLaunchTemplateVersion(context.Context, *ec2.CreateLaunchTemplateVersionInput, ...func(*ec2.Options)) (*ec2.CreateLaunchTemplateVersionOutput, error)
+	DeleteLaunchTemplate(context.Context, *ec2.DeleteLaunchTemplateInput, ...func(*ec2.Options)) (*ec2.DeleteLaunchTemplateOutput, error)
+	DescribeImages(context.Context, *ec2.DescribeImagesInput, ...func(*ec2.Options)) (*ec2.DescribeImagesOutput, error)
+	DescribeSubnets(context.Context, *ec2.DescribeSubnetsInput, ...func(*ec2.Options)) (*ec2.DescribeSubnetsOutput, error)
 }
 
 var (
@@ -52,6 +61,11 @@ type Deps struct {
 	// configuration with Config's region, endpoint and retryer.
 	AutoScaling AutoScalingAPI
 	EC2         EC2API
+	// SDKConfig, when set, is the SDK config clients are built from (as
+	// is: its region, endpoint, credentials and retryer; from
+	// LoadSDKConfig). Otherwise LoadSDKConfig is called with Config's
+	// region, endpoint and retry and the fields below.
+	SDKConfig *sdkaws.Config
 	// Credentials replace the SDK's default chain (static credentials of
 	// the local cloud). Only used for clients built here.
 	Credentials sdkaws.CredentialsProvider
@@ -120,30 +134,19 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Provider, error) {
 	return p, nil
 }
 
-// buildClients makes the missing SDK clients from the default config chain.
+// buildClients makes the missing SDK clients from deps.SDKConfig, or from
+// LoadSDKConfig with Config's region, endpoint and retryer.
 func (p *Provider) buildClients(ctx context.Context, deps Deps) error {
-	opts := []func(*config.LoadOptions) error{
-		config.WithRetryer(func() sdkaws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts, o.MaxBackoff = p.cfg.Retry.MaxAttempts, p.cfg.Retry.MaxBackoff
-			})
-		}),
-	}
-	if p.cfg.Region != "" {
-		opts = append(opts, config.WithRegion(p.cfg.Region))
-	}
-	if p.cfg.Endpoint != "" {
-		opts = append(opts, config.WithBaseEndpoint(p.cfg.Endpoint))
-	}
-	if deps.Credentials != nil {
-		opts = append(opts, config.WithCredentialsProvider(deps.Credentials))
-	}
-	if deps.HTTPClient != nil {
-		opts = append(opts, config.WithHTTPClient(deps.HTTPClient))
-	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return fmt.Errorf("load aws sdk config: %w", err)
+	var awsCfg sdkaws.Config
+	if deps.SDKConfig != nil {
+		awsCfg = deps.SDKConfig.Copy()
+	} else {
+		var err error
+		awsCfg, err = LoadSDKConfig(ctx, SDKOptions{Region: p.cfg.Region, Endpoint: p.cfg.Endpoint,
+			Credentials: deps.Credentials, HTTPClient: deps.HTTPClient, Retry: p.cfg.Retry})
+		if err != nil {
+			return err
+		}
 	}
 	if awsCfg.Region == "" {
 		return fmt.Errorf("%s: not set, and the SDK found none (AWS_REGION, AWS_DEFAULT_REGION or the shared config)", "Region")
@@ -192,7 +195,7 @@ const maxThrottleBackoff = 2 * time.Minute
 func backoff(base time.Duration, round int) time.Duration {
 	d := base
 	for range round {
-		if d >= maxThrottleBackoff/2 {
+		if d >= maxThrottleBackoff {
 			break
 		}
 		d *= 2

@@ -1,10 +1,13 @@
 package aws
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/kelp-dev/kelp/internal/cloud"
 	"github.com/kelp-dev/kelp/internal/localcloud"
@@ -65,4 +68,60 @@ func TestThrottlingExhaustedIsErrThrottled(t *testing.T) {
 	wantIs(t, p.SetTargetSize(bg, name, 1), cloud.ErrThrottled)
 	_, err = p.InstanceByID(bg, "i-0123456789abcdef0")
 	wantIs(t, err, cloud.ErrThrottled)
+}
+
+func TestBackoffIsJitteredAndCapped(t *testing.T) {
+	tests := []struct {
+		base   time.Duration
+		round  int
+		lo, hi time.Duration // want lo <= d < hi
+	}{
+		{time.Second, 0, 500 * time.Millisecond, time.Second},
+		{time.Second, 1, time.Second, 2 * time.Second},
+		{time.Second, 3, 4 * time.Second, 8 * time.Second},
+		{time.Second, 40, maxThrottleBackoff / 2, maxThrottleBackoff},
+		{10 * time.Minute, 0, maxThrottleBackoff / 2, maxThrottleBackoff},
+		{1, 0, 1, 2},
+	}
+	for _, tt := range tests {
+		seen := map[time.Duration]bool{}
+		for range 50 {
+			d := backoff(tt.base, tt.round)
+			if d < tt.lo || d >= tt.hi {
+				t.Fatalf("backoff(%s, %d) = %s, want in [%s, %s)", tt.base, tt.round, d, tt.lo, tt.hi)
+			}
+			seen[d] = true
+		}
+		if tt.hi-tt.lo > time.Millisecond && len(seen) < 2 {
+			t.Errorf("backoff(%s, %d) is not jittered: always %v", tt.base, tt.round, seen)
+		}
+	}
+}
+
+// TestThrottleRoundsEndWithCtx: a call waiting out kelp's backoff between
+// throttle rounds returns as soon as its context ends.
+func TestThrottleRoundsEndWithCtx(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	if err := e.cloud.SetFaults(localcloud.Faults{ThrottleRate: 1}); err != nil {
+		t.Fatal(err)
+	}
+	clk := clocktesting.NewFakeClock(testStart) // the provider's alone
+	p, err := New(bg, Config{ClusterName: testCluster, Endpoint: e.url, Region: localcloud.DefaultRegion,
+		Retry: RetryConfig{MaxAttempts: 1, ThrottleRetries: 5, ThrottleBackoff: time.Hour}},
+		Deps{Clock: clk, Logger: testLogger(),
+			Credentials: credentials.NewStaticCredentialsProvider(localcloud.AccessKeyID, localcloud.SecretAccessKey, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(bg)
+	done := make(chan error, 1)
+	go func() { done <- p.Refresh(ctx) }()
+	waitFor(t, "a throttle backoff on the clock", clk.HasWaiters)
+	cancel()
+	select {
+	case err := <-done:
+		wantIs(t, err, cloud.ErrThrottled)
+	case <-time.After(20 * time.Second):
+		t.Fatal("Refresh did not return after its context ended")
+	}
 }

@@ -1,4 +1,4 @@
-package pool
+package pool_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -17,42 +18,70 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/kelp-dev/kelp/internal/cloud"
+	awscloud "github.com/kelp-dev/kelp/internal/cloud/aws"
 	"github.com/kelp-dev/kelp/internal/localcloud"
+	"github.com/kelp-dev/kelp/internal/pool"
 )
 
-// newManager serves a fresh local cloud and returns a manager on it, with
-// the raw clients for checks.
-func newManager(t *testing.T) (*Manager, *ec2.Client, *autoscaling.Client) {
+// testEnv is a local cloud with the adapter of internal/cloud/aws on it,
+// and raw clients for checks.
+type testEnv struct {
+	cloud    *localcloud.Cloud
+	provider *awscloud.Provider
+	ec2      *ec2.Client
+	as       *autoscaling.Client
+}
+
+// newEnv serves a fresh local cloud with faults (seeded, so a test's
+// sequence of faults is the same each run).
+func newEnv(t *testing.T, faults localcloud.Faults) *testEnv {
 	t.Helper()
-	cloud, err := localcloud.Open(localcloud.Options{
+	c, err := localcloud.Open(localcloud.Options{
 		Dir: t.TempDir(), Runtime: localcloud.NopRuntime{}, ReconcileInterval: 50 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Faults: faults, Rand: rand.NewPCG(3, 5), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cloud.Start(context.Background()); err != nil {
+	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(cloud)
-	t.Cleanup(func() { srv.Close(); _ = cloud.Close() })
-	cfg := aws.Config{
-		Region:       localcloud.DefaultRegion,
-		BaseEndpoint: aws.String(srv.URL),
-		Credentials:  credentials.NewStaticCredentialsProvider(localcloud.AccessKeyID, localcloud.SecretAccessKey, ""),
+	srv := httptest.NewServer(c)
+	t.Cleanup(func() { srv.Close(); _ = c.Close() })
+	creds := credentials.NewStaticCredentialsProvider(localcloud.AccessKeyID, localcloud.SecretAccessKey, "")
+	p, err := awscloud.New(context.Background(), awscloud.Config{ClusterName: "prod", Region: localcloud.DefaultRegion, Endpoint: srv.URL,
+		Retry: awscloud.RetryConfig{MaxBackoff: 20 * time.Millisecond, ThrottleBackoff: 10 * time.Millisecond}},
+		awscloud.Deps{Credentials: creds, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
 	}
-	e, as := ec2.NewFromConfig(cfg), autoscaling.NewFromConfig(cfg)
-	return &Manager{EC2: e, AutoScaling: as, Cluster: "prod"}, e, as
+	cfg := aws.Config{Region: localcloud.DefaultRegion, BaseEndpoint: aws.String(srv.URL), Credentials: creds}
+	return &testEnv{cloud: c, provider: p, ec2: ec2.NewFromConfig(cfg), as: autoscaling.NewFromConfig(cfg)}
 }
 
-func generalSpec() Spec {
-	return Spec{Name: "general", InstanceTypes: []string{"m5.large"}, ImageID: localcloud.ImageLocalNode, MinSize: 0, MaxSize: 5}
+// provisioner returns a provisioner of cluster on the env's adapter.
+func (e *testEnv) provisioner(cluster string) *pool.Provisioner {
+	return pool.New(cluster, pool.Deps{Cloud: e.provider})
+}
+
+// newProvisioner serves a fresh local cloud and returns a provisioner of
+// cluster prod on it, with the raw clients for checks.
+func newProvisioner(t *testing.T) (*pool.Provisioner, *ec2.Client, *autoscaling.Client) {
+	t.Helper()
+	e := newEnv(t, localcloud.Faults{})
+	return e.provisioner("prod"), e.ec2, e.as
+}
+
+func generalSpec() pool.Spec {
+	return pool.Spec{Name: "general", InstanceTypes: []string{"m5.large"}, ImageID: localcloud.ImageLocalNode, MinSize: 0, MaxSize: 5}
 }
 
 func TestCreatePool(t *testing.T) {
-	m, e, as := newManager(t)
+	env := newEnv(t, localcloud.Faults{})
+	m, e, as := env.provisioner("prod"), env.ec2, env.as
 	ctx := context.Background()
-	p, err := m.Create(ctx, generalSpec(), []byte("#cloud-config\n"))
+	p, err := m.Create(ctx, generalSpec(), pool.StaticUserData("#cloud-config\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,32 +118,32 @@ func TestCreatePool(t *testing.T) {
 		t.Errorf("template user-data = %q", ud)
 	}
 
-	if _, err := m.Create(ctx, generalSpec(), nil); !errors.Is(err, ErrExists) {
+	if _, err := m.Create(ctx, generalSpec(), pool.StaticUserData(nil)); !errors.Is(err, pool.ErrExists) {
 		t.Errorf("second create: %v, want ErrExists", err)
 	}
 	list, err := m.List(ctx)
 	if err != nil || len(list) != 1 || list[0].Name != "general" {
 		t.Errorf("List = %+v, %v", list, err)
 	}
-	other := &Manager{EC2: m.EC2, AutoScaling: m.AutoScaling, Cluster: "staging"}
+	other := pool.New("staging", pool.Deps{Cloud: env.provider})
 	if list, _ := other.List(ctx); len(list) != 0 {
 		t.Errorf("another cluster sees this cluster's pools: %+v", list)
 	}
 }
 
 func TestCreatePoolFailuresLeaveNothing(t *testing.T) {
-	m, e, _ := newManager(t)
+	m, e, _ := newProvisioner(t)
 	ctx := context.Background()
 	spec := generalSpec()
 	spec.ImageID = "ami-0123456789abcdef0"
-	if _, err := m.Create(ctx, spec, nil); !errors.Is(err, ErrImageNotFound) {
+	if _, err := m.Create(ctx, spec, pool.StaticUserData(nil)); !errors.Is(err, pool.ErrImageNotFound) {
 		t.Fatalf("unknown AMI: %v, want ErrImageNotFound", err)
 	}
 	// A subnet that does not exist fails the group after the template was
 	// made: the template is rolled back.
 	spec = generalSpec()
 	spec.Subnets = []string{"subnet-0123456789abcdef0"}
-	if _, err := m.Create(ctx, spec, nil); err == nil {
+	if _, err := m.Create(ctx, spec, pool.StaticUserData(nil)); err == nil {
 		t.Fatal("create with an unknown subnet succeeded")
 	}
 	lts, err := e.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{})
@@ -125,20 +154,20 @@ func TestCreatePoolFailuresLeaveNothing(t *testing.T) {
 		t.Errorf("failed creates left launch templates: %+v", lts.LaunchTemplates)
 	}
 	spec.MinSize, spec.MaxSize = 4, 2
-	if _, err := m.Create(ctx, spec, nil); err == nil || !strings.Contains(err.Error(), "minSize 4 is greater than maxSize 2") {
+	if _, err := m.Create(ctx, spec, pool.StaticUserData(nil)); err == nil || !strings.Contains(err.Error(), "minSize 4 is greater than maxSize 2") {
 		t.Errorf("min > max: %v", err)
 	}
 }
 
 func TestScaleUpdateDelete(t *testing.T) {
-	m, e, _ := newManager(t)
+	m, e, _ := newProvisioner(t)
 	ctx := context.Background()
-	spot := Spec{Name: "spot", InstanceTypes: []string{"m5.large", "m6i.large"}, CapacityType: "spot", ImageID: localcloud.ImageLocalNode, MaxSize: 4}
-	if _, err := m.Create(ctx, spot, nil); err != nil {
+	spot := pool.Spec{Name: "spot", InstanceTypes: []string{"m5.large", "m6i.large"}, CapacityType: "spot", ImageID: localcloud.ImageLocalNode, MaxSize: 4}
+	if _, err := m.Create(ctx, spot, pool.StaticUserData(nil)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Scale(ctx, "spot", 9); !errors.Is(err, ErrOutOfRange) {
-		t.Errorf("scale beyond max: %v, want ErrOutOfRange", err)
+	if _, err := m.Scale(ctx, "spot", 9); !errors.Is(err, cloud.ErrOutOfRange) {
+		t.Errorf("scale beyond max: %v, want cloud.ErrOutOfRange", err)
 	}
 	p, err := m.Scale(ctx, "spot", 2)
 	if err != nil || p.Desired != 2 {
@@ -155,7 +184,7 @@ func TestScaleUpdateDelete(t *testing.T) {
 		t.Fatalf("instances never launched: %v", err)
 	}
 	maxSize := int32(6)
-	p, err = m.Update(ctx, "spot", Update{UserData: []byte("#cloud-config\nv2\n"), InstanceTypes: []string{"c5.large", "c6i.large", "m5.large"}, MaxSize: &maxSize})
+	p, err = m.Update(ctx, "spot", pool.Update{UserData: []byte("#cloud-config\nv2\n"), InstanceTypes: []string{"c5.large", "c6i.large", "m5.large"}, MaxSize: &maxSize})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +195,7 @@ func TestScaleUpdateDelete(t *testing.T) {
 	if err != nil || len(versions.LaunchTemplateVersions) != 2 {
 		t.Fatalf("want 2 template versions after update: %v %v", versions, err)
 	}
-	if _, err := m.Update(ctx, "spot", Update{ImageID: "ami-0123456789abcdef0"}); !errors.Is(err, ErrImageNotFound) {
+	if _, err := m.Update(ctx, "spot", pool.Update{ImageID: "ami-0123456789abcdef0"}); !errors.Is(err, pool.ErrImageNotFound) {
 		t.Errorf("update to unknown AMI: %v", err)
 	}
 	if err := m.Delete(ctx, "spot", false); err == nil {
@@ -175,10 +204,10 @@ func TestScaleUpdateDelete(t *testing.T) {
 	if err := m.Delete(ctx, "spot", true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Get(ctx, "spot"); !errors.Is(err, ErrNotFound) {
+	if _, err := m.Get(ctx, "spot"); !errors.Is(err, cloud.ErrNotFound) {
 		t.Errorf("deleted pool still found: %v", err)
 	}
-	if err := m.Delete(ctx, "spot", true); !errors.Is(err, ErrNotFound) {
+	if err := m.Delete(ctx, "spot", true); !errors.Is(err, cloud.ErrNotFound) {
 		t.Errorf("deleting a missing pool: %v", err)
 	}
 }

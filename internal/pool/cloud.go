@@ -1,0 +1,137 @@
+package pool
+
+import "context"
+
+// The provisioner's view of the cloud: what it reads and what it changes,
+// as plain values. internal/cloud/aws implements both (its Provider), with
+// the one retry policy and error mapping every AWS call of kelp gets;
+// errors wrap internal/cloud's sentinels (cloud.ErrNotFound for a template,
+// image or group that does not exist, cloud.ErrOutOfRange, cloud.ErrThrottled)
+// and ErrExists for a group or template whose name is taken.
+
+// CloudReader reads the groups, launch templates, images and subnets pools
+// are made of.
+type CloudReader interface {
+	// DescribeGroups returns the groups matching every term of f.
+	DescribeGroups(ctx context.Context, f GroupFilter) ([]GroupInfo, error)
+	// DescribeLaunchTemplate returns a template's tags and the user-data of
+	// its latest version.
+	DescribeLaunchTemplate(ctx context.Context, name string) (TemplateInfo, error)
+	// CheckImage returns an error wrapping cloud.ErrNotFound when the image
+	// does not exist.
+	CheckImage(ctx context.Context, imageID string) error
+	// DefaultSubnets returns the region's default subnets, one per zone.
+	DefaultSubnets(ctx context.Context) ([]string, error)
+}
+
+// CloudWriter creates, changes and deletes launch templates and groups.
+type CloudWriter interface {
+	CreateLaunchTemplate(ctx context.Context, t LaunchTemplate) error
+	// CreateLaunchTemplateVersion writes a version from $Latest with v's
+	// changes.
+	CreateLaunchTemplateVersion(ctx context.Context, name string, v TemplateChange) error
+	DeleteLaunchTemplate(ctx context.Context, name string) error
+	CreateGroup(ctx context.Context, g Group) error
+	UpdateGroup(ctx context.Context, u GroupChange) error
+	DeleteGroup(ctx context.Context, name string, force bool) error
+	// SetTargetSize sets a group's desired capacity (HonorCooldown false);
+	// the cloud's scaler path, bounds checked against the group afresh.
+	SetTargetSize(ctx context.Context, group string, n int) error
+}
+
+// Cloud is both sides, what a provisioner needs.
+type Cloud interface {
+	CloudReader
+	CloudWriter
+}
+
+// LaunchTemplate is a launch template to create. Fields are added as pools
+// need them (metadata options, an instance profile).
+type LaunchTemplate struct {
+	Name         string
+	ImageID      string
+	InstanceType string
+	// UserData is raw; the cloud adapter encodes it.
+	UserData         []byte
+	SecurityGroupIDs []string
+	KeyName          string
+	// Spot asks for spot instances in the template (single-type pools;
+	// mixed groups choose through their instances distribution).
+	Spot bool
+	// Tags are the template's own.
+	Tags []Tag
+}
+
+// TemplateChange is a new launch template version: zero fields keep the
+// source version's value.
+type TemplateChange struct {
+	ImageID      string
+	InstanceType string
+	// UserData is raw; nil keeps the current.
+	UserData []byte
+}
+
+func (c TemplateChange) empty() bool {
+	return c.ImageID == "" && c.InstanceType == "" && c.UserData == nil
+}
+
+// TemplateInfo is a launch template as the cloud reports it.
+type TemplateInfo struct {
+	Name string
+	Tags map[string]string
+	// UserData of the latest version, decoded (raw bytes).
+	UserData []byte
+}
+
+// Group is an Auto Scaling group to create. It launches its
+// LaunchTemplate's $Latest version. Fields are added as pools need them
+// (lifecycle hooks).
+type Group struct {
+	Name                              string
+	LaunchTemplate                    string
+	MinSize, MaxSize, DesiredCapacity int32
+	Subnets                           []string
+	// Mixed, when set, makes a MixedInstancesPolicy.
+	Mixed *MixedInstances
+	Tags  []Tag
+}
+
+// MixedInstances is a group's mix of instance types.
+type MixedInstances struct {
+	// InstanceTypes override the launch template's type, in order.
+	InstanceTypes []string
+	// Spot launches every instance as spot (price-capacity-optimized);
+	// otherwise all are on-demand.
+	Spot bool
+}
+
+// GroupChange changes a group; nil and empty fields keep their value.
+type GroupChange struct {
+	Name             string
+	MinSize, MaxSize *int32
+	// InstanceTypes replace a mixed group's overrides of LaunchTemplate.
+	InstanceTypes  []string
+	LaunchTemplate string
+}
+
+func (c GroupChange) empty() bool {
+	return c.MinSize == nil && c.MaxSize == nil && len(c.InstanceTypes) == 0
+}
+
+// GroupFilter selects groups: every Tags entry must match (key and value)
+// and every TagKeys key must be present.
+type GroupFilter struct {
+	Tags    map[string]string
+	TagKeys []string
+}
+
+// GroupInfo is an Auto Scaling group as the cloud reports it.
+type GroupInfo struct {
+	Name           string
+	LaunchTemplate string
+	// InstanceTypes are a mixed group's overrides; empty otherwise.
+	InstanceTypes             []string
+	MinSize, MaxSize, Desired int32
+	Instances                 int
+	Tags                      map[string]string
+}
