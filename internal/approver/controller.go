@@ -13,7 +13,6 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
@@ -179,19 +178,19 @@ func (c *Controller) sync(ctx context.Context, name string) (time.Duration, erro
 func (c *Controller) act(ctx context.Context, csr *certificatesv1.CertificateSigningRequest, v Verdict) (time.Duration, error) {
 	signer := csr.Spec.SignerName
 	log := c.Logger.With("csr", csr.Name, "node", v.NodeName, "kind", v.Kind, "instance", v.InstanceID)
-	switch v.Action {
-	case ActionPending:
+	if v.Action == ActionPending {
 		if prev, _ := c.lastPending.Swap(csr.Name, v.Reason); prev != v.Reason {
 			c.Recorder.Event(csr, corev1.EventTypeNormal, "CSRPending", v.Message)
 			c.Metrics.Decisions.WithLabelValues(signer, "pending", v.Reason).Inc()
 			log.Info("csr pending", "reason", v.Reason, "message", v.Message)
 		}
 		return max(v.RetryAfter, time.Second), nil
-	case ActionApprove, ActionDeny:
-	default:
-		return 0, nil
 	}
-	if v.Action == ActionApprove && v.Kind == KindNewNode {
+	d, ok := v.Decision()
+	if !ok {
+		return 0, nil // ActionIgnore
+	}
+	if d.Approve && v.Kind == KindNewNode {
 		// Record first: a crash after this can only refuse a replay.
 		err := c.Sources.Record.Add(ctx, v.InstanceID, Approval{CSRName: csr.Name, CSRUID: csr.UID, At: c.Clock.Now()}, c.Clock.Now())
 		if errors.Is(err, ErrAlreadyRecorded) {
@@ -204,17 +203,11 @@ func (c *Controller) act(ctx context.Context, csr *certificatesv1.CertificateSig
 			return 0, err
 		}
 	}
-	cond := certificatesv1.CertificateSigningRequestCondition{
-		Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue,
-		Reason: v.Reason, Message: v.Message, LastUpdateTime: metav1.NewTime(c.Clock.Now()),
-	}
 	decision, eventType, event := "approve", corev1.EventTypeNormal, "CSRApproved"
-	if v.Action == ActionDeny {
-		cond.Type, decision, eventType, event = certificatesv1.CertificateDenied, "deny", corev1.EventTypeWarning, "CSRDenied"
+	if !d.Approve {
+		decision, eventType, event = "deny", corev1.EventTypeWarning, "CSRDenied"
 	}
-	updated := csr.DeepCopy()
-	updated.Status.Conditions = append(updated.Status.Conditions, cond)
-	if _, err := c.Client.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, csr.Name, updated, metav1.UpdateOptions{}); err != nil {
+	if err := d.write(ctx, c.Client, csr, c.Clock.Now()); err != nil {
 		if apierrors.IsNotFound(err) {
 			return 0, nil
 		}

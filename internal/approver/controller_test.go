@@ -16,27 +16,6 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 )
 
-type fixedLookup struct{ instances []Instance }
-
-func (f fixedLookup) InstancesByPrivateDNSName(_ context.Context, name string) ([]Instance, error) {
-	var out []Instance
-	for _, i := range f.instances {
-		if i.PrivateDNSName == name {
-			out = append(out, i)
-		}
-	}
-	return out, nil
-}
-
-func (f fixedLookup) InstanceByProviderID(_ context.Context, id string) (*Instance, error) {
-	for _, i := range f.instances {
-		if i.ProviderID == id {
-			return &i, nil
-		}
-	}
-	return nil, nil
-}
-
 // newTestController wires a controller to a fake clientset holding csrs.
 func newTestController(t *testing.T, csrs ...*certificatesv1.CertificateSigningRequest) (*Controller, *fake.Clientset, *record.FakeRecorder) {
 	t.Helper()
@@ -53,7 +32,7 @@ func newTestController(t *testing.T, csrs ...*certificatesv1.CertificateSigningR
 			Node:      func(string) (*corev1.Node, error) { return nil, nil },
 			CSRs:      func() ([]*certificatesv1.CertificateSigningRequest, error) { return csrs, nil },
 			NodeCount: func() (int, error) { return 3, nil },
-			Cloud:     fixedLookup{instances: []Instance{freshInstance()}},
+			Cloud:     testCloud(),
 			Record:    &ApprovalRecord{Client: client},
 		},
 		Recorder: recorder, Metrics: NewMetrics(prometheus.NewRegistry()), Clock: clocktesting.NewFakeClock(t0),
@@ -124,7 +103,9 @@ func TestControllerManualModeWritesNothing(t *testing.T) {
 func TestControllerPendingRetriesAndReportsOnce(t *testing.T) {
 	csr := newNodeFacts(t, reqSpec{}).CSR
 	c, client, recorder := newTestController(t, csr)
-	c.Sources.Cloud = fixedLookup{} // the instance is not visible yet
+	p := testCloud()
+	p.instances = nil // the instance is not visible yet
+	c.Sources.Cloud = p
 	for range 2 {
 		retry, err := c.sync(context.Background(), csr.Name)
 		if err != nil || retry <= 0 {

@@ -107,8 +107,9 @@ const (
 )
 
 // Verdict is the policy's answer for one CSR: what to do, why, and every
-// check behind it. (The manual path's [Decision] is what gets written; see
-// [Verdict.Decision].)
+// check behind it. What the controller writes on the CSR is
+// [Verdict.Decision], the same [Decision] `kelp csr approve|deny` writes by
+// hand.
 type Verdict struct {
 	Action Action
 	// Reason is a CamelCase machine reason; Message a sentence naming the

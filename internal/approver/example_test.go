@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kelp-dev/kelp/internal/approver"
+	"github.com/kelp-dev/kelp/internal/cloud"
 )
 
 // The controller's loop for one CSR: gather the facts, decide, act on the
@@ -37,11 +38,12 @@ func ExampleDecide() {
 		name, _ := approver.NodeName(csr)
 		facts := approver.Facts{
 			CSR: csr,
-			InstancesByName: []approver.Instance{{
-				ID: "i-0abc", ProviderID: "aws:///us-east-1a/i-0abc", State: approver.InstanceRunning,
-				GroupName: "kelp-dev-workers", Pool: "workers", Managed: true,
+			InstancesByName: []cloud.Instance{{
+				ID: "i-0abc", ProviderID: "aws:///us-east-1a/i-0abc", State: cloud.InstanceStateRunning,
+				GroupName: "kelp-dev-workers", Pool: "workers",
 				PrivateDNSName: name, PrivateIPs: []string{"10.0.0.7"}, LaunchTime: now.Add(-4 * time.Minute),
 			}},
+			ManagedGroups:   map[string]string{"kelp-dev-workers": "workers"},
 			PriorApprovals:  records,
 			PendingNodeCSRs: 1,
 			Nodes:           3,

@@ -8,46 +8,9 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kelp-dev/kelp/internal/cloud"
 )
-
-// InstanceState is the lifecycle state of a cloud instance as the policy
-// sees it. The controller maps provider states onto these; anything it
-// cannot map is InstanceUnknown.
-type InstanceState string
-
-const (
-	InstancePending     InstanceState = "pending"
-	InstanceRunning     InstanceState = "running"
-	InstanceTerminating InstanceState = "terminating"
-	InstanceTerminated  InstanceState = "terminated"
-	InstanceUnknown     InstanceState = "unknown"
-)
-
-// Instance is what the cloud says about one instance. It is a plain value
-// resolved by the controller; the policy never calls the cloud.
-type Instance struct {
-	// ID is the provider's instance ID (i-0123456789abcdef0).
-	ID string
-	// ProviderID is the Kubernetes providerID of the instance
-	// (aws:///<zone>/<id>).
-	ProviderID string
-	State      InstanceState
-	// GroupName is the Auto Scaling group holding the instance, "" if none.
-	GroupName string
-	// Pool is the kelp.dev/pool tag value of GroupName; "" when the group
-	// is not a kelp pool.
-	Pool string
-	// Managed is true when GroupName is an ASG this cluster manages
-	// (tagged kubernetes.io/cluster/<cluster>=owned).
-	Managed bool
-	// PrivateDNSName is the instance's private DNS name, which kelp uses as
-	// the node name.
-	PrivateDNSName string
-	// PrivateIPs are the instance's private IPv4 and IPv6 addresses in
-	// textual form.
-	PrivateIPs []string
-	LaunchTime time.Time
-}
 
 // Approval is kelp's own record that a new-node client certificate was
 // approved for an instance. The record outlives the CSR, which
@@ -69,15 +32,23 @@ type Facts struct {
 	CSR *certificatesv1.CertificateSigningRequest
 	// InstancesByName are all instances whose private DNS name equals the
 	// requested node name, in any state, so the policy sees duplicates.
-	InstancesByName []Instance
-	// CloudErr is non-nil when looking up InstancesByName or NodeInstance
-	// failed; the policy then leaves facts that depend on the cloud pending.
+	InstancesByName []cloud.Instance
+	// CloudErr is non-nil when asking the cloud failed; the policy then
+	// leaves facts that depend on the cloud pending. InstancesByName,
+	// NodeInstance and ManagedGroups are then empty.
 	CloudErr error
 	// Node is the Node named like the requested node name, nil if none.
 	Node *corev1.Node
 	// NodeInstance is the instance named by Node.Spec.ProviderID, nil when
 	// there is no Node, no providerID, or no such instance.
-	NodeInstance *Instance
+	NodeInstance *cloud.Instance
+	// ManagedGroups maps the name of every Auto Scaling group this cluster
+	// manages (tagged kubernetes.io/cluster/<cluster>=owned) to its
+	// kelp.dev/pool tag, "" for a group that is not a kelp pool. An
+	// instance is managed when its GroupName is a key; its pool is the
+	// group's, never the instance's own kelp.dev/pool tag (Instance.Pool),
+	// which the policy does not read.
+	ManagedGroups map[string]string
 	// PriorApprovals maps instance ID to kelp's record of the new-node
 	// client certificate it approved for that instance.
 	PriorApprovals map[string]Approval

@@ -10,16 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// InstanceLookup is the cloud as the approver needs it: read only.
-type InstanceLookup interface {
-	// InstancesByPrivateDNSName returns every instance with that private
-	// DNS name, in any state.
-	InstancesByPrivateDNSName(ctx context.Context, name string) ([]Instance, error)
-	// InstanceByProviderID returns the instance a Node's providerID names,
-	// nil when the cloud does not know it.
-	InstanceByProviderID(ctx context.Context, providerID string) (*Instance, error)
-}
-
 // Sources are where the facts of a CSR come from. The controller backs
 // them with informer listers; `kelp csr explain` with direct API reads.
 type Sources struct {
@@ -29,8 +19,10 @@ type Sources struct {
 	CSRs func() ([]*certificatesv1.CertificateSigningRequest, error)
 	// NodeCount returns the number of Nodes.
 	NodeCount func() (int, error)
-	Cloud     InstanceLookup
-	Record    *ApprovalRecord
+	// Cloud is read for the instances and the managed groups (see
+	// cloudfacts.go).
+	Cloud  Cloud
+	Record *ApprovalRecord
 }
 
 // Gather resolves every fact Decide needs for csr. Errors of the cluster
@@ -46,10 +38,7 @@ func (s Sources) Gather(ctx context.Context, csr *certificatesv1.CertificateSign
 	if f.Node, err = s.Node(name); err != nil {
 		return f, fmt.Errorf("get node %s: %w", name, err)
 	}
-	f.InstancesByName, f.CloudErr = s.Cloud.InstancesByPrivateDNSName(ctx, name)
-	if f.Node != nil && f.Node.Spec.ProviderID != "" && f.CloudErr == nil {
-		f.NodeInstance, f.CloudErr = s.Cloud.InstanceByProviderID(ctx, f.Node.Spec.ProviderID)
-	}
+	gatherCloud(ctx, s.Cloud, &f, name)
 	if f.PriorApprovals, err = s.Record.Approvals(ctx); err != nil {
 		return f, err
 	}

@@ -117,7 +117,8 @@ func List(ctx context.Context, client kubernetes.Interface, now time.Time) ([]Su
 // Denied condition: a decision is never overwritten.
 var ErrAlreadyDecided = errors.New("already decided")
 
-// Decision is a manual approval or denial.
+// Decision is an approval or denial as it is written on a CSR: by hand
+// ([Apply]) or by the controller, from [Verdict.Decision].
 type Decision struct {
 	Approve bool
 	// Reason is a CamelCase machine reason; Message a sentence for humans.
@@ -125,11 +126,36 @@ type Decision struct {
 	Message string
 }
 
+// conditionType is Approved or Denied.
+func (d Decision) conditionType() certificatesv1.RequestConditionType {
+	if d.Approve {
+		return certificatesv1.CertificateApproved
+	}
+	return certificatesv1.CertificateDenied
+}
+
+// condition returns the CSR condition that records d at now.
+func (d Decision) condition(now time.Time) certificatesv1.CertificateSigningRequestCondition {
+	return certificatesv1.CertificateSigningRequestCondition{
+		Type: d.conditionType(), Status: corev1.ConditionTrue,
+		Reason: d.Reason, Message: d.Message, LastUpdateTime: metav1.NewTime(now),
+	}
+}
+
+// write records d on csr through the approval subresource, at now. csr is
+// not modified. The one place a decision is written: callers wrap the
+// error with their verb.
+func (d Decision) write(ctx context.Context, client kubernetes.Interface, csr *certificatesv1.CertificateSigningRequest, now time.Time) error {
+	updated := csr.DeepCopy()
+	updated.Status.Conditions = append(updated.Status.Conditions, d.condition(now))
+	_, err := client.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, csr.Name, updated, metav1.UpdateOptions{})
+	return err
+}
+
 // Apply records the decision on the named CSR through the approval
 // subresource. A missing CSR is an error naming it.
 func Apply(ctx context.Context, client kubernetes.Interface, name string, d Decision) error {
-	csrs := client.CertificatesV1().CertificateSigningRequests()
-	csr, err := csrs.Get(ctx, name, metav1.GetOptions{})
+	csr, err := client.CertificatesV1().CertificateSigningRequests().Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return fmt.Errorf("csr %q not found", name)
 	}
@@ -139,17 +165,8 @@ func Apply(ctx context.Context, client kubernetes.Interface, name string, d Deci
 	if c := ConditionOf(csr); c != Pending {
 		return fmt.Errorf("csr %s is %s: %w", name, c, ErrAlreadyDecided)
 	}
-	cond := certificatesv1.CertificateSigningRequestCondition{
-		Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue,
-		Reason: d.Reason, Message: d.Message, LastUpdateTime: metav1.Now(),
-	}
-	if !d.Approve {
-		cond.Type = certificatesv1.CertificateDenied
-	}
-	csr = csr.DeepCopy()
-	csr.Status.Conditions = append(csr.Status.Conditions, cond)
-	if _, err := csrs.UpdateApproval(ctx, name, csr, metav1.UpdateOptions{}); err != nil {
-		return fmt.Errorf("record %s of csr %s: %w", cond.Type, name, err)
+	if err := d.write(ctx, client, csr, time.Now()); err != nil {
+		return fmt.Errorf("record %s of csr %s: %w", d.conditionType(), name, err)
 	}
 	return nil
 }

@@ -78,3 +78,23 @@ func TestSummarizeNodeName(t *testing.T) {
 		})
 	}
 }
+
+func TestDecisionCondition(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 10, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		d    Decision
+		want certificatesv1.RequestConditionType
+	}{
+		{Decision{Approve: true, Reason: ReasonApproved, Message: "m"}, certificatesv1.CertificateApproved},
+		{Decision{Reason: "UnknownInstance", Message: "denied by hand"}, certificatesv1.CertificateDenied},
+	} {
+		got := tt.d.condition(now)
+		if got.Type != tt.want || got.Status != corev1.ConditionTrue || got.Reason != tt.d.Reason || got.Message != tt.d.Message || !got.LastUpdateTime.Time.Equal(now) {
+			t.Errorf("condition(%+v) = %+v, want %s True with its reason, message and time", tt.d, got, tt.want)
+		}
+		csr := &certificatesv1.CertificateSigningRequest{Status: certificatesv1.CertificateSigningRequestStatus{Conditions: []certificatesv1.CertificateSigningRequestCondition{got}}}
+		if c, want := ConditionOf(csr), map[bool]Condition{true: Approved, false: Denied}[tt.d.Approve]; c != want {
+			t.Errorf("a CSR carrying condition(%+v) is %s, want %s", tt.d, c, want)
+		}
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
+
+	"github.com/kelp-dev/kelp/internal/cloud"
 )
 
 // Decide returns what to do with f.CSR given the facts the controller
@@ -96,7 +98,7 @@ type eval struct {
 	req    *x509.CertificateRequest // nil until parsed
 	name   string                   // node name from the CN, "" until read
 	pool   string                   // pool of the bootstrap token (new nodes)
-	inst   *Instance                // the one instance by name, or the Node's (renewals)
+	inst   *cloud.Instance          // the one instance by name, or the Node's (renewals)
 	checks []Check
 }
 
@@ -171,7 +173,7 @@ func (e *eval) approvalMessage() string {
 	switch e.kind {
 	case KindNewNode:
 		return fmt.Sprintf("kelp approved node %s: instance %s of pool %s (group %s) launched at %s, %s, joins for the first time",
-			e.name, e.inst.ID, e.inst.Pool, e.inst.GroupName, e.inst.LaunchTime.UTC().Format(time.RFC3339), e.inst.State)
+			e.name, e.inst.ID, e.groupPool(), e.inst.GroupName, e.inst.LaunchTime.UTC().Format(time.RFC3339), stateName(e.inst.State))
 	case KindRenewal:
 		return fmt.Sprintf("kelp approved the client certificate renewal of node %s: instance %s is running in managed group %s",
 			e.name, e.inst.ID, e.inst.GroupName)

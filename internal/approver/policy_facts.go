@@ -3,7 +3,10 @@ package approver
 import (
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/kelp-dev/kelp/internal/cloud"
 )
 
 // This file holds the checks against what the cloud and the cluster say,
@@ -28,13 +31,13 @@ func (e *eval) newNode() {
 	e.instanceByName()
 	found, why := e.inst != nil, "no single instance owns the node name"
 	e.run("instance-state", found, why, func() outcome {
-		return e.instanceState(InstancePending, InstanceRunning)
+		return e.instanceState(cloud.InstanceStatePending, cloud.InstanceStateRunning)
 	})
 	e.run("instance-managed", found, why, e.instanceManaged)
 	e.run("instance-pool", found && e.pool != "", "no single instance, or no pool group", func() outcome {
-		if e.inst.Pool != e.pool {
+		if pool := e.groupPool(); pool != e.pool {
 			return failed(ReasonPoolMismatch, "instance %s is in pool %q (group %q), the bootstrap token is of pool %q",
-				e.inst.ID, e.inst.Pool, e.inst.GroupName, e.pool)
+				e.inst.ID, pool, e.inst.GroupName, e.pool)
 		}
 		return passed("instance %s is in pool %q", e.inst.ID, e.pool)
 	})
@@ -94,19 +97,42 @@ func (e *eval) instanceByName() {
 
 // instanceState passes when e.inst is in one of ok; an unknown state may
 // still resolve, a pending one may still start.
-func (e *eval) instanceState(ok ...InstanceState) outcome {
+func (e *eval) instanceState(ok ...cloud.InstanceState) outcome {
 	s := e.inst.State
-	switch {
-	case slices.Contains(ok, s):
-		return passed("instance %s is %s", e.inst.ID, s)
-	case s == InstanceUnknown || s == InstancePending:
-		return waiting(ReasonInstanceNotRunning, "instance %s is %s, want %q", e.inst.ID, s, ok)
+	if slices.Contains(ok, s) {
+		return passed("instance %s is %s", e.inst.ID, stateName(s))
 	}
-	return failed(ReasonInstanceNotRunning, "instance %s is %s, want %q", e.inst.ID, s, ok)
+	want := make([]string, len(ok))
+	for i, o := range ok {
+		want[i] = stateName(o)
+	}
+	if s == cloud.InstanceStateUnknown || s == cloud.InstanceStatePending {
+		return waiting(ReasonInstanceNotRunning, "instance %s is %s, want %q", e.inst.ID, stateName(s), want)
+	}
+	return failed(ReasonInstanceNotRunning, "instance %s is %s, want %q", e.inst.ID, stateName(s), want)
+}
+
+// stateName is an instance state as messages spell it: lower case
+// ("running").
+func stateName(s cloud.InstanceState) string { return strings.ToLower(string(s)) }
+
+// groupManaged reports whether e.inst is in a group this cluster manages.
+func (e *eval) groupManaged() bool {
+	_, ok := e.f.ManagedGroups[e.inst.GroupName]
+	return ok && e.inst.GroupName != ""
+}
+
+// groupPool is the pool of e.inst's group: "" when the group is not a
+// managed kelp pool.
+func (e *eval) groupPool() string {
+	if !e.groupManaged() {
+		return ""
+	}
+	return e.f.ManagedGroups[e.inst.GroupName]
 }
 
 func (e *eval) instanceManaged() outcome {
-	if !e.inst.Managed {
+	if !e.groupManaged() {
 		return failed(ReasonInstanceNotManaged, "instance %s is in group %q, not an Auto Scaling group managed by cluster %q",
 			e.inst.ID, e.inst.GroupName, e.cfg.ClusterName)
 	}
@@ -122,10 +148,10 @@ func (e *eval) nodeAbsent() outcome {
 		return passed("no Node %s exists", e.name)
 	case node.Spec.ProviderID == "":
 		return failed(ReasonNodeExists, "Node %s already exists (without providerID)", e.name)
-	case e.f.NodeInstance != nil && e.f.NodeInstance.State == InstanceTerminated:
+	case e.f.NodeInstance != nil && e.f.NodeInstance.State == cloud.InstanceStateTerminated:
 		return passed("Node %s exists but its instance %s is terminated", e.name, e.f.NodeInstance.ID)
 	case e.f.NodeInstance != nil:
-		return failed(ReasonNodeExists, "Node %s already exists, held by instance %s (%s)", e.name, e.f.NodeInstance.ID, e.f.NodeInstance.State)
+		return failed(ReasonNodeExists, "Node %s already exists, held by instance %s (%s)", e.name, e.f.NodeInstance.ID, stateName(e.f.NodeInstance.State))
 	case e.f.CloudErr != nil:
 		return waiting(ReasonCloudUnavailable, "the cloud could not be asked for instance %s of Node %s: %v", node.Spec.ProviderID, e.name, e.f.CloudErr)
 	}
@@ -145,7 +171,7 @@ func (e *eval) renewal() {
 	})
 	e.run("node-instance", e.name != "" && e.f.Node != nil, "no Node", e.nodeInstance)
 	found, why := e.inst != nil, "the Node's instance is not known"
-	e.run("instance-state", found, why, func() outcome { return e.instanceState(InstanceRunning) })
+	e.run("instance-state", found, why, func() outcome { return e.instanceState(cloud.InstanceStateRunning) })
 	e.run("instance-managed", found, why, e.instanceManaged)
 }
 
@@ -193,7 +219,7 @@ func (e *eval) serving() {
 		}
 		return passed("Node %s is instance %s", e.name, e.inst.ID)
 	})
-	e.run("instance-state", found, why, func() outcome { return e.instanceState(InstanceRunning) })
+	e.run("instance-state", found, why, func() outcome { return e.instanceState(cloud.InstanceStateRunning) })
 	e.run("san-owned", found && e.req != nil, why, e.sansOwned)
 }
 

@@ -20,6 +20,8 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kelp-dev/kelp/internal/cloud"
 )
 
 // Fixtures shared by the policy tests: one fresh instance of pool
@@ -147,17 +149,31 @@ func testCSR(t testing.TB, signer, user string, groups []string, usages []certif
 	}
 }
 
+// Groups of the test cluster: testGroup is pool "workers", the others
+// another pool and a managed group that is no kelp pool.
+const (
+	testGroup      = "kelp-dev-workers"
+	testGPUGroup   = "kelp-dev-gpu"
+	testPlainGroup = "kelp-dev-plain"
+)
+
+// testManagedGroups are the groups the test cluster manages, with their
+// pools.
+func testManagedGroups() map[string]string {
+	return map[string]string{testGroup: testPool, testGPUGroup: "gpu", testPlainGroup: ""}
+}
+
 // freshInstance is the instance owning testNode: running, in managed pool
 // "workers", launched five minutes before now.
-func freshInstance() Instance {
-	return Instance{
-		ID: testInstance, ProviderID: "aws:///us-east-1a/" + testInstance, State: InstanceRunning,
-		GroupName: "kelp-dev-workers", Pool: testPool, Managed: true,
+func freshInstance() cloud.Instance {
+	return cloud.Instance{
+		ID: testInstance, ProviderID: "aws:///us-east-1a/" + testInstance, State: cloud.InstanceStateRunning,
+		GroupName: testGroup, Pool: testPool,
 		PrivateDNSName: testNode, PrivateIPs: []string{testIP, "fd00::1"}, LaunchTime: t0.Add(-5 * time.Minute),
 	}
 }
 
-func nodeFor(name string, inst Instance) *corev1.Node {
+func nodeFor(name string, inst cloud.Instance) *corev1.Node {
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec:       corev1.NodeSpec{ProviderID: inst.ProviderID},
@@ -167,9 +183,10 @@ func nodeFor(name string, inst Instance) *corev1.Node {
 func baseFacts(csr *certificatesv1.CertificateSigningRequest) Facts {
 	return Facts{
 		CSR:             csr,
-		InstancesByName: []Instance{freshInstance()},
+		InstancesByName: []cloud.Instance{freshInstance()},
 		Nodes:           3,
 		PendingNodeCSRs: 1,
+		ManagedGroups:   testManagedGroups(),
 		Now:             t0,
 		Config:          Config{ClusterName: "dev"},
 	}
@@ -192,7 +209,7 @@ func renewalFactsFor(t testing.TB, request []byte) Facts {
 	f := baseFacts(testCSR(t, certificatesv1.KubeAPIServerClientKubeletSignerName, nodeNamePrefix+testNode, groups, clientUsagesEC, request))
 	inst := freshInstance()
 	inst.LaunchTime = t0.Add(-300 * 24 * time.Hour)
-	f.InstancesByName = []Instance{inst}
+	f.InstancesByName = []cloud.Instance{inst}
 	f.Node, f.NodeInstance = nodeFor(testNode, inst), &inst
 	return f
 }

@@ -19,6 +19,8 @@ import (
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kelp-dev/kelp/internal/cloud"
 )
 
 // world is a new-node CSR under construction: the request spec and the
@@ -60,7 +62,7 @@ func mutations(t *testing.T) []mutation {
 }
 
 // onInstances applies mut to every instance found by name.
-func onInstances(mut func(*rand.Rand, *Instance)) func(*rand.Rand, *world) {
+func onInstances(mut func(*rand.Rand, *cloud.Instance)) func(*rand.Rand, *world) {
 	return func(r *rand.Rand, w *world) {
 		for i := range w.f.InstancesByName {
 			mut(r, &w.f.InstancesByName[i])
@@ -172,16 +174,16 @@ func specMutations() []mutation {
 func factMutations() []mutation {
 	inst := onInstances
 	return []mutation{
-		{"instance state", "state", true, inst(func(r *rand.Rand, i *Instance) {
-			i.State = pick(r, InstanceTerminating, InstanceTerminated, InstanceUnknown, "stopped")
+		{"instance state", "state", true, inst(func(r *rand.Rand, i *cloud.Instance) {
+			i.State = pick(r, cloud.InstanceStateTerminating, cloud.InstanceStateTerminated, cloud.InstanceStateUnknown, "stopped")
 		})},
-		{"unmanaged", "managed", true, inst(func(_ *rand.Rand, i *Instance) { i.Managed = false })},
-		{"instance pool", "pool", true, inst(func(r *rand.Rand, i *Instance) { i.Pool = pick(r, "", "gpu") })},
-		{"instance name", "name", true, inst(func(r *rand.Rand, i *Instance) { i.PrivateDNSName = pick(r, "", testPeer) })},
-		{"launch too old", "launch", true, inst(func(r *rand.Rand, i *Instance) {
+		{"unmanaged", "managed", true, inst(func(r *rand.Rand, i *cloud.Instance) { i.GroupName = pick(r, "", "someone-elses-asg") })},
+		{"instance pool", "pool", true, inst(func(r *rand.Rand, i *cloud.Instance) { i.GroupName = pick(r, testPlainGroup, testGPUGroup) })},
+		{"instance name", "name", true, inst(func(r *rand.Rand, i *cloud.Instance) { i.PrivateDNSName = pick(r, "", testPeer) })},
+		{"launch too old", "launch", true, inst(func(r *rand.Rand, i *cloud.Instance) {
 			i.LaunchTime = t0.Add(-DefaultJoinWindow - time.Duration(1+r.IntN(1e6))*time.Millisecond)
 		})},
-		{"launch after csr", "launch", true, inst(func(r *rand.Rand, i *Instance) {
+		{"launch after csr", "launch", true, inst(func(r *rand.Rand, i *cloud.Instance) {
 			i.LaunchTime = csrCreate.Add(time.Duration(1+r.IntN(60)) * time.Second)
 		})},
 		{"duplicate instance", "instances", true, func(_ *rand.Rand, w *world) {
@@ -193,7 +195,7 @@ func factMutations() []mutation {
 		{"cloud error", "cloud", true, func(_ *rand.Rand, w *world) { w.f.CloudErr = errors.New("down") }},
 		{"node exists", "node", true, func(r *rand.Rand, w *world) {
 			i := freshInstance()
-			i.State = pick(r, InstanceRunning, InstancePending, InstanceTerminating)
+			i.State = pick(r, cloud.InstanceStateRunning, cloud.InstanceStatePending, cloud.InstanceStateTerminating)
 			w.f.Node, w.f.NodeInstance = nodeFor(testNode, i), &i
 			if r.IntN(3) == 0 {
 				w.f.Node.Spec.ProviderID, w.f.NodeInstance = "", nil
@@ -222,7 +224,7 @@ func harmlessMutations() []mutation {
 		}},
 		{"strong key", "key", false, func(r *rand.Rand, w *world) { w.spec.key = pick(r, "p256", "p384", "rsa2048") }},
 		{"stale node", "node", false, func(r *rand.Rand, w *world) {
-			old := Instance{ID: "i-0old", ProviderID: "aws:///us-east-1a/i-0old", State: InstanceTerminated}
+			old := cloud.Instance{ID: "i-0old", ProviderID: "aws:///us-east-1a/i-0old", State: cloud.InstanceStateTerminated}
 			w.f.Node = nodeFor(testNode, old)
 			if r.IntN(2) == 0 {
 				w.f.NodeInstance = &old
@@ -238,8 +240,8 @@ func harmlessMutations() []mutation {
 		{"expiration within", "expiration", false, func(r *rand.Rand, w *world) {
 			w.f.CSR.Spec.ExpirationSeconds = ptr(600 + r.Int32N(int32(DefaultMaxExpiration/time.Second)-599))
 		}},
-		{"instance pending", "state", false, inst(func(_ *rand.Rand, i *Instance) { i.State = InstancePending })},
-		{"launch within", "launch", false, inst(func(r *rand.Rand, i *Instance) {
+		{"instance pending", "state", false, inst(func(_ *rand.Rand, i *cloud.Instance) { i.State = cloud.InstanceStatePending })},
+		{"launch within", "launch", false, inst(func(r *rand.Rand, i *cloud.Instance) {
 			i.LaunchTime = csrCreate.Add(-time.Duration(r.IntN(int(DefaultJoinWindow-2*time.Minute)/int(time.Second))) * time.Second)
 		})},
 	}
@@ -339,11 +341,12 @@ func naiveApprove(f Facts) bool {
 		return false
 	}
 	in := f.InstancesByName[0]
-	if in.PrivateDNSName != testNode || (in.State != InstanceRunning && in.State != InstancePending) || !in.Managed ||
-		in.Pool != pools[0] || in.LaunchTime.Before(f.Now.Add(-30*time.Minute)) || in.LaunchTime.After(csr.CreationTimestamp.Time) {
+	pool, managed := f.ManagedGroups[in.GroupName]
+	if in.PrivateDNSName != testNode || (in.State != cloud.InstanceStateRunning && in.State != cloud.InstanceStatePending) || in.GroupName == "" || !managed ||
+		pool != pools[0] || in.LaunchTime.Before(f.Now.Add(-30*time.Minute)) || in.LaunchTime.After(csr.CreationTimestamp.Time) {
 		return false
 	}
-	if n := f.Node; n != nil && (n.Spec.ProviderID == "" || (f.NodeInstance != nil && f.NodeInstance.State != InstanceTerminated)) {
+	if n := f.Node; n != nil && (n.Spec.ProviderID == "" || (f.NodeInstance != nil && f.NodeInstance.State != cloud.InstanceStateTerminated)) {
 		return false
 	}
 	if a, ok := f.PriorApprovals[in.ID]; ok && a.CSRUID != csr.UID {

@@ -11,6 +11,8 @@ import (
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kelp-dev/kelp/internal/cloud"
 )
 
 type policyCase struct {
@@ -61,7 +63,7 @@ func withRequest(build func(valid []byte) []byte) func(t *testing.T) Facts {
 	}
 }
 
-func setInstance(mut func(*Instance)) func(*Facts) {
+func setInstance(mut func(*cloud.Instance)) func(*Facts) {
 	return func(f *Facts) { mut(&f.InstancesByName[0]) }
 }
 
@@ -84,17 +86,17 @@ func newNodeCases() []policyCase {
 		{"new node: duplicate usages are irrelevant", join(reqSpec{}, func(f *Facts) {
 			f.CSR.Spec.Usages = []certificatesv1.KeyUsage{"client auth", "digital signature", "client auth"}
 		}), ActionApprove, ReasonApproved},
-		{"new node: instance still pending", join(reqSpec{}, setInstance(func(i *Instance) { i.State = InstancePending })), ActionApprove, ReasonApproved},
+		{"new node: instance still pending", join(reqSpec{}, setInstance(func(i *cloud.Instance) { i.State = cloud.InstanceStatePending })), ActionApprove, ReasonApproved},
 		{"new node: expirationSeconds at the cap", join(reqSpec{}, func(f *Facts) {
 			f.CSR.Spec.ExpirationSeconds = ptr(int32(DefaultMaxExpiration / time.Second))
 		}), ActionApprove, ReasonApproved},
 		{"new node: stale Node whose instance is terminated", join(reqSpec{}, func(f *Facts) {
 			old := freshInstance()
-			old.ID, old.ProviderID, old.State = "i-0old", "aws:///us-east-1a/i-0old", InstanceTerminated
+			old.ID, old.ProviderID, old.State = "i-0old", "aws:///us-east-1a/i-0old", cloud.InstanceStateTerminated
 			f.Node, f.NodeInstance = nodeFor(testNode, old), &old
 		}), ActionApprove, ReasonApproved},
 		{"new node: stale Node whose instance is gone", join(reqSpec{}, func(f *Facts) {
-			f.Node = nodeFor(testNode, Instance{ProviderID: "aws:///us-east-1a/i-0gone"})
+			f.Node = nodeFor(testNode, cloud.Instance{ProviderID: "aws:///us-east-1a/i-0gone"})
 		}), ActionApprove, ReasonApproved},
 		{"new node: the same CSR was approved and recorded", join(reqSpec{}, func(f *Facts) {
 			f.PriorApprovals = map[string]Approval{testInstance: {CSRName: "csr-test", CSRUID: "uid-test", At: t0}}
@@ -181,25 +183,32 @@ func requestorAndFactCases() []policyCase {
 		{"CN of an established peer", join(reqSpec{subject: peerSubject()}, func(f *Facts) {
 			peer := freshInstance()
 			peer.ID, peer.PrivateDNSName, peer.LaunchTime = "i-0peer", testPeer, t0.Add(-72*time.Hour)
-			f.InstancesByName = []Instance{peer}
+			f.InstancesByName = []cloud.Instance{peer}
 		}), ActionDeny, ReasonInstanceTooOld},
-		{"instance in an unmanaged group", join(reqSpec{}, setInstance(func(i *Instance) { i.Managed, i.Pool = false, "" })), ActionDeny, ReasonInstanceNotManaged},
-		{"instance terminated", join(reqSpec{}, setInstance(func(i *Instance) { i.State = InstanceTerminated })), ActionDeny, ReasonInstanceNotRunning},
-		{"instance terminating", join(reqSpec{}, setInstance(func(i *Instance) { i.State = InstanceTerminating })), ActionDeny, ReasonInstanceNotRunning},
-		{"instance state unknown", join(reqSpec{}, setInstance(func(i *Instance) { i.State = InstanceUnknown })), ActionPending, ReasonInstanceNotRunning},
-		{"instance launched 2h ago", join(reqSpec{}, setInstance(func(i *Instance) { i.LaunchTime = t0.Add(-2 * time.Hour) })), ActionDeny, ReasonInstanceTooOld},
-		{"instance launched after the CSR", join(reqSpec{}, setInstance(func(i *Instance) { i.LaunchTime = csrCreate.Add(time.Second) })), ActionDeny, ReasonLaunchedAfterCSR},
+		{"instance in an unmanaged group", join(reqSpec{}, setInstance(func(i *cloud.Instance) { i.GroupName = "someone-elses-asg" })), ActionDeny, ReasonInstanceNotManaged},
+		{"instance in no group", join(reqSpec{}, setInstance(func(i *cloud.Instance) { i.GroupName = "" })), ActionDeny, ReasonInstanceNotManaged},
+		{"no managed groups", join(reqSpec{}, func(f *Facts) { f.ManagedGroups = nil }), ActionDeny, ReasonInstanceNotManaged},
+		{"instance in another pool's group", join(reqSpec{}, setInstance(func(i *cloud.Instance) { i.GroupName = testGPUGroup })), ActionDeny, ReasonPoolMismatch},
+		{"instance in a managed group of no pool", join(reqSpec{}, setInstance(func(i *cloud.Instance) { i.GroupName = testPlainGroup })), ActionDeny, ReasonPoolMismatch},
+		{"instance tagged with the token's pool in another pool's group", join(reqSpec{}, setInstance(func(i *cloud.Instance) {
+			i.GroupName, i.Pool = testGPUGroup, testPool // the policy reads the group's pool, not the instance's tag
+		})), ActionDeny, ReasonPoolMismatch},
+		{"instance terminated", join(reqSpec{}, setInstance(func(i *cloud.Instance) { i.State = cloud.InstanceStateTerminated })), ActionDeny, ReasonInstanceNotRunning},
+		{"instance terminating", join(reqSpec{}, setInstance(func(i *cloud.Instance) { i.State = cloud.InstanceStateTerminating })), ActionDeny, ReasonInstanceNotRunning},
+		{"instance state unknown", join(reqSpec{}, setInstance(func(i *cloud.Instance) { i.State = cloud.InstanceStateUnknown })), ActionPending, ReasonInstanceNotRunning},
+		{"instance launched 2h ago", join(reqSpec{}, setInstance(func(i *cloud.Instance) { i.LaunchTime = t0.Add(-2 * time.Hour) })), ActionDeny, ReasonInstanceTooOld},
+		{"instance launched after the CSR", join(reqSpec{}, setInstance(func(i *cloud.Instance) { i.LaunchTime = csrCreate.Add(time.Second) })), ActionDeny, ReasonLaunchedAfterCSR},
 		{"two instances with the name", join(reqSpec{}, func(f *Facts) {
 			twin := freshInstance()
 			twin.ID = "i-0twin"
 			f.InstancesByName = append(f.InstancesByName, twin)
 		}), ActionDeny, ReasonDuplicateInstances},
-		{"instance fact of another name", join(reqSpec{}, setInstance(func(i *Instance) { i.PrivateDNSName = testPeer })), ActionDeny, ReasonInstanceNameMismatch},
+		{"instance fact of another name", join(reqSpec{}, setInstance(func(i *cloud.Instance) { i.PrivateDNSName = testPeer })), ActionDeny, ReasonInstanceNameMismatch},
 		{"existing Node of a running instance", join(reqSpec{}, func(f *Facts) {
 			inst := freshInstance()
 			f.Node, f.NodeInstance = nodeFor(testNode, inst), &inst
 		}), ActionDeny, ReasonNodeExists},
-		{"existing Node without providerID", join(reqSpec{}, func(f *Facts) { f.Node = nodeFor(testNode, Instance{}) }), ActionDeny, ReasonNodeExists},
+		{"existing Node without providerID", join(reqSpec{}, func(f *Facts) { f.Node = nodeFor(testNode, cloud.Instance{}) }), ActionDeny, ReasonNodeExists},
 		{"replay after join (approval recorded)", join(reqSpec{}, func(f *Facts) {
 			f.PriorApprovals = map[string]Approval{testInstance: {CSRName: "node-csr-old", CSRUID: "uid-old", At: t0.Add(-4 * time.Minute)}}
 		}), ActionDeny, ReasonAlreadyJoined},
@@ -222,10 +231,10 @@ func renewalCases() []policyCase {
 	return []policyCase{
 		{"renewal: valid", renew(reqSpec{}, nil), ActionApprove, ReasonApproved},
 		{"renewal by another node", renew(reqSpec{}, func(f *Facts) { f.CSR.Spec.Username = nodeNamePrefix + testPeer }), ActionDeny, ReasonRequestorMismatch},
-		{"renewal for a node whose instance is terminated", renew(reqSpec{}, func(f *Facts) { f.NodeInstance.State = InstanceTerminated }), ActionDeny, ReasonInstanceNotRunning},
+		{"renewal for a node whose instance is terminated", renew(reqSpec{}, func(f *Facts) { f.NodeInstance.State = cloud.InstanceStateTerminated }), ActionDeny, ReasonInstanceNotRunning},
 		{"renewal for a node whose instance is gone", renew(reqSpec{}, func(f *Facts) { f.NodeInstance = nil }), ActionDeny, ReasonInstanceNotFound},
 		{"renewal for a deleted Node", renew(reqSpec{}, func(f *Facts) { f.Node, f.NodeInstance = nil, nil }), ActionDeny, ReasonNodeNotFound},
-		{"renewal of an unmanaged instance", renew(reqSpec{}, func(f *Facts) { f.NodeInstance.Managed = false }), ActionDeny, ReasonInstanceNotManaged},
+		{"renewal of an unmanaged instance", renew(reqSpec{}, func(f *Facts) { f.NodeInstance.GroupName = "someone-elses-asg" }), ActionDeny, ReasonInstanceNotManaged},
 		{"renewal whose Node is another instance's name", renew(reqSpec{}, func(f *Facts) { f.NodeInstance.PrivateDNSName = testPeer }), ActionDeny, ReasonNodeInstanceMismatch},
 		{"renewal without group system:nodes", renew(reqSpec{}, func(f *Facts) { f.CSR.Spec.Groups = []string{"system:authenticated"} }), ActionDeny, ReasonMissingNodesGroup},
 		{"renewal with O system:masters", renew(reqSpec{subject: subjectWith(func(n *pkix.Name) { n.Organization = []string{"system:masters"} })}, nil), ActionDeny, ReasonBadOrganization},
@@ -268,7 +277,7 @@ func servingCases() []policyCase {
 			f.NodeInstance = &other
 		}), ActionDeny, ReasonNodeInstanceMismatch},
 		{"serving: instance terminated", serve(servingSpec(), func(f *Facts) {
-			f.InstancesByName[0].State = InstanceTerminated
+			f.InstancesByName[0].State = cloud.InstanceStateTerminated
 		}), ActionDeny, ReasonInstanceNotRunning},
 		{"serving: expirationSeconds beyond the cap", serve(servingSpec(), func(f *Facts) {
 			f.CSR.Spec.ExpirationSeconds = ptr(int32(400 * 24 * 3600))
@@ -355,6 +364,11 @@ func TestDecideMessagesNameValues(t *testing.T) {
 			f.PriorApprovals = map[string]Approval{testInstance: {CSRName: "node-csr-old", CSRUID: "uid-old", At: t0}}
 		}), []string{testInstance, "node-csr-old"}},
 		{"window", join(reqSpec{}, func(f *Facts) { f.InstancesByName, f.Now = nil, t0.Add(time.Hour) }), []string{testNode, "join window 30m0s"}},
+		// States read as they always did in CSR conditions: lower case.
+		{"state", join(reqSpec{}, setInstance(func(i *cloud.Instance) { i.State = cloud.InstanceStateTerminated })),
+			[]string{testInstance + ` is terminated, want ["pending" "running"]`}},
+		{"approved", join(reqSpec{}, nil), []string{testInstance, "pool workers (group " + testGroup + ")", ", running, joins for the first time"}},
+		{"group pool", join(reqSpec{}, setInstance(func(i *cloud.Instance) { i.GroupName = testGPUGroup })), []string{`in pool "gpu" (group "` + testGPUGroup + `")`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

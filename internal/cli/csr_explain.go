@@ -15,7 +15,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kelp-dev/kelp/internal/approver"
-	"github.com/kelp-dev/kelp/internal/controller"
 )
 
 func newCSRExplainCommand(kf *kubeFlags) *cobra.Command {
@@ -55,7 +54,7 @@ changes nothing.`,
 				csr = csr.DeepCopy()
 				csr.Status = certificatesv1.CertificateSigningRequestStatus{}
 			}
-			facts, err := apiSources(cmd.Context(), client, controller.CloudFacts{Provider: provider}).Gather(cmd.Context(), csr, time.Now(), cfg)
+			facts, err := apiSources(cmd.Context(), client, provider).Gather(cmd.Context(), csr, time.Now(), cfg)
 			if err != nil {
 				return err
 			}
@@ -70,7 +69,7 @@ changes nothing.`,
 }
 
 // apiSources reads the facts straight from the API server.
-func apiSources(ctx context.Context, client kubernetes.Interface, cloudFacts controller.CloudFacts) approver.Sources {
+func apiSources(ctx context.Context, client kubernetes.Interface, provider approver.Cloud) approver.Sources {
 	return approver.Sources{
 		Node: func(name string) (*corev1.Node, error) {
 			n, err := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
@@ -97,7 +96,7 @@ func apiSources(ctx context.Context, client kubernetes.Interface, cloudFacts con
 			}
 			return len(list.Items), nil
 		},
-		Cloud:  cloudFacts,
+		Cloud:  provider,
 		Record: &approver.ApprovalRecord{Client: client},
 	}
 }

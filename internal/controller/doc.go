@@ -1,6 +1,8 @@
-// Package controller runs kelp's controllers in one process — the CSR
-// approver, node lifecycle and (later) the autoscaler — behind leader
-// election, with Prometheus metrics and health endpoints. It gathers the
-// clients and the cloud provider; each controller decides with its own
-// pure core and acts.
+// Package controller is kelp's composition root: it wires the controllers
+// of one process — the CSR approver (internal/approver), node lifecycle
+// (internal/nodelifecycle), the autoscaler (internal/autoscaler/loop) and
+// bootstrap-token rotation — to one informer factory, one event recorder
+// and the cloud provider, and runs them behind leader election, with
+// Prometheus metrics and health endpoints. It decides nothing itself: each
+// controller gathers its facts, decides with its own pure core and acts.
 package controller

@@ -6,19 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -26,14 +22,13 @@ import (
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	certlisters "k8s.io/client-go/listers/certificates/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 
 	"github.com/kelp-dev/kelp/internal/approver"
 	"github.com/kelp-dev/kelp/internal/autoscaler/loop"
 	"github.com/kelp-dev/kelp/internal/cloud"
+	"github.com/kelp-dev/kelp/internal/nodelifecycle"
 	"github.com/kelp-dev/kelp/internal/tokenrotation"
 )
 
@@ -174,17 +169,16 @@ func runControllers(ctx context.Context, o Options, d Deps) {
 	// Failed launches are level-triggered (cloud.NodeGroup.Errors): every
 	// controller refreshes the one provider, and the autoscaler keeps its
 	// own cursor.
-	facts := CloudFacts{Provider: d.Cloud}
 	nodes := factory.Core().V1().Nodes()
-	lifecycle := &NodeLifecycle{
-		Client: d.Client, Nodes: nodes.Lister(), Instances: facts, Recorder: recorder,
-		Logger: d.Logger.With("controller", "node-lifecycle"), Metrics: metrics, Period: o.NodeLifecyclePeriod,
+	lifecycle := &nodelifecycle.Controller{
+		Client: d.Client, Nodes: nodes.Lister(), Cloud: d.Cloud, Recorder: recorder,
+		Logger: d.Logger.With("controller", "node-lifecycle"), Metrics: nodelifecycle.NewMetrics(d.Registry), Period: o.NodeLifecyclePeriod,
 	}
 	csrs := factory.Certificates().V1().CertificateSigningRequests()
 	approverConfig := o.Approver
 	approverConfig.ClusterName = o.ClusterName
 	csrApprover := &approver.Controller{
-		Client: d.Client, Sources: approverSources(d.Client, nodes.Lister(), csrs.Lister(), facts, approverConfig.WithDefaults().JoinWindow),
+		Client: d.Client, Sources: approverSources(d.Client, nodes.Lister(), csrs.Lister(), d.Cloud, approverConfig.WithDefaults().JoinWindow),
 		Recorder: recorder, Metrics: approver.NewMetrics(d.Registry), Clock: clock.RealClock{},
 		Config: approverConfig.WithDefaults(), Mode: o.Approve, Logger: d.Logger.With("controller", "csr-approver"),
 	}
@@ -229,90 +223,7 @@ func runControllers(ctx context.Context, o Options, d Deps) {
 	factory.Shutdown()
 }
 
-// runWithLeaderElection runs the controllers while this process holds the
-// Lease. On a signal it stops them first and only then releases the Lease,
-// so two replicas never act at once; losing the Lease is an error, so the
-// process exits and its supervisor restarts it as a standby.
-func runWithLeaderElection(ctx context.Context, d Deps, run func(context.Context)) error {
-	id, err := os.Hostname()
-	if err != nil {
-		return fmt.Errorf("leader election identity: %w", err)
-	}
-	id = fmt.Sprintf("%s_%d", id, os.Getpid())
-	// The elector's context outlives the signal until the controllers
-	// have stopped.
-	leCtx, releaseLease := context.WithCancel(context.WithoutCancel(ctx))
-	defer releaseLease()
-	var started atomic.Bool
-	stopped := make(chan struct{})
-	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-		Lock: &resourcelock.LeaseLock{
-			LeaseMeta:  metaInKubeSystem("kelp-controller"),
-			Client:     d.Client.CoordinationV1(),
-			LockConfig: resourcelock.ResourceLockConfig{Identity: id},
-		},
-		ReleaseOnCancel: true,
-		LeaseDuration:   15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
-		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(leading context.Context) {
-				started.Store(true)
-				defer close(stopped)
-				runCtx, cancel := context.WithCancel(leading)
-				defer cancel()
-				defer context.AfterFunc(ctx, cancel)()
-				run(runCtx)
-			},
-			OnStoppedLeading: func() { d.Logger.Info("stopped leading", "identity", id) },
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("leader election: %w", err)
-	}
-	electorDone := make(chan struct{})
-	go func() { defer close(electorDone); elector.Run(leCtx) }()
-	select {
-	case <-ctx.Done():
-		if started.Load() {
-			<-stopped
-		}
-		releaseLease()
-		<-electorDone
-		return nil
-	case <-stopped:
-		releaseLease()
-		<-electorDone
-		return errors.New("lost the kube-system/kelp-controller lease")
-	case <-electorDone:
-		return errors.New("leader election ended")
-	}
-}
-
-func serveProbes(addr string, reg *prometheus.Registry, leading *atomic.Bool, leaderElect bool) (stop func(), err error) {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if leaderElect && !leading.Load() {
-			// A standby is healthy but not the one doing the work.
-			_, _ = w.Write([]byte("ok: standby"))
-			return
-		}
-		_, _ = w.Write([]byte("ok"))
-	})
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen for metrics and health on %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return func() { _ = srv.Close() }, nil
-}
-
-func metaInKubeSystem(name string) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Namespace: metav1.NamespaceSystem, Name: name}
-}
-
-func approverSources(client kubernetes.Interface, nodes corelisters.NodeLister, csrs certlisters.CertificateSigningRequestLister, cloudFacts CloudFacts, joinWindow time.Duration) approver.Sources {
+func approverSources(client kubernetes.Interface, nodes corelisters.NodeLister, csrs certlisters.CertificateSigningRequestLister, provider approver.Cloud, joinWindow time.Duration) approver.Sources {
 	// Remember approvals well past the join window, the only span in which
 	// a replay could pass the launch-time check.
 	retention := max(approver.RecordRetention, 2*joinWindow)
@@ -329,7 +240,7 @@ func approverSources(client kubernetes.Interface, nodes corelisters.NodeLister, 
 			all, err := nodes.List(labels.Everything())
 			return len(all), err
 		},
-		Cloud:  cloudFacts,
+		Cloud:  provider,
 		Record: &approver.ApprovalRecord{Client: client, Retention: retention},
 	}
 }

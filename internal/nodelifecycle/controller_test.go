@@ -1,39 +1,26 @@
-package controller
+package nodelifecycle
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
+
+	"github.com/kelp-dev/kelp/internal/cloud"
 )
 
-type statuses map[string]InstanceStatus
-
-func (s statuses) InstanceStatus(_ context.Context, id string) (InstanceStatus, error) {
-	st, ok := s[id]
-	if !ok {
-		return 0, errors.New("cloud unavailable")
-	}
-	return st, nil
-}
-
-func node(name, providerID string) *corev1.Node {
-	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name)}, Spec: corev1.NodeSpec{ProviderID: providerID}}
-}
-
-func TestNodeLifecycleRefresh(t *testing.T) {
+func TestControllerRefresh(t *testing.T) {
 	nodes := []*corev1.Node{
 		node("alive", "aws:///us-east-1a/i-1"),
 		node("terminated", "aws:///us-east-1a/i-2"),
@@ -49,16 +36,24 @@ func TestNodeLifecycleRefresh(t *testing.T) {
 	}
 	client := fake.NewClientset(objs...)
 	recorder := record.NewFakeRecorder(10)
-	lc := &NodeLifecycle{
-		Client: client, Nodes: corelisters.NewNodeLister(indexer), Recorder: recorder,
-		Instances: statuses{"aws:///us-east-1a/i-1": InstanceAlive, "aws:///us-east-1a/i-2": InstanceTerminated, "aws:///us-east-1a/i-3": InstanceGone},
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(prometheus.NewRegistry()),
+	alive := cloud.Instance{ID: "i-1", ProviderID: "aws:///us-east-1a/i-1", State: cloud.InstanceStateRunning}
+	clouds := &fakeCloud{
+		instances: []cloud.Instance{alive, {ID: "i-2", ProviderID: "aws:///us-east-1a/i-2", State: cloud.InstanceStateTerminated}},
+		groups:    []cloud.NodeGroup{{ID: "g", Instances: []cloud.Instance{alive}}},
+		failing:   map[string]bool{"aws:///us-east-1a/i-4": true},
+	}
+	lc := &Controller{
+		Client: client, Nodes: corelisters.NewNodeLister(indexer), Recorder: recorder, Cloud: clouds,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(prometheus.NewRegistry()),
 	}
 	err := lc.Refresh(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "unknown-to-cloud-api") {
 		t.Errorf("refresh error = %v, want the failed lookup named", err)
 	}
 	_ = lc.Refresh(context.Background()) // a second refresh reports nothing twice
+	if clouds.refreshes != 2 {
+		t.Errorf("cloud refreshes = %d, want one per refresh", clouds.refreshes)
+	}
 	left, err := client.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -80,4 +75,25 @@ func TestNodeLifecycleRefresh(t *testing.T) {
 	if notInCloud != 1 {
 		t.Errorf("NotInCloud events = %d, want exactly 1", notInCloud)
 	}
+	for _, reason := range []string{ReasonInstanceTerminated, ReasonInstanceGone} {
+		if n := value(t, lc.Metrics.Deletions.WithLabelValues(reason)); n != 1 {
+			t.Errorf("deletions counted for %s = %v, want 1", reason, n)
+		}
+	}
+	if n := value(t, lc.Metrics.NotInCloud); n != 1 {
+		t.Errorf("nodes not in cloud = %v, want 1", n)
+	}
+}
+
+// value reads a counter or gauge.
+func value(t *testing.T, m prometheus.Metric) float64 {
+	t.Helper()
+	var out dto.Metric
+	if err := m.Write(&out); err != nil {
+		t.Fatal(err)
+	}
+	if c := out.GetCounter(); c != nil {
+		return c.GetValue()
+	}
+	return out.GetGauge().GetValue()
 }
