@@ -3,7 +3,6 @@ package bootstrap
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +10,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 // tokenSecret returns a valid kelp token Secret created at created.
@@ -49,9 +50,7 @@ func TestListTokensReportsMalformedKelpToken(t *testing.T) {
 	bad, _ := tokenSecret(t, "p", time.Now())
 	bad.Data["expiration"] = []byte("soon")
 	_, err := ListTokens(context.Background(), fake.NewClientset(bad))
-	if err == nil || !strings.Contains(err.Error(), bad.Name) || !strings.Contains(err.Error(), "expiration") {
-		t.Errorf("ListTokens error = %v, want one naming %s and expiration", err, bad.Name)
-	}
+	testenv.ErrorContains(t, err, bad.Name, "expiration")
 }
 
 func TestCreateToken(t *testing.T) {
@@ -69,10 +68,8 @@ func TestCreateToken(t *testing.T) {
 	if string(s.Data["token-secret"]) != tok.Secret || tok.Pool != "workers" {
 		t.Errorf("stored secret %v does not match token %+v", s.Data, tok)
 	}
-	if _, err := CreateToken(ctx, client, TokenSpec{Pool: "Bad"}, now); err == nil ||
-		!strings.Contains(err.Error(), "pool") || !strings.Contains(err.Error(), "ttl") {
-		t.Errorf("CreateToken with bad spec: error = %v, want pool and ttl problems", err)
-	}
+	_, err = CreateToken(ctx, client, TokenSpec{Pool: "Bad"}, now)
+	testenv.ErrorContains(t, err, "pool", "ttl")
 }
 
 func TestDeleteToken(t *testing.T) {
@@ -111,9 +108,7 @@ func TestDeleteToken(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("DeleteToken(%q) error = %v, want one containing %q", tt.id, err, tt.wantErr)
-			}
+			testenv.ErrorContains(t, err, tt.wantErr)
 			if tt.is != nil && !errors.Is(err, tt.is) {
 				t.Errorf("DeleteToken(%q) error %v does not wrap %v", tt.id, err, tt.is)
 			}

@@ -15,6 +15,8 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 func testCAPEM(t *testing.T) []byte {
@@ -105,7 +107,7 @@ func TestBootstrapKubeconfigRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := BootstrapKubeconfig(tt.server, tt.ca, tt.tok)
-			checkErr(t, err, tt.want)
+			testenv.CheckError(t, err, tt.want...)
 			if err != nil && strings.Contains(err.Error(), tt.tok.Secret) && tt.tok.Secret != "" {
 				t.Errorf("error leaks the token secret: %v", err)
 			}

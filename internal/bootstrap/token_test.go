@@ -9,6 +9,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 var (
@@ -103,9 +105,9 @@ func TestTokenSpecValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.spec.Validate()
-			checkErr(t, err, tt.want)
+			testenv.CheckError(t, err, tt.want...)
 			_, _, nerr := NewTokenSecret(tt.spec, testNow)
-			checkErr(t, nerr, tt.want)
+			testenv.CheckError(t, nerr, tt.want...)
 		})
 	}
 }
@@ -172,9 +174,7 @@ func TestTokenFromSecretRejects(t *testing.T) {
 			if errors.Is(err, ErrNotKelpToken) != tt.notKelp {
 				t.Errorf("errors.Is(err, ErrNotKelpToken) = %v, want %v (err: %v)", !tt.notKelp, tt.notKelp, err)
 			}
-			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), s.Name) {
-				t.Errorf("error %q should contain %q and the secret name", err, tt.want)
-			}
+			testenv.ErrorContains(t, err, tt.want, s.Name)
 		})
 	}
 	if _, err := TokenFromSecret(nil); err == nil {
@@ -207,26 +207,6 @@ func TestPoolFromGroups(t *testing.T) {
 				t.Errorf("PoolFromGroups(%q) = %q, %v; want %q, %v", tt.groups, pool, ok, tt.pool, tt.ok)
 			}
 		})
-	}
-}
-
-// checkErr fails unless err contains every substring of want, or is nil when
-// want is nil.
-func checkErr(t *testing.T, err error, want []string) {
-	t.Helper()
-	if want == nil {
-		if err != nil {
-			t.Errorf("unexpected error: %v", err)
-		}
-		return
-	}
-	if err == nil {
-		t.Fatalf("no error, want one containing %q", want)
-	}
-	for _, w := range want {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("error %q does not contain %q", err, w)
-		}
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 func TestKubeReserved(t *testing.T) {
@@ -260,9 +262,7 @@ func TestLookupUnknown(t *testing.T) {
 			t.Errorf("Lookup(%q) error = %v, want ErrUnknownInstanceType", name, err)
 			continue
 		}
-		if !strings.Contains(err.Error(), `"`+name+`"`) {
-			t.Errorf("Lookup(%q) error %q does not name the type", name, err)
-		}
+		testenv.ErrorContains(t, err, `"`+name+`"`) // names the type
 	}
 }
 

@@ -15,13 +15,36 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/kelp-dev/kelp/internal/controlplane"
 	"github.com/kelp-dev/kelp/internal/testenv"
 )
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  controlplane.Config
+		want []string // substrings; empty means valid
+	}{
+		{"valid", controlplane.Config{Dir: "/tmp/x", Name: "local"}, nil},
+		{"empty", controlplane.Config{}, []string{"cluster directory is empty", "cluster name is empty"}},
+		{"name not a DNS label", controlplane.Config{Dir: "/x", Name: "My_Cluster"}, []string{`cluster name "My_Cluster" is not a DNS label`}},
+		{"negative timeout", controlplane.Config{Dir: "/x", Name: "a", StartTimeout: -1}, []string{"must not be negative"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			testenv.CheckError(t, tt.cfg.Validate(), tt.want...)
+		})
+	}
+}
+
+func TestStartFailsOnMissingBinaries(t *testing.T) {
+	dir := t.TempDir()
+	_, err := controlplane.Start(context.Background(), controlplane.Config{Dir: filepath.Join(dir, "c"), Name: "c", BinDir: filepath.Join(dir, "nothing")})
+	testenv.ErrorContains(t, err, "make controlplane")
+}
 
 // TestCluster runs one real control plane through its life: readiness,
 // scheduling, CSR signing without auto-approval, a refused second start,
@@ -70,9 +93,7 @@ func TestCluster(t *testing.T) {
 
 	t.Run("second start on the same directory is refused", func(t *testing.T) {
 		_, err := controlplane.Start(ctx, cfg)
-		if err == nil || !strings.Contains(err.Error(), "in use by another kelp process") {
-			t.Fatalf("err = %v, want the directory-in-use error", err)
-		}
+		testenv.ErrorContains(t, err, "in use by another kelp process")
 	})
 
 	t.Run("pod without nodes is unschedulable", func(t *testing.T) {
@@ -133,17 +154,14 @@ func testPodUnschedulable(t *testing.T, client kubernetes.Interface) {
 	}
 	// Pods are refused until the service-account controller has made the
 	// namespace's default ServiceAccount.
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+	testenv.Eventually(t, time.Minute, "a pod created", func(ctx context.Context) (bool, error) {
 		_, err := client.CoreV1().Pods("sched").Create(ctx, &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "p"},
 			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.k8s.io/pause:3.10"}}},
 		}, metav1.CreateOptions{})
 		return err == nil, nil
 	})
-	if err != nil {
-		t.Fatalf("create pod: %v", err)
-	}
-	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+	testenv.Eventually(t, time.Minute, "kube-scheduler to report the pod unschedulable", func(ctx context.Context) (bool, error) {
 		pod, err := client.CoreV1().Pods("sched").Get(ctx, "p", metav1.GetOptions{})
 		if err != nil {
 			return false, err
@@ -155,9 +173,6 @@ func testPodUnschedulable(t *testing.T, client kubernetes.Interface) {
 		}
 		return false, nil
 	})
-	if err != nil {
-		t.Fatalf("kube-scheduler never reported the pod unschedulable: %v", err)
-	}
 }
 
 // testCSRSigning creates two node client CSRs with a bootstrap token, as a
@@ -181,14 +196,11 @@ func testCSRSigning(t *testing.T, cluster *controlplane.Cluster, admin kubernete
 		t.Fatal(err)
 	}
 	var issued *certificatesv1.CertificateSigningRequest
-	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+	testenv.Eventually(t, time.Minute, "the approved CSR issued", func(ctx context.Context) (bool, error) {
 		var err error
 		issued, err = admin.CertificatesV1().CertificateSigningRequests().Get(ctx, approved.Name, metav1.GetOptions{})
 		return err == nil && len(issued.Status.Certificate) > 0, err
 	})
-	if err != nil {
-		t.Fatalf("approved CSR never issued: %v", err)
-	}
 	block, _ := pem.Decode(issued.Status.Certificate)
 	if block == nil {
 		t.Fatal("issued certificate is not PEM")

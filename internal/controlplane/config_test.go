@@ -1,7 +1,6 @@
 package controlplane
 
 import (
-	"context"
 	"net"
 	"os"
 	"path/filepath"
@@ -9,71 +8,6 @@ import (
 	"strings"
 	"testing"
 )
-
-func TestConfigValidate(t *testing.T) {
-	tests := []struct {
-		name string
-		cfg  Config
-		want []string // substrings; empty means valid
-	}{
-		{"valid", Config{Dir: "/tmp/x", Name: "local"}, nil},
-		{"empty", Config{}, []string{"cluster directory is empty", "cluster name is empty"}},
-		{"name not a DNS label", Config{Dir: "/x", Name: "My_Cluster"}, []string{`cluster name "My_Cluster" is not a DNS label`}},
-		{"negative timeout", Config{Dir: "/x", Name: "a", StartTimeout: -1}, []string{"must not be negative"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := tt.cfg.Validate()
-			if len(tt.want) == 0 {
-				if err != nil {
-					t.Fatalf("unexpected error: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("want an error")
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
-			}
-		})
-	}
-}
-
-func TestCheckBinariesNamesMissing(t *testing.T) {
-	dir := t.TempDir()
-	for _, b := range []string{"etcd", "kubectl"} {
-		if err := os.WriteFile(filepath.Join(dir, b), []byte("#!/bin/sh\n"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Present but not executable counts as missing.
-	if err := os.WriteFile(filepath.Join(dir, "kube-scheduler"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	err := CheckBinaries(dir)
-	if err == nil {
-		t.Fatal("want an error")
-	}
-	for _, want := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "make controlplane"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q lacks %q", err, want)
-		}
-	}
-	if strings.Contains(err.Error(), "etcd ") || strings.Contains(err.Error(), "kubectl") {
-		t.Errorf("error %q names binaries that are present", err)
-	}
-}
-
-func TestStartFailsOnMissingBinaries(t *testing.T) {
-	dir := t.TempDir()
-	_, err := Start(context.Background(), Config{Dir: filepath.Join(dir, "c"), Name: "c", BinDir: filepath.Join(dir, "nothing")})
-	if err == nil || !strings.Contains(err.Error(), "make controlplane") {
-		t.Fatalf("err = %v, want one saying to run make controlplane", err)
-	}
-}
 
 func TestPortsSavedAndReused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ports.json")

@@ -10,6 +10,8 @@ import (
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 func TestCreateGroupErrors(t *testing.T) {
@@ -145,7 +147,7 @@ func TestDeleteGroup(t *testing.T) {
 	}
 	for _, i := range insts {
 		id := aws.ToString(i.InstanceId)
-		waitFor(t, id+" terminated", func() bool { return e.instance(id).State.Name == ec2types.InstanceStateNameTerminated })
+		testenv.EventuallyTrue(t, waitTimeout, id+" terminated", func() bool { return e.instance(id).State.Name == ec2types.InstanceStateNameTerminated })
 		if e.rt.isRunning(id) {
 			t.Errorf("runtime of %s still running", id)
 		}

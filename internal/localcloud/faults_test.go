@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/spf13/pflag"
+
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 var sampleFaults = Faults{
@@ -65,11 +67,7 @@ throttleRate: 0.05
 		t.Fatal(err)
 	}
 	_, err := LoadFaults(bad)
-	for _, want := range []string{"bootDelay", "throttleRate", "launchFailures[0].rate", "launchFailures[0].instanceType", "spotCapacity[0].capacity"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("LoadFaults(bad) = %v; want a problem naming %s", err, want)
-		}
-	}
+	testenv.ErrorContains(t, err, "bootDelay", "throttleRate", "launchFailures[0].rate", "launchFailures[0].instanceType", "spotCapacity[0].capacity")
 	unknown := filepath.Join(dir, "unknown.yaml")
 	if err := os.WriteFile(unknown, []byte("bootDelays: 1s\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -155,7 +153,7 @@ func TestLaunchFailureRateIsDeterministic(t *testing.T) {
 		for len(e.group("g").Instances) < 6 {
 			passes := len(e.activities("g"))
 			e.clock.Step(DefaultReconcileInterval)
-			waitFor(t, "a reconcile pass", func() bool { return len(e.activities("g")) > passes })
+			testenv.EventuallyTrue(t, waitTimeout, "a reconcile pass", func() bool { return len(e.activities("g")) > passes })
 		}
 		var out []string
 		for _, a := range e.activities("g") {
@@ -193,7 +191,7 @@ func TestSpotInterruptionFault(t *testing.T) {
 	}
 	e.clock.Step(DefaultReconcileInterval) // a tick gives the notice
 	var at time.Time
-	waitFor(t, "the interruption notice", func() bool {
+	testenv.EventuallyTrue(t, waitTimeout, "the interruption notice", func() bool {
 		e.rt.mu.Lock()
 		defer e.rt.mu.Unlock()
 		at = e.rt.notices[id]
@@ -206,7 +204,7 @@ func TestSpotInterruptionFault(t *testing.T) {
 		t.Fatal("interrupted before the notice ran out")
 	}
 	e.clock.Step(2 * time.Minute)
-	waitFor(t, "the interruption", func() bool { return e.instance(id).State.Name == ec2types.InstanceStateNameTerminated })
+	testenv.EventuallyTrue(t, waitTimeout, "the interruption", func() bool { return e.instance(id).State.Name == ec2types.InstanceStateNameTerminated })
 	if code := aws.ToString(e.instance(id).StateReason.Code); code != "Server.SpotInstanceTermination" {
 		t.Fatalf("state reason %q", code)
 	}

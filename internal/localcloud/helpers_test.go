@@ -20,9 +20,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
-	"k8s.io/apimachinery/pkg/util/wait"
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
+
+// waitTimeout bounds every wait for the local cloud to reach a state.
+const waitTimeout = 15 * time.Second
 
 // testStart is the fake clock's start.
 var testStart = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -187,16 +191,6 @@ func (r *recordingRuntime) bootInfo(id string) (InstanceInfo, []byte, bool) {
 	return InstanceInfo{}, nil, false
 }
 
-// waitFor polls cond until it holds or a deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	err := wait.PollUntilContextTimeout(context.Background(), 5*time.Millisecond, 15*time.Second, true,
-		func(context.Context) (bool, error) { return cond(), nil })
-	if err != nil {
-		t.Fatalf("timed out waiting for %s: %v", what, err)
-	}
-}
-
 // apiCode returns the AWS error code a client sees, or "" for nil.
 func apiCode(t *testing.T, err error) string {
 	t.Helper()
@@ -281,7 +275,7 @@ func (e *env) group(name string) astypes.AutoScalingGroup {
 func (e *env) waitSettled(name string, n int) []astypes.Instance {
 	e.t.Helper()
 	var got []astypes.Instance
-	waitFor(e.t, name+" settled", func() bool {
+	testenv.EventuallyTrue(e.t, waitTimeout, name+" settled", func() bool {
 		g := e.group(name)
 		got = g.Instances
 		if len(got) != n {

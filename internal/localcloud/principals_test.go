@@ -2,7 +2,6 @@ package localcloud
 
 import (
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/smithy-go"
+
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 var tempPrincipal = Principal{Name: "node", ARN: "arn:aws:sts::" + AccountID + ":assumed-role/node/i-1",
@@ -58,11 +59,7 @@ func TestPrincipalsResolve(t *testing.T) {
 
 func TestPrincipalsAddValidates(t *testing.T) {
 	err := newPrincipals().add(Principal{Name: "x", Expires: testStart})
-	for _, want := range []string{"AccessKeyID", "SecretAccessKey", "SessionToken"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("add error %v does not name %s", err, want)
-		}
-	}
+	testenv.ErrorContains(t, err, "AccessKeyID", "SecretAccessKey", "SessionToken")
 }
 
 // denyEC2 denies every EC2 action.
@@ -109,9 +106,8 @@ func TestPrincipalsOverTheWire(t *testing.T) {
 		t.Fatalf("temporary keys with their token: %v", asErr)
 	}
 	wantCode(t, ec2Err, "UnauthorizedOperation") // the principal's Authorizer
-	if !strings.Contains(ec2Err.Error(), "explicit deny") || !strings.Contains(ec2Err.Error(), p.ARN) {
-		t.Errorf("denial does not say who and why: %v", ec2Err)
-	}
+	// The denial says who and why.
+	testenv.ErrorContains(t, ec2Err, "explicit deny", p.ARN)
 	for _, tt := range []struct {
 		name, secret, token, want string
 	}{

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/ec2query"
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/restjson"
 	awsxml "github.com/aws/aws-sdk-go-v2/aws/protocol/xml"
+
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 // testServices are the services the protocol tests address.
@@ -163,11 +165,7 @@ func TestEncode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, w := range tt.want {
-				if !strings.Contains(string(out), w) {
-					t.Errorf("%s lacks %s", out, w)
-				}
-			}
+			testenv.Contains(t, "encoded result", string(out), tt.want...)
 		})
 	}
 	if _, err := testEC2Svc.proto.encode(testEC2Svc, &call{action: "Echo"}, echoOut{}); err == nil {

@@ -16,6 +16,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/kelp-dev/kelp/internal/catalog"
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 func (e *env) setDesired(name string, n int32) {
@@ -147,7 +148,7 @@ func TestLifecycleStates(t *testing.T) {
 	lt := e.createTemplate("base", "m5.large", ImageLocalNode)
 	e.createGroup("g", lt, 0, 1, 1)
 	var id string
-	waitFor(t, "a pending instance", func() bool {
+	testenv.EventuallyTrue(t, waitTimeout, "a pending instance", func() bool {
 		g := e.group("g")
 		if len(g.Instances) == 1 && g.Instances[0].LifecycleState == astypes.LifecycleStatePending {
 			id = aws.ToString(g.Instances[0].InstanceId)
@@ -186,7 +187,7 @@ func TestLifecycleStates(t *testing.T) {
 		t.Fatalf("ec2 state while stopping %+v", st)
 	}
 	close(gate)
-	waitFor(t, "terminated", func() bool { return e.instance(id).State.Name == ec2types.InstanceStateNameTerminated })
+	testenv.EventuallyTrue(t, waitTimeout, "terminated", func() bool { return e.instance(id).State.Name == ec2types.InstanceStateNameTerminated })
 	i := e.instance(id)
 	if i.PrivateIpAddress != nil || aws.ToString(i.PrivateDnsName) != "" || aws.ToString(i.StateReason.Code) != "Client.UserInitiatedShutdown" {
 		t.Fatalf("terminated instance %+v", i)
@@ -323,7 +324,7 @@ func TestScalingActivities(t *testing.T) {
 	e.clock.Step(time.Minute)
 	e.setDesired("g", 1)
 	e.waitSettled("g", 1)
-	waitFor(t, "terminations done", func() bool {
+	testenv.EventuallyTrue(t, waitTimeout, "terminations done", func() bool {
 		for _, a := range e.activities("g") {
 			if a.StatusCode != astypes.ScalingActivityStatusCodeSuccessful {
 				return false
@@ -373,7 +374,7 @@ func TestUnknownImageFailsScalingActivity(t *testing.T) {
 	lt := e.createTemplate("bad-ami", "m5.large", "ami-0123456789abcdef0")
 	e.createGroup("g", lt, 0, 2, 1)
 	var failed []astypes.Activity
-	waitFor(t, "a failed activity", func() bool {
+	testenv.EventuallyTrue(t, waitTimeout, "a failed activity", func() bool {
 		failed = nil
 		for _, a := range e.activities("g") {
 			if a.StatusCode == astypes.ScalingActivityStatusCodeFailed {
@@ -393,7 +394,7 @@ func TestUnknownImageFailsScalingActivity(t *testing.T) {
 	}
 	// The group retries after a reconcile interval.
 	e.clock.Step(DefaultReconcileInterval)
-	waitFor(t, "a second failed activity", func() bool { return len(e.activities("g")) == 2 })
+	testenv.EventuallyTrue(t, waitTimeout, "a second failed activity", func() bool { return len(e.activities("g")) == 2 })
 	// A fixed template lets the group launch.
 	must[*ec2.CreateLaunchTemplateVersionOutput](t)(e.ec2.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{
 		LaunchTemplateId: aws.String(lt), SourceVersion: aws.String("1"),
@@ -406,7 +407,7 @@ func TestArchitectureMismatchFailsScalingActivity(t *testing.T) {
 	e := newEnv(t)
 	lt := e.createTemplate("arm-image", "m5.large", ImageLocalNodeARM64)
 	e.createGroup("g", lt, 0, 1, 1)
-	waitFor(t, "a failed activity", func() bool {
+	testenv.EventuallyTrue(t, waitTimeout, "a failed activity", func() bool {
 		acts := e.activities("g")
 		return len(acts) > 0 && acts[0].StatusCode == astypes.ScalingActivityStatusCodeFailed &&
 			strings.Contains(aws.ToString(acts[0].StatusMessage), "architecture")
@@ -419,7 +420,7 @@ func TestBootFailureFailsLaunch(t *testing.T) {
 	lt := e.createTemplate("base", "m5.large", ImageLocalNode)
 	e.createGroup("g", lt, 0, 1, 1)
 	var failed astypes.Activity
-	waitFor(t, "a failed launch", func() bool {
+	testenv.EventuallyTrue(t, waitTimeout, "a failed launch", func() bool {
 		acts := e.activities("g")
 		if len(acts) == 1 && acts[0].StatusCode == astypes.ScalingActivityStatusCodeFailed {
 			failed = acts[0]
@@ -446,13 +447,13 @@ func TestTerminatedInstancesAreForgotten(t *testing.T) {
 	e.createGroup("g", lt, 0, 1, 1)
 	id := ids(e.waitSettled("g", 1))[0]
 	e.setDesired("g", 0)
-	waitFor(t, "terminated", func() bool { return e.instance(id).State.Name == ec2types.InstanceStateNameTerminated })
+	testenv.EventuallyTrue(t, waitTimeout, "terminated", func() bool { return e.instance(id).State.Name == ec2types.InstanceStateNameTerminated })
 	e.clock.Step(30 * time.Minute)
 	if e.instance(id).State.Name != ec2types.InstanceStateNameTerminated {
 		t.Fatal("terminated instance gone too early")
 	}
 	e.clock.Step(31 * time.Minute)
-	waitFor(t, "forgotten", func() bool {
+	testenv.EventuallyTrue(t, waitTimeout, "forgotten", func() bool {
 		_, err := e.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
 		return apiCode(t, err) == codeInvalidInstanceIDNotFound
 	})

@@ -2,7 +2,6 @@ package localcloud
 
 import (
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +10,8 @@ import (
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 func TestRestartKeepsState(t *testing.T) {
@@ -21,7 +22,7 @@ func TestRestartKeepsState(t *testing.T) {
 	must[*autoscaling.TerminateInstanceInAutoScalingGroupOutput](t)(e.as.TerminateInstanceInAutoScalingGroup(ctx,
 		&autoscaling.TerminateInstanceInAutoScalingGroupInput{InstanceId: aws.String(before[0]), ShouldDecrementDesiredCapacity: aws.Bool(true)}))
 	kept := ids(e.waitSettled("g", 2))
-	waitFor(t, "terminated", func() bool { return e.instance(before[0]).State.Name == ec2types.InstanceStateNameTerminated })
+	testenv.EventuallyTrue(t, waitTimeout, "terminated", func() bool { return e.instance(before[0]).State.Name == ec2types.InstanceStateNameTerminated })
 	ips := map[string]bool{}
 	for _, id := range before {
 		ips[aws.ToString(e.instance(id).PrivateIpAddress)] = true
@@ -34,7 +35,7 @@ func TestRestartKeepsState(t *testing.T) {
 		t.Fatalf("after restart: %v, want the same instances %v", got, kept)
 	}
 	for _, id := range kept {
-		waitFor(t, id+" booted again", func() bool { return e.rt.bootCount(id) == 2 })
+		testenv.EventuallyTrue(t, waitTimeout, id+" booted again", func() bool { return e.rt.bootCount(id) == 2 })
 		info, userData, _ := e.rt.bootInfo(id)
 		if info.ID != id || string(userData) != "#cloud-config\n" || info.Tags["kelp.dev/pool"] != "general" {
 			t.Errorf("second boot of %s: %+v %q", id, info, userData)
@@ -73,7 +74,7 @@ func TestRestartBootsPendingInstances(t *testing.T) {
 	lt := e.createTemplate("base", "m5.large", ImageLocalNode)
 	e.createGroup("g", lt, 0, 1, 1)
 	var id string
-	waitFor(t, "pending", func() bool {
+	testenv.EventuallyTrue(t, waitTimeout, "pending", func() bool {
 		g := e.group("g")
 		if len(g.Instances) == 1 {
 			id = aws.ToString(g.Instances[0].InstanceId)
@@ -129,9 +130,7 @@ func TestOpenErrors(t *testing.T) {
 				_ = c.Close()
 				t.Fatal("Open succeeded")
 			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("error %v does not name %s", err, tt.want)
-			}
+			testenv.ErrorContains(t, err, tt.want)
 		})
 	}
 }

@@ -239,7 +239,7 @@ func warmUpSigner(b *testing.B, client kubernetes.Interface) {
 		b.Fatal(err)
 	}
 	defer func() { _ = csrs.Delete(ctx, c.Name, metav1.DeleteOptions{}) }()
-	waitFor(b, time.Minute, "the kubelet client signer", func(ctx context.Context) (bool, error) {
+	testenv.Eventually(b, time.Minute, "the kubelet client signer", func(ctx context.Context) (bool, error) {
 		got, err := csrs.Get(ctx, c.Name, metav1.GetOptions{})
 		return err == nil && len(got.Status.Certificate) > 0, err
 	})

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -53,8 +54,9 @@ func TestBootstrapTokenRejected(t *testing.T) {
 			waitTokenRejected(t, env, tok)
 			n := newTestNode(t, env, nodeOpts{token: &tok})
 			n.start(t)
-			waitFor(t, 30*time.Second, "agent to report Unauthorized", func(context.Context) (bool, error) {
-				return errContains(n.agent.Status().LastError, "Unauthorized"), nil
+			testenv.Eventually(t, 30*time.Second, "agent to report Unauthorized", func(context.Context) (bool, error) {
+				err := n.agent.Status().LastError
+				return err != nil && strings.Contains(err.Error(), "Unauthorized"), nil
 			})
 			if s := n.agent.Status(); s.Ready || s.Phase != PhaseBootstrapping {
 				t.Errorf("status %+v, want still bootstrapping", s)
@@ -72,9 +74,9 @@ func waitTokenRejected(t *testing.T, env *testenv.Env, tok bootstrap.Token) {
 	cfg := rest.AnonymousClientConfig(env.Config)
 	cfg.BearerToken = tok.String()
 	client := kubernetes.NewForConfigOrDie(cfg)
-	waitFor(t, 30*time.Second, "token to be rejected", func(ctx context.Context) (bool, error) {
+	testenv.Eventually(t, 30*time.Second, "token to be rejected", func(ctx context.Context) (bool, error) {
 		_, err := client.CertificatesV1().CertificateSigningRequests().List(ctx, metav1.ListOptions{Limit: 1})
-		return errContains(err, "Unauthorized"), nil
+		return err != nil && strings.Contains(err.Error(), "Unauthorized"), nil
 	})
 }
 
@@ -123,7 +125,7 @@ func TestClientCertificateRotation(t *testing.T) {
 	if life := first.Leaf.NotAfter.Sub(first.Leaf.NotBefore); life < time.Hour || life > 66*time.Minute {
 		t.Errorf("client certificate lifetime %v, want the requested hour (+5m backdating)", life)
 	}
-	waitFor(t, 10*time.Second, "the first certificate in use", func(context.Context) (bool, error) {
+	testenv.Eventually(t, 10*time.Second, "the first certificate in use", func(context.Context) (bool, error) {
 		return n.agent.transport.presentedSerial() == serial(first), nil
 	})
 
@@ -135,7 +137,7 @@ func TestClientCertificateRotation(t *testing.T) {
 	approve(t, env.Client, renewal)
 
 	var second string
-	waitFor(t, time.Minute, "the rotated certificate", func(context.Context) (bool, error) {
+	testenv.Eventually(t, time.Minute, "the rotated certificate", func(context.Context) (bool, error) {
 		second = n.agent.Status().ClientCertSerial
 		return second != serial(first), nil
 	})
@@ -146,7 +148,7 @@ func TestClientCertificateRotation(t *testing.T) {
 	// lease with it.
 	leases := env.Client.CoordinationV1().Leases(corev1.NamespaceNodeLease)
 	rotated := clk.Now()
-	waitFor(t, 30*time.Second, "a lease renewal with the new certificate", func(ctx context.Context) (bool, error) {
+	testenv.Eventually(t, 30*time.Second, "a lease renewal with the new certificate", func(ctx context.Context) (bool, error) {
 		if n.agent.transport.presentedSerial() != second {
 			return false, nil
 		}

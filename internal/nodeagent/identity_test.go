@@ -3,8 +3,9 @@ package nodeagent
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 func validIdentity() InstanceIdentity {
@@ -48,18 +49,7 @@ func TestIdentityValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			id := validIdentity()
 			tt.modify(&id)
-			err := id.Validate()
-			if len(tt.want) == 0 {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			for _, w := range tt.want {
-				if !errContains(err, w) {
-					t.Errorf("Validate error %v, want it to mention %q", err, w)
-				}
-			}
+			testenv.CheckError(t, id.Validate(), tt.want...)
 		})
 	}
 }
@@ -75,16 +65,11 @@ func TestIdentityRoundTrip(t *testing.T) {
 		t.Fatalf("ReadIdentity = %+v, %v; want %+v", got, err, want)
 	}
 	data, _ := os.ReadFile(filepath.Join(root, IdentityPath))
-	for _, key := range []string{`"instanceId"`, `"instanceType"`, `"availabilityZone"`, `"region"`, `"privateIp"`, `"privateDnsName"`, `"lifecycle"`, `"imageId"`} {
-		if !strings.Contains(string(data), key) {
-			t.Errorf("identity document lacks %s: %s", key, data)
-		}
-	}
+	testenv.Contains(t, "identity document", string(data),
+		`"instanceId"`, `"instanceType"`, `"availabilityZone"`, `"region"`, `"privateIp"`, `"privateDnsName"`, `"lifecycle"`, `"imageId"`)
 	bad := want
 	bad.Lifecycle = ""
-	if err := WriteIdentity(root, bad); !errContains(err, "lifecycle") {
-		t.Errorf("WriteIdentity of an invalid identity: %v", err)
-	}
+	testenv.ErrorContains(t, WriteIdentity(root, bad), "lifecycle")
 }
 
 func TestReadIdentity(t *testing.T) {
@@ -114,9 +99,7 @@ func TestReadIdentity(t *testing.T) {
 				}
 				return
 			}
-			if !errContains(err, tt.want) {
-				t.Errorf("ReadIdentity error %v, want %q", err, tt.want)
-			}
+			testenv.ErrorContains(t, err, tt.want)
 		})
 	}
 }

@@ -17,7 +17,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/clock"
@@ -230,7 +229,7 @@ func isPending(c *certificatesv1.CertificateSigningRequest) bool {
 func waitCSR(t testing.TB, env *testenv.Env, user, signer string) *certificatesv1.CertificateSigningRequest {
 	t.Helper()
 	var found *certificatesv1.CertificateSigningRequest
-	waitFor(t, time.Minute, fmt.Sprintf("pending CSR of %s for %s", user, signer), func(context.Context) (bool, error) {
+	testenv.Eventually(t, time.Minute, fmt.Sprintf("pending CSR of %s for %s", user, signer), func(context.Context) (bool, error) {
 		for _, c := range listCSRs(t, env, user) {
 			if c.Spec.SignerName == signer && isPending(&c) {
 				found = c.DeepCopy()
@@ -281,21 +280,6 @@ func waitReady(t testing.TB, a *Agent) {
 	}
 }
 
-// waitFor polls cond every 200ms until it is true, fails, or timeout.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func(context.Context) (bool, error)) {
-	t.Helper()
-	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, timeout, true, cond)
-	if err != nil {
-		t.Fatalf("waiting for %s: %v", what, err)
-	}
-}
-
-// holdsFor is testenv.HoldsFor: a negative check given time to be wrong.
-func holdsFor(t testing.TB, d time.Duration, what string, check func(context.Context) error) {
-	t.Helper()
-	testenv.HoldsFor(t, d, what, check)
-}
-
 // nodeClientFromDisk is a client built from the kubeconfig the agent
 // wrote: exactly the node's identity.
 func nodeClientFromDisk(t *testing.T, n *testNode) kubernetes.Interface {
@@ -305,9 +289,4 @@ func nodeClientFromDisk(t *testing.T, n *testNode) kubernetes.Interface {
 		t.Fatalf("load node kubeconfig: %v", err)
 	}
 	return kubernetes.NewForConfigOrDie(cfg)
-}
-
-// errContains reports whether err's text contains s.
-func errContains(err error, s string) bool {
-	return err != nil && strings.Contains(err.Error(), s)
 }

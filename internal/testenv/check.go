@@ -43,3 +43,28 @@ func ErrorContains(t testing.TB, err error, wants ...string) {
 		}
 	}
 }
+
+// CheckError is the error check of a table of valid and invalid cases: it
+// fails the test unless err is nil when wants is empty, or err is non-nil
+// and contains every one of wants otherwise.
+func CheckError(t testing.TB, err error, wants ...string) {
+	t.Helper()
+	if len(wants) == 0 {
+		if err != nil {
+			t.Errorf("unexpected error: %v", err)
+		}
+		return
+	}
+	ErrorContains(t, err, wants...)
+}
+
+// Contains fails the test unless s contains every one of wants. what names
+// s in the failure ("response body"), which shows s in full.
+func Contains(t testing.TB, what, s string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(s, w) {
+			t.Errorf("%s lacks %q:\n%s", what, w, s)
+		}
+	}
+}

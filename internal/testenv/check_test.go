@@ -39,6 +39,48 @@ func TestErrorContains(t *testing.T) {
 	}
 }
 
+func TestCheckError(t *testing.T) {
+	cases := []struct {
+		err    error
+		wants  []string
+		failed bool
+	}{
+		{nil, nil, false},
+		{errors.New("x"), nil, true},
+		{errors.New("pool general: max size 0: must be at least 1"), []string{"general", "max size"}, false},
+		{errors.New("pool general: bad"), []string{"general", "max size"}, true},
+		{nil, []string{"anything"}, true},
+	}
+	for _, c := range cases {
+		r := &recorder{TB: t}
+		CheckError(r, c.err, c.wants...)
+		if r.failed.Load() != c.failed {
+			t.Errorf("CheckError(%v, %q): failed=%v, want %v", c.err, c.wants, r.failed.Load(), c.failed)
+		}
+	}
+}
+
+func TestContains(t *testing.T) {
+	cases := []struct {
+		s      string
+		wants  []string
+		failed bool
+	}{
+		{"<Code>MissingParameter</Code> LaunchTemplateName", []string{"<Code>MissingParameter</Code>", "LaunchTemplateName"}, false},
+		{"<Code>MissingParameter</Code>", []string{"<Code>MissingParameter</Code>", "LaunchTemplateName"}, true},
+		{"", []string{"x"}, true},
+		{"", nil, false},
+		{"anything", []string{""}, false},
+	}
+	for _, c := range cases {
+		r := &recorder{TB: t}
+		Contains(r, "body", c.s, c.wants...)
+		if r.failed.Load() != c.failed {
+			t.Errorf("Contains(%q, %q): failed=%v, want %v", c.s, c.wants, r.failed.Load(), c.failed)
+		}
+	}
+}
+
 func TestEventually(t *testing.T) {
 	var n atomic.Int32
 	r := &recorder{TB: t}

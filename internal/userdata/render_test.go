@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 type wantFile struct {
@@ -159,7 +161,7 @@ func TestParseNodeConfigRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseNodeConfig([]byte(tt.doc))
-			checkErr(t, err, tt.want)
+			testenv.CheckError(t, err, tt.want...)
 		})
 	}
 }
@@ -253,7 +255,7 @@ func TestDecodeRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Decode(tt.data)
-			checkErr(t, err, []string{tt.want})
+			testenv.ErrorContains(t, err, tt.want)
 		})
 	}
 }

@@ -2,32 +2,13 @@ package userdata
 
 import (
 	"errors"
-	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-)
 
-// checkErr fails unless err contains every substring of want, or is nil when
-// want is empty.
-func checkErr(t *testing.T, err error, want []string) {
-	t.Helper()
-	if len(want) == 0 {
-		if err != nil {
-			t.Errorf("unexpected error: %v", err)
-		}
-		return
-	}
-	if err == nil {
-		t.Fatalf("no error, want one containing %q", want)
-	}
-	for _, w := range want {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("error %q does not contain %q", err, w)
-		}
-	}
-}
+	"github.com/kelp-dev/kelp/internal/testenv"
+)
 
 func TestValidate(t *testing.T) {
 	tests := []struct {
@@ -102,9 +83,9 @@ func TestValidate(t *testing.T) {
 				in.Profile = tt.profile
 			}
 			tt.mutate(&in)
-			checkErr(t, in.Validate(), tt.want)
+			testenv.CheckError(t, in.Validate(), tt.want...)
 			_, err := Render(in)
-			checkErr(t, err, tt.want)
+			testenv.CheckError(t, err, tt.want...)
 		})
 	}
 }
@@ -130,7 +111,7 @@ func TestForbiddenLabels(t *testing.T) {
 			in := testInput(t, ProfileKubeadm)
 			in.Labels = map[string]string{key: "true"}
 			err := in.Validate()
-			checkErr(t, err, []string{"labels[" + key + "]: Forbidden", "NodeRestriction"})
+			testenv.ErrorContains(t, err, "labels["+key+"]: Forbidden", "NodeRestriction")
 			if n := len(unwrapAll(err)); n != 1 {
 				t.Errorf("got %d errors, want 1: %v", n, err)
 			}

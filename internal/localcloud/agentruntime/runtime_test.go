@@ -5,10 +5,10 @@ import (
 	"encoding/base64"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/kelp-dev/kelp/internal/localcloud"
+	"github.com/kelp-dev/kelp/internal/testenv"
 	"github.com/kelp-dev/kelp/internal/userdata"
 )
 
@@ -29,9 +29,7 @@ func TestWriteFilesStaysInRoot(t *testing.T) {
 		t.Errorf("mode %o, want 0600", st.Mode().Perm())
 	}
 	for _, bad := range []string{"etc/relative", "/etc/../../escape", "/etc/./x", "/etc//x"} {
-		if err := writeFiles(root, []userdata.File{file(bad, "x", "0644")}); err == nil || !strings.Contains(err.Error(), bad) {
-			t.Errorf("path %q: err = %v, want a refusal naming it", bad, err)
-		}
+		testenv.ErrorContains(t, writeFiles(root, []userdata.File{file(bad, "x", "0644")}), bad)
 	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(root), "escape")); err == nil {
 		t.Error("a file escaped the instance root")
@@ -56,10 +54,7 @@ func TestBootRejectsBadUserDataAndIDs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := r.Boot(context.Background(), tt.inst, []byte(tt.userData))
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("err = %v, want %q", err, tt.want)
-			}
+			testenv.ErrorContains(t, r.Boot(context.Background(), tt.inst, []byte(tt.userData)), tt.want)
 			if r.Running() != 0 {
 				t.Error("a failed boot left an agent running")
 			}
