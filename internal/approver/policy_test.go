@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kelp-dev/kelp/internal/cloud"
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 type policyCase struct {
@@ -373,11 +374,7 @@ func TestDecideMessagesNameValues(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v := Decide(tt.facts(t))
-			for _, w := range tt.want {
-				if !strings.Contains(v.Message, w) {
-					t.Errorf("message %q lacks %q", v.Message, w)
-				}
-			}
+			testenv.Contains(t, "message", v.Message, tt.want...)
 		})
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
@@ -62,11 +61,7 @@ func TestRunWithLeaderElection(t *testing.T) {
 
 func TestOptionsValidate(t *testing.T) {
 	err := Options{Approve: "sometimes", TokenTTL: 30 * time.Second, ProbeAddr: "nonsense"}.Validate()
-	for _, want := range []string{"cluster name", `approve "sometimes"`, "token ttl 30s", `probe address "nonsense"`} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("Validate error %v lacks %q", err, want)
-		}
-	}
+	testenv.ErrorContains(t, err, "cluster name", `approve "sometimes"`, "token ttl 30s", `probe address "nonsense"`)
 }
 
 // fakeProvider serves a fixed set of instances; its group snapshot only

@@ -1,12 +1,13 @@
 package nodelifecycle
 
 import (
-	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 func node(name, providerID string) *corev1.Node {
@@ -41,11 +42,7 @@ func TestDecide(t *testing.T) {
 			if tt.want.Reason == "" && got.Message != "" {
 				t.Errorf("message %q for a Node left as it is", got.Message)
 			}
-			for _, want := range tt.message {
-				if !strings.Contains(got.Message, want) {
-					t.Errorf("message %q lacks %q", got.Message, want)
-				}
-			}
+			testenv.Contains(t, "message", got.Message, tt.message...)
 		})
 	}
 }
