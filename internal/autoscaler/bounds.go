@@ -6,24 +6,23 @@ import (
 	"github.com/kelp-dev/kelp/internal/cloud"
 )
 
-// The size bounds of a group, in one place: the planner sizes increases
-// with [Room], the caller applies them with [GrowTarget].
-
-// Room is how many nodes g may still grow by: MaxSize minus its size, where
-// a group below MinSize counts as at MinSize (the cloud brings it there
-// anyway). It is negative when g is above MaxSize.
-func Room(g cloud.NodeGroup) int {
-	return g.MaxSize - max(g.TargetSize, g.MinSize)
-}
+// The autoscaler's side of a group's size bounds, whose check is
+// internal/cloud's (cloud.NodeGroup.CheckSize and Room): the planner sizes
+// increases with Room, the caller applies them with [GrowTarget].
 
 // GrowTarget returns the target size of g grown by delta from its current
 // size (raised to MinSize first), capped at MaxSize. It fails with
 // cloud.ErrOutOfRange, returning the current TargetSize, when g cannot grow
-// at all.
+// at all: the error of g.CheckSize for the size asked, or, for a delta that
+// asks for no node, one naming the delta.
 func GrowTarget(g cloud.NodeGroup, delta int) (int, error) {
-	target := max(g.TargetSize, g.MinSize) + min(delta, Room(g))
-	if target <= g.TargetSize {
-		return g.TargetSize, fmt.Errorf("group %s at %d: %w (max %d)", g.ID, g.TargetSize, cloud.ErrOutOfRange, g.MaxSize)
+	from := max(g.TargetSize, g.MinSize)
+	target := from + min(delta, g.Room())
+	if target > g.TargetSize {
+		return target, nil
 	}
-	return target, nil
+	if delta <= 0 {
+		return g.TargetSize, fmt.Errorf("grow group %s at %d by %d: %w", g.ID, g.TargetSize, delta, cloud.ErrOutOfRange)
+	}
+	return g.TargetSize, fmt.Errorf("grow by %d: %w", delta, g.CheckSize(from+delta))
 }

@@ -5,8 +5,9 @@
 //     groups, [PlanScaleUp] decides which groups to grow, by how many nodes
 //     of which instance type, and why every other pod cannot be helped.
 //     Options are chosen by a chain of [Expander]s (least-waste, price,
-//     priority, most-pods, random); a group's size bounds are [Room] and
-//     [GrowTarget].
+//     priority, most-pods, random); a group's size bounds are checked by
+//     internal/cloud (cloud.NodeGroup.Room, CheckSize), which [GrowTarget]
+//     applies.
 //   - scale-down: [PlanScaleDown] decides which nodes nobody needs and which
 //     of them to remove now, and says for every other node why it stays
 //     (see scaledown.go for the rules and the caller's loop).

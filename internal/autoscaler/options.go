@@ -127,7 +127,7 @@ func (p *planner) ineligible(g cloud.NodeGroup) string {
 }
 
 func (p *planner) groupRoom(g cloud.NodeGroup) int {
-	return Room(g) - p.grown[g.ID]
+	return g.Room() - p.grown[g.ID]
 }
 
 // room returns how many nodes of type it the group and the cluster limits

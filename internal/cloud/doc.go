@@ -10,7 +10,10 @@
 // value they return ([Instance], [NodeGroup], [NodeTemplate]) is a plain
 // value owned by the caller. Outcomes that change the caller's control flow
 // are sentinel errors ([ErrNotFound], [ErrInsufficientCapacity],
-// [ErrThrottled], [ErrOutOfRange], ...) tested with errors.Is.
+// [ErrThrottled], [ErrOutOfRange], ...) tested with errors.Is. A group's
+// size bounds are checked in one place, [NodeGroup.CheckSize] (with
+// [NodeGroup.Room], how far it may grow), by the planner, the provider's
+// Scaler and the pool provisioner alike.
 //
 // # Failed launches
 //

@@ -14,14 +14,15 @@ import (
 
 // Scale sets the pool's desired capacity (the seed's "change the instance
 // count"). A value outside [min, max] is refused before any change, with
-// an error wrapping cloud.ErrOutOfRange.
+// the error of cloud.NodeGroup.CheckSize (wrapping cloud.ErrOutOfRange).
 func (p *Provisioner) Scale(ctx context.Context, name string, desired int32) (Pool, error) {
 	pl, err := p.Get(ctx, name)
 	if err != nil {
 		return Pool{}, fmt.Errorf("scale pool: %w", err)
 	}
-	if desired < pl.MinSize || desired > pl.MaxSize {
-		return Pool{}, fmt.Errorf("scale pool %s to %d: outside the pool's size range [%d, %d]: %w", name, desired, pl.MinSize, pl.MaxSize, cloud.ErrOutOfRange)
+	sizes := cloud.NodeGroup{ID: pl.GroupName, MinSize: int(pl.MinSize), MaxSize: int(pl.MaxSize), TargetSize: int(pl.Desired)}
+	if err := sizes.CheckSize(int(desired)); err != nil {
+		return Pool{}, fmt.Errorf("scale pool %s outside the pool's size range: %w", name, err)
 	}
 	if err := p.cloud.SetTargetSize(ctx, pl.GroupName, int(desired)); err != nil {
 		return Pool{}, fmt.Errorf("scale pool %s: %w", name, err)

@@ -110,7 +110,7 @@ func growOptions(in autoscaler.Input) ([]*option, error) {
 		if b, ok := in.Backoff[g.ID]; ok && in.Now.Before(b.Until) {
 			continue
 		}
-		room := g.MaxSize - max(g.TargetSize, g.MinSize)
+		room := g.Room()
 		if room <= 0 {
 			continue
 		}

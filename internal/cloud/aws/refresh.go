@@ -115,8 +115,8 @@ func (p *Provider) groupInstanceDetails(ctx context.Context, groups []astypes.Au
 func (p *Provider) refreshGroup(ctx context.Context, g astypes.AutoScalingGroup, details map[string]cloud.Instance,
 	mark watermark, now time.Time) (cloud.NodeGroup, watermark, error) {
 	name, tags := sdkaws.ToString(g.AutoScalingGroupName), tagMap(g.Tags)
-	ng := cloud.NodeGroup{ID: name, Pool: tags[pool.PoolTag], MinSize: int(sdkaws.ToInt32(g.MinSize)),
-		MaxSize: int(sdkaws.ToInt32(g.MaxSize)), TargetSize: int(sdkaws.ToInt32(g.DesiredCapacity))}
+	ng := groupSizes(g)
+	ng.Pool = tags[pool.PoolTag]
 	for _, gi := range g.Instances {
 		ng.Instances = append(ng.Instances, groupInstance(gi, name, ng.Pool, details))
 	}

@@ -16,18 +16,18 @@ import (
 )
 
 // SetTargetSize implements cloud.Scaler: it reads the group afresh,
-// checks n against its bounds and calls SetDesiredCapacity with
-// HonorCooldown false.
+// checks n against its bounds (cloud.NodeGroup.CheckSize) and calls
+// SetDesiredCapacity with HonorCooldown false.
 func (p *Provider) SetTargetSize(ctx context.Context, group string, n int) error {
 	g, err := p.describeManagedGroup(ctx, group)
 	if err != nil {
 		return fmt.Errorf("set target size of %s: %w", group, err)
 	}
-	minSize, maxSize, cur := int(sdkaws.ToInt32(g.MinSize)), int(sdkaws.ToInt32(g.MaxSize)), int(sdkaws.ToInt32(g.DesiredCapacity))
-	switch {
-	case n < minSize || n > maxSize:
-		return fmt.Errorf("set target size of %s to %d: outside [%d, %d]: %w", group, n, minSize, maxSize, cloud.ErrOutOfRange)
-	case n == cur:
+	sizes := groupSizes(g)
+	if err := sizes.CheckSize(n); err != nil {
+		return fmt.Errorf("set target size: %w", err)
+	}
+	if n == sizes.TargetSize {
 		return nil
 	}
 	_, err = call(ctx, p, "SetDesiredCapacity", func(ctx context.Context) (*autoscaling.SetDesiredCapacityOutput, error) {
@@ -37,13 +37,13 @@ func (p *Provider) SetTargetSize(ctx context.Context, group string, n int) error
 	if err != nil {
 		return fmt.Errorf("set target size of %s to %d: %w", group, n, err)
 	}
-	p.log.Info("target size set", "group", group, "from", cur, "to", n)
+	p.log.Info("target size set", "group", group, "from", sizes.TargetSize, "to", n)
 	p.edit(group, func(ng *cloud.NodeGroup) { ng.TargetSize = n })
 	return nil
 }
 
 // DeleteInstances implements cloud.Scaler: it reads the group afresh,
-// checks membership and the minimum, then calls
+// checks membership and the minimum (cloud.NodeGroup.CheckSize), then calls
 // TerminateInstanceInAutoScalingGroup with ShouldDecrementDesiredCapacity
 // for each instance in turn.
 func (p *Provider) DeleteInstances(ctx context.Context, group string, ids []string) error {
@@ -58,10 +58,10 @@ func (p *Provider) DeleteInstances(ctx context.Context, group string, ids []stri
 	if err := p.checkStrangers(ctx, group, strangers); err != nil {
 		return fmt.Errorf("delete instances of %s: %w", group, err)
 	}
-	desired, minSize := int(sdkaws.ToInt32(g.DesiredCapacity)), int(sdkaws.ToInt32(g.MinSize))
-	if desired-len(victims) < minSize {
-		return fmt.Errorf("delete %d instances of %s: desired capacity %d would drop below the minimum %d: %w",
-			len(victims), group, desired, minSize, cloud.ErrOutOfRange)
+	sizes := groupSizes(g)
+	desired := sizes.TargetSize
+	if err := sizes.CheckSize(desired - len(victims)); err != nil {
+		return fmt.Errorf("delete %d instances at size %d: %w", len(victims), desired, err)
 	}
 	var done []string
 	var errs []error
@@ -93,6 +93,15 @@ func (p *Provider) DeleteInstances(ctx context.Context, group string, ids []stri
 		return fmt.Errorf("delete instances of %s: %d of %d failed: %w", group, len(errs), len(victims), errors.Join(errs...))
 	}
 	return nil
+}
+
+// groupSizes is g's name and sizes as a cloud.NodeGroup, for its bounds
+// check (cloud.NodeGroup.CheckSize). The cloud keeps DesiredCapacity
+// within [MinSize, MaxSize], so a check of a smaller size fails only below
+// MinSize.
+func groupSizes(g astypes.AutoScalingGroup) cloud.NodeGroup {
+	return cloud.NodeGroup{ID: sdkaws.ToString(g.AutoScalingGroupName), MinSize: int(sdkaws.ToInt32(g.MinSize)),
+		MaxSize: int(sdkaws.ToInt32(g.MaxSize)), TargetSize: int(sdkaws.ToInt32(g.DesiredCapacity))}
 }
 
 // splitVictims sorts ids into the members of g to terminate and the ids
