@@ -127,8 +127,7 @@ func (c *Cluster) startController(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("controller client: %w", err)
 	}
-	provider, err := awscloud.New(ctx, awscloud.Config{ClusterName: c.cfg.Name, Region: c.Cloud.Region(), Endpoint: c.CloudURL()},
-		awscloud.Deps{Credentials: localCredentials(), Logger: c.cfg.Logger})
+	provider, err := c.adapter(ctx)
 	if err != nil {
 		return err
 	}

@@ -27,12 +27,18 @@ func localCredentials() credentials.StaticCredentialsProvider {
 	return credentials.NewStaticCredentialsProvider(localcloud.AccessKeyID, localcloud.SecretAccessKey, "")
 }
 
+// adapter returns the AWS adapter pointed at the local cloud with its
+// static keys: the one path to the cloud, as against AWS.
+func (c *Cluster) adapter(ctx context.Context) (*awscloud.Provider, error) {
+	return awscloud.New(ctx, awscloud.Config{ClusterName: c.cfg.Name, Region: c.Cloud.Region(), Endpoint: c.CloudURL()},
+		awscloud.Deps{Credentials: localCredentials(), Logger: c.cfg.Logger})
+}
+
 // Provisioner returns the pool provisioner of this cluster on the local
 // cloud, through the AWS adapter (its retries and throttle rounds). With
 // a client it issues the bootstrap tokens of token rotation through it.
 func (c *Cluster) Provisioner(ctx context.Context, client kubernetes.Interface) (*pool.Provisioner, error) {
-	adapter, err := awscloud.New(ctx, awscloud.Config{ClusterName: c.cfg.Name, Region: c.Cloud.Region(), Endpoint: c.CloudURL()},
-		awscloud.Deps{Credentials: localCredentials(), Logger: c.cfg.Logger})
+	adapter, err := c.adapter(ctx)
 	if err != nil {
 		return nil, err
 	}
