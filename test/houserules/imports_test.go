@@ -2,8 +2,8 @@
 // that review alone lets slip: the direction of imports (decision cores
 // import no client, SDK or clock of the real world; only composition roots
 // reach the AWS adapter and the local cloud; nothing imports upwards) and
-// the size of files and functions. A new package falls under the rules by
-// where it lives.
+// the size of files and functions, a package named as its directory. A new
+// package falls under the rules by where it lives.
 package houserules
 
 import (
@@ -24,6 +24,7 @@ const module = "github.com/kelp-dev/kelp"
 // pkg is what `go list -json` says of one package.
 type pkg struct {
 	ImportPath string
+	Name       string
 	Imports    []string // direct, non-test
 	Deps       []string // transitive, non-test
 }
@@ -160,6 +161,16 @@ func TestImportDirection(t *testing.T) {
 	}
 	for _, v := range violations(pkgs, rules) {
 		t.Error(v)
+	}
+}
+
+// TestPackageNamedAsDirectory: a package's name is its directory's, so an
+// import reads as the path it comes from (commands are package main).
+func TestPackageNamedAsDirectory(t *testing.T) {
+	for _, p := range listPackages(t) {
+		if want := path.Base(p.ImportPath); p.Name != want && p.Name != "main" {
+			t.Errorf("%s is package %s, want %s", p.ImportPath, p.Name, want)
+		}
 	}
 }
 
