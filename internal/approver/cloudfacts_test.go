@@ -9,67 +9,31 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kelp-dev/kelp/internal/cloud"
+	"github.com/kelp-dev/kelp/internal/cloud/cloudtest"
 )
 
-// fakeCloud serves a fixed set of instances; its group snapshot only
-// changes on Refresh, like the AWS provider's. err, when set, fails every
-// instance lookup.
-type fakeCloud struct {
-	instances   []cloud.Instance
-	snapshot    []cloud.NodeGroup
-	next        []cloud.NodeGroup
-	refreshes   int
-	invalidated []string
-	err         error
-}
+var _ Cloud = (*cloudtest.Provider)(nil)
 
-var _ Cloud = (*fakeCloud)(nil)
-
-func (f *fakeCloud) Refresh(context.Context) error {
-	f.refreshes++
-	f.snapshot = f.next
-	return nil
-}
-
-func (f *fakeCloud) NodeGroups(context.Context) ([]cloud.NodeGroup, error) { return f.snapshot, nil }
-
-func (f *fakeCloud) InstanceForNode(_ context.Context, providerID string) (cloud.Instance, error) {
-	if f.err != nil {
-		return cloud.Instance{}, f.err
-	}
-	for _, i := range f.instances {
-		if i.ProviderID == providerID {
-			return i, nil
+// testCloud is the cloud of the test cluster's managed groups, holding
+// insts: each in its group when that is managed, else in none.
+func testCloud(insts ...cloud.Instance) *cloudtest.Provider {
+	managed := testManagedGroups()
+	byGroup := map[string][]cloud.Instance{}
+	var others []cloud.Instance
+	for _, i := range insts {
+		if _, ok := managed[i.GroupName]; ok {
+			byGroup[i.GroupName] = append(byGroup[i.GroupName], i)
+		} else {
+			others = append(others, i)
 		}
 	}
-	return cloud.Instance{}, cloud.ErrNotFound
-}
-
-func (f *fakeCloud) InstanceByPrivateDNSName(_ context.Context, name string) ([]cloud.Instance, error) {
-	if f.err != nil {
-		return nil, f.err
-	}
-	var out []cloud.Instance
-	for _, i := range f.instances {
-		if i.PrivateDNSName == name {
-			out = append(out, i)
-		}
-	}
-	if len(out) == 0 {
-		return nil, cloud.ErrNotFound
-	}
-	return out, nil
-}
-
-func (f *fakeCloud) Invalidate(id string) { f.invalidated = append(f.invalidated, id) }
-
-// testCloud knows freshInstance in the managed groups of the test cluster.
-func testCloud() *fakeCloud {
 	var groups []cloud.NodeGroup
-	for id, pool := range testManagedGroups() {
-		groups = append(groups, cloud.NodeGroup{ID: id, Pool: pool})
+	for id, pool := range managed {
+		groups = append(groups, cloud.NodeGroup{ID: id, Pool: pool, Instances: byGroup[id]})
 	}
-	return &fakeCloud{instances: []cloud.Instance{freshInstance()}, snapshot: groups, next: groups}
+	p := cloudtest.New(groups...)
+	p.AddInstances(others...)
+	return p
 }
 
 func TestGatherCloudRefreshesForUnknownGroups(t *testing.T) {
@@ -77,7 +41,10 @@ func TestGatherCloudRefreshesForUnknownGroups(t *testing.T) {
 		ID: "i-0123456789abcdef0", ProviderID: "aws:///us-east-1a/i-0123456789abcdef0", PrivateDNSName: "ip-127-1-0-4.ec2.internal",
 		State: cloud.InstanceStateRunning, GroupName: "kelp-c-general", LaunchTime: time.Unix(0, 0),
 	}
-	p := &fakeCloud{instances: []cloud.Instance{inst}, next: []cloud.NodeGroup{{ID: "kelp-c-general", Pool: "general"}}}
+	// The group is created after the last refresh.
+	p := cloudtest.New()
+	p.AddInstances(inst)
+	p.SetGroups(cloud.NodeGroup{ID: "kelp-c-general", Pool: "general"})
 	var f Facts
 	gatherCloud(context.Background(), p, &f, inst.PrivateDNSName)
 	if f.CloudErr != nil || len(f.InstancesByName) != 1 || f.InstancesByName[0].State != cloud.InstanceStateRunning {
@@ -86,14 +53,17 @@ func TestGatherCloudRefreshesForUnknownGroups(t *testing.T) {
 	if pool, ok := f.ManagedGroups["kelp-c-general"]; !ok || pool != "general" {
 		t.Fatalf("managed groups = %v; a group created after the last refresh must count as managed", f.ManagedGroups)
 	}
-	if p.refreshes != 1 {
-		t.Errorf("refreshes = %d, want 1", p.refreshes)
+	if n := p.Refreshes(); n != 1 {
+		t.Errorf("refreshes = %d, want 1", n)
 	}
-	if len(p.invalidated) != 1 || p.invalidated[0] != inst.ID {
-		t.Errorf("invalidated %v, want the instance read so the next decision reads the cloud again", p.invalidated)
+	if inv := p.Invalidated(); len(inv) != 1 || inv[0] != inst.ID {
+		t.Errorf("invalidated %v, want the instance read so the next decision reads the cloud again", inv)
 	}
 	// An instance of a group that stays unknown is not managed.
-	p.next, p.snapshot = nil, nil
+	p.SetGroups()
+	if err := p.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	f = Facts{}
 	gatherCloud(context.Background(), p, &f, inst.PrivateDNSName)
 	if _, ok := f.ManagedGroups["kelp-c-general"]; ok || f.CloudErr != nil {
@@ -106,16 +76,15 @@ func TestGatherCloudRefreshesForUnknownGroups(t *testing.T) {
 }
 
 func TestGatherCloudNodeInstance(t *testing.T) {
-	dead := cloud.Instance{ID: "i-2", ProviderID: "aws:///a/i-2", State: cloud.InstanceStateTerminated, GroupName: "elsewhere"}
-	p := testCloud()
-	p.instances = append(p.instances, dead)
+	dead := cloud.Instance{ID: "i-00000002", ProviderID: "aws:///a/i-00000002", State: cloud.InstanceStateTerminated, GroupName: "elsewhere"}
+	p := testCloud(freshInstance(), dead)
 	for _, tt := range []struct {
 		providerID string
 		want       string // ID of the Node's instance, "" for none
 	}{
 		{freshInstance().ProviderID, testInstance},
 		{dead.ProviderID, dead.ID},
-		{"aws:///a/i-3", ""},
+		{"aws:///a/i-00000003", ""},
 		{"kind://docker/kind/kind-worker", ""},
 	} {
 		f := Facts{Node: &corev1.Node{Spec: corev1.NodeSpec{ProviderID: tt.providerID}}}
@@ -131,11 +100,12 @@ func TestGatherCloudNodeInstance(t *testing.T) {
 }
 
 func TestGatherCloudErrorIsAFact(t *testing.T) {
-	p := testCloud()
-	p.err = errors.New("timeout")
+	p := testCloud(freshInstance())
+	timeout := errors.New("timeout")
+	p.SetErr(timeout)
 	f := Facts{Node: &corev1.Node{Spec: corev1.NodeSpec{ProviderID: freshInstance().ProviderID}}}
 	gatherCloud(context.Background(), p, &f, testNode)
-	if !errors.Is(f.CloudErr, p.err) || f.InstancesByName != nil || f.NodeInstance != nil || f.ManagedGroups != nil {
+	if !errors.Is(f.CloudErr, timeout) || f.InstancesByName != nil || f.NodeInstance != nil || f.ManagedGroups != nil {
 		t.Errorf("facts after a cloud error: %+v", f)
 	}
 }

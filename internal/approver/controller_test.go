@@ -32,7 +32,7 @@ func newTestController(t *testing.T, csrs ...*certificatesv1.CertificateSigningR
 			Node:      func(string) (*corev1.Node, error) { return nil, nil },
 			CSRs:      func() ([]*certificatesv1.CertificateSigningRequest, error) { return csrs, nil },
 			NodeCount: func() (int, error) { return 3, nil },
-			Cloud:     testCloud(),
+			Cloud:     testCloud(freshInstance()),
 			Record:    &ApprovalRecord{Client: client},
 		},
 		Recorder: recorder, Metrics: NewMetrics(prometheus.NewRegistry()), Clock: clocktesting.NewFakeClock(t0),
@@ -103,9 +103,7 @@ func TestControllerManualModeWritesNothing(t *testing.T) {
 func TestControllerPendingRetriesAndReportsOnce(t *testing.T) {
 	csr := newNodeFacts(t, reqSpec{}).CSR
 	c, client, recorder := newTestController(t, csr)
-	p := testCloud()
-	p.instances = nil // the instance is not visible yet
-	c.Sources.Cloud = p
+	c.Sources.Cloud = testCloud() // the instance is not visible yet
 	for range 2 {
 		retry, err := c.sync(context.Background(), csr.Name)
 		if err != nil || retry <= 0 {

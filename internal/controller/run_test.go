@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/kelp-dev/kelp/internal/approver"
-	"github.com/kelp-dev/kelp/internal/cloud"
+	"github.com/kelp-dev/kelp/internal/cloud/cloudtest"
 	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
@@ -26,7 +26,7 @@ func TestRunWithLeaderElection(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, Options{ClusterName: "kelp-test", LeaderElect: true, Approve: approver.ModeAuto, ProbeAddr: "127.0.0.1:0"},
-			Deps{Client: env.Client, Cloud: &fakeProvider{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			Deps{Client: env.Client, Cloud: cloudtest.New(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	}()
 	leases := env.Client.CoordinationV1().Leases("kube-system")
 	var holder string
@@ -63,51 +63,3 @@ func TestOptionsValidate(t *testing.T) {
 	err := Options{Approve: "sometimes", TokenTTL: 30 * time.Second, ProbeAddr: "nonsense"}.Validate()
 	testenv.ErrorContains(t, err, "cluster name", `approve "sometimes"`, "token ttl 30s", `probe address "nonsense"`)
 }
-
-// fakeProvider serves a fixed set of instances; its group snapshot only
-// changes on Refresh, like the AWS provider's.
-type fakeProvider struct {
-	instances []cloud.Instance
-	snapshot  []cloud.NodeGroup
-	next      []cloud.NodeGroup
-	refreshes int
-}
-
-func (f *fakeProvider) Refresh(context.Context) error {
-	f.refreshes++
-	f.snapshot = f.next
-	return nil
-}
-func (f *fakeProvider) NodeGroups(context.Context) ([]cloud.NodeGroup, error) { return f.snapshot, nil }
-func (f *fakeProvider) InstanceByID(_ context.Context, id string) (cloud.Instance, error) {
-	for _, i := range f.instances {
-		if i.ID == id {
-			return i, nil
-		}
-	}
-	return cloud.Instance{}, cloud.ErrNotFound
-}
-func (f *fakeProvider) InstanceForNode(_ context.Context, providerID string) (cloud.Instance, error) {
-	for _, i := range f.instances {
-		if i.ProviderID == providerID {
-			return i, nil
-		}
-	}
-	return cloud.Instance{}, cloud.ErrNotFound
-}
-func (f *fakeProvider) InstanceByPrivateDNSName(_ context.Context, name string) ([]cloud.Instance, error) {
-	var out []cloud.Instance
-	for _, i := range f.instances {
-		if i.PrivateDNSName == name {
-			out = append(out, i)
-		}
-	}
-	if len(out) == 0 {
-		return nil, cloud.ErrNotFound
-	}
-	return out, nil
-}
-func (f *fakeProvider) Invalidate(string) {}
-func (f *fakeProvider) InvalidateAll()    {}
-
-var _ cloud.Provider = (*fakeProvider)(nil)

@@ -2,6 +2,7 @@ package nodelifecycle
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -18,14 +19,15 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/kelp-dev/kelp/internal/cloud"
+	"github.com/kelp-dev/kelp/internal/cloud/cloudtest"
 )
 
 func TestControllerRefresh(t *testing.T) {
 	nodes := []*corev1.Node{
-		node("alive", "aws:///us-east-1a/i-1"),
-		node("terminated", "aws:///us-east-1a/i-2"),
-		node("gone", "aws:///us-east-1a/i-3"),
-		node("unknown-to-cloud-api", "aws:///us-east-1a/i-4"), // lookup fails: left alone
+		node("alive", "aws:///us-east-1a/i-00000001"),
+		node("terminated", "aws:///us-east-1a/i-00000002"),
+		node("gone", "aws:///us-east-1a/i-00000003"),
+		node("unknown-to-cloud-api", "aws:///us-east-1a/i-00000004"), // lookup fails: left alone
 		node("kind", "kind://docker/kind/kind-worker"),
 	}
 	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
@@ -36,12 +38,10 @@ func TestControllerRefresh(t *testing.T) {
 	}
 	client := fake.NewClientset(objs...)
 	recorder := record.NewFakeRecorder(10)
-	alive := cloud.Instance{ID: "i-1", ProviderID: "aws:///us-east-1a/i-1", State: cloud.InstanceStateRunning}
-	clouds := &fakeCloud{
-		instances: []cloud.Instance{alive, {ID: "i-2", ProviderID: "aws:///us-east-1a/i-2", State: cloud.InstanceStateTerminated}},
-		groups:    []cloud.NodeGroup{{ID: "g", Instances: []cloud.Instance{alive}}},
-		failing:   map[string]bool{"aws:///us-east-1a/i-4": true},
-	}
+	alive := cloud.Instance{ID: "i-00000001", ProviderID: "aws:///us-east-1a/i-00000001", State: cloud.InstanceStateRunning}
+	clouds := cloudtest.New(cloud.NodeGroup{ID: "g", Instances: []cloud.Instance{alive}})
+	clouds.AddInstances(cloud.Instance{ID: "i-00000002", ProviderID: "aws:///us-east-1a/i-00000002", State: cloud.InstanceStateTerminated})
+	clouds.FailInstance("i-00000004", errors.New("cloud unavailable"))
 	lc := &Controller{
 		Client: client, Nodes: corelisters.NewNodeLister(indexer), Recorder: recorder, Cloud: clouds,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(prometheus.NewRegistry()),
@@ -51,8 +51,8 @@ func TestControllerRefresh(t *testing.T) {
 		t.Errorf("refresh error = %v, want the failed lookup named", err)
 	}
 	_ = lc.Refresh(context.Background()) // a second refresh reports nothing twice
-	if clouds.refreshes != 2 {
-		t.Errorf("cloud refreshes = %d, want one per refresh", clouds.refreshes)
+	if n := clouds.Refreshes(); n != 2 {
+		t.Errorf("cloud refreshes = %d, want one per refresh", n)
 	}
 	left, err := client.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
 	if err != nil {
