@@ -76,7 +76,9 @@ func (c *Cluster) controllerManagerArgs() []string {
 		"--cluster-name=" + c.cfg.Name,
 		"--cluster-signing-cert-file=" + p.Path("ca", "crt"),
 		"--cluster-signing-key-file=" + p.Path("ca", "key"),
-		"--controllers=*,bootstrapsigner,tokencleaner",
+		// csrapproving (the built-in nodeclient/selfnodeclient approver) is
+		// off: on a local cluster kelp is the only approver of node CSRs.
+		"--controllers=*,bootstrapsigner,tokencleaner,-csrapproving",
 		"--root-ca-file=" + p.Path("ca", "crt"),
 		"--service-account-private-key-file=" + filepath.Join(p.Dir, "sa.key"),
 		"--use-service-account-credentials=true",

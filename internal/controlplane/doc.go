@@ -17,6 +17,10 @@
 // etcd data and the ports, so kubeconfigs written for nodes stay valid.
 //
 // kube-controller-manager signs certificates with the cluster CA, but
-// nothing in the cluster approves node CSRs: no nodeclient or
-// selfnodeclient binding exists. Approval is kelp's job.
+// nothing in the cluster approves node CSRs: its csrapproving controller
+// (which approves kubelet client CSRs of any requestor RBAC lets create
+// certificatesigningrequests/nodeclient or /selfnodeclient, the admin
+// included) is turned off, and no nodeclient or selfnodeclient binding
+// exists. Approval is kelp's job. On a kubeadm cluster csrapproving runs;
+// docs/security.md says how kelp lives beside it.
 package controlplane
