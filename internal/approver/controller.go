@@ -29,6 +29,9 @@ const (
 	// ModeManual leaves every CSR to a human (`kelp csr approve`); the
 	// controller only counts what it would have decided.
 	ModeManual Mode = "manual"
+	// ModeOff runs no approver: kelp does not watch CSRs at all (another
+	// approver, or a human with kubectl, decides them).
+	ModeOff Mode = "off"
 )
 
 // Metrics count every decision.

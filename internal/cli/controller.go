@@ -25,7 +25,7 @@ type controllerFlags struct {
 }
 
 func (f *controllerFlags) add(fs *pflag.FlagSet, probeDefault string) {
-	fs.StringVar(&f.approve, "approve", string(approver.ModeAuto), "node CSR approval: auto (kelp's cloud-backed policy) or manual (kelp csr approve)")
+	fs.StringVar(&f.approve, "approve", string(approver.ModeAuto), "node CSR approval: auto (kelp's cloud-backed policy), manual (kelp csr approve) or off (kelp does not watch CSRs)")
 	fs.DurationVar(&f.joinWindow, "join-window", approver.DefaultJoinWindow, "how recently an instance must have launched for its first CSR to be approved")
 	fs.StringVar(&f.probeAddr, "probe-addr", probeDefault, "address serving /metrics, /healthz and /readyz (empty: off)")
 	fs.DurationVar(&f.nodePeriod, "node-lifecycle-period", 10*time.Second, "how often Nodes of terminated instances are looked for")

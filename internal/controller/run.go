@@ -78,9 +78,9 @@ func (o Options) Validate() error {
 		errs = append(errs, fmt.Errorf("node lifecycle period %s: must not be negative", o.NodeLifecyclePeriod))
 	}
 	switch o.Approve {
-	case approver.ModeAuto, approver.ModeManual:
+	case approver.ModeAuto, approver.ModeManual, approver.ModeOff:
 	default:
-		errs = append(errs, fmt.Errorf("approve %q: want auto or manual", o.Approve))
+		errs = append(errs, fmt.Errorf("approve %q: want auto, manual or off", o.Approve))
 	}
 	a := o.Approver
 	a.ClusterName = o.ClusterName
@@ -174,16 +174,9 @@ func runControllers(ctx context.Context, o Options, d Deps) {
 		Client: d.Client, Nodes: nodes.Lister(), Cloud: d.Cloud, Recorder: recorder,
 		Logger: d.Logger.With("controller", "node-lifecycle"), Metrics: nodelifecycle.NewMetrics(d.Registry), Period: o.NodeLifecyclePeriod,
 	}
-	csrs := factory.Certificates().V1().CertificateSigningRequests()
 	approverConfig := o.Approver
 	approverConfig.ClusterName = o.ClusterName
-	csrApprover := &approver.Controller{
-		Client: d.Client, Sources: approverSources(d.Client, nodes.Lister(), csrs.Lister(), d.Cloud, approverConfig.WithDefaults().JoinWindow),
-		Recorder: recorder, Metrics: approver.NewMetrics(d.Registry), Clock: clock.RealClock{},
-		Config: approverConfig.WithDefaults(), Mode: o.Approve, Logger: d.Logger.With("controller", "csr-approver"),
-	}
-	csrInformer := csrs.Informer()
-	nodesSynced := nodes.Informer().HasSynced
+	runApprover := newApprover(o, d, factory, recorder)
 	var scaler *loop.Autoscaler
 	if o.Autoscaler != nil {
 		var err error
@@ -198,11 +191,9 @@ func runControllers(ctx context.Context, o Options, d Deps) {
 		}
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := csrApprover.Run(ctx, csrInformer, csrs.Lister().Get, approverWorkers, nodesSynced); err != nil && ctx.Err() == nil {
-			d.Logger.Error("csr approver stopped", "err", err)
-		}
-	})
+	if runApprover != nil {
+		wg.Go(func() { runApprover(ctx) })
+	}
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
 	wg.Go(func() { lifecycle.Run(ctx) })
@@ -242,5 +233,31 @@ func approverSources(client kubernetes.Interface, nodes corelisters.NodeLister, 
 		},
 		Cloud:  provider,
 		Record: &approver.ApprovalRecord{Client: client, Retention: retention},
+	}
+}
+
+// newApprover builds the CSR approver on the factory's CSR and Node
+// informers and returns the function that runs it, or nil with --approve
+// off: then no CSR informer is made, so kelp does not even watch CSRs.
+func newApprover(o Options, d Deps, factory informers.SharedInformerFactory, recorder record.EventRecorder) func(context.Context) {
+	if o.Approve == approver.ModeOff {
+		d.Logger.Info("csr approver off: kelp does not watch CSRs")
+		return nil
+	}
+	nodes := factory.Core().V1().Nodes()
+	csrs := factory.Certificates().V1().CertificateSigningRequests()
+	config := o.Approver
+	config.ClusterName = o.ClusterName
+	config = config.WithDefaults()
+	c := &approver.Controller{
+		Client: d.Client, Sources: approverSources(d.Client, nodes.Lister(), csrs.Lister(), d.Cloud, config.JoinWindow),
+		Recorder: recorder, Metrics: approver.NewMetrics(d.Registry), Clock: clock.RealClock{},
+		Config: config, Mode: o.Approve, Logger: d.Logger.With("controller", "csr-approver"),
+	}
+	informer, synced := csrs.Informer(), nodes.Informer().HasSynced
+	return func(ctx context.Context) {
+		if err := c.Run(ctx, informer, csrs.Lister().Get, approverWorkers, synced); err != nil && ctx.Err() == nil {
+			d.Logger.Error("csr approver stopped", "err", err)
+		}
 	}
 }

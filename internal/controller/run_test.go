@@ -4,9 +4,11 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
@@ -62,4 +64,41 @@ func TestRunWithLeaderElection(t *testing.T) {
 func TestOptionsValidate(t *testing.T) {
 	err := Options{Approve: "sometimes", TokenTTL: 30 * time.Second, ProbeAddr: "nonsense"}.Validate()
 	testenv.ErrorContains(t, err, "cluster name", `approve "sometimes"`, "token ttl 30s", `probe address "nonsense"`)
+}
+
+// TestApproveOffWatchesNoCSRs runs the controllers with --approve=off: node
+// lifecycle runs, but no approver is built, so kelp neither watches nor
+// counts CSRs (with manual, it counts what it would have decided).
+func TestApproveOffWatchesNoCSRs(t *testing.T) {
+	env := testenv.Get(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	reg := prometheus.NewRegistry()
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{ClusterName: "kelp-test", Approve: approver.ModeOff},
+			Deps{Client: env.Client, Cloud: cloudtest.New(), Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	families := func() map[string]bool {
+		out := map[string]bool{}
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatalf("gather metrics: %v", err)
+		}
+		for _, mf := range mfs {
+			out[mf.GetName()] = true
+		}
+		return out
+	}
+	testenv.EventuallyTrue(t, time.Minute, "node lifecycle running", func() bool { return families()["kelp_nodes_not_in_cloud"] })
+	for name := range families() {
+		if strings.HasPrefix(name, "kelp_csr_") {
+			t.Errorf("metric %s registered: the approver runs with --approve=off", name)
+		}
+	}
 }
