@@ -143,6 +143,8 @@ kelp.dev/pool=<name> and the cluster-autoscaler discovery and node-template tags
 	f.Int32Var(&o.desired, "desired", -1, "desired capacity (default: min)")
 	f.StringArrayVar(&o.labels, "label", nil, "node label key=value (repeatable)")
 	f.StringArrayVar(&o.taints, "taint", nil, "node taint key[=value]:Effect (repeatable)")
+	f.StringVar(&o.spec.Metadata.HTTPTokens, "metadata-http-tokens", pool.HTTPTokensRequired, "instance metadata tokens: required (IMDSv2 only, so pods cannot read the user-data) or optional")
+	f.Int32Var(&o.spec.Metadata.HopLimit, "metadata-hop-limit", 1, "instance metadata PUT response hop limit, 1 to 64 (1 keeps IMDSv2 from pods)")
 	f.StringVar(&o.userDataFile, "user-data-file", "", "use this user-data instead of rendering it")
 	f.StringVar(&o.ud.profile, "profile", string(userdata.ProfileKubeadm), "user-data profile: kubeadm, openshift-3.11 or local")
 	f.StringVar(&o.ud.registryAuthFile, "registry-auth", "", "docker config.json with registry credentials for the user-data")
@@ -158,6 +160,9 @@ func runPoolCreate(cmd *cobra.Command, af *awsFlags, kf *kubeFlags, name string,
 	}
 	if o.desired >= 0 {
 		spec.DesiredCapacity = &o.desired
+	}
+	if err := checkHopLimitFlag(cmd, spec.Metadata.HopLimit); err != nil {
+		return err
 	}
 	var err error
 	if spec.Labels, err = parseLabels(o.labels); err != nil {

@@ -66,8 +66,8 @@ func newPoolUpdateCommand(af *awsFlags) *cobra.Command {
 	var userDataFile string
 	var minSize, maxSize int32
 	cmd := &cobra.Command{
-		Use:   "update NAME [--image AMI] [--instance-types T,...] [--user-data-file F] [--min N] [--max N]",
-		Short: "Write a new launch template version (image, types, user-data) that new instances use",
+		Use:   "update NAME [--image AMI] [--instance-types T,...] [--user-data-file F] [--min N] [--max N] [--metadata-http-tokens required|optional] [--metadata-hop-limit N]",
+		Short: "Write a new launch template version (image, types, user-data, metadata options) that new instances use",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if userDataFile != "" {
@@ -83,8 +83,11 @@ func newPoolUpdateCommand(af *awsFlags) *cobra.Command {
 			if cmd.Flags().Changed("max") {
 				u.MaxSize = &maxSize
 			}
-			if u.ImageID == "" && len(u.InstanceTypes) == 0 && u.UserData == nil && u.MinSize == nil && u.MaxSize == nil {
-				return errors.New("update: nothing to change; give --image, --instance-types, --user-data-file, --min or --max")
+			if err := checkHopLimitFlag(cmd, u.Metadata.HopLimit); err != nil {
+				return err
+			}
+			if u.ImageID == "" && len(u.InstanceTypes) == 0 && u.UserData == nil && u.MinSize == nil && u.MaxSize == nil && u.Metadata == (pool.MetadataOptions{}) {
+				return errors.New("update: nothing to change; give --image, --instance-types, --user-data-file, --min, --max, --metadata-http-tokens or --metadata-hop-limit")
 			}
 			prov, err := af.provisioner(cmd.Context(), nil)
 			if err != nil {
@@ -103,6 +106,8 @@ func newPoolUpdateCommand(af *awsFlags) *cobra.Command {
 	cmd.Flags().StringVar(&userDataFile, "user-data-file", "", "new user-data")
 	cmd.Flags().Int32Var(&minSize, "min", 0, "new minimum size")
 	cmd.Flags().Int32Var(&maxSize, "max", 0, "new maximum size")
+	cmd.Flags().StringVar(&u.Metadata.HTTPTokens, "metadata-http-tokens", "", "new instance metadata tokens: required (IMDSv2 only) or optional")
+	cmd.Flags().Int32Var(&u.Metadata.HopLimit, "metadata-hop-limit", 0, "new instance metadata PUT response hop limit, 1 to 64")
 	return cmd
 }
 
@@ -135,4 +140,13 @@ func newPoolDeleteCommand(af *awsFlags, kf *kubeFlags) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "delete even with Ready nodes, terminating its instances")
 	return cmd
+}
+
+// checkHopLimitFlag refuses --metadata-hop-limit below 1: in a spec or an
+// update 0 means "the default" or "unchanged", not a hop limit.
+func checkHopLimitFlag(cmd *cobra.Command, v int32) error {
+	if cmd.Flags().Changed("metadata-hop-limit") && v < 1 {
+		return fmt.Errorf("--metadata-hop-limit %d: want 1 to 64", v)
+	}
+	return nil
 }

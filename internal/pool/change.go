@@ -39,6 +39,8 @@ type Update struct {
 	UserData []byte
 	MinSize  *int32
 	MaxSize  *int32
+	// Metadata's non-zero fields change the metadata options.
+	Metadata MetadataOptions
 }
 
 // validate checks an update against the pool it applies to.
@@ -51,6 +53,9 @@ func (u Update) validate(p Pool) error {
 		if _, err := catalog.Lookup(t); err != nil {
 			errs = append(errs, fmt.Errorf("instanceTypes: %w", err))
 		}
+	}
+	if err := u.Metadata.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	lo, hi := p.MinSize, p.MaxSize
 	if u.MinSize != nil {
@@ -65,10 +70,11 @@ func (u Update) validate(p Pool) error {
 	return errors.Join(errs...)
 }
 
-// Update writes a new launch template version with the new image, type or
-// user-data (the group launches $Latest, so new instances use it; running
-// ones keep theirs), and updates the group's sizes and mixed-instance
-// types.
+// Update writes a new launch template version with the new image, type,
+// user-data or metadata options (the group launches $Latest, so new
+// instances use it; running ones keep theirs), and updates the group's
+// sizes and mixed-instance types. Every new version carries metadata
+// options: the current ones with u's changes, defaults where unset.
 func (p *Provisioner) Update(ctx context.Context, name string, u Update) (Pool, error) {
 	pl, err := p.Get(ctx, name)
 	if err != nil {
@@ -87,7 +93,10 @@ func (p *Provisioner) Update(ctx context.Context, name string, u Update) (Pool, 
 	if err != nil {
 		return Pool{}, fmt.Errorf("update pool %s: %w", name, err)
 	}
-	if !change.empty() {
+	if !change.empty() || u.Metadata != (MetadataOptions{}) {
+		if change.Metadata, err = p.versionMetadata(ctx, pl.LaunchTemplate, u.Metadata); err != nil {
+			return Pool{}, fmt.Errorf("update pool %s: %w", name, err)
+		}
 		if err := p.cloud.CreateLaunchTemplateVersion(ctx, pl.LaunchTemplate, change); err != nil {
 			return Pool{}, fmt.Errorf("update pool %s: create launch template version of %s: %w", name, pl.LaunchTemplate, err)
 		}
@@ -102,6 +111,18 @@ func (p *Provisioner) Update(ctx context.Context, name string, u Update) (Pool, 
 		}
 	}
 	return p.Get(ctx, name)
+}
+
+// versionMetadata is the metadata options of a new version of template:
+// the latest version's, changed by u, defaults filled in (a template made
+// before kelp set them gets them now).
+func (p *Provisioner) versionMetadata(ctx context.Context, template string, u MetadataOptions) (*MetadataOptions, error) {
+	t, err := p.cloud.DescribeLaunchTemplate(ctx, template)
+	if err != nil {
+		return nil, fmt.Errorf("describe launch template %s: %w", template, err)
+	}
+	m := t.Metadata.Overlay(u).WithDefaults()
+	return &m, nil
 }
 
 // templateChange is the launch template part of an update. A single-type

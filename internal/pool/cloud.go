@@ -46,7 +46,7 @@ type Cloud interface {
 }
 
 // LaunchTemplate is a launch template to create. Fields are added as pools
-// need them (metadata options, an instance profile).
+// need them (an instance profile).
 type LaunchTemplate struct {
 	Name         string
 	ImageID      string
@@ -58,6 +58,8 @@ type LaunchTemplate struct {
 	// Spot asks for spot instances in the template (single-type pools;
 	// mixed groups choose through their instances distribution).
 	Spot bool
+	// Metadata are the instance metadata options, defaults filled in.
+	Metadata MetadataOptions
 	// Tags are the template's own.
 	Tags []Tag
 }
@@ -69,10 +71,12 @@ type TemplateChange struct {
 	InstanceType string
 	// UserData is raw; nil keeps the current.
 	UserData []byte
+	// Metadata, when set, replaces the metadata options (every field).
+	Metadata *MetadataOptions
 }
 
 func (c TemplateChange) empty() bool {
-	return c.ImageID == "" && c.InstanceType == "" && c.UserData == nil
+	return c.ImageID == "" && c.InstanceType == "" && c.UserData == nil && c.Metadata == nil
 }
 
 // TemplateInfo is a launch template as the cloud reports it.
@@ -81,6 +85,9 @@ type TemplateInfo struct {
 	Tags map[string]string
 	// UserData of the latest version, decoded (raw bytes).
 	UserData []byte
+	// Metadata are the latest version's metadata options; zero fields are
+	// not set there.
+	Metadata MetadataOptions
 }
 
 // Group is an Auto Scaling group to create. It launches its

@@ -143,6 +143,7 @@ func LaunchTemplateSpec(cluster string, spec Spec, userData []byte) LaunchTempla
 		SecurityGroupIDs: spec.SecurityGroupIDs,
 		KeyName:          spec.KeyName,
 		Spot:             spec.capacityType() == catalog.CapacityTypeSpot && len(spec.InstanceTypes) == 1,
+		Metadata:         spec.Metadata.WithDefaults(),
 		Tags: []Tag{
 			{Key: ClusterTagPrefix + cluster, Value: ownedValue},
 			{Key: PoolTag, Value: spec.Name},

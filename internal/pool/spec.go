@@ -62,6 +62,63 @@ type Spec struct {
 	// so a pool at zero can be planned for.
 	Labels map[string]string `json:"labels,omitempty"`
 	Taints []corev1.Taint    `json:"taints,omitempty"`
+	// Metadata are the instances' metadata options; the zero value is
+	// IMDSv2 required with a hop limit of 1, so pods cannot read the
+	// bootstrap token in the user-data.
+	Metadata MetadataOptions `json:"metadata,omitempty"`
+}
+
+// Instance metadata token settings (EC2's HttpTokens).
+const (
+	HTTPTokensRequired = "required"
+	HTTPTokensOptional = "optional"
+)
+
+// MetadataOptions are a launch template's instance metadata options. Zero
+// fields take the defaults: HTTPTokens required, HopLimit 1.
+type MetadataOptions struct {
+	// HTTPTokens is required (IMDSv2 only) or optional (IMDSv1 too).
+	HTTPTokens string `json:"httpTokens,omitempty"`
+	// HopLimit is the PUT response hop limit, 1 to 64; 1 keeps IMDSv2
+	// tokens from reaching pods in their own network namespaces.
+	HopLimit int32 `json:"hopLimit,omitempty"`
+}
+
+// WithDefaults fills the zero fields of m with the defaults.
+func (m MetadataOptions) WithDefaults() MetadataOptions {
+	if m.HTTPTokens == "" {
+		m.HTTPTokens = HTTPTokensRequired
+	}
+	if m.HopLimit == 0 {
+		m.HopLimit = 1
+	}
+	return m
+}
+
+// Overlay returns m with the non-zero fields of o.
+func (m MetadataOptions) Overlay(o MetadataOptions) MetadataOptions {
+	if o.HTTPTokens != "" {
+		m.HTTPTokens = o.HTTPTokens
+	}
+	if o.HopLimit != 0 {
+		m.HopLimit = o.HopLimit
+	}
+	return m
+}
+
+// Validate returns every problem with m, each naming its field; zero
+// fields are valid (they take the defaults).
+func (m MetadataOptions) Validate() error {
+	var errs []error
+	switch m.HTTPTokens {
+	case "", HTTPTokensRequired, HTTPTokensOptional:
+	default:
+		errs = append(errs, fmt.Errorf("metadata.httpTokens %q: want required or optional", m.HTTPTokens))
+	}
+	if m.HopLimit < 0 || m.HopLimit > 64 {
+		errs = append(errs, fmt.Errorf("metadata.hopLimit %d: want 1 to 64", m.HopLimit))
+	}
+	return errors.Join(errs...)
 }
 
 // Validate returns every problem with the spec, each naming its field.
@@ -108,6 +165,9 @@ func (s Spec) Validate() error {
 		default:
 			errs = append(errs, fmt.Errorf("pool %s: taint %s: effect %q: want NoSchedule, PreferNoSchedule or NoExecute", s.Name, t.Key, t.Effect))
 		}
+	}
+	if err := s.Metadata.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("pool %s: %w", s.Name, err))
 	}
 	return errors.Join(errs...)
 }

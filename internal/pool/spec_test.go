@@ -27,6 +27,10 @@ func TestSpecValidate(t *testing.T) {
 		{"desired out of range", func(s *Spec) { s.DesiredCapacity = int32p(9) }, []string{"desiredCapacity 9 is outside [1, 3]"}},
 		{"bad capacity type", func(s *Spec) { s.CapacityType = "reserved" }, []string{`capacityType "reserved"`}},
 		{"bad taint", func(s *Spec) { s.Taints = []corev1.Taint{{Key: "k", Effect: "Sometimes"}} }, []string{`effect "Sometimes"`}},
+		{"metadata set", func(s *Spec) { s.Metadata = MetadataOptions{HTTPTokens: "optional", HopLimit: 64} }, nil},
+		{"bad http tokens", func(s *Spec) { s.Metadata.HTTPTokens = "sometimes" }, []string{`pool general: metadata.httpTokens "sometimes"`}},
+		{"hop limit too high", func(s *Spec) { s.Metadata.HopLimit = 65 }, []string{"metadata.hopLimit 65: want 1 to 64"}},
+		{"negative hop limit", func(s *Spec) { s.Metadata.HopLimit = -1 }, []string{"metadata.hopLimit -1"}},
 		{"every problem at once", func(s *Spec) { s.Name, s.MinSize, s.MaxSize = "X", 3, 1 }, []string{`name "X"`, "minSize 3"}},
 	}
 	for _, tt := range tests {
@@ -42,6 +46,30 @@ func TestSpecValidate(t *testing.T) {
 			}
 			testenv.ErrorContains(t, err, tt.want...)
 		})
+	}
+}
+
+func TestMetadataOptionsDefaults(t *testing.T) {
+	tests := []struct {
+		name     string
+		in, over MetadataOptions
+		want     MetadataOptions
+	}{
+		{"zero is required, 1", MetadataOptions{}, MetadataOptions{}, MetadataOptions{HTTPTokens: "required", HopLimit: 1}},
+		{"set fields kept", MetadataOptions{HTTPTokens: "optional", HopLimit: 2}, MetadataOptions{}, MetadataOptions{HTTPTokens: "optional", HopLimit: 2}},
+		{"overlay one field", MetadataOptions{HTTPTokens: "optional", HopLimit: 2}, MetadataOptions{HopLimit: 3}, MetadataOptions{HTTPTokens: "optional", HopLimit: 3}},
+		{"overlay on unset", MetadataOptions{}, MetadataOptions{HTTPTokens: "optional"}, MetadataOptions{HTTPTokens: "optional", HopLimit: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.in.Overlay(tt.over).WithDefaults(); got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+	spec := LaunchTemplateSpec("prod", Spec{Name: "general", InstanceTypes: []string{"m5.large"}}, nil)
+	if spec.Metadata != (MetadataOptions{HTTPTokens: "required", HopLimit: 1}) {
+		t.Errorf("launch template of a pool without metadata options: %+v", spec.Metadata)
 	}
 }
 
@@ -93,6 +121,7 @@ func TestParseConfigErrors(t *testing.T) {
 	tests := []struct{ name, doc, want string }{
 		{"unknown field", "pools:\n- name: a\n  instanceTypes: [m5.large]\n  maxSize: 1\n  maxSzie: 2\n", "maxSzie"},
 		{"duplicate pool", "pools:\n- {name: a, instanceTypes: [m5.large], maxSize: 1}\n- {name: a, instanceTypes: [m5.large], maxSize: 1}\n", `name "a" is used twice`},
+		{"metadata", "pools:\n- {name: a, instanceTypes: [m5.large], maxSize: 1, metadata: {httpTokens: never}}\n", `metadata.httpTokens "never"`},
 		{"invalid pool", "pools:\n- {name: a, instanceTypes: [m5.large], minSize: 2, maxSize: 1}\n", "pools[0]: pool a: minSize 2"},
 	}
 	for _, tt := range tests {

@@ -40,7 +40,11 @@ func (p *Provider) DescribeLaunchTemplate(ctx context.Context, name string) (poo
 	if len(versions.LaunchTemplateVersions) != 1 || versions.LaunchTemplateVersions[0].LaunchTemplateData == nil {
 		return pool.TemplateInfo{}, fmt.Errorf("launch template %s has no latest version", name)
 	}
-	ud := sdkaws.ToString(versions.LaunchTemplateVersions[0].LaunchTemplateData.UserData)
+	data := versions.LaunchTemplateVersions[0].LaunchTemplateData
+	if m := data.MetadataOptions; m != nil {
+		info.Metadata = pool.MetadataOptions{HTTPTokens: string(m.HttpTokens), HopLimit: sdkaws.ToInt32(m.HttpPutResponseHopLimit)}
+	}
+	ud := sdkaws.ToString(data.UserData)
 	if info.UserData, err = base64.StdEncoding.DecodeString(ud); err != nil {
 		return pool.TemplateInfo{}, fmt.Errorf("user-data of launch template %s: not base64: %w", name, err)
 	}
@@ -51,9 +55,10 @@ func (p *Provider) DescribeLaunchTemplate(ctx context.Context, name string) (poo
 // wraps pool.ErrExists.
 func (p *Provider) CreateLaunchTemplate(ctx context.Context, t pool.LaunchTemplate) error {
 	data := &ec2types.RequestLaunchTemplateData{
-		ImageId:      sdkaws.String(t.ImageID),
-		InstanceType: ec2types.InstanceType(t.InstanceType),
-		UserData:     sdkaws.String(base64.StdEncoding.EncodeToString(t.UserData)),
+		ImageId:         sdkaws.String(t.ImageID),
+		InstanceType:    ec2types.InstanceType(t.InstanceType),
+		UserData:        sdkaws.String(base64.StdEncoding.EncodeToString(t.UserData)),
+		MetadataOptions: metadataOptions(t.Metadata),
 	}
 	if len(t.SecurityGroupIDs) > 0 {
 		data.SecurityGroupIds = t.SecurityGroupIDs
@@ -91,6 +96,9 @@ func (p *Provider) CreateLaunchTemplateVersion(ctx context.Context, name string,
 	if c.UserData != nil {
 		data.UserData = sdkaws.String(base64.StdEncoding.EncodeToString(c.UserData))
 	}
+	if c.Metadata != nil {
+		data.MetadataOptions = metadataOptions(*c.Metadata)
+	}
 	_, err := call(ctx, p, "CreateLaunchTemplateVersion", func(ctx context.Context) (*ec2.CreateLaunchTemplateVersionOutput, error) {
 		return p.ec2.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{
 			LaunchTemplateName: sdkaws.String(name), SourceVersion: sdkaws.String("$Latest"), LaunchTemplateData: data})
@@ -105,4 +113,18 @@ func (p *Provider) DeleteLaunchTemplate(ctx context.Context, name string) error 
 		return p.ec2.DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateName: sdkaws.String(name)})
 	})
 	return err
+}
+
+// metadataOptions is the request form of a template's metadata options:
+// the endpoint enabled, tokens and hop limit as given (zero ones left to
+// EC2's defaults).
+func metadataOptions(m pool.MetadataOptions) *ec2types.LaunchTemplateInstanceMetadataOptionsRequest {
+	r := &ec2types.LaunchTemplateInstanceMetadataOptionsRequest{
+		HttpEndpoint: ec2types.LaunchTemplateInstanceMetadataEndpointStateEnabled,
+		HttpTokens:   ec2types.LaunchTemplateHttpTokensState(m.HTTPTokens),
+	}
+	if m.HopLimit != 0 {
+		r.HttpPutResponseHopLimit = sdkaws.Int32(m.HopLimit)
+	}
+	return r
 }

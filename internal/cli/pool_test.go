@@ -1,0 +1,37 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/kelp-dev/kelp/internal/testenv"
+)
+
+// TestPoolMetadataFlags checks that bad metadata option flags are refused
+// before any call to the cloud or the cluster.
+func TestPoolMetadataFlags(t *testing.T) {
+	create := []string{"pool", "create", "general", "--cluster-name", "prod", "--image", "ami-0123456789abcdef0", "--instance-types", "m5.large"}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"create: bad tokens", append(create, "--metadata-http-tokens", "sometimes"), `metadata.httpTokens "sometimes": want required or optional`},
+		{"create: hop limit 0", append(create, "--metadata-hop-limit", "0"), "--metadata-hop-limit 0: want 1 to 64"},
+		{"create: hop limit 65", append(create, "--metadata-hop-limit", "65"), "metadata.hopLimit 65: want 1 to 64"},
+		{"update: hop limit 0", []string{"pool", "update", "general", "--metadata-hop-limit", "0"}, "--metadata-hop-limit 0: want 1 to 64"},
+		{"update: nothing", []string{"pool", "update", "general"}, "--metadata-http-tokens or --metadata-hop-limit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			root := NewRoot("test")
+			root.SetOut(&out)
+			root.SetErr(&out)
+			root.SetArgs(tt.args)
+			err := root.ExecuteContext(context.Background())
+			testenv.ErrorContains(t, err, tt.want)
+		})
+	}
+}
