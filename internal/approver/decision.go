@@ -104,6 +104,24 @@ const (
 	ReasonFloodControl         = "FloodControl"
 	ReasonNodeNotFound         = "NodeNotFound"
 	ReasonNodeInstanceMismatch = "NodeInstanceMismatch"
+
+	// Reasons of issue 13's checks.
+	ReasonRequestTooLarge   = "RequestTooLarge"
+	ReasonContestedJoin     = "ContestedJoin"
+	ReasonUnknownCredential = "UnknownCredential"
+	ReasonNodeOlderThanInst = "NodeOlderThanInstance"
+	ReasonNotKelpRequestor  = "NotKelpRequestor"  // Ignore: not a kelp bootstrap token nor a node
+	ReasonNotManagedNode    = "NotManagedNode"    // Ignore: a node of no kelp pool of this cluster
+	ReasonScopeUndetermined = "ScopeUndetermined" // Pending: whether the node is kelp's needs the cloud
+)
+
+// Bounds on what kelp reads and writes: a request larger than
+// MaxRequestBytes is denied unread (ReasonRequestTooLarge); every message,
+// condition, Event and log value kelp writes about a CSR is cut to
+// MaxMessageBytes ([BoundText]).
+const (
+	MaxRequestBytes = 16 << 10
+	MaxMessageBytes = 256
 )
 
 // Verdict is the policy's answer for one CSR: what to do, why, and every

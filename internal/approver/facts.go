@@ -21,6 +21,26 @@ type Approval struct {
 	CSRName string
 	CSRUID  types.UID
 	At      time.Time
+	// NodeName is the node the instance joined as ("" in records written
+	// before kelp kept it).
+	NodeName string
+	// Certificates are the kubelet client certificates issued to the
+	// instance through CSRs kelp approved (its join and its renewals),
+	// until each expires. A renewal presenting a credential
+	// (authentication.kubernetes.io/credential-id) is approved only when it
+	// is one of these.
+	Certificates []IssuedCertificate
+}
+
+// IssuedCertificate is one client certificate kelp saw issued for an
+// instance.
+type IssuedCertificate struct {
+	// SHA256 is the lower-case hex SHA-256 of the certificate's DER bytes,
+	// as the API server's credential ID spells it (X509SHA256=<hex>).
+	SHA256   string
+	NotAfter time.Time
+	// CSRUID is the CSR it was issued through.
+	CSRUID types.UID
 }
 
 // Facts is everything the policy looks at for one CSR. The controller
@@ -49,14 +69,22 @@ type Facts struct {
 	// group's, never the instance's own kelp.dev/pool tag (Instance.Pool),
 	// which the policy does not read.
 	ManagedGroups map[string]string
-	// PriorApprovals maps instance ID to kelp's record of the new-node
-	// client certificate it approved for that instance.
+	// PriorApprovals maps instance ID to kelp's record of that instance:
+	// the new-node client certificate it approved and the certificates
+	// issued to it since.
 	PriorApprovals map[string]Approval
-	// PendingNodeCSRs is the number of pending CSRs of the kubelet client
-	// signer from bootstrap requestors; Nodes the number of Nodes. New-node
-	// approvals pause while PendingNodeCSRs > Nodes + Config.FloodHeadroom.
+	// PendingNodeCSRs is the number of pending new-node CSRs that passed
+	// the request and requestor checks (junk is not counted); PendingAhead
+	// how many of them were created before this CSR (by creation time,
+	// then name). Nodes is the number of Nodes. Flood control admits a
+	// new-node CSR while PendingAhead < Nodes + Config.FloodHeadroom.
 	PendingNodeCSRs int
+	PendingAhead    int
 	Nodes           int
+	// ContestingCSRs names the other pending new-node CSRs that passed the
+	// request and requestor checks and ask for the same node name: a
+	// contested join, where neither is approved.
+	ContestingCSRs []string
 	// Now is the time of the decision; the policy reads no clock.
 	Now    time.Time
 	Config Config
@@ -87,7 +115,22 @@ type Config struct {
 	FloodHeadroom int
 	// ClusterName names the cluster in messages.
 	ClusterName string
+	// ServingSANs says which IP SANs a serving certificate may carry:
+	// SANsAnyPrivateIP (the default) or SANsPrimaryIP.
+	ServingSANs ServingSANPolicy
 }
+
+// ServingSANPolicy is the setting --serving-sans.
+type ServingSANPolicy string
+
+const (
+	// SANsAnyPrivateIP accepts any private IP of any of the instance's
+	// network interfaces (VPC CNIs make secondary IPs Node addresses).
+	SANsAnyPrivateIP ServingSANPolicy = "any-private-ip"
+	// SANsPrimaryIP accepts only the instance's primary private IP and its
+	// private DNS name.
+	SANsPrimaryIP ServingSANPolicy = "primary-ip"
+)
 
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
@@ -99,6 +142,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.FloodHeadroom == 0 {
 		c.FloodHeadroom = DefaultFloodHeadroom
+	}
+	if c.ServingSANs == "" {
+		c.ServingSANs = SANsAnyPrivateIP
 	}
 	return c
 }
@@ -116,6 +162,9 @@ func (c Config) Validate() error {
 	}
 	if c.FloodHeadroom < 0 {
 		errs = append(errs, fmt.Errorf("flood headroom %d: must not be negative", c.FloodHeadroom))
+	}
+	if c.ServingSANs != SANsAnyPrivateIP && c.ServingSANs != SANsPrimaryIP {
+		errs = append(errs, fmt.Errorf("serving SANs %q: want %q or %q", c.ServingSANs, SANsAnyPrivateIP, SANsPrimaryIP))
 	}
 	if c.ClusterName == "" {
 		errs = append(errs, errors.New("cluster name: must not be empty"))
