@@ -145,6 +145,10 @@ type Verdict struct {
 	RetryAfter time.Duration
 	// Checks are every check evaluated, in order.
 	Checks []Check
+	// Contested names, for a denial with ReasonContestedJoin, the other
+	// pending CSRs for the same node: the controller denies them too, so
+	// neither side of a contested join is approved.
+	Contested []string
 }
 
 // Decision returns the condition to write for v, and false when v is
