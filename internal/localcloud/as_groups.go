@@ -280,6 +280,10 @@ func (c *Cloud) checkPlacement(zones, subnets []string) ([]string, error) {
 		var out []string
 		for _, s := range subnets {
 			z, ok := c.region.subnet(s)
+			if _, vpc, peer := c.region.anySubnet(s); !ok && peer {
+				return nil, validationf("The local cloud launches groups only into VPC %s; subnet '%s' is in VPC %s",
+					c.region.VPCID, s, vpc)
+			}
 			if !ok {
 				return nil, validationf("The subnet ID '%s' does not exist", s)
 			}

@@ -76,4 +76,12 @@
 // control plane uses) and private DNS names as EC2 forms them
 // (ip-127-1-0-4.ec2.internal in us-east-1, ip-127-1-0-4.<region>.compute.internal
 // elsewhere).
+//
+// The region has two VPCs with the same CIDRs: the one groups launch into
+// (its subnets are the zones' defaults) and a peer VPC, as another VPC of
+// the account. [Cloud.RunInstance] starts an instance outside any group in
+// either VPC, with an address of its choosing: a test puts another
+// cluster's look-alike instance, same private DNS name, beside one of
+// kelp's. Instances carry SubnetId and VpcId, and DescribeInstances takes
+// the subnet-id and vpc-id filters.
 package localcloud

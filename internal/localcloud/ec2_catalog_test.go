@@ -78,15 +78,26 @@ func TestDescribeSubnetsAndZones(t *testing.T) {
 	e := newEnv(t)
 	subnets := must[*ec2.DescribeSubnetsOutput](t)(e.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{}))
 	want := map[string]string{"us-east-1a": "127.1.0.0/16", "us-east-1b": "127.2.0.0/16", "us-east-1c": "127.3.0.0/16"}
-	if len(subnets.Subnets) != 3 {
+	if len(subnets.Subnets) != 6 {
 		t.Fatalf("subnets %+v", subnets.Subnets)
 	}
-	vpc := aws.ToString(subnets.Subnets[0].VpcId)
-	for _, s := range subnets.Subnets {
-		if want[aws.ToString(s.AvailabilityZone)] != aws.ToString(s.CidrBlock) || aws.ToString(s.VpcId) != vpc ||
-			!aws.ToBool(s.DefaultForAz) || len(aws.ToString(s.SubnetId)) != len("subnet-")+17 {
+	// Per zone: the default subnet of the groups' VPC, then the peer VPC's
+	// with the same CIDR.
+	vpc, peer := aws.ToString(subnets.Subnets[0].VpcId), aws.ToString(subnets.Subnets[1].VpcId)
+	for i, s := range subnets.Subnets {
+		wantVPC := map[bool]string{true: vpc, false: peer}[i%2 == 0]
+		if want[aws.ToString(s.AvailabilityZone)] != aws.ToString(s.CidrBlock) || aws.ToString(s.VpcId) != wantVPC ||
+			aws.ToBool(s.DefaultForAz) != (i%2 == 0) || len(aws.ToString(s.SubnetId)) != len("subnet-")+17 {
 			t.Errorf("subnet %+v", s)
 		}
+	}
+	if vpc == peer {
+		t.Fatalf("one VPC: %s", vpc)
+	}
+	byVPC := must[*ec2.DescribeSubnetsOutput](t)(e.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{
+		Filters: []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{peer}}}}))
+	if len(byVPC.Subnets) != 3 || aws.ToBool(byVPC.Subnets[0].DefaultForAz) {
+		t.Fatalf("peer VPC's subnets %+v", byVPC.Subnets)
 	}
 	one := must[*ec2.DescribeSubnetsOutput](t)(e.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{aws.ToString(subnets.Subnets[1].SubnetId)}}))
 	if len(one.Subnets) != 1 {

@@ -176,7 +176,7 @@ func (c *Cloud) instanceXML(inst *instance) instanceXML {
 	}
 	if inst.State != stateTerminated {
 		x.PrivateDNSName, x.PrivateIPAddress = inst.PrivateDNS, inst.PrivateIP
-		x.SubnetID, x.VPCID = inst.SubnetID, c.region.VPCID
+		x.SubnetID, x.VPCID = inst.SubnetID, c.region.vpcOf(inst.SubnetID)
 	}
 	if inst.StateReason != "" {
 		x.StateReason = &stateReasonXML{Code: inst.StateReason, Message: inst.StateMessage}
@@ -275,7 +275,7 @@ func (c *Cloud) instanceFilter(inst *instance, f filter) (bool, bool) {
 	case "subnet-id":
 		v = inst.SubnetID
 	case "vpc-id":
-		v = c.region.VPCID
+		v = c.region.vpcOf(inst.SubnetID)
 	default:
 		return tagFilter(f, inst.Tags)
 	}

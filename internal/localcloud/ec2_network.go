@@ -31,18 +31,31 @@ type describeSubnetsResponse struct {
 	NextToken string           `xml:"nextToken,omitempty"`
 }
 
-// subnetXML renders a zone's subnet. c.mu must be held.
-func (c *Cloud) subnetXML(z zone) subnetXML {
+// subnetXML renders a zone's subnet in the VPC (peer false, the zone's
+// default subnet) or in the peer VPC. c.mu must be held.
+func (c *Cloud) subnetXML(z zone, peer bool) subnetXML {
+	id, vpc, name := z.SubnetID, c.region.VPCID, "kelp-local-"+z.Name
+	if peer {
+		id, vpc, name = z.PeerSubnetID, c.region.PeerVPCID, "kelp-local-peer-"+z.Name
+	}
 	used := 0
 	for _, inst := range c.st.instances {
-		if inst.SubnetID == z.SubnetID && inst.State != stateTerminated {
+		if inst.SubnetID == id && inst.State != stateTerminated {
 			used++
 		}
 	}
-	return subnetXML{ID: z.SubnetID, ARN: "arn:aws:ec2:" + c.region.Name + ":" + AccountID + ":subnet/" + z.SubnetID,
-		State: "available", VPCID: c.region.VPCID, CIDRBlock: z.CIDR.String(), AvailableIPs: 1<<16 - 5 - used,
-		AvailabilityZone: z.Name, AvailabilityZoneID: z.ID, DefaultForAz: true, OwnerID: AccountID,
-		IPv6Associations: items[string]{}, Tags: items[tag]{{Key: "Name", Value: "kelp-local-" + z.Name}}, HostnameType: "ip-name"}
+	return subnetXML{ID: id, ARN: "arn:aws:ec2:" + c.region.Name + ":" + AccountID + ":subnet/" + id,
+		State: "available", VPCID: vpc, CIDRBlock: z.CIDR.String(), AvailableIPs: 1<<16 - 5 - used,
+		AvailabilityZone: z.Name, AvailabilityZoneID: z.ID, DefaultForAz: !peer, OwnerID: AccountID,
+		IPv6Associations: items[string]{}, Tags: items[tag]{{Key: "Name", Value: name}}, HostnameType: "ip-name"}
+}
+
+// subnetKey orders subnets by zone, the zone's default subnet first.
+func subnetKey(s subnetXML) string {
+	if s.DefaultForAz {
+		return s.AvailabilityZone + "/0"
+	}
+	return s.AvailabilityZone + "/1"
 }
 
 func subnetFilter(s subnetXML, f filter) (bool, bool) {
@@ -77,7 +90,7 @@ func (c *Cloud) describeSubnets(p params) (ec2Response, error) {
 		match: ec2Match(subnetFilter),
 		check: func([]filter) error {
 			for _, id := range ids {
-				if _, ok := c.region.subnet(id); !ok {
+				if _, _, ok := c.region.anySubnet(id); !ok {
 					return errf(codeInvalidSubnetIDNotFound, "The subnet ID '%s' does not exist", id)
 				}
 			}
@@ -86,13 +99,15 @@ func (c *Cloud) describeSubnets(p params) (ec2Response, error) {
 		list: func() ([]subnetXML, error) {
 			var all []subnetXML
 			for _, z := range c.region.Zones {
-				if len(ids) == 0 || slices.Contains(ids, z.SubnetID) {
-					all = append(all, c.subnetXML(z))
+				for _, peer := range []bool{false, true} {
+					if s := c.subnetXML(z, peer); len(ids) == 0 || slices.Contains(ids, s.ID) {
+						all = append(all, s)
+					}
 				}
 			}
 			return all, nil
 		},
-		key: func(s subnetXML) string { return s.AvailabilityZone },
+		key: subnetKey,
 		encode: func(page []subnetXML, next string) ec2Response {
 			return &describeSubnetsResponse{Subnets: append(items[subnetXML]{}, page...), NextToken: next}
 		},

@@ -27,7 +27,7 @@ func (c *Cloud) scheduleBoot(id string, delay time.Duration) {
 // instanceInfo describes inst for the Runtime. c.mu must be held.
 func (c *Cloud) instanceInfo(inst *instance) InstanceInfo {
 	info := InstanceInfo{ID: inst.ID, InstanceType: inst.Type, ImageID: inst.ImageID, Region: c.region.Name,
-		AvailabilityZone: inst.Zone, SubnetID: inst.SubnetID, VPCID: c.region.VPCID, AccountID: AccountID,
+		AvailabilityZone: inst.Zone, SubnetID: inst.SubnetID, VPCID: c.region.vpcOf(inst.SubnetID), AccountID: AccountID,
 		PrivateIP: inst.PrivateIP, PrivateDNSName: inst.PrivateDNS, CapacityType: catalog.CapacityTypeOnDemand,
 		GroupName: inst.Group, LaunchTime: inst.LaunchTime, Tags: map[string]string{}}
 	if inst.Spot {
@@ -311,15 +311,16 @@ func (c *Cloud) resumeLocked() {
 	now := c.clock.Now().UTC()
 	for _, id := range slices.Sorted(maps.Keys(c.st.instances)) {
 		inst := c.st.instances[id]
-		switch inst.State {
-		case statePending:
+		switch {
+		case inst.Group == "" && inst.State.active(): // RunInstance's: never booted
+		case inst.State == statePending:
 			c.scheduleBoot(id, c.faults.bootDelay(c.rnd))
-		case stateInService:
+		case inst.State == stateInService:
 			c.goLocked(func() { c.boot(id) })
 			if !inst.InterruptAt.IsZero() {
 				c.goLater(id, max(0, inst.InterruptAt.Sub(now)), func() { c.interrupt(id) })
 			}
-		case stateTerminating:
+		case inst.State == stateTerminating:
 			c.startStops([]stopRequest{{InstanceID: id, ActivityID: inst.TerminateActivity}})
 		}
 	}

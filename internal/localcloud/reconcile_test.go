@@ -75,7 +75,8 @@ func TestSubnetsChooseZones(t *testing.T) {
 	e := newEnv(t)
 	lt := e.createTemplate("base", "m5.large", ImageLocalNode)
 	subnets := must[*ec2.DescribeSubnetsOutput](t)(e.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{
-		Filters: []ec2types.Filter{{Name: aws.String("availability-zone"), Values: []string{"us-east-1b", "us-east-1c"}}}}))
+		Filters: []ec2types.Filter{{Name: aws.String("availability-zone"), Values: []string{"us-east-1b", "us-east-1c"}},
+			{Name: aws.String("default-for-az"), Values: []string{"true"}}}}))
 	if len(subnets.Subnets) != 2 {
 		t.Fatalf("subnets %+v", subnets.Subnets)
 	}

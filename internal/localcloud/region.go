@@ -47,18 +47,24 @@ func findImage(id string) (image, bool) {
 	return image{}, false
 }
 
-// zone is an Availability Zone with its one default subnet.
+// zone is an Availability Zone with its default subnet (in the region's
+// VPC) and its subnet in the peer VPC.
 type zone struct {
-	Name     string       // e.g. us-east-1a
-	ID       string       // e.g. use1-az1
-	SubnetID string       // subnet-<17 hex>
-	CIDR     netip.Prefix // 127.<n>.0.0/16
+	Name         string       // e.g. us-east-1a
+	ID           string       // e.g. use1-az1
+	SubnetID     string       // subnet-<17 hex>, default for the zone
+	PeerSubnetID string       // subnet-<17 hex>, in the peer VPC
+	CIDR         netip.Prefix // 127.<n>.0.0/16, the same in both VPCs
 }
 
-// region is the simulated region: three zones, one VPC.
+// region is the simulated region: three zones and two VPCs. Groups launch
+// into the VPC (VPCID); the peer VPC (PeerVPCID) has the same CIDRs, as
+// another VPC of an account may, and holds only instances started with
+// Cloud.RunInstance: the look-alikes of other clusters.
 type region struct {
 	Name      string
 	VPCID     string
+	PeerVPCID string
 	VPCCIDR   string
 	Zones     []zone
 	DNSSuffix string // ec2.internal or <region>.compute.internal
@@ -73,18 +79,19 @@ func newRegion(name string) (region, error) {
 	if !regionPattern.MatchString(name) {
 		return region{}, fmt.Errorf("region %q: want a name like us-east-1", name)
 	}
-	r := region{Name: name, VPCID: "vpc-" + stableHex(name+"/vpc"), VPCCIDR: "127.0.0.0/8",
-		DNSSuffix: name + ".compute.internal"}
+	r := region{Name: name, VPCID: "vpc-" + stableHex(name+"/vpc"), PeerVPCID: "vpc-" + stableHex(name+"/peer-vpc"),
+		VPCCIDR: "127.0.0.0/8", DNSSuffix: name + ".compute.internal"}
 	if name == "us-east-1" {
 		r.DNSSuffix = "ec2.internal"
 	}
 	for i, letter := range []string{"a", "b", "c"} {
 		az := name + letter
 		r.Zones = append(r.Zones, zone{
-			Name:     az,
-			ID:       fmt.Sprintf("%s-az%d", zoneIDPrefix(name), i+1),
-			SubnetID: "subnet-" + stableHex(az+"/subnet"),
-			CIDR:     netip.PrefixFrom(netip.AddrFrom4([4]byte{127, byte(i + 1), 0, 0}), 16),
+			Name:         az,
+			ID:           fmt.Sprintf("%s-az%d", zoneIDPrefix(name), i+1),
+			SubnetID:     "subnet-" + stableHex(az+"/subnet"),
+			PeerSubnetID: "subnet-" + stableHex(az+"/peer-subnet"),
+			CIDR:         netip.PrefixFrom(netip.AddrFrom4([4]byte{127, byte(i + 1), 0, 0}), 16),
 		})
 	}
 	return r, nil
@@ -119,6 +126,8 @@ func (r region) zone(name string) (zone, bool) {
 	return zone{}, false
 }
 
+// subnet returns the zone of one of the VPC's subnets (where groups
+// launch).
 func (r region) subnet(id string) (zone, bool) {
 	for _, z := range r.Zones {
 		if z.SubnetID == id {
@@ -126,6 +135,27 @@ func (r region) subnet(id string) (zone, bool) {
 		}
 	}
 	return zone{}, false
+}
+
+// anySubnet returns the zone and VPC of a subnet of either VPC.
+func (r region) anySubnet(id string) (z zone, vpc string, ok bool) {
+	for _, z := range r.Zones {
+		switch id {
+		case z.SubnetID:
+			return z, r.VPCID, true
+		case z.PeerSubnetID:
+			return z, r.PeerVPCID, true
+		}
+	}
+	return zone{}, "", false
+}
+
+// vpcOf returns the VPC of a subnet; the VPC's own for an unknown one.
+func (r region) vpcOf(subnetID string) string {
+	if _, vpc, ok := r.anySubnet(subnetID); ok {
+		return vpc
+	}
+	return r.VPCID
 }
 
 // privateDNSName forms the EC2 private DNS name of an IPv4 address:
