@@ -26,6 +26,14 @@
 // failure (the autoscaler backs a group off) keeps its own [LaunchCursor]
 // and asks it, after each read, which failures are new.
 //
+// # Which groups and instances are the cluster's
+//
+// A provider manages only the groups its cluster owns (on AWS, those
+// tagged kubernetes.io/cluster/<cluster>=owned, however else they are
+// selected), and finds instances by name only in those groups' networks:
+// a bootstrap token of one cluster can never claim another cluster's
+// instance, nor can a same-named instance elsewhere block a join.
+//
 // The package holds no implementation: internal/cloud/aws is the one
 // production provider.
 package cloud

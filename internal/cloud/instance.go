@@ -43,8 +43,12 @@ func (s InstanceState) Gone() bool {
 // value: copies share nothing but the PrivateIPs backing array, which
 // callers must not modify.
 type Instance struct {
-	ID               string // e.g. i-0123456789abcdef0
-	ProviderID       string // the Node's spec.providerID: aws:///<zone>/<id>
+	ID         string // e.g. i-0123456789abcdef0
+	ProviderID string // the Node's spec.providerID: aws:///<zone>/<id>
+	// PrivateIPs are the instance's private IPv4 addresses, the primary one
+	// (of the primary network interface, which its private DNS name names)
+	// first, then every other one of its network interfaces. The CSR
+	// policy's strict serving-SAN setting accepts PrivateIPs[0] alone.
 	PrivateIPs       []string
 	PrivateDNSName   string // "" once terminated
 	AvailabilityZone string

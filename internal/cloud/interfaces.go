@@ -35,7 +35,11 @@ type InstanceFinder interface {
 
 	// InstanceByPrivateDNSName returns every instance that is not
 	// terminated and has the private DNS name, sorted by ID: more than one
-	// means the name is ambiguous. None is ErrNotFound.
+	// means the name is ambiguous. None is ErrNotFound. Names repeat across
+	// networks (VPCs) of one account: the search covers only the networks
+	// of the managed groups, so another network's instance of the same name
+	// is neither returned nor makes the name ambiguous; with no managed
+	// group the answer is ErrNotFound.
 	InstanceByPrivateDNSName(ctx context.Context, name string) ([]Instance, error)
 
 	// Invalidate drops what the cache holds about one instance.

@@ -106,6 +106,13 @@ func (c *instanceCache) invalidate(id string) {
 	}
 }
 
+// forgetDNS forgets every DNS answer.
+func (c *instanceCache) forgetDNS() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.dnss)
+}
+
 func (c *instanceCache) invalidateAll() {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -2,6 +2,7 @@ package aws
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 
 	"github.com/kelp-dev/kelp/internal/cloud"
+	"github.com/kelp-dev/kelp/internal/pool"
 )
 
 // maxNamesPerCall bounds AutoScalingGroupNames in one request.
@@ -20,35 +22,55 @@ const maxNamesPerCall = 50
 const deletingStatus = "Delete in progress"
 
 // discover returns the managed groups, sorted by name: those named in
-// GroupNames and those matching a discovery spec. Groups being deleted are
-// left out. A named group that does not exist is logged, not an error.
+// GroupNames and those matching a discovery spec, all owned by the cluster
+// (ownedBy). Groups being deleted are left out. A named group that does not
+// exist is logged; one that exists without the cluster tag is an error
+// naming it (the configuration is wrong); a discovered one without it is
+// skipped with a warning (see skip).
 func (p *Provider) discover(ctx context.Context) ([]astypes.AutoScalingGroup, error) {
 	found := map[string]astypes.AutoScalingGroup{}
+	var notOwned []error
 	for chunk := range slices.Chunk(p.cfg.GroupNames, maxNamesPerCall) {
 		groups, err := p.describeGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: chunk})
 		if err != nil {
 			return nil, fmt.Errorf("discover groups by name: %w", err)
 		}
 		for _, g := range groups {
-			found[sdkaws.ToString(g.AutoScalingGroupName)] = g
+			name := sdkaws.ToString(g.AutoScalingGroupName)
+			if !p.ownedBy(g) && sdkaws.ToString(g.Status) != deletingStatus {
+				notOwned = append(notOwned, fmt.Errorf("auto scaling group %s (GroupNames, --nodes) lacks the tag %s=%s: "+
+					"kelp manages only its own cluster's groups; tag it or stop naming it: %w", name, p.clusterTag(), ownedValue, cloud.ErrInvalidGroup))
+				continue
+			}
+			found[name] = g
 		}
+	}
+	if len(notOwned) > 0 {
+		return nil, fmt.Errorf("discover groups by name: %w", errors.Join(notOwned...))
 	}
 	for _, name := range p.cfg.GroupNames {
 		if _, ok := found[name]; !ok {
 			p.log.Warn("configured auto scaling group does not exist", "group", name)
 		}
 	}
+	skipped := map[string]bool{}
 	for _, spec := range p.discovery {
 		groups, err := p.describeGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{Filters: spec.filters()})
 		if err != nil {
 			return nil, fmt.Errorf("discover groups by tags %s: %w", spec, err)
 		}
 		for _, g := range groups {
-			if spec.Matches(tagMap(g.Tags)) {
-				found[sdkaws.ToString(g.AutoScalingGroupName)] = g
+			name := sdkaws.ToString(g.AutoScalingGroupName)
+			switch {
+			case !spec.Matches(tagMap(g.Tags)):
+			case !p.ownedBy(g):
+				skipped[name] = true
+			default:
+				found[name] = g
 			}
 		}
 	}
+	p.skip(skipped)
 	out := make([]astypes.AutoScalingGroup, 0, len(found))
 	for _, name := range slices.Sorted(maps.Keys(found)) {
 		g := found[name]
@@ -59,6 +81,43 @@ func (p *Provider) discover(ctx context.Context) ([]astypes.AutoScalingGroup, er
 		out = append(out, g)
 	}
 	return out, nil
+}
+
+// skip records the groups a discovery spec matched that the cluster does
+// not own, warning once for each newly skipped one.
+func (p *Provider) skip(groups map[string]bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, name := range slices.Sorted(maps.Keys(groups)) {
+		if !p.skipped[name] {
+			p.log.Warn("auto scaling group matches a discovery spec but is not the cluster's: not managed",
+				"group", name, "missingTag", p.clusterTag()+"="+ownedValue)
+		}
+	}
+	p.skipped = groups
+}
+
+// SkippedGroups returns, sorted, the groups the last Refresh's discovery
+// specs matched but left out because they lack the cluster tag
+// kubernetes.io/cluster/<cluster>=owned: another cluster's, or a
+// misconfigured one (say, for a metric).
+func (p *Provider) SkippedGroups() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Sorted(maps.Keys(p.skipped))
+}
+
+// ownedValue is the value of the cluster tag on the groups a cluster owns.
+const ownedValue = "owned"
+
+// clusterTag is the cluster tag's key, kubernetes.io/cluster/<cluster>.
+func (p *Provider) clusterTag() string { return pool.ClusterTagPrefix + p.cfg.ClusterName }
+
+// ownedBy reports whether the group carries the cluster tag with the value
+// owned: what every managed group must carry, however it is selected, so
+// that one cluster never claims another's instances.
+func (p *Provider) ownedBy(g astypes.AutoScalingGroup) bool {
+	return tagMap(g.Tags)[p.clusterTag()] == ownedValue
 }
 
 // describeGroups pages through DescribeAutoScalingGroups.
@@ -82,8 +141,12 @@ func (p *Provider) describeGroups(ctx context.Context, in *autoscaling.DescribeA
 	}
 }
 
-// managed reports whether the provider manages the group.
+// managed reports whether the provider manages the group: the cluster
+// owns it, and GroupNames names it or a discovery spec matches it.
 func (p *Provider) managed(g astypes.AutoScalingGroup) bool {
+	if !p.ownedBy(g) {
+		return false
+	}
 	if slices.Contains(p.cfg.GroupNames, sdkaws.ToString(g.AutoScalingGroupName)) {
 		return true
 	}
@@ -106,8 +169,8 @@ func (p *Provider) describeManagedGroup(ctx context.Context, name string) (astyp
 		case sdkaws.ToString(g.Status) == deletingStatus:
 			return g, fmt.Errorf("auto scaling group %s is being deleted: %w", name, cloud.ErrNotFound)
 		case !p.managed(g):
-			return g, fmt.Errorf("auto scaling group %s is not managed by kelp (not in GroupNames, matches no discovery spec): %w",
-				name, cloud.ErrNotFound)
+			return g, fmt.Errorf("auto scaling group %s is not managed by kelp (lacks %s=%s, or not in GroupNames "+
+				"and matches no discovery spec): %w", name, p.clusterTag(), ownedValue, cloud.ErrNotFound)
 		}
 		return g, nil
 	}

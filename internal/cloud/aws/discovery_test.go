@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
@@ -15,6 +16,7 @@ import (
 	"github.com/kelp-dev/kelp/internal/cloud"
 	"github.com/kelp-dev/kelp/internal/localcloud"
 	"github.com/kelp-dev/kelp/internal/pool"
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 // createPlainGroup creates a group with a launch template of its own and
@@ -45,25 +47,30 @@ func TestDiscovery(t *testing.T) {
 	general := e.createPool(testCluster, pool.Spec{Name: "general", InstanceTypes: []string{"m5.large"}, MaxSize: 3})
 	batch := e.createPool(testCluster, pool.Spec{Name: "batch", InstanceTypes: []string{"c5.xlarge"}, MaxSize: 3})
 	other := e.createPool("prod", pool.Spec{Name: "general", InstanceTypes: []string{"m5.large"}, MaxSize: 3})
+	owned := []string{"kubernetes.io/cluster/" + testCluster, "owned"}
+	caTags := []string{"k8s.io/cluster-autoscaler/enabled", "true", "k8s.io/cluster-autoscaler/" + testCluster, "owned"}
 	e.createPlainGroup("legacy", "m5.large", 0)
+	e.tagGroup("legacy", owned...)
 	e.createPlainGroup("ca-only", "m5.large", 0)
-	e.tagGroup("ca-only", "k8s.io/cluster-autoscaler/enabled", "true", "k8s.io/cluster-autoscaler/"+testCluster, "owned")
+	e.tagGroup("ca-only", append(caTags, owned...)...)
+	e.createPlainGroup("ca-unowned", "m5.large", 0) // cluster-autoscaler's tags, not the cluster's
+	e.tagGroup("ca-unowned", caTags...)
 
 	tests := []struct {
-		name string
-		cfg  Config
-		want []string
+		name          string
+		cfg           Config
+		want, skipped []string
 	}{
-		{"kelp default: owned pools of the cluster", Config{}, []string{general, batch}},
+		{"kelp default: owned pools of the cluster", Config{}, []string{general, batch}, nil},
 		{"cluster-autoscaler tags", Config{AutoDiscovery: []string{
 			"asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/" + testCluster}},
-			[]string{"ca-only", general, batch}},
-		{"tag with a value", Config{AutoDiscovery: []string{"asg:tag=kelp.dev/pool=general,kubernetes.io/cluster/prod=owned"}},
-			[]string{other}},
-		{"explicit names", Config{GroupNames: []string{"legacy", general, "missing"}}, []string{general, "legacy"}},
+			[]string{"ca-only", general, batch}, []string{"ca-unowned"}},
+		{"another cluster's pool is never managed", Config{AutoDiscovery: []string{"asg:tag=kelp.dev/pool=general,kubernetes.io/cluster/prod=owned"}},
+			nil, []string{other}},
+		{"explicit names", Config{GroupNames: []string{"legacy", general, "missing"}}, []string{general, "legacy"}, nil},
 		{"names and tags", Config{GroupNames: []string{"legacy"}, AutoDiscovery: []string{"asg:tag=kelp.dev/pool=batch"}},
-			[]string{batch, "legacy"}},
-		{"nothing matches", Config{AutoDiscovery: []string{"asg:tag=k8s.io/cluster-autoscaler/nowhere"}}, nil},
+			[]string{batch, "legacy"}, nil},
+		{"nothing matches", Config{AutoDiscovery: []string{"asg:tag=k8s.io/cluster-autoscaler/nowhere"}}, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,7 +87,39 @@ func TestDiscovery(t *testing.T) {
 			if !slices.Equal(got, want) {
 				t.Errorf("groups = %v, want %v", got, want)
 			}
+			if skipped := p.SkippedGroups(); !slices.Equal(skipped, tt.skipped) {
+				t.Errorf("skipped = %v, want %v", skipped, tt.skipped)
+			}
+			for _, name := range tt.skipped {
+				wantIs(t, p.SetTargetSize(bg, name, 1), cloud.ErrNotFound)
+			}
 		})
+	}
+}
+
+func TestNamedGroupsMustBeTheClusters(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	general := e.createPool(testCluster, pool.Spec{Name: "general", InstanceTypes: []string{"m5.large"}, MaxSize: 3})
+	other := e.createPool("prod", pool.Spec{Name: "general", InstanceTypes: []string{"m5.large"}, MaxSize: 3})
+	e.createPlainGroup("untagged", "m5.large", 0)
+	e.createPlainGroup("shared", "m5.large", 0)
+	e.tagGroup("shared", "kubernetes.io/cluster/"+testCluster, "shared")
+
+	p := e.provider(Config{GroupNames: []string{general, other, "untagged", "shared"}})
+	err := p.Refresh(bg)
+	wantIs(t, err, cloud.ErrInvalidGroup)
+	for _, name := range []string{other, "untagged", "shared"} {
+		testenv.ErrorContains(t, err, "auto scaling group "+name+" (GroupNames, --nodes) lacks the tag kubernetes.io/cluster/"+testCluster+"=owned")
+	}
+	if strings.Contains(err.Error(), "group "+general+" ") {
+		t.Errorf("the owned group is named in %v", err)
+	}
+	if _, err := p.NodeGroups(bg); err == nil {
+		t.Error("NodeGroups answered without a successful refresh")
+	}
+	// Only the owned group, named: fine.
+	if groups, err := e.provider(Config{GroupNames: []string{general}}).NodeGroups(bg); err != nil || len(groups) != 1 {
+		t.Fatalf("owned named group: %v, %v", groups, err)
 	}
 }
 

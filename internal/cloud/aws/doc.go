@@ -9,8 +9,11 @@
 //     cluster-autoscaler auto-discovery spec
 //     (asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/<cluster>),
 //     and, when neither is given, kelp's own: kubernetes.io/cluster/<cluster>=owned
-//     and kelp.dev/pool ([DefaultDiscovery]). Only managed groups are ever
-//     scaled.
+//     and kelp.dev/pool ([DefaultDiscovery]). Every managed group carries
+//     kubernetes.io/cluster/<cluster>=owned, however it was selected: a
+//     named group without it fails Refresh with an error naming it
+//     (cloud.ErrInvalidGroup); a discovered one is skipped with a warning
+//     ([Provider.SkippedGroups]). Only managed groups are ever scaled.
 //   - Node templates for scale-from-zero: every instance type of the group
 //     (each MixedInstancesPolicy override with its own capacity,
 //     allocatable and price) from internal/catalog, or DescribeInstanceTypes
@@ -25,7 +28,11 @@
 //     capacity errors, with the type and zone when the message names them).
 //   - Instance lookups by ID, providerID and private DNS name for the
 //     approver, cached for [Config.InstanceCacheTTL]; group members carry
-//     their Auto Scaling lifecycle state (Running means InService).
+//     their Auto Scaling lifecycle state (Running means InService). Lookups
+//     by name search only the VPCs of the managed groups' subnets (learnt
+//     by Refresh through DescribeSubnets, cached for good), so a same-named
+//     instance in another VPC is never an answer; with no managed group the
+//     answer is not found. PrivateIPs list the primary address first.
 //   - Scaling: SetDesiredCapacity (HonorCooldown false) and
 //     TerminateInstanceInAutoScalingGroup with ShouldDecrementDesiredCapacity,
 //     both checked against the group's bounds first.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -98,9 +99,11 @@ func TestActivityError(t *testing.T) {
 type fakeInstances struct {
 	EC2API
 	instances []ec2types.Instance
+	filters   []ec2types.Filter // of the last call
 }
 
-func (f *fakeInstances) DescribeInstances(context.Context, *ec2.DescribeInstancesInput, ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error) {
+func (f *fakeInstances) DescribeInstances(_ context.Context, in *ec2.DescribeInstancesInput, _ ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error) {
+	f.filters = in.Filters
 	return &ec2.DescribeInstancesOutput{Reservations: []ec2types.Reservation{{Instances: f.instances}}}, nil
 }
 
@@ -143,9 +146,14 @@ func TestDuplicateDNSNamesAndGroupStates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.refreshed, p.vpcs = true, []string{"vpc-0a", "vpc-0b"} // as a Refresh of groups in two VPCs leaves it
 	got, err := p.InstanceByPrivateDNSName(bg, dns)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(ec2Fake.filters, func(f ec2types.Filter) bool { return sdkaws.ToString(f.Name) == "vpc-id" }); i < 0 ||
+		!slices.Equal(ec2Fake.filters[i].Values, p.vpcs) {
+		t.Errorf("filters %+v: want vpc-id %v", ec2Fake.filters, p.vpcs)
 	}
 	want := []struct {
 		id, group string

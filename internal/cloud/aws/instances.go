@@ -53,13 +53,26 @@ func (p *Provider) InstanceForNode(ctx context.Context, providerID string) (clou
 	return inst, nil
 }
 
-// InstanceByPrivateDNSName implements cloud.InstanceFinder.
+// InstanceByPrivateDNSName implements cloud.InstanceFinder. Only the
+// VPCs of the managed groups' subnets are searched (learnt by Refresh,
+// which runs first if it never ran): private DNS names repeat across VPCs
+// of an account, and another VPC's instance is never one of the cluster's.
+// With no managed group there is no VPC to search: the answer is
+// cloud.ErrNotFound, without a call.
 func (p *Provider) InstanceByPrivateDNSName(ctx context.Context, name string) ([]cloud.Instance, error) {
 	if insts, ok := p.instances.byDNS(name); ok {
 		return insts, nil
 	}
+	vpcs, err := p.lookupVPCs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("instance with private dns name %s: %w", name, err)
+	}
+	if len(vpcs) == 0 {
+		return nil, fmt.Errorf("instance with private dns name %s: no managed group, so no VPC to search: %w", name, cloud.ErrNotFound)
+	}
 	insts, err := p.describeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
 		{Name: sdkaws.String("private-dns-name"), Values: []string{name}},
+		{Name: sdkaws.String("vpc-id"), Values: vpcs},
 	}})
 	if err != nil {
 		return nil, fmt.Errorf("describe instances with private dns name %s: %w", name, err)

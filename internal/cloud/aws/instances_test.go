@@ -1,14 +1,19 @@
 package aws
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/kelp-dev/kelp/internal/catalog"
 	"github.com/kelp-dev/kelp/internal/cloud"
+	"github.com/kelp-dev/kelp/internal/localcloud"
 	"github.com/kelp-dev/kelp/internal/pool"
 	"github.com/kelp-dev/kelp/internal/testenv"
 )
@@ -163,4 +168,118 @@ func TestInterruptedSpotInstanceCarriesItsError(t *testing.T) {
 		got, err := p.InstanceByID(bg, id)
 		return err == nil && got.State.Gone() && got.Error != nil && got.Error.Code == "Server.SpotInstanceTermination"
 	})
+}
+
+// peerSubnet returns the subnet of zone in a VPC other than the default
+// subnets'.
+func (e *env) peerSubnet(zone string) string {
+	e.t.Helper()
+	out, err := e.ec2.DescribeSubnets(bg, &ec2.DescribeSubnetsInput{Filters: []ec2types.Filter{
+		{Name: sdkaws.String("availability-zone"), Values: []string{zone}},
+		{Name: sdkaws.String("default-for-az"), Values: []string{"false"}}}})
+	if err != nil || len(out.Subnets) != 1 {
+		e.t.Fatalf("peer subnet of %s: %v, %+v", zone, err, out)
+	}
+	return sdkaws.ToString(out.Subnets[0].SubnetId)
+}
+
+func TestPrivateDNSNameLookupStaysInTheGroupsVPCs(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	name := e.createPool(testCluster, pool.Spec{Name: "general", InstanceTypes: []string{"m5.large"}, MaxSize: 3, DesiredCapacity: int32p(1)})
+	id := sdkaws.ToString(e.waitInService(name, 1)[0].InstanceId)
+	p := e.provider(Config{})
+	inst, err := p.InstanceByID(bg, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another VPC of the account holds an instance of the same address and
+	// private DNS name: another cluster's node.
+	twin, err := e.cloud.RunInstance(localcloud.RunInstanceInput{SubnetID: e.peerSubnet(inst.AvailabilityZone),
+		PrivateIP: inst.PrivateIPs[0], Tags: map[string]string{"kubernetes.io/cluster/prod": "owned"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := e.ec2.DescribeInstances(bg, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+		{Name: sdkaws.String("private-dns-name"), Values: []string{inst.PrivateDNSName}}}})
+	if err != nil || len(all.Reservations) != 2 {
+		t.Fatalf("the account does not hold two instances named %s: %v, %+v", inst.PrivateDNSName, err, all)
+	}
+
+	got, err := p.InstanceByPrivateDNSName(bg, inst.PrivateDNSName)
+	if err != nil || len(got) != 1 || got[0].ID != id {
+		t.Fatalf("InstanceByPrivateDNSName = %+v, %v; want only %s, not %s", got, err, id, twin)
+	}
+	// The twin is still found by its id (ids are unique): in no group.
+	if byID, err := p.InstanceByID(bg, twin); err != nil || byID.GroupName != "" || byID.PrivateDNSName != inst.PrivateDNSName {
+		t.Fatalf("twin by id = %+v, %v", byID, err)
+	}
+	// The subnets' VPCs are learnt once, not per refresh.
+	subnets := e.requests("DescribeSubnets")
+	for range 2 {
+		if err := p.Refresh(bg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := e.requests("DescribeSubnets") - subnets; n != 0 {
+		t.Errorf("refreshes described subnets %d times", n)
+	}
+
+	// A provider managing no group searches nowhere.
+	none := e.provider(Config{ClusterName: "empty"})
+	described := e.requests("DescribeInstances")
+	_, err = none.InstanceByPrivateDNSName(bg, inst.PrivateDNSName)
+	wantIs(t, err, cloud.ErrNotFound)
+	if n := e.requests("DescribeInstances") - described; n != 0 {
+		t.Errorf("a lookup without managed groups made %d DescribeInstances calls", n)
+	}
+}
+
+func TestPlainGroupsSearchTheDefaultVPC(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.createPlainGroup("legacy", "m5.large", 0) // zones only: the default subnets
+	e.tagGroup("legacy", "kubernetes.io/cluster/"+testCluster, "owned")
+	if _, err := e.as.SetDesiredCapacity(bg, &autoscaling.SetDesiredCapacityInput{AutoScalingGroupName: sdkaws.String("legacy"),
+		DesiredCapacity: sdkaws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	id := sdkaws.ToString(e.waitInService("legacy", 1)[0].InstanceId)
+	p := e.provider(Config{GroupNames: []string{"legacy"}})
+	inst, err := p.InstanceByID(bg, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.InstanceByPrivateDNSName(bg, inst.PrivateDNSName)
+	if err != nil || len(got) != 1 || got[0].ID != id || got[0].GroupName != "legacy" {
+		t.Fatalf("InstanceByPrivateDNSName = %+v, %v", got, err)
+	}
+}
+
+func TestPrivateIPsPrimaryFirst(t *testing.T) {
+	ni := func(primary string, others ...string) ec2types.InstanceNetworkInterface {
+		n := ec2types.InstanceNetworkInterface{PrivateIpAddress: sdkaws.String(primary)}
+		for _, ip := range others {
+			n.PrivateIpAddresses = append(n.PrivateIpAddresses, ec2types.InstancePrivateIpAddress{PrivateIpAddress: sdkaws.String(ip)})
+		}
+		return n
+	}
+	tests := []struct {
+		name string
+		in   ec2types.Instance
+		want []string
+	}{
+		{"primary alone", ec2types.Instance{PrivateIpAddress: sdkaws.String("10.0.0.5")}, []string{"10.0.0.5"}},
+		{"primary listed last by its interface", ec2types.Instance{PrivateIpAddress: sdkaws.String("10.0.0.5"),
+			NetworkInterfaces: []ec2types.InstanceNetworkInterface{
+				ni("10.0.1.9", "10.0.1.10"), ni("10.0.0.7", "10.0.0.8", "10.0.0.5")}},
+			[]string{"10.0.0.5", "10.0.1.9", "10.0.1.10", "10.0.0.7", "10.0.0.8"}},
+		{"no primary", ec2types.Instance{NetworkInterfaces: []ec2types.InstanceNetworkInterface{ni("10.0.0.7")}}, []string{"10.0.0.7"}},
+		{"none", ec2types.Instance{}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := privateIPs(tt.in); !slices.Equal(got, tt.want) {
+				t.Errorf("privateIPs = %v, want %v", got, tt.want)
+			}
+		})
+	}
 }

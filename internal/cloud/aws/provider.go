@@ -96,10 +96,13 @@ type Provider struct {
 	instances instanceCache
 
 	refreshMu sync.Mutex // serializes Refresh
+	vpcCache  vpcCache   // guarded by refreshMu
 
 	mu         sync.Mutex // guards the fields below
 	groups     []cloud.NodeGroup
 	refreshed  bool
+	skipped    map[string]bool      // discovered groups without the cluster tag
+	vpcs       []string             // the managed groups' VPCs, sorted
 	watermarks map[string]watermark // by group
 	editSeq    uint64               // number of the last edit
 	edits      []snapshotEdit       // Scaler changes a Refresh in flight may not have seen

@@ -19,6 +19,7 @@ import (
 
 // Refresh implements cloud.GroupLister. Per refresh it calls
 // DescribeAutoScalingGroups (per name chunk and per discovery spec),
+// DescribeSubnets for subnets of the groups it has not seen before,
 // DescribeInstances for the groups' instances, and per group
 // DescribeScalingActivities and, for $Latest/$Default templates,
 // DescribeLaunchTemplateVersions; instance types and spot prices come from
@@ -32,6 +33,10 @@ func (p *Provider) Refresh(ctx context.Context) error {
 	p.mu.Unlock()
 
 	groups, err := p.discover(ctx)
+	if err != nil {
+		return fmt.Errorf("refresh node groups: %w", err)
+	}
+	vpcs, err := p.groupVPCs(ctx, groups)
 	if err != nil {
 		return fmt.Errorf("refresh node groups: %w", err)
 	}
@@ -57,8 +62,13 @@ func (p *Provider) Refresh(ctx context.Context) error {
 	}
 	p.mu.Lock()
 	p.groups, p.refreshed, p.watermarks = out, true, next
+	vpcsChanged := !slices.Equal(p.vpcs, vpcs)
+	p.vpcs = vpcs
 	p.reapplyEditsLocked(seq)
 	p.mu.Unlock()
+	if vpcsChanged { // name lookups answered for other VPCs
+		p.instances.forgetDNS()
+	}
 	p.instances.expire()
 	p.instances.putIDs(all)
 	p.log.Debug("node groups refreshed", "groups", len(out), "instances", len(all), "duration", p.clock.Since(start))

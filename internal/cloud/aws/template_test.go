@@ -157,6 +157,7 @@ func lowestSpotPrice(t *testing.T, e *env, instanceType string) float64 {
 func TestTemplateRootVolumeOfNamedGroup(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	e.createPlainGroup("legacy", "c5.large", 50)
+	e.tagGroup("legacy", "kubernetes.io/cluster/"+testCluster, "owned") // a named group must be the cluster's
 	p := e.provider(Config{GroupNames: []string{"legacy"}})
 	g := nodeGroup(t, p, "legacy")
 	it := catalogType(t, "c5.large")
