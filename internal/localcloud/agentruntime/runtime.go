@@ -3,13 +3,14 @@
 // do on EC2: the user-data's write_files land in the instance's own root
 // directory, the instance-identity document (the stand-in for instance
 // metadata) is written next to them, runcmd entries are logged (not
-// executed), and a nodeagent.Agent starts with that root. Stopping an
-// instance cancels its agent abruptly, as a terminated instance would.
+// executed), and a nodeagent.Agent starts with that root, restarted after
+// RestartDelay whenever it exits on its own, as systemd restarts the
+// kubelet. Stopping an instance cancels its agent abruptly, as a
+// terminated instance would.
 package agentruntime
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -32,15 +33,27 @@ type Runtime struct {
 	Logger *slog.Logger
 	// Tuning is passed to every agent.
 	Tuning nodeagent.Tuning
+	// RestartDelay is how long after an agent exits on its own (its client
+	// CSR was denied, say) a new one starts on the same root, as systemd
+	// restarts the kubelet (Restart=always, RestartSec); default
+	// DefaultRestartDelay.
+	RestartDelay time.Duration
 
 	mu     sync.Mutex
 	agents map[string]*running
 }
 
+// DefaultRestartDelay is Runtime.RestartDelay's default: the RestartSec of
+// the kubelet's systemd unit as kubeadm's packages install it.
+const DefaultRestartDelay = 10 * time.Second
+
 type running struct {
-	agent  *nodeagent.Agent
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	mu       sync.Mutex // guards agent and restarts
+	agent    *nodeagent.Agent
+	restarts int
 }
 
 var _ localcloud.Runtime = (*Runtime)(nil)
@@ -71,7 +84,8 @@ func (r *Runtime) Boot(ctx context.Context, inst localcloud.InstanceInfo, userDa
 	if err := nodeagent.WriteIdentity(root, identityOf(inst)); err != nil {
 		return fmt.Errorf("boot %s: %w", inst.ID, err)
 	}
-	agent, err := nodeagent.New(nodeagent.Config{Root: root, Logger: r.logger(), Tuning: r.Tuning})
+	acfg := nodeagent.Config{Root: root, Logger: r.logger(), Tuning: r.Tuning}
+	agent, err := nodeagent.New(acfg)
 	if err != nil {
 		return fmt.Errorf("boot %s: %w", inst.ID, err)
 	}
@@ -86,9 +100,7 @@ func (r *Runtime) Boot(ctx context.Context, inst localcloud.InstanceInfo, userDa
 	r.mu.Unlock()
 	go func() {
 		defer close(run.done)
-		if err := agent.Run(actx); err != nil && !errors.Is(err, context.Canceled) {
-			log.Error("node agent stopped", "err", err)
-		}
+		r.supervise(actx, run, acfg, log)
 	}()
 	// The cloud's context ends when it closes: stop the agent then too.
 	go func() {
@@ -100,6 +112,56 @@ func (r *Runtime) Boot(ctx context.Context, inst localcloud.InstanceInfo, userDa
 	}()
 	log.Info("instance booted", "node", inst.PrivateDNSName, "ip", inst.PrivateIP, "type", inst.InstanceType)
 	return nil
+}
+
+// supervise runs the instance's agent until ctx ends, as systemd runs the
+// kubelet with Restart=always: when Run returns on its own (it cannot
+// join: its client CSR was denied), a new agent starts on the same root
+// after RestartDelay. The new agent still has no client certificate, so it
+// bootstraps again with the bootstrap kubeconfig and the same bootstrap key
+// (as the kubelet keeps kubelet-client.key.tmp): its CSR has the same
+// name, so it finds its denied CSR again until that CSR is deleted
+// (kube-controller-manager's cleaner deletes denied CSRs after an hour),
+// and then files a new one.
+func (r *Runtime) supervise(ctx context.Context, run *running, cfg nodeagent.Config, log *slog.Logger) {
+	delay := r.RestartDelay
+	if delay <= 0 {
+		delay = DefaultRestartDelay
+	}
+	for {
+		run.mu.Lock()
+		agent := run.agent
+		run.mu.Unlock()
+		err := agent.Run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		log.Error("node agent exited; restarting", "err", err, "restartIn", delay, "restarts", run.restartCount())
+		for {
+			t := time.NewTimer(delay)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			next, err := nodeagent.New(cfg)
+			if err == nil {
+				run.mu.Lock()
+				run.agent, run.restarts = next, run.restarts+1
+				run.mu.Unlock()
+				log.Info("node agent restarted", "restarts", run.restartCount())
+				break
+			}
+			log.Error("node agent cannot start; retrying", "err", err, "restartIn", delay)
+		}
+	}
+}
+
+func (run *running) restartCount() int {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	return run.restarts
 }
 
 // Stop cancels the instance's agent without cleanup: its Node stays and
@@ -120,15 +182,30 @@ func (r *Runtime) Stop(instanceID string) {
 	}
 }
 
-// Agent returns the running agent of an instance, for tests and status.
+// Agent returns the instance's current agent (the latest after restarts),
+// for tests and status.
 func (r *Runtime) Agent(instanceID string) (*nodeagent.Agent, bool) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	run, ok := r.agents[instanceID]
+	r.mu.Unlock()
 	if !ok {
 		return nil, false
 	}
+	run.mu.Lock()
+	defer run.mu.Unlock()
 	return run.agent, true
+}
+
+// Restarts returns how many times the instance's agent was restarted
+// since the instance booted; ok is false for an instance not running.
+func (r *Runtime) Restarts(instanceID string) (n int, ok bool) {
+	r.mu.Lock()
+	run, ok := r.agents[instanceID]
+	r.mu.Unlock()
+	if !ok {
+		return 0, false
+	}
+	return run.restartCount(), true
 }
 
 // Running returns how many agents run.
