@@ -64,7 +64,9 @@ func TestRefusesBesideNodeClientApprover(t *testing.T) {
 		runCtx, cancel := context.WithCancel(ctx)
 		reg := prometheus.NewRegistry()
 		done := make(chan error, 1)
-		go func() { done <- Run(runCtx, o, Deps{Client: env.Client, Cloud: cloudtest.New(), Registry: reg, Logger: quiet}) }()
+		go func() {
+			done <- Run(runCtx, o, Deps{Client: env.Client, Cloud: cloudtest.New(), Registry: reg, Logger: quiet})
+		}()
 		testenv.EventuallyTrue(t, time.Minute, "kelp_competing_approvers{check=nodeclient} 1", func() bool {
 			mfs, _ := reg.Gather()
 			for _, mf := range mfs {
