@@ -7,15 +7,20 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 
+	"github.com/kelp-dev/kelp/internal/competingapprovers"
 	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
@@ -94,6 +99,15 @@ func TestControllerManifest(t *testing.T) {
 		{authorizationv1.ResourceAttributes{Verb: "update", Resource: "configmaps", Namespace: "kube-system"}, true},
 		{authorizationv1.ResourceAttributes{Verb: "update", Group: "coordination.k8s.io", Resource: "leases", Namespace: "kube-system"}, true},
 		{authorizationv1.ResourceAttributes{Verb: "delete", Resource: "pods", Namespace: "default"}, false},
+		// Competing approvers: SubjectAccessReviews, the bindings and roles
+		// to name (read only), Events on kube-system/kelp-status.
+		{authorizationv1.ResourceAttributes{Verb: "create", Group: "authorization.k8s.io", Resource: "subjectaccessreviews"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "list", Group: "rbac.authorization.k8s.io", Resource: "clusterrolebindings"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "list", Group: "rbac.authorization.k8s.io", Resource: "clusterroles"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "clusterrolebindings"}, false},
+		{authorizationv1.ResourceAttributes{Verb: "delete", Group: "rbac.authorization.k8s.io", Resource: "clusterrolebindings"}, false},
+		{authorizationv1.ResourceAttributes{Verb: "create", Resource: "events", Namespace: "kube-system"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "create", Resource: "configmaps", Namespace: "kube-system", Name: "kelp-status"}, true},
 	}
 	for _, tt := range tests {
 		attr := tt.attr
@@ -106,5 +120,54 @@ func TestControllerManifest(t *testing.T) {
 		if review.Status.Allowed != tt.want {
 			t.Errorf("%s %s/%s %s in %q: allowed=%v, want %v", attr.Verb, attr.Resource, attr.Subresource, attr.Name, attr.Namespace, review.Status.Allowed, tt.want)
 		}
+	}
+}
+
+// TestControllerManifestCanCheckCompetingApprovers runs the competing
+// approvers check as the manifest's service account beside a binding that
+// lets bootstrap tokens create certificatesigningrequests/nodeclient: the
+// SubjectAccessReviews and the listing that names the binding must all be
+// allowed.
+func TestControllerManifestCanCheckCompetingApprovers(t *testing.T) {
+	env := testenv.Get(t)
+	ctx := context.Background()
+	for _, obj := range decodeAll(t, "controller.yaml") {
+		var err error
+		switch o := obj.(type) {
+		case *rbacv1.ClusterRole:
+			_, err = env.Client.RbacV1().ClusterRoles().Create(ctx, o, metav1.CreateOptions{})
+		case *rbacv1.ClusterRoleBinding:
+			_, err = env.Client.RbacV1().ClusterRoleBindings().Create(ctx, o, metav1.CreateOptions{})
+		}
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatalf("apply %T: %v", obj, err)
+		}
+	}
+	const name = "auto-approve-csrs-for-group"
+	if _, err := env.Client.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:certificates.k8s.io:certificatesigningrequests:nodeclient"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: "system:bootstrappers"}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := env.Client.RbacV1().ClusterRoleBindings().Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+			t.Error(err)
+		}
+	}()
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:kube-system:kelp-controller",
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"}}
+	checker := competingapprovers.Checker{Client: kubernetes.NewForConfigOrDie(cfg)}
+	var lastErr error
+	testenv.EventuallyTrue(t, 30*time.Second, "the check, as kelp-controller, to name "+name, func() bool {
+		r, err := checker.Check(ctx, nil)
+		lastErr = err
+		f, ok := r.Fatal()
+		return err == nil && ok && len(f.Grants) == 1 && f.Grants[0].Binding == name
+	})
+	if lastErr != nil {
+		t.Errorf("last check: %v", lastErr)
 	}
 }

@@ -26,6 +26,8 @@
 //     Verdict.RetryAfter; for ActionIgnore write nothing.
 //
 // The manual path (`kelp csr`) lists CSRs with the facts an operator needs
-// ([List], [Summarize]) and approves or denies one with a recorded reason
-// ([Apply]), exactly as `kubectl certificate approve|deny` does.
+// ([List], [Summarize]), approves one like the controller does
+// ([ManualApproval]: kubelet signers only, after showing the policy's
+// verdict, recording a new node's instance first; approving against the
+// verdict needs Force) and denies one with a recorded reason ([Apply]).
 package approver

@@ -136,14 +136,25 @@ func TestCSRCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.Contains(t, "csr list", list, first, "ip-127-8-0-1.ec2.internal", "system:bootstrap:", "kubernetes.io/kube-apiserver-client-kubelet", "Pending")
-	if out, _, err := kelp(t, "csr", "approve", first); err != nil || !strings.Contains(out, first+" approved") {
-		t.Fatalf("approve: %v %s", err, out)
+	// approve asks kelp's policy first: with the cloud out of reach it
+	// would leave the CSR pending, so approving needs --force and a reason.
+	cloud := []string{"--cluster-name", "kelp-test", "--region", "us-east-1", "--endpoint", "http://127.0.0.1:1"}
+	out, _, err := kelp(t, append([]string{"csr", "approve", first}, cloud...)...)
+	testenv.ErrorContains(t, err, "kelp's policy would not approve it", "--force")
+	testenv.Contains(t, "csr approve", out, first+": kelp's policy: Pending", first+" not approved")
+	_, _, err = kelp(t, append([]string{"csr", "approve", "--force", first}, cloud...)...)
+	testenv.ErrorContains(t, err, "--reason is required")
+	_, _, err = kelp(t, "csr", "approve", first) // no cluster name
+	testenv.ErrorContains(t, err, "--cluster-name")
+	out, _, err = kelp(t, append([]string{"csr", "approve", "--force", "--reason", "CLITest", first}, cloud...)...)
+	if err != nil || !strings.Contains(out, first+" approved (forced against the policy's Pending") {
+		t.Fatalf("approve --force: %v %s", err, out)
 	}
-	_, _, err = kelp(t, "csr", "approve", first) // twice
+	_, _, err = kelp(t, append([]string{"csr", "approve", first}, cloud...)...) // twice
 	testenv.ErrorContains(t, err, "already decided")
 	_, _, err = kelp(t, "csr", "deny", "--all-pending") // without a reason
 	testenv.ErrorContains(t, err, "--reason")
-	_, _, err = kelp(t, "csr", "approve", "no-such-csr")
+	_, _, err = kelp(t, append([]string{"csr", "approve", "no-such-csr"}, cloud...)...)
 	testenv.ErrorContains(t, err, `"no-such-csr" not found`)
 	if _, _, err := kelp(t, "csr", "deny", "--reason", "UnknownInstance", second); err != nil {
 		t.Fatal(err)
@@ -155,6 +166,22 @@ func TestCSRCommands(t *testing.T) {
 	}
 	if c := approver.ConditionOf(got); c != approver.Denied || got.Status.Conditions[0].Reason != "UnknownInstance" {
 		t.Errorf("denied CSR is %s with %+v", c, got.Status.Conditions)
+	}
+	// CSRs of other signers are not kelp csr approve's, even forced.
+	otherCSR := testenv.NodeClientCSR(t, "ip-127-8-0-3.ec2.internal")
+	otherCSR.Spec.SignerName = "example.com/other"
+	created, err := env.Client.CertificatesV1().CertificateSigningRequests().Create(ctx, otherCSR, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = kelp(t, append([]string{"csr", "approve", "--force", "--reason", "CLITest", created.Name}, cloud...)...)
+	testenv.ErrorContains(t, err, `signer "example.com/other" is not a kubelet signer`)
+	out, _, err = kelp(t, append([]string{"csr", "approve", "--all-pending"}, cloud...)...)
+	if err != nil || !strings.Contains(out, created.Name+" skipped: signer example.com/other is not a kubelet signer") {
+		t.Errorf("approve --all-pending beside another signer's CSR: %v\n%s", err, out)
+	}
+	if got, err := env.Client.CertificatesV1().CertificateSigningRequests().Get(ctx, created.Name, metav1.GetOptions{}); err != nil || approver.ConditionOf(got) != approver.Pending {
+		t.Errorf("another signer's CSR after kelp csr approve: %v %v, want Pending", err, got.Status.Conditions)
 	}
 	// The approved one is issued by kube-controller-manager.
 	testenv.Eventually(t, time.Minute, "the approved CSR issued", func(ctx context.Context) (bool, error) {

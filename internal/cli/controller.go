@@ -21,7 +21,10 @@ type controllerFlags struct {
 	probeAddr  string
 	nodePeriod time.Duration
 	tokenTTL   time.Duration
-	autoscaler autoscalerFlags
+	// allowCompeting starts in auto mode beside a csrapproving that would
+	// approve kelp's joins (docs/security.md).
+	allowCompeting bool
+	autoscaler     autoscalerFlags
 }
 
 func (f *controllerFlags) add(fs *pflag.FlagSet, probeDefault string) {
@@ -30,6 +33,7 @@ func (f *controllerFlags) add(fs *pflag.FlagSet, probeDefault string) {
 	fs.StringVar(&f.probeAddr, "probe-addr", probeDefault, "address serving /metrics, /healthz and /readyz (empty: off)")
 	fs.DurationVar(&f.nodePeriod, "node-lifecycle-period", 10*time.Second, "how often Nodes of terminated instances are looked for")
 	fs.DurationVar(&f.tokenTTL, "token-ttl", 24*time.Hour, "lifetime of the bootstrap tokens in pool launch templates; rotated when a third remains")
+	fs.BoolVar(&f.allowCompeting, "allow-competing-approvers", false, "start with --approve=auto even when kube-controller-manager's csrapproving would approve kelp's joins (only when csrapproving is off; see docs/security.md)")
 	f.autoscaler.add(fs)
 }
 
@@ -41,7 +45,7 @@ func (f *controllerFlags) options(cluster string) (controller.Options, error) {
 	return controller.Options{
 		ClusterName: cluster, ProbeAddr: f.probeAddr, NodeLifecyclePeriod: f.nodePeriod,
 		Approve: approver.Mode(f.approve), Approver: approver.Config{JoinWindow: f.joinWindow}, TokenTTL: f.tokenTTL,
-		Autoscaler: as,
+		AllowCompetingApprovers: f.allowCompeting, Autoscaler: as,
 	}, nil
 }
 

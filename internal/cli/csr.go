@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/kelp-dev/kelp/internal/approver"
 )
@@ -21,7 +22,7 @@ func newCSRCommand() *cobra.Command {
 approve|deny'. kelp's approver does this automatically, with cloud checks.`,
 	}
 	kf.add(cmd)
-	cmd.AddCommand(newCSRListCommand(&kf), newCSRDecideCommand(&kf, true), newCSRDecideCommand(&kf, false), newCSRExplainCommand(&kf))
+	cmd.AddCommand(newCSRListCommand(&kf), newCSRApproveCommand(&kf), newCSRDenyCommand(&kf), newCSRExplainCommand(&kf))
 	return cmd
 }
 
@@ -53,57 +54,59 @@ func newCSRListCommand(kf *kubeFlags) *cobra.Command {
 	}
 }
 
-func newCSRDecideCommand(kf *kubeFlags, approve bool) *cobra.Command {
+// pendingNames returns the names of every pending CSR.
+func pendingNames(cmd *cobra.Command, client kubernetes.Interface) ([]string, error) {
+	all, err := approver.List(cmd.Context(), client, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, c := range all {
+		if c.Condition == approver.Pending {
+			names = append(names, c.Name)
+		}
+	}
+	return names, nil
+}
+
+func newCSRDenyCommand(kf *kubeFlags) *cobra.Command {
 	var allPending bool
 	var reason, message string
-	verb, use := "approve", "approve NAME... | --all-pending"
-	if !approve {
-		verb, use = "deny", "deny NAME... | --all-pending --reason REASON"
-	}
 	cmd := &cobra.Command{
-		Use:   use,
-		Short: fmt.Sprintf("%s CSRs by name, or every pending one", verb),
+		Use:   "deny NAME... | --all-pending --reason REASON",
+		Short: "deny CSRs by name, or every pending one",
 		RunE: func(cmd *cobra.Command, names []string) error {
 			if allPending == (len(names) > 0) {
-				return fmt.Errorf("%s: give CSR names or --all-pending, not both and not neither", verb)
-			}
-			if !approve && reason == "" {
-				return errors.New("deny: --reason is required (a CamelCase reason such as UnknownInstance)")
+				return errors.New("deny: give CSR names or --all-pending, not both and not neither")
 			}
 			if reason == "" {
-				reason = "KelpManualApproval"
+				return errors.New("deny: --reason is required (a CamelCase reason such as UnknownInstance)")
 			}
 			client, err := kf.client()
 			if err != nil {
 				return err
 			}
 			if allPending {
-				all, err := approver.List(cmd.Context(), client, time.Now())
-				if err != nil {
+				if names, err = pendingNames(cmd, client); err != nil {
 					return err
-				}
-				for _, c := range all {
-					if c.Condition == approver.Pending {
-						names = append(names, c.Name)
-					}
 				}
 			}
 			if message == "" {
-				message = fmt.Sprintf("%sd by hand with kelp csr %s", verb, verb)
+				message = "denied by hand with kelp csr deny"
 			}
 			var errs []error
 			for _, name := range names {
-				if err := approver.Apply(cmd.Context(), client, name, approver.Decision{Approve: approve, Reason: reason, Message: message}); err != nil {
+				if err := approver.Apply(cmd.Context(), client, name, approver.Decision{Reason: reason, Message: message}); err != nil {
 					errs = append(errs, err)
 					continue
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "certificatesigningrequest/%s %sd\n", name, verb)
+				fmt.Fprintf(cmd.OutOrStdout(), "certificatesigningrequest/%s denied\n", name)
 			}
 			return errors.Join(errs...)
 		},
 	}
 	cmd.Flags().BoolVar(&allPending, "all-pending", false, "act on every pending CSR")
-	cmd.Flags().StringVar(&reason, "reason", "", "machine reason recorded in the condition (required for deny)")
+	cmd.Flags().StringVar(&reason, "reason", "", "machine reason recorded in the condition (required)")
 	cmd.Flags().StringVar(&message, "message", "", "human message recorded in the condition")
 	return cmd
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/kelp-dev/kelp/internal/approver"
 	"github.com/kelp-dev/kelp/internal/autoscaler/loop"
 	"github.com/kelp-dev/kelp/internal/cloud"
+	"github.com/kelp-dev/kelp/internal/competingapprovers"
 	"github.com/kelp-dev/kelp/internal/nodelifecycle"
 	"github.com/kelp-dev/kelp/internal/tokenrotation"
 )
@@ -56,6 +57,10 @@ type Options struct {
 	TokenTTL time.Duration
 	// TokenRotationPeriod is how often pool tokens are checked; default 1m.
 	TokenRotationPeriod time.Duration
+	// AllowCompetingApprovers starts in auto approve mode even when
+	// kube-controller-manager's csrapproving would approve kelp's joins
+	// (internal/competingapprovers); the checks still report it.
+	AllowCompetingApprovers bool
 	// Autoscaler configures the autoscaler; nil runs none (another
 	// autoscaler, such as the upstream cluster-autoscaler, may drive the
 	// pools while kelp approves and cleans up).
@@ -138,6 +143,10 @@ func Run(ctx context.Context, o Options, d Deps) error {
 		d.Registry = prometheus.NewRegistry()
 		d.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
+	rivals, err := startCompetingApprovers(ctx, o, d)
+	if err != nil {
+		return err
+	}
 	var leading atomic.Bool
 	if o.ProbeAddr != "" {
 		stop, err := serveProbes(o.ProbeAddr, d.Registry, &leading, o.LeaderElect)
@@ -148,7 +157,7 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	}
 	run := func(ctx context.Context) {
 		leading.Store(true)
-		runControllers(ctx, o, d)
+		runControllers(ctx, o, d, rivals)
 	}
 	if !o.LeaderElect {
 		run(ctx)
@@ -157,7 +166,7 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	return runWithLeaderElection(ctx, d, run)
 }
 
-func runControllers(ctx context.Context, o Options, d Deps) {
+func runControllers(ctx context.Context, o Options, d Deps, rivals *competingapprovers.Monitor) {
 	factory := informers.NewSharedInformerFactory(d.Client, 0)
 	// The broadcaster outlives ctx until Shutdown, so events of the last
 	// decisions are still sent.
@@ -193,6 +202,9 @@ func runControllers(ctx context.Context, o Options, d Deps) {
 	var wg sync.WaitGroup
 	if runApprover != nil {
 		wg.Go(func() { runApprover(ctx) })
+	}
+	if rivals != nil {
+		wg.Go(func() { rivals.Run(ctx, d.Client, recorder) })
 	}
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
