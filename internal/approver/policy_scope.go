@@ -91,18 +91,22 @@ func kelpToken(user string, groups []string) bool {
 func clusterMember(f Facts, name string) string {
 	if n := f.Node; n != nil && n.Name == name {
 		if pool, ok := n.Labels[userdata.PoolLabel]; ok {
-			return fmt.Sprintf("Node %s has label %s=%s", name, userdata.PoolLabel, quote(pool))
+			return fmt.Sprintf("Node %s has label %s=%s", quote(name), userdata.PoolLabel, quote(pool))
 		}
 		if _, id, err := cloud.ParseProviderID(n.Spec.ProviderID); err == nil {
 			if _, ok := f.PriorApprovals[id]; ok {
-				return fmt.Sprintf("kelp's record holds instance %s of Node %s", id, name)
+				return fmt.Sprintf("kelp's record holds instance %s of Node %s", id, quote(name))
 			}
 		}
 	}
+	found := ""
 	for id, a := range f.PriorApprovals {
-		if a.NodeName != "" && a.NodeName == name {
-			return fmt.Sprintf("kelp's record holds instance %s as node %s", id, name)
+		if a.NodeName != "" && a.NodeName == name && (found == "" || id < found) {
+			found = id // the least ID, so that the detail is deterministic
 		}
+	}
+	if found != "" {
+		return fmt.Sprintf("kelp's record holds instance %s as node %s", quote(found), quote(name))
 	}
 	return ""
 }
@@ -117,7 +121,7 @@ func cloudMember(f Facts, name string) string {
 	}
 	for _, in := range candidates {
 		if pool := f.ManagedGroups[in.GroupName]; in.GroupName != "" && pool != "" {
-			return fmt.Sprintf("instance %s of node %s is in group %s of kelp pool %q", in.ID, name, in.GroupName, pool)
+			return fmt.Sprintf("instance %s of node %s is in group %s of kelp pool %q", in.ID, quote(name), in.GroupName, pool)
 		}
 	}
 	return ""
