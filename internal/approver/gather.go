@@ -11,6 +11,7 @@ import (
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // Sources are where the facts of a CSR come from. The controller backs
@@ -88,15 +89,23 @@ func factsName(csr *certificatesv1.CertificateSigningRequest, kind Kind) string 
 
 // pendingNewNodes counts the pending new-node CSRs that pass the request
 // and requestor checks into f: how many, how many are older than f.CSR,
-// and which others ask for node name.
+// and which others ask for node name. f.PriorApprovals must be read.
 func (s Sources) pendingNewNodes(f *Facts, name string) error {
 	csrs, err := s.CSRs()
 	if err != nil {
 		return fmt.Errorf("list csrs: %w", err)
 	}
+	// A CSR in kelp's record is approved, or about to be (the record is
+	// written first), however late the listing is: it no longer waits
+	// nor contests; a CSR for its node is a replay (AlreadyJoined).
+	recorded := make(map[types.UID]bool, len(f.PriorApprovals))
+	for _, a := range f.PriorApprovals {
+		recorded[a.CSRUID] = true
+	}
 	f.PendingNodeCSRs, f.PendingAhead, f.ContestingCSRs = 0, 0, nil
 	for _, c := range csrs {
-		if c.Spec.SignerName != certificatesv1.KubeAPIServerClientKubeletSignerName || Classify(c) != KindNewNode || ConditionOf(c) != Pending {
+		if c.Spec.SignerName != certificatesv1.KubeAPIServerClientKubeletSignerName || Classify(c) != KindNewNode ||
+			ConditionOf(c) != Pending || (recorded[c.UID] && c.UID != "") {
 			continue
 		}
 		node, ok := s.Screens.screen(c, f.Config)

@@ -263,3 +263,20 @@ func BenchmarkGatherPending(b *testing.B) {
 		})
 	}
 }
+
+// TestGatherRecordedCSRDoesNotContest: a CSR kelp recorded as approved
+// still shows as pending in a late listing; it neither contests nor waits
+// ahead, so a replay for its node is refused as AlreadyJoined.
+func TestGatherRecordedCSRDoesNotContest(t *testing.T) {
+	w := newGatherWorld(NewScreenCache())
+	valid := newNodeFacts(t, reqSpec{}).CSR
+	first := w.add(valid, 1)
+	replay := w.add(valid, 2)
+	if err := w.src.Record.Add(context.Background(), testInstance, Approval{CSRName: first.Name, CSRUID: first.UID, At: t0}, t0); err != nil {
+		t.Fatal(err)
+	}
+	v, f, _ := w.decide(t, replay)
+	if v.Reason != ReasonAlreadyJoined || f.PendingAhead != 0 || len(f.ContestingCSRs) != 0 {
+		t.Fatalf("replay: %s %s, %d ahead, contesting %q; want AlreadyJoined, none ahead or contesting", v.Action, v.Reason, f.PendingAhead, f.ContestingCSRs)
+	}
+}
