@@ -153,13 +153,13 @@ func FuzzDecide(f *testing.F) {
 
 // Bits of FuzzDecide's shape: how the facts differ from a valid CSR's.
 const (
-	shapeUnmanaged = 1 << iota // the node is in no kelp pool: no label, no record, no kelp group
-	shapeCloudDown             // the cloud did not answer
-	shapeContested             // another pending CSR asks for the node
-	shapeHuge                  // the request is padded past MaxRequestBytes
-	shapeRecord                // kelp recorded the instance's certificate "current"
-	shapeStrictSANs            // --serving-sans=primary-ip
-	shapeFlood                 // the headroom is used up ahead of this CSR
+	shapeUnmanaged  = 1 << iota // the node is in no kelp pool: no label, no record, no kelp group
+	shapeCloudDown              // the cloud did not answer
+	shapeContested              // another pending CSR asks for the node
+	shapeHuge                   // the request is padded past MaxRequestBytes
+	shapeRecord                 // kelp recorded the instance's certificate "current"
+	shapeStrictSANs             // --serving-sans=primary-ip
+	shapeFlood                  // the headroom is used up ahead of this CSR
 )
 
 func fuzzFacts(t *testing.T, request []byte, kind, shape uint8) Facts {
