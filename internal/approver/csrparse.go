@@ -75,12 +75,12 @@ func decodeSinglePEM(data []byte) ([]byte, error) {
 	case block == nil:
 		return nil, fmt.Errorf("%w: no PEM block could be decoded", errMalformedPEM)
 	case block.Type != csrBlockType:
-		return nil, fmt.Errorf("%w: PEM block is %q, want %q", errMalformedPEM, block.Type, csrBlockType)
+		return nil, fmt.Errorf("%w: PEM block is %s, want %q", errMalformedPEM, quote(block.Type), csrBlockType)
 	case len(block.Headers) > 0:
 		return nil, fmt.Errorf("%w: PEM block has %d headers, want none", errMalformedPEM, len(block.Headers))
 	case len(bytes.TrimSpace(rest)) > 0:
 		if next, _ := pem.Decode(rest); next != nil {
-			return nil, fmt.Errorf("%w: a second PEM block %q follows the request", errMalformedPEM, next.Type)
+			return nil, fmt.Errorf("%w: a second PEM block %s follows the request", errMalformedPEM, quote(next.Type))
 		}
 		return nil, fmt.Errorf("%w: %d bytes of trailing data follow the PEM block", errMalformedPEM, len(bytes.TrimSpace(rest)))
 	}
@@ -111,10 +111,10 @@ func checkKey(pub any) error {
 func nodeNameFromCN(cn string) (string, error) {
 	name, ok := strings.CutPrefix(cn, nodeNamePrefix)
 	if !ok {
-		return "", fmt.Errorf("common name %q does not start with %q", cn, nodeNamePrefix)
+		return "", fmt.Errorf("common name %s does not start with %q", quote(cn), nodeNamePrefix)
 	}
 	if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
-		return "", fmt.Errorf("common name %q names no valid node: %s", cn, strings.Join(msgs, "; "))
+		return "", fmt.Errorf("common name %s names no valid node: %s", quote(cn), strings.Join(msgs, "; "))
 	}
 	return name, nil
 }
@@ -122,7 +122,7 @@ func nodeNameFromCN(cn string) (string, error) {
 // checkOrganization requires O to be exactly [system:nodes].
 func checkOrganization(req *x509.CertificateRequest) error {
 	if !slices.Equal(req.Subject.Organization, []string{nodesGroup}) {
-		return fmt.Errorf("organization %q, want [%q]", req.Subject.Organization, nodesGroup)
+		return fmt.Errorf("organization %s, want [%q]", quoteAll(req.Subject.Organization), nodesGroup)
 	}
 	return nil
 }
@@ -139,12 +139,12 @@ func checkSubjectFields(req *x509.CertificateRequest) error {
 		case atv.Type.Equal(oidOrganization):
 			o++
 		default:
-			extra = append(extra, fmt.Sprintf("%s=%v", atv.Type, atv.Value))
+			extra = append(extra, quote(fmt.Sprintf("%s=%v", atv.Type, atv.Value)))
 		}
 	}
 	switch {
 	case len(extra) > 0:
-		return fmt.Errorf("subject has attributes other than CN and O: %s", strings.Join(extra, ", "))
+		return fmt.Errorf("subject has attributes other than CN and O: %s", quoteAll(extra))
 	case cn != 1 || o != 1:
 		return fmt.Errorf("subject has %d CN and %d O attributes, want one of each", cn, o)
 	}
@@ -221,8 +221,8 @@ func checkNoSANs(s sanSummary) error {
 	if s.total() == 0 && s.Extensions == 0 {
 		return nil
 	}
-	return fmt.Errorf("subject alternative names are not allowed: dns=%q ip=%v email=%q uri=%q other=%d",
-		s.DNS, s.IP, s.Email, s.URI, s.Other)
+	return fmt.Errorf("subject alternative names are not allowed: dns=%s ip=%s email=%s uri=%s other=%d",
+		quoteAll(s.DNS), quoteAll(addrStrings(s.IP)), quoteAll(s.Email), quoteAll(s.URI), s.Other)
 }
 
 // checkServingSANTypes requires at least one DNS or IP SAN, exactly one SAN
@@ -230,7 +230,7 @@ func checkNoSANs(s sanSummary) error {
 func checkServingSANTypes(s sanSummary) error {
 	switch {
 	case len(s.Email) > 0 || len(s.URI) > 0 || s.Other > 0:
-		return fmt.Errorf("only DNS and IP SANs are allowed: email=%q uri=%q other=%d", s.Email, s.URI, s.Other)
+		return fmt.Errorf("only DNS and IP SANs are allowed: email=%s uri=%s other=%d", quoteAll(s.Email), quoteAll(s.URI), s.Other)
 	case len(s.DNS)+len(s.IP) == 0:
 		return errors.New("no DNS or IP subject alternative name")
 	case s.Extensions != 1:
@@ -247,7 +247,7 @@ func checkExtensions(req *x509.CertificateRequest, allowSAN bool) error {
 		if allowSAN && ext.Id.Equal(oidSubjectAltName) {
 			continue
 		}
-		return fmt.Errorf("requested extension %s is not allowed", ext.Id)
+		return fmt.Errorf("requested extension %s is not allowed", quote(ext.Id.String()))
 	}
 	oids, err := attributeOIDs(req.RawTBSCertificateRequest)
 	if err != nil {
@@ -256,7 +256,7 @@ func checkExtensions(req *x509.CertificateRequest, allowSAN bool) error {
 	seen := 0
 	for _, oid := range oids {
 		if !oid.Equal(oidExtensionRequest) {
-			return fmt.Errorf("request attribute %s is not allowed", oid)
+			return fmt.Errorf("request attribute %s is not allowed", quote(oid.String()))
 		}
 		if seen++; seen > 1 {
 			return errors.New("request carries more than one extensionRequest attribute")
@@ -291,6 +291,15 @@ func attributeOIDs(tbs []byte) ([]asn1.ObjectIdentifier, error) {
 	return oids, nil
 }
 
+// addrStrings renders addresses for messages.
+func addrStrings(as []netip.Addr) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.String()
+	}
+	return out
+}
+
 // usageSet returns the distinct usages, sorted, for messages and
 // comparison.
 func usageSet(usages []certificatesv1.KeyUsage) []string {
@@ -314,7 +323,7 @@ func checkUsages(usages []certificatesv1.KeyUsage, allowed ...[]certificatesv1.K
 	for _, want := range allowed {
 		wants = append(wants, fmt.Sprintf("%q", usageSet(want)))
 	}
-	return fmt.Errorf("usages %q, want one of %s", got, strings.Join(wants, " or "))
+	return fmt.Errorf("usages %s, want one of %s", quoteAll(got), strings.Join(wants, " or "))
 }
 
 // keyName describes pub for messages: "ECDSA P-256", "RSA 2048".

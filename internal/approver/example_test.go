@@ -25,25 +25,25 @@ func ExampleDecide() {
 	csr := kubeletCSR("ip-10-0-0-7.ec2.internal", now.Add(-time.Minute))
 	records := map[string]approver.Approval{} // kelp's own record of joins
 
-	for _, attempt := range []string{"first join", "replay"} {
-		if attempt == "replay" {
+	for _, attempt := range []string{"first join", "replay", "kubeadm token"} {
+		switch attempt {
+		case "kubeadm token":
+			// Another tool's join: kelp leaves it alone, never denies it.
+			csr = csr.DeepCopy()
+			csr.UID, csr.Spec.Groups = "uid-3", []string{"system:bootstrappers", "system:bootstrappers:kubeadm:default-node-token"}
+		case "replay":
 			// The same key and name, submitted again as a new CSR after
 			// the node joined (kube-controller-manager GCs the old one).
 			csr = csr.DeepCopy()
 			csr.UID, csr.Status = "uid-2", certificatesv1.CertificateSigningRequestStatus{}
 		}
 
-		// 1. Gather facts: the controller reads the node name from the
-		// request, then asks the cloud and the cluster about it.
+		// 1. Gather the cluster's facts: the controller reads the node
+		// name from the request, then the Node, its record and the
+		// pending CSRs ([approver.Sources.Gather] does all of this).
 		name, _ := approver.NodeName(csr)
 		facts := approver.Facts{
-			CSR: csr,
-			InstancesByName: []cloud.Instance{{
-				ID: "i-0abc", ProviderID: "aws:///us-east-1a/i-0abc", State: cloud.InstanceStateRunning,
-				GroupName: "kelp-dev-workers", Pool: "workers",
-				PrivateDNSName: name, PrivateIPs: []string{"10.0.0.7"}, LaunchTime: now.Add(-4 * time.Minute),
-			}},
-			ManagedGroups:   map[string]string{"kelp-dev-workers": "workers"},
+			CSR:             csr,
 			PriorApprovals:  records,
 			PendingNodeCSRs: 1,
 			Nodes:           3,
@@ -51,10 +51,22 @@ func ExampleDecide() {
 			Config:          approver.Config{ClusterName: "dev"},
 		}
 
-		// 2. Decide: pure, no IO.
-		v := approver.Decide(facts)
+		// 2. Screen: what the cloud cannot change (not kelp's, too
+		// large, a bad request or requestor, a contested join) is
+		// settled without asking it.
+		v, final := approver.Screen(facts)
+		if !final {
+			// 3. Ask the cloud, then decide: pure, no IO.
+			facts.InstancesByName = []cloud.Instance{{
+				ID: "i-0abc", ProviderID: "aws:///us-east-1a/i-0abc", State: cloud.InstanceStateRunning,
+				GroupName: "kelp-dev-workers", Pool: "workers",
+				PrivateDNSName: name, PrivateIPs: []string{"10.0.0.7"}, LaunchTime: now.Add(-4 * time.Minute),
+			}}
+			facts.ManagedGroups = map[string]string{"kelp-dev-workers": "workers"}
+			v = approver.Decide(facts)
+		}
 
-		// 3. Act on the verdict.
+		// 4. Act on the verdict.
 		switch v.Action {
 		case approver.ActionApprove:
 			// Record the join before approving, so a crash in between
@@ -68,13 +80,14 @@ func ExampleDecide() {
 		case approver.ActionPending:
 			// queue.AddAfter(key, v.RetryAfter)
 		case approver.ActionIgnore:
-			// not kelp's CSR: nothing to write
+			// not kelp's CSR: nothing to write, a debug log with v.Message
 		}
 		fmt.Printf("%s: %s %s\n", attempt, v.Action, v.Reason)
 	}
 	// Output:
 	// first join: Approve AutoApproved
 	// replay: Deny AlreadyJoined
+	// kubeadm token: Ignore NotKelpRequestor
 }
 
 // kubeletCSR is the client CSR a kubelet files with its bootstrap token.

@@ -14,20 +14,34 @@ import (
 
 const noName = "the node name could not be read"
 
-// newNode: a bootstrap token asks for the client certificate of a node that
-// has never joined; the cloud must vouch for a fresh instance of the
-// token's pool owning that name.
-func (e *eval) newNode() {
+// newNodeScreen: a bootstrap token asks for the client certificate of a
+// node that has never joined. These checks need no cloud: the request, the
+// requestor, flood control and contested joins.
+func (e *eval) newNodeScreen() {
 	e.requestChecks()
 	e.requestorChecks()
 	e.run("flood-control", true, "", func() outcome {
+		// Oldest first: a burst beyond the headroom is admitted as the
+		// CSRs ahead of it are decided, not paused as a whole.
 		limit := e.f.Nodes + e.cfg.FloodHeadroom
-		if e.f.PendingNodeCSRs > limit {
-			return waiting(ReasonFloodControl, "%d new-node CSRs are pending, more than %d nodes + %d: new-node approvals pause",
-				e.f.PendingNodeCSRs, e.f.Nodes, e.cfg.FloodHeadroom)
+		if e.f.PendingAhead >= limit {
+			return waiting(ReasonFloodControl, "%d valid new-node CSRs are pending ahead of this one, %d nodes + %d headroom: it waits its turn",
+				e.f.PendingAhead, e.f.Nodes, e.cfg.FloodHeadroom)
 		}
-		return passed("%d pending new-node CSRs within %d", e.f.PendingNodeCSRs, limit)
+		return passed("%d of %d pending new-node CSRs ahead of this one, within %d", e.f.PendingAhead, e.f.PendingNodeCSRs, limit)
 	})
+	e.run("contested-join", e.name != "", noName, func() outcome {
+		if others := e.f.ContestingCSRs; len(others) > 0 {
+			return failed(ReasonContestedJoin, "another pending CSR %s asks for node %s too; neither is approved",
+				quoteAll(others), e.name)
+		}
+		return passed("no other pending CSR asks for node %s", e.name)
+	})
+}
+
+// newNodeCloud: the cloud must vouch for a fresh instance of the token's
+// pool owning the node name.
+func (e *eval) newNodeCloud() {
 	e.instanceByName()
 	found, why := e.inst != nil, "no single instance owns the node name"
 	e.run("instance-state", found, why, func() outcome {
@@ -153,14 +167,14 @@ func (e *eval) nodeAbsent() outcome {
 	case e.f.NodeInstance != nil:
 		return failed(ReasonNodeExists, "Node %s already exists, held by instance %s (%s)", e.name, e.f.NodeInstance.ID, stateName(e.f.NodeInstance.State))
 	case e.f.CloudErr != nil:
-		return waiting(ReasonCloudUnavailable, "the cloud could not be asked for instance %s of Node %s: %v", node.Spec.ProviderID, e.name, e.f.CloudErr)
+		return waiting(ReasonCloudUnavailable, "the cloud could not be asked for instance %s of Node %s: %v", quote(node.Spec.ProviderID), e.name, e.f.CloudErr)
 	}
-	return passed("Node %s exists but its instance %s is gone", e.name, node.Spec.ProviderID)
+	return passed("Node %s exists but its instance %s is gone", e.name, quote(node.Spec.ProviderID))
 }
 
-// renewal: a node renews its own client certificate; its Node must exist
-// and belong to a running instance of a managed group.
-func (e *eval) renewal() {
+// renewalScreen: a node renews its own client certificate; its Node must
+// exist.
+func (e *eval) renewalScreen() {
 	e.requestChecks()
 	e.requestorChecks()
 	e.run("node-exists", e.name != "", noName, func() outcome {
@@ -169,10 +183,19 @@ func (e *eval) renewal() {
 		}
 		return passed("Node %s exists", e.name)
 	})
+}
+
+// renewalCloud: the Node must belong to a running instance of a managed
+// group, launched before the Node was created, and the renewing
+// certificate must be one kelp saw issued to that instance (when the API
+// server names it).
+func (e *eval) renewalCloud() {
 	e.run("node-instance", e.name != "" && e.f.Node != nil, "no Node", e.nodeInstance)
 	found, why := e.inst != nil, "the Node's instance is not known"
 	e.run("instance-state", found, why, func() outcome { return e.instanceState(cloud.InstanceStateRunning) })
 	e.run("instance-managed", found, why, e.instanceManaged)
+	e.run("node-after-launch", found, why, e.nodeAfterLaunch)
+	e.run("credential", found, why, e.credential)
 }
 
 // nodeInstance sets e.inst to the instance of the Node's providerID, which
@@ -183,9 +206,9 @@ func (e *eval) nodeInstance() outcome {
 	case id == "":
 		return failed(ReasonInstanceNotFound, "Node %s has no providerID", e.name)
 	case e.f.CloudErr != nil:
-		return waiting(ReasonCloudUnavailable, "the cloud could not be asked for instance %s of Node %s: %v", id, e.name, e.f.CloudErr)
+		return waiting(ReasonCloudUnavailable, "the cloud could not be asked for instance %s of Node %s: %v", quote(id), e.name, e.f.CloudErr)
 	case inst == nil:
-		return failed(ReasonInstanceNotFound, "instance %s of Node %s does not exist", id, e.name)
+		return failed(ReasonInstanceNotFound, "instance %s of Node %s does not exist", quote(id), e.name)
 	case inst.PrivateDNSName != e.name:
 		return failed(ReasonNodeInstanceMismatch, "instance %s of Node %s has private DNS name %q", inst.ID, e.name, inst.PrivateDNSName)
 	}
@@ -193,10 +216,9 @@ func (e *eval) nodeInstance() outcome {
 	return passed("Node %s is instance %s", e.name, inst.ID)
 }
 
-// serving: a node asks for a serving certificate; every SAN must belong to
-// the instance that owns the name according to the cloud, and that
-// instance must be the Node's.
-func (e *eval) serving() {
+// servingScreen: a node asks for a serving certificate; its Node must be
+// registered.
+func (e *eval) servingScreen() {
 	e.requestChecks()
 	e.requestorChecks()
 	e.run("node-exists", e.name != "", noName, func() outcome {
@@ -205,6 +227,11 @@ func (e *eval) serving() {
 		}
 		return passed("Node %s exists", e.name)
 	})
+}
+
+// servingCloud: every SAN must belong to the instance that owns the name
+// according to the cloud, and that instance must be the Node's.
+func (e *eval) servingCloud() {
 	e.instanceByName()
 	found, why := e.inst != nil, "no single instance owns the node name"
 	e.run("node-instance", found && e.f.Node != nil, "no Node, or no single instance", func() outcome {
@@ -213,7 +240,7 @@ func (e *eval) serving() {
 		case id == "":
 			return waiting(ReasonNodeInstanceMismatch, "Node %s has no providerID (yet)", e.name)
 		case ni == nil:
-			return failed(ReasonNodeInstanceMismatch, "instance %s of Node %s does not exist; the name belongs to %s", id, e.name, e.inst.ID)
+			return failed(ReasonNodeInstanceMismatch, "instance %s of Node %s does not exist; the name belongs to %s", quote(id), e.name, e.inst.ID)
 		case ni.ID != e.inst.ID:
 			return failed(ReasonNodeInstanceMismatch, "Node %s is instance %s, but the name belongs to instance %s", e.name, ni.ID, e.inst.ID)
 		}
@@ -224,15 +251,20 @@ func (e *eval) serving() {
 }
 
 // sansOwned requires every DNS SAN to be the instance's private DNS name
-// and every IP SAN one of its private IPs, as the cloud reports them.
+// and every IP SAN one of its private IPs (with --serving-sans=primary-ip:
+// its primary private IP), as the cloud reports them.
 func (e *eval) sansOwned() outcome {
 	for _, dns := range e.req.DNSNames {
 		if dns != e.inst.PrivateDNSName {
-			return failed(ReasonForeignSAN, "DNS SAN %q is not the private DNS name %q of instance %s", dns, e.inst.PrivateDNSName, e.inst.ID)
+			return failed(ReasonForeignSAN, "DNS SAN %s is not the private DNS name %q of instance %s", quote(dns), e.inst.PrivateDNSName, e.inst.ID)
 		}
 	}
-	owned := make([]netip.Addr, 0, len(e.inst.PrivateIPs))
-	for _, s := range e.inst.PrivateIPs {
+	ips, which := e.inst.PrivateIPs, "a private IP"
+	if e.cfg.ServingSANs == SANsPrimaryIP {
+		ips, which = ips[:min(len(ips), 1)], "the primary private IP (--serving-sans=primary-ip)"
+	}
+	owned := make([]netip.Addr, 0, len(ips))
+	for _, s := range ips {
 		if a, err := netip.ParseAddr(s); err == nil {
 			owned = append(owned, a.Unmap())
 		}
@@ -240,10 +272,10 @@ func (e *eval) sansOwned() outcome {
 	for _, ip := range e.req.IPAddresses {
 		a, ok := netip.AddrFromSlice(ip)
 		if !ok || !slices.Contains(owned, a.Unmap()) {
-			return failed(ReasonForeignSAN, "IP SAN %s is not a private IP of instance %s %q", ip, e.inst.ID, e.inst.PrivateIPs)
+			return failed(ReasonForeignSAN, "IP SAN %s is not %s of instance %s %q", ip, which, e.inst.ID, ips)
 		}
 	}
-	return passed("every SAN belongs to instance %s", e.inst.ID)
+	return passed("every SAN belongs to instance %s (--serving-sans=%s)", e.inst.ID, e.cfg.ServingSANs)
 }
 
 func stamp(t time.Time) string {

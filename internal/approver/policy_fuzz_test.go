@@ -8,9 +8,13 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
+
+	"github.com/kelp-dev/kelp/internal/userdata"
 )
 
 // Bounded runs (one target per invocation):
@@ -94,31 +98,34 @@ func singleCSR(data []byte) (*x509.CertificateRequest, bool) {
 	return req, err == nil
 }
 
-// FuzzDecide decides fuzzed requests and requestors against facts that
-// would let a valid request through, and checks an approval is always
-// justified: a single request with a valid signature, and for each kind
-// what the naive rule demands.
+// FuzzDecide decides fuzzed requests, requestors, groups, credential IDs
+// and facts (bits of shape) against facts that would let a valid request
+// through, and checks the invariants: an approval is always justified (a
+// single request with a valid signature, and for each kind what the naive
+// rule demands); a CSR out of kelp's scope is never approved nor denied;
+// every message is bounded valid UTF-8; a final Screen is Decide's verdict.
 func FuzzDecide(f *testing.F) {
 	for i, s := range fuzzSeeds(f) {
-		f.Add(s, uint8(i%3), uint8(0), "", int32(0))
+		f.Add(s, uint8(i%3), uint8(0), "", int32(0), "", "", uint8(0))
 	}
-	f.Add(reqSpec{}.pem(f), uint8(0), uint8(0), testToken, int32(3600))
-	f.Add(servingSpec().pem(f), uint8(1), uint8(0), nodeNamePrefix+testNode, int32(0))
+	f.Add(reqSpec{}.pem(f), uint8(0), uint8(0), testToken, int32(3600), "", "", uint8(0))
+	f.Add(servingSpec().pem(f), uint8(1), uint8(0), nodeNamePrefix+testNode, int32(0), "", "", uint8(0))
+	f.Add(reqSpec{}.pem(f), uint8(2), uint8(0), "", int32(0), "", credentialPrefix+certHash("current"), uint8(shapeRecord))
+	f.Add(reqSpec{}.pem(f), uint8(0), uint8(0), "", int32(0), "system:bootstrappers:kubeadm:default-node-token", "", uint8(0))
+	f.Add(reqSpec{}.pem(f), uint8(0), uint8(0), "", int32(0), "", "", uint8(shapeContested|shapeHuge))
+	f.Add(reqSpec{}.pem(f), uint8(2), uint8(0), nodeNamePrefix+"cp-1", int32(0), "", "", uint8(shapeUnmanaged|shapeCloudDown))
 	// Facts are built around the fuzzed request; no key work per input.
-	f.Fuzz(func(t *testing.T, request []byte, kind, usageBits uint8, username string, expiration int32) {
-		var facts Facts
-		switch kind % 3 {
-		case 0:
-			facts = newNodeFactsFor(t, request)
-		case 1:
-			facts = servingFactsFor(t, request)
-		default:
-			facts = renewalFactsFor(t, request)
-		}
+	f.Fuzz(func(t *testing.T, request []byte, kind, usageBits uint8, username string, expiration int32, group, credential string, shape uint8) {
+		facts := fuzzFacts(t, request, kind, shape)
 		csr := facts.CSR
-		csr.Spec.Request = request
 		if username != "" {
 			csr.Spec.Username = username
+		}
+		if group != "" {
+			csr.Spec.Groups = append(csr.Spec.Groups[:0:0], group)
+		}
+		if credential != "" {
+			csr.Spec.Extra = map[string]certificatesv1.ExtraValue{CredentialIDKey: {credential}}
 		}
 		if usageBits != 0 {
 			csr.Spec.Usages = nil
@@ -133,29 +140,158 @@ func FuzzDecide(f *testing.F) {
 		}
 		v := Decide(facts)
 		assertConsistent(t, v)
+		assertScope(t, facts, v)
+		if sv, final := Screen(facts); final && (sv.Action != v.Action || sv.Reason != v.Reason || sv.Message != v.Message) {
+			t.Fatalf("Screen = %s %s (%s), Decide = %s", sv.Action, sv.Reason, sv.Message, v)
+		}
 		if v.Action != ActionApprove {
 			return
 		}
-		req, ok := singleCSR(request)
-		if !ok || req.CheckSignature() != nil {
-			t.Fatalf("approved a request that is not one validly signed CSR: %q", request)
-		}
-		if req.Subject.CommonName != nodeNamePrefix+testNode || !slices.Equal(req.Subject.Organization, []string{nodesGroup}) {
-			t.Fatalf("approved subject %v", req.Subject)
-		}
-		switch v.Kind {
-		case KindNewNode:
-			if !naiveApprove(facts) {
-				t.Fatalf("approved a new-node CSR the naive rule rejects: %s", v)
-			}
-		case KindServing:
-			assertServingOwned(t, req, csr)
-		case KindRenewal:
-			if csr.Spec.Username != req.Subject.CommonName || len(req.Extensions) > 0 {
-				t.Fatalf("approved renewal %s for %q", v, csr.Spec.Username)
-			}
-		}
+		assertApprovalJustified(t, facts, v)
 	})
+}
+
+// Bits of FuzzDecide's shape: how the facts differ from a valid CSR's.
+const (
+	shapeUnmanaged  = 1 << iota // the node is in no kelp pool: no label, no record, no kelp group
+	shapeCloudDown              // the cloud did not answer
+	shapeContested              // another pending CSR asks for the node
+	shapeHuge                   // the request is padded past MaxRequestBytes
+	shapeRecord                 // kelp recorded the instance's certificate "current"
+	shapeStrictSANs             // --serving-sans=primary-ip
+	shapeFlood                  // the headroom is used up ahead of this CSR
+)
+
+func fuzzFacts(t *testing.T, request []byte, kind, shape uint8) Facts {
+	var facts Facts
+	switch kind % 3 {
+	case 0:
+		facts = newNodeFactsFor(t, request)
+	case 1:
+		facts = servingFactsFor(t, request)
+	default:
+		facts = renewalFactsFor(t, request)
+	}
+	facts.CSR.Spec.Request = request
+	if shape&shapeUnmanaged != 0 {
+		facts.ManagedGroups = map[string]string{testGroup: ""}
+		if facts.Node != nil {
+			delete(facts.Node.Labels, userdata.PoolLabel)
+		}
+	}
+	if shape&shapeCloudDown != 0 {
+		facts.CloudErr, facts.InstancesByName, facts.NodeInstance, facts.ManagedGroups = errors.New("down"), nil, nil, nil
+	}
+	if shape&shapeContested != 0 {
+		facts.ContestingCSRs = []string{"node-csr-other"}
+	}
+	if shape&shapeHuge != 0 {
+		facts.CSR.Spec.Request = append(slices.Clone(request), make([]byte, MaxRequestBytes)...)
+	}
+	if shape&shapeRecord != 0 {
+		facts.PriorApprovals = map[string]Approval{testInstance: {NodeName: testNode, Certificates: []IssuedCertificate{
+			{SHA256: certHash("current"), NotAfter: t0.Add(time.Hour)}}}}
+	}
+	if shape&shapeStrictSANs != 0 {
+		facts.Config.ServingSANs = SANsPrimaryIP
+	}
+	if shape&shapeFlood != 0 {
+		facts.PendingAhead = facts.Nodes + DefaultFloodHeadroom
+	}
+	return facts
+}
+
+// assertScope: a CSR that is not kelp's (by the rules written out plainly)
+// is ignored; one whose scope needs the cloud while it is down stays
+// pending; neither is ever denied.
+func assertScope(t *testing.T, f Facts, v Verdict) {
+	t.Helper()
+	csr := f.CSR
+	if Classify(csr) == KindOther || len(csr.Status.Conditions) > 0 {
+		return
+	}
+	name, node := strings.CutPrefix(csr.Spec.Username, nodeNamePrefix)
+	var out bool
+	switch {
+	case csr.Spec.SignerName == certificatesv1.KubeAPIServerClientKubeletSignerName && !node:
+		out = !naiveKelpToken(csr)
+	case !node:
+		out = true
+	default:
+		labelled := false
+		if f.Node != nil && f.Node.Name == name {
+			_, labelled = f.Node.Labels[userdata.PoolLabel]
+		}
+		recorded := false
+		for id, a := range f.PriorApprovals {
+			recorded = recorded || a.NodeName == name || (f.Node != nil && f.Node.Name == name && strings.HasSuffix(f.Node.Spec.ProviderID, "/"+id))
+		}
+		if !labelled && !recorded {
+			if f.CloudErr != nil {
+				if v.Action != ActionPending || v.Reason != ReasonScopeUndetermined {
+					t.Fatalf("scope needs the cloud, which is down: %s", v)
+				}
+				return
+			}
+			out = !naiveCloudMember(f)
+		}
+	}
+	if out && v.Action != ActionIgnore {
+		t.Fatalf("a CSR out of kelp's scope got %s", v)
+	}
+	if !out && v.Action == ActionIgnore {
+		t.Fatalf("a CSR of kelp's was ignored: %s", v)
+	}
+}
+
+func naiveCloudMember(f Facts) bool {
+	insts := slices.Clone(f.InstancesByName)
+	if f.NodeInstance != nil {
+		insts = append(insts, *f.NodeInstance)
+	}
+	for _, in := range insts {
+		if in.GroupName != "" && f.ManagedGroups[in.GroupName] != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// assertApprovalJustified checks an approval against the naive rules.
+func assertApprovalJustified(t *testing.T, facts Facts, v Verdict) {
+	t.Helper()
+	csr := facts.CSR
+	request := csr.Spec.Request
+	req, ok := singleCSR(request)
+	if !ok || req.CheckSignature() != nil || len(request) > MaxRequestBytes {
+		t.Fatalf("approved a request that is not one validly signed CSR: %q", request)
+	}
+	if req.Subject.CommonName != nodeNamePrefix+testNode || !slices.Equal(req.Subject.Organization, []string{nodesGroup}) {
+		t.Fatalf("approved subject %v", req.Subject)
+	}
+	switch v.Kind {
+	case KindNewNode:
+		if !naiveApprove(facts) {
+			t.Fatalf("approved a new-node CSR the naive rule rejects: %s", v)
+		}
+	case KindServing:
+		assertServingOwned(t, req, csr)
+		if facts.Config.ServingSANs == SANsPrimaryIP {
+			for _, ip := range req.IPAddresses {
+				if ip.String() != testIP {
+					t.Fatalf("approved secondary IP %s with --serving-sans=primary-ip", ip)
+				}
+			}
+		}
+	case KindRenewal:
+		if csr.Spec.Username != req.Subject.CommonName || len(req.Extensions) > 0 {
+			t.Fatalf("approved renewal %s for %q", v, csr.Spec.Username)
+		}
+		if ids, ok := csr.Spec.Extra[CredentialIDKey]; ok && facts.PriorApprovals != nil &&
+			!slices.Equal(ids, []string{credentialPrefix + certHash("current")}) {
+			t.Fatalf("approved renewal by credential %q, not the instance's", ids)
+		}
+	}
 }
 
 func assertServingOwned(t *testing.T, req *x509.CertificateRequest, csr *certificatesv1.CertificateSigningRequest) {

@@ -22,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kelp-dev/kelp/internal/cloud"
+	"github.com/kelp-dev/kelp/internal/userdata"
 )
 
 // Fixtures shared by the policy tests: one fresh instance of pool
@@ -173,11 +174,19 @@ func freshInstance() cloud.Instance {
 	}
 }
 
+// nodeFor is the Node of inst, registered a minute after it launched.
 func nodeFor(name string, inst cloud.Instance) *corev1.Node {
 	return &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
+		ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(inst.LaunchTime.Add(time.Minute).Truncate(time.Second))},
 		Spec:       corev1.NodeSpec{ProviderID: inst.ProviderID},
 	}
+}
+
+// kelpNodeFor is nodeFor with the pool label kelp's user-data sets.
+func kelpNodeFor(name string, inst cloud.Instance) *corev1.Node {
+	n := nodeFor(name, inst)
+	n.Labels = map[string]string{userdata.PoolLabel: testPool}
+	return n
 }
 
 func baseFacts(csr *certificatesv1.CertificateSigningRequest) Facts {
@@ -210,7 +219,7 @@ func renewalFactsFor(t testing.TB, request []byte) Facts {
 	inst := freshInstance()
 	inst.LaunchTime = t0.Add(-300 * 24 * time.Hour)
 	f.InstancesByName = []cloud.Instance{inst}
-	f.Node, f.NodeInstance = nodeFor(testNode, inst), &inst
+	f.Node, f.NodeInstance = kelpNodeFor(testNode, inst), &inst
 	return f
 }
 
@@ -226,7 +235,7 @@ func servingFactsFor(t testing.TB, request []byte) Facts {
 	groups := []string{nodesGroup, "system:authenticated"}
 	f := baseFacts(testCSR(t, certificatesv1.KubeletServingSignerName, nodeNamePrefix+testNode, groups, servingUsagesEC, request))
 	inst := freshInstance()
-	f.Node, f.NodeInstance = nodeFor(testNode, inst), &inst
+	f.Node, f.NodeInstance = kelpNodeFor(testNode, inst), &inst
 	return f
 }
 

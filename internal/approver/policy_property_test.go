@@ -115,6 +115,7 @@ func requestMutations(t *testing.T) []mutation {
 		{"raw request", "raw", true, func(r *rand.Rand, w *world) {
 			n := r.IntN(1 << 16)
 			w.raw = pick(r,
+				func(b []byte) []byte { return append(append([]byte{}, b...), make([]byte, MaxRequestBytes)...) },
 				func(b []byte) []byte { return append(b, "x"...) },
 				func(b []byte) []byte { return append([]byte("x"), b...) },
 				func(b []byte) []byte { return append(append([]byte{}, b...), b...) },
@@ -152,6 +153,9 @@ func specMutations() []mutation {
 		}},
 		{"username", "username", true, func(r *rand.Rand, w *world) {
 			w.f.CSR.Spec.Username = pick(r, nodeNamePrefix+testNode, "system:serviceaccount:a:b", "admin", "system:bootstrap:ABCDEF", "system:bootstrap:")
+		}},
+		{"kubeadm token", "groups", true, func(r *rand.Rand, w *world) {
+			w.f.CSR.Spec.Groups = pick(r, []string{"system:bootstrappers", "system:bootstrappers:kubeadm:default-node-token"}, []string{"system:bootstrappers:kelpx:" + testPool})
 		}},
 		{"pool group", "groups", true, func(r *rand.Rand, w *world) {
 			g := w.f.CSR.Spec.Groups
@@ -204,7 +208,13 @@ func factMutations() []mutation {
 		{"replay", "prior", true, func(_ *rand.Rand, w *world) {
 			w.f.PriorApprovals = map[string]Approval{testInstance: {CSRName: "old", CSRUID: "uid-old", At: t0}}
 		}},
-		{"flood", "flood", true, func(r *rand.Rand, w *world) { w.f.PendingNodeCSRs = w.f.Nodes + DefaultFloodHeadroom + 1 + r.IntN(100) }},
+		{"flood", "flood", true, func(r *rand.Rand, w *world) {
+			w.f.PendingAhead = w.f.Nodes + DefaultFloodHeadroom + r.IntN(100)
+			w.f.PendingNodeCSRs = w.f.PendingAhead + 1 + r.IntN(100)
+		}},
+		{"contested", "contested", true, func(r *rand.Rand, w *world) {
+			w.f.ContestingCSRs = pick(r, []string{"node-csr-a"}, []string{"node-csr-a", "node-csr-b"})
+		}},
 	}
 }
 
@@ -225,7 +235,7 @@ func harmlessMutations() []mutation {
 		{"strong key", "key", false, func(r *rand.Rand, w *world) { w.spec.key = pick(r, "p256", "p384", "rsa2048") }},
 		{"stale node", "node", false, func(r *rand.Rand, w *world) {
 			old := cloud.Instance{ID: "i-0old", ProviderID: "aws:///us-east-1a/i-0old", State: cloud.InstanceStateTerminated}
-			w.f.Node = nodeFor(testNode, old)
+			w.f.Node, w.f.NodeInstance = nodeFor(testNode, old), nil
 			if r.IntN(2) == 0 {
 				w.f.NodeInstance = &old
 			}
@@ -236,7 +246,11 @@ func harmlessMutations() []mutation {
 		{"other approvals", "prior", false, func(_ *rand.Rand, w *world) {
 			w.f.PriorApprovals = map[string]Approval{"i-0other": {CSRUID: "x", At: t0}}
 		}},
-		{"pending csrs", "flood", false, func(r *rand.Rand, w *world) { w.f.PendingNodeCSRs = r.IntN(w.f.Nodes + DefaultFloodHeadroom + 1) }},
+		{"pending csrs", "flood", false, func(r *rand.Rand, w *world) {
+			// Many pending, but this one within the headroom.
+			w.f.PendingAhead = r.IntN(w.f.Nodes + DefaultFloodHeadroom)
+			w.f.PendingNodeCSRs = w.f.PendingAhead + 1 + r.IntN(1000)
+		}},
 		{"expiration within", "expiration", false, func(r *rand.Rand, w *world) {
 			w.f.CSR.Spec.ExpirationSeconds = ptr(600 + r.Int32N(int32(DefaultMaxExpiration/time.Second)-599))
 		}},
@@ -280,15 +294,34 @@ func TestDecideMutations(t *testing.T) {
 				i, applied, harmful, v.Action, v.Reason, v.Message, ref)
 		}
 		assertConsistent(t, v)
+		if !naiveKelpToken(w.f.CSR) && w.f.CSR.Spec.SignerName == certificatesv1.KubeAPIServerClientKubeletSignerName &&
+			!strings.HasPrefix(w.f.CSR.Spec.Username, nodeNamePrefix) && v.Action != ActionIgnore {
+			t.Fatalf("run %d, mutations %q: %s %s for a requestor that is not kelp's", i, applied, v.Action, v.Reason)
+		}
 		reasons[string(v.Action)+" "+v.Reason]++
 	}
 	t.Logf("%d runs: %v", runs, reasons)
 }
 
+// naiveKelpToken is the scope of a new node's CSR, written out plainly:
+// a bootstrap token with group system:bootstrappers:kelp or one under it.
+func naiveKelpToken(csr *certificatesv1.CertificateSigningRequest) bool {
+	if !strings.HasPrefix(csr.Spec.Username, "system:bootstrap:") {
+		return false
+	}
+	for _, g := range csr.Spec.Groups {
+		if g == "system:bootstrappers:kelp" || strings.HasPrefix(g, "system:bootstrappers:kelp:") {
+			return true
+		}
+	}
+	return false
+}
+
 // naiveApprove is the new-node rule written out plainly, as a reference.
 func naiveApprove(f Facts) bool {
 	csr := f.CSR
-	if csr.Spec.SignerName != certificatesv1.KubeAPIServerClientKubeletSignerName || len(csr.Status.Conditions) > 0 {
+	if csr.Spec.SignerName != certificatesv1.KubeAPIServerClientKubeletSignerName || len(csr.Status.Conditions) > 0 ||
+		!naiveKelpToken(csr) || len(csr.Spec.Request) > 16<<10 {
 		return false
 	}
 	id, ok := strings.CutPrefix(csr.Spec.Username, "system:bootstrap:")
@@ -337,7 +370,7 @@ func naiveApprove(f Facts) bool {
 			pools = append(pools, p)
 		}
 	}
-	if len(pools) != 1 || f.CloudErr != nil || len(f.InstancesByName) != 1 || f.PendingNodeCSRs > f.Nodes+100 {
+	if len(pools) != 1 || f.CloudErr != nil || len(f.InstancesByName) != 1 || f.PendingAhead >= f.Nodes+100 || len(f.ContestingCSRs) > 0 {
 		return false
 	}
 	in := f.InstancesByName[0]

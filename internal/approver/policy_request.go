@@ -90,7 +90,7 @@ func (e *eval) requestChecks() {
 			return failed(ReasonBadCommonName, "%v", err)
 		}
 		e.name = name
-		return passed("common name %q", e.req.Subject.CommonName)
+		return passed("common name %s", quote(e.req.Subject.CommonName))
 	})
 	e.run("organization", parsed, unreadable, func() outcome {
 		if err := checkOrganization(e.req); err != nil {
@@ -130,13 +130,13 @@ func (e *eval) sanTypes() outcome {
 	}
 	switch {
 	case len(s.Email) > 0 || len(s.URI) > 0 || s.Other > 0:
-		return failed(ReasonSANNotAllowed, "only DNS and IP SANs are allowed, found email=%q uri=%q other=%d", s.Email, s.URI, s.Other)
+		return failed(ReasonSANNotAllowed, "only DNS and IP SANs are allowed, found email=%s uri=%s other=%d", quoteAll(s.Email), quoteAll(s.URI), s.Other)
 	case len(s.DNS)+len(s.IP) == 0:
 		return failed(ReasonMissingSAN, "a serving certificate needs at least one DNS or IP SAN")
 	case s.Extensions != 1:
 		return failed(ReasonExtensionNotAllowed, "%d SAN extensions, want 1", s.Extensions)
 	}
-	return passed("SANs dns=%q ip=%v", s.DNS, s.IP)
+	return passed("SANs dns=%s ip=%s", quoteAll(s.DNS), quoteAll(addrStrings(s.IP)))
 }
 
 func (e *eval) usages() outcome {
@@ -151,7 +151,7 @@ func (e *eval) usages() outcome {
 	if err := checkUsages(usages, allowed...); err != nil {
 		return failed(ReasonBadUsages, "%v", err)
 	}
-	return passed("usages %q", usageSet(usages))
+	return passed("usages %s", quoteAll(usageSet(usages)))
 }
 
 func (e *eval) expiration() outcome {
@@ -175,9 +175,9 @@ func (e *eval) requestorChecks() {
 		e.run("requestor", true, "", func() outcome {
 			id, ok := strings.CutPrefix(user, bootstrapUserPrefix)
 			if !ok || !bootstraputil.IsValidBootstrapTokenID(id) {
-				return failed(ReasonUnexpectedRequestor, "requestor %q is not a bootstrap token (system:bootstrap:<token-id>) nor a node", user)
+				return failed(ReasonUnexpectedRequestor, "requestor %s is not a bootstrap token (system:bootstrap:<token-id>) nor a node", quote(user))
 			}
-			return passed("requestor %q is a bootstrap token", user)
+			return passed("requestor %s is a bootstrap token", quote(user))
 		})
 		e.run("pool-group", true, "", func() outcome {
 			pool, err := poolFromGroups(groups)
@@ -191,16 +191,16 @@ func (e *eval) requestorChecks() {
 	}
 	e.run("requestor", e.req != nil, "the request could not be read", func() outcome {
 		if !strings.HasPrefix(user, nodeNamePrefix) {
-			return failed(ReasonUnexpectedRequestor, "requestor %q is not a node (system:node:<name>)", user)
+			return failed(ReasonUnexpectedRequestor, "requestor %s is not a node (system:node:<name>)", quote(user))
 		}
 		if cn := e.req.Subject.CommonName; user != cn {
-			return failed(ReasonRequestorMismatch, "requestor %q asks for a certificate of %q", user, cn)
+			return failed(ReasonRequestorMismatch, "requestor %s asks for a certificate of %s", quote(user), quote(cn))
 		}
-		return passed("requestor %q is the node named by the common name", user)
+		return passed("requestor %s is the node named by the common name", quote(user))
 	})
 	e.run("nodes-group", true, "", func() outcome {
 		if !slices.Contains(groups, nodesGroup) {
-			return failed(ReasonMissingNodesGroup, "requestor groups %q lack %q", groups, nodesGroup)
+			return failed(ReasonMissingNodesGroup, "requestor groups %s lack %q", quoteAll(groups), nodesGroup)
 		}
 		return passed("requestor is in %q", nodesGroup)
 	})
@@ -217,12 +217,12 @@ func poolFromGroups(groups []string) (string, error) {
 	}
 	switch {
 	case len(pools) == 0:
-		return "", fmt.Errorf("requestor groups %q hold no %s:<pool> group", groups, bootstrap.GroupPrefix)
+		return "", fmt.Errorf("requestor groups %s hold no %s:<pool> group", quoteAll(groups), bootstrap.GroupPrefix)
 	case len(pools) > 1:
-		return "", fmt.Errorf("requestor groups name %d pools %q, want exactly one", len(pools), pools)
+		return "", fmt.Errorf("requestor groups name %d pools %s, want exactly one", len(pools), quoteAll(pools))
 	}
 	if msgs := validation.IsDNS1123Label(pools[0]); len(msgs) > 0 {
-		return "", fmt.Errorf("pool %q of the requestor's group is not a valid pool name: %s", pools[0], strings.Join(msgs, "; "))
+		return "", fmt.Errorf("pool %s of the requestor's group is not a valid pool name: %s", quote(pools[0]), strings.Join(msgs, "; "))
 	}
 	return pools[0], nil
 }

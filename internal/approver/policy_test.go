@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -102,7 +103,9 @@ func newNodeCases() []policyCase {
 		{"new node: the same CSR was approved and recorded", join(reqSpec{}, func(f *Facts) {
 			f.PriorApprovals = map[string]Approval{testInstance: {CSRName: "csr-test", CSRUID: "uid-test", At: t0}}
 		}), ActionApprove, ReasonApproved},
-		{"new node: flood exactly at the limit", join(reqSpec{}, func(f *Facts) { f.PendingNodeCSRs = f.Nodes + DefaultFloodHeadroom }), ActionApprove, ReasonApproved},
+		{"new node: last one within the flood headroom", join(reqSpec{}, func(f *Facts) {
+			f.PendingAhead, f.PendingNodeCSRs = f.Nodes+DefaultFloodHeadroom-1, 5*DefaultFloodHeadroom
+		}), ActionApprove, ReasonApproved},
 	}
 }
 
@@ -172,9 +175,11 @@ func requestCases() []policyCase {
 
 func requestorAndFactCases() []policyCase {
 	return []policyCase{
+		// Was Deny UnexpectedRequestor before kelp decided only its own CSRs.
 		{"requestor is a service account", join(reqSpec{}, func(f *Facts) {
 			f.CSR.Spec.Username = "system:serviceaccount:openshift-infra:node-bootstrapper"
-		}), ActionDeny, ReasonUnexpectedRequestor},
+		}), ActionIgnore, ReasonNotKelpRequestor},
+		{"kelp groups but no bootstrap token id", join(reqSpec{}, func(f *Facts) { f.CSR.Spec.Username = "system:bootstrap:ABCDEF" }), ActionDeny, ReasonUnexpectedRequestor},
 		{"token of another pool", join(reqSpec{}, func(f *Facts) { f.CSR.Spec.Groups[2] = "system:bootstrappers:kelp:gpu" }), ActionDeny, ReasonPoolMismatch},
 		{"token without a pool group", join(reqSpec{}, func(f *Facts) { f.CSR.Spec.Groups = f.CSR.Spec.Groups[:2] }), ActionDeny, ReasonBadPoolGroup},
 		{"token with two pool groups", join(reqSpec{}, func(f *Facts) {
@@ -221,7 +226,9 @@ func requestorAndFactCases() []policyCase {
 		{"instance never visible within the join window", join(reqSpec{}, func(f *Facts) {
 			f.InstancesByName, f.Now = nil, csrCreate.Add(DefaultJoinWindow+time.Second)
 		}), ActionDeny, ReasonInstanceNotFound},
-		{"flood of pending CSRs", join(reqSpec{}, func(f *Facts) { f.PendingNodeCSRs = f.Nodes + DefaultFloodHeadroom + 1 }), ActionPending, ReasonFloodControl},
+		{"beyond the flood headroom", join(reqSpec{}, func(f *Facts) {
+			f.PendingAhead, f.PendingNodeCSRs = f.Nodes+DefaultFloodHeadroom, f.Nodes+DefaultFloodHeadroom+1
+		}), ActionPending, ReasonFloodControl},
 		{"already approved", join(reqSpec{}, func(f *Facts) {
 			f.CSR.Status.Conditions = []certificatesv1.CertificateSigningRequestCondition{{Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue}}
 		}), ActionIgnore, ReasonAlreadyDecided},
@@ -266,7 +273,8 @@ func servingCases() []policyCase {
 		{"serving: URI SAN", serve(reqSpec{dns: []string{testNode}, uris: []string{"https://evil.example"}}, nil), ActionDeny, ReasonSANNotAllowed},
 		{"serving: no SAN", serve(reqSpec{}, nil), ActionDeny, ReasonMissingSAN},
 		{"serving: requestor is not the CN", serve(servingSpec(), func(f *Facts) { f.CSR.Spec.Username = nodeNamePrefix + testPeer }), ActionDeny, ReasonRequestorMismatch},
-		{"serving: requestor is a bootstrap token", serve(servingSpec(), func(f *Facts) { f.CSR.Spec.Username = testToken }), ActionDeny, ReasonUnexpectedRequestor},
+		// Was Deny UnexpectedRequestor before kelp decided only its own CSRs.
+		{"serving: requestor is a bootstrap token", serve(servingSpec(), func(f *Facts) { f.CSR.Spec.Username = testToken }), ActionIgnore, ReasonNotKelpRequestor},
 		{"serving: O system:masters", serve(reqSpec{subject: subjectWith(func(n *pkix.Name) { n.Organization = []string{"system:masters"} }), dns: []string{testNode}}, nil), ActionDeny, ReasonBadOrganization},
 		{"serving: Node missing", serve(servingSpec(), func(f *Facts) { f.Node, f.NodeInstance = nil, nil }), ActionPending, ReasonNodeNotFound},
 		{"serving: Node missing after the join window", serve(servingSpec(), func(f *Facts) {
@@ -298,7 +306,7 @@ func otherCases() []policyCase {
 
 func TestDecide(t *testing.T) {
 	var cases []policyCase
-	for _, group := range [][]policyCase{newNodeCases(), requestCases(), requestorAndFactCases(), renewalCases(), servingCases(), otherCases()} {
+	for _, group := range allCaseGroups() {
 		cases = append(cases, group...)
 	}
 	for _, tc := range cases {
@@ -314,10 +322,20 @@ func TestDecide(t *testing.T) {
 	t.Logf("%d cases", len(cases))
 }
 
+func allCaseGroups() [][]policyCase {
+	return [][]policyCase{newNodeCases(), requestCases(), requestorAndFactCases(), renewalCases(), servingCases(), otherCases(),
+		scopeCases(), sizeAndContestCases(), renewalInstanceCases(), servingSANCases()}
+}
+
 // assertConsistent checks the invariants of any verdict: approval only with
-// every check passed; a denial or pending names a check with its reason.
+// every check passed; a denial or pending names a check with its reason;
+// messages are bounded valid UTF-8; a contested denial names the others.
 func assertConsistent(t *testing.T, v Verdict) {
 	t.Helper()
+	assertBounded(t, v)
+	if (v.Reason == ReasonContestedJoin) != (len(v.Contested) > 0) {
+		t.Fatalf("%s %s with Contested %q", v.Action, v.Reason, v.Contested)
+	}
 	switch v.Action {
 	case ActionApprove:
 		if len(v.Checks) == 0 || len(v.Failed()) > 0 {
@@ -470,6 +488,21 @@ func TestConfigValidate(t *testing.T) {
 	for _, want := range []string{"join window", "max expiration", "flood headroom", "cluster name"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want it to name %q", err, want)
+		}
+	}
+}
+
+// assertBounded checks that v's message and every check's detail are at
+// most MaxMessageBytes of valid UTF-8 without control characters.
+func assertBounded(t testing.TB, v Verdict) {
+	t.Helper()
+	texts := []string{v.Message}
+	for _, c := range v.Checks {
+		texts = append(texts, c.Detail)
+	}
+	for _, s := range texts {
+		if len(s) > MaxMessageBytes || !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			t.Fatalf("unbounded text (%d bytes, valid UTF-8 %t): %q", len(s), utf8.ValidString(s), s)
 		}
 	}
 }
