@@ -15,6 +15,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -102,7 +103,7 @@ func TestApproverOnlyDecidesItsOwn(t *testing.T) {
 	for _, f := range forgeries(t, ctx, cluster, admin, victim, fresh) {
 		add(submit(t, ctx, f.forgery), expectation{what: f.name, reason: f.reason})
 	}
-	for _, f := range notKelps(t, cluster) {
+	for _, f := range notKelps(t, ctx, cluster, admin) {
 		add(submit(t, ctx, f), expectation{what: f.name})
 	}
 	lastSubmitted := time.Now()
@@ -209,10 +210,23 @@ func forgeries(t *testing.T, ctx context.Context, cluster *localup.Cluster, admi
 // client certificate and asking for a serving one, and a kubeadm bootstrap
 // token joining a node. They are sent with the identities the API server
 // would record (through impersonation, which sets spec.username and
-// spec.groups exactly as authentication would).
-func notKelps(t *testing.T, cluster *localup.Cluster) []forgery {
+// spec.groups exactly as authentication would). The control-plane node has
+// a Node without providerID, and kubeadm's binding lets its tokens create
+// CSRs, as in a kubeadm cluster.
+func notKelps(t *testing.T, ctx context.Context, cluster *localup.Cluster, admin kubernetes.Interface) []forgery {
 	t.Helper()
 	const cp = "cp-1"
+	if _, err := admin.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: cp,
+		Labels: map[string]string{"node-role.kubernetes.io/control-plane": ""}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create control-plane node %s: %v", cp, err)
+	}
+	if _, err := admin.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubeadm:kubelet-bootstrap"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:node-bootstrapper"},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: "system:bootstrappers:kubeadm:default-node-token"}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create kubeadm's bootstrap binding: %v", err)
+	}
 	cpNode := impersonating(t, cluster, "system:node:"+cp, "system:nodes", "system:authenticated")
 	kubeadmToken := impersonating(t, cluster, "system:bootstrap:abcdef",
 		"system:bootstrappers", "system:bootstrappers:kubeadm:default-node-token", "system:authenticated")

@@ -36,21 +36,14 @@ type forgery struct {
 
 func submit(t *testing.T, ctx context.Context, f forgery) string {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: f.subject, DNSNames: f.dnsNames, IPAddresses: f.ips}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	csr := &certificatesv1.CertificateSigningRequest{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "forged-"},
 		Spec: certificatesv1.CertificateSigningRequestSpec{
-			Request: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), SignerName: f.signer, Usages: f.usages,
+			Request: requestPEM(t, f), SignerName: f.signer, Usages: f.usages,
 		},
 	}
 	var created *certificatesv1.CertificateSigningRequest
+	var err error
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		created, err = f.client.CertificatesV1().CertificateSigningRequests().Create(ctx, csr, metav1.CreateOptions{})
 		return err == nil, nil
@@ -61,7 +54,22 @@ func submit(t *testing.T, ctx context.Context, f forgery) string {
 	return created.Name
 }
 
-func tokenClient(t *testing.T, ctx context.Context, cluster *localup.Cluster, admin kubernetes.Interface, pool string) kubernetes.Interface {
+// requestPEM is a PEM certificate request for f's subject and SANs, signed
+// by a new key.
+func requestPEM(tb testing.TB, f forgery) []byte {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: f.subject, DNSNames: f.dnsNames, IPAddresses: f.ips}, key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+}
+
+func tokenClient(t testing.TB, ctx context.Context, cluster *localup.Cluster, admin kubernetes.Interface, pool string) kubernetes.Interface {
 	t.Helper()
 	tok, err := bootstrap.CreateToken(ctx, admin, bootstrap.TokenSpec{Pool: pool, TTL: time.Hour}, time.Now())
 	if err != nil {
