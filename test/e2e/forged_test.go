@@ -20,7 +20,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/kelp-dev/kelp/internal/approver"
 	"github.com/kelp-dev/kelp/internal/bootstrap"
 	"github.com/kelp-dev/kelp/internal/localup"
 )
@@ -35,81 +34,16 @@ type forgery struct {
 	usages   []certificatesv1.KeyUsage
 }
 
-// testForgedCSRs holds valid bootstrap tokens (and a node's own
-// certificate) and submits CSRs an attacker would: none may be approved.
-func testForgedCSRs(t *testing.T, ctx context.Context, cluster *localup.Cluster, admin kubernetes.Interface) {
-	t.Helper()
-	nodes, err := admin.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil || len(nodes.Items) != 1 {
-		t.Fatalf("want exactly one node to attack, got %v %v", nodes, err)
-	}
-	victim := nodes.Items[0]
-	poolToken := tokenClient(t, ctx, cluster, admin, e2ePool)
-	otherPoolToken := tokenClient(t, ctx, cluster, admin, "other")
-	nodeClient := ownNodeClient(t, cluster, victim.Spec.ProviderID)
-	clientUsages := []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth}
-	servingUsages := []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageServerAuth}
-	nodeSubject := func(name string) pkix.Name {
-		return pkix.Name{CommonName: "system:node:" + name, Organization: []string{"system:nodes"}}
-	}
-	forgeries := []forgery{
-		{name: "replay for a node that joined", client: poolToken, signer: certificatesv1.KubeAPIServerClientKubeletSignerName,
-			subject: nodeSubject(victim.Name), usages: clientUsages},
-		{name: "system:masters", client: poolToken, signer: certificatesv1.KubeAPIServerClientKubeletSignerName,
-			subject: pkix.Name{CommonName: "system:node:" + victim.Name, Organization: []string{"system:masters"}}, usages: clientUsages},
-		{name: "another pool's token", client: otherPoolToken, signer: certificatesv1.KubeAPIServerClientKubeletSignerName,
-			subject: nodeSubject(victim.Name), usages: clientUsages},
-		{name: "a name no instance has", client: poolToken, signer: certificatesv1.KubeAPIServerClientKubeletSignerName,
-			subject: nodeSubject("ip-127-1-99-99.ec2.internal"), usages: clientUsages},
-		{name: "serving certificate with a foreign IP", client: nodeClient, signer: certificatesv1.KubeletServingSignerName,
-			subject: nodeSubject(victim.Name), dnsNames: []string{victim.Name}, ips: []net.IP{net.ParseIP("127.0.0.1")}, usages: servingUsages},
-		{name: "serving certificate for another name", client: nodeClient, signer: certificatesv1.KubeletServingSignerName,
-			subject: nodeSubject(victim.Name), dnsNames: []string{"kubernetes.default.svc"}, usages: servingUsages},
-	}
-	names := map[string]string{}
-	for _, f := range forgeries {
-		names[submit(t, ctx, f)] = f.name
-	}
-	// Every forged CSR must end Denied (or still pending); never approved.
-	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		denied := 0
-		for csrName, what := range names {
-			csr, err := admin.CertificatesV1().CertificateSigningRequests().Get(ctx, csrName, metav1.GetOptions{})
-			if err != nil {
-				return false, err
-			}
-			switch approver.ConditionOf(csr) {
-			case approver.Approved, approver.Issued:
-				t.Fatalf("forged CSR %q (%s) was approved", what, csrName)
-			case approver.Denied:
-				denied++
-			}
-		}
-		// The unknown name stays pending until the join window ends.
-		return denied >= len(names)-1, nil
-	})
-	if err != nil {
-		t.Fatalf("forged CSRs were not denied: %v", err)
-	}
-}
-
 func submit(t *testing.T, ctx context.Context, f forgery) string {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: f.subject, DNSNames: f.dnsNames, IPAddresses: f.ips}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	csr := &certificatesv1.CertificateSigningRequest{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "forged-"},
 		Spec: certificatesv1.CertificateSigningRequestSpec{
-			Request: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), SignerName: f.signer, Usages: f.usages,
+			Request: requestPEM(t, f), SignerName: f.signer, Usages: f.usages,
 		},
 	}
 	var created *certificatesv1.CertificateSigningRequest
+	var err error
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		created, err = f.client.CertificatesV1().CertificateSigningRequests().Create(ctx, csr, metav1.CreateOptions{})
 		return err == nil, nil
@@ -120,7 +54,22 @@ func submit(t *testing.T, ctx context.Context, f forgery) string {
 	return created.Name
 }
 
-func tokenClient(t *testing.T, ctx context.Context, cluster *localup.Cluster, admin kubernetes.Interface, pool string) kubernetes.Interface {
+// requestPEM is a PEM certificate request for f's subject and SANs, signed
+// by a new key.
+func requestPEM(tb testing.TB, f forgery) []byte {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: f.subject, DNSNames: f.dnsNames, IPAddresses: f.ips}, key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+}
+
+func tokenClient(t testing.TB, ctx context.Context, cluster *localup.Cluster, admin kubernetes.Interface, pool string) kubernetes.Interface {
 	t.Helper()
 	tok, err := bootstrap.CreateToken(ctx, admin, bootstrap.TokenSpec{Pool: pool, TTL: time.Hour}, time.Now())
 	if err != nil {

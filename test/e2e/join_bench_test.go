@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -48,9 +49,23 @@ func (j *joinTimes) csr(obj any) {
 	if _, seen := j.created[csr.Name]; !seen {
 		j.created[csr.Name] = now
 	}
+	if j.created[csr.Name].IsZero() {
+		return // part of the flood
+	}
 	if _, done := j.approved[csr.Name]; !done && approver.ConditionOf(csr) != approver.Pending {
 		j.approved[csr.Name] = now.Sub(j.created[csr.Name])
 	}
+}
+
+// forgetFlood drops the CSRs seen so far (the flood's) from the latency
+// figures: only the instances' joins are measured.
+func (j *joinTimes) forgetFlood() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for name := range j.created {
+		j.created[name] = time.Time{}
+	}
+	clear(j.approved)
 }
 
 func (j *joinTimes) node(obj any) {
@@ -74,13 +89,30 @@ func (j *joinTimes) node(obj any) {
 // creation to approval (p50, p99), the time from SetDesiredCapacity to each
 // Node Ready (p50, max) and resident memory per running instance.
 func BenchmarkJoin(b *testing.B) {
-	n := 100
-	if v := os.Getenv("KELP_BENCH_INSTANCES"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 1 {
-			b.Fatalf("KELP_BENCH_INSTANCES=%q: want a positive integer", v)
-		}
+	benchmarkJoin(b, benchInstances(b, 100), false)
+}
+
+// BenchmarkJoinUnderFlood is BenchmarkJoin (default 300 instances) after a
+// hostile flood: 200 CSRs of another signer of about 1 MiB each and 500
+// junk kubelet client CSRs sent with a kelp pool's bootstrap token
+// (floodCSRs). Every instance must still join.
+func BenchmarkJoinUnderFlood(b *testing.B) {
+	benchmarkJoin(b, benchInstances(b, 300), true)
+}
+
+func benchInstances(b *testing.B, def int) int {
+	v := os.Getenv("KELP_BENCH_INSTANCES")
+	if v == "" {
+		return def
 	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("KELP_BENCH_INSTANCES=%q: want a positive integer", v)
+	}
+	return n
+}
+
+func benchmarkJoin(b *testing.B, n int, flood bool) {
 	release, err := testenv.AcquireSlot()
 	if err != nil {
 		b.Fatal(err)
@@ -100,16 +132,29 @@ func BenchmarkJoin(b *testing.B) {
 	cfg.QPS, cfg.Burst = 200, 400
 	times := &joinTimes{created: map[string]time.Time{}, approved: map[string]time.Duration{}, ready: map[string]time.Time{}}
 	client := mustClient(b, cfg)
-	factory := informers.NewSharedInformerFactory(client, 0)
+	if flood {
+		floodCSRs(b, ctx, cluster, client, "burst")
+	}
+	// Only kubelet client CSRs: the flood's foreign ones stay out of this
+	// process.
+	csrFactory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.FieldSelector = "spec.signerName=" + certificatesv1.KubeAPIServerClientKubeletSignerName
+	}))
+	nodeFactory := informers.NewSharedInformerFactory(client, 0)
 	handler := func(f func(any)) cache.ResourceEventHandlerFuncs {
 		return cache.ResourceEventHandlerFuncs{AddFunc: f, UpdateFunc: func(_, o any) { f(o) }}
 	}
-	_, _ = factory.Certificates().V1().CertificateSigningRequests().Informer().AddEventHandler(handler(times.csr))
-	_, _ = factory.Core().V1().Nodes().Informer().AddEventHandler(handler(times.node))
+	_, _ = csrFactory.Certificates().V1().CertificateSigningRequests().Informer().AddEventHandler(handler(times.csr))
+	_, _ = nodeFactory.Core().V1().Nodes().Informer().AddEventHandler(handler(times.node))
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
-	factory.Start(wctx.Done())
-	factory.WaitForCacheSync(wctx.Done())
+	for _, f := range []informers.SharedInformerFactory{csrFactory, nodeFactory} {
+		f.Start(wctx.Done())
+		f.WaitForCacheSync(wctx.Done())
+	}
+	if flood {
+		times.forgetFlood()
+	}
 
 	awsCfg, err := cluster.AWSConfig(ctx)
 	if err != nil {
