@@ -137,4 +137,3 @@ func TestBoundedCloudRefreshesOnceAtATime(t *testing.T) {
 		t.Errorf("refresh after a failure within the interval: err %v, %d cloud refreshes; want %v, 3", err, fake.refreshes.Load(), down)
 	}
 }
-
