@@ -34,11 +34,18 @@ import (
 // otherSignerCSR is a valid CSR of a signer that is not kelp's.
 func otherSignerCSR(t testing.TB, extra int) *certificatesv1.CertificateSigningRequest {
 	t.Helper()
+	return requestCSR(t, pkix.Name{CommonName: "someone"}, extra)
+}
+
+// requestCSR is a CSR of signer example.com/other for subject, with an
+// extension of extra bytes when extra > 0.
+func requestCSR(t testing.TB, subject pkix.Name, extra int) *certificatesv1.CertificateSigningRequest {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.CertificateRequest{Subject: pkix.Name{CommonName: "someone"}}
+	tmpl := &x509.CertificateRequest{Subject: subject}
 	if extra > 0 {
 		tmpl.ExtraExtensions = []pkix.Extension{{Id: []int{1, 3, 6, 1, 4, 1, 99999, 1}, Value: make([]byte, extra)}}
 	}

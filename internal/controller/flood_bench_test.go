@@ -3,8 +3,8 @@ package controller
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
@@ -168,22 +168,18 @@ func heapInUse() uint64 {
 }
 
 // junkCSR is a kubelet client CSR that fails the request checks, by i:
-// a wrong subject, a request over approver.MaxRequestBytes, or a bad
-// signature.
+// a subject that is no node's, a request over approver.MaxRequestBytes, or
+// a node's name in the wrong organization.
 func junkCSR(b *testing.B, i int) *certificatesv1.CertificateSigningRequest {
+	var csr *certificatesv1.CertificateSigningRequest
 	switch i % 3 {
 	case 0:
-		csr := otherSignerCSR(b, 0)
-		csr.Spec.SignerName = certificatesv1.KubeAPIServerClientKubeletSignerName
-		return csr
+		csr = otherSignerCSR(b, 0)
 	case 1:
-		csr := otherSignerCSR(b, 2*approver.MaxRequestBytes)
-		csr.Spec.SignerName = certificatesv1.KubeAPIServerClientKubeletSignerName
-		return csr
+		csr = otherSignerCSR(b, 2*approver.MaxRequestBytes)
+	default:
+		csr = requestCSR(b, pkix.Name{CommonName: fmt.Sprintf("system:node:junk-%d.ec2.internal", i), Organization: []string{"evil"}}, 0)
 	}
-	csr := testenv.NodeClientCSR(b, fmt.Sprintf("junk-%d.ec2.internal", i))
-	block, _ := pem.Decode(csr.Spec.Request)
-	block.Bytes[len(block.Bytes)-1] ^= 0xff // the signature's last byte
-	csr.Spec.Request = pem.EncodeToMemory(block)
+	csr.Spec.SignerName = certificatesv1.KubeAPIServerClientKubeletSignerName
 	return csr
 }
