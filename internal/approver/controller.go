@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -34,36 +33,10 @@ const (
 	ModeOff Mode = "off"
 )
 
-// Metrics count every decision.
-type Metrics struct {
-	Decisions *prometheus.CounterVec
-	Latency   *prometheus.HistogramVec
-	Pending   prometheus.Gauge
-}
-
-// NewMetrics registers the approver's metrics with reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
-		Decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "kelp_csr_decisions_total",
-			Help: "CSR decisions by signer, decision (approve, deny, pending) and reason.",
-		}, []string{"signer", "decision", "reason"}),
-		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "kelp_csr_decision_latency_seconds",
-			Help:    "Time from CSR creation to its approval or denial.",
-			Buckets: prometheus.ExponentialBuckets(0.01, 2, 16),
-		}, []string{"signer", "decision"}),
-		Pending: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "kelp_csr_pending_new_node",
-			Help: "Pending new-node CSRs; above nodes+100, new-node approvals pause (reason FloodControl).",
-		}),
-	}
-	reg.MustRegister(m.Decisions, m.Latency, m.Pending)
-	return m
-}
-
 // Controller decides kubelet CSRs with Decide, one decision per CSR per
 // state, and acts: approval (after recording it), denial, or a timed retry.
+// It also records the certificates issued through the client CSRs it
+// approved, and collects the record's garbage (record_gc.go).
 type Controller struct {
 	Client   kubernetes.Interface
 	Sources  Sources
@@ -73,22 +46,35 @@ type Controller struct {
 	Config   Config
 	Mode     Mode
 	Logger   *slog.Logger
+	// Instances, when set, is asked by the record's garbage collection
+	// whether recorded instances still live; nil keeps entries until
+	// their certificates expire.
+	Instances InstanceGetter
 
 	queue       workqueue.TypedRateLimitingInterface[string]
 	lastPending sync.Map // csr name -> reason of the last Pending event
+	denials     denyLimiter
+	contested   sync.Map // csr name -> UID of a pending CSR on the other side of a contested join
 	getCSR      func(name string) (*certificatesv1.CertificateSigningRequest, error)
 }
 
-// Run watches CSRs through informer and decides them with workers until
-// ctx ends. informer must be the shared CSR informer (the caller starts
-// the factory); get reads a CSR from its lister. No CSR is decided before
+// CSRCache is where the controller reads CSRs: the informers it watches
+// (one per kubelet signer, see [TrimDecided]) and the function that reads
+// one CSR by name from their listers.
+type CSRCache struct {
+	Informers []cache.SharedIndexInformer
+	Get       func(name string) (*certificatesv1.CertificateSigningRequest, error)
+}
+
+// Run watches CSRs through csrs and decides them with workers until ctx
+// ends. The caller starts the informers. No CSR is decided before every
 // informer and every cache in synced (the Nodes the facts come from) have
 // synced: an empty Node cache would deny every renewal.
-func (c *Controller) Run(ctx context.Context, informer cache.SharedIndexInformer, get func(string) (*certificatesv1.CertificateSigningRequest, error), workers int, synced ...cache.InformerSynced) error {
+func (c *Controller) Run(ctx context.Context, csrs CSRCache, workers int, synced ...cache.InformerSynced) error {
 	if err := c.Sources.validate(); err != nil {
 		return err
 	}
-	c.getCSR = get
+	c.getCSR = csrs.Get
 	c.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
 		workqueue.NewTypedItemExponentialFailureRateLimiter[string](200*time.Millisecond, time.Minute),
 		workqueue.TypedRateLimitingQueueConfig[string]{Name: "csr-approver"})
@@ -98,7 +84,7 @@ func (c *Controller) Run(ctx context.Context, informer cache.SharedIndexInformer
 			c.queue.Add(csr.Name)
 		}
 	}
-	if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	handler := cache.ResourceEventHandlerFuncs{
 		AddFunc:    enqueue,
 		UpdateFunc: func(_, obj any) { enqueue(obj) },
 		DeleteFunc: func(obj any) {
@@ -106,13 +92,17 @@ func (c *Controller) Run(ctx context.Context, informer cache.SharedIndexInformer
 				obj = tomb.Obj
 			}
 			if csr, ok := obj.(*certificatesv1.CertificateSigningRequest); ok {
-				c.lastPending.Delete(csr.Name)
+				c.forget(csr)
 			}
 		},
-	}); err != nil {
-		return fmt.Errorf("watch csrs: %w", err)
 	}
-	if !cache.WaitForCacheSync(ctx.Done(), append(synced, informer.HasSynced)...) {
+	for _, informer := range csrs.Informers {
+		if _, err := informer.AddEventHandler(handler); err != nil {
+			return fmt.Errorf("watch csrs: %w", err)
+		}
+		synced = append(synced, informer.HasSynced)
+	}
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return ctx.Err()
 	}
 	var wg sync.WaitGroup
@@ -122,10 +112,21 @@ func (c *Controller) Run(ctx context.Context, informer cache.SharedIndexInformer
 			}
 		})
 	}
+	wg.Go(func() { c.collectRecord(ctx) })
 	<-ctx.Done()
 	c.queue.ShutDown()
 	wg.Wait()
 	return nil
+}
+
+// forget drops what the controller keeps about a CSR decided or deleted.
+func (c *Controller) forget(csr *certificatesv1.CertificateSigningRequest) {
+	c.lastPending.Delete(csr.Name)
+	c.denials.forget(csr.Name)
+	c.contested.Delete(csr.Name)
+	if c.Sources.Screens != nil {
+		c.Sources.Screens.Forget(csr.UID)
+	}
 }
 
 func (c *Controller) processNext(ctx context.Context) bool {
@@ -137,7 +138,7 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	retryAfter, err := c.sync(ctx, name)
 	switch {
 	case err != nil:
-		c.Logger.Warn("csr sync failed; retrying", "csr", name, "err", err)
+		c.Logger.Warn("csr sync failed; retrying", "csr", name, "err", BoundText(err.Error()))
 		c.queue.AddRateLimited(name)
 	case retryAfter > 0:
 		c.queue.Forget(name)
@@ -149,7 +150,8 @@ func (c *Controller) processNext(ctx context.Context) bool {
 }
 
 // sync decides one CSR. It is idempotent: a decided or missing CSR is
-// left alone. It returns when to look again for a pending CSR.
+// left alone, except that the certificate of an issued client CSR kelp
+// approved is recorded. It returns when to look again for a pending CSR.
 func (c *Controller) sync(ctx context.Context, name string) (time.Duration, error) {
 	csr, err := c.getCSR(name)
 	if apierrors.IsNotFound(err) {
@@ -158,15 +160,19 @@ func (c *Controller) sync(ctx context.Context, name string) (time.Duration, erro
 	if err != nil {
 		return 0, fmt.Errorf("get csr %s: %w", name, err)
 	}
-	if ConditionOf(csr) != Pending || Classify(csr) == KindOther {
+	if Classify(csr) == KindOther {
 		return 0, nil
 	}
-	facts, err := c.Sources.Gather(ctx, csr, c.Clock.Now(), c.Config)
+	if cond := ConditionOf(csr); cond != Pending {
+		if cond == Issued && csr.Spec.SignerName == certificatesv1.KubeAPIServerClientKubeletSignerName {
+			return 0, c.recordIssued(ctx, csr)
+		}
+		return 0, nil
+	}
+	v, err := c.decide(ctx, csr)
 	if err != nil {
 		return 0, err
 	}
-	c.Metrics.Pending.Set(float64(facts.PendingNodeCSRs))
-	v := Decide(facts)
 	if c.Mode == ModeManual {
 		// Count what the policy would have decided, once per state.
 		if prev, _ := c.lastPending.Swap(csr.Name, "manual/"+v.Reason); prev != "manual/"+v.Reason {
@@ -177,14 +183,31 @@ func (c *Controller) sync(ctx context.Context, name string) (time.Duration, erro
 	return c.act(ctx, csr, v)
 }
 
+// decide returns the policy's verdict on the pending csr, or the denial of
+// the other side of a contested join already decided.
+func (c *Controller) decide(ctx context.Context, csr *certificatesv1.CertificateSigningRequest) (Verdict, error) {
+	if uid, ok := c.contested.Load(csr.Name); ok && uid == csr.UID {
+		name, _ := NodeName(csr)
+		return Verdict{Action: ActionDeny, Reason: ReasonContestedJoin, Kind: KindNewNode, NodeName: name,
+			Message: BoundText(fmt.Sprintf("contested join: another pending CSR asks for node %s too; neither is approved", name))}, nil
+	}
+	facts, err := c.Sources.Gather(ctx, csr, c.Clock.Now(), c.Config)
+	if err != nil {
+		return Verdict{}, err
+	}
+	c.Metrics.Pending.Set(float64(facts.PendingNodeCSRs))
+	v := Decide(facts)
+	v.Message = BoundText(v.Message)
+	return v, nil
+}
+
 // act carries out a verdict.
 func (c *Controller) act(ctx context.Context, csr *certificatesv1.CertificateSigningRequest, v Verdict) (time.Duration, error) {
-	signer := csr.Spec.SignerName
-	log := c.Logger.With("csr", csr.Name, "node", v.NodeName, "kind", v.Kind, "instance", v.InstanceID)
+	log := c.Logger.With("csr", csr.Name, "node", BoundText(v.NodeName), "kind", v.Kind, "instance", v.InstanceID)
 	if v.Action == ActionPending {
 		if prev, _ := c.lastPending.Swap(csr.Name, v.Reason); prev != v.Reason {
 			c.Recorder.Event(csr, corev1.EventTypeNormal, "CSRPending", v.Message)
-			c.Metrics.Decisions.WithLabelValues(signer, "pending", v.Reason).Inc()
+			c.Metrics.Decisions.WithLabelValues(csr.Spec.SignerName, "pending", v.Reason).Inc()
 			log.Info("csr pending", "reason", v.Reason, "message", v.Message)
 		}
 		return max(v.RetryAfter, time.Second), nil
@@ -193,33 +216,91 @@ func (c *Controller) act(ctx context.Context, csr *certificatesv1.CertificateSig
 	if !ok {
 		return 0, nil // ActionIgnore
 	}
-	if d.Approve && v.Kind == KindNewNode {
+	if !d.Approve {
+		if wait := c.denials.wait(csr, c.Clock.Now()); wait > 0 {
+			if prev, _ := c.lastPending.Swap(csr.Name, "deferred"); prev != "deferred" {
+				c.Metrics.DeniesDeferred.Inc()
+				log.Debug("csr denial deferred by the rate limit of failed checks", "reason", v.Reason, "wait", wait)
+			}
+			return wait, nil
+		}
+	}
+	if d.Approve {
+		retry, err := c.recordApproval(ctx, csr, v)
+		if retry > 0 || err != nil {
+			return retry, err
+		}
+	}
+	if err := c.write(ctx, csr, v, d, log); err != nil {
+		return 0, err
+	}
+	if v.Reason == ReasonContestedJoin {
+		c.Metrics.Contested.Inc()
+		c.contestOthers(v)
+	}
+	return 0, nil
+}
+
+// recordApproval records, before csr is approved, what kelp's record must
+// know: the instance a new node joins as, or that the certificate of a
+// renewal is awaited for the Node's instance. A positive duration means
+// decide again soon: another CSR was recorded for the instance first.
+func (c *Controller) recordApproval(ctx context.Context, csr *certificatesv1.CertificateSigningRequest, v Verdict) (time.Duration, error) {
+	now := c.Clock.Now()
+	var err error
+	switch {
+	case v.Kind == KindNewNode:
 		// Record first: a crash after this can only refuse a replay.
-		err := c.Sources.Record.Add(ctx, v.InstanceID, Approval{CSRName: csr.Name, CSRUID: csr.UID, At: c.Clock.Now()}, c.Clock.Now())
+		err = c.Sources.Record.Add(ctx, v.InstanceID, Approval{CSRName: csr.Name, CSRUID: csr.UID, At: now, NodeName: v.NodeName}, now)
 		if errors.Is(err, ErrAlreadyRecorded) {
 			// Another CSR for this instance won the race: decide again
 			// with the record that now holds it.
-			log.Info("another CSR was approved for this instance first; deciding again")
+			c.Logger.Info("another CSR was approved for this instance first; deciding again", "csr", csr.Name, "instance", v.InstanceID)
 			return time.Millisecond, nil
 		}
-		if err != nil {
-			return 0, err
-		}
+	case v.Kind == KindRenewal && v.InstanceID != "":
+		err = c.Sources.Record.Await(ctx, v.InstanceID, Approval{CSRName: csr.Name, CSRUID: csr.UID, At: now, NodeName: v.NodeName}, now)
 	}
+	c.observeRecord()
+	return 0, err
+}
+
+// write records the decision d of v on csr, with its Event, metrics and
+// log line. A CSR deleted meanwhile is not an error.
+func (c *Controller) write(ctx context.Context, csr *certificatesv1.CertificateSigningRequest, v Verdict, d Decision, log *slog.Logger) error {
 	decision, eventType, event := "approve", corev1.EventTypeNormal, "CSRApproved"
 	if !d.Approve {
 		decision, eventType, event = "deny", corev1.EventTypeWarning, "CSRDenied"
 	}
+	d.Message = BoundText(d.Message)
 	if err := d.write(ctx, c.Client, csr, c.Clock.Now()); err != nil {
 		if apierrors.IsNotFound(err) {
-			return 0, nil
+			return nil
 		}
-		return 0, fmt.Errorf("%s csr %s: %w", decision, csr.Name, err)
+		return fmt.Errorf("%s csr %s: %w", decision, csr.Name, err)
 	}
-	c.lastPending.Delete(csr.Name)
-	c.Recorder.Event(csr, eventType, event, v.Message)
-	c.Metrics.Decisions.WithLabelValues(signer, decision, v.Reason).Inc()
-	c.Metrics.Latency.WithLabelValues(signer, decision).Observe(c.Clock.Since(csr.CreationTimestamp.Time).Seconds())
-	log.Info("csr decided", "decision", decision, "reason", v.Reason, "message", v.Message)
-	return 0, nil
+	c.forget(csr)
+	c.Recorder.Event(csr, eventType, event, d.Message)
+	c.Metrics.Decisions.WithLabelValues(csr.Spec.SignerName, decision, v.Reason).Inc()
+	c.Metrics.Latency.WithLabelValues(csr.Spec.SignerName, decision).Observe(c.Clock.Since(csr.CreationTimestamp.Time).Seconds())
+	log.Info("csr decided", "decision", decision, "reason", v.Reason, "message", d.Message)
+	return nil
+}
+
+// contestOthers marks the other side of a contested join, every CSR
+// v.Contested names that is still a pending new-node CSR, to be denied
+// with the same reason, and queues it: neither side is approved, even
+// when the contest is gone by the time it is decided again. The mark is
+// kept in memory only, until the CSR is decided or deleted.
+func (c *Controller) contestOthers(v Verdict) {
+	for _, name := range v.Contested {
+		other, err := c.getCSR(name)
+		if err != nil || ConditionOf(other) != Pending || Classify(other) != KindNewNode {
+			continue // gone or decided; a failed read of the lister is a miss
+		}
+		c.contested.Store(other.Name, other.UID)
+		if c.queue != nil {
+			c.queue.Add(other.Name)
+		}
+	}
 }

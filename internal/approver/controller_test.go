@@ -25,7 +25,7 @@ func newTestController(t *testing.T, csrs ...*certificatesv1.CertificateSigningR
 			t.Fatal(err)
 		}
 	}
-	recorder := record.NewFakeRecorder(20)
+	recorder := record.NewFakeRecorder(1000)
 	c := &Controller{
 		Client: client,
 		Sources: Sources{

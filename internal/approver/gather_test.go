@@ -17,28 +17,28 @@ import (
 	"github.com/kelp-dev/kelp/internal/cloud"
 )
 
-// countingCloud counts every call that reaches the cloud.
-type countingCloud struct {
+// callCountingCloud counts every call that reaches the cloud.
+type callCountingCloud struct {
 	Cloud
 	calls atomic.Int64
 }
 
-func (c *countingCloud) InstanceByPrivateDNSName(ctx context.Context, name string) ([]cloud.Instance, error) {
+func (c *callCountingCloud) InstanceByPrivateDNSName(ctx context.Context, name string) ([]cloud.Instance, error) {
 	c.calls.Add(1)
 	return c.Cloud.InstanceByPrivateDNSName(ctx, name)
 }
 
-func (c *countingCloud) InstanceForNode(ctx context.Context, providerID string) (cloud.Instance, error) {
+func (c *callCountingCloud) InstanceForNode(ctx context.Context, providerID string) (cloud.Instance, error) {
 	c.calls.Add(1)
 	return c.Cloud.InstanceForNode(ctx, providerID)
 }
 
-func (c *countingCloud) NodeGroups(ctx context.Context) ([]cloud.NodeGroup, error) {
+func (c *callCountingCloud) NodeGroups(ctx context.Context) ([]cloud.NodeGroup, error) {
 	c.calls.Add(1)
 	return c.Cloud.NodeGroups(ctx)
 }
 
-func (c *countingCloud) Refresh(ctx context.Context) error {
+func (c *callCountingCloud) Refresh(ctx context.Context) error {
 	c.calls.Add(1)
 	return c.Cloud.Refresh(ctx)
 }
@@ -48,12 +48,12 @@ func (c *countingCloud) Refresh(ctx context.Context) error {
 type gatherWorld struct {
 	nodes map[string]*corev1.Node
 	csrs  []*certificatesv1.CertificateSigningRequest
-	cloud *countingCloud
+	cloud *callCountingCloud
 	src   Sources
 }
 
 func newGatherWorld(cache *ScreenCache) *gatherWorld {
-	w := &gatherWorld{nodes: map[string]*corev1.Node{}, cloud: &countingCloud{Cloud: testCloud(freshInstance())}}
+	w := &gatherWorld{nodes: map[string]*corev1.Node{}, cloud: &callCountingCloud{Cloud: testCloud(freshInstance())}}
 	w.src = Sources{
 		Node:      func(name string) (*corev1.Node, error) { return w.nodes[name], nil },
 		CSRs:      func() ([]*certificatesv1.CertificateSigningRequest, error) { return w.csrs, nil },

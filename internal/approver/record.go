@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,11 +24,16 @@ import (
 const (
 	RecordNamespace = metav1.NamespaceSystem
 	RecordName      = "kelp-approved-instances"
-	// RecordRetention is how long an approval is remembered by default.
-	// It only has to outlive the join window: an instance launched longer
-	// ago is refused by the launch-time check anyway. Kept short so the
-	// ConfigMap stays far below its 1 MiB limit (about 100k joins per day).
+	// RecordRetention is how long an entry without an unexpired
+	// certificate is remembered by default. It only has to outlive the
+	// join window: an instance launched longer ago is refused by the
+	// launch-time check anyway. An entry with an unexpired certificate is
+	// kept until the certificate expires or the instance is gone.
 	RecordRetention = 2 * time.Hour
+	// RecordWarnBytes is the size of the record above which every write
+	// logs an error: the API server refuses a ConfigMap over 1 MiB.
+	// An entry is about 150 bytes plus 140 per live certificate.
+	RecordWarnBytes = 900 << 10
 )
 
 // ErrAlreadyRecorded is returned by Add when another CSR was recorded for
@@ -35,76 +41,230 @@ const (
 // sees the earlier approval.
 var ErrAlreadyRecorded = errors.New("an approval of another CSR is already recorded for this instance")
 
-// ApprovalRecord is kelp's durable record of the instances whose new-node
-// client certificate it approved. It caches the ConfigMap after the first
-// read and writes through; one controller (the leader) writes it.
+// ApprovalRecord is kelp's durable record, per instance, of the new-node
+// client certificate it approved and of every kubelet client certificate
+// issued to the instance since through a CSR kelp approved. It caches the
+// ConfigMap after the first read and writes through, compare-and-set; one
+// controller (the leader) writes it.
 type ApprovalRecord struct {
 	Client kubernetes.Interface
-	// Retention is how long entries are kept; RecordRetention when zero.
+	// Retention is how long entries without an unexpired certificate are
+	// kept; RecordRetention when zero.
 	Retention time.Duration
 
 	mu     sync.Mutex
-	cache  map[string]Approval
+	cache  map[string]recordEntry
+	bytes  int
 	loaded bool
 }
 
+// recordEntry is the JSON of one instance's entry (compact: short keys,
+// empty fields left out).
 type recordEntry struct {
-	CSR string    `json:"csr"`
-	UID string    `json:"uid"`
-	At  time.Time `json:"at"`
+	CSR   string        `json:"csr"`
+	UID   string        `json:"uid"`
+	At    time.Time     `json:"at"`
+	Node  string        `json:"node,omitempty"`
+	Certs []recordCert  `json:"certs,omitempty"`
+	Await []awaitedCert `json:"await,omitempty"`
+}
+
+// recordCert is an IssuedCertificate.
+type recordCert struct {
+	SHA256   string    `json:"sha256"`
+	NotAfter time.Time `json:"notAfter"`
+	CSRUID   string    `json:"csr"`
+}
+
+// awaitedCert is a client CSR kelp approved for the instance whose
+// certificate has not been seen yet.
+type awaitedCert struct {
+	CSRUID string    `json:"uid"`
+	At     time.Time `json:"at"`
+}
+
+func (e recordEntry) approval() Approval {
+	a := Approval{CSRName: e.CSR, CSRUID: types.UID(e.UID), At: e.At, NodeName: e.Node}
+	for _, c := range e.Certs {
+		a.Certificates = append(a.Certificates, IssuedCertificate{SHA256: c.SHA256, NotAfter: c.NotAfter, CSRUID: types.UID(c.CSRUID)})
+	}
+	return a
 }
 
 // Approvals returns a copy of the record.
 func (r *ApprovalRecord) Approvals(ctx context.Context) (map[string]Approval, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.loaded {
-		if err := r.loadLocked(ctx); err != nil {
-			return nil, err
-		}
+	if err := r.loadLocked(ctx); err != nil {
+		return nil, err
 	}
-	return maps.Clone(r.cache), nil
+	out := make(map[string]Approval, len(r.cache))
+	for id, e := range r.cache {
+		out[id] = e.approval()
+	}
+	return out, nil
 }
 
+// Bytes returns the size of the record's data as last read or written.
+func (r *ApprovalRecord) Bytes() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.bytes
+}
+
+// loadLocked reads the ConfigMap once. r.mu is held.
 func (r *ApprovalRecord) loadLocked(ctx context.Context) error {
+	if r.loaded {
+		return nil
+	}
 	cm, err := r.Client.CoreV1().ConfigMaps(RecordNamespace).Get(ctx, RecordName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		r.cache, r.loaded = map[string]Approval{}, true
+		r.cache, r.bytes, r.loaded = map[string]recordEntry{}, 0, true
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("read approval record %s/%s: %w", RecordNamespace, RecordName, err)
 	}
-	cache, err := decodeRecord(cm)
+	return r.cacheLocked(cm.Data)
+}
+
+// cacheLocked replaces the cache with data. r.mu is held.
+func (r *ApprovalRecord) cacheLocked(data map[string]string) error {
+	cache, err := decodeRecord(data)
 	if err != nil {
+		r.loaded = false
 		return err
 	}
-	r.cache, r.loaded = cache, true
+	r.cache, r.bytes, r.loaded = cache, dataBytes(data), true
 	return nil
 }
 
-func decodeRecord(cm *corev1.ConfigMap) (map[string]Approval, error) {
-	out := make(map[string]Approval, len(cm.Data))
-	for id, raw := range cm.Data {
+func decodeRecord(data map[string]string) (map[string]recordEntry, error) {
+	out := make(map[string]recordEntry, len(data))
+	for id, raw := range data {
 		var e recordEntry
 		if err := json.Unmarshal([]byte(raw), &e); err != nil {
 			return nil, fmt.Errorf("approval record %s/%s: entry %s is corrupt: %w", RecordNamespace, RecordName, id, err)
 		}
-		out[id] = Approval{CSRName: e.CSR, CSRUID: typesUID(e.UID), At: e.At}
+		out[id] = e
 	}
 	return out, nil
 }
 
-// Add records an approval for instanceID and forgets entries older than
-// the retention. It must succeed before the CSR is approved, so that a
-// crash between the two can only err on the side of refusing a replay. It
-// is a compare-and-set: when another CSR is already recorded for the
-// instance (two CSRs decided at once), nothing is written and the error
-// wraps ErrAlreadyRecorded.
+func dataBytes(data map[string]string) int {
+	n := 0
+	for k, v := range data {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+// Add records the approval of a new-node CSR for instanceID: the CSR, the
+// node name, and that its certificate is awaited. It must succeed before
+// the CSR is approved, so that a crash between the two can only err on
+// the side of refusing a replay. It is a compare-and-set: when another CSR
+// is already recorded for the instance (two CSRs decided at once), nothing
+// is written and the error wraps ErrAlreadyRecorded. Adding the same CSR
+// again changes nothing.
 func (r *ApprovalRecord) Add(ctx context.Context, instanceID string, a Approval, now time.Time) error {
+	err := r.update(ctx, now, func(entries map[string]recordEntry, corrupt map[string]bool) error {
+		e, ok := entries[instanceID]
+		if corrupt[instanceID] || (ok && e.UID != string(a.CSRUID)) {
+			return ErrAlreadyRecorded
+		}
+		if !ok {
+			e = recordEntry{CSR: a.CSRName, UID: string(a.CSRUID), At: a.At.UTC(), Node: a.NodeName}
+		}
+		entries[instanceID] = e.awaiting(a.CSRUID, now)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record approval of instance %s: %w", instanceID, err)
+	}
+	return nil
+}
+
+// Await records, before a renewal CSR of instanceID is approved, that the
+// certificate issued through it belongs to the instance ([Issued] then
+// records it). An instance kelp has no entry for (one that joined before
+// kelp kept certificates) gets one, named after the renewal.
+func (r *ApprovalRecord) Await(ctx context.Context, instanceID string, a Approval, now time.Time) error {
+	err := r.update(ctx, now, func(entries map[string]recordEntry, corrupt map[string]bool) error {
+		if corrupt[instanceID] {
+			return fmt.Errorf("entry %s is corrupt", instanceID)
+		}
+		e, ok := entries[instanceID]
+		if !ok {
+			e = recordEntry{CSR: a.CSRName, UID: string(a.CSRUID), At: a.At.UTC(), Node: a.NodeName}
+		}
+		entries[instanceID] = e.awaiting(a.CSRUID, now)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record renewal %s of instance %s: %w", a.CSRName, instanceID, err)
+	}
+	return nil
+}
+
+func (e recordEntry) awaiting(uid types.UID, now time.Time) recordEntry {
+	if slices.ContainsFunc(e.Await, func(w awaitedCert) bool { return w.CSRUID == string(uid) }) ||
+		slices.ContainsFunc(e.Certs, func(c recordCert) bool { return c.CSRUID == string(uid) }) {
+		return e
+	}
+	e.Await = append(slices.Clip(e.Await), awaitedCert{CSRUID: string(uid), At: now.UTC()})
+	return e
+}
+
+// Forget drops the entries of instanceIDs (instances terminated or gone).
+func (r *ApprovalRecord) Forget(ctx context.Context, instanceIDs []string, now time.Time) error {
+	err := r.update(ctx, now, func(entries map[string]recordEntry, _ map[string]bool) error {
+		for _, id := range instanceIDs {
+			delete(entries, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("forget instances %v of the approval record: %w", instanceIDs, err)
+	}
+	return nil
+}
+
+// Prune drops expired certificates and the entries left with none that
+// are older than the retention; it writes only when something changed.
+func (r *ApprovalRecord) Prune(ctx context.Context, now time.Time) error {
+	if err := r.update(ctx, now, func(map[string]recordEntry, map[string]bool) error { return nil }); err != nil {
+		return fmt.Errorf("prune the approval record: %w", err)
+	}
+	return nil
+}
+
+// prune drops what has outlived its use at now: certificates that
+// expired, awaited certificates and entries without a certificate older
+// than retention.
+func prune(entries map[string]recordEntry, now time.Time, retention time.Duration) {
+	for id, e := range entries {
+		e.Certs = slices.DeleteFunc(e.Certs, func(c recordCert) bool { return !now.Before(c.NotAfter) })
+		e.Await = slices.DeleteFunc(e.Await, func(w awaitedCert) bool { return now.Sub(w.At) > retention })
+		if len(e.Certs) == 0 && len(e.Await) == 0 && now.Sub(e.At) > retention {
+			delete(entries, id)
+			continue
+		}
+		entries[id] = e
+	}
+}
+
+// update reads the ConfigMap, applies change to its entries (corrupt ones
+// are kept as they are and named in the second map), prunes, and writes
+// it back when it changed, retrying on conflict. An error of change is
+// returned as is, and nothing is written.
+func (r *ApprovalRecord) update(ctx context.Context, now time.Time, change func(map[string]recordEntry, map[string]bool) error) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	retention := r.Retention
+	if retention == 0 {
+		retention = RecordRetention
+	}
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		cms := r.Client.CoreV1().ConfigMaps(RecordNamespace)
 		cm, err := cms.Get(ctx, RecordName, metav1.GetOptions{})
 		create := apierrors.IsNotFound(err)
@@ -114,31 +274,42 @@ func (r *ApprovalRecord) Add(ctx context.Context, instanceID string, a Approval,
 		} else if err != nil {
 			return err
 		}
-		cm = cm.DeepCopy()
-		if cm.Data == nil {
-			cm.Data = map[string]string{}
-		}
-		if raw, ok := cm.Data[instanceID]; ok {
-			var e recordEntry
-			if json.Unmarshal([]byte(raw), &e) != nil || e.UID != string(a.CSRUID) {
-				if cache, derr := decodeRecord(cm); derr == nil {
-					r.cache, r.loaded = cache, true
-				}
-				return ErrAlreadyRecorded
-			}
-		}
-		retention := r.Retention
-		if retention == 0 {
-			retention = RecordRetention
-		}
+		entries, corrupt := map[string]recordEntry{}, map[string]bool{}
 		for id, raw := range cm.Data {
 			var e recordEntry
-			if json.Unmarshal([]byte(raw), &e) == nil && now.Sub(e.At) > retention {
-				delete(cm.Data, id)
+			if json.Unmarshal([]byte(raw), &e) != nil {
+				corrupt[id] = true
+				continue
 			}
+			entries[id] = e
 		}
-		data, _ := json.Marshal(recordEntry{CSR: a.CSRName, UID: string(a.CSRUID), At: a.At.UTC()})
-		cm.Data[instanceID] = string(data)
+		if err := change(entries, corrupt); err != nil {
+			if r.cacheLocked(cm.Data) != nil {
+				r.loaded = false
+			}
+			return err
+		}
+		prune(entries, now, retention)
+		data := make(map[string]string, len(entries)+len(corrupt))
+		for id := range corrupt {
+			data[id] = cm.Data[id]
+		}
+		for id, e := range entries {
+			raw, err := json.Marshal(e)
+			if err != nil {
+				return fmt.Errorf("encode entry %s: %w", id, err)
+			}
+			data[id] = string(raw)
+		}
+		if create && len(data) == 0 {
+			r.cache, r.bytes, r.loaded = map[string]recordEntry{}, 0, true
+			return nil
+		}
+		if !create && maps.Equal(data, cm.Data) {
+			return r.cacheLocked(cm.Data)
+		}
+		cm = cm.DeepCopy()
+		cm.Data = data
 		if create {
 			_, err = cms.Create(ctx, cm, metav1.CreateOptions{})
 			if apierrors.IsAlreadyExists(err) {
@@ -147,16 +318,9 @@ func (r *ApprovalRecord) Add(ctx context.Context, instanceID string, a Approval,
 		} else {
 			_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
 		}
-		if err == nil {
-			r.cache, err = decodeRecord(cm)
-			r.loaded = err == nil
+		if err != nil {
+			return err
 		}
-		return err
+		return r.cacheLocked(cm.Data)
 	})
-	if err != nil {
-		return fmt.Errorf("record approval of instance %s: %w", instanceID, err)
-	}
-	return nil
 }
-
-func typesUID(s string) types.UID { return types.UID(s) }

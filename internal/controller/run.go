@@ -15,6 +15,7 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -243,32 +244,87 @@ func approverSources(client kubernetes.Interface, nodes corelisters.NodeLister, 
 			all, err := nodes.List(labels.Everything())
 			return len(all), err
 		},
-		Cloud:  provider,
-		Record: &approver.ApprovalRecord{Client: client, Retention: retention},
+		Cloud:   approver.NewBoundedCloud(provider, clock.RealClock{}),
+		Record:  &approver.ApprovalRecord{Client: client, Retention: retention},
+		Screens: approver.NewScreenCache(),
 	}
 }
 
-// newApprover builds the CSR approver on the factory's CSR and Node
-// informers and returns the function that runs it, or nil with --approve
-// off: then no CSR informer is made, so kelp does not even watch CSRs.
+// csrInformers are the approver's CSR informers: one factory per kubelet
+// signer, each listing and watching only that signer's CSRs (a field
+// selector the API server applies) and trimming what it caches
+// (approver.TrimDecided), so CSRs of other signers never reach kelp and
+// decided CSRs cost no more than their metadata and certificate.
+type csrInformers struct {
+	factories []informers.SharedInformerFactory
+	listers   []certlisters.CertificateSigningRequestLister
+	cache     approver.CSRCache
+}
+
+func newCSRInformers(client kubernetes.Interface) *csrInformers {
+	c := &csrInformers{}
+	for _, signer := range approver.Signers {
+		selector := approver.SignerSelector(signer)
+		f := informers.NewSharedInformerFactoryWithOptions(client, 0,
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = selector }),
+			informers.WithTransform(approver.TrimDecided))
+		csrs := f.Certificates().V1().CertificateSigningRequests()
+		c.factories = append(c.factories, f)
+		c.listers = append(c.listers, csrs.Lister())
+		c.cache.Informers = append(c.cache.Informers, csrs.Informer())
+	}
+	c.cache.Get = c.get
+	return c
+}
+
+// get reads a CSR of either signer by name.
+func (c *csrInformers) get(name string) (*certificatesv1.CertificateSigningRequest, error) {
+	var err error
+	for _, l := range c.listers {
+		var csr *certificatesv1.CertificateSigningRequest
+		if csr, err = l.Get(name); err == nil {
+			return csr, nil
+		}
+		if !apierrors.IsNotFound(err) {
+			return nil, err
+		}
+	}
+	return nil, err
+}
+
+// clientCSRs is the lister of kubelet client CSRs (the first signer).
+func (c *csrInformers) clientCSRs() certlisters.CertificateSigningRequestLister { return c.listers[0] }
+
+// newApprover builds the CSR approver on its own CSR informers and the
+// factory's Node informer, and returns the function that runs it, or nil
+// with --approve off: then no CSR informer is made, so kelp does not even
+// watch CSRs.
 func newApprover(o Options, d Deps, factory informers.SharedInformerFactory, recorder record.EventRecorder) func(context.Context) {
 	if o.Approve == approver.ModeOff {
 		d.Logger.Info("csr approver off: kelp does not watch CSRs")
 		return nil
 	}
 	nodes := factory.Core().V1().Nodes()
-	csrs := factory.Certificates().V1().CertificateSigningRequests()
+	csrs := newCSRInformers(d.Client)
 	config := o.Approver
 	config.ClusterName = o.ClusterName
 	config = config.WithDefaults()
 	c := &approver.Controller{
-		Client: d.Client, Sources: approverSources(d.Client, nodes.Lister(), csrs.Lister(), d.Cloud, config.JoinWindow),
+		Client: d.Client, Sources: approverSources(d.Client, nodes.Lister(), csrs.clientCSRs(), d.Cloud, config.JoinWindow),
 		Recorder: recorder, Metrics: approver.NewMetrics(d.Registry), Clock: clock.RealClock{},
-		Config: config, Mode: o.Approve, Logger: d.Logger.With("controller", "csr-approver"),
+		Config: config, Mode: o.Approve, Logger: d.Logger.With("controller", "csr-approver"), Instances: d.Cloud,
 	}
-	informer, synced := csrs.Informer(), nodes.Informer().HasSynced
+	synced := nodes.Informer().HasSynced
 	return func(ctx context.Context) {
-		if err := c.Run(ctx, informer, csrs.Lister().Get, approverWorkers, synced); err != nil && ctx.Err() == nil {
+		for _, f := range csrs.factories {
+			f.Start(ctx.Done())
+		}
+		defer func() {
+			for _, f := range csrs.factories {
+				f.Shutdown()
+			}
+		}()
+		if err := c.Run(ctx, csrs.cache, approverWorkers, synced); err != nil && ctx.Err() == nil {
 			d.Logger.Error("csr approver stopped", "err", err)
 		}
 	}

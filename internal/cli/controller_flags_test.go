@@ -1,0 +1,34 @@
+package cli
+
+import (
+	"testing"
+
+	"github.com/spf13/pflag"
+
+	"github.com/kelp-dev/kelp/internal/approver"
+	"github.com/kelp-dev/kelp/internal/testenv"
+)
+
+func parseControllerFlags(t *testing.T, args ...string) *controllerFlags {
+	t.Helper()
+	var f controllerFlags
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	f.add(fs, "")
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return &f
+}
+
+func TestControllerPolicyFlags(t *testing.T) {
+	o, err := parseControllerFlags(t).options("dev")
+	if err != nil || o.Approver.ServingSANs != approver.SANsAnyPrivateIP || o.Approver.FloodHeadroom != approver.DefaultFloodHeadroom {
+		t.Fatalf("defaults: %+v %v, want any-private-ip and the default headroom", o.Approver, err)
+	}
+	o, err = parseControllerFlags(t, "--serving-sans=primary-ip", "--flood-headroom=300").options("dev")
+	if err != nil || o.Approver.ServingSANs != approver.SANsPrimaryIP || o.Approver.FloodHeadroom != 300 {
+		t.Fatalf("set: %+v %v", o.Approver, err)
+	}
+	_, err = parseControllerFlags(t, "--serving-sans=all", "--flood-headroom=0").options("dev")
+	testenv.ErrorContains(t, err, `--serving-sans "all": want any-private-ip or primary-ip`, "--flood-headroom 0: must be at least 1")
+}
