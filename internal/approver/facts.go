@@ -110,8 +110,9 @@ type Config struct {
 	// expirationSeconds gets the signer's duration
 	// (--cluster-signing-duration), which the operator controls.
 	MaxExpiration time.Duration
-	// FloodHeadroom is how many pending new-node CSRs beyond the number of
-	// Nodes are tolerated before new-node approvals pause.
+	// FloodHeadroom is how many pending new-node CSRs (that passed the
+	// request and requestor checks) beyond the number of Nodes are
+	// approved at a time, oldest first; younger ones wait their turn.
 	FloodHeadroom int
 	// ClusterName names the cluster in messages.
 	ClusterName string
