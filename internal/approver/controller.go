@@ -150,8 +150,8 @@ func (c *Controller) processNext(ctx context.Context) bool {
 }
 
 // sync decides one CSR. It is idempotent: a decided or missing CSR is
-// left alone, except that the certificate of an issued client CSR kelp
-// approved is recorded. It returns when to look again for a pending CSR.
+// left alone, except that the certificate of an issued client CSR of a
+// recorded instance is recorded (ApprovalRecord.Issued). It returns when to look again for a pending CSR.
 func (c *Controller) sync(ctx context.Context, name string) (time.Duration, error) {
 	csr, err := c.getCSR(name)
 	if apierrors.IsNotFound(err) {

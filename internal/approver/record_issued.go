@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
@@ -19,16 +20,22 @@ import (
 // certificate is dropped.
 var ErrBadCertificate = errors.New("no parsable certificate in status.certificate")
 
-// Issued records the certificate issued through csr, a client CSR kelp
-// approved (see Add and Await), in the entry of the instance it was
-// approved for, and returns that instance. A CSR whose certificate no
-// entry awaits (one kelp did not approve, or already recorded) is left
-// alone and returns "". It is idempotent.
+// Issued records the certificate issued through csr in the entry of the
+// instance it belongs to, and returns that instance: a client CSR kelp
+// approved (see Add and Await), or a renewal someone else approved
+// (kube-controller-manager's selfnodeclient rule, `kubectl certificate
+// approve`) that was requested with a current certificate of the instance
+// (its credential ID), so that the instance's chain of certificates stays
+// whole and its next renewal is not refused. Any other CSR is left alone
+// and returns "". It is idempotent.
 func (r *ApprovalRecord) Issued(ctx context.Context, csr *certificatesv1.CertificateSigningRequest, now time.Time) (string, error) {
 	uid := string(csr.UID)
 	r.mu.Lock()
 	err := r.loadLocked(ctx)
-	id := awaitingInstance(r.cache, uid)
+	id, awaited := awaitingInstance(r.cache, uid), true
+	if id == "" {
+		id, awaited = renewedInstance(r.cache, csr, now), false
+	}
 	r.mu.Unlock()
 	if err != nil || id == "" {
 		return "", err
@@ -40,10 +47,12 @@ func (r *ApprovalRecord) Issued(ctx context.Context, csr *certificatesv1.Certifi
 			return nil
 		}
 		i := slices.IndexFunc(e.Await, func(w awaitedCert) bool { return w.CSRUID == uid })
-		if i < 0 {
-			return nil
+		switch {
+		case i >= 0:
+			e.Await = slices.Delete(slices.Clone(e.Await), i, i+1)
+		case awaited:
+			return nil // recorded meanwhile
 		}
-		e.Await = slices.Delete(slices.Clone(e.Await), i, i+1)
 		if parseErr == nil && !slices.ContainsFunc(e.Certs, func(c recordCert) bool { return c.SHA256 == cert.SHA256 }) {
 			e.Certs = append(slices.Clip(e.Certs), recordCert{SHA256: cert.SHA256, NotAfter: cert.NotAfter.UTC(), CSRUID: uid})
 		}
@@ -64,6 +73,33 @@ func (r *ApprovalRecord) Issued(ctx context.Context, csr *certificatesv1.Certifi
 func awaitingInstance(entries map[string]recordEntry, uid string) string {
 	for id, e := range entries {
 		if slices.ContainsFunc(e.Await, func(w awaitedCert) bool { return w.CSRUID == uid }) {
+			return id
+		}
+	}
+	return ""
+}
+
+// renewedInstance returns the instance one of whose current certificates
+// requested csr, a node's renewal of its client certificate, "" if none:
+// the API server names the requesting certificate in spec.extra
+// (CredentialIDKey, Kubernetes 1.32+), which a requestor cannot forge.
+func renewedInstance(entries map[string]recordEntry, csr *certificatesv1.CertificateSigningRequest, now time.Time) string {
+	if Classify(csr) != KindRenewal {
+		return ""
+	}
+	vals := csr.Spec.Extra[CredentialIDKey]
+	if len(vals) != 1 {
+		return ""
+	}
+	hash, ok := strings.CutPrefix(vals[0], credentialPrefix)
+	if !ok || hash == "" {
+		return ""
+	}
+	for id, e := range entries {
+		if e.Node != "" && csr.Spec.Username != nodeNamePrefix+e.Node {
+			continue
+		}
+		if slices.ContainsFunc(e.Certs, func(c recordCert) bool { return c.SHA256 == hash && c.NotAfter.After(now) }) {
 			return id
 		}
 	}

@@ -209,3 +209,59 @@ func TestControllerRecordsRenewals(t *testing.T) {
 }
 
 var errTimeout = errors.New("timeout") // any error that is not ErrNotFound
+
+// TestRecordIssuedRenewalOfRecordedCertificate: a renewal kelp did not
+// approve (kube-controller-manager's selfnodeclient, kubectl) is recorded
+// only when a current certificate of the instance requested it, so the
+// instance's next renewal is not refused; anything else is left alone.
+func TestRecordIssuedRenewalOfRecordedCertificate(t *testing.T) {
+	ctx := context.Background()
+	join := newNodeFacts(t, reqSpec{}).CSR
+	for _, tc := range []struct {
+		name       string
+		credential func(joinSum string) []string
+		username   string
+		now        time.Time
+		want       string
+	}{
+		{"requested with the join's certificate", func(s string) []string { return []string{credentialPrefix + s} }, "", t0, testInstance},
+		{"requested with an unknown certificate", func(string) []string { return []string{credentialPrefix + strings.Repeat("ab", 32)} }, "", t0, ""},
+		{"no credential ID (Kubernetes 1.30-1.31)", func(string) []string { return nil }, "", t0, ""},
+		{"two credential IDs", func(s string) []string { return []string{credentialPrefix + s, credentialPrefix + s} }, "", t0, ""},
+		{"the certificate has expired", func(s string) []string { return []string{credentialPrefix + s} }, "", t0.Add(25 * time.Hour), ""},
+		{"another node's name", func(s string) []string { return []string{credentialPrefix + s} }, "system:node:ip-10-9-9-9.ec2.internal", t0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &ApprovalRecord{Client: fake.NewClientset()}
+			if err := r.Add(ctx, testInstance, Approval{CSRName: join.Name, CSRUID: join.UID, At: t0, NodeName: testNode}, t0); err != nil {
+				t.Fatal(err)
+			}
+			issuedJoin, joinSum := issue(t, join, t0.Add(24*time.Hour))
+			if _, err := r.Issued(ctx, issuedJoin, t0); err != nil {
+				t.Fatal(err)
+			}
+			renewal := renewalFacts(t, reqSpec{}).CSR
+			renewal.UID = "uid-approved-elsewhere"
+			renewal.Spec.Extra = nil
+			if c := tc.credential(joinSum); c != nil {
+				renewal.Spec.Extra = map[string]certificatesv1.ExtraValue{CredentialIDKey: c}
+			}
+			if tc.username != "" {
+				renewal.Spec.Username = tc.username
+			}
+			issuedRenewal, renewalSum := issue(t, renewal, t0.Add(48*time.Hour))
+			id, err := r.Issued(ctx, issuedRenewal, tc.now)
+			if err != nil || id != tc.want {
+				t.Fatalf("Issued = %q, %v; want %q", id, err, tc.want)
+			}
+			got, err := r.Approvals(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recorded := slices.ContainsFunc(got[testInstance].Certificates, func(c IssuedCertificate) bool { return c.SHA256 == renewalSum })
+			if recorded != (tc.want != "") {
+				t.Errorf("renewal's certificate recorded = %t, want %t", recorded, tc.want != "")
+			}
+		})
+	}
+}
