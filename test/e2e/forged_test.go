@@ -78,6 +78,7 @@ func tokenClient(t testing.TB, ctx context.Context, cluster *localup.Cluster, ad
 	return kubernetes.NewForConfigOrDie(&rest.Config{
 		Host: cluster.ControlPlane.APIServerURL(), BearerToken: tok.String(),
 		TLSClientConfig: rest.TLSClientConfig{CAData: cluster.ControlPlane.CACertPEM()},
+		QPS:             200, Burst: 400, // an attacker is not polite
 	})
 }
 
