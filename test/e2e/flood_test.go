@@ -54,7 +54,9 @@ func floodCSRs(tb testing.TB, ctx context.Context, cluster *localup.Cluster, adm
 		wg.Go(func() { send(admin, fmt.Sprintf("flood-foreign-%03d", i), "example.com/flood", foreign) })
 	}
 	for i := range floodJunk {
-		wg.Go(func() { send(token, fmt.Sprintf("flood-junk-%03d", i), certificatesv1.KubeAPIServerClientKubeletSignerName, junk) })
+		wg.Go(func() {
+			send(token, fmt.Sprintf("flood-junk-%03d", i), certificatesv1.KubeAPIServerClientKubeletSignerName, junk)
+		})
 	}
 	wg.Wait()
 	close(errs)
