@@ -42,9 +42,10 @@ type Sources struct {
 // nothing for another signer, a decided CSR or a requestor kelp leaves
 // alone; then the cluster's facts (the Node named by the CN for new nodes,
 // by the requestor for renewals and serving CSRs; the record; the counts);
-// then [Screen], and the cloud only when Screen is not final. With
-// s.Screens, a call costs one map lookup per pending new-node CSR once
-// each has been screened.
+// then [Screen], and the cloud only when Screen is not final and, for a
+// new node, flood control admits it (a CSR waiting its turn costs no
+// cloud call). With s.Screens, a call costs one map lookup per pending
+// new-node CSR once each has been screened.
 func (s Sources) Gather(ctx context.Context, csr *certificatesv1.CertificateSigningRequest, now time.Time, cfg Config) (Facts, error) {
 	f := Facts{CSR: csr, Now: now, Config: cfg}
 	kind := Classify(csr)
@@ -71,6 +72,9 @@ func (s Sources) Gather(ctx context.Context, csr *certificatesv1.CertificateSign
 	}
 	if _, final := Screen(f); final || name == "" {
 		return f, nil
+	}
+	if kind == KindNewNode && !floodAdmits(f, cfg) {
+		return f, nil // it waits its turn; the cloud is asked once admitted
 	}
 	gatherCloud(ctx, s.Cloud, &f, name)
 	return f, nil

@@ -211,7 +211,8 @@ func TestGatherCountsOnlyValidPendingJoins(t *testing.T) {
 }
 
 // TestGatherFloodAdmitsOldestFirst: a burst of more CSRs than the headroom
-// is admitted oldest first, not paused as a whole.
+// is admitted oldest first, not paused as a whole; a CSR waiting its turn
+// costs no cloud call.
 func TestGatherFloodAdmitsOldestFirst(t *testing.T) {
 	w := newGatherWorld(NewScreenCache())
 	var csrs []*certificatesv1.CertificateSigningRequest
@@ -219,6 +220,7 @@ func TestGatherFloodAdmitsOldestFirst(t *testing.T) {
 		s := nodeSubject(fmt.Sprintf("ip-10-0-%d-%d.ec2.internal", i/250, i%250+1))
 		csrs = append(csrs, w.add(newNodeFacts(t, reqSpec{subject: &s}).CSR, i))
 	}
+	var before int64
 	for i, c := range csrs {
 		f, err := w.src.Gather(context.Background(), c, t0, Config{ClusterName: "dev"})
 		if err != nil {
@@ -229,6 +231,10 @@ func TestGatherFloodAdmitsOldestFirst(t *testing.T) {
 		if want := i >= DefaultFloodHeadroom; waits != want || f.PendingAhead != i {
 			t.Fatalf("CSR %d: %s %s with %d ahead; want flood control %v", i, v.Action, v.Reason, f.PendingAhead, want)
 		}
+		if calls := w.cloud.calls.Load(); waits && calls != before {
+			t.Fatalf("CSR %d waits its turn but made %d cloud calls", i, calls-before)
+		}
+		before = w.cloud.calls.Load()
 	}
 }
 

@@ -14,6 +14,13 @@ import (
 
 const noName = "the node name could not be read"
 
+// floodAdmits reports whether flood control lets a new-node CSR with the
+// facts f be decided now. Oldest first: a burst beyond the headroom is
+// admitted as the CSRs ahead of it are decided, not paused as a whole.
+func floodAdmits(f Facts, cfg Config) bool {
+	return f.PendingAhead < f.Nodes+cfg.WithDefaults().FloodHeadroom
+}
+
 // newNodeScreen: a bootstrap token asks for the client certificate of a
 // node that has never joined. These checks need no cloud: the request, the
 // requestor, flood control and contested joins.
@@ -21,10 +28,8 @@ func (e *eval) newNodeScreen() {
 	e.requestChecks()
 	e.requestorChecks()
 	e.run("flood-control", true, "", func() outcome {
-		// Oldest first: a burst beyond the headroom is admitted as the
-		// CSRs ahead of it are decided, not paused as a whole.
 		limit := e.f.Nodes + e.cfg.FloodHeadroom
-		if e.f.PendingAhead >= limit {
+		if !floodAdmits(e.f, e.cfg) {
 			return waiting(ReasonFloodControl, "%d valid new-node CSRs are pending ahead of this one, %d nodes + %d headroom: it waits its turn",
 				e.f.PendingAhead, e.f.Nodes, e.cfg.FloodHeadroom)
 		}
