@@ -36,7 +36,9 @@ const (
 // Controller decides kubelet CSRs with Decide, one decision per CSR per
 // state, and acts: approval (after recording it), denial, or a timed retry.
 // It also records the certificates issued through the client CSRs it
-// approved, and collects the record's garbage (record_gc.go).
+// approved, collects the record's garbage (record_gc.go), and deletes the
+// CSRs it denied as contested joins once their grace has passed
+// (contested.go), so their kubelets can ask again.
 type Controller struct {
 	Client   kubernetes.Interface
 	Sources  Sources
@@ -50,6 +52,9 @@ type Controller struct {
 	// whether recorded instances still live; nil keeps entries until
 	// their certificates expire.
 	Instances InstanceGetter
+	// ContestedGrace is how long after a ReasonContestedJoin denial the
+	// denied CSR is deleted; zero means ContestedDeleteGrace.
+	ContestedGrace time.Duration
 
 	queue       workqueue.TypedRateLimitingInterface[string]
 	lastPending sync.Map // csr name -> reason of the last Pending event
@@ -151,7 +156,8 @@ func (c *Controller) processNext(ctx context.Context) bool {
 
 // sync decides one CSR. It is idempotent: a decided or missing CSR is
 // left alone, except that the certificate of an issued client CSR kelp
-// approved is recorded. It returns when to look again for a pending CSR.
+// approved is recorded and a CSR denied as a contested join is deleted
+// after its grace. It returns when to look again.
 func (c *Controller) sync(ctx context.Context, name string) (time.Duration, error) {
 	csr, err := c.getCSR(name)
 	if apierrors.IsNotFound(err) {
@@ -163,10 +169,12 @@ func (c *Controller) sync(ctx context.Context, name string) (time.Duration, erro
 	if Classify(csr) == KindOther {
 		return 0, nil
 	}
-	if cond := ConditionOf(csr); cond != Pending {
-		if cond == Issued && csr.Spec.SignerName == certificatesv1.KubeAPIServerClientKubeletSignerName {
-			return 0, c.recordIssued(ctx, csr)
-		}
+	switch cond := ConditionOf(csr); {
+	case cond == Issued && csr.Spec.SignerName == certificatesv1.KubeAPIServerClientKubeletSignerName:
+		return 0, c.recordIssued(ctx, csr)
+	case cond == Denied:
+		return c.deleteContested(ctx, csr)
+	case cond != Pending:
 		return 0, nil
 	}
 	v, err := c.decide(ctx, csr)
@@ -237,6 +245,7 @@ func (c *Controller) act(ctx context.Context, csr *certificatesv1.CertificateSig
 	if v.Reason == ReasonContestedJoin {
 		c.Metrics.Contested.Inc()
 		c.contestOthers(v)
+		return c.contestedGrace(), nil // then delete it (contested.go)
 	}
 	return 0, nil
 }
