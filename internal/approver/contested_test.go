@@ -212,3 +212,61 @@ func TestContestedDenial(t *testing.T) {
 		})
 	}
 }
+
+// TestControllerNeverDecidesAStaleContestedCSRAgain replays the race the
+// contest test on the real API server found: the kubelet's CSR is denied
+// (its rival's denial marked it), but the cache still shows it pending
+// while it already shows the rival denied. Deciding it again would find
+// no contest, record the instance as joined through that denied CSR, and
+// the kubelet's next CSR would be denied AlreadyJoined.
+func TestControllerNeverDecidesAStaleContestedCSRAgain(t *testing.T) {
+	kubelet := newNodeFacts(t, reqSpec{}).CSR
+	rival := newNodeFacts(t, reqSpec{}).CSR
+	rival.Name, rival.UID = "csr-rival", "uid-rival"
+	c, client, _ := newTestController(t, kubelet, rival)
+	listCSRs(c, client)
+	ctx := context.Background()
+	v := Verdict{Action: ActionDeny, Reason: ReasonContestedJoin, Kind: KindNewNode, NodeName: testNode,
+		Message: "contested join", Contested: []string{kubelet.Name}}
+	if _, err := c.act(ctx, getCSR(t, client, rival.Name), v); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.sync(ctx, kubelet.Name); err != nil {
+		t.Fatal(err)
+	}
+	// The cache lags: it shows the kubelet's CSR as it was, pending.
+	stale := kubelet.DeepCopy()
+	c.getCSR = func(string) (*certificatesv1.CertificateSigningRequest, error) { return stale, nil }
+	if retry, err := c.sync(ctx, kubelet.Name); err != nil || retry != 0 {
+		t.Fatalf("stale view: retry %v err %v", retry, err)
+	}
+	if got := getCSR(t, client, kubelet.Name); len(got.Status.Conditions) != 1 || got.Status.Conditions[0].Reason != ReasonContestedJoin {
+		t.Errorf("kubelet's CSR: %+v, want its one ContestedJoin denial", got.Status.Conditions)
+	}
+	if approvals, err := c.Sources.Record.Approvals(ctx); err != nil || len(approvals) != 0 {
+		t.Errorf("record after the stale view: %v %v, want nothing recorded", approvals, err)
+	}
+}
+
+// TestControllerContestMarkedDuringGather: the other side is marked while
+// a worker gathers a CSR's facts and its cache already hides the contest;
+// the worker denies it too.
+func TestControllerContestMarkedDuringGather(t *testing.T) {
+	csr := newNodeFacts(t, reqSpec{}).CSR
+	c, client, _ := newTestController(t, csr)
+	listCSRs(c, client) // no other CSR: nothing contests it
+	nodes := c.Sources.NodeCount
+	c.Sources.NodeCount = func() (int, error) {
+		c.contested.Store(csr.Name, csr.UID) // a rival's denial, meanwhile
+		return nodes()
+	}
+	if _, err := c.sync(context.Background(), csr.Name); err != nil {
+		t.Fatal(err)
+	}
+	if got := getCSR(t, client, csr.Name); ConditionOf(got) != Denied || got.Status.Conditions[0].Reason != ReasonContestedJoin {
+		t.Errorf("CSR marked during its decision: %+v, want Denied ContestedJoin", got.Status.Conditions)
+	}
+	if approvals, _ := c.Sources.Record.Approvals(context.Background()); len(approvals) != 0 {
+		t.Errorf("recorded %v", approvals)
+	}
+}

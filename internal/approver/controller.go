@@ -60,7 +60,12 @@ type Controller struct {
 	lastPending sync.Map // csr name -> reason of the last Pending event
 	denials     denyLimiter
 	contested   sync.Map // csr name -> UID of a pending CSR on the other side of a contested join
-	getCSR      func(name string) (*certificatesv1.CertificateSigningRequest, error)
+	// decided holds csr name -> UID of the CSRs this controller wrote a
+	// decision on that its cache may still show pending: they are not
+	// decided again on a stale view (whose approval would record the
+	// instance for a CSR already denied).
+	decided sync.Map
+	getCSR  func(name string) (*certificatesv1.CertificateSigningRequest, error)
 }
 
 // CSRCache is where the controller reads CSRs: the informers it watches
@@ -98,6 +103,7 @@ func (c *Controller) Run(ctx context.Context, csrs CSRCache, workers int, synced
 			}
 			if csr, ok := obj.(*certificatesv1.CertificateSigningRequest); ok {
 				c.forget(csr)
+				c.decided.CompareAndDelete(csr.Name, csr.UID)
 			}
 		},
 	}
@@ -169,6 +175,11 @@ func (c *Controller) sync(ctx context.Context, name string) (time.Duration, erro
 	if Classify(csr) == KindOther {
 		return 0, nil
 	}
+	if ConditionOf(csr) != Pending {
+		c.decided.CompareAndDelete(csr.Name, csr.UID) // the cache caught up
+	} else if uid, ok := c.decided.Load(csr.Name); ok && uid == csr.UID {
+		return 0, nil // decided; the cache's update is on its way
+	}
 	switch cond := ConditionOf(csr); {
 	case cond == Issued && csr.Spec.SignerName == certificatesv1.KubeAPIServerClientKubeletSignerName:
 		return 0, c.recordIssued(ctx, csr)
@@ -194,10 +205,8 @@ func (c *Controller) sync(ctx context.Context, name string) (time.Duration, erro
 // decide returns the policy's verdict on the pending csr, or the denial of
 // the other side of a contested join already decided.
 func (c *Controller) decide(ctx context.Context, csr *certificatesv1.CertificateSigningRequest) (Verdict, error) {
-	if uid, ok := c.contested.Load(csr.Name); ok && uid == csr.UID {
-		name, _ := NodeName(csr)
-		return Verdict{Action: ActionDeny, Reason: ReasonContestedJoin, Kind: KindNewNode, NodeName: name,
-			Message: BoundText(fmt.Sprintf("contested join: another pending CSR asks for node %s too; neither is approved", name))}, nil
+	if v, ok := c.contestedVerdict(csr); ok {
+		return v, nil
 	}
 	facts, err := c.Sources.Gather(ctx, csr, c.Clock.Now(), c.Config)
 	if err != nil {
@@ -206,7 +215,25 @@ func (c *Controller) decide(ctx context.Context, csr *certificatesv1.Certificate
 	c.Metrics.Pending.Set(float64(facts.PendingNodeCSRs))
 	v := Decide(facts)
 	v.Message = BoundText(v.Message)
+	if v.Action == ActionApprove {
+		// Marked while the facts were gathered? The other side's denial
+		// may already hide the contest from the cache.
+		if cv, ok := c.contestedVerdict(csr); ok {
+			return cv, nil
+		}
+	}
 	return v, nil
+}
+
+// contestedVerdict is the denial of csr when contestOthers marked it as
+// the other side of a contested join.
+func (c *Controller) contestedVerdict(csr *certificatesv1.CertificateSigningRequest) (Verdict, bool) {
+	if uid, ok := c.contested.Load(csr.Name); !ok || uid != csr.UID {
+		return Verdict{}, false
+	}
+	name, _ := NodeName(csr)
+	return Verdict{Action: ActionDeny, Reason: ReasonContestedJoin, Kind: KindNewNode, NodeName: name,
+		Message: BoundText(fmt.Sprintf("contested join: another pending CSR asks for node %s too; neither is approved", name))}, true
 }
 
 // act carries out a verdict.
@@ -239,12 +266,16 @@ func (c *Controller) act(ctx context.Context, csr *certificatesv1.CertificateSig
 			return retry, err
 		}
 	}
+	if v.Reason == ReasonContestedJoin {
+		// Mark the other side before this denial can reach the cache, so
+		// a worker deciding it then still denies it.
+		c.contestOthers(v)
+	}
 	if err := c.write(ctx, csr, v, d, log); err != nil {
 		return 0, err
 	}
 	if v.Reason == ReasonContestedJoin {
 		c.Metrics.Contested.Inc()
-		c.contestOthers(v)
 		return c.contestedGrace(), nil // then delete it (contested.go)
 	}
 	return 0, nil
@@ -289,6 +320,7 @@ func (c *Controller) write(ctx context.Context, csr *certificatesv1.CertificateS
 		return fmt.Errorf("%s csr %s: %w", decision, csr.Name, err)
 	}
 	c.forget(csr)
+	c.decided.Store(csr.Name, csr.UID)
 	c.Recorder.Event(csr, eventType, event, d.Message)
 	c.Metrics.Decisions.WithLabelValues(csr.Spec.SignerName, decision, v.Reason).Inc()
 	c.Metrics.Latency.WithLabelValues(csr.Spec.SignerName, decision).Observe(c.Clock.Since(csr.CreationTimestamp.Time).Seconds())
