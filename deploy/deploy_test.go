@@ -82,6 +82,11 @@ func TestControllerManifest(t *testing.T) {
 	}{
 		{authorizationv1.ResourceAttributes{Verb: "watch", Group: "certificates.k8s.io", Resource: "certificatesigningrequests"}, true},
 		{authorizationv1.ResourceAttributes{Verb: "update", Group: "certificates.k8s.io", Resource: "certificatesigningrequests", Subresource: "approval"}, true},
+		// Contested joins: the denied CSRs are deleted so their kubelets can
+		// ask again; nothing else of a CSR is written.
+		{authorizationv1.ResourceAttributes{Verb: "delete", Group: "certificates.k8s.io", Resource: "certificatesigningrequests", Name: "node-csr-x"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "update", Group: "certificates.k8s.io", Resource: "certificatesigningrequests"}, false},
+		{authorizationv1.ResourceAttributes{Verb: "deletecollection", Group: "certificates.k8s.io", Resource: "certificatesigningrequests"}, false},
 		{authorizationv1.ResourceAttributes{Verb: "approve", Group: "certificates.k8s.io", Resource: "signers", Name: "kubernetes.io/kube-apiserver-client-kubelet"}, true},
 		{authorizationv1.ResourceAttributes{Verb: "approve", Group: "certificates.k8s.io", Resource: "signers", Name: "kubernetes.io/kubelet-serving"}, true},
 		{authorizationv1.ResourceAttributes{Verb: "approve", Group: "certificates.k8s.io", Resource: "signers", Name: "kubernetes.io/kube-apiserver-client"}, false},

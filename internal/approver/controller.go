@@ -36,7 +36,9 @@ const (
 // Controller decides kubelet CSRs with Decide, one decision per CSR per
 // state, and acts: approval (after recording it), denial, or a timed retry.
 // It also records the certificates issued through the client CSRs it
-// approved, and collects the record's garbage (record_gc.go).
+// approved, collects the record's garbage (record_gc.go), and deletes the
+// CSRs it denied as contested joins once their grace has passed
+// (contested.go), so their kubelets can ask again.
 type Controller struct {
 	Client   kubernetes.Interface
 	Sources  Sources
@@ -50,12 +52,20 @@ type Controller struct {
 	// whether recorded instances still live; nil keeps entries until
 	// their certificates expire.
 	Instances InstanceGetter
+	// ContestedGrace is how long after a ReasonContestedJoin denial the
+	// denied CSR is deleted; zero means ContestedDeleteGrace.
+	ContestedGrace time.Duration
 
 	queue       workqueue.TypedRateLimitingInterface[string]
 	lastPending sync.Map // csr name -> reason of the last Pending event
 	denials     denyLimiter
 	contested   sync.Map // csr name -> UID of a pending CSR on the other side of a contested join
-	getCSR      func(name string) (*certificatesv1.CertificateSigningRequest, error)
+	// decided holds csr name -> UID of the CSRs this controller wrote a
+	// decision on that its cache may still show pending: they are not
+	// decided again on a stale view (whose approval would record the
+	// instance for a CSR already denied).
+	decided sync.Map
+	getCSR  func(name string) (*certificatesv1.CertificateSigningRequest, error)
 }
 
 // CSRCache is where the controller reads CSRs: the informers it watches
@@ -93,6 +103,7 @@ func (c *Controller) Run(ctx context.Context, csrs CSRCache, workers int, synced
 			}
 			if csr, ok := obj.(*certificatesv1.CertificateSigningRequest); ok {
 				c.forget(csr)
+				c.decided.CompareAndDelete(csr.Name, csr.UID)
 			}
 		},
 	}
@@ -151,7 +162,9 @@ func (c *Controller) processNext(ctx context.Context) bool {
 
 // sync decides one CSR. It is idempotent: a decided or missing CSR is
 // left alone, except that the certificate of an issued client CSR of a
-// recorded instance is recorded (ApprovalRecord.Issued). It returns when to look again for a pending CSR.
+// recorded instance is recorded (ApprovalRecord.Issued) and a CSR denied
+// as a contested join is deleted after its grace. It returns when to look
+// again.
 func (c *Controller) sync(ctx context.Context, name string) (time.Duration, error) {
 	csr, err := c.getCSR(name)
 	if apierrors.IsNotFound(err) {
@@ -163,10 +176,17 @@ func (c *Controller) sync(ctx context.Context, name string) (time.Duration, erro
 	if Classify(csr) == KindOther {
 		return 0, nil
 	}
-	if cond := ConditionOf(csr); cond != Pending {
-		if cond == Issued && csr.Spec.SignerName == certificatesv1.KubeAPIServerClientKubeletSignerName {
-			return 0, c.recordIssued(ctx, csr)
-		}
+	if ConditionOf(csr) != Pending {
+		c.decided.CompareAndDelete(csr.Name, csr.UID) // the cache caught up
+	} else if uid, ok := c.decided.Load(csr.Name); ok && uid == csr.UID {
+		return 0, nil // decided; the cache's update is on its way
+	}
+	switch cond := ConditionOf(csr); {
+	case cond == Issued && csr.Spec.SignerName == certificatesv1.KubeAPIServerClientKubeletSignerName:
+		return 0, c.recordIssued(ctx, csr)
+	case cond == Denied:
+		return c.deleteContested(ctx, csr)
+	case cond != Pending:
 		return 0, nil
 	}
 	v, err := c.decide(ctx, csr)
@@ -186,10 +206,8 @@ func (c *Controller) sync(ctx context.Context, name string) (time.Duration, erro
 // decide returns the policy's verdict on the pending csr, or the denial of
 // the other side of a contested join already decided.
 func (c *Controller) decide(ctx context.Context, csr *certificatesv1.CertificateSigningRequest) (Verdict, error) {
-	if uid, ok := c.contested.Load(csr.Name); ok && uid == csr.UID {
-		name, _ := NodeName(csr)
-		return Verdict{Action: ActionDeny, Reason: ReasonContestedJoin, Kind: KindNewNode, NodeName: name,
-			Message: BoundText(fmt.Sprintf("contested join: another pending CSR asks for node %s too; neither is approved", name))}, nil
+	if v, ok := c.contestedVerdict(csr); ok {
+		return v, nil
 	}
 	facts, err := c.Sources.Gather(ctx, csr, c.Clock.Now(), c.Config)
 	if err != nil {
@@ -198,7 +216,25 @@ func (c *Controller) decide(ctx context.Context, csr *certificatesv1.Certificate
 	c.Metrics.Pending.Set(float64(facts.PendingNodeCSRs))
 	v := Decide(facts)
 	v.Message = BoundText(v.Message)
+	if v.Action == ActionApprove {
+		// Marked while the facts were gathered? The other side's denial
+		// may already hide the contest from the cache.
+		if cv, ok := c.contestedVerdict(csr); ok {
+			return cv, nil
+		}
+	}
 	return v, nil
+}
+
+// contestedVerdict is the denial of csr when contestOthers marked it as
+// the other side of a contested join.
+func (c *Controller) contestedVerdict(csr *certificatesv1.CertificateSigningRequest) (Verdict, bool) {
+	if uid, ok := c.contested.Load(csr.Name); !ok || uid != csr.UID {
+		return Verdict{}, false
+	}
+	name, _ := NodeName(csr)
+	return Verdict{Action: ActionDeny, Reason: ReasonContestedJoin, Kind: KindNewNode, NodeName: name,
+		Message: BoundText(fmt.Sprintf("contested join: another pending CSR asks for node %s too; neither is approved", name))}, true
 }
 
 // act carries out a verdict.
@@ -231,12 +267,17 @@ func (c *Controller) act(ctx context.Context, csr *certificatesv1.CertificateSig
 			return retry, err
 		}
 	}
+	if v.Reason == ReasonContestedJoin {
+		// Mark the other side before this denial can reach the cache, so
+		// a worker deciding it then still denies it.
+		c.contestOthers(v)
+	}
 	if err := c.write(ctx, csr, v, d, log); err != nil {
 		return 0, err
 	}
 	if v.Reason == ReasonContestedJoin {
 		c.Metrics.Contested.Inc()
-		c.contestOthers(v)
+		return c.contestedGrace(), nil // then delete it (contested.go)
 	}
 	return 0, nil
 }
@@ -280,6 +321,7 @@ func (c *Controller) write(ctx context.Context, csr *certificatesv1.CertificateS
 		return fmt.Errorf("%s csr %s: %w", decision, csr.Name, err)
 	}
 	c.forget(csr)
+	c.decided.Store(csr.Name, csr.UID)
 	c.Recorder.Event(csr, eventType, event, d.Message)
 	c.Metrics.Decisions.WithLabelValues(csr.Spec.SignerName, decision, v.Reason).Inc()
 	c.Metrics.Latency.WithLabelValues(csr.Spec.SignerName, decision).Observe(c.Clock.Since(csr.CreationTimestamp.Time).Seconds())

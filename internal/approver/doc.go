@@ -35,6 +35,10 @@
 //     Verdict.RetryAfter; for ActionIgnore write nothing (log v.Message at
 //     debug level).
 //  6. Call [ScreenCache.Forget] when a CSR is deleted.
+//  7. Delete a CSR denied with ReasonContestedJoin once
+//     [ContestedDeleteGrace] has passed since its denial (and only that
+//     CSR: the delete is conditional on its UID): its kubelet, restarted,
+//     files a CSR of the same name, which must not find the denied one.
 //
 // The manual path (`kelp csr`) lists CSRs with the facts an operator needs
 // ([List], [Summarize]), approves one like the controller does

@@ -35,7 +35,9 @@ func IsKubeletSigner(signer string) bool {
 // ManualApproval approves CSRs by hand (`kelp csr approve`) the way the
 // controller does: only kubelet CSRs, after asking the policy (the same
 // facts and [Decide] as the controller and `kelp csr explain`), recording
-// a new node's instance before writing the condition.
+// before writing the condition a new node's instance, or that a renewal's
+// certificate belongs to the Node's instance (the controller then records
+// the certificate once issued).
 type ManualApproval struct {
 	Client  kubernetes.Interface
 	Sources Sources
@@ -56,7 +58,8 @@ type ManualResult struct {
 	// Forced is true when the CSR was approved against the verdict.
 	Forced bool
 	// RecordedInstance is the instance whose approval was recorded (a new
-	// node's client CSR), "" when none was.
+	// node's client CSR, or a renewal whose certificate the record now
+	// awaits), "" when none was.
 	RecordedInstance string
 }
 
@@ -65,7 +68,8 @@ type ManualResult struct {
 // would not approve it and Force is false; ErrNotKubeletSigner for another
 // signer; ErrAlreadyDecided for a decided CSR; the record's error (such as
 // ErrAlreadyRecorded, even with Force) when the approval of a new node's
-// instance cannot be recorded, and then nothing is written.
+// instance, or of a renewal of a known instance, cannot be recorded, and
+// then nothing is written.
 func (m ManualApproval) Approve(ctx context.Context, name string, now time.Time) (ManualResult, error) {
 	var res ManualResult
 	csr, err := m.Client.CertificatesV1().CertificateSigningRequests().Get(ctx, name, metav1.GetOptions{})
@@ -95,14 +99,8 @@ func (m ManualApproval) Approve(ctx context.Context, name string, now time.Time)
 		}
 		res.Forced = true
 	}
-	if v.Kind == KindNewNode && v.InstanceID != "" {
-		// Record first, as the controller does: a crash after this can
-		// only refuse a replay.
-		a := Approval{CSRName: csr.Name, CSRUID: csr.UID, At: now, NodeName: v.NodeName}
-		if err := m.Sources.Record.Add(ctx, v.InstanceID, a, now); err != nil {
-			return res, fmt.Errorf("csr %s: %w", name, err)
-		}
-		res.RecordedInstance = v.InstanceID
+	if res.RecordedInstance, err = m.record(ctx, csr, v, now); err != nil {
+		return res, fmt.Errorf("csr %s: %w", name, err)
 	}
 	d := Decision{Approve: true, Reason: m.Reason, Message: m.Message}
 	if d.Reason == "" {
@@ -116,4 +114,29 @@ func (m ManualApproval) Approve(ctx context.Context, name string, now time.Time)
 		return res, fmt.Errorf("approve csr %s: %w", name, err)
 	}
 	return res, nil
+}
+
+// record writes, before csr is approved, what kelp's record must know, as
+// the controller does (Controller.recordApproval) and first, so that a
+// crash after it can only refuse a replay: the instance a new node joins
+// as, or that the certificate of a renewal is awaited for the Node's
+// instance. It returns the instance recorded, "" when v names none (or is
+// a serving CSR's: nothing is recorded for those).
+func (m ManualApproval) record(ctx context.Context, csr *certificatesv1.CertificateSigningRequest, v Verdict, now time.Time) (string, error) {
+	a := Approval{CSRName: csr.Name, CSRUID: csr.UID, At: now, NodeName: v.NodeName}
+	var err error
+	switch {
+	case v.InstanceID == "":
+		return "", nil
+	case v.Kind == KindNewNode:
+		err = m.Sources.Record.Add(ctx, v.InstanceID, a, now)
+	case v.Kind == KindRenewal:
+		err = m.Sources.Record.Await(ctx, v.InstanceID, a, now)
+	default:
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return v.InstanceID, nil
 }

@@ -3,10 +3,15 @@ package approver
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clienttesting "k8s.io/client-go/testing"
 )
 
 // manualFor returns a ManualApproval over the fixtures of
@@ -118,5 +123,52 @@ func TestManualApproveOnlyKubeletSigners(t *testing.T) {
 	}
 	if c, _ := m.condition(t, csr.Name); c != Pending {
 		t.Errorf("CSR of another signer is %s, want Pending", c)
+	}
+}
+
+// TestManualApproveRecordsARenewal: a renewal approved by hand is
+// recorded like the controller's: the record awaits its certificate for
+// the Node's instance before the approval is written, so the certificate
+// lands in the instance's entry once issued.
+func TestManualApproveRecordsARenewal(t *testing.T) {
+	renewal := renewalFacts(t, reqSpec{}).CSR
+	c, client, _ := newTestController(t, renewal)
+	m := ManualApproval{Client: client, Sources: c.Sources, Config: c.Config}
+	node := kelpNodeFor(testNode, freshInstance()) // joined after the instance launched
+	m.Sources.Node = func(name string) (*corev1.Node, error) {
+		if name == node.Name {
+			return node, nil
+		}
+		return nil, nil
+	}
+	// The record must already hold the await when the approval is
+	// written: check it at the approval's write.
+	var awaitedAtApproval bool
+	client.PrependReactor("update", "certificatesigningrequests", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() == "approval" {
+			cm, err := client.Tracker().Get(corev1.SchemeGroupVersion.WithResource("configmaps"), RecordNamespace, RecordName)
+			awaitedAtApproval = err == nil && strings.Contains(cm.(*corev1.ConfigMap).Data[testInstance], string(renewal.UID))
+		}
+		return false, nil, nil
+	})
+	res, err := m.Approve(context.Background(), renewal.Name, t0)
+	if err != nil {
+		t.Fatalf("Approve = %+v, %v", res.Verdict, err)
+	}
+	if res.Verdict.Action != ActionApprove || res.Forced || res.RecordedInstance != testInstance {
+		t.Errorf("result %+v: want the policy's approval, not forced, recording %s", res, testInstance)
+	}
+	if !awaitedAtApproval {
+		t.Error("the approval was written before the record awaited the renewal's certificate")
+	}
+	// The controller, seeing it issued, records the certificate.
+	got := getCSR(t, client, renewal.Name)
+	issued, sum := issue(t, got, t0.Add(24*time.Hour))
+	if id, err := c.Sources.Record.Issued(context.Background(), issued, t0); err != nil || id != testInstance {
+		t.Fatalf("Issued = %q, %v; want the renewal's certificate recorded for %s", id, err, testInstance)
+	}
+	a := m.recorded(t)[testInstance]
+	if len(a.Certificates) != 1 || a.Certificates[0].SHA256 != sum || a.Certificates[0].CSRUID != renewal.UID {
+		t.Errorf("record of %s: %+v, want the renewal's certificate", testInstance, a)
 	}
 }

@@ -11,6 +11,9 @@ type Metrics struct {
 	// Contested counts the CSRs denied because another pending new-node
 	// CSR asked for the same node: each side of a contested join once.
 	Contested prometheus.Counter
+	// ContestedDeleted counts the contested CSRs deleted after
+	// ContestedDeleteGrace, so that their kubelets can ask again.
+	ContestedDeleted prometheus.Counter
 	// DeniesDeferred counts denials put off by the per-requestor rate
 	// limit of failed checks.
 	DeniesDeferred prometheus.Counter
@@ -39,6 +42,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "kelp_csr_contested_joins_total",
 			Help: "New-node CSRs denied because another pending new-node CSR asked for the same node (reason ContestedJoin), each side counted.",
 		}),
+		ContestedDeleted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kelp_csr_contested_deleted_total",
+			Help: "CSRs denied ContestedJoin that kelp deleted after a grace, so that their kubelets, restarted, can file a new CSR of the same name.",
+		}),
 		DeniesDeferred: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kelp_csr_denials_deferred_total",
 			Help: "Denials put off by the per-requestor rate limit of CSRs that failed checks; each is written later.",
@@ -48,6 +55,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Size of the approval record ConfigMap kube-system/kelp-approved-instances (the API server's limit is 1 MiB).",
 		}),
 	}
-	reg.MustRegister(m.Decisions, m.Latency, m.Pending, m.Contested, m.DeniesDeferred, m.RecordBytes)
+	reg.MustRegister(m.Decisions, m.Latency, m.Pending, m.Contested, m.ContestedDeleted, m.DeniesDeferred, m.RecordBytes)
 	return m
 }

@@ -101,9 +101,18 @@ func apiSources(ctx context.Context, client kubernetes.Interface, provider appro
 	}
 }
 
+// printVerdict prints v: the verdict, its reason and message, then each
+// check. A verdict without checks (Ignore: another signer, not kelp's
+// requestor or node, already decided) says so instead of an empty table.
 func printVerdict(cmd *cobra.Command, csr *certificatesv1.CertificateSigningRequest, v approver.Verdict) {
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "CSR:       %s (%s, %s)\nVerdict:   %s %s\n           %s\n\n", csr.Name, v.Kind, csr.Spec.SignerName, v.Action, v.Reason, v.Message)
+	if len(v.Checks) == 0 {
+		if v.Action == approver.ActionIgnore {
+			fmt.Fprintf(out, "kelp leaves this CSR alone (%s): it neither approves nor denies it, and runs no other check.\n", v.Reason)
+		}
+		return
+	}
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "CHECK\tSTATUS\tREASON\tDETAIL")
 	for _, c := range v.Checks {
