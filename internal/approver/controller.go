@@ -65,6 +65,7 @@ type Controller struct {
 	// decided again on a stale view (whose approval would record the
 	// instance for a CSR already denied).
 	decided sync.Map
+	turns   waitingTurns
 	getCSR  func(name string) (*certificatesv1.CertificateSigningRequest, error)
 }
 
@@ -131,12 +132,20 @@ func (c *Controller) Run(ctx context.Context, csrs CSRCache, workers int, synced
 }
 
 // forget drops what the controller keeps about a CSR decided or deleted.
+// A new-node CSR decided or deleted frees a place in flood control: the
+// oldest CSRs waiting their turn are decided again now.
 func (c *Controller) forget(csr *certificatesv1.CertificateSigningRequest) {
 	c.lastPending.Delete(csr.Name)
 	c.denials.forget(csr.Name)
 	c.contested.Delete(csr.Name)
 	if c.Sources.Screens != nil {
 		c.Sources.Screens.Forget(csr.UID)
+	}
+	c.turns.done(csr.Name)
+	if Classify(csr) == KindNewNode && c.queue != nil {
+		for _, name := range c.turns.next(turnsPerDecision) {
+			c.queue.Add(name)
+		}
 	}
 }
 
@@ -241,6 +250,11 @@ func (c *Controller) contestedVerdict(csr *certificatesv1.CertificateSigningRequ
 func (c *Controller) act(ctx context.Context, csr *certificatesv1.CertificateSigningRequest, v Verdict) (time.Duration, error) {
 	log := c.Logger.With("csr", csr.Name, "node", BoundText(v.NodeName), "kind", v.Kind, "instance", v.InstanceID)
 	if v.Action == ActionPending {
+		if v.Reason == ReasonFloodControl {
+			c.turns.wait(csr)
+		} else {
+			c.turns.done(csr.Name)
+		}
 		if prev, _ := c.lastPending.Swap(csr.Name, v.Reason); prev != v.Reason {
 			c.Recorder.Event(csr, corev1.EventTypeNormal, "CSRPending", v.Message)
 			c.Metrics.Decisions.WithLabelValues(csr.Spec.SignerName, "pending", v.Reason).Inc()
@@ -249,8 +263,11 @@ func (c *Controller) act(ctx context.Context, csr *certificatesv1.CertificateSig
 		return max(v.RetryAfter, time.Second), nil
 	}
 	d, ok := v.Decision()
-	if !ok {
-		return 0, nil // ActionIgnore
+	if !ok { // ActionIgnore: not kelp's, said once per CSR
+		if prev, _ := c.lastPending.Swap(csr.Name, "ignored"); prev != "ignored" {
+			log.Debug("csr left alone", "reason", v.Reason, "message", v.Message)
+		}
+		return 0, nil
 	}
 	if !d.Approve {
 		if wait := c.denials.wait(csr, c.Clock.Now()); wait > 0 {

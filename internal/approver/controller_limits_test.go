@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/util/workqueue"
 	clocktesting "k8s.io/utils/clock/testing"
 )
 
@@ -134,5 +135,41 @@ func TestControllerBoundsWhatItWrites(t *testing.T) {
 	}
 	if e := <-recorder.Events; len(e) > MaxMessageBytes+64 {
 		t.Errorf("event of %d bytes", len(e))
+	}
+}
+
+// TestControllerWakesTheNextTurnOnDecision: a join held back by flood
+// control is decided again as soon as the join ahead of it is decided, not
+// after its retry hint.
+func TestControllerWakesTheNextTurnOnDecision(t *testing.T) {
+	first := newNodeFacts(t, reqSpec{}).CSR
+	s := nodeSubject("ip-10-0-0-9.ec2.internal")
+	second := newNodeFacts(t, reqSpec{subject: &s}).CSR
+	second.Name, second.UID = "csr-second", "uid-second"
+	second.CreationTimestamp = metav1.NewTime(first.CreationTimestamp.Add(time.Second))
+	c, client, _ := newTestController(t, first, second)
+	c.Sources.NodeCount = func() (int, error) { return 0, nil }
+	c.Config.FloodHeadroom = 1
+	c.queue = workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())
+	defer c.queue.ShutDown()
+	ctx := context.Background()
+	retry, err := c.sync(ctx, second.Name)
+	if err != nil || retry != retryHints[ReasonFloodControl] {
+		t.Fatalf("second join: retry %v, err %v; want it held back by flood control", retry, err)
+	}
+	if c.queue.Len() != 0 {
+		t.Fatalf("queue holds %d before the first join is decided", c.queue.Len())
+	}
+	if _, err := c.sync(ctx, first.Name); err != nil {
+		t.Fatal(err)
+	}
+	if got := getCSR(t, client, first.Name); ConditionOf(got) != Approved {
+		t.Fatalf("first join: %s", ConditionOf(got))
+	}
+	if c.queue.Len() != 1 {
+		t.Fatalf("queue holds %d after the first join was decided, want the second join", c.queue.Len())
+	}
+	if name, _ := c.queue.Get(); name != second.Name {
+		t.Errorf("woken %q, want %q", name, second.Name)
 	}
 }
