@@ -81,7 +81,20 @@ func BenchmarkApproverFlood(b *testing.B) {
 	b.ReportMetric(percentileMs(idleLatency, 0.99), "join-p99-ms-idle")
 	b.ReportMetric(percentileMs(floodLatency, 0.50), "join-p50-ms-flood")
 	b.ReportMetric(percentileMs(floodLatency, 0.99), "join-p99-ms-flood")
+	// The bounds docs/benchmarks.md states.
+	if heapAfter > floodHeapBound {
+		b.Errorf("heap in use after the flood %d MiB, above the stated bound of %d MiB", heapAfter>>20, floodHeapBound>>20)
+	}
+	if p99 := floodLatency[len(floodLatency)-1]; p99 > floodJoinBound {
+		b.Errorf("a legitimate join under the flood took %s, above the stated bound of %s", p99, floodJoinBound)
+	}
 }
+
+// The bounds the flood must not push the approver past.
+const (
+	floodHeapBound = 32 << 20
+	floodJoinBound = time.Second
+)
 
 // floodJoins is how many legitimate joins are timed, one after another,
 // idle and under the flood.
