@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -18,26 +17,19 @@ import (
 // controllerFlags are the controller's flags; `kelp up` takes them too.
 type controllerFlags struct {
 	approve    string
-	joinWindow time.Duration
+	policy     policyFlags
 	probeAddr  string
 	nodePeriod time.Duration
 	tokenTTL   time.Duration
 	// allowCompeting starts in auto mode beside a csrapproving that would
 	// approve kelp's joins (docs/security.md).
 	allowCompeting bool
-	// servingSANs and floodHeadroom tune the CSR policy.
-	servingSANs   string
-	floodHeadroom int
-	autoscaler    autoscalerFlags
+	autoscaler     autoscalerFlags
 }
 
 func (f *controllerFlags) add(fs *pflag.FlagSet, probeDefault string) {
 	fs.StringVar(&f.approve, "approve", string(approver.ModeAuto), "node CSR approval: auto (kelp's cloud-backed policy), manual (kelp csr approve) or off (kelp does not watch CSRs)")
-	fs.DurationVar(&f.joinWindow, "join-window", approver.DefaultJoinWindow, "how recently an instance must have launched for its first CSR to be approved")
-	fs.StringVar(&f.servingSANs, "serving-sans", string(approver.SANsAnyPrivateIP),
-		"IP SANs a kubelet serving certificate may carry: any-private-ip (any private IP of any of the instance's network interfaces, which VPC CNIs need) or primary-ip (the primary private IP and the private DNS name only)")
-	fs.IntVar(&f.floodHeadroom, "flood-headroom", approver.DefaultFloodHeadroom,
-		"how many pending new-node CSRs beyond the number of Nodes are approved at a time, oldest first (at least 1)")
+	f.policy.add(fs)
 	fs.StringVar(&f.probeAddr, "probe-addr", probeDefault, "address serving /metrics, /healthz and /readyz (empty: off)")
 	fs.DurationVar(&f.nodePeriod, "node-lifecycle-period", 10*time.Second, "how often Nodes of terminated instances are looked for")
 	fs.DurationVar(&f.tokenTTL, "token-ttl", 24*time.Hour, "lifetime of the bootstrap tokens in pool launch templates; rotated when a third remains")
@@ -50,21 +42,14 @@ func (f *controllerFlags) options(cluster string) (controller.Options, error) {
 	if err != nil {
 		return controller.Options{}, err
 	}
-	var errs []error
-	sans := approver.ServingSANPolicy(f.servingSANs)
-	if sans != approver.SANsAnyPrivateIP && sans != approver.SANsPrimaryIP {
-		errs = append(errs, fmt.Errorf("--serving-sans %q: want %s or %s", f.servingSANs, approver.SANsAnyPrivateIP, approver.SANsPrimaryIP))
-	}
-	if f.floodHeadroom < 1 {
-		errs = append(errs, fmt.Errorf("--flood-headroom %d: must be at least 1", f.floodHeadroom))
-	}
-	if err := errors.Join(errs...); err != nil {
+	policy, err := f.policy.config(cluster)
+	if err != nil {
 		return controller.Options{}, err
 	}
 	return controller.Options{
 		ClusterName: cluster, ProbeAddr: f.probeAddr, NodeLifecyclePeriod: f.nodePeriod,
 		Approve: approver.Mode(f.approve), TokenTTL: f.tokenTTL, Autoscaler: as,
-		Approver:                approver.Config{JoinWindow: f.joinWindow, ServingSANs: sans, FloodHeadroom: f.floodHeadroom},
+		Approver:                policy,
 		AllowCompetingApprovers: f.allowCompeting,
 	}, nil
 }

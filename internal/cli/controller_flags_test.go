@@ -29,6 +29,16 @@ func TestControllerPolicyFlags(t *testing.T) {
 	if err != nil || o.Approver.ServingSANs != approver.SANsPrimaryIP || o.Approver.FloodHeadroom != 300 {
 		t.Fatalf("set: %+v %v", o.Approver, err)
 	}
-	_, err = parseControllerFlags(t, "--serving-sans=all", "--flood-headroom=0").options("dev")
-	testenv.ErrorContains(t, err, `--serving-sans "all": want any-private-ip or primary-ip`, "--flood-headroom 0: must be at least 1")
+	_, err = parseControllerFlags(t, "--serving-sans=all", "--flood-headroom=0", "--join-window=10s").options("dev")
+	testenv.ErrorContains(t, err, `--serving-sans "all": want any-private-ip or primary-ip`, "--flood-headroom 0: must be at least 1",
+		"--join-window 10s: must be at least 1m")
+}
+
+// TestCSRCommandsTakeThePolicyFlags: explain and approve judge with the
+// controller's settings, and refuse bad ones before reading anything.
+func TestCSRCommandsTakeThePolicyFlags(t *testing.T) {
+	for _, cmd := range []string{"explain", "approve"} {
+		_, _, err := kelp(t, "csr", cmd, "some-csr", "--cluster-name=dev", "--serving-sans=all", "--kubeconfig=/nonexistent")
+		testenv.ErrorContains(t, err, `--serving-sans "all": want any-private-ip or primary-ip`)
+	}
 }

@@ -17,7 +17,7 @@ import (
 type csrApproveFlags struct {
 	allPending, force bool
 	reason, message   string
-	joinWindow        time.Duration
+	policy            policyFlags
 }
 
 func newCSRApproveCommand(kf *kubeFlags) *cobra.Command {
@@ -44,6 +44,10 @@ is still refused. With --all-pending, CSRs of other signers are skipped.`,
 			if af.cluster == "" {
 				return errors.New("--cluster-name is required (or set KELP_CLUSTER_NAME): the policy's verdict needs the cluster's pools")
 			}
+			cfg, err := f.policy.config(af.cluster)
+			if err != nil {
+				return err
+			}
 			client, err := kf.client()
 			if err != nil {
 				return err
@@ -59,7 +63,7 @@ is still refused. With --all-pending, CSRs of other signers are skipped.`,
 			}
 			m := approver.ManualApproval{
 				Client: client, Sources: apiSources(cmd.Context(), client, provider),
-				Config: approver.Config{ClusterName: af.cluster, JoinWindow: f.joinWindow}.WithDefaults(),
+				Config: cfg,
 				Force:  f.force, Reason: f.reason, Message: f.message,
 			}
 			var errs []error
@@ -79,7 +83,7 @@ is still refused. With --all-pending, CSRs of other signers are skipped.`,
 	cmd.Flags().BoolVar(&f.force, "force", false, "approve even when kelp's policy would not (deny, pending, or not kelp's CSR); needs --reason")
 	cmd.Flags().StringVar(&f.reason, "reason", "", "machine reason recorded in the condition (default KelpManualApproval; required with --force)")
 	cmd.Flags().StringVar(&f.message, "message", "", "human message recorded in the condition")
-	cmd.Flags().DurationVar(&f.joinWindow, "join-window", approver.DefaultJoinWindow, "the approver's join window")
+	f.policy.add(cmd.Flags())
 	return cmd
 }
 

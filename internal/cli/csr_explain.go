@@ -19,7 +19,7 @@ import (
 
 func newCSRExplainCommand(kf *kubeFlags) *cobra.Command {
 	var af awsFlags
-	var joinWindow time.Duration
+	var pf policyFlags
 	var ngf nodeGroupFlags
 	cmd := &cobra.Command{
 		Use:   "explain NAME --cluster-name CLUSTER",
@@ -31,6 +31,10 @@ changes nothing.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if af.cluster == "" {
 				return errors.New("--cluster-name is required (or set KELP_CLUSTER_NAME)")
+			}
+			cfg, err := pf.config(af.cluster)
+			if err != nil {
+				return err
 			}
 			client, err := kf.client()
 			if err != nil {
@@ -47,7 +51,6 @@ changes nothing.`,
 			if err != nil {
 				return err
 			}
-			cfg := approver.Config{ClusterName: af.cluster, JoinWindow: joinWindow}.WithDefaults()
 			if approver.ConditionOf(csr) != approver.Pending {
 				// Show what the policy says now, as if the CSR were new.
 				fmt.Fprintf(cmd.OutOrStdout(), "(already %s: re-evaluating as if pending, with today's facts)\n", approver.ConditionOf(csr))
@@ -63,7 +66,7 @@ changes nothing.`,
 		},
 	}
 	af.add(cmd)
-	cmd.Flags().DurationVar(&joinWindow, "join-window", approver.DefaultJoinWindow, "the approver's join window")
+	pf.add(cmd.Flags())
 	ngf.add(cmd.Flags())
 	return cmd
 }
