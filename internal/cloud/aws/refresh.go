@@ -75,15 +75,21 @@ func (p *Provider) Refresh(ctx context.Context) error {
 	return nil
 }
 
-// NodeGroups implements cloud.GroupLister.
-func (p *Provider) NodeGroups(ctx context.Context) ([]cloud.NodeGroup, error) {
+// ensureRefreshed refreshes once when the provider never refreshed.
+func (p *Provider) ensureRefreshed(ctx context.Context) error {
 	p.mu.Lock()
 	refreshed := p.refreshed
 	p.mu.Unlock()
-	if !refreshed {
-		if err := p.Refresh(ctx); err != nil {
-			return nil, err
-		}
+	if refreshed {
+		return nil
+	}
+	return p.Refresh(ctx)
+}
+
+// NodeGroups implements cloud.GroupLister.
+func (p *Provider) NodeGroups(ctx context.Context) ([]cloud.NodeGroup, error) {
+	if err := p.ensureRefreshed(ctx); err != nil {
+		return nil, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -126,13 +126,8 @@ func groupSubnets(g astypes.AutoScalingGroup) []string {
 // lookupVPCs returns the managed groups' VPCs, refreshing once when the
 // provider never refreshed.
 func (p *Provider) lookupVPCs(ctx context.Context) ([]string, error) {
-	p.mu.Lock()
-	refreshed := p.refreshed
-	p.mu.Unlock()
-	if !refreshed {
-		if err := p.Refresh(ctx); err != nil {
-			return nil, err
-		}
+	if err := p.ensureRefreshed(ctx); err != nil {
+		return nil, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
