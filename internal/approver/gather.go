@@ -93,7 +93,8 @@ func factsName(csr *certificatesv1.CertificateSigningRequest, kind Kind) string 
 
 // pendingNewNodes counts the pending new-node CSRs that pass the request
 // and requestor checks into f: how many, how many are older than f.CSR,
-// and which others ask for node name. f.PriorApprovals must be read.
+// and which others, of a token of the same pool, ask for node name.
+// f.PriorApprovals must be read.
 func (s Sources) pendingNewNodes(f *Facts, name string) error {
 	csrs, err := s.CSRs()
 	if err != nil {
@@ -107,6 +108,9 @@ func (s Sources) pendingNewNodes(f *Facts, name string) error {
 		recorded[a.CSRUID] = true
 	}
 	f.PendingNodeCSRs, f.PendingAhead, f.ContestingCSRs = 0, 0, nil
+	// Only a token of the same pool contests: another pool's token cannot
+	// join this node (PoolMismatch) and is denied for that.
+	pool, _ := poolFromGroups(f.CSR.Spec.Groups)
 	for _, c := range csrs {
 		if c.Spec.SignerName != certificatesv1.KubeAPIServerClientKubeletSignerName || Classify(c) != KindNewNode ||
 			ConditionOf(c) != Pending || (recorded[c.UID] && c.UID != "") {
@@ -123,7 +127,7 @@ func (s Sources) pendingNewNodes(f *Facts, name string) error {
 		if olderCSR(c, f.CSR) {
 			f.PendingAhead++
 		}
-		if name != "" && node == name {
+		if other, _ := poolFromGroups(c.Spec.Groups); name != "" && node == name && other == pool {
 			f.ContestingCSRs = append(f.ContestingCSRs, c.Name)
 		}
 	}

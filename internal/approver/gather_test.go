@@ -183,11 +183,21 @@ func TestGatherCountsOnlyValidPendingJoins(t *testing.T) {
 		t.Fatalf("pending %d, ahead %d, contesting %q; want 3 valid pending (two peers and this one), 1 ahead, none contesting",
 			f.PendingNodeCSRs, f.PendingAhead, f.ContestingCSRs)
 	}
-	// A second valid CSR for the same node contests the join, both ways.
+	// A valid CSR of another pool's token for the same node does not
+	// contest: it cannot join this node and is denied for that.
+	otherPool := valid.DeepCopy()
+	otherPool.Spec.Groups = []string{"system:bootstrappers", "system:bootstrappers:kelp", "system:bootstrappers:kelp:other"}
+	w.add(otherPool, 7)
+	if v, f, _ := w.decide(t, mine); v.Reason == ReasonContestedJoin || len(f.ContestingCSRs) != 0 {
+		t.Fatalf("Decide = %s %s contesting %q; another pool's token must not contest", v.Action, v.Reason, f.ContestingCSRs)
+	}
+	w.csrs = w.csrs[:len(w.csrs)-1]
+	// A second valid CSR of the same pool for the same node contests the
+	// join, both ways.
 	rival := w.add(valid, 7)
-	v, f, calls := w.decide(t, mine)
-	if v.Reason != ReasonContestedJoin || !slices.Equal(v.Contested, []string{rival.Name}) || calls != 0 {
-		t.Fatalf("Decide = %s %s contested %q after %d cloud calls; want ContestedJoin naming %s, no cloud call", v.Action, v.Reason, v.Contested, calls, rival.Name)
+	v, f, _ := w.decide(t, mine)
+	if v.Reason != ReasonContestedJoin || !slices.Equal(v.Contested, []string{rival.Name}) {
+		t.Fatalf("Decide = %s %s contested %q; want ContestedJoin naming %s", v.Action, v.Reason, v.Contested, rival.Name)
 	}
 	if v, _, _ := w.decide(t, rival); !slices.Equal(v.Contested, []string{mine.Name}) {
 		t.Fatalf("the rival's verdict %s %s names %q, want %s", v.Action, v.Reason, v.Contested, mine.Name)

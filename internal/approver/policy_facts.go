@@ -23,7 +23,7 @@ func floodAdmits(f Facts, cfg Config) bool {
 
 // newNodeScreen: a bootstrap token asks for the client certificate of a
 // node that has never joined. These checks need no cloud: the request, the
-// requestor, flood control and contested joins.
+// requestor and flood control.
 func (e *eval) newNodeScreen() {
 	e.requestChecks()
 	e.requestorChecks()
@@ -34,13 +34,6 @@ func (e *eval) newNodeScreen() {
 				e.f.PendingAhead, e.f.Nodes, e.cfg.FloodHeadroom)
 		}
 		return passed("%d of %d pending new-node CSRs ahead of this one, within %d", e.f.PendingAhead, e.f.PendingNodeCSRs, limit)
-	})
-	e.run("contested-join", e.name != "", noName, func() outcome {
-		if others := e.f.ContestingCSRs; len(others) > 0 {
-			return failed(ReasonContestedJoin, "another pending CSR %s asks for node %s too; neither is approved",
-				quoteAll(others), e.name)
-		}
-		return passed("no other pending CSR asks for node %s", e.name)
 	})
 }
 
@@ -85,6 +78,15 @@ func (e *eval) newNodeCloud() {
 				e.inst.ID, stamp(a.At), a.CSRName)
 		}
 		return passed("no earlier approval for instance %s", e.inst.ID)
+	})
+	// Last, so that a CSR failing on its own (a replay for a Node that
+	// exists, another pool's token) is denied for that.
+	e.run("contested-join", e.name != "", noName, func() outcome {
+		if others := e.f.ContestingCSRs; len(others) > 0 {
+			return failed(ReasonContestedJoin, "another pending CSR %s of the same pool asks for node %s too; neither is approved",
+				quoteAll(others), e.name)
+		}
+		return passed("no other pending CSR asks for node %s", e.name)
 	})
 }
 
