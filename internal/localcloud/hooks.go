@@ -69,6 +69,10 @@ type lifecycleHookXML struct {
 	DefaultResult         string `xml:"DefaultResult"`
 }
 
+// emptyResult renders an empty <ActionResult> element: the model of
+// these actions has a result wrapper with no members, and the SDK expects it.
+type emptyResult struct{}
+
 type describeHooksResult struct {
 	Hooks members[lifecycleHookXML] `xml:"LifecycleHooks"`
 }
@@ -202,7 +206,7 @@ func (c *Cloud) putLifecycleHook(p params) (any, error) {
 	}
 	c.log.Info("lifecycle hook put", "group", groupName, "hook", name, "transition", h.Transition,
 		"heartbeatTimeout", h.HeartbeatTimeout, "defaultResult", h.DefaultResult)
-	return nil, nil
+	return &emptyResult{}, nil
 }
 
 func (c *Cloud) describeLifecycleHooks(p params) (any, error) {
@@ -273,7 +277,7 @@ func (c *Cloud) deleteLifecycleHook(p params) (any, error) {
 	}
 	c.follow(done)
 	c.log.Info("lifecycle hook deleted", "group", groupName, "hook", name, "completed", len(done))
-	return nil, nil
+	return &emptyResult{}, nil
 }
 
 // findAction finds the instance of the group waiting on the hook's action
@@ -335,7 +339,7 @@ func (c *Cloud) completeLifecycleAction(p params) (any, error) {
 	}
 	c.follow([]outcome{out})
 	c.log.Info("lifecycle action completed", "group", g.Name, "instance", inst.ID, "hook", p.str("LifecycleHookName"), "result", result)
-	return nil, nil
+	return &emptyResult{}, nil
 }
 
 func (c *Cloud) recordLifecycleActionHeartbeat(p params) (any, error) {
@@ -358,5 +362,5 @@ func (c *Cloud) recordLifecycleActionHeartbeat(p params) (any, error) {
 		return nil, err
 	}
 	c.armActions(next)
-	return nil, nil
+	return &emptyResult{}, nil
 }
