@@ -29,8 +29,8 @@ func (c *Cloud) terminateInGroup(p params) (any, error) {
 	if inst == nil || g == nil || inst.State == stateTerminated {
 		return nil, validationf("Instance Id not found - No managed instance found for instance ID: %s", id)
 	}
-	if inst.State == stateTerminating {
-		return nil, validationf("The instance %s is already terminating.", id)
+	if !inst.State.active() {
+		return nil, validationf("The instance %s is already terminating (%s).", id, inst.State)
 	}
 	now := c.clock.Now().UTC()
 	ch := &changes{}
@@ -46,17 +46,16 @@ func (c *Cloud) terminateInGroup(p params) (any, error) {
 		cause = fmt.Sprintf("At %s instance %s was taken out of service in response to a user request, shrinking the capacity from %d to %d.",
 			causeTime(now), id, g.Desired, ng.Desired)
 	}
-	stop, err := c.beginTermination(ch, g, inst, cause, "Client.UserInitiatedShutdown", now)
+	out, err := c.leave(ch, g, inst, cause, "Client.UserInitiatedShutdown", now)
 	if err != nil {
 		return nil, err
 	}
 	if err := c.commit(ch); err != nil {
 		return nil, err
 	}
-	c.startStops([]stopRequest{stop})
-	c.trigger()
+	c.follow([]outcome{out})
 	c.log.Info("instance terminated by request", "instance", id, "group", g.Name, "decrement", decrement)
-	return &activityResult{Activity: c.st.activities[stop.ActivityID].xml()}, nil
+	return &activityResult{Activity: c.st.activities[c.st.instances[id].TerminateActivity].xml()}, nil
 }
 
 func (c *Cloud) describeASInstances(p params) (any, error) {

@@ -40,6 +40,11 @@ func (c *Cloud) autoScalingHandlers() map[string]asHandler {
 		"CreateOrUpdateTags":                  c.createOrUpdateTags,
 		"DeleteTags":                          c.deleteASTags,
 		"DescribeTags":                        c.describeASTags,
+		"PutLifecycleHook":                    c.putLifecycleHook,
+		"DescribeLifecycleHooks":              c.describeLifecycleHooks,
+		"DeleteLifecycleHook":                 c.deleteLifecycleHook,
+		"CompleteLifecycleAction":             c.completeLifecycleAction,
+		"RecordLifecycleActionHeartbeat":      c.recordLifecycleActionHeartbeat,
 	}
 }
 
@@ -70,6 +75,10 @@ func (c *Cloud) createGroup(p params) (any, error) {
 	if len(in.Tags) > 50 {
 		return nil, errf(codeLimitExceeded, "The number of tags (%d) exceeds the limit of 50 per Auto Scaling group.", len(in.Tags))
 	}
+	hooks, err := parseHookSpecs(p)
+	if err != nil {
+		return nil, err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, exists := c.st.groups[in.Name]; exists {
@@ -83,7 +92,7 @@ func (c *Cloud) createGroup(p params) (any, error) {
 	g := &group{Name: in.Name, ARN: c.groupARN(in.Name), Template: in.Template, Mixed: in.Mixed,
 		Min: *in.Min, Max: *in.Max, Desired: desired, DefaultCooldown: 300, Zones: zones, Subnets: in.Subnets,
 		HealthCheckType: "EC2", Tags: mergeTags(nil, in.Tags), TerminationPolicies: in.TerminationPolicies,
-		Created: now}
+		Hooks: hooks, Created: now}
 	if err := c.applyGroupOptions(g, in); err != nil {
 		return nil, err
 	}
@@ -115,7 +124,10 @@ func (c *Cloud) applyGroupOptions(g *group, in groupInput) error {
 		g.HealthCheckType = in.HealthCheckType
 	}
 	if len(g.TerminationPolicies) == 0 {
-		g.TerminationPolicies = []string{"Default"}
+		g.TerminationPolicies = []string{policyDefault}
+	}
+	if err := checkTerminationPolicies(g.TerminationPolicies); err != nil {
+		return err
 	}
 	if in.NewInstancesProtectedFromScaleIn != nil {
 		g.NewInstancesProtectedFromScaleIn = *in.NewInstancesProtectedFromScaleIn
@@ -233,17 +245,16 @@ func (c *Cloud) deleteGroup(p params) (any, error) {
 	now := c.clock.Now().UTC()
 	ch := &changes{}
 	var stops []stopRequest
-	for _, inst := range insts {
-		if !inst.State.active() {
-			continue
-		}
+	for _, inst := range insts { // ForceDelete skips the lifecycle hooks, as on AWS
 		cause := fmt.Sprintf("At %s a user request deleted the AutoScalingGroup with ForceDelete, terminating instance %s.",
 			causeTime(now), inst.ID)
-		stop, err := c.beginTermination(ch, g, inst, cause, "Client.UserInitiatedShutdown", now)
+		stop, err := c.terminateNow(ch, g, inst, cause, "Client.UserInitiatedShutdown", now)
 		if err != nil {
 			return nil, err
 		}
-		stops = append(stops, stop)
+		if stop != nil {
+			stops = append(stops, *stop)
+		}
 	}
 	ch.deleteGroup(name)
 	if err := c.commit(ch); err != nil {

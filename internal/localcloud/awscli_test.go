@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 // awsCLI runs the AWS CLI against the endpoint and returns its stdout; the
@@ -162,5 +164,65 @@ func TestAWSCLICompatibility(t *testing.T) {
 	_, stderr, err := cli.run("autoscaling", "set-desired-capacity", "--auto-scaling-group-name", "cli-group", "--desired-capacity", "99")
 	if err == nil || !strings.Contains(stderr, "ValidationError") {
 		t.Fatalf("set-desired-capacity above max: err %v, stderr %q; want a ValidationError", err, stderr)
+	}
+}
+
+func TestAWSCLILifecycleHooks(t *testing.T) {
+	e := newEnv(t)
+	cli := newAWSCLI(t, e.srv.URL)
+	lt := e.createTemplate("base", "m5.large", ImageLocalNode)
+	e.createGroup("g", lt, 0, 3, 2)
+	e.waitSettled("g", 2)
+
+	cli.json("autoscaling", "put-lifecycle-hook", "--auto-scaling-group-name", "g", "--lifecycle-hook-name", "drain",
+		"--lifecycle-transition", "autoscaling:EC2_INSTANCE_TERMINATING", "--heartbeat-timeout", "30",
+		"--default-result", "CONTINUE", "--notification-metadata", "kelp")
+	hooks := cli.json("autoscaling", "describe-lifecycle-hooks", "--auto-scaling-group-name", "g", "--lifecycle-hook-names", "drain")
+	if dig(t, hooks, "LifecycleHooks", 0, "HeartbeatTimeout") != float64(30) || dig(t, hooks, "LifecycleHooks", 0, "GlobalTimeout") != float64(3000) ||
+		dig(t, hooks, "LifecycleHooks", 0, "DefaultResult") != "CONTINUE" || dig(t, hooks, "LifecycleHooks", 0, "NotificationMetadata") != "kelp" {
+		t.Fatalf("describe-lifecycle-hooks: %v", hooks)
+	}
+
+	cli.json("autoscaling", "set-desired-capacity", "--auto-scaling-group-name", "g", "--desired-capacity", "1")
+	var leaving string
+	testenv.EventuallyTrue(t, waitTimeout, "an instance in Terminating:Wait", func() bool {
+		insts := cli.json("autoscaling", "describe-auto-scaling-instances")
+		for _, i := range dig(t, insts, "AutoScalingInstances").([]any) {
+			if dig(t, i, "LifecycleState") == "Terminating:Wait" {
+				leaving = dig(t, i, "InstanceId").(string)
+				return true
+			}
+		}
+		return false
+	})
+	acts := cli.json("autoscaling", "describe-scaling-activities", "--auto-scaling-group-name", "g")
+	found := false
+	for _, a := range dig(t, acts, "Activities").([]any) {
+		if dig(t, a, "Description") == "Terminating EC2 instance: "+leaving {
+			found = dig(t, a, "StatusCode") == "MidLifecycleAction"
+		}
+	}
+	if !found {
+		t.Fatalf("describe-scaling-activities: no MidLifecycleAction termination of %s: %v", leaving, acts)
+	}
+	cli.json("autoscaling", "record-lifecycle-action-heartbeat", "--auto-scaling-group-name", "g", "--lifecycle-hook-name", "drain",
+		"--instance-id", leaving)
+	cli.json("autoscaling", "complete-lifecycle-action", "--auto-scaling-group-name", "g", "--lifecycle-hook-name", "drain",
+		"--instance-id", leaving, "--lifecycle-action-result", "CONTINUE")
+	e.waitTerminated(leaving)
+	_, stderr, err := cli.run("autoscaling", "complete-lifecycle-action", "--auto-scaling-group-name", "g", "--lifecycle-hook-name", "drain",
+		"--instance-id", leaving, "--lifecycle-action-result", "CONTINUE")
+	if err == nil || !strings.Contains(stderr, "ValidationError") || !strings.Contains(stderr, "No active Lifecycle Action") {
+		t.Fatalf("complete-lifecycle-action twice: err %v, stderr %q", err, stderr)
+	}
+	_, stderr, err = cli.run("autoscaling", "put-lifecycle-hook", "--auto-scaling-group-name", "g", "--lifecycle-hook-name", "drain",
+		"--heartbeat-timeout", "10")
+	if err == nil || !strings.Contains(stderr, "ValidationError") {
+		t.Fatalf("put-lifecycle-hook with a 10 s heartbeat: err %v, stderr %q", err, stderr)
+	}
+	cli.json("autoscaling", "delete-lifecycle-hook", "--auto-scaling-group-name", "g", "--lifecycle-hook-name", "drain")
+	hooks = cli.json("autoscaling", "describe-lifecycle-hooks", "--auto-scaling-group-name", "g")
+	if len(dig(t, hooks, "LifecycleHooks").([]any)) != 0 {
+		t.Fatalf("after delete-lifecycle-hook: %v", hooks)
 	}
 }

@@ -22,7 +22,28 @@
 //     Availability Zones, honouring MixedInstancesPolicy (on-demand base and
 //     percentage, prioritized and lowest-price on-demand, lowest-price,
 //     price-capacity-optimized and capacity-optimized spot against simulated
-//     per-pool spot capacity).
+//     per-pool spot capacity). Scale-in picks its instances by the group's
+//     TerminationPolicies (termination.go: zone balance first, then
+//     Default, OldestInstance, NewestInstance, OldestLaunchTemplate,
+//     OldestLaunchConfiguration, ClosestToNextInstanceHour; AllocationStrategy
+//     falls back to Default).
+//   - Lifecycle hooks (hooks.go, hookwait.go): PutLifecycleHook (and
+//     CreateAutoScalingGroup's LifecycleHookSpecificationList),
+//     DescribeLifecycleHooks, DeleteLifecycleHook, CompleteLifecycleAction
+//     and RecordLifecycleActionHeartbeat (by LifecycleActionToken or
+//     InstanceId), with AWS's limits (heartbeat 30-7,200 s, default 3,600;
+//     global timeout min(100 x heartbeat, 48 h); 50 hooks a group). Every
+//     way an instance leaves its group — a lower desired capacity,
+//     TerminateInstanceInAutoScalingGroup, a spot interruption notice —
+//     goes through the terminating hooks: InService -> Terminating:Wait
+//     (the instance keeps running: its node can be drained) ->
+//     Terminating:Proceed on CONTINUE, ABANDON or timeout (DefaultResult)
+//     -> Terminated; its scaling activity is MidLifecycleAction meanwhile
+//     and ends when the instance is terminated. A spot instance still
+//     terminates at its deadline. Launching hooks hold a booted instance in
+//     Pending:Wait; ABANDON terminates it. EC2 TerminateInstances, a failed
+//     boot and ForceDelete skip the hooks, as on AWS. Timeouts run on the
+//     injected clock; hooks and waiting instances survive a restart.
 //   - Faults one can turn on ([Faults]): boot delay, launch failures
 //     (InsufficientInstanceCapacity), spot interruptions and API throttling.
 //

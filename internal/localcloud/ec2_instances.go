@@ -299,14 +299,16 @@ func (c *Cloud) terminateInstances(p params) (ec2Response, error) {
 	for _, id := range slices.Compact(slices.Sorted(slices.Values(ids))) {
 		inst := c.st.instances[id]
 		change := instanceStateChange{ID: id, Previous: stateOf(inst.State), Current: stateOf(inst.State)}
-		if inst.State.active() {
-			cause := fmt.Sprintf("At %s an instance was taken out of service in response to an EC2 health check indicating "+
-				"it has been terminated or stopped.", causeTime(now))
-			stop, err := c.beginTermination(ch, c.st.groups[inst.Group], inst, cause, "Client.UserInitiatedShutdown", now)
-			if err != nil {
-				return nil, err
-			}
-			stops = append(stops, stop)
+		// On a group's instance, too, TerminateInstances skips the
+		// lifecycle hooks (an instance in Terminating:Wait goes at once).
+		cause := fmt.Sprintf("At %s an instance was taken out of service in response to an EC2 health check indicating "+
+			"it has been terminated or stopped.", causeTime(now))
+		stop, err := c.terminateNow(ch, c.st.groups[inst.Group], inst, cause, "Client.UserInitiatedShutdown", now)
+		if err != nil {
+			return nil, err
+		}
+		if stop != nil {
+			stops = append(stops, *stop)
 			change.Current = stateOf(stateTerminating)
 		}
 		resp.Instances = append(resp.Instances, change)

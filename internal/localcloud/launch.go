@@ -32,7 +32,7 @@ func (c *Cloud) newLaunchState(g *group, active []*instance) *launchState {
 		ls.addGroup(inst)
 	}
 	for _, inst := range c.st.instances {
-		if inst.Spot && inst.State.active() {
+		if inst.Spot && inst.State.runs() {
 			ls.spotUsed[[2]string{inst.Type, inst.Zone}]++
 		}
 	}

@@ -12,7 +12,8 @@ import (
 
 // Instance lifecycle: Pending --boot ok--> InService --> Terminating
 // --runtime stopped--> Terminated; a failed boot goes from Pending (or, after
-// a restart, InService) through Terminating to Terminated at once.
+// a restart, InService) through Terminating to Terminated at once. The
+// lifecycle hooks' wait states are hookwait.go's.
 
 // scheduleBoot boots the instance after delay on the injected clock.
 // c.mu must be held.
@@ -50,7 +51,7 @@ func (c *Cloud) instanceInfo(inst *instance) InstanceInfo {
 func (c *Cloud) boot(id string) {
 	c.mu.Lock()
 	inst := c.st.instances[id]
-	if c.closed || inst == nil || !inst.State.active() {
+	if c.closed || inst == nil || !inst.State.runs() {
 		c.mu.Unlock()
 		return
 	}
@@ -70,7 +71,7 @@ func (c *Cloud) boot(id string) {
 	}
 	inst = c.st.instances[id]
 	switch {
-	case inst == nil || !inst.State.active(): // terminated while booting
+	case inst == nil || !inst.State.runs(): // terminated while booting
 		if err == nil {
 			c.goLocked(func() { c.runtime.Stop(id) })
 		}
@@ -81,15 +82,25 @@ func (c *Cloud) boot(id string) {
 	}
 }
 
-// markInService completes a launch. c.mu must be held.
+// markInService completes a launch, or waits on the group's launching
+// hooks first. c.mu must be held.
 func (c *Cloud) markInService(inst *instance) {
 	now := c.clock.Now().UTC()
+	ch := &changes{}
+	if waiting, ok := c.waitForLaunch(ch, inst, now); ok {
+		if err := c.commit(ch); err != nil {
+			c.log.Error("wait for launch: commit", "instance", inst.ID, "error", err)
+			return
+		}
+		c.log.Info("instance waits on launching hooks", "instance", inst.ID, "group", inst.Group)
+		c.armActions(waiting)
+		return
+	}
 	next, err := inst.transition(stateInService, now)
 	if err != nil {
 		c.log.Error("mark in service", "error", err)
 		return
 	}
-	ch := &changes{}
 	ch.putInstance(next)
 	if a := c.st.activities[inst.LaunchActivity]; a != nil && a.StatusCode == activityInProgress {
 		na := *a
@@ -109,6 +120,19 @@ func (c *Cloud) markInService(inst *instance) {
 func (c *Cloud) failBoot(inst *instance, bootErr error) {
 	now := c.clock.Now().UTC()
 	msg := "Instance failed to boot: " + bootErr.Error()
+	if inst.State == stateTerminatingWait { // after a restart: it was leaving anyway
+		ch := &changes{}
+		stop, err := c.proceedTermination(ch, inst, now)
+		if err == nil {
+			err = c.commit(ch)
+		}
+		if err != nil {
+			c.log.Error("fail boot", "instance", inst.ID, "error", err)
+			return
+		}
+		c.startStops([]stopRequest{stop})
+		return
+	}
 	terminating, err := inst.transition(stateTerminating, now)
 	if err != nil {
 		c.log.Error("fail boot", "error", err)
@@ -122,7 +146,7 @@ func (c *Cloud) failBoot(inst *instance, bootErr error) {
 	next.StateReason, next.StateMessage = "Server.InternalError", "Server.InternalError: "+msg
 	ch := &changes{}
 	ch.putInstance(next)
-	if a := c.st.activities[inst.LaunchActivity]; a != nil && a.StatusCode == activityInProgress {
+	if a := c.st.activities[inst.LaunchActivity]; a != nil && a.open() {
 		na := *a
 		na.StatusCode, na.StatusMessage, na.Progress, na.End = activityFailed, msg, 100, now
 		ch.putActivity(&na)
@@ -163,24 +187,19 @@ func (c *Cloud) beginTermination(ch *changes, g *group, inst *instance, cause, r
 	if err != nil {
 		return stopRequest{}, fmt.Errorf("begin termination: %w", err)
 	}
-	if t, ok := c.timers[inst.ID]; ok {
-		t.Stop()
-		delete(c.timers, inst.ID)
-	}
-	next.StateReason = reason
-	next.StateMessage = reason + ": " + map[string]string{
-		"Client.UserInitiatedShutdown":   "User initiated shutdown",
-		"Server.SpotInstanceTermination": "Spot instance termination",
-	}[reason]
+	c.stopTimer(inst.ID)
+	c.stopTimer(hookTimer(inst.ID))
+	next.Actions = nil
+	setStateReason(next, reason)
 	a := &activity{ID: newRequestID(), Group: inst.Group, Description: "Terminating EC2 instance: " + inst.ID,
 		Cause: cause, StatusCode: activityInProgress, Progress: 0, Start: now, Details: activityDetails(inst.Zone, inst.SubnetID)}
 	if g != nil {
 		a.GroupARN = g.ARN
 	}
 	next.TerminateActivity = a.ID
-	if la := c.st.activities[inst.LaunchActivity]; la != nil && la.StatusCode == activityInProgress {
+	if la := c.st.activities[inst.LaunchActivity]; la != nil && la.open() {
 		nla := *la
-		nla.StatusCode, nla.StatusMessage, nla.Progress, nla.End = "Cancelled", "Instance terminated before it was in service.", 100, now
+		nla.StatusCode, nla.StatusMessage, nla.Progress, nla.End = activityCancelled, "Instance terminated before it was in service.", 100, now
 		ch.putActivity(&nla)
 	}
 	ch.putInstance(next)
@@ -201,7 +220,7 @@ func (c *Cloud) finishTermination(s stopRequest) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	inst := c.st.instances[s.InstanceID]
-	if inst == nil || inst.State != stateTerminating {
+	if inst == nil || !inst.State.stopping() {
 		return
 	}
 	now := c.clock.Now().UTC()
@@ -251,7 +270,7 @@ func (c *Cloud) InterruptSpotInstance(id string) error {
 	switch {
 	case inst == nil:
 		return fmt.Errorf("interrupt spot instance %s: no such instance", id)
-	case !inst.Spot || !inst.State.active():
+	case !inst.Spot || !inst.State.runs():
 		return fmt.Errorf("interrupt spot instance %s: not a running spot instance", id)
 	case !inst.InterruptAt.IsZero():
 		return nil
@@ -259,19 +278,32 @@ func (c *Cloud) InterruptSpotInstance(id string) error {
 	return c.noticeSpot(inst, c.clock.Now().UTC())
 }
 
-// noticeSpot records the notice and schedules the interruption. c.mu must
-// be held.
+// noticeSpot records the notice and schedules the interruption; in a
+// group with terminating hooks the instance starts leaving at once, into
+// Terminating:Wait. c.mu must be held.
 func (c *Cloud) noticeSpot(inst *instance, now time.Time) error {
 	notice := c.faults.interruptionNotice()
 	next := inst.clone()
 	next.InterruptAt = now.Add(notice)
 	ch := &changes{}
 	ch.putInstance(next)
+	var out outcome
+	if g := c.st.groups[inst.Group]; g != nil && len(g.hooksOf(transitionTerminating)) > 0 && next.State.active() {
+		cause := fmt.Sprintf("At %s an instance was taken out of service in response to an EC2 Spot Instance interruption notice.",
+			causeTime(now))
+		var err error
+		if out, err = c.leave(ch, g, next, cause, "Server.SpotInstanceTermination", now); err != nil {
+			return fmt.Errorf("notice spot interruption of %s: %w", inst.ID, err)
+		}
+	}
 	if err := c.commit(ch); err != nil {
 		return fmt.Errorf("notice spot interruption of %s: %w", inst.ID, err)
 	}
 	id, at := inst.ID, next.InterruptAt
 	c.goLater(id, notice, func() { c.interrupt(id) })
+	if out.wait != nil {
+		c.follow([]outcome{out})
+	}
 	if n, ok := c.runtime.(SpotInterruptionNotifier); ok {
 		c.goLocked(func() { n.NotifySpotInterruption(id, at) })
 	}
@@ -279,19 +311,20 @@ func (c *Cloud) noticeSpot(inst *instance, now time.Time) error {
 	return nil
 }
 
-// interrupt terminates a spot instance whose notice ran out.
+// interrupt terminates a spot instance whose notice ran out, whatever its
+// lifecycle hooks say.
 func (c *Cloud) interrupt(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	inst := c.st.instances[id]
-	if inst == nil || !inst.State.active() {
+	if inst == nil || !inst.State.runs() {
 		return
 	}
 	now := c.clock.Now().UTC()
 	cause := fmt.Sprintf("At %s an instance was taken out of service in response to an EC2 Spot Instance interruption notice.", causeTime(now))
 	ch := &changes{}
-	stop, err := c.beginTermination(ch, c.st.groups[inst.Group], inst, cause, "Server.SpotInstanceTermination", now)
-	if err != nil {
+	stop, err := c.terminateNow(ch, c.st.groups[inst.Group], inst, cause, "Server.SpotInstanceTermination", now)
+	if err != nil || stop == nil {
 		c.log.Error("spot interruption", "instance", id, "error", err)
 		return
 	}
@@ -300,12 +333,13 @@ func (c *Cloud) interrupt(id string) {
 		return
 	}
 	c.log.Info("spot instance interrupted", "instance", id, "group", inst.Group)
-	c.startStops([]stopRequest{stop})
+	c.startStops([]stopRequest{*stop})
 	c.trigger()
 }
 
 // resumeLocked picks up where the last run stopped: boots Pending and
-// InService instances again under their ids, re-arms spot notices and
+// running instances (InService, or waiting on lifecycle hooks) again under
+// their ids, re-arms spot notices and lifecycle action timeouts and
 // finishes terminations. c.mu must be held.
 func (c *Cloud) resumeLocked() {
 	now := c.clock.Now().UTC()
@@ -315,12 +349,13 @@ func (c *Cloud) resumeLocked() {
 		case inst.Group == "" && inst.State.active(): // RunInstance's: never booted
 		case inst.State == statePending:
 			c.scheduleBoot(id, c.faults.bootDelay(c.rnd))
-		case inst.State == stateInService:
+		case inst.State.runs():
 			c.goLocked(func() { c.boot(id) })
 			if !inst.InterruptAt.IsZero() {
 				c.goLater(id, max(0, inst.InterruptAt.Sub(now)), func() { c.interrupt(id) })
 			}
-		case inst.State == stateTerminating:
+			c.armActions(inst)
+		case inst.State.stopping():
 			c.startStops([]stopRequest{{InstanceID: id, ActivityID: inst.TerminateActivity}})
 		}
 	}

@@ -5,12 +5,11 @@ import (
 	"hash/fnv"
 	"math"
 	"slices"
-	"time"
 )
 
 // This file is the pure core of Auto Scaling's choices: how many instances
-// are on-demand, which pool (instance type in a zone) a launch uses, and
-// which instances a scale-in terminates. No state, no clock, no IO.
+// are on-demand, which pool (instance type in a zone) a launch uses
+// (termination.go has which instances a scale-in terminates). No state, no clock, no IO.
 
 // spotStrategies are the SpotAllocationStrategy values the cloud knows.
 var spotStrategies = []string{"lowest-price", "price-capacity-optimized", "capacity-optimized", "capacity-optimized-prioritized"}
@@ -95,84 +94,6 @@ func spotPrice(regional float64, instanceType, zone string) float64 {
 	_, _ = h.Write([]byte(instanceType + "/" + zone))
 	factor := 0.95 + float64(h.Sum32()%1001)/10000
 	return math.Round(regional*factor*10000) / 10000
-}
-
-// victim is an instance a scale-in may terminate.
-type victim struct {
-	ID         string
-	Zone       string
-	Spot       bool
-	Protected  bool // ProtectedFromScaleIn
-	Current    bool // launched from the group's current template version
-	LaunchTime time.Time
-}
-
-// chooseVictims picks n instances to terminate with AWS's default
-// termination policy: from the zone with the most instances (ties: the
-// zone listed last), the capacity type above its target first (excess
-// on-demand, then excess spot), instances of an older launch template
-// first, then the oldest. Protected instances are never chosen; fewer than
-// n come back when too few are unprotected.
-func chooseVictims(insts []victim, zones []string, n, excessOnDemand, excessSpot int) []string {
-	left := slices.Clone(insts)
-	var out []string
-	for len(out) < n {
-		counts := map[string]int{}
-		for _, v := range left {
-			counts[v.Zone]++
-		}
-		var pool []victim
-		for _, z := range zonesByCountDesc(zones, counts) {
-			pool = slices.DeleteFunc(filterZone(left, z), func(v victim) bool { return v.Protected })
-			if len(pool) > 0 {
-				break
-			}
-		}
-		if len(pool) == 0 {
-			break
-		}
-		pool = preferCapacityType(pool, &excessOnDemand, &excessSpot)
-		pick := slices.MinFunc(pool, func(a, b victim) int {
-			return cmp.Or(boolCmp(a.Current, b.Current), a.LaunchTime.Compare(b.LaunchTime), cmp.Compare(a.ID, b.ID))
-		})
-		out = append(out, pick.ID)
-		left = slices.DeleteFunc(left, func(v victim) bool { return v.ID == pick.ID })
-	}
-	return out
-}
-
-func filterZone(vs []victim, zone string) []victim {
-	var out []victim
-	for _, v := range vs {
-		if v.Zone == zone {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-// preferCapacityType narrows pool to the capacity type in excess, if any,
-// and counts the choice against that excess.
-func preferCapacityType(pool []victim, excessOD, excessSpot *int) []victim {
-	for _, want := range []struct {
-		spot   bool
-		excess *int
-	}{{false, excessOD}, {true, excessSpot}} {
-		if *want.excess <= 0 {
-			continue
-		}
-		var of []victim
-		for _, v := range pool {
-			if v.Spot == want.spot {
-				of = append(of, v)
-			}
-		}
-		if len(of) > 0 {
-			*want.excess--
-			return of
-		}
-	}
-	return pool
 }
 
 // zonesByCountDesc orders zones by instance count, most first; ties put the

@@ -138,7 +138,7 @@ func TestChooseVictims(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := chooseVictims(tt.insts, zones, tt.n, tt.exOD, tt.exSp); !slices.Equal(got, tt.want) {
+			if got := chooseVictims(tt.insts, tt.n, scaleInRule{Zones: zones, ExcessOnDemand: tt.exOD, ExcessSpot: tt.exSp}); !slices.Equal(got, tt.want) {
 				t.Fatalf("chooseVictims = %v, want %v", got, tt.want)
 			}
 		})
@@ -158,7 +158,7 @@ func TestChooseVictimsKeepsBalance(t *testing.T) {
 				Current: r.IntN(2) == 0, LaunchTime: testStart.Add(time.Duration(r.IntN(100)) * time.Minute)})
 		}
 		n := r.IntN(len(insts) + 1)
-		got := chooseVictims(insts, zones, n, r.IntN(3), r.IntN(3))
+		got := chooseVictims(insts, n, scaleInRule{Zones: zones, ExcessOnDemand: r.IntN(3), ExcessSpot: r.IntN(3), Policies: []string{policyNewestInstance}})
 		if len(got) != n {
 			t.Fatalf("chose %d of %d, want %d", len(got), len(insts), n)
 		}

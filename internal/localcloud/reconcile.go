@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -151,38 +152,40 @@ func (c *Cloud) capacityTypes(g *group, ls *launchState, n int) []bool {
 	return out
 }
 
-// scaleIn terminates n of the active instances. c.mu must be held.
+// scaleIn takes n of the active instances out of g, chosen by its
+// termination policies, through its terminating hooks. c.mu must be held.
 func (c *Cloud) scaleIn(g *group, active []*instance, n int, now time.Time) {
 	var vs []victim
 	onDemand, spot := 0, 0
 	current := c.currentTemplate(g)
 	for _, inst := range active {
+		version, _ := strconv.ParseInt(inst.Template.Version, 10, 64)
 		vs = append(vs, victim{ID: inst.ID, Zone: inst.Zone, Spot: inst.Spot, Protected: inst.ProtectedFromScaleIn,
-			Current: inst.Template == current, LaunchTime: inst.LaunchTime})
+			Current: inst.Template == current, Version: version, LaunchTime: inst.LaunchTime})
 		if inst.Spot {
 			spot++
 		} else {
 			onDemand++
 		}
 	}
-	excessOD, excessSpot := 0, 0
+	rule := scaleInRule{Zones: g.Zones, Policies: g.TerminationPolicies, Now: now}
 	if g.Mixed != nil {
 		target := onDemandTarget(g.Mixed.Distribution, g.Desired)
-		excessOD, excessSpot = max(0, onDemand-target), max(0, spot-(g.Desired-target))
+		rule.ExcessOnDemand, rule.ExcessSpot = max(0, onDemand-target), max(0, spot-(g.Desired-target))
 	}
-	ids := chooseVictims(vs, g.Zones, n, excessOD, excessSpot)
+	ids := chooseVictims(vs, n, rule)
 	ch := &changes{}
-	var stops []stopRequest
+	var outs []outcome
 	for _, id := range ids {
 		cause := groupCause(g, fmt.Sprintf("At %s an instance was taken out of service in response to a difference between "+
 			"desired and actual capacity, shrinking the capacity from %d to %d.  At %s instance %s was selected for termination.",
 			causeTime(now), len(active), len(active)-len(ids), causeTime(now), id))
-		stop, err := c.beginTermination(ch, g, c.st.instances[id], cause, "Client.UserInitiatedShutdown", now)
+		out, err := c.leave(ch, g, c.st.instances[id], cause, "Client.UserInitiatedShutdown", now)
 		if err != nil {
 			c.log.Error("scale in", "group", g.Name, "error", err)
 			return
 		}
-		stops = append(stops, stop)
+		outs = append(outs, out)
 	}
 	if g.Cause != "" && len(ids) > 0 {
 		ng := g.clone()
@@ -194,7 +197,7 @@ func (c *Cloud) scaleIn(g *group, active []*instance, n int, now time.Time) {
 		return
 	}
 	c.log.Info("scaling in", "group", g.Name, "terminating", ids)
-	c.startStops(stops)
+	c.follow(outs)
 }
 
 // currentTemplate returns the template and resolved version g launches

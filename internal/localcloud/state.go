@@ -11,27 +11,38 @@ import (
 type lifecycle string
 
 const (
-	statePending     lifecycle = "Pending"
-	stateInService   lifecycle = "InService"
-	stateTerminating lifecycle = "Terminating"
-	stateTerminated  lifecycle = "Terminated"
+	statePending            lifecycle = "Pending"
+	statePendingWait        lifecycle = "Pending:Wait"
+	statePendingProceed     lifecycle = "Pending:Proceed"
+	stateInService          lifecycle = "InService"
+	stateTerminating        lifecycle = "Terminating"
+	stateTerminatingWait    lifecycle = "Terminating:Wait"
+	stateTerminatingProceed lifecycle = "Terminating:Proceed"
+	stateTerminated         lifecycle = "Terminated"
 )
 
-// transitions lists the states each state may move to.
+// transitions lists the states each state may move to. Terminating is the
+// way out that skips the lifecycle hooks (EC2 TerminateInstances, a failed
+// boot, a force delete); Terminating:Wait the way through them.
 var transitions = map[lifecycle][]lifecycle{
-	statePending:     {stateInService, stateTerminating},
-	stateInService:   {stateTerminating},
-	stateTerminating: {stateTerminated},
+	statePending:            {statePendingWait, stateInService, stateTerminating, stateTerminatingWait},
+	statePendingWait:        {statePendingProceed, stateTerminating, stateTerminatingWait},
+	statePendingProceed:     {stateInService, stateTerminating, stateTerminatingWait},
+	stateInService:          {stateTerminating, stateTerminatingWait},
+	stateTerminatingWait:    {stateTerminatingProceed},
+	stateTerminating:        {stateTerminated},
+	stateTerminatingProceed: {stateTerminated},
 }
 
-// ec2State returns the EC2 instance state code and name of a lifecycle state.
+// ec2State returns the EC2 instance state code and name of a lifecycle
+// state: an instance waiting on a lifecycle hook is running.
 func (l lifecycle) ec2State() (int, string) {
 	switch l {
 	case statePending:
 		return 0, "pending"
-	case stateInService:
+	case statePendingWait, statePendingProceed, stateInService, stateTerminatingWait:
 		return 16, "running"
-	case stateTerminating:
+	case stateTerminating, stateTerminatingProceed:
 		return 32, "shutting-down"
 	default:
 		return 48, "terminated"
@@ -39,7 +50,20 @@ func (l lifecycle) ec2State() (int, string) {
 }
 
 // active reports whether the instance counts toward the group's capacity.
-func (l lifecycle) active() bool { return l == statePending || l == stateInService }
+func (l lifecycle) active() bool {
+	return l == statePending || l == statePendingWait || l == statePendingProceed || l == stateInService
+}
+
+// runs reports whether the instance's runtime runs (or boots): an
+// instance in Terminating:Wait keeps running until its hooks let it go.
+func (l lifecycle) runs() bool { return l.active() || l == stateTerminatingWait }
+
+// stopping reports whether the instance is on its way to Terminated with
+// nothing left to wait for.
+func (l lifecycle) stopping() bool { return l == stateTerminating || l == stateTerminatingProceed }
+
+// waiting reports whether the instance waits on lifecycle actions.
+func (l lifecycle) waiting() bool { return l == statePendingWait || l == stateTerminatingWait }
 
 // asTag is an Auto Scaling group tag.
 type asTag struct {
@@ -99,6 +123,7 @@ type group struct {
 	TerminationPolicies              []string
 	NewInstancesProtectedFromScaleIn bool
 	CapacityRebalance                bool
+	Hooks                            []lifecycleHook `json:",omitempty"` // in creation order
 	Created                          time.Time
 	// Cause is the user request that changed the desired capacity last and
 	// has not yet been reported in a scaling activity's cause.
@@ -118,6 +143,7 @@ func (g *group) clone() *group {
 	}
 	c.Zones, c.Subnets = slices.Clone(g.Zones), slices.Clone(g.Subnets)
 	c.Tags, c.TerminationPolicies = slices.Clone(g.Tags), slices.Clone(g.TerminationPolicies)
+	c.Hooks = slices.Clone(g.Hooks)
 	return &c
 }
 
@@ -147,11 +173,18 @@ type instance struct {
 	LaunchActivity                                                  string    `json:",omitempty"` // completed when InService
 	TerminateActivity                                               string    `json:",omitempty"` // completed when Terminated
 	InterruptAt                                                     time.Time // spot interruption deadline; zero if none
+	// Actions are the lifecycle actions the instance waits on in
+	// Pending:Wait or Terminating:Wait: one per hook of the transition.
+	Actions []lifecycleAction `json:",omitempty"`
+	// TerminateReason is the EC2 state reason an instance in
+	// Terminating:Wait terminates with.
+	TerminateReason string `json:",omitempty"`
 }
 
 func (i *instance) clone() *instance {
 	c := *i
 	c.Tags, c.SecurityGroupIDs = slices.Clone(i.Tags), slices.Clone(i.SecurityGroupIDs)
+	c.Actions = slices.Clone(i.Actions)
 	return &c
 }
 
@@ -210,10 +243,17 @@ type activity struct {
 
 // Activity status codes.
 const (
-	activityInProgress = "InProgress"
-	activitySuccessful = "Successful"
-	activityFailed     = "Failed"
+	activityInProgress   = "InProgress"
+	activityMidLifecycle = "MidLifecycleAction" // waiting on lifecycle hooks
+	activitySuccessful   = "Successful"
+	activityFailed       = "Failed"
+	activityCancelled    = "Cancelled"
 )
+
+// open reports whether the activity has not ended.
+func (a *activity) open() bool {
+	return a.StatusCode == activityInProgress || a.StatusCode == activityMidLifecycle
+}
 
 // meta is the store's bookkeeping: the next host offset to try per subnet.
 type meta struct {
