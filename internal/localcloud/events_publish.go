@@ -63,7 +63,7 @@ func (c *Cloud) stateChangeEvent(id, state string, now time.Time) Event {
 }
 
 // healthTime is AWS Health's time format in events.
-const healthTime = "Mon, 2 Jan 2006 15:04:05 GMT"
+const healthTime = "Mon, 02 Jan 2006 15:04:05 GMT"
 
 // HealthEventCode is the event type code [Cloud.ScheduleHealthEvent] uses
 // when given none.
