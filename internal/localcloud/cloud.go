@@ -60,6 +60,8 @@ type Cloud struct {
 	services   services
 	principals *principals
 	idem       idempotency
+	sqs        *sqsState    // SQS queues (sqs*.go)
+	events     *eventsState // the event bus (events*.go)
 
 	mu      sync.Mutex
 	st      *state
@@ -113,7 +115,15 @@ func Open(opts Options) (*Cloud, error) {
 		_ = c.store.close()
 		return nil, fmt.Errorf("open local cloud: %w", err)
 	}
-	for _, svc := range []*service{c.autoScalingService(), c.ec2Service()} {
+	if err := c.openSQS(); err != nil {
+		_ = c.store.close()
+		return nil, fmt.Errorf("open local cloud: sqs: %w", err)
+	}
+	if err := c.openEvents(); err != nil {
+		_ = c.store.close()
+		return nil, fmt.Errorf("open local cloud: events: %w", err)
+	}
+	for _, svc := range []*service{c.autoScalingService(), c.ec2Service(), c.sqsService(), c.eventsService()} {
 		if err := c.services.register(svc); err != nil {
 			_ = c.store.close()
 			return nil, fmt.Errorf("open local cloud: %w", err)
@@ -207,6 +217,7 @@ func (c *Cloud) Close() error {
 		}
 	}
 	c.mu.Unlock()
+	c.closeSQS()
 	c.wg.Wait()
 	for _, id := range running {
 		c.runtime.Stop(id)
@@ -253,7 +264,8 @@ func (c *Cloud) goLater(instanceID string, d time.Duration, f func()) {
 	})
 }
 
-// commit writes the changes to the store, then to memory. c.mu must be held.
+// commit writes the changes to the store, then to memory, and publishes
+// the instance events they cause. c.mu must be held.
 func (c *Cloud) commit(ch *changes) error {
 	if c.closed {
 		return errClosed
@@ -261,7 +273,11 @@ func (c *Cloud) commit(ch *changes) error {
 	if err := c.store.apply(ch); err != nil {
 		return err
 	}
+	events := c.instanceEvents(ch, c.clock.Now())
 	c.st.apply(ch)
+	for _, ev := range events {
+		c.publish(ev)
+	}
 	return nil
 }
 

@@ -1,6 +1,7 @@
 // Package localcloud is an AWS-compatible local cloud: one HTTP endpoint on
-// 127.0.0.1 that speaks the Auto Scaling query API (2011-01-01) and the EC2
-// query API (2016-11-15) exactly as aws-sdk-go-v2 and the AWS CLI expect
+// 127.0.0.1 that speaks the Auto Scaling query API (2011-01-01), the EC2
+// query API (2016-11-15), SQS (AWS JSON 1.0) and a minimal EventBridge
+// (AWS JSON 1.1) exactly as aws-sdk-go-v2 and the AWS CLI expect
 // (and is built to take more services, protocols and callers),
 // backed by Auto Scaling groups whose instances are booted on this machine
 // through a [Runtime].
@@ -46,14 +47,31 @@
 //     injected clock; hooks and waiting instances survive a restart.
 //   - Faults one can turn on ([Faults]): boot delay, launch failures
 //     (InsufficientInstanceCapacity), spot interruptions and API throttling.
+//   - SQS standard queues (sqs*.go): CreateQueue, GetQueueUrl,
+//     Get/SetQueueAttributes, DeleteQueue, ListQueues, PurgeQueue,
+//     SendMessage(Batch), ReceiveMessage with long polling on the injected
+//     clock, DeleteMessage(Batch), ChangeMessageVisibility(Batch); errors
+//     as the SDK's typed errors (QueueDoesNotExist, ReceiptHandleIsInvalid,
+//     ...); queues and messages persisted beside the rest of the state.
+//   - An event bus (events*.go): EventBridge rules on the default bus with
+//     exact-value patterns and SQS targets (PutRule, PutTargets, ...). The
+//     cloud publishes "EC2 Instance State-change Notification" on every
+//     instance state change and "EC2 Spot Instance Interruption Warning" at
+//     a spot notice (the instance terminates when the notice runs out);
+//     tests trigger "EC2 Instance Rebalance Recommendation"
+//     ([Cloud.RecommendRebalance]) and AWS Health scheduled changes
+//     ([Cloud.ScheduleHealthEvent]); lifecycle hooks publish "EC2
+//     Instance-terminate Lifecycle Action". A matching rule sends the event
+//     JSON as the message body to each target queue whose policy lets
+//     events.amazonaws.com send to it, as EventBridge does.
 //
 // # The endpoint
 //
 // Services (service.go) each declare their SigV4 signing name, API
 // version, wire protocol and action table, and are registered with the
-// Cloud. Auto Scaling (as_*.go) and EC2 (ec2_*.go) are two such services;
-// a new one (SQS, STS, IAM) is a service value, its handlers and one
-// registration.
+// Cloud. Auto Scaling (as_*.go), EC2 (ec2_*.go), SQS (sqs*.go) and
+// EventBridge (events.go) are such services; a new one (STS, IAM) is a
+// service value, its handlers and one registration.
 //
 // Wire protocols (protocol*.go) decode a request into an action and its
 // input, check that it is addressed to the service, encode a result or an
@@ -62,7 +80,8 @@
 // <ActionResult> wrappers, <ErrorResponse> errors), ec2 (X.N lists, <item>
 // members, no result wrapper, <Response><Errors> errors) and json1.0
 // (X-Amz-Target "<Service>.<Action>", JSON bodies, {"__type", "message"}
-// errors).
+// errors, and for SQS the query code in X-Amzn-Query-Error), also as
+// JSON 1.1 (EventBridge).
 //
 // Callers' credentials (principals.go) are a store of [Principal]s, each
 // with an access key, a secret, an optional session token (then required

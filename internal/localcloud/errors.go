@@ -57,6 +57,9 @@ type apiError struct {
 	Message string
 	Status  int  // HTTP status; 0 means 400
 	Server  bool // the fault is the server's (AWS Type Receiver), not the client's
+	// QueryError, for JSON services compatible with the query protocol
+	// (SQS), is the X-Amzn-Query-Error header: "<query code>;Sender".
+	QueryError string
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }

@@ -64,7 +64,8 @@ type SpotCapacity struct {
 // SpotInterruption describes spot interruptions: at every reconcile tick
 // each running spot instance without a notice gets one with probability
 // Rate, and is terminated Notice later (default
-// DefaultSpotInterruptionNotice).
+// DefaultSpotInterruptionNotice). The notice publishes "EC2 Spot Instance
+// Interruption Warning" to the event bus at once.
 type SpotInterruption struct {
 	Rate   float64  `json:"rate,omitempty"`
 	Notice Duration `json:"notice,omitzero"`

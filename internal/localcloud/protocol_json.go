@@ -12,24 +12,27 @@ import (
 // X-Amz-Target header is "<service name>.<Action>", whose body is the
 // input as a JSON object, answered with the output as a JSON object, or an
 // error {"__type": code, "message": text} with a 4xx or 5xx status.
-type jsonProtocol struct{}
+// With v11 it is AWS JSON 1.1 (EventBridge): the same but for the
+// Content-Type, application/x-amz-json-1.1.
+type jsonProtocol struct{ v11 bool }
 
 var _ protocol = jsonProtocol{}
 
 const (
 	targetHeader    = "X-Amz-Target"
 	jsonContentType = "application/x-amz-json-1.0"
+	json11Type      = "application/x-amz-json-1.1"
 	// codeUnknownOperation answers a missing, foreign or unknown target.
 	codeUnknownOperation = "UnknownOperationException"
 	codeSerialization    = "SerializationException"
 )
 
-func (jsonProtocol) decode(r *http.Request, body []byte) (*call, error) {
+func (p jsonProtocol) decode(r *http.Request, body []byte) (*call, error) {
 	if r.Method != http.MethodPost {
-		return nil, errf(codeSerialization, "%s requests must be POSTs, not %s", jsonContentType, r.Method)
+		return nil, errf(codeSerialization, "%s requests must be POSTs, not %s", p.contentType(), r.Method)
 	}
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != jsonContentType {
-		return nil, errf(codeSerialization, "unsupported Content-Type %q: want %s", ct, jsonContentType)
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != p.contentType() {
+		return nil, errf(codeSerialization, "unsupported Content-Type %q: want %s", ct, p.contentType())
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
@@ -82,7 +85,12 @@ func (jsonProtocol) encodeError(_ *service, _ string, e *apiError) []byte {
 	return out
 }
 
-func (jsonProtocol) contentType() string { return jsonContentType }
+func (p jsonProtocol) contentType() string {
+	if p.v11 {
+		return json11Type
+	}
+	return jsonContentType
+}
 
 // jsonFailures are JSON 1.0's words for the common failures, as DynamoDB
 // and the other JSON services send them.

@@ -57,6 +57,7 @@ func (c *Cloud) serve(w http.ResponseWriter, r *http.Request, req *request) int 
 	}
 	if err == nil {
 		in.id, req.action = req.id, in.action
+		in.ctx, in.host = r.Context(), r.Host
 		in.caller, err = c.authenticate(r, body, req.svc)
 		req.caller = in.caller.Name
 	}
@@ -93,6 +94,9 @@ func (c *Cloud) writeError(w http.ResponseWriter, req *request, err error) int {
 	default:
 		c.log.Error("api request failed", "action", req.action, "error", err)
 		ae = svc.proto.failure(failInternal, err.Error())
+	}
+	if ae.QueryError != "" {
+		w.Header().Set("X-Amzn-Query-Error", ae.QueryError)
 	}
 	writeResponse(w, ae.status(), req.id, svc.proto.contentType(), svc.proto.encodeError(svc, req.id, ae))
 	return ae.status()

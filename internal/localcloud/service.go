@@ -1,6 +1,7 @@
 package localcloud
 
 import (
+	"context"
 	"fmt"
 	"mime"
 	"net/http"
@@ -19,6 +20,8 @@ type call struct {
 	params params // the form (query, ec2)
 	body   []byte // the JSON document (json1.0)
 	caller Principal
+	ctx    context.Context // the request's: ends when the client goes away
+	host   string          // the Host the request was sent to
 }
 
 // handler serves one action. Its result is what the service's protocol
