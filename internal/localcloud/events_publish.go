@@ -115,12 +115,6 @@ func (c *Cloud) lifecycleActionEvent(a LifecycleAction, now time.Time) Event {
 	return c.newEvent(sourceAutoScaling, detailType, now, []string{a.GroupARN}, detail)
 }
 
-// publishLifecycleAction tells the bus that an instance waits in a
-// lifecycle hook. It may be called with or without c.mu held (never with
-// c.events.mu or c.sqs.mu).
-func (c *Cloud) publishLifecycleAction(a LifecycleAction) {
-	c.publish(c.lifecycleActionEvent(a, c.clock.Now()))
-}
 
 // RecommendRebalance publishes an "EC2 Instance Rebalance Recommendation"
 // for a running spot instance, as EC2 does when its capacity pool is at
@@ -173,6 +167,38 @@ func (c *Cloud) instanceEvents(ch *changes, now time.Time) []Event {
 		if !next.InterruptAt.IsZero() && (prev == nil || prev.InterruptAt.IsZero()) {
 			out = append(out, c.spotWarningEvent(id, now))
 		}
+		if waits := next.State == stateTerminatingWait || next.State == statePendingWait; waits && (prev == nil || prev.State != next.State) {
+			out = append(out, c.lifecycleActionEvents(ch, next, now)...)
+		}
+	}
+	return out
+}
+
+// lifecycleActionEvents are the events of the actions next now waits on,
+// one per hook, as Auto Scaling sends them when an instance enters
+// Terminating:Wait or Pending:Wait.
+func (c *Cloud) lifecycleActionEvents(ch *changes, next *instance, now time.Time) []Event {
+	g := ch.groups[next.Group]
+	if g == nil {
+		g = c.st.groups[next.Group]
+	}
+	if g == nil {
+		return nil
+	}
+	transition := transitionTerminating
+	if next.State == statePendingWait {
+		transition = transitionLaunching
+	}
+	var out []Event
+	for _, a := range next.Actions {
+		var metadata string
+		for _, h := range g.hooksOf(transition) {
+			if h.Name == a.Hook {
+				metadata = h.NotificationMetadata
+			}
+		}
+		out = append(out, c.lifecycleActionEvent(LifecycleAction{Token: a.Token, GroupName: g.Name, GroupARN: g.ARN, HookName: a.Hook,
+			InstanceID: next.ID, Transition: transition, Metadata: metadata}, now))
 	}
 	return out
 }

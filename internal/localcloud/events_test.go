@@ -224,17 +224,38 @@ func TestEventsAPI(t *testing.T) {
 	}
 }
 
+// TestLifecycleActionEventDelivered: an instance a scale-in sends into
+// Terminating:Wait on a hook produces "EC2 Instance-terminate Lifecycle
+// Action" with the token that completes it.
 func TestLifecycleActionEventDelivered(t *testing.T) {
 	e := newEnv(t)
 	url := e.eventQueue("hooks", `{"source":["aws.autoscaling"],"detail-type":["EC2 Instance-terminate Lifecycle Action"]}`)
-	e.cloud.publishLifecycleAction(LifecycleAction{Token: "tok", GroupName: "g", GroupARN: "arn:g", HookName: "kelp-drain",
-		InstanceID: "i-0123456789abcdef0", Transition: "autoscaling:EC2_INSTANCE_TERMINATING"})
-	e.cloud.publishLifecycleAction(LifecycleAction{Token: "tok2", GroupName: "g", GroupARN: "arn:g", HookName: "launch",
-		InstanceID: "i-0123456789abcdef0", Transition: "autoscaling:EC2_INSTANCE_LAUNCHING"})
-	got := e.events(url)
-	if len(got) != 1 || detail(got[0])["LifecycleActionToken"] != "tok" {
+	lt := e.createTemplate("base", "m5.large", ImageLocalNode)
+	e.createGroup("g", lt, 0, 2, 2)
+	e.waitSettled("g", 2)
+	must[*autoscaling.PutLifecycleHookOutput](t)(e.as.PutLifecycleHook(ctx, &autoscaling.PutLifecycleHookInput{
+		AutoScalingGroupName: aws.String("g"), LifecycleHookName: aws.String("kelp-drain"), HeartbeatTimeout: aws.Int32(300),
+		LifecycleTransition: aws.String("autoscaling:EC2_INSTANCE_TERMINATING"), NotificationMetadata: aws.String(`{"pool":"g"}`)}))
+	e.setDesired("g", 1)
+	waiting := e.waitStates("g", "Terminating:Wait", 1)
+	var got []map[string]any
+	testenv.EventuallyTrue(t, 10*time.Second, "the lifecycle action event", func() bool {
+		got = append(got, e.events(url)...)
+		return len(got) > 0
+	})
+	d := detail(got[0])
+	if len(got) != 1 || d["EC2InstanceId"] != waiting[0] || d["LifecycleHookName"] != "kelp-drain" || d["AutoScalingGroupName"] != "g" ||
+		d["LifecycleTransition"] != "autoscaling:EC2_INSTANCE_TERMINATING" || d["NotificationMetadata"] != `{"pool":"g"}` {
 		t.Fatalf("lifecycle events: %v", got)
 	}
+	token, _ := d["LifecycleActionToken"].(string)
+	if token != e.token(waiting[0], "kelp-drain") {
+		t.Fatalf("event token %q is not the action's", token)
+	}
+	if err := e.complete("g", "kelp-drain", "", token, "CONTINUE"); err != nil {
+		t.Fatal(err)
+	}
+	e.waitTerminated(waiting[0])
 }
 
 // TestEventJSON checks every event the cloud publishes field by field
