@@ -115,7 +115,6 @@ func (c *Cloud) lifecycleActionEvent(a LifecycleAction, now time.Time) Event {
 	return c.newEvent(sourceAutoScaling, detailType, now, []string{a.GroupARN}, detail)
 }
 
-
 // RecommendRebalance publishes an "EC2 Instance Rebalance Recommendation"
 // for a running spot instance, as EC2 does when its capacity pool is at
 // elevated risk of interruption (a test hook: the local cloud never does
