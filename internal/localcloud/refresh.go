@@ -98,7 +98,8 @@ type refreshView struct {
 	fresh   int         // active instances not to replace
 }
 
-// view sorts g's instances for r at now. c.mu must be held.
+// refreshView sorts g's instances for r at now and arms the timer of the
+// next warm-up's end. c.mu must be held.
 func (c *Cloud) refreshView(g *group, r *instanceRefresh, now time.Time) refreshView {
 	warmup := time.Duration(g.HealthCheckGracePeriod) * time.Second
 	if r.Prefs.InstanceWarmup != nil {

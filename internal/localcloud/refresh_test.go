@@ -123,7 +123,12 @@ func TestInstanceRefreshLaunchBeforeTerminate(t *testing.T) {
 	for _, w := range waiting {
 		e.waitTerminated(w)
 	}
-	e.waitSettled("g", 3)
+	for _, inst := range e.waitSettled("g", 3) {
+		a := e.activityOf("g", "Launching", aws.ToString(inst.InstanceId))
+		if !strings.Contains(aws.ToString(a.Cause), "instance refresh ("+id+")") {
+			t.Fatalf("launch cause %q does not name the instance refresh", aws.ToString(a.Cause))
+		}
+	}
 	g := e.group("g")
 	if aws.ToInt32(g.DesiredCapacity) != 3 || aws.ToString(g.LaunchTemplate.LaunchTemplateId) != lt2 {
 		t.Fatalf("group after the refresh: desired %d, template %s", aws.ToInt32(g.DesiredCapacity), aws.ToString(g.LaunchTemplate.LaunchTemplateId))
