@@ -88,6 +88,10 @@ func TestInstanceRefreshLaunchBeforeTerminate(t *testing.T) {
 		aws.ToInt32(r.PercentageComplete) != 0 {
 		t.Fatalf("refresh while launching: %s %d %d", r.Status, aws.ToInt32(r.InstancesToUpdate), aws.ToInt32(r.PercentageComplete))
 	}
+	if d := r.DesiredConfiguration; d == nil || aws.ToString(d.LaunchTemplate.LaunchTemplateId) != lt2 ||
+		aws.ToInt32(r.ProgressDetails.LivePoolProgress.InstancesToUpdate) != 3 || r.StartTime == nil || r.EndTime != nil {
+		t.Fatalf("refresh echoed %+v", r)
+	}
 	if p := r.Preferences; aws.ToInt32(p.MinHealthyPercentage) != 100 || aws.ToInt32(p.MaxHealthyPercentage) != 200 ||
 		aws.ToInt32(p.InstanceWarmup) != 60 || aws.ToBool(p.SkipMatching) {
 		t.Fatalf("preferences echoed %+v", p)
