@@ -68,7 +68,8 @@
 //     terminated. A refresh is persisted with its group and advanced by the
 //     reconcile loop, so it survives a restart; on success the desired
 //     configuration becomes the group's launch template; the desired
-//     capacity is unchanged.
+//     capacity is unchanged. A refresh whose template version is deleted
+//     fails (Failed, with a StatusReason).
 //   - Faults one can turn on ([Faults]): boot delay, launch failures
 //     (InsufficientInstanceCapacity), spot interruptions and API throttling.
 //   - SQS standard queues (sqs*.go): CreateQueue, GetQueueUrl,

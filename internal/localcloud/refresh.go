@@ -163,6 +163,10 @@ func (c *Cloud) advanceRefresh(g *group, now time.Time) {
 	ch := &changes{}
 	var outs []outcome
 	switch {
+	case !c.targetExists(r.Target):
+		next.Status, next.End = refreshFailed, now
+		next.StatusReason = fmt.Sprintf("Launch template %s version %s, which the instance refresh launches from, no longer exists.",
+			r.Target.ID, r.Target.Version)
 	case r.Status == refreshCancelling:
 		if v.leaving == 0 {
 			next.Status, next.StatusReason, next.End = refreshCancelled, "The instance refresh was cancelled.", now
@@ -265,4 +269,11 @@ func (c *Cloud) armWarmup(g *group, warmup time.Duration, now time.Time) {
 		return
 	}
 	c.goLater(refreshTimer(g.Name), first.Sub(now), c.trigger)
+}
+
+// targetExists reports whether the template version a refresh launches
+// from still exists. c.mu must be held.
+func (c *Cloud) targetExists(spec templateSpec) bool {
+	t, _, err := c.resolveSpec(spec)
+	return err == nil && t != nil
 }

@@ -319,3 +319,52 @@ func TestInstanceRefreshSurvivesRestart(t *testing.T) {
 	e.waitRefresh("g", id, astypes.InstanceRefreshStatusSuccessful)
 	e.waitSettled("g", 2)
 }
+
+// TestInstanceRefreshFailsWithoutItsTemplate: a refresh whose launch
+// template is deleted fails; the group keeps its own template (the
+// replacement already launched from the deleted one keeps running).
+func TestInstanceRefreshFailsWithoutItsTemplate(t *testing.T) {
+	e := newEnv(t)
+	lt := e.createTemplate("base", "m5.large", ImageLocalNode)
+	lt2 := e.createTemplate("next", "m5.large", ImageLocalNode)
+	e.createGroup("g", lt, 0, 2, 2)
+	e.waitSettled("g", 2)
+	e.putHook("g", "drain", "autoscaling:EC2_INSTANCE_TERMINATING", 300, "CONTINUE")
+	id := e.startRefresh("g", nil, &astypes.DesiredConfiguration{LaunchTemplate: &astypes.LaunchTemplateSpecification{
+		LaunchTemplateId: aws.String(lt2)}})
+	leaving := e.waitStates("g", "Terminating:Wait", 1)
+	must[*ec2.DeleteLaunchTemplateOutput](t)(e.ec2.DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateId: aws.String(lt2)}))
+	if err := e.complete("g", "drain", leaving[0], "", "CONTINUE"); err != nil {
+		t.Fatal(err)
+	}
+	r := e.waitRefresh("g", id, astypes.InstanceRefreshStatusFailed)
+	if !strings.Contains(aws.ToString(r.StatusReason), lt2) || r.EndTime == nil {
+		t.Fatalf("failed refresh: reason %q, end %v", aws.ToString(r.StatusReason), r.EndTime)
+	}
+	e.waitSettled("g", 2)
+	if g := e.group("g"); aws.ToString(g.LaunchTemplate.LaunchTemplateId) != lt {
+		t.Fatalf("group template %s after a failed refresh", aws.ToString(g.LaunchTemplate.LaunchTemplateId))
+	}
+}
+
+func TestRefreshBounds(t *testing.T) {
+	cases := []struct {
+		desired, minPct, maxPct, wantMin, wantMax int
+	}{
+		{3, 90, 100, 3, 3},
+		{10, 90, 100, 9, 10},
+		{3, 100, 200, 3, 6},
+		{3, 100, 110, 3, 4}, // above 100 allows at least one more
+		{10, 100, 110, 10, 11},
+		{10, 50, 150, 5, 15},
+		{0, 100, 200, 0, 0},
+		{1, 0, 100, 0, 1},
+	}
+	for _, tc := range cases {
+		gotMin, gotMax := refreshPreferences{MinHealthyPercentage: tc.minPct, MaxHealthyPercentage: tc.maxPct}.bounds(tc.desired)
+		if gotMin != tc.wantMin || gotMax != tc.wantMax {
+			t.Errorf("bounds(%d, min %d%%, max %d%%) = %d, %d; want %d, %d", tc.desired, tc.minPct, tc.maxPct,
+				gotMin, gotMax, tc.wantMin, tc.wantMax)
+		}
+	}
+}
