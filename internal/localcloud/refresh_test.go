@@ -368,3 +368,59 @@ func TestRefreshBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestAWSCLIInstanceRefresh drives the refresh API with the AWS CLI.
+func TestAWSCLIInstanceRefresh(t *testing.T) {
+	e := newEnv(t)
+	cli := newAWSCLI(t, e.srv.URL)
+	lt := e.createTemplate("base", "m5.large", ImageLocalNode)
+	e.createGroup("g", lt, 0, 2, 2)
+	e.waitSettled("g", 2)
+	e.putHook("g", "drain", "autoscaling:EC2_INSTANCE_TERMINATING", 300, "CONTINUE")
+	started := cli.json("autoscaling", "start-instance-refresh", "--auto-scaling-group-name", "g",
+		"--preferences", `{"MinHealthyPercentage":100,"MaxHealthyPercentage":150,"InstanceWarmup":0,"CheckpointPercentages":[50,100]}`)
+	id, _ := dig(t, started, "InstanceRefreshId").(string)
+	if id == "" {
+		t.Fatalf("start-instance-refresh: %v", started)
+	}
+	_, stderr, err := cli.run("autoscaling", "start-instance-refresh", "--auto-scaling-group-name", "g")
+	if err == nil || !strings.Contains(stderr, "InstanceRefreshInProgress") {
+		t.Fatalf("second start: %v %s", err, stderr)
+	}
+	e.waitStates("g", "Terminating:Wait", 1)
+	out := cli.json("autoscaling", "describe-instance-refreshes", "--auto-scaling-group-name", "g", "--instance-refresh-ids", id)
+	r := dig(t, out, "InstanceRefreshes", 0)
+	if dig(t, r, "Status") != "InProgress" || dig(t, r, "InstancesToUpdate") != float64(2) ||
+		dig(t, r, "Preferences", "MaxHealthyPercentage") != float64(150) ||
+		dig(t, r, "Preferences", "CheckpointPercentages", 1) != float64(100) || dig(t, r, "StartTime") == nil {
+		t.Fatalf("describe-instance-refreshes: %v", out)
+	}
+	cancelled := cli.json("autoscaling", "cancel-instance-refresh", "--auto-scaling-group-name", "g")
+	if dig(t, cancelled, "InstanceRefreshId") != id {
+		t.Fatalf("cancel-instance-refresh: %v", cancelled)
+	}
+	if r := e.refresh("g", id); r.Status != astypes.InstanceRefreshStatusCancelling {
+		t.Fatalf("refresh %s while an instance is leaving, want Cancelling", r.Status)
+	}
+	// The group returns to its desired capacity through the hook too.
+	testenv.EventuallyTrue(t, waitTimeout, "refresh cancelled", func() bool {
+		for _, w := range e.withState("g", "Terminating:Wait") {
+			if err := e.complete("g", "drain", w, "", "CONTINUE"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return e.refresh("g", id).Status == astypes.InstanceRefreshStatusCancelled
+	})
+	_, stderr, err = cli.run("autoscaling", "cancel-instance-refresh", "--auto-scaling-group-name", "g")
+	if err == nil || !strings.Contains(stderr, "ActiveInstanceRefreshNotFound") {
+		t.Fatalf("cancel with none active: %v %s", err, stderr)
+	}
+	testenv.EventuallyTrue(t, waitTimeout, "g back to 2 in service", func() bool {
+		for _, w := range e.withState("g", "Terminating:Wait") {
+			if err := e.complete("g", "drain", w, "", "CONTINUE"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return len(e.withState("g", "InService")) == 2 && len(e.states("g")) == 2
+	})
+}
