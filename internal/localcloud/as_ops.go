@@ -45,6 +45,9 @@ func (c *Cloud) autoScalingHandlers() map[string]asHandler {
 		"DeleteLifecycleHook":                 c.deleteLifecycleHook,
 		"CompleteLifecycleAction":             c.completeLifecycleAction,
 		"RecordLifecycleActionHeartbeat":      c.recordLifecycleActionHeartbeat,
+		"StartInstanceRefresh":                c.startInstanceRefresh,
+		"DescribeInstanceRefreshes":           c.describeInstanceRefreshes,
+		"CancelInstanceRefresh":               c.cancelInstanceRefresh,
 	}
 }
 

@@ -35,9 +35,10 @@
 //     InstanceId), with AWS's limits (heartbeat 30-7,200 s, default 3,600;
 //     global timeout min(100 x heartbeat, 48 h); 50 hooks a group). Every
 //     way an instance leaves its group — a lower desired capacity,
-//     TerminateInstanceInAutoScalingGroup, a spot interruption notice —
-//     goes through the terminating hooks: InService -> Terminating:Wait
-//     (the instance keeps running: its node can be drained) ->
+//     TerminateInstanceInAutoScalingGroup, a spot interruption notice, an
+//     instance refresh — goes through the terminating hooks: InService ->
+//     Terminating:Wait (the instance keeps running: its node can be
+//     drained) ->
 //     Terminating:Proceed on CONTINUE, ABANDON or timeout (DefaultResult)
 //     -> Terminated; its scaling activity is MidLifecycleAction meanwhile
 //     and ends when the instance is terminated. A spot instance still
@@ -45,6 +46,30 @@
 //     Pending:Wait; ABANDON terminates it. EC2 TerminateInstances, a failed
 //     boot and ForceDelete skip the hooks, as on AWS. Timeouts run on the
 //     injected clock; hooks and waiting instances survive a restart.
+//   - Instance refresh (refresh.go, refresh_api.go): StartInstanceRefresh
+//     (Rolling; DesiredConfiguration.LaunchTemplate; Preferences
+//     MinHealthyPercentage, default 90, MaxHealthyPercentage 100-200, default
+//     100, at most 100 apart, InstanceWarmup, default the health check grace
+//     period, SkipMatching; CheckpointPercentages and CheckpointDelay are
+//     stored, not acted on; one active refresh a group, else
+//     InstanceRefreshInProgress), DescribeInstanceRefreshes (newest first,
+//     Status, PercentageComplete, InstancesToUpdate, Preferences echoed) and
+//     CancelInstanceRefresh (Cancelling, then Cancelled once no instance is
+//     leaving; ActiveInstanceRefreshNotFound when none runs). The instances
+//     to replace are fixed at the start: every active one not protected
+//     from scale-in, with SkipMatching those not on the desired template
+//     version. With MaxHealthyPercentage above 100 the group grows by up to
+//     that share of its desired capacity with replacements first, and old
+//     instances leave once the new ones are InService and warm; at 100 old
+//     instances leave first, as many as MinHealthyPercentage of the desired
+//     capacity lets go (at least one when all are healthy), and the group
+//     launches their replacements. Old instances leave through the
+//     terminating hooks, and the next batch waits until they are
+//     terminated. A refresh is persisted with its group and advanced by the
+//     reconcile loop, so it survives a restart; on success the desired
+//     configuration becomes the group's launch template; the desired
+//     capacity is unchanged. A refresh whose template version is deleted
+//     fails (Failed, with a StatusReason).
 //   - Faults one can turn on ([Faults]): boot delay, launch failures
 //     (InsufficientInstanceCapacity), spot interruptions and API throttling.
 //   - SQS standard queues (sqs*.go): CreateQueue, GetQueueUrl,

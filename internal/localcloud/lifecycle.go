@@ -112,6 +112,7 @@ func (c *Cloud) markInService(inst *instance) {
 		return
 	}
 	c.log.Info("instance in service", "instance", inst.ID, "group", inst.Group, "dns", inst.PrivateDNS)
+	c.wakeRefresh(inst.Group)
 }
 
 // failBoot terminates an instance whose Boot failed and fails its launch
@@ -241,6 +242,7 @@ func (c *Cloud) finishTermination(s stopRequest) {
 		return
 	}
 	c.log.Info("instance terminated", "instance", s.InstanceID, "group", inst.Group)
+	c.wakeRefresh(inst.Group)
 }
 
 // rollSpotInterruptions gives each running spot instance an interruption

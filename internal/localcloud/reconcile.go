@@ -40,6 +40,7 @@ func (c *Cloud) reconcile(tick bool) {
 		c.collectGarbage(now)
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.st.groups)) {
+		c.advanceRefresh(c.st.groups[name], now)
 		c.reconcileGroup(c.st.groups[name], now)
 	}
 }
@@ -53,15 +54,23 @@ func (c *Cloud) reconcileGroup(g *group, now time.Time) {
 			active = append(active, inst)
 		}
 	}
+	target, launchAs, cause := g.Desired, g, ""
+	if r := g.activeRefresh(); r != nil {
+		target, launchAs, cause = c.refreshCapacity(g, r, active, now)
+	}
 	switch {
-	case len(active) < g.Desired:
+	case len(active) < target:
 		if now.Before(c.retryAt[g.Name]) {
 			return
 		}
 		delete(c.retryAt, g.Name)
-		c.scaleOut(g, active, g.Desired-len(active), now)
-	case len(active) > g.Desired:
-		c.scaleIn(g, active, len(active)-g.Desired, now)
+		if cause == "" {
+			cause = groupCause(g, fmt.Sprintf("At %s an instance was started in response to a difference between desired and actual "+
+				"capacity, increasing the capacity from %d to %d.", causeTime(now), len(active), target))
+		}
+		c.scaleOut(launchAs, active, target-len(active), cause, now)
+	case len(active) > target:
+		c.scaleIn(g, active, len(active)-target, now)
 	}
 }
 
@@ -89,16 +98,15 @@ func groupCause(g *group, what string) string {
 	return g.Cause + "  " + what
 }
 
-// scaleOut launches n instances into g. Failed launches are recorded as
-// Failed activities and delay the next attempt by one reconcile interval.
-// c.mu must be held.
-func (c *Cloud) scaleOut(g *group, active []*instance, n int, now time.Time) {
+// scaleOut launches n instances into g (the group as it launches: an
+// instance refresh gives its own template), with cause. Failed launches are
+// recorded as Failed activities and delay the next attempt by one reconcile
+// interval. c.mu must be held.
+func (c *Cloud) scaleOut(g *group, active []*instance, n int, cause string, now time.Time) {
 	ls := c.newLaunchState(g, active)
 	ch := &changes{}
 	m := meta{IPCursor: maps.Clone(c.st.meta.IPCursor)}
 	ch.meta = &m
-	cause := groupCause(g, fmt.Sprintf("At %s an instance was started in response to a difference between desired and actual "+
-		"capacity, increasing the capacity from %d to %d.", causeTime(now), len(active), len(active)+n))
 	spotFlags := c.capacityTypes(g, ls, n)
 	var launched []*instance
 	failed := false
@@ -111,8 +119,8 @@ func (c *Cloud) scaleOut(g *group, active []*instance, n int, now time.Time) {
 		launched = append(launched, inst)
 		ls.add(inst)
 	}
-	if len(launched) > 0 && g.Cause != "" {
-		ng := g.clone()
+	if stored := c.st.groups[g.Name]; len(launched) > 0 && stored.Cause != "" {
+		ng := stored.clone()
 		ng.Cause = ""
 		ch.putGroup(ng)
 	}

@@ -123,7 +123,8 @@ type group struct {
 	TerminationPolicies              []string
 	NewInstancesProtectedFromScaleIn bool
 	CapacityRebalance                bool
-	Hooks                            []lifecycleHook `json:",omitempty"` // in creation order
+	Hooks                            []lifecycleHook   `json:",omitempty"` // in creation order
+	Refreshes                        []instanceRefresh `json:",omitempty"` // oldest first; refresh.go
 	Created                          time.Time
 	// Cause is the user request that changed the desired capacity last and
 	// has not yet been reported in a scaling activity's cause.
@@ -144,6 +145,7 @@ func (g *group) clone() *group {
 	c.Zones, c.Subnets = slices.Clone(g.Zones), slices.Clone(g.Subnets)
 	c.Tags, c.TerminationPolicies = slices.Clone(g.Tags), slices.Clone(g.TerminationPolicies)
 	c.Hooks = slices.Clone(g.Hooks)
+	c.Refreshes = slices.Clone(g.Refreshes)
 	return &c
 }
 
