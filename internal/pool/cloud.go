@@ -27,7 +27,8 @@ type CloudReader interface {
 	// DefaultSubnets returns the region's default subnets, one per zone.
 	DefaultSubnets(ctx context.Context) ([]string, error)
 	// DescribeLifecycleHooks returns a group's lifecycle hooks; an endpoint
-	// without lifecycle hooks is cloud.ErrUnsupported.
+	// without lifecycle hooks is cloud.ErrUnsupported. Its errors (and
+	// PutLifecycleHook's) name the call, the group and the hook.
 	DescribeLifecycleHooks(ctx context.Context, group string) ([]cloud.LifecycleHook, error)
 }
 

@@ -132,7 +132,7 @@ func (p *Provisioner) reconcileDrainHook(ctx context.Context, group, pool string
 		err = fmt.Errorf("%w: %w", errHooksUnsupported, err)
 	}
 	if err != nil {
-		return cloud.LifecycleHook{}, fmt.Errorf("describe lifecycle hooks of group %s: %w", group, err)
+		return cloud.LifecycleHook{}, err // the cloud's error names the call and group
 	}
 	current := drainHookOf(hooks)
 	if heartbeat == 0 && current != nil {
@@ -143,7 +143,7 @@ func (p *Provisioner) reconcileDrainHook(ctx context.Context, group, pool string
 		return want, nil
 	}
 	if err := p.cloud.PutLifecycleHook(ctx, group, want); err != nil {
-		return cloud.LifecycleHook{}, fmt.Errorf("put lifecycle hook %s on group %s: %w", want.Name, group, err)
+		return cloud.LifecycleHook{}, err // the cloud's error names the call, hook and group
 	}
 	return want, nil
 }

@@ -78,10 +78,10 @@ func (f *fakeCloud) DescribeLifecycleHooks(_ context.Context, group string) ([]c
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.noHooks {
-		return nil, fmt.Errorf("InvalidAction: %w", cloud.ErrUnsupported)
+		return nil, fmt.Errorf("describe lifecycle hooks of group %s: InvalidAction: %w", group, cloud.ErrUnsupported)
 	}
 	if _, ok := f.groups[group]; !ok {
-		return nil, fmt.Errorf("group %s: %w", group, cloud.ErrNotFound)
+		return nil, fmt.Errorf("describe lifecycle hooks of group %s: %w", group, cloud.ErrNotFound)
 	}
 	return slices.Clone(f.hooks[group]), nil
 }
@@ -93,7 +93,7 @@ func (f *fakeCloud) PutLifecycleHook(_ context.Context, group string, h cloud.Li
 		return f.putErr
 	}
 	if f.noHooks {
-		return fmt.Errorf("InvalidAction: %w", cloud.ErrUnsupported)
+		return fmt.Errorf("put lifecycle hook on group %s: InvalidAction: %w", group, cloud.ErrUnsupported)
 	}
 	f.puts++
 	h.GlobalTimeout = min(48*time.Hour, 100*h.HeartbeatTimeout) // as AWS derives it

@@ -44,7 +44,7 @@ func (p *Provisioner) describe(ctx context.Context, f GroupFilter) ([]Pool, erro
 			err = tolerateNoHooks(fmt.Errorf("%w: %w", errHooksUnsupported, err))
 		}
 		if err != nil {
-			return nil, fmt.Errorf("describe lifecycle hooks of group %s: %w", g.Name, err)
+			return nil, err // the cloud's error names the call and group
 		}
 		pl.DrainHook = drainHookOf(hooks)
 		pools = append(pools, pl)
