@@ -91,7 +91,7 @@ func (p *Provisioner) Update(ctx context.Context, name string, u Update) (Pool, 
 	if err != nil {
 		return Pool{}, err
 	}
-	if _, err := p.reconcileDrainHook(ctx, pl.GroupName, name, u.DrainHeartbeatTimeout); tolerateNoHooks(err) != nil {
+	if _, err := p.reconcileDrainHook(ctx, pl.GroupName, name, u.DrainHeartbeatTimeout); err != nil {
 		return Pool{}, fmt.Errorf("update pool %s: %w", name, err)
 	}
 	return p.Get(ctx, name)

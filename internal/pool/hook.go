@@ -147,15 +147,3 @@ func (p *Provisioner) reconcileDrainHook(ctx context.Context, group, pool string
 	}
 	return want, nil
 }
-
-// tolerateNoHooks drops errHooksUnsupported. TEMPORARY (issue 14): until
-// the local cloud implements lifecycle hooks, pools on an endpoint without
-// them are made and updated without their drain hook (and list "no drain
-// hook"); real AWS always has them. Removed with the integration tests that
-// need the local cloud's hooks.
-func tolerateNoHooks(err error) error {
-	if errors.Is(err, errHooksUnsupported) {
-		return nil
-	}
-	return err
-}

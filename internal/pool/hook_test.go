@@ -315,18 +315,16 @@ func TestDrainHeartbeatTimeoutBounds(t *testing.T) {
 	}
 }
 
-// TEMPORARY (issue 14): until the local cloud implements lifecycle hooks,
-// a pool on an endpoint without them is made without its drain hook.
+// An endpoint without lifecycle hooks fails create loud (the group stands,
+// without its hook) and list.
 func TestEndpointWithoutHooks(t *testing.T) {
 	ctx := context.Background()
 	fc := newFakeCloud()
 	fc.noHooks = true
 	m := pool.New("prod", pool.Deps{Cloud: fc})
-	p, err := m.Create(ctx, generalSpec(), pool.StaticUserData(nil))
-	if err != nil || p.DrainHook != nil {
-		t.Fatalf("create without hooks = %+v, %v", p, err)
-	}
-	if _, err := m.Update(ctx, "general", pool.Update{DrainHeartbeatTimeout: time.Minute}); err != nil {
-		t.Fatal(err)
+	_, err := m.Create(ctx, generalSpec(), pool.StaticUserData(nil))
+	testenv.ErrorContains(t, err, "without its drain hook", "does not implement lifecycle hooks")
+	if _, err := m.List(ctx); !errors.Is(err, cloud.ErrUnsupported) {
+		t.Errorf("List without hooks: %v, want ErrUnsupported", err)
 	}
 }

@@ -41,7 +41,7 @@ func (p *Provisioner) describe(ctx context.Context, f GroupFilter) ([]Pool, erro
 		pl := poolOf(g)
 		hooks, err := p.cloud.DescribeLifecycleHooks(ctx, g.Name)
 		if errors.Is(err, cloud.ErrUnsupported) {
-			err = tolerateNoHooks(fmt.Errorf("%w: %w", errHooksUnsupported, err))
+			err = fmt.Errorf("%w: %w", errHooksUnsupported, err)
 		}
 		if err != nil {
 			return nil, err // the cloud's error names the call and group

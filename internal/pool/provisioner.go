@@ -110,7 +110,7 @@ func (p *Provisioner) Create(ctx context.Context, spec Spec, ud UserData) (Pool,
 		}
 		return Pool{}, err
 	}
-	if _, err := p.reconcileDrainHook(ctx, name, spec.Name, spec.drainHeartbeat()); tolerateNoHooks(err) != nil {
+	if _, err := p.reconcileDrainHook(ctx, name, spec.Name, spec.drainHeartbeat()); err != nil {
 		return Pool{}, fmt.Errorf("create pool %s: the group exists without its drain hook (kelp pool update %s puts it): %w", spec.Name, spec.Name, err)
 	}
 	return p.Get(ctx, spec.Name)
