@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -37,7 +38,16 @@ func (p *Provisioner) describe(ctx context.Context, f GroupFilter) ([]Pool, erro
 	}
 	pools := make([]Pool, 0, len(groups))
 	for _, g := range groups {
-		pools = append(pools, poolOf(g))
+		pl := poolOf(g)
+		hooks, err := p.cloud.DescribeLifecycleHooks(ctx, g.Name)
+		if errors.Is(err, cloud.ErrUnsupported) {
+			err = fmt.Errorf("%w: %w", errHooksUnsupported, err)
+		}
+		if err != nil {
+			return nil, err // the cloud's error names the call and group
+		}
+		pl.DrainHook = drainHookOf(hooks)
+		pools = append(pools, pl)
 	}
 	sort.Slice(pools, func(i, j int) bool { return pools[i].Name < pools[j].Name })
 	return pools, nil
