@@ -70,6 +70,11 @@ func poolOf(g GroupInfo) Pool {
 // Delete removes the pool's group (terminating its instances when force is
 // set; otherwise a group with instances is refused by the cloud) and then
 // its launch template.
+//
+// force is the cloud's force delete (ForceDelete on AWS): it terminates the
+// instances without waiting on their lifecycle hooks and drops the actions
+// they hold, so kelp's drain hook is neither run nor left to complete.
+// Draining the group to zero first is not done here yet (issue 14, item 4).
 func (p *Provisioner) Delete(ctx context.Context, name string, force bool) error {
 	pl, err := p.Get(ctx, name)
 	if err != nil {
