@@ -82,7 +82,7 @@ func podsLeft(ctx context.Context, client kubernetes.Interface, node string) ([]
 	var out []*corev1.Pod
 	for i := range list.Items {
 		p := &list.Items[i]
-		if autoscaler.IsDaemonOrMirrorPod(p) || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		if p.Spec.NodeName != node || autoscaler.IsDaemonOrMirrorPod(p) || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}
 		out = append(out, p)
