@@ -8,6 +8,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
+// AnnotationDrainStarted on a Node is when kelp began draining it before
+// its instance goes (RFC 3339): Facts.DrainStarted, so a restarted
+// controller resumes the drain within its bound.
+const AnnotationDrainStarted = "kelp.dev/drain-started"
+
 // Cause is why an instance leaves, as its Node's Events say it.
 type Cause string
 

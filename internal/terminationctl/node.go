@@ -16,11 +16,11 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/kelp-dev/kelp/internal/autoscaler"
+	"github.com/kelp-dev/kelp/internal/termination"
 )
 
-// AnnotationDrainStarted on a Node is when kelp began draining it
-// (RFC 3339): a restarted controller resumes the drain within its bound.
-const AnnotationDrainStarted = "kelp.dev/drain-started"
+// AnnotationDrainStarted is termination.AnnotationDrainStarted.
+const AnnotationDrainStarted = termination.AnnotationDrainStarted
 
 // cordoned reports whether node is unschedulable and carries kelp's
 // to-be-deleted taint.
