@@ -19,6 +19,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -395,8 +396,8 @@ func TestRecover(t *testing.T) {
 	busy := f.node(t, "busy")
 	// A node the drain controller drains before its instance goes.
 	leaving := f.node(t, "leaving", corev1.Taint{Key: TaintToBeDeleted, Value: "1", Effect: corev1.TaintEffectNoSchedule})
-	leaving.Annotations = map[string]string{termination.AnnotationDrainStarted: "2026-12-06T12:00:00Z"}
-	if _, err := f.client.CoreV1().Nodes().Update(context.Background(), leaving, metav1.UpdateOptions{}); err != nil {
+	patch := `{"metadata":{"annotations":{"` + termination.AnnotationDrainStarted + `":"2026-12-06T12:00:00Z"}}}`
+	if _, err := f.client.CoreV1().Nodes().Patch(context.Background(), leaving.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
