@@ -144,12 +144,14 @@ func (c *Controller) step(ctx context.Context, inst cloud.Instance, node *corev1
 		f.Node, f.Cordoned, f.PodsLeft, f.DrainStarted = node, cordoned(node), len(pods), drainStarted(node)
 	}
 	plan := termination.Decide(f)
-	err := c.apply(ctx, inst, node, pods, plan, now)
+	if err := c.apply(ctx, inst, node, pods, plan, now); err != nil {
+		return err // decided again next round; reported once it succeeds
+	}
 	c.report(node, inst, f.Cause, d, plan)
 	if plan.Done {
 		delete(c.drains, inst.ID)
 	}
-	return err
+	return nil
 }
 
 // apply takes the Plan's steps in order; a step that fails stops the rest

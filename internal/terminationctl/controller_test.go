@@ -2,6 +2,7 @@ package terminationctl
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -271,3 +272,35 @@ func TestGroupWithoutTheHook(t *testing.T) {
 		t.Errorf("completed %d actions of another hook", n)
 	}
 }
+
+// TestFailedCompletionIsRetried: a cloud that fails is not a finished
+// drain; the next round completes.
+func TestFailedCompletionIsRetried(t *testing.T) {
+	f := newFixture(t, nil)
+	if err := f.clouds.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.clouds.SetErr(errors.New("throttled"))
+	f.c.Cloud = failingRefresh{f.clouds}
+	if err := f.c.Refresh(context.Background()); err == nil || !strings.Contains(err.Error(), "throttled") {
+		t.Fatalf("round error = %v, want the failed completion", err)
+	}
+	f.c.Cloud = f.clouds
+	if got := testutil.ToFloat64(f.metrics.Drains.WithLabelValues("scale-in", termination.ReasonNoNode)); got != 0 {
+		t.Errorf("drains{scale-in,NoNode} = %v before it completed", got)
+	}
+	f.clouds.SetErr(nil)
+	f.round(5 * time.Second)
+	if done := f.clouds.Completed(); len(done) != 1 {
+		t.Fatalf("completed = %+v, want the retry to complete", done)
+	}
+	if got := testutil.ToFloat64(f.metrics.Drains.WithLabelValues("scale-in", termination.ReasonNoNode)); got != 1 {
+		t.Errorf("drains{scale-in,NoNode} = %v, want 1", got)
+	}
+}
+
+// failingRefresh refreshes and lists despite the fake's error, so only
+// the lifecycle actions fail.
+type failingRefresh struct{ *cloudtest.Provider }
+
+func (failingRefresh) Refresh(context.Context) error { return nil }
