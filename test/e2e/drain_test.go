@@ -53,10 +53,14 @@ func TestScaleInDrainsFirst(t *testing.T) {
 		ready, _, err := readyNodes(ctx, client)
 		return err == nil && len(ready) == 3
 	})
-	spread := &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
-		PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{Weight: 100, PodAffinityTerm: corev1.PodAffinityTerm{
-			TopologyKey: corev1.LabelHostname, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "spread"}}}}}}}
-	createDeploymentWith(t, ctx, client, "spread", 3, "100m", func(s *corev1.PodTemplateSpec) { s.Spec.Affinity = spread })
+	// One pod per node: a hard spread over the nodes that take pods (a
+	// cordoned, tainted node is no domain), so the evicted pods may all
+	// land on the node that stays.
+	honor := corev1.NodeInclusionPolicyHonor
+	spread := []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: corev1.LabelHostname,
+		WhenUnsatisfiable: corev1.DoNotSchedule, NodeTaintsPolicy: &honor,
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "spread"}}}}
+	createDeploymentWith(t, ctx, client, "spread", 3, "100m", func(s *corev1.PodTemplateSpec) { s.Spec.TopologySpreadConstraints = spread })
 	one := intstr.FromInt32(1)
 	if _, err := client.PolicyV1().PodDisruptionBudgets("default").Create(ctx, &policyv1.PodDisruptionBudget{
 		ObjectMeta: metav1.ObjectMeta{Name: "spread"},
