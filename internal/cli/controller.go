@@ -72,10 +72,11 @@ func newControllerCommand() *cobra.Command {
 	var leaderElect bool
 	cmd := &cobra.Command{
 		Use:   "controller --cluster-name NAME",
-		Short: "Run kelp's controllers: CSR approver, autoscaler, node lifecycle and bootstrap-token rotation",
+		Short: "Run kelp's controllers: CSR approver, autoscaler, node lifecycle, drains of leaving instances and bootstrap-token rotation",
 		Long: `controller approves node CSRs only when the cloud vouches for the instance,
 grows pools for unschedulable pods (--autoscaler=none leaves that to another
-autoscaler), and deletes the Nodes of terminated instances. It reads the cluster through
+autoscaler), drains the Nodes of instances their groups hold on kelp's drain hook
+before letting them go, and deletes the Nodes of terminated instances. It reads the cluster through
 --kubeconfig (in-cluster config when empty and running in a pod) and AWS
 through the SDK's default credential chain.`,
 		Args: cobra.NoArgs,
