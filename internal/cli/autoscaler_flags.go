@@ -57,7 +57,7 @@ func (f *autoscalerFlags) add(fs *pflag.FlagSet) {
 	fs.IntVar(&f.scaleDown.MaxDrainParallelism, "max-drain-parallelism", sd.MaxDrainParallelism, "most non-empty nodes drained at once")
 	fs.BoolVar(&f.scaleDown.SkipNodesWithLocalStorage, "skip-nodes-with-local-storage", sd.SkipNodesWithLocalStorage, "keep nodes with pods using emptyDir or hostPath volumes")
 	fs.BoolVar(&f.scaleDown.SkipNodesWithSystemPods, "skip-nodes-with-system-pods", sd.SkipNodesWithSystemPods, "keep nodes with kube-system pods no PodDisruptionBudget covers")
-	fs.DurationVar(&f.maxGracefulTermination, "max-graceful-termination", drain.DefaultOptions().MaxGracefulTermination, "how long evictions refused by a PodDisruptionBudget are retried, and the longest grace period given to an evicted pod")
+	fs.DurationVar(&f.maxGracefulTermination, "max-graceful-termination", drain.DefaultOptions().MaxGracefulTermination, "how long evictions refused by a PodDisruptionBudget are retried (by the autoscaler and when draining an instance held on kelp's drain hook), and the longest grace period given to an evicted pod")
 }
 
 // options returns nil when no autoscaler runs.

@@ -12,6 +12,8 @@ import (
 	"github.com/kelp-dev/kelp/internal/approver"
 	awscloud "github.com/kelp-dev/kelp/internal/cloud/aws"
 	"github.com/kelp-dev/kelp/internal/controller"
+	"github.com/kelp-dev/kelp/internal/termination"
+	"github.com/kelp-dev/kelp/internal/terminationctl"
 )
 
 // controllerFlags are the controller's flags; `kelp up` takes them too.
@@ -20,6 +22,9 @@ type controllerFlags struct {
 	policy     policyFlags
 	probeAddr  string
 	nodePeriod time.Duration
+	// termPeriod is how often instances held on kelp's drain hook are
+	// looked for.
+	termPeriod time.Duration
 	tokenTTL   time.Duration
 	// allowCompeting starts in auto mode beside a csrapproving that would
 	// approve kelp's joins (docs/security.md).
@@ -32,6 +37,7 @@ func (f *controllerFlags) add(fs *pflag.FlagSet, probeDefault string) {
 	f.policy.add(fs)
 	fs.StringVar(&f.probeAddr, "probe-addr", probeDefault, "address serving /metrics, /healthz and /readyz (empty: off)")
 	fs.DurationVar(&f.nodePeriod, "node-lifecycle-period", 10*time.Second, "how often Nodes of terminated instances are looked for")
+	fs.DurationVar(&f.termPeriod, "termination-period", terminationctl.DefaultPeriod, "how often instances waiting on kelp's drain hook (Terminating:Wait) are looked for and their Nodes drained")
 	fs.DurationVar(&f.tokenTTL, "token-ttl", 24*time.Hour, "lifetime of the bootstrap tokens in pool launch templates; rotated when a third remains")
 	fs.BoolVar(&f.allowCompeting, "allow-competing-approvers", false, "start with --approve=auto even when kube-controller-manager's csrapproving would approve kelp's joins (only when csrapproving is off; see docs/security.md)")
 	f.autoscaler.add(fs)
@@ -51,6 +57,10 @@ func (f *controllerFlags) options(cluster string) (controller.Options, error) {
 		Approve: approver.Mode(f.approve), TokenTTL: f.tokenTTL, Autoscaler: as,
 		Approver:                policy,
 		AllowCompetingApprovers: f.allowCompeting,
+		// --max-graceful-termination bounds the autoscaler's drains and
+		// those of instances held on kelp's drain hook alike.
+		Termination:       termination.Options{MaxGracefulTermination: f.autoscaler.maxGracefulTermination},
+		TerminationPeriod: f.termPeriod,
 	}, nil
 }
 
@@ -62,10 +72,11 @@ func newControllerCommand() *cobra.Command {
 	var leaderElect bool
 	cmd := &cobra.Command{
 		Use:   "controller --cluster-name NAME",
-		Short: "Run kelp's controllers: CSR approver, autoscaler, node lifecycle and bootstrap-token rotation",
+		Short: "Run kelp's controllers: CSR approver, autoscaler, node lifecycle, drains of leaving instances and bootstrap-token rotation",
 		Long: `controller approves node CSRs only when the cloud vouches for the instance,
 grows pools for unschedulable pods (--autoscaler=none leaves that to another
-autoscaler), and deletes the Nodes of terminated instances. It reads the cluster through
+autoscaler), drains the Nodes of instances their groups hold on kelp's drain hook
+before letting them go, and deletes the Nodes of terminated instances. It reads the cluster through
 --kubeconfig (in-cluster config when empty and running in a pod) and AWS
 through the SDK's default credential chain.`,
 		Args: cobra.NoArgs,

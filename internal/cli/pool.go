@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
@@ -102,6 +103,7 @@ func newPoolCommand() *cobra.Command {
 		newPoolScaleCommand(&af),
 		newPoolUpdateCommand(&af),
 		newPoolDeleteCommand(&af, &kf),
+		newPoolAdoptHookCommand(&af),
 	)
 	return cmd
 }
@@ -114,6 +116,7 @@ type poolCreateOptions struct {
 	taints       []string
 	userDataFile string
 	ud           userdataOptions
+	heartbeat    time.Duration
 }
 
 func newPoolCreateCommand(af *awsFlags, kf *kubeFlags) *cobra.Command {
@@ -125,7 +128,10 @@ func newPoolCreateCommand(af *awsFlags, kf *kubeFlags) *cobra.Command {
 cluster's API server and CA from your kubeconfig, labels and taints) unless
 --user-data-file is given, checks the image exists, then creates the launch
 template and the Auto Scaling group tagged kubernetes.io/cluster/<cluster>=owned,
-kelp.dev/pool=<name> and the cluster-autoscaler discovery and node-template tags.`,
+kelp.dev/pool=<name> and the cluster-autoscaler discovery and node-template tags,
+and puts kelp's termination lifecycle hook (kelp-drain) on it: a leaving
+instance waits for kelp to drain its Node, or, with no kelp to answer, at most
+--drain-heartbeat-timeout before it goes anyway (default result CONTINUE).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPoolCreate(cmd, af, kf, args[0], o)
@@ -145,6 +151,7 @@ kelp.dev/pool=<name> and the cluster-autoscaler discovery and node-template tags
 	f.StringArrayVar(&o.taints, "taint", nil, "node taint key[=value]:Effect (repeatable)")
 	f.StringVar(&o.spec.Metadata.HTTPTokens, "metadata-http-tokens", pool.HTTPTokensRequired, "instance metadata tokens: required (IMDSv2 only, so pods cannot read the user-data) or optional")
 	f.Int32Var(&o.spec.Metadata.HopLimit, "metadata-hop-limit", 1, "instance metadata PUT response hop limit, 1 to 64 (1 keeps IMDSv2 from pods)")
+	f.DurationVar(&o.heartbeat, "drain-heartbeat-timeout", pool.DefaultDrainHeartbeatTimeout, drainHeartbeatUsage)
 	f.StringVar(&o.userDataFile, "user-data-file", "", "use this user-data instead of rendering it")
 	f.StringVar(&o.ud.profile, "profile", string(userdata.ProfileKubeadm), "user-data profile: kubeadm, openshift-3.11 or local")
 	f.StringVar(&o.ud.registryAuthFile, "registry-auth", "", "docker config.json with registry credentials for the user-data")
@@ -163,6 +170,12 @@ func runPoolCreate(cmd *cobra.Command, af *awsFlags, kf *kubeFlags, name string,
 	}
 	if err := checkHopLimitFlag(cmd, spec.Metadata.HopLimit); err != nil {
 		return err
+	}
+	if err := checkDrainHeartbeatFlag(cmd, o.heartbeat); err != nil {
+		return err
+	}
+	if cmd.Flags().Changed(drainHeartbeatFlag) {
+		spec.DrainHeartbeatTimeout = &metav1.Duration{Duration: o.heartbeat}
 	}
 	var err error
 	if spec.Labels, err = parseLabels(o.labels); err != nil {
@@ -205,14 +218,14 @@ func runPoolCreate(cmd *cobra.Command, af *awsFlags, kf *kubeFlags, name string,
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "pool %s created: group %s, launch template %s, size %d [%d, %d]\n", p.Name, p.GroupName, p.LaunchTemplate, p.Desired, p.MinSize, p.MaxSize)
+	fmt.Fprintf(cmd.OutOrStdout(), "pool %s created: group %s, launch template %s, size %d [%d, %d], %s\n", p.Name, p.GroupName, p.LaunchTemplate, p.Desired, p.MinSize, p.MaxSize, drainHookText(p.DrainHook))
 	return nil
 }
 
 func newPoolListCommand(af *awsFlags, kf *kubeFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
-		Short: "List pools with desired, actual, min, max and Ready nodes",
+		Short: "List pools with desired, actual, min, max and Ready nodes, and their drain hooks",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			prov, err := af.provisioner(cmd.Context(), nil)
@@ -225,13 +238,13 @@ func newPoolListCommand(af *awsFlags, kf *kubeFlags) *cobra.Command {
 			}
 			ready, readyErr := readyNodesByPool(cmd.Context(), kf)
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 3, ' ', 0)
-			fmt.Fprintln(w, "NAME\tGROUP\tDESIRED\tINSTANCES\tMIN\tMAX\tREADY NODES\tCAPACITY")
+			fmt.Fprintln(w, "NAME\tGROUP\tDESIRED\tINSTANCES\tMIN\tMAX\tREADY NODES\tCAPACITY\tDRAIN HOOK")
 			for _, p := range pools {
 				r := fmt.Sprint(ready[p.Name])
 				if readyErr != nil {
 					r = "?"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", p.Name, p.GroupName, p.Desired, p.Instances, p.MinSize, p.MaxSize, r, p.CapacityType)
+				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", p.Name, p.GroupName, p.Desired, p.Instances, p.MinSize, p.MaxSize, r, p.CapacityType, drainHookText(p.DrainHook))
 			}
 			if err := w.Flush(); err != nil {
 				return err

@@ -6,9 +6,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kelp-dev/kelp/internal/cloud"
 	"github.com/kelp-dev/kelp/internal/pool"
 )
 
@@ -30,8 +32,8 @@ func newPoolDescribeCommand(af *awsFlags) *cobra.Command {
 			if types == "" {
 				types = "(the launch template's)"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Name:             %s\nGroup:            %s\nLaunch template:  %s\nInstance types:   %s\nCapacity type:    %s\nSize:             desired %d, instances %d, min %d, max %d\n",
-				p.Name, p.GroupName, p.LaunchTemplate, types, p.CapacityType, p.Desired, p.Instances, p.MinSize, p.MaxSize)
+			fmt.Fprintf(cmd.OutOrStdout(), "Name:             %s\nGroup:            %s\nLaunch template:  %s\nInstance types:   %s\nCapacity type:    %s\nSize:             desired %d, instances %d, min %d, max %d\nDrain hook:       %s\n",
+				p.Name, p.GroupName, p.LaunchTemplate, types, p.CapacityType, p.Desired, p.Instances, p.MinSize, p.MaxSize, drainHookText(p.DrainHook))
 			return nil
 		},
 	}
@@ -66,8 +68,8 @@ func newPoolUpdateCommand(af *awsFlags) *cobra.Command {
 	var userDataFile string
 	var minSize, maxSize int32
 	cmd := &cobra.Command{
-		Use:   "update NAME [--image AMI] [--instance-types T,...] [--user-data-file F] [--min N] [--max N] [--metadata-http-tokens required|optional] [--metadata-hop-limit N]",
-		Short: "Write a new launch template version (image, types, user-data, metadata options) that new instances use",
+		Use:   "update NAME [--image AMI] [--instance-types T,...] [--user-data-file F] [--min N] [--max N] [--metadata-http-tokens required|optional] [--metadata-hop-limit N] [--drain-heartbeat-timeout D]",
+		Short: "Write a new launch template version (image, types, user-data, metadata options) that new instances use; put the drain hook (a changed heartbeat timeout, or a pool without one)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if userDataFile != "" {
@@ -86,8 +88,12 @@ func newPoolUpdateCommand(af *awsFlags) *cobra.Command {
 			if err := checkHopLimitFlag(cmd, u.Metadata.HopLimit); err != nil {
 				return err
 			}
-			if u.ImageID == "" && len(u.InstanceTypes) == 0 && u.UserData == nil && u.MinSize == nil && u.MaxSize == nil && u.Metadata == (pool.MetadataOptions{}) {
-				return errors.New("update: nothing to change; give --image, --instance-types, --user-data-file, --min, --max, --metadata-http-tokens or --metadata-hop-limit")
+			if err := checkDrainHeartbeatFlag(cmd, u.DrainHeartbeatTimeout); err != nil {
+				return err
+			}
+			if u.ImageID == "" && len(u.InstanceTypes) == 0 && u.UserData == nil && u.MinSize == nil && u.MaxSize == nil &&
+				u.Metadata == (pool.MetadataOptions{}) && u.DrainHeartbeatTimeout == 0 {
+				return errors.New("update: nothing to change; give --image, --instance-types, --user-data-file, --min, --max, --metadata-http-tokens, --metadata-hop-limit or --drain-heartbeat-timeout")
 			}
 			prov, err := af.provisioner(cmd.Context(), nil)
 			if err != nil {
@@ -108,6 +114,7 @@ func newPoolUpdateCommand(af *awsFlags) *cobra.Command {
 	cmd.Flags().Int32Var(&maxSize, "max", 0, "new maximum size")
 	cmd.Flags().StringVar(&u.Metadata.HTTPTokens, "metadata-http-tokens", "", "new instance metadata tokens: required (IMDSv2 only) or optional")
 	cmd.Flags().Int32Var(&u.Metadata.HopLimit, "metadata-hop-limit", 0, "new instance metadata PUT response hop limit, 1 to 64")
+	cmd.Flags().DurationVar(&u.DrainHeartbeatTimeout, drainHeartbeatFlag, 0, "new "+drainHeartbeatUsage+" (default: keep the current one)")
 	return cmd
 }
 
@@ -149,4 +156,59 @@ func checkHopLimitFlag(cmd *cobra.Command, v int32) error {
 		return fmt.Errorf("--metadata-hop-limit %d: want 1 to 64", v)
 	}
 	return nil
+}
+
+const (
+	drainHeartbeatFlag  = "drain-heartbeat-timeout"
+	drainHeartbeatUsage = "heartbeat timeout of the drain hook, 30s to 2h: the longest a leaving instance waits for a dead controller"
+)
+
+// checkDrainHeartbeatFlag refuses a --drain-heartbeat-timeout outside
+// AWS's bounds, naming the flag, before any call.
+func checkDrainHeartbeatFlag(cmd *cobra.Command, d time.Duration) error {
+	if !cmd.Flags().Changed(drainHeartbeatFlag) {
+		return nil
+	}
+	return pool.ValidateDrainHeartbeatTimeout("--"+drainHeartbeatFlag, d)
+}
+
+// drainHookText is a pool's drain hook in a word: its name, heartbeat
+// timeout and default result, or "no drain hook".
+func drainHookText(h *cloud.LifecycleHook) string {
+	if h == nil {
+		return "no drain hook"
+	}
+	return fmt.Sprintf("%s %s %s", h.Name, h.HeartbeatTimeout, h.DefaultResult)
+}
+
+func newPoolAdoptHookCommand(af *awsFlags) *cobra.Command {
+	var heartbeat time.Duration
+	cmd := &cobra.Command{
+		Use:   "adopt-hook GROUP [--drain-heartbeat-timeout D]",
+		Short: "Put kelp's drain hook on an Auto Scaling group kelp manages but did not create (--nodes, discovery)",
+		Long: `adopt-hook puts kelp's termination lifecycle hook (kelp-drain, default result
+CONTINUE) on a group tagged kubernetes.io/cluster/<cluster>=owned that is not one
+of kelp's pools: its leaving instances then wait for kelp to drain their Nodes.
+kelp's own pools get the hook on create and update; this is for groups given
+to the controller with --nodes or found by discovery. Running it again
+changes nothing; with --drain-heartbeat-timeout it changes the timeout.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkDrainHeartbeatFlag(cmd, heartbeat); err != nil {
+				return err
+			}
+			prov, err := af.provisioner(cmd.Context(), nil)
+			if err != nil {
+				return err
+			}
+			h, err := prov.AdoptHook(cmd.Context(), args[0], heartbeat)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "group %s: drain hook %s\n", args[0], drainHookText(&h))
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&heartbeat, drainHeartbeatFlag, 0, drainHeartbeatUsage+" (default: keep the current one, or 5m)")
+	return cmd
 }

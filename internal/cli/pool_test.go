@@ -8,8 +8,8 @@ import (
 	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
-// TestPoolMetadataFlags checks that bad metadata option flags are refused
-// before any call to the cloud or the cluster.
+// TestPoolMetadataFlags checks that bad metadata option and drain hook
+// flags are refused before any call to the cloud or the cluster.
 func TestPoolMetadataFlags(t *testing.T) {
 	create := []string{"pool", "create", "general", "--cluster-name", "prod", "--image", "ami-0123456789abcdef0", "--instance-types", "m5.large"}
 	tests := []struct {
@@ -21,7 +21,14 @@ func TestPoolMetadataFlags(t *testing.T) {
 		{"create: hop limit 0", append(create, "--metadata-hop-limit", "0"), "--metadata-hop-limit 0: want 1 to 64"},
 		{"create: hop limit 65", append(create, "--metadata-hop-limit", "65"), "metadata.hopLimit 65: want 1 to 64"},
 		{"update: hop limit 0", []string{"pool", "update", "general", "--metadata-hop-limit", "0"}, "--metadata-hop-limit 0: want 1 to 64"},
-		{"update: nothing", []string{"pool", "update", "general"}, "--metadata-http-tokens or --metadata-hop-limit"},
+		{"update: nothing", []string{"pool", "update", "general"}, "--metadata-hop-limit or --drain-heartbeat-timeout"},
+		{"create: heartbeat too short", append(create, "--drain-heartbeat-timeout", "29s"), "--drain-heartbeat-timeout 29s: want whole seconds from 30s to 2h0m0s"},
+		{"create: heartbeat too long", append(create, "--drain-heartbeat-timeout", "2h1s"), "--drain-heartbeat-timeout 2h0m1s"},
+		{"create: heartbeat not whole seconds", append(create, "--drain-heartbeat-timeout", "90.5s"), "--drain-heartbeat-timeout 1m30.5s"},
+		{"update: heartbeat too short", []string{"pool", "update", "general", "--drain-heartbeat-timeout", "10s"}, "--drain-heartbeat-timeout 10s"},
+		{"update: heartbeat 0", []string{"pool", "update", "general", "--drain-heartbeat-timeout", "0s"}, "--drain-heartbeat-timeout 0s"},
+		{"adopt-hook: heartbeat too long", []string{"pool", "adopt-hook", "legacy", "--cluster-name", "prod", "--drain-heartbeat-timeout", "3h"}, "--drain-heartbeat-timeout 3h0m0s"},
+		{"adopt-hook: no group", []string{"pool", "adopt-hook"}, "accepts 1 arg(s)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,12 +1,15 @@
 // Package cloud owns the interfaces through which kelp's controllers see and
 // act on a cloud: node groups (an Auto Scaling group on AWS) with their
-// instances and node templates, instance lookups for the CSR approver, and
-// the two actions kelp takes (setting a group's target size, deleting
-// particular instances).
+// instances and node templates, instance lookups for the CSR approver, the
+// two actions kelp takes on groups (setting a group's target size, deleting
+// particular instances) and the lifecycle actions of the instances its
+// termination hook holds.
 //
 // The interfaces are split by side effect. [Provider] only reads
 // ([GroupLister] for the autoscaler, [InstanceFinder] for the approver and
-// node lifecycle); [Scaler] is the only one that changes the cloud. Every
+// node lifecycle); [Scaler] and [LifecycleActions] (heartbeat and complete
+// the lifecycle action of an instance in Terminating:Wait, see
+// [Instance.WaitingToTerminate]) are the ones that change the cloud. Every
 // value they return ([Instance], [NodeGroup], [NodeTemplate]) is a plain
 // value owned by the caller. Outcomes that change the caller's control flow
 // are sentinel errors ([ErrNotFound], [ErrInsufficientCapacity],

@@ -38,4 +38,8 @@ var (
 	// ErrInvalidProviderID: a Node's spec.providerID is not the provider's
 	// form (aws:///<zone>/<instance-id> on AWS).
 	ErrInvalidProviderID = errors.New("invalid provider id")
+
+	// ErrUnsupported: the cloud's endpoint does not implement the operation
+	// (an AWS-compatible endpoint without it). Real AWS never answers so.
+	ErrUnsupported = errors.New("operation not supported by the cloud")
 )

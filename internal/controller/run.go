@@ -31,6 +31,8 @@ import (
 	"github.com/kelp-dev/kelp/internal/cloud"
 	"github.com/kelp-dev/kelp/internal/competingapprovers"
 	"github.com/kelp-dev/kelp/internal/nodelifecycle"
+	"github.com/kelp-dev/kelp/internal/termination"
+	"github.com/kelp-dev/kelp/internal/terminationctl"
 	"github.com/kelp-dev/kelp/internal/tokenrotation"
 )
 
@@ -62,6 +64,11 @@ type Options struct {
 	// kube-controller-manager's csrapproving would approve kelp's joins
 	// (internal/competingapprovers); the checks still report it.
 	AllowCompetingApprovers bool
+	// Termination bounds the drains of instances held on kelp's drain hook
+	// (internal/terminationctl); TerminationPeriod is how often they are
+	// looked for, default 5s.
+	Termination       termination.Options
+	TerminationPeriod time.Duration
 	// Autoscaler configures the autoscaler; nil runs none (another
 	// autoscaler, such as the upstream cluster-autoscaler, may drive the
 	// pools while kelp approves and cleans up).
@@ -82,6 +89,12 @@ func (o Options) Validate() error {
 	}
 	if o.NodeLifecyclePeriod < 0 {
 		errs = append(errs, fmt.Errorf("node lifecycle period %s: must not be negative", o.NodeLifecyclePeriod))
+	}
+	if o.TerminationPeriod < 0 {
+		errs = append(errs, fmt.Errorf("termination period %s: must not be negative", o.TerminationPeriod))
+	}
+	if err := o.Termination.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("termination: %w", err))
 	}
 	switch o.Approve {
 	case approver.ModeAuto, approver.ModeManual, approver.ModeOff:
@@ -184,6 +197,16 @@ func runControllers(ctx context.Context, o Options, d Deps, rivals *competingapp
 		Client: d.Client, Nodes: nodes.Lister(), Cloud: d.Cloud, Recorder: recorder,
 		Logger: d.Logger.With("controller", "node-lifecycle"), Metrics: nodelifecycle.NewMetrics(d.Registry), Period: o.NodeLifecyclePeriod,
 	}
+	var drains *terminationctl.Controller
+	if actions, ok := d.Cloud.(terminationctl.Cloud); ok {
+		drains = &terminationctl.Controller{
+			Client: d.Client, Nodes: nodes.Lister(), Cloud: actions, Recorder: recorder, Clock: clock.RealClock{},
+			Logger: d.Logger.With("controller", "termination"), Metrics: terminationctl.NewMetrics(d.Registry),
+			Options: o.Termination, Period: o.TerminationPeriod,
+		}
+	} else {
+		d.Logger.Warn("the cloud has no lifecycle actions: instances held on kelp's drain hook wait for its timeout")
+	}
 	approverConfig := o.Approver
 	approverConfig.ClusterName = o.ClusterName
 	runApprover := newApprover(o, d, factory, recorder)
@@ -210,6 +233,9 @@ func runControllers(ctx context.Context, o Options, d Deps, rivals *competingapp
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
 	wg.Go(func() { lifecycle.Run(ctx) })
+	if drains != nil {
+		wg.Go(func() { drains.Run(ctx) })
+	}
 	if scaler != nil {
 		wg.Go(func() { scaler.Run(ctx) })
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/kelp-dev/kelp/internal/bootstrap"
 	"github.com/kelp-dev/kelp/internal/catalog"
@@ -41,6 +42,9 @@ type Update struct {
 	MaxSize  *int32
 	// Metadata's non-zero fields change the metadata options.
 	Metadata MetadataOptions
+	// DrainHeartbeatTimeout, when non-zero, changes the drain hook's
+	// heartbeat timeout (30 s to 2 h, whole seconds).
+	DrainHeartbeatTimeout time.Duration
 }
 
 // validate checks an update against the pool it applies to.
@@ -56,6 +60,11 @@ func (u Update) validate(p Pool) error {
 	}
 	if err := u.Metadata.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if u.DrainHeartbeatTimeout != 0 {
+		if err := ValidateDrainHeartbeatTimeout("drainHeartbeatTimeout", u.DrainHeartbeatTimeout); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	lo, hi := p.MinSize, p.MaxSize
 	if u.MinSize != nil {
@@ -74,8 +83,23 @@ func (u Update) validate(p Pool) error {
 // user-data or metadata options (the group launches $Latest, so new
 // instances use it; running ones keep theirs), and updates the group's
 // sizes and mixed-instance types. Every new version carries metadata
-// options: the current ones with u's changes, defaults where unset.
+// options: the current ones with u's changes, defaults where unset. Then
+// it reconciles the drain hook: a pool without one gets it, a changed
+// heartbeat timeout is put (with none given, the current one stays).
 func (p *Provisioner) Update(ctx context.Context, name string, u Update) (Pool, error) {
+	pl, err := p.update(ctx, name, u)
+	if err != nil {
+		return Pool{}, err
+	}
+	if _, err := p.reconcileDrainHook(ctx, pl.GroupName, name, u.DrainHeartbeatTimeout); err != nil {
+		return Pool{}, fmt.Errorf("update pool %s: %w", name, err)
+	}
+	return p.Get(ctx, name)
+}
+
+// update is Update without the drain hook (token rotation's): it returns
+// the pool as it was read before the change.
+func (p *Provisioner) update(ctx context.Context, name string, u Update) (Pool, error) {
 	pl, err := p.Get(ctx, name)
 	if err != nil {
 		return Pool{}, fmt.Errorf("update pool: %w", err)
@@ -110,7 +134,7 @@ func (p *Provisioner) Update(ctx context.Context, name string, u Update) (Pool, 
 			return Pool{}, fmt.Errorf("update pool %s: update auto scaling group %s: %w", name, pl.GroupName, err)
 		}
 	}
-	return p.Get(ctx, name)
+	return pl, nil
 }
 
 // versionMetadata is the metadata options of a new version of template:
@@ -210,7 +234,7 @@ func (p *Provisioner) RotateToken(ctx context.Context, name string, spec bootstr
 	if err != nil {
 		return bootstrap.Token{}, fmt.Errorf("rotate token of pool %s: %w", name, err)
 	}
-	if _, err := p.Update(ctx, name, Update{UserData: out.Data}); err != nil {
+	if _, err := p.update(ctx, name, Update{UserData: out.Data}); err != nil {
 		// The new template version may exist even so: the fresh token keeps
 		// its full lifetime, and the next pass sees which one is in use.
 		return bootstrap.Token{}, err

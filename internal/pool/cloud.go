@@ -1,6 +1,10 @@
 package pool
 
-import "context"
+import (
+	"context"
+
+	"github.com/kelp-dev/kelp/internal/cloud"
+)
 
 // The provisioner's view of the cloud: what it reads and what it changes,
 // as plain values. internal/cloud/aws implements both (its Provider), with
@@ -22,6 +26,10 @@ type CloudReader interface {
 	CheckImage(ctx context.Context, imageID string) error
 	// DefaultSubnets returns the region's default subnets, one per zone.
 	DefaultSubnets(ctx context.Context) ([]string, error)
+	// DescribeLifecycleHooks returns a group's lifecycle hooks; an endpoint
+	// without lifecycle hooks is cloud.ErrUnsupported. Its errors (and
+	// PutLifecycleHook's) name the call, the group and the hook.
+	DescribeLifecycleHooks(ctx context.Context, group string) ([]cloud.LifecycleHook, error)
 }
 
 // CloudWriter creates, changes and deletes launch templates and groups.
@@ -37,6 +45,9 @@ type CloudWriter interface {
 	// SetTargetSize sets a group's desired capacity (HonorCooldown false);
 	// the cloud's scaler path, bounds checked against the group afresh.
 	SetTargetSize(ctx context.Context, group string, n int) error
+	// PutLifecycleHook creates or replaces (by name) a lifecycle hook of a
+	// group.
+	PutLifecycleHook(ctx context.Context, group string, h cloud.LifecycleHook) error
 }
 
 // Cloud is both sides, what a provisioner needs.
@@ -91,8 +102,8 @@ type TemplateInfo struct {
 }
 
 // Group is an Auto Scaling group to create. It launches its
-// LaunchTemplate's $Latest version. Fields are added as pools need them
-// (lifecycle hooks).
+// LaunchTemplate's $Latest version. Its drain hook is put after it is
+// created (PutLifecycleHook). Fields are added as pools need them.
 type Group struct {
 	Name                              string
 	LaunchTemplate                    string
@@ -125,9 +136,11 @@ func (c GroupChange) empty() bool {
 	return c.MinSize == nil && c.MaxSize == nil && len(c.InstanceTypes) == 0
 }
 
-// GroupFilter selects groups: every Tags entry must match (key and value)
-// and every TagKeys key must be present.
+// GroupFilter selects groups: every Tags entry must match (key and value),
+// every TagKeys key must be present and, when Names is set, the group's
+// name must be one of them.
 type GroupFilter struct {
+	Names   []string
 	Tags    map[string]string
 	TagKeys []string
 }

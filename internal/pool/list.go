@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -37,7 +38,16 @@ func (p *Provisioner) describe(ctx context.Context, f GroupFilter) ([]Pool, erro
 	}
 	pools := make([]Pool, 0, len(groups))
 	for _, g := range groups {
-		pools = append(pools, poolOf(g))
+		pl := poolOf(g)
+		hooks, err := p.cloud.DescribeLifecycleHooks(ctx, g.Name)
+		if errors.Is(err, cloud.ErrUnsupported) {
+			err = fmt.Errorf("%w: %w", errHooksUnsupported, err)
+		}
+		if err != nil {
+			return nil, err // the cloud's error names the call and group
+		}
+		pl.DrainHook = drainHookOf(hooks)
+		pools = append(pools, pl)
 	}
 	sort.Slice(pools, func(i, j int) bool { return pools[i].Name < pools[j].Name })
 	return pools, nil
@@ -60,6 +70,11 @@ func poolOf(g GroupInfo) Pool {
 // Delete removes the pool's group (terminating its instances when force is
 // set; otherwise a group with instances is refused by the cloud) and then
 // its launch template.
+//
+// force is the cloud's force delete (ForceDelete on AWS): it terminates the
+// instances without waiting on their lifecycle hooks and drops the actions
+// they hold, so kelp's drain hook is neither run nor left to complete.
+// Draining the group to zero first is not done here yet (issue 14, item 4).
 func (p *Provisioner) Delete(ctx context.Context, name string, force bool) error {
 	pl, err := p.Get(ctx, name)
 	if err != nil {

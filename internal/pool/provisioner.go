@@ -54,13 +54,18 @@ type Pool struct {
 	MaxSize        int32
 	Desired        int32
 	Instances      int
+	// DrainHook is kelp's termination hook on the group, nil when it has
+	// none (a pool made before kelp put one; `kelp pool update` puts it).
+	DrainHook *cloud.LifecycleHook
 }
 
 // Create makes the pool: it checks the spec and the image, renders the
 // user-data with ud (a token join issues its token only then), creates the
-// launch template and the Auto Scaling group. A pool that exists is
-// ErrExists. When the group cannot be created, the launch template made
-// here is deleted again, so a failure leaves nothing behind.
+// launch template, the Auto Scaling group and its drain hook. A pool that
+// exists is ErrExists. When the group cannot be created, the launch
+// template made here is deleted again, so a failure leaves nothing behind;
+// when the hook cannot be put, the pool stands without it and the error
+// says so (`kelp pool update` puts it).
 func (p *Provisioner) Create(ctx context.Context, spec Spec, ud UserData) (Pool, error) {
 	if err := spec.Validate(); err != nil {
 		return Pool{}, fmt.Errorf("invalid pool: %w", err)
@@ -93,7 +98,7 @@ func (p *Provisioner) Create(ctx context.Context, spec Spec, ud UserData) (Pool,
 		// Auto Scaling has no client token: a retry of a create that went
 		// through reports AlreadyExists. Ours, with our tags, is fine.
 		if got, gerr := p.Get(ctx, spec.Name); gerr == nil && got.GroupName == name {
-			return got, nil
+			err = nil
 		}
 	}
 	if err != nil {
@@ -104,6 +109,9 @@ func (p *Provisioner) Create(ctx context.Context, spec Spec, ud UserData) (Pool,
 			}
 		}
 		return Pool{}, err
+	}
+	if _, err := p.reconcileDrainHook(ctx, name, spec.Name, spec.drainHeartbeat()); err != nil {
+		return Pool{}, fmt.Errorf("create pool %s: the group exists without its drain hook (kelp pool update %s puts it): %w", spec.Name, spec.Name, err)
 	}
 	return p.Get(ctx, spec.Name)
 }

@@ -1,8 +1,10 @@
 // Package pool is what a node pool is and its one provisioner. A pool IS
 // an Auto Scaling group carrying the tag kelp.dev/pool=<name>, launched
 // from a launch template of kelp's, and tagged for the cluster and for
-// cluster-autoscaler discovery. The [Provisioner] owns token → user-data →
-// launch template → group for create, update and token rotation; the
+// cluster-autoscaler discovery, with kelp's termination lifecycle hook,
+// the drain hook (hook.go). The [Provisioner] owns token → user-data →
+// launch template → group → drain hook for create, update and token
+// rotation; the
 // user-data is a pluggable step ([UserData]). Every cloud call goes through
 // the narrow interfaces of cloud.go, which internal/cloud/aws implements,
 // so the code that runs against the local cloud is the code that runs
@@ -15,8 +17,10 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/kelp-dev/kelp/internal/catalog"
@@ -66,6 +70,19 @@ type Spec struct {
 	// IMDSv2 required with a hop limit of 1, so pods cannot read the
 	// bootstrap token in the user-data.
 	Metadata MetadataOptions `json:"metadata,omitempty"`
+	// DrainHeartbeatTimeout is the heartbeat timeout of the pool's drain
+	// hook (hook.go), 30s to 2h in whole seconds; unset is
+	// DefaultDrainHeartbeatTimeout. It bounds how long a dead controller
+	// can hold a leaving instance.
+	DrainHeartbeatTimeout *metav1.Duration `json:"drainHeartbeatTimeout,omitempty"`
+}
+
+// drainHeartbeat is the spec's heartbeat timeout, 0 when unset.
+func (s Spec) drainHeartbeat() time.Duration {
+	if s.DrainHeartbeatTimeout == nil {
+		return 0
+	}
+	return s.DrainHeartbeatTimeout.Duration
 }
 
 // Instance metadata token settings (EC2's HttpTokens).
@@ -168,6 +185,11 @@ func (s Spec) Validate() error {
 	}
 	if err := s.Metadata.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("pool %s: %w", s.Name, err))
+	}
+	if s.DrainHeartbeatTimeout != nil {
+		if err := ValidateDrainHeartbeatTimeout("drainHeartbeatTimeout", s.DrainHeartbeatTimeout.Duration); err != nil {
+			errs = append(errs, fmt.Errorf("pool %s: %w", s.Name, err))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -3,8 +3,10 @@ package pool
 import (
 	"os"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kelp-dev/kelp/internal/testenv"
 )
@@ -31,6 +33,9 @@ func TestSpecValidate(t *testing.T) {
 		{"bad http tokens", func(s *Spec) { s.Metadata.HTTPTokens = "sometimes" }, []string{`pool general: metadata.httpTokens "sometimes"`}},
 		{"hop limit too high", func(s *Spec) { s.Metadata.HopLimit = 65 }, []string{"metadata.hopLimit 65: want 1 to 64"}},
 		{"negative hop limit", func(s *Spec) { s.Metadata.HopLimit = -1 }, []string{"metadata.hopLimit -1"}},
+		{"drain heartbeat", func(s *Spec) { s.DrainHeartbeatTimeout = &metav1.Duration{Duration: 30 * time.Second} }, nil},
+		{"drain heartbeat too short", func(s *Spec) { s.DrainHeartbeatTimeout = &metav1.Duration{Duration: 29 * time.Second} },
+			[]string{"pool general: drainHeartbeatTimeout 29s: want whole seconds from 30s to 2h0m0s"}},
 		{"every problem at once", func(s *Spec) { s.Name, s.MinSize, s.MaxSize = "X", 3, 1 }, []string{`name "X"`, "minSize 3"}},
 	}
 	for _, tt := range tests {
@@ -122,6 +127,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"unknown field", "pools:\n- name: a\n  instanceTypes: [m5.large]\n  maxSize: 1\n  maxSzie: 2\n", "maxSzie"},
 		{"duplicate pool", "pools:\n- {name: a, instanceTypes: [m5.large], maxSize: 1}\n- {name: a, instanceTypes: [m5.large], maxSize: 1}\n", `name "a" is used twice`},
 		{"metadata", "pools:\n- {name: a, instanceTypes: [m5.large], maxSize: 1, metadata: {httpTokens: never}}\n", `metadata.httpTokens "never"`},
+		{"drain heartbeat", "pools:\n- {name: a, instanceTypes: [m5.large], maxSize: 1, drainHeartbeatTimeout: 3h}\n", "drainHeartbeatTimeout 3h0m0s"},
 		{"invalid pool", "pools:\n- {name: a, instanceTypes: [m5.large], minSize: 2, maxSize: 1}\n", "pools[0]: pool a: minSize 2"},
 	}
 	for _, tt := range tests {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/kelp-dev/kelp/internal/autoscaler"
 	"github.com/kelp-dev/kelp/internal/cloud"
+	"github.com/kelp-dev/kelp/internal/termination"
 )
 
 // Taint keys put on a node being removed, both NoSchedule.
@@ -245,8 +246,10 @@ func (d *Drainer) end(node string) {
 }
 
 // Recover untaints every node that carries kelp's taint and that this
-// Drainer is not removing (left by a process that died mid-removal). Call
-// it at start-up, before the first plan. It returns every failure.
+// Drainer is not removing (left by a process that died mid-removal), but
+// for nodes whose instance is being drained before it goes (annotated
+// termination.AnnotationDrainStarted: the drain controller owns them).
+// Call it at start-up, before the first plan. It returns every failure.
 func (d *Drainer) Recover(ctx context.Context) error {
 	nodes, err := d.d.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -256,7 +259,7 @@ func (d *Drainer) Recover(ctx context.Context) error {
 	var errs []error
 	for i := range nodes.Items {
 		n := &nodes.Items[i]
-		if active[n.Name] || !hasTaint(n, TaintToBeDeleted) {
+		if active[n.Name] || !hasTaint(n, TaintToBeDeleted) || n.Annotations[termination.AnnotationDrainStarted] != "" {
 			continue
 		}
 		if err := d.untaint(ctx, n.Name); err != nil {

@@ -19,12 +19,14 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/record"
 
 	"github.com/kelp-dev/kelp/internal/autoscaler"
+	"github.com/kelp-dev/kelp/internal/termination"
 	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
@@ -392,6 +394,12 @@ func TestRecover(t *testing.T) {
 		corev1.Taint{Key: TaintCAToBeDeleted, Value: "1", Effect: corev1.TaintEffectNoSchedule}, other)
 	busyName = f.ns + "-busy"
 	busy := f.node(t, "busy")
+	// A node the drain controller drains before its instance goes.
+	leaving := f.node(t, "leaving", corev1.Taint{Key: TaintToBeDeleted, Value: "1", Effect: corev1.TaintEffectNoSchedule})
+	patch := `{"metadata":{"annotations":{"` + termination.AnnotationDrainStarted + `":"2026-12-06T12:00:00Z"}}}`
+	if _, err := f.client.CoreV1().Nodes().Patch(context.Background(), leaving.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
 	go func() { done <- f.drainer.Remove(context.Background(), f.request(busy)) }()
 	select {
@@ -408,6 +416,9 @@ func TestRecover(t *testing.T) {
 	}
 	if keys := f.taintKeys(t, busy.Name); !slices.Contains(keys, TaintToBeDeleted) {
 		t.Errorf("node being removed lost its taint: %v", keys)
+	}
+	if keys := f.taintKeys(t, leaving.Name); !slices.Contains(keys, TaintToBeDeleted) {
+		t.Errorf("node drained before its instance goes lost its taint: %v", keys)
 	}
 	if got := counterValue(t, f.metrics.Recovered); got != 1 {
 		t.Errorf("recovered = %v, want 1", got)

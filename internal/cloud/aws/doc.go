@@ -40,6 +40,12 @@
 //     interfaces (launch templates, groups, images, default subnets; sizes
 //     through SetTargetSize), so the pool provisioner's calls (the CLI,
 //     `kelp up`, token rotation) get the same policy as the controller's.
+//   - Lifecycle hooks: PutLifecycleHook, DescribeLifecycleHooks and
+//     DeleteLifecycleHook for the provisioner (kelp's termination hook on
+//     every pool); CompleteLifecycleAction and RecordLifecycleActionHeartbeat
+//     (by instance ID or token) as cloud.LifecycleActions for the drain. A
+//     group member held by a termination hook is InstanceStateTerminating
+//     with CloudState Terminating:Wait (cloud.Instance.WaitingToTerminate).
 //   - Calls: each under [Config.CallTimeout], retried by the SDK's standard
 //     retryer, then, when still throttled, by kelp's jittered backoff, whose
 //     waits end with ctx; AWS error codes map to cloud's sentinel errors in

@@ -53,13 +53,21 @@ var codeKinds = map[string]error{
 	"VcpuLimitExceeded":                    cloud.ErrQuotaExceeded,
 	"InstanceLimitExceeded":                cloud.ErrQuotaExceeded,
 	"MaxSpotInstanceCountExceeded":         cloud.ErrQuotaExceeded,
+
+	// Operations the endpoint does not implement (an AWS-compatible one):
+	// the query protocols' and JSON 1.0's codes.
+	"InvalidAction":             cloud.ErrUnsupported,
+	"UnknownOperationException": cloud.ErrUnsupported,
 }
 
 // validationKind classifies an Auto Scaling ValidationError by its message.
 func validationKind(msg string) error {
 	m := strings.ToLower(msg)
 	switch {
-	case strings.Contains(m, "not found"):
+	case strings.Contains(m, "not found"),
+		// Lifecycle actions and hooks: "No active Lifecycle Action found
+		// with instance ID i-...", "No Lifecycle Hook found ...".
+		strings.HasPrefix(m, "no active lifecycle action"), strings.HasPrefix(m, "no lifecycle hook"):
 		return cloud.ErrNotFound
 	case strings.Contains(m, "above max"), strings.Contains(m, "below min"),
 		strings.Contains(m, "min size"), strings.Contains(m, "minsize"):

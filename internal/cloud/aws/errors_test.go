@@ -28,6 +28,10 @@ func TestClassify(t *testing.T) {
 		{"ValidationError", "AutoScalingGroup name not found - AutoScalingGroup x not found", cloud.ErrNotFound},
 		{"ValidationError", "New SetDesiredCapacity value 9 is above max value 3 for the AutoScalingGroup.", cloud.ErrOutOfRange},
 		{"ValidationError", "Currently, desiredSize equals minSize (1). Terminating instance without replacement will violate group's min size constraint.", cloud.ErrOutOfRange},
+		{"ValidationError", "No active Lifecycle Action found with instance ID i-0123456789abcdef0", cloud.ErrNotFound},
+		{"ValidationError", "No Lifecycle Hook found for name kelp-drain", cloud.ErrNotFound},
+		{"InvalidAction", "Could not find operation PutLifecycleHook for version 2011-01-01", cloud.ErrUnsupported},
+		{"UnknownOperationException", "Operation AmazonSQS.ReceiveMessage does not exist", cloud.ErrUnsupported},
 		{"ValidationError", "Something else entirely", nil},
 		{"AccessDenied", "no", nil},
 	}

@@ -33,7 +33,7 @@ func (p *Provider) DescribeGroups(ctx context.Context, f pool.GroupFilter) ([]po
 	for _, k := range f.TagKeys {
 		filters = append(filters, astypes.Filter{Name: sdkaws.String("tag-key"), Values: []string{k}})
 	}
-	groups, err := p.describeGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{Filters: filters})
+	groups, err := p.describeGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: f.Names, Filters: filters})
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/kelp-dev/kelp/internal/cloud"
+	"github.com/kelp-dev/kelp/internal/pool"
 )
 
 // SetTargetSize implements cloud.Scaler: it reads the group afresh,
@@ -46,6 +47,12 @@ func (p *Provider) SetTargetSize(ctx context.Context, group string, n int) error
 // checks membership and the minimum (cloud.NodeGroup.CheckSize), then calls
 // TerminateInstanceInAutoScalingGroup with ShouldDecrementDesiredCapacity
 // for each instance in turn.
+//
+// kelp's own scale-down drains a node before it deletes its instance, so
+// each terminated instance is let go at once: kelp's drain hook
+// (pool.DrainHookName) is completed with CONTINUE for it (releaseDrainHook).
+// A group without the hook, or an action not (yet) there, is fine: the
+// drain controller completes any action left, at once for a drained node.
 func (p *Provider) DeleteInstances(ctx context.Context, group string, ids []string) error {
 	if len(ids) == 0 {
 		return nil
@@ -76,6 +83,9 @@ func (p *Provider) DeleteInstances(ctx context.Context, group string, ids []stri
 			continue
 		}
 		done = append(done, id)
+		if err := p.releaseDrainHook(ctx, group, id); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if len(done) > 0 {
 		p.log.Info("instances terminated", "group", group, "instances", done, "targetSize", desired-len(done))
@@ -93,6 +103,19 @@ func (p *Provider) DeleteInstances(ctx context.Context, group string, ids []stri
 		return fmt.Errorf("delete instances of %s: %d of %d failed: %w", group, len(errs), len(victims), errors.Join(errs...))
 	}
 	return nil
+}
+
+// releaseDrainHook completes kelp's drain hook with CONTINUE for instance
+// id of group, which kelp has drained already. An action that does not
+// exist (cloud.ErrNotFound: the group has no such hook, the action is
+// already gone or not yet there) or an endpoint without lifecycle hooks is
+// not an error.
+func (p *Provider) releaseDrainHook(ctx context.Context, group, id string) error {
+	err := p.Complete(ctx, cloud.LifecycleAction{Group: group, Hook: pool.DrainHookName, InstanceID: id}, cloud.LifecycleContinue)
+	if err == nil || errors.Is(err, cloud.ErrNotFound) || errors.Is(err, cloud.ErrUnsupported) {
+		return nil
+	}
+	return fmt.Errorf("release terminated instance %s: %w", id, err)
 }
 
 // groupSizes is g's name and sizes as a cloud.NodeGroup, for its bounds

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 
 	"github.com/kelp-dev/kelp/internal/cloud"
 	"github.com/kelp-dev/kelp/internal/pool"
@@ -110,5 +111,34 @@ func TestDeleteInstances(t *testing.T) {
 	wantIs(t, err, cloud.ErrOutOfRange)
 	if g := nodeGroup(t, p, name); g.TargetSize != 2 || g.ActiveInstances() != 2 {
 		t.Errorf("after refresh: target %d, active %d", g.TargetSize, g.ActiveInstances())
+	}
+}
+
+// TestDeleteInstancesReleasesTheDrainHook: kelp's own scale-down has
+// drained the node already, so the instance does not wait on kelp's drain
+// hook (the fake clock never moves: no heartbeat timeout lets it go); a
+// group without the hook terminates as before.
+func TestDeleteInstancesReleasesTheDrainHook(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	hooked := e.createPool(testCluster, pool.Spec{Name: "hooked", InstanceTypes: []string{"m5.large"}, MaxSize: 3, DesiredCapacity: int32p(2)})
+	bare := e.createPool(testCluster, pool.Spec{Name: "bare", InstanceTypes: []string{"m5.large"}, MaxSize: 3, DesiredCapacity: int32p(2)})
+	if _, err := e.as.DeleteLifecycleHook(bg, &autoscaling.DeleteLifecycleHookInput{
+		AutoScalingGroupName: sdkaws.String(bare), LifecycleHookName: sdkaws.String(pool.DrainHookName)}); err != nil {
+		t.Fatal(err)
+	}
+	p := e.provider(Config{})
+	for _, name := range []string{hooked, bare} {
+		id := sdkaws.ToString(e.waitInService(name, 2)[0].InstanceId)
+		if err := p.DeleteInstances(bg, name, []string{id}); err != nil {
+			t.Fatalf("DeleteInstances of %s: %v", name, err)
+		}
+		testenv.EventuallyTrue(t, waitTimeout, name+": instance terminated without waiting on a hook", func() bool {
+			p.Invalidate(id)
+			inst, err := p.InstanceByID(bg, id)
+			return err == nil && inst.State == cloud.InstanceStateTerminated
+		})
+	}
+	if n := e.requests("CompleteLifecycleAction"); n != 2 {
+		t.Errorf("CompleteLifecycleAction calls = %d, want 2 (one answered not found)", n)
 	}
 }

@@ -1,5 +1,6 @@
-// Package cloudtest is an in-memory cloud.Provider for tests of the
-// controllers that read the cloud.
+// Package cloudtest is an in-memory cloud.Provider (and
+// cloud.LifecycleActions) for tests of the controllers that read the cloud
+// and act on lifecycle hooks.
 package cloudtest
 
 import (
@@ -24,6 +25,11 @@ type Provider struct {
 	snapshot  []cloud.NodeGroup // as of the last Refresh
 	err       error             // fails every read of the cloud
 	failing   map[string]error  // fails the lookups of one instance ID
+
+	hooks      map[string][]string // lifecycle hooks by group
+	released   map[string][]string // hooks completed, by group/instance
+	heartbeats []cloud.LifecycleAction
+	completed  []CompletedAction
 
 	refreshes      int
 	invalidated    []string
@@ -230,4 +236,103 @@ func cloneGroups(gs []cloud.NodeGroup) []cloud.NodeGroup {
 	}
 	slices.SortFunc(out, func(a, b cloud.NodeGroup) int { return strings.Compare(a.ID, b.ID) })
 	return out
+}
+
+var _ cloud.LifecycleActions = (*Provider)(nil)
+
+// SetHooks names the lifecycle hooks of a group: an instance of the group
+// in Terminating:Wait is held by each of them.
+func (p *Provider) SetHooks(group string, hooks ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.hooks == nil {
+		p.hooks = map[string][]string{}
+	}
+	p.hooks[group] = slices.Clone(hooks)
+}
+
+// Heartbeats returns the actions Heartbeat accepted, in order.
+func (p *Provider) Heartbeats() []cloud.LifecycleAction {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.heartbeats)
+}
+
+// Completed returns the actions Complete accepted, in order, with their
+// results.
+func (p *Provider) Completed() []CompletedAction {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.completed)
+}
+
+// CompletedAction is one accepted Complete.
+type CompletedAction struct {
+	cloud.LifecycleAction
+	Result cloud.LifecycleResult
+}
+
+// Heartbeat implements cloud.LifecycleActions: the action must exist (see
+// Complete).
+func (p *Provider) Heartbeat(_ context.Context, a cloud.LifecycleAction) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, err := p.heldLocked(a); err != nil {
+		return fmt.Errorf("record heartbeat of %s: %w", a, err)
+	}
+	p.heartbeats = append(p.heartbeats, a)
+	return nil
+}
+
+// Complete implements cloud.LifecycleActions. The action exists while the
+// instance is in Terminating:Wait in its group (of the cloud now, not the
+// snapshot) and the group has the hook (SetHooks). Completing it moves the
+// instance to Terminating:Proceed (the group's only hook) or releases that
+// hook alone.
+func (p *Provider) Complete(_ context.Context, a cloud.LifecycleAction, result cloud.LifecycleResult) error {
+	if err := result.Validate(); err != nil {
+		return fmt.Errorf("complete %s: %w", a, err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	inst, err := p.heldLocked(a)
+	if err != nil {
+		return fmt.Errorf("complete %s: %w", a, err)
+	}
+	p.completed = append(p.completed, CompletedAction{LifecycleAction: a, Result: result})
+	key := a.Group + "/" + a.InstanceID
+	if p.released == nil {
+		p.released = map[string][]string{}
+	}
+	p.released[key] = append(p.released[key], a.Hook)
+	if len(p.released[key]) == len(p.hooks[a.Group]) {
+		inst.CloudState = cloud.LifecycleTerminatingProceed
+	}
+	return nil
+}
+
+// heldLocked returns the instance the action holds, or ErrNotFound. p.mu
+// is held.
+func (p *Provider) heldLocked(a cloud.LifecycleAction) (*cloud.Instance, error) {
+	if p.err != nil {
+		return nil, p.err
+	}
+	if !slices.Contains(p.hooks[a.Group], a.Hook) {
+		return nil, fmt.Errorf("group %s has no hook %s: %w", a.Group, a.Hook, cloud.ErrNotFound)
+	}
+	if slices.Contains(p.released[a.Group+"/"+a.InstanceID], a.Hook) {
+		return nil, fmt.Errorf("no active lifecycle action: %w", cloud.ErrNotFound)
+	}
+	for gi := range p.groups {
+		if p.groups[gi].ID != a.Group {
+			continue
+		}
+		for ii := range p.groups[gi].Instances {
+			inst := &p.groups[gi].Instances[ii]
+			if inst.ID == a.InstanceID && inst.WaitingToTerminate() {
+				return inst, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("no active lifecycle action: %w", cloud.ErrNotFound)
 }

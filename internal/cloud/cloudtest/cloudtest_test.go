@@ -91,3 +91,53 @@ func one(f func() (cloud.Instance, error)) func() ([]cloud.Instance, error) {
 		return []cloud.Instance{i}, nil
 	}
 }
+
+func TestLifecycleActions(t *testing.T) {
+	ctx := context.Background()
+	waiting := cloud.Instance{ID: "i-1", State: cloud.InstanceStateTerminating, CloudState: cloud.LifecycleTerminatingWait}
+	running := cloud.Instance{ID: "i-2", State: cloud.InstanceStateRunning, CloudState: "InService"}
+	p := New(cloud.NodeGroup{ID: "a", Instances: []cloud.Instance{waiting, running}})
+	p.SetHooks("a", "kelp-drain", "other")
+	act := cloud.LifecycleAction{Group: "a", Hook: "kelp-drain", InstanceID: "i-1"}
+	if err := p.Heartbeat(ctx, act); err != nil {
+		t.Fatalf("Heartbeat: %v", err)
+	}
+	for _, bad := range []cloud.LifecycleAction{
+		{Group: "a", Hook: "kelp-drain", InstanceID: "i-2"}, // not waiting
+		{Group: "a", Hook: "nope", InstanceID: "i-1"},       // no such hook
+		{Group: "b", Hook: "kelp-drain", InstanceID: "i-1"}, // no such group
+	} {
+		if err := p.Complete(ctx, bad, cloud.LifecycleContinue); !errors.Is(err, cloud.ErrNotFound) {
+			t.Errorf("Complete(%v) = %v, want ErrNotFound", bad, err)
+		}
+	}
+	if err := p.Complete(ctx, act, "MAYBE"); err == nil {
+		t.Error("Complete with result MAYBE succeeded")
+	}
+	if err := p.Complete(ctx, act, cloud.LifecycleContinue); err != nil {
+		t.Fatalf("Complete: %v", err)
+	}
+	if err := p.Complete(ctx, act, cloud.LifecycleContinue); !errors.Is(err, cloud.ErrNotFound) {
+		t.Errorf("second Complete = %v, want ErrNotFound", err)
+	}
+	mustRefresh := func() cloud.Instance {
+		t.Helper()
+		if err := p.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		gs, _ := p.NodeGroups(ctx)
+		return gs[0].Instances[0]
+	}
+	if i := mustRefresh(); !i.WaitingToTerminate() {
+		t.Errorf("instance left Terminating:Wait with another hook still holding it: %+v", i)
+	}
+	if err := p.Complete(ctx, cloud.LifecycleAction{Group: "a", Hook: "other", InstanceID: "i-1"}, cloud.LifecycleAbandon); err != nil {
+		t.Fatal(err)
+	}
+	if i := mustRefresh(); i.CloudState != cloud.LifecycleTerminatingProceed {
+		t.Errorf("instance after its last hook completed: %+v", i)
+	}
+	if len(p.Heartbeats()) != 1 || len(p.Completed()) != 2 || p.Completed()[0].Result != cloud.LifecycleContinue {
+		t.Errorf("recorded heartbeats %v, completions %v", p.Heartbeats(), p.Completed())
+	}
+}
