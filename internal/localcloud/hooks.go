@@ -167,12 +167,17 @@ func parseHookSpecs(p params) ([]lifecycleHook, error) {
 	return out, nil
 }
 
-func (c *Cloud) putLifecycleHook(p params) (any, error) {
-	name, err := p.required("LifecycleHookName")
-	if err != nil {
-		return nil, err
+// hookTarget reads the hook and group a Put or Delete of a hook names.
+func hookTarget(p params) (name, group string, err error) {
+	if name, err = p.required("LifecycleHookName"); err != nil {
+		return "", "", err
 	}
-	groupName, err := p.required("AutoScalingGroupName")
+	group, err = p.required("AutoScalingGroupName")
+	return name, group, err
+}
+
+func (c *Cloud) putLifecycleHook(p params) (any, error) {
+	name, groupName, err := hookTarget(p)
 	if err != nil {
 		return nil, err
 	}
@@ -235,11 +240,7 @@ func (c *Cloud) describeLifecycleHooks(p params) (any, error) {
 }
 
 func (c *Cloud) deleteLifecycleHook(p params) (any, error) {
-	name, err := p.required("LifecycleHookName")
-	if err != nil {
-		return nil, err
-	}
-	groupName, err := p.required("AutoScalingGroupName")
+	name, groupName, err := hookTarget(p)
 	if err != nil {
 		return nil, err
 	}
