@@ -69,6 +69,11 @@ type Instance struct {
 	// boot, a spot interruption); nil when it did not, or when a user
 	// terminated it.
 	Error *InstanceError
+	// LeaveCause is why the group is terminating the instance, in the
+	// cloud's words (the Cause of its scaling activity, e.g. "... taken out
+	// of service in response to an instance refresh"); "" while it is not
+	// leaving or the cloud does not say.
+	LeaveCause string
 }
 
 // Clone returns a copy that shares nothing with i.
