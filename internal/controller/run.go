@@ -69,6 +69,10 @@ type Options struct {
 	// looked for, default 5s.
 	Termination       termination.Options
 	TerminationPeriod time.Duration
+	// InterruptionQueue is the URL of the SQS queue that EventBridge fills
+	// with interruption and lifecycle events (internal/interruption); ""
+	// finds departing instances by polling the groups only.
+	InterruptionQueue string
 	// Autoscaler configures the autoscaler; nil runs none (another
 	// autoscaler, such as the upstream cluster-autoscaler, may drive the
 	// pools while kelp approves and cleans up).

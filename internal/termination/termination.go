@@ -126,3 +126,38 @@ func (o Options) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Notice is one message of the cloud about a managed instance, as the
+// interruption queue (internal/interruption) delivers it: a warning (spot
+// interruption, rebalance recommendation, scheduled change), a lifecycle
+// action of a termination hook, or a change of the instance's EC2 state.
+type Notice struct {
+	Kind NoticeKind
+	// Departure names the instance and what the event says of it: Group
+	// and Hook for a lifecycle action (Hook "" otherwise), the Cause, the
+	// event's time as NoticedAt, and the Deadline a spot interruption or a
+	// scheduled change carries.
+	Departure
+	// Token is the lifecycle action token, "" unless Kind is
+	// NoticeLifecycleAction.
+	Token string
+	// State is the instance's new EC2 state ("shutting-down",
+	// "terminated", ...), "" unless Kind is NoticeStateChange.
+	State string
+	// EventID is the event's id, for logs.
+	EventID string
+}
+
+// NoticeKind says what a Notice is.
+type NoticeKind string
+
+// Notice kinds.
+const (
+	// NoticeWarning: EC2 or AWS Health warns that the instance will be, or
+	// may be, taken away; no hook holds it (yet).
+	NoticeWarning NoticeKind = "warning"
+	// NoticeLifecycleAction: a termination hook holds the instance.
+	NoticeLifecycleAction NoticeKind = "lifecycle-action"
+	// NoticeStateChange: the instance's EC2 state changed.
+	NoticeStateChange NoticeKind = "state-change"
+)
