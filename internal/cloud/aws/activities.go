@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
@@ -35,20 +36,23 @@ type seenFailure struct {
 }
 
 // groupActivities returns the group's recent launch failures, oldest
-// first, and the next watermark: each failure is reported by every call for
+// first, why each of its leaving instances leaves (the Cause of its
+// termination activity still in progress, by instance ID), and the next
+// watermark: each failure is reported by every call for
 // ActivityLookback after the call that first saw it (cloud.NodeGroup.Errors
 // is level-triggered), then never again. The first call for a group looks
 // back ActivityLookback from now. since never moves past an activity still
 // in progress, so a launch that fails after a refresh saw it in progress
 // is still reported.
-func (p *Provider) groupActivities(ctx context.Context, group string, mark watermark, now time.Time) ([]cloud.GroupError, watermark, error) {
+func (p *Provider) groupActivities(ctx context.Context, group string, mark watermark, now time.Time) ([]cloud.GroupError, map[string]string, watermark, error) {
 	if mark.since.IsZero() {
 		mark.since = now.Add(-p.cfg.ActivityLookback)
 	}
 	acts, err := p.activitiesSince(ctx, group, mark.since)
 	if err != nil {
-		return nil, mark, fmt.Errorf("describe scaling activities of %s: %w", group, err)
+		return nil, nil, mark, fmt.Errorf("describe scaling activities of %s: %w", group, err)
 	}
+	leaving := leaveCauses(acts)
 	next := watermark{since: mark.since, reported: map[string]time.Time{}}
 	for _, f := range mark.failures {
 		if now.Sub(f.seen) < p.cfg.ActivityLookback {
@@ -87,7 +91,28 @@ func (p *Provider) groupActivities(ctx context.Context, group string, mark water
 	for _, f := range next.failures {
 		errs = append(errs, f.err)
 	}
-	return errs, next, nil
+	return errs, leaving, next, nil
+}
+
+// terminatingPrefix starts the Description of the activity that
+// terminates an instance: "Terminating EC2 instance: i-…".
+const terminatingPrefix = "Terminating EC2 instance: "
+
+// leaveCauses returns the Cause of every termination activity still in
+// progress, by instance ID. Activities are listed newest first, so an
+// instance's latest activity wins.
+func leaveCauses(acts []astypes.Activity) map[string]string {
+	out := map[string]string{}
+	for _, a := range acts {
+		id, ok := strings.CutPrefix(sdkaws.ToString(a.Description), terminatingPrefix)
+		if !ok || settled(a.StatusCode) {
+			continue
+		}
+		if _, seen := out[id]; !seen {
+			out[id] = sdkaws.ToString(a.Cause)
+		}
+	}
+	return out
 }
 
 // activitiesSince reads the group's activities that started at or after

@@ -6,17 +6,20 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/kelp-dev/kelp/internal/cloud"
 	"github.com/kelp-dev/kelp/internal/pool"
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 // hookServer answers the lifecycle hook actions of Auto Scaling's query
@@ -219,5 +222,57 @@ func TestGroupInstanceLifecycleStates(t *testing.T) {
 				t.Errorf("state %s (%s), waiting %v; want %s (%s), %v", got.State, got.CloudState, got.WaitingToTerminate(), tt.want, tt.cloudState, tt.waiting)
 			}
 		})
+	}
+}
+
+// TestLeavingInstancesCarryTheirCause: an instance held on kelp's drain
+// hook carries the Cause of its termination activity, which says what
+// took it away; a running one carries none.
+func TestLeavingInstancesCarryTheirCause(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	name := e.createPool(testCluster, pool.Spec{Name: "general", InstanceTypes: []string{"m5.large"}, MaxSize: 3, DesiredCapacity: int32p(2)})
+	e.waitInService(name, 2)
+	if _, err := e.as.SetDesiredCapacity(bg, &autoscaling.SetDesiredCapacityInput{
+		AutoScalingGroupName: sdkaws.String(name), DesiredCapacity: sdkaws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	p := e.provider(Config{})
+	var leaving, staying []cloud.Instance
+	testenv.EventuallyTrue(t, waitTimeout, "one instance in Terminating:Wait", func() bool {
+		if err := p.Refresh(bg); err != nil {
+			t.Fatal(err)
+		}
+		leaving, staying = nil, nil
+		for _, inst := range nodeGroup(t, p, name).Instances {
+			if inst.WaitingToTerminate() {
+				leaving = append(leaving, inst)
+			} else {
+				staying = append(staying, inst)
+			}
+		}
+		return len(leaving) == 1
+	})
+	if c := leaving[0].LeaveCause; !strings.Contains(c, "difference between desired and actual capacity") {
+		t.Errorf("leave cause = %q, want the scale-in activity's cause", c)
+	}
+	for _, inst := range staying {
+		if inst.LeaveCause != "" {
+			t.Errorf("%s (%s) has leave cause %q", inst.ID, inst.CloudState, inst.LeaveCause)
+		}
+	}
+}
+
+func TestLeaveCauses(t *testing.T) {
+	act := func(desc, cause string, status astypes.ScalingActivityStatusCode) astypes.Activity {
+		return astypes.Activity{Description: sdkaws.String(desc), Cause: sdkaws.String(cause), StatusCode: status}
+	}
+	got := leaveCauses([]astypes.Activity{
+		act("Terminating EC2 instance: i-1", "refresh", astypes.ScalingActivityStatusCodeMidLifecycleAction),
+		act("Terminating EC2 instance: i-1", "older", astypes.ScalingActivityStatusCodeInProgress),
+		act("Terminating EC2 instance: i-2", "done", astypes.ScalingActivityStatusCodeSuccessful),
+		act("Launching a new EC2 instance: i-3", "launch", astypes.ScalingActivityStatusCodeInProgress),
+	})
+	if len(got) != 1 || got["i-1"] != "refresh" {
+		t.Errorf("leave causes = %v, want only i-1's newest (refresh)", got)
 	}
 }

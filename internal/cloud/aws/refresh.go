@@ -142,9 +142,14 @@ func (p *Provider) refreshGroup(ctx context.Context, g astypes.AutoScalingGroup,
 		return cloud.NodeGroup{}, watermark{}, err
 	}
 	ng.Template = tmpl
-	errs, next, err := p.groupActivities(ctx, name, mark, now)
+	errs, leaving, next, err := p.groupActivities(ctx, name, mark, now)
 	if err != nil {
 		return cloud.NodeGroup{}, watermark{}, err
+	}
+	for i := range ng.Instances {
+		if ng.Instances[i].State == cloud.InstanceStateTerminating {
+			ng.Instances[i].LeaveCause = leaving[ng.Instances[i].ID]
+		}
 	}
 	for _, pr := range problems {
 		errs = append(errs, cloud.GroupError{Err: cloud.ErrInvalidGroup, Group: name, Message: pr.Error(), Time: now})
