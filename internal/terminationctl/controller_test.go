@@ -105,6 +105,15 @@ func (f *fixture) controller() *Controller {
 func (f *fixture) round(at time.Duration) {
 	f.t.Helper()
 	f.clock.SetTime(t0.Add(at))
+	f.sync()
+	if err := f.c.Refresh(context.Background()); err != nil {
+		f.t.Fatalf("round at %s: %v", at, err)
+	}
+}
+
+// sync fills the Node lister from the API.
+func (f *fixture) sync() {
+	f.t.Helper()
 	for _, o := range f.indexer.List() {
 		_ = f.indexer.Delete(o)
 	}
@@ -114,9 +123,6 @@ func (f *fixture) round(at time.Duration) {
 	}
 	for i := range nodes.Items {
 		_ = f.indexer.Add(&nodes.Items[i])
-	}
-	if err := f.c.Refresh(context.Background()); err != nil {
-		f.t.Fatalf("round at %s: %v", at, err)
 	}
 }
 
