@@ -70,13 +70,15 @@ func newControllerCommand() *cobra.Command {
 	var cf controllerFlags
 	var ngf nodeGroupFlags
 	var leaderElect bool
+	var queueURL string
 	cmd := &cobra.Command{
 		Use:   "controller --cluster-name NAME",
 		Short: "Run kelp's controllers: CSR approver, autoscaler, node lifecycle, drains of leaving instances and bootstrap-token rotation",
 		Long: `controller approves node CSRs only when the cloud vouches for the instance,
 grows pools for unschedulable pods (--autoscaler=none leaves that to another
 autoscaler), drains the Nodes of instances their groups hold on kelp's drain hook
-before letting them go, and deletes the Nodes of terminated instances. It reads the cluster through
+before letting them go (and of instances warned of through --interruption-queue),
+and deletes the Nodes of terminated instances. It reads the cluster through
 --kubeconfig (in-cluster config when empty and running in a pod) and AWS
 through the SDK's default credential chain.`,
 		Args: cobra.NoArgs,
@@ -89,6 +91,7 @@ through the SDK's default credential chain.`,
 				return err
 			}
 			opts.LeaderElect = leaderElect
+			opts.InterruptionQueue = queueURL
 			if err := opts.Validate(); err != nil {
 				return err
 			}
@@ -112,6 +115,7 @@ through the SDK's default credential chain.`,
 	cf.add(cmd.Flags(), ":8080")
 	ngf.add(cmd.Flags())
 	cmd.Flags().BoolVar(&leaderElect, "leader-elect", true, "run only while holding the kube-system/kelp-controller Lease")
+	cmd.Flags().StringVar(&queueURL, "interruption-queue", "", "URL of the SQS queue EventBridge fills with spot interruption, rebalance, scheduled-change and lifecycle events (docs/aws.md); empty: departing instances are found by polling the groups only")
 	return cmd
 }
 

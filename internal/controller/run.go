@@ -135,6 +135,17 @@ type Deps struct {
 	Logger *slog.Logger
 	// Registry receives the metrics; a new one when nil.
 	Registry *prometheus.Registry
+	// InterruptionQueue builds the consumer of the interruption queue at
+	// url (Options.InterruptionQueue), handing every Notice to handler
+	// (the drain controller's Notify) and registering its metrics with
+	// reg; required when that option is set. An *interruption.Queue is
+	// such a consumer.
+	InterruptionQueue func(url string, handler func(context.Context, termination.Notice) error, reg prometheus.Registerer) (QueueConsumer, error)
+}
+
+// QueueConsumer consumes the interruption queue until ctx ends.
+type QueueConsumer interface {
+	Run(ctx context.Context) error
 }
 
 // Run runs the controllers until ctx ends.
@@ -144,6 +155,9 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	}
 	if o.Autoscaler != nil && d.Scaler == nil {
 		return errors.New("the autoscaler needs a cloud scaler")
+	}
+	if o.InterruptionQueue != "" && d.InterruptionQueue == nil {
+		return fmt.Errorf("interruption queue %s: this controller has no queue consumer", o.InterruptionQueue)
 	}
 	if o.NodeLifecyclePeriod == 0 {
 		o.NodeLifecyclePeriod = 10 * time.Second
@@ -208,6 +222,9 @@ func runControllers(ctx context.Context, o Options, d Deps, rivals *competingapp
 			Logger: d.Logger.With("controller", "termination"), Metrics: terminationctl.NewMetrics(d.Registry),
 			Options: o.Termination, Period: o.TerminationPeriod,
 		}
+		if hooks, ok := d.Cloud.(terminationctl.HookReader); ok {
+			drains.Hooks = hooks
+		}
 	} else {
 		d.Logger.Warn("the cloud has no lifecycle actions: instances held on kelp's drain hook wait for its timeout")
 	}
@@ -239,6 +256,7 @@ func runControllers(ctx context.Context, o Options, d Deps, rivals *competingapp
 	wg.Go(func() { lifecycle.Run(ctx) })
 	if drains != nil {
 		wg.Go(func() { drains.Run(ctx) })
+		startInterruptionQueue(ctx, &wg, o, d, drains)
 	}
 	if scaler != nil {
 		wg.Go(func() { scaler.Run(ctx) })
@@ -255,6 +273,25 @@ func runControllers(ctx context.Context, o Options, d Deps, rivals *competingapp
 	<-ctx.Done()
 	wg.Wait()
 	factory.Shutdown()
+}
+
+// startInterruptionQueue consumes the interruption queue, when there is
+// one, into the drain controller.
+func startInterruptionQueue(ctx context.Context, wg *sync.WaitGroup, o Options, d Deps, drains *terminationctl.Controller) {
+	if o.InterruptionQueue == "" {
+		return
+	}
+	q, err := d.InterruptionQueue(o.InterruptionQueue, drains.Notify, d.Registry)
+	if err != nil {
+		d.Logger.Error("interruption queue not consumed: departing instances are found by polling the groups only", "queue", o.InterruptionQueue, "err", err)
+		return
+	}
+	wg.Go(func() {
+		if err := q.Run(ctx); err != nil && ctx.Err() == nil {
+			d.Logger.Error("interruption queue stopped", "queue", o.InterruptionQueue, "err", err)
+		}
+	})
+	d.Logger.Info("consuming the interruption queue", "queue", o.InterruptionQueue)
 }
 
 func approverSources(client kubernetes.Interface, nodes corelisters.NodeLister, csrs certlisters.CertificateSigningRequestLister, provider approver.Cloud, joinWindow time.Duration) approver.Sources {

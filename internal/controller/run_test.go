@@ -14,6 +14,7 @@ import (
 
 	"github.com/kelp-dev/kelp/internal/approver"
 	"github.com/kelp-dev/kelp/internal/cloud/cloudtest"
+	"github.com/kelp-dev/kelp/internal/termination"
 	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
@@ -101,4 +102,73 @@ func TestApproveOffWatchesNoCSRs(t *testing.T) {
 			t.Errorf("metric %s registered: the approver runs with --approve=off", name)
 		}
 	}
+}
+
+// TestInterruptionQueueFeedsTheDrainController: with a queue URL, the
+// consumer is built on the leader with the drain controller's Notify as
+// its handler; without a consumer, Run refuses the URL.
+func TestInterruptionQueueFeedsTheDrainController(t *testing.T) {
+	env := testenv.Get(t)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	o := Options{ClusterName: "kelp-test", Approve: approver.ModeOff, InterruptionQueue: "https://sqs.us-east-1.amazonaws.com/1/kelp"}
+	err := Run(context.Background(), o, Deps{Client: env.Client, Cloud: cloudtest.New(), Logger: logger})
+	testenv.ErrorContains(t, err, "interruption queue https://sqs.us-east-1.amazonaws.com/1/kelp", "no queue consumer")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	reg := prometheus.NewRegistry()
+	consumer := &fakeConsumer{started: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, o, Deps{Client: env.Client, Cloud: cloudtest.New(), Registry: reg, Logger: logger,
+			InterruptionQueue: func(url string, h func(context.Context, termination.Notice) error, _ prometheus.Registerer) (QueueConsumer, error) {
+				if url != o.InterruptionQueue {
+					t.Errorf("consumer of %q, want %q", url, o.InterruptionQueue)
+				}
+				consumer.handler = h
+				return consumer, nil
+			}})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	select {
+	case <-consumer.started:
+	case <-time.After(time.Minute):
+		t.Fatal("the queue consumer never ran")
+	}
+	err = consumer.handler(ctx, termination.Notice{Kind: termination.NoticeWarning, Departure: termination.Departure{InstanceID: "i-0123456789abcdef0"}})
+	if err != nil {
+		t.Fatalf("handler: %v", err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() == "kelp_drain_notices_total" {
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					found = found || (l.GetName() == "outcome" && l.GetValue() == "unmanaged")
+				}
+			}
+		}
+	}
+	if !found {
+		t.Error("the notice of an unmanaged instance was not counted by the drain controller")
+	}
+}
+
+type fakeConsumer struct {
+	handler func(context.Context, termination.Notice) error
+	started chan struct{}
+}
+
+func (c *fakeConsumer) Run(ctx context.Context) error {
+	close(c.started)
+	<-ctx.Done()
+	return nil
 }

@@ -10,6 +10,9 @@ import (
 type Plan struct {
 	// Cordon: mark the Node unschedulable and taint it.
 	Cordon bool
+	// CordonOnly: the drain has not begun (a warning that only cordons,
+	// see Decide); the caller must not stamp the drain's start on the Node.
+	CordonOnly bool
 	// Evict: evict every pod left, through the Eviction API (PDBs hold),
 	// each with a grace period of at most EvictGrace.
 	Evict      bool
@@ -37,6 +40,7 @@ const (
 	ReasonDrained         = "Drained"
 	ReasonDrainedWaiting  = "DrainedAwaitingTermination"
 	ReasonDrainTimedOut   = "DrainTimedOut"
+	ReasonCordoned        = "Cordoned"
 	ReasonNoNode          = "NoNode"
 	defaultRetry          = 5 * time.Second
 	minRetry              = time.Second
@@ -47,11 +51,25 @@ const (
 // pure: the same facts always give the same Plan.
 //
 // An instance whose group holds it on kelp's hook is drained, then let go
-// (the action completed with CONTINUE, the Node deleted); one that only
-// got a warning is drained and left to the group or EC2 to take. A drain
-// ends at its bound, the earlier of MaxGracefulTermination after it began
-// and DeadlineMargin before a hard deadline: then the instance is let go
-// with the pods left (GaveUp).
+// (the action completed with CONTINUE, the Node deleted). A drain ends at
+// its bound, the earlier of MaxGracefulTermination after it began and
+// DeadlineMargin before a hard deadline: then the instance is let go with
+// the pods left (GaveUp), each eviction's grace period capped to what is
+// left of the bound.
+//
+// A warning no hook holds (yet) follows the policy of its cause:
+//
+//   - a spot interruption is drained at once against its deadline and left
+//     to EC2 to take (the node stays cordoned);
+//   - a rebalance recommendation only cordons the Node (CordonOnly, Done):
+//     no new pods land on it, and its pods stay until the group (capacity
+//     rebalancing, through the hook) or EC2 (an interruption notice) acts,
+//     as aws-node-termination-handler does by default;
+//   - a scheduled change cordons the Node at once and drains it from
+//     MaxGracefulTermination + DeadlineMargin before its start.
+//
+// Once a hook holds the instance, the hook's drain applies, still bound by
+// the warning's deadline.
 func Decide(f Facts) Plan {
 	o := f.Options.WithDefaults()
 	why := f.why()
@@ -64,6 +82,11 @@ func Decide(f Facts) Plan {
 			return Plan{Done: true, Reason: ReasonDrainedWaiting, Message: why + ": drained; the node stays cordoned until its instance goes"}
 		}
 		return Plan{Complete: true, DeleteNode: true, Done: true, Reason: ReasonDrained, Message: why + ": drained" + completed(true)}
+	}
+	if !held {
+		if p, ok := f.cordonOnly(o, why); ok {
+			return p
+		}
 	}
 	bound := f.bound(o)
 	if f.PodsLeft > 0 && !f.Now.Before(bound) {
@@ -89,6 +112,26 @@ func Decide(f Facts) Plan {
 	}
 	p.RetryAfter = max(p.RetryAfter, minRetry)
 	return p
+}
+
+// cordonOnly is the Plan of a warning that cordons the Node without
+// draining it yet: a rebalance recommendation, or a scheduled change whose
+// drain window (MaxGracefulTermination + DeadlineMargin before its start)
+// has not opened and whose drain has not begun.
+func (f Facts) cordonOnly(o Options, why string) (Plan, bool) {
+	switch f.Cause {
+	case CauseRebalanceRecommendation:
+		return Plan{Cordon: !f.Cordoned, CordonOnly: true, Done: true, Reason: ReasonCordoned,
+			Message: why + ": cordoned so no new pods land; its pods stay until its group or EC2 takes it"}, true
+	case CauseScheduledChange:
+		drainAt := f.Deadline.Add(-o.MaxGracefulTermination - o.DeadlineMargin)
+		if f.Deadline.IsZero() || !f.DrainStarted.IsZero() || !f.Now.Before(drainAt) {
+			return Plan{}, false
+		}
+		return Plan{Cordon: !f.Cordoned, CordonOnly: true, Reason: ReasonCordoned, RetryAfter: max(drainAt.Sub(f.Now), minRetry),
+			Message: fmt.Sprintf("%s: cordoned so no new pods land; draining from %s", why, stamp(drainAt))}, true
+	}
+	return Plan{}, false
 }
 
 // bound is when the drain ends: MaxGracefulTermination after it began (or
@@ -118,17 +161,17 @@ func (f Facts) lastHeartbeat() time.Time {
 
 // why says, for the Node's Events, why the instance goes.
 func (f Facts) why() string {
-	switch f.Cause {
-	case CauseScaleIn, CauseInstanceRefresh, CauseRebalance:
-		return fmt.Sprintf("instance %s is being terminated by its group %s: %s", f.InstanceID, f.Group, f.Cause)
-	case CauseSpotInterruption:
+	switch {
+	case f.Cause == CauseSpotInterruption && !f.Deadline.IsZero():
 		return fmt.Sprintf("instance %s gets a spot interruption at %s", f.InstanceID, stamp(f.Deadline))
-	case CauseRebalanceRecommendation:
+	case f.Cause == CauseRebalanceRecommendation:
 		return fmt.Sprintf("instance %s has a rebalance recommendation: its spot capacity is at elevated risk", f.InstanceID)
-	case CauseScheduledChange:
+	case f.Cause == CauseScheduledChange:
 		return fmt.Sprintf("instance %s has scheduled maintenance at %s", f.InstanceID, stamp(f.Deadline))
+	case f.Cause == CauseUnknown || f.Cause == "":
+		return fmt.Sprintf("instance %s is being terminated by its group %s", f.InstanceID, f.Group)
 	}
-	return fmt.Sprintf("instance %s is being terminated by its group %s", f.InstanceID, f.Group)
+	return fmt.Sprintf("instance %s is being terminated by its group %s: %s", f.InstanceID, f.Group, f.Cause)
 }
 
 func completed(held bool) string {

@@ -76,6 +76,40 @@ func TestDecide(t *testing.T) {
 			Node:      &corev1.Node{}, Cordoned: true, PodsLeft: 1, DrainStarted: t0, Now: t0,
 		}, Plan{Evict: true, EvictGrace: DefaultMaxGracefulTermination, Reason: ReasonDraining, RetryAfter: defaultRetry},
 			[]string{"scheduled maintenance at 2026-12-06T13:00:00Z"}},
+		{"a rebalance recommendation: cordon only, pods stay", Facts{
+			Departure: Departure{InstanceID: "i-0spot", Cause: CauseRebalanceRecommendation, NoticedAt: t0},
+			Node:      &corev1.Node{}, PodsLeft: 2, Now: t0,
+		}, Plan{Cordon: true, CordonOnly: true, Done: true, Reason: ReasonCordoned}, []string{"rebalance recommendation", "no new pods land", "pods stay"}},
+		{"a rebalance recommendation already cordoned: nothing to do", Facts{
+			Departure: Departure{InstanceID: "i-0spot", Cause: CauseRebalanceRecommendation, NoticedAt: t0},
+			Node:      &corev1.Node{}, Cordoned: true, PodsLeft: 2, Now: t0.Add(time.Hour),
+		}, Plan{CordonOnly: true, Done: true, Reason: ReasonCordoned}, nil},
+		{"a rebalance recommendation the group then holds on the hook: drained", Facts{
+			Departure: Departure{InstanceID: "i-0spot", Group: "g", Hook: "kelp-drain", Cause: CauseRebalanceRecommendation, NoticedAt: t0},
+			Node:      &corev1.Node{}, Cordoned: true, PodsLeft: 2, DrainStarted: t0, Now: t0,
+		}, Plan{Evict: true, EvictGrace: DefaultMaxGracefulTermination, Reason: ReasonDraining, RetryAfter: defaultRetry}, nil},
+		{"a scheduled change days ahead: cordon now, drain later", Facts{
+			Departure: Departure{InstanceID: "i-0old", Cause: CauseScheduledChange, NoticedAt: t0, Deadline: t0.Add(48 * time.Hour)},
+			Node:      &corev1.Node{}, PodsLeft: 1, Now: t0,
+		}, Plan{Cordon: true, CordonOnly: true, Reason: ReasonCordoned, RetryAfter: 48*time.Hour - DefaultMaxGracefulTermination - DefaultDeadlineMargin},
+			[]string{"scheduled maintenance at 2026-12-08T12:00:00Z", "draining from 2026-12-08T11:49:45Z"}},
+		{"a scheduled change whose window opened: drain against its start", Facts{
+			Departure: Departure{InstanceID: "i-0old", Cause: CauseScheduledChange, NoticedAt: t0, Deadline: t0.Add(5 * time.Minute)},
+			Node:      &corev1.Node{}, Cordoned: true, PodsLeft: 1, Now: t0,
+		}, Plan{Evict: true, EvictGrace: 5*time.Minute - DefaultDeadlineMargin, Reason: ReasonDraining, RetryAfter: defaultRetry}, nil},
+		{"a scheduled change without a start: drain", Facts{
+			Departure: Departure{InstanceID: "i-0old", Cause: CauseScheduledChange, NoticedAt: t0},
+			Node:      &corev1.Node{}, PodsLeft: 1, Now: t0,
+		}, Plan{Cordon: true, Evict: true, EvictGrace: DefaultMaxGracefulTermination, Reason: ReasonDraining, RetryAfter: defaultRetry}, nil},
+		{"a spot interruption held on the hook: the deadline still bounds it", scaleIn(func(f *Facts) {
+			f.Cause, f.Deadline, f.Now = CauseSpotInterruption, t0.Add(2*time.Minute), t0.Add(2*time.Minute-DefaultDeadlineMargin)
+		}), Plan{Complete: true, DeleteNode: true, Done: true, GaveUp: true, Reason: ReasonDrainTimedOut}, []string{"spot interruption at 2026-12-06T12:02:00Z", "CONTINUE"}},
+		{"a spot interruption the group reports without a deadline", scaleIn(func(f *Facts) { f.Cause, f.PodsLeft = CauseSpotInterruption, 0 }),
+			Plan{Complete: true, DeleteNode: true, Done: true, Reason: ReasonDrained}, []string{"by its group kelp-dev-general: spot-interruption"}},
+		{"an unknown cause names none", scaleIn(func(f *Facts) { f.Cause, f.PodsLeft = CauseUnknown, 0 }),
+			Plan{Complete: true, DeleteNode: true, Done: true, Reason: ReasonDrained}, []string{"by its group kelp-dev-general: drained"}},
+		{"an unhealthy instance", scaleIn(func(f *Facts) { f.Cause, f.PodsLeft = CauseUnhealthy, 0 }),
+			Plan{Complete: true, DeleteNode: true, Done: true, Reason: ReasonDrained}, []string{"by its group kelp-dev-general: unhealthy"}},
 		{"an instance refresh", scaleIn(func(f *Facts) { f.Cause, f.PodsLeft = CauseInstanceRefresh, 0 }),
 			Plan{Complete: true, DeleteNode: true, Done: true, Reason: ReasonDrained}, []string{"by its group kelp-dev-general: instance-refresh"}},
 	} {

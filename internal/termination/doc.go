@@ -11,7 +11,15 @@
 // and returns a [Plan]: which steps the caller takes now (cordon and taint,
 // evict with a grace period that fits the deadline, send a heartbeat,
 // complete the lifecycle action, delete the Node) and why. It reads no
-// clock and calls no API.
+// clock and calls no API. [CauseOf] names the [Cause] of a group's
+// termination from its scaling activity's words.
+//
+// The policy by cause, in [Decide]: an instance a hook holds is drained
+// and let go; a spot interruption is drained at once against its deadline
+// (the drain ends DeadlineMargin before it, each eviction's grace period
+// capped to what is left); a rebalance recommendation only cordons the
+// Node; a scheduled change cordons at once and drains from
+// MaxGracefulTermination + DeadlineMargin before its start.
 //
 // A caller's duties, each round for each departing instance:
 //

@@ -34,6 +34,9 @@ const (
 	// CauseScheduledChange: AWS Health scheduled maintenance (retirement,
 	// reboot) of the instance.
 	CauseScheduledChange Cause = "scheduled-change"
+	// CauseUnhealthy: the group replaces an instance that failed its
+	// health check.
+	CauseUnhealthy Cause = "unhealthy"
 	// CauseUnknown: the group holds the instance on kelp's hook for a
 	// reason its activity does not say.
 	CauseUnknown Cause = "unknown"

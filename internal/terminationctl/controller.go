@@ -16,7 +16,6 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/kelp-dev/kelp/internal/cloud"
-	"github.com/kelp-dev/kelp/internal/pool"
 	"github.com/kelp-dev/kelp/internal/termination"
 )
 
@@ -31,8 +30,9 @@ type Cloud interface {
 // DefaultPeriod is the default time between rounds.
 const DefaultPeriod = 5 * time.Second
 
-// Controller drains the Nodes of instances held on kelp's drain hook and
-// lets them go. Run it on the leader only.
+// Controller drains the Nodes of departing instances (held on kelp's
+// drain hook, or warned of by the interruption queue) and lets them go.
+// Run it on the leader only; Notify may be called while it runs.
 type Controller struct {
 	Client   kubernetes.Interface
 	Nodes    corelisters.NodeLister
@@ -42,20 +42,35 @@ type Controller struct {
 	Metrics  *Metrics
 	Clock    clock.PassiveClock
 	Options  termination.Options
+	// Hooks, when set, reads the groups' drain hooks: an action is
+	// heartbeated at a third of its hook's heartbeat timeout, at most
+	// every Options.HeartbeatInterval.
+	Hooks HookReader
 	// Period between rounds; DefaultPeriod when zero.
 	Period time.Duration
 
-	drains map[string]*drain // by instance ID, while it waits
+	inbox inbox // Notify's; the rest is the rounds' alone
+
+	drains map[string]*drain // by instance ID, while it departs
+	noted  noted
+	hooks  map[string]hookEntry // by group
+	status statusWriter
 }
 
-// drain is what the controller remembers of one waiting instance between
-// rounds; what must survive a restart is on the Node.
+// drain is what the controller remembers of one departing instance
+// between rounds; what must survive a restart is on the Node.
 type drain struct {
-	noticed, lastHeartbeat time.Time
-	lastReason             string
+	noticed, heldSince, lastHeartbeat time.Time
+	lastReason                        string
+	// done: a warning no hook holds with nothing more to do now; it is
+	// decided again once a hook holds it or a stronger warning comes.
+	done      bool
+	doneCause termination.Cause
+	status    DrainStatus // "" Instance until a step succeeded
 }
 
-// Run runs a round every Period until ctx ends.
+// Run runs a round every Period, and at once after a notice, until ctx
+// ends.
 func (c *Controller) Run(ctx context.Context) {
 	period := c.Period
 	if period <= 0 {
@@ -71,12 +86,13 @@ func (c *Controller) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-c.inbox.woken():
 		}
 	}
 }
 
 // Refresh reads the managed groups once and takes one step for every
-// instance waiting on a termination hook.
+// departing instance.
 func (c *Controller) Refresh(ctx context.Context) error {
 	if err := c.Cloud.Refresh(ctx); err != nil {
 		return fmt.Errorf("refresh cloud: %w", err)
@@ -89,52 +105,59 @@ func (c *Controller) Refresh(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list nodes: %w", err)
 	}
-	byProviderID := make(map[string]*corev1.Node, len(nodes))
-	for _, n := range nodes {
-		if n.Spec.ProviderID != "" {
-			byProviderID[n.Spec.ProviderID] = n
-		}
-	}
 	if c.drains == nil {
 		c.drains = map[string]*drain{}
 	}
-	waiting := cloud.WaitingToTerminate(groups)
-	seen := make(map[string]bool, len(waiting))
+	now := c.Clock.Now()
+	c.noted.take(&c.inbox, now)
+	departures := c.noted.departures(groups, nodes, now)
+	seen := make(map[string]bool, len(departures))
 	var errs []error
-	for _, inst := range waiting {
-		seen[inst.ID] = true
-		if err := c.step(ctx, inst, byProviderID[inst.ProviderID]); err != nil {
-			errs = append(errs, fmt.Errorf("instance %s of group %s: %w", inst.ID, inst.GroupName, err))
+	for _, d := range departures {
+		seen[d.InstanceID] = true
+		if err := c.step(ctx, d); err != nil {
+			errs = append(errs, fmt.Errorf("instance %s of group %s: %w", d.InstanceID, d.Group, err))
 		}
 	}
-	for id := range c.drains {
-		if !seen[id] {
-			delete(c.drains, id) // gone on: completed, timed out, or no longer waiting
+	var progress []DrainStatus
+	for id, d := range c.drains {
+		switch {
+		case !seen[id]:
+			delete(c.drains, id) // gone on: completed, timed out, or no longer departing
+		case !d.done && d.status.Instance != "":
+			progress = append(progress, d.status)
 		}
 	}
-	inProgress := 0
-	for _, d := range c.drains {
-		if d.lastReason != "" {
-			inProgress++
-		}
+	c.Metrics.InProgress.Set(float64(len(progress)))
+	if err := c.status.write(ctx, c.Client, progress); err != nil {
+		c.Logger.Error("write drains status", "configmap", "kube-system/"+StatusConfigMap, "err", err)
 	}
-	c.Metrics.InProgress.Set(float64(inProgress))
 	return errors.Join(errs...)
 }
 
-// step gathers the facts of one waiting instance, decides and applies.
-func (c *Controller) step(ctx context.Context, inst cloud.Instance, node *corev1.Node) error {
+// step gathers the facts of one departing instance, decides and applies.
+func (c *Controller) step(ctx context.Context, dep departure) error {
 	now := c.Clock.Now()
-	d := c.drains[inst.ID]
+	d := c.drains[dep.InstanceID]
 	if d == nil {
 		d = &drain{noticed: now}
-		c.drains[inst.ID] = d
+		c.drains[dep.InstanceID] = d
 	}
-	f := termination.Facts{
-		Departure: termination.Departure{InstanceID: inst.ID, Group: inst.GroupName, Hook: pool.DrainHookName,
-			Cause: termination.CauseScaleIn, NoticedAt: d.noticed},
-		LastHeartbeat: d.lastHeartbeat, Now: now, Options: c.Options,
+	held := dep.Hook != ""
+	if held && d.heldSince.IsZero() {
+		d.heldSince, d.done = now, false
 	}
+	if !held && d.done && d.doneCause == dep.Cause {
+		return nil
+	}
+	f := termination.Facts{Departure: dep.Departure, LastHeartbeat: d.lastHeartbeat, Now: now, Options: c.Options}
+	if held {
+		f.NoticedAt = d.heldSince
+		f.Options = withHeartbeat(f.Options, c.heartbeatInterval(ctx, dep.Group, now))
+	} else if f.NoticedAt.IsZero() {
+		f.NoticedAt = d.noticed
+	}
+	node := dep.node
 	var pods []*corev1.Pod
 	if node != nil {
 		var err error
@@ -144,22 +167,41 @@ func (c *Controller) step(ctx context.Context, inst cloud.Instance, node *corev1
 		f.Node, f.Cordoned, f.PodsLeft, f.DrainStarted = node, cordoned(node), len(pods), drainStarted(node)
 	}
 	plan := termination.Decide(f)
-	if err := c.apply(ctx, inst, node, pods, plan, now); err != nil {
+	if err := c.apply(ctx, dep, pods, plan, now); err != nil {
 		return err // decided again next round; reported once it succeeds
 	}
-	c.report(node, inst, f.Cause, d, plan)
-	if plan.Done {
-		delete(c.drains, inst.ID)
+	c.report(dep, d, plan)
+	d.status = statusOf(f, plan, now)
+	switch {
+	case plan.Done && held:
+		delete(c.drains, dep.InstanceID)
+		delete(c.noted.actions, dep.InstanceID)
+	case plan.Done:
+		d.done, d.doneCause = true, dep.Cause
 	}
 	return nil
 }
 
+// statusOf is the status of the drain of f after plan.
+func statusOf(f termination.Facts, plan termination.Plan, now time.Time) DrainStatus {
+	s := DrainStatus{Instance: f.InstanceID, Group: f.Group, Cause: string(f.Cause), Deadline: f.Deadline, PodsLeft: f.PodsLeft, Reason: plan.Reason}
+	if f.Node != nil {
+		s.Node = f.Node.Name
+	}
+	if s.Started = f.DrainStarted; s.Started.IsZero() && !plan.CordonOnly {
+		s.Started = now
+	}
+	return s
+}
+
 // apply takes the Plan's steps in order; a step that fails stops the rest
 // (the next round decides again).
-func (c *Controller) apply(ctx context.Context, inst cloud.Instance, node *corev1.Node, pods []*corev1.Pod, plan termination.Plan, now time.Time) error {
-	action := cloud.LifecycleAction{Group: inst.GroupName, Hook: pool.DrainHookName, InstanceID: inst.ID}
-	if node != nil && !plan.Done && (plan.Cordon || drainStarted(node).IsZero()) {
-		if err := markDraining(ctx, c.Client, node.Name, now); err != nil {
+func (c *Controller) apply(ctx context.Context, dep departure, pods []*corev1.Pod, plan termination.Plan, now time.Time) error {
+	node := dep.node
+	action := cloud.LifecycleAction{Group: dep.Group, Hook: dep.Hook, InstanceID: dep.InstanceID, Token: dep.token}
+	start := !plan.Done && !plan.CordonOnly && node != nil && drainStarted(node).IsZero()
+	if node != nil && !plan.DeleteNode && (plan.Cordon || start) {
+		if err := markDraining(ctx, c.Client, node.Name, now, !plan.CordonOnly); err != nil {
 			return err
 		}
 	}
@@ -169,17 +211,19 @@ func (c *Controller) apply(ctx context.Context, inst cloud.Instance, node *corev
 		}
 	}
 	if plan.Heartbeat {
-		err := c.Cloud.Heartbeat(ctx, action)
-		if err != nil && !errors.Is(err, cloud.ErrNotFound) {
+		if err := act(ctx, action, c.Cloud.Heartbeat); err != nil {
 			return err
 		}
-		c.drains[inst.ID].lastHeartbeat = now
+		c.drains[dep.InstanceID].lastHeartbeat = now
 	}
 	if plan.Complete {
-		if err := c.Cloud.Complete(ctx, action, cloud.LifecycleContinue); err != nil && !errors.Is(err, cloud.ErrNotFound) {
+		complete := func(ctx context.Context, a cloud.LifecycleAction) error {
+			return c.Cloud.Complete(ctx, a, cloud.LifecycleContinue)
+		}
+		if err := act(ctx, action, complete); err != nil {
 			return err
 		}
-		c.Logger.Info("lifecycle action completed", "instance", inst.ID, "group", inst.GroupName, "reason", plan.Reason)
+		c.Logger.Info("lifecycle action completed", "instance", dep.InstanceID, "group", dep.Group, "reason", plan.Reason)
 	}
 	if plan.DeleteNode && node != nil {
 		if err := deleteNode(ctx, c.Client, node); err != nil {
@@ -189,14 +233,29 @@ func (c *Controller) apply(ctx context.Context, inst cloud.Instance, node *corev
 	return nil
 }
 
+// act calls fn on the lifecycle action a: by its token when one came, by
+// the instance when the token names no action (an older one's). An action
+// that does not exist (completed, timed out, never held) is not an error.
+func act(ctx context.Context, a cloud.LifecycleAction, fn func(context.Context, cloud.LifecycleAction) error) error {
+	err := fn(ctx, a)
+	if a.Token != "" && errors.Is(err, cloud.ErrNotFound) {
+		a.Token = ""
+		err = fn(ctx, a)
+	}
+	if err != nil && !errors.Is(err, cloud.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
 // report records an Event on the Node when the drain's reason changes or
 // it ends, and counts finished drains.
-func (c *Controller) report(node *corev1.Node, inst cloud.Instance, cause termination.Cause, d *drain, plan termination.Plan) {
+func (c *Controller) report(dep departure, d *drain, plan termination.Plan) {
 	if plan.Done {
-		c.Metrics.Drains.With(prometheus.Labels{"cause": string(cause), "outcome": plan.Reason}).Inc()
-		c.Logger.Info("drain done", "instance", inst.ID, "group", inst.GroupName, "reason", plan.Reason, "message", plan.Message)
+		c.Metrics.Drains.With(prometheus.Labels{"cause": string(dep.Cause), "outcome": plan.Reason}).Inc()
+		c.Logger.Info("drain done", "instance", dep.InstanceID, "group", dep.Group, "cause", dep.Cause, "reason", plan.Reason, "message", plan.Message)
 	}
-	if node == nil || (plan.Reason == d.lastReason && !plan.Done) {
+	if dep.node == nil || (plan.Reason == d.lastReason && !plan.Done) {
 		return
 	}
 	d.lastReason = plan.Reason
@@ -204,5 +263,5 @@ func (c *Controller) report(node *corev1.Node, inst cloud.Instance, cause termin
 	if plan.GaveUp {
 		kind = corev1.EventTypeWarning
 	}
-	c.Recorder.Event(node, kind, plan.Reason, plan.Message)
+	c.Recorder.Event(dep.node, kind, plan.Reason, plan.Message)
 }

@@ -37,6 +37,12 @@ var t0 = time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 
 const providerID = "aws:///us-east-1a/i-0001"
 
+// scaleInCause is the local cloud's activity cause for a lower desired
+// count.
+const scaleInCause = "At 2026-12-06T11:59:59Z a user request explicitly set group desired capacity changing the desired capacity from 2 to 1.  " +
+	"At 2026-12-06T12:00:00Z an instance was taken out of service in response to a difference between desired and actual capacity, " +
+	"shrinking the capacity from 2 to 1.  At 2026-12-06T12:00:00Z instance i-0001 was selected for termination."
+
 // fixture is a group "g" with kelp's hook holding instance i-0001 in
 // Terminating:Wait, its Node "n1", and pods on it.
 type fixture struct {
@@ -80,7 +86,7 @@ func newFixture(t *testing.T, node *corev1.Node, pods ...*corev1.Pod) *fixture {
 	})
 	f.indexer = cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
 	inst := cloud.Instance{ID: "i-0001", ProviderID: providerID, GroupName: "g",
-		State: cloud.InstanceStateTerminating, CloudState: cloud.LifecycleTerminatingWait}
+		State: cloud.InstanceStateTerminating, CloudState: cloud.LifecycleTerminatingWait, LeaveCause: scaleInCause}
 	f.clouds = cloudtest.New(cloud.NodeGroup{ID: "g", Instances: []cloud.Instance{inst}})
 	f.clouds.SetHooks("g", pool.DrainHookName)
 	f.metrics = NewMetrics(prometheus.NewRegistry())
@@ -99,6 +105,15 @@ func (f *fixture) controller() *Controller {
 func (f *fixture) round(at time.Duration) {
 	f.t.Helper()
 	f.clock.SetTime(t0.Add(at))
+	f.sync()
+	if err := f.c.Refresh(context.Background()); err != nil {
+		f.t.Fatalf("round at %s: %v", at, err)
+	}
+}
+
+// sync fills the Node lister from the API.
+func (f *fixture) sync() {
+	f.t.Helper()
 	for _, o := range f.indexer.List() {
 		_ = f.indexer.Delete(o)
 	}
@@ -108,9 +123,6 @@ func (f *fixture) round(at time.Duration) {
 	}
 	for i := range nodes.Items {
 		_ = f.indexer.Add(&nodes.Items[i])
-	}
-	if err := f.c.Refresh(context.Background()); err != nil {
-		f.t.Fatalf("round at %s: %v", at, err)
 	}
 }
 

@@ -9,6 +9,10 @@ type Metrics struct {
 	Drains *prometheus.CounterVec
 	// InProgress is the number of drains under way.
 	InProgress prometheus.Gauge
+	// Notices counts the interruption queue's notices by kind (warning,
+	// lifecycle-action, state-change) and outcome (accepted, unmanaged,
+	// no-node, forgotten, ignored, error).
+	Notices *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -22,7 +26,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "kelp_node_drains_in_progress",
 			Help: "Departing instances whose Nodes are being drained.",
 		}),
+		Notices: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kelp_drain_notices_total",
+			Help: "Notices of the interruption queue handled by the drain controller, by kind (warning, lifecycle-action, state-change) and outcome (accepted, unmanaged, no-node, forgotten, ignored, error).",
+		}, []string{"kind", "outcome"}),
 	}
-	reg.MustRegister(m.Drains, m.InProgress)
+	reg.MustRegister(m.Drains, m.InProgress, m.Notices)
 	return m
 }

@@ -41,9 +41,9 @@ func drainStarted(node *corev1.Node) time.Time {
 }
 
 // markDraining cordons and taints the Node (kelp's and cluster-autoscaler's
-// to-be-deleted taints, as the autoscaler's drain does) and stamps when
-// the drain began, unless it already says.
-func markDraining(ctx context.Context, client kubernetes.Interface, name string, now time.Time) error {
+// to-be-deleted taints, as the autoscaler's drain does) and, with stamp,
+// stamps when the drain began, unless it already says.
+func markDraining(ctx context.Context, client kubernetes.Interface, name string, now time.Time, stamp bool) error {
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		node, err := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -56,7 +56,7 @@ func markDraining(ctx context.Context, client kubernetes.Interface, name string,
 				node.Spec.Taints = append(node.Spec.Taints, corev1.Taint{Key: key, Value: value, Effect: corev1.TaintEffectNoSchedule})
 			}
 		}
-		if drainStarted(node).IsZero() {
+		if stamp && drainStarted(node).IsZero() {
 			if node.Annotations == nil {
 				node.Annotations = map[string]string{}
 			}
