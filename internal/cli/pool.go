@@ -62,7 +62,7 @@ func (a *awsFlags) provisioner(ctx context.Context, client kubernetes.Interface)
 	if err != nil {
 		return nil, err
 	}
-	d := pool.Deps{Cloud: adapter}
+	d := pool.Deps{Cloud: adapter, Refresher: adapter}
 	if client != nil {
 		d.Tokens = pool.KubeTokens{Client: client}
 	}
@@ -92,7 +92,7 @@ func newPoolCommand() *cobra.Command {
 	var kf kubeFlags
 	cmd := &cobra.Command{
 		Use:   "pool",
-		Short: "Create, list, scale, update and delete node pools (launch template + Auto Scaling group)",
+		Short: "Create, list, scale, update, roll and delete node pools (launch template + Auto Scaling group)",
 	}
 	af.add(cmd)
 	kf.add(cmd)
@@ -102,6 +102,7 @@ func newPoolCommand() *cobra.Command {
 		newPoolDescribeCommand(&af),
 		newPoolScaleCommand(&af),
 		newPoolUpdateCommand(&af),
+		newPoolRollCommand(&af),
 		newPoolDeleteCommand(&af, &kf),
 		newPoolAdoptHookCommand(&af),
 	)
@@ -225,8 +226,13 @@ func runPoolCreate(cmd *cobra.Command, af *awsFlags, kf *kubeFlags, name string,
 func newPoolListCommand(af *awsFlags, kf *kubeFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
-		Short: "List pools with desired, actual, min, max and Ready nodes, and their drain hooks",
-		Args:  cobra.NoArgs,
+		Short: "List pools with desired, actual, min, max, Ready and outdated nodes, and their drain hooks",
+		Long: `list shows each pool's sizes, its Ready nodes, its drain hook and OUTDATED: the
+instances launched from a launch template version that differs from the pool's
+current one in anything but the bootstrap token in the user-data (token
+rotation writes a new version for every rotation; those count as current).
+kelp pool roll NAME replaces them.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			prov, err := af.provisioner(cmd.Context(), nil)
 			if err != nil {
@@ -238,13 +244,13 @@ func newPoolListCommand(af *awsFlags, kf *kubeFlags) *cobra.Command {
 			}
 			ready, readyErr := readyNodesByPool(cmd.Context(), kf)
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 3, ' ', 0)
-			fmt.Fprintln(w, "NAME\tGROUP\tDESIRED\tINSTANCES\tMIN\tMAX\tREADY NODES\tCAPACITY\tDRAIN HOOK")
+			fmt.Fprintln(w, "NAME\tGROUP\tDESIRED\tINSTANCES\tMIN\tMAX\tREADY NODES\tOUTDATED\tCAPACITY\tDRAIN HOOK")
 			for _, p := range pools {
 				r := fmt.Sprint(ready[p.Name])
 				if readyErr != nil {
 					r = "?"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", p.Name, p.GroupName, p.Desired, p.Instances, p.MinSize, p.MaxSize, r, p.CapacityType, drainHookText(p.DrainHook))
+				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%d\t%s\t%s\n", p.Name, p.GroupName, p.Desired, p.Instances, p.MinSize, p.MaxSize, r, len(p.Outdated), p.CapacityType, drainHookText(p.DrainHook))
 			}
 			if err := w.Flush(); err != nil {
 				return err

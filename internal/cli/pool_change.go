@@ -118,37 +118,6 @@ func newPoolUpdateCommand(af *awsFlags) *cobra.Command {
 	return cmd
 }
 
-func newPoolDeleteCommand(af *awsFlags, kf *kubeFlags) *cobra.Command {
-	var force bool
-	cmd := &cobra.Command{
-		Use:   "delete NAME [--force]",
-		Short: "Delete a pool's group and launch template; refused while it has Ready nodes unless --force",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			prov, err := af.provisioner(cmd.Context(), nil)
-			if err != nil {
-				return err
-			}
-			if !force {
-				ready, err := readyNodesByPool(cmd.Context(), kf)
-				if err != nil {
-					return fmt.Errorf("delete pool %s: cannot check its Ready nodes (use --force to skip): %w", args[0], err)
-				}
-				if n := ready[args[0]]; n > 0 {
-					return fmt.Errorf("delete pool %s: it has %d Ready nodes; drain them or use --force", args[0], n)
-				}
-			}
-			if err := prov.Delete(cmd.Context(), args[0], force); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "pool %s deleted\n", args[0])
-			return nil
-		},
-	}
-	cmd.Flags().BoolVar(&force, "force", false, "delete even with Ready nodes, terminating its instances")
-	return cmd
-}
-
 // checkHopLimitFlag refuses --metadata-hop-limit below 1: in a spec or an
 // update 0 means "the default" or "unchanged", not a hop limit.
 func checkHopLimitFlag(cmd *cobra.Command, v int32) error {

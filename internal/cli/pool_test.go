@@ -8,8 +8,8 @@ import (
 	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
-// TestPoolMetadataFlags checks that bad metadata option and drain hook
-// flags are refused before any call to the cloud or the cluster.
+// TestPoolMetadataFlags checks that bad metadata option, drain hook, roll
+// and delete flags are refused before any call to the cloud or the cluster.
 func TestPoolMetadataFlags(t *testing.T) {
 	create := []string{"pool", "create", "general", "--cluster-name", "prod", "--image", "ami-0123456789abcdef0", "--instance-types", "m5.large"}
 	tests := []struct {
@@ -29,6 +29,12 @@ func TestPoolMetadataFlags(t *testing.T) {
 		{"update: heartbeat 0", []string{"pool", "update", "general", "--drain-heartbeat-timeout", "0s"}, "--drain-heartbeat-timeout 0s"},
 		{"adopt-hook: heartbeat too long", []string{"pool", "adopt-hook", "legacy", "--cluster-name", "prod", "--drain-heartbeat-timeout", "3h"}, "--drain-heartbeat-timeout 3h0m0s"},
 		{"adopt-hook: no group", []string{"pool", "adopt-hook"}, "accepts 1 arg(s)"},
+		{"roll: min and max 100", []string{"pool", "roll", "general", "--max-healthy-percentage", "100"}, "no instance could be replaced"},
+		{"roll: max above 200", []string{"pool", "roll", "general", "--max-healthy-percentage", "250"}, "max healthy percentage 250: want 100 to 200"},
+		{"roll: warmup not whole seconds", []string{"pool", "roll", "general", "--instance-warmup", "1.5s"}, "instance warmup 1.5s"},
+		{"roll: cancel and wait", []string{"pool", "roll", "general", "--cancel", "--wait"}, "--cancel takes neither --status nor --wait"},
+		{"delete: force and force-delete", []string{"pool", "delete", "general", "--force", "--force-delete"}, "[force force-delete] were all set"},
+		{"delete: drain timeout 0", []string{"pool", "delete", "general", "--force", "--drain-timeout", "0s"}, "--drain-timeout 0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,8 +2,9 @@
 // act on a cloud: node groups (an Auto Scaling group on AWS) with their
 // instances and node templates, instance lookups for the CSR approver, the
 // two actions kelp takes on groups (setting a group's target size, deleting
-// particular instances) and the lifecycle actions of the instances its
-// termination hook holds.
+// particular instances), the lifecycle actions of the instances its
+// termination hook holds, and instance refreshes ([InstanceRefresher],
+// which replace a group's instances for kelp pool roll).
 //
 // The interfaces are split by side effect. [Provider] only reads
 // ([GroupLister] for the autoscaler, [InstanceFinder] for the approver and

@@ -1,6 +1,9 @@
 package cloud
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors. Providers wrap them (keeping the cloud's own error in the
 // chain), so callers test with errors.Is.
@@ -42,4 +45,12 @@ var (
 	// ErrUnsupported: the cloud's endpoint does not implement the operation
 	// (an AWS-compatible endpoint without it). Real AWS never answers so.
 	ErrUnsupported = errors.New("operation not supported by the cloud")
+
+	// ErrRefreshInProgress: the group already has an instance refresh
+	// running (InstanceRefreshInProgress on AWS); only one runs at a time.
+	ErrRefreshInProgress = errors.New("an instance refresh is already in progress")
 )
+
+// ErrNoActiveRefresh: the group has no instance refresh to cancel
+// (ActiveInstanceRefreshNotFound on AWS). It is an ErrNotFound.
+var ErrNoActiveRefresh = fmt.Errorf("no instance refresh in progress: %w", ErrNotFound)

@@ -30,6 +30,10 @@ type CloudReader interface {
 	// without lifecycle hooks is cloud.ErrUnsupported. Its errors (and
 	// PutLifecycleHook's) name the call, the group and the hook.
 	DescribeLifecycleHooks(ctx context.Context, group string) ([]cloud.LifecycleHook, error)
+	// DescribeTemplateVersion returns the data of one launch template
+	// version. A numbered version never changes: the adapter reads it once.
+	// A template or version that does not exist wraps cloud.ErrNotFound.
+	DescribeTemplateVersion(ctx context.Context, ref TemplateRef) (TemplateVersion, error)
 }
 
 // CloudWriter creates, changes and deletes launch templates and groups.
@@ -127,13 +131,15 @@ type MixedInstances struct {
 type GroupChange struct {
 	Name             string
 	MinSize, MaxSize *int32
+	// Desired sets the desired capacity (HonorCooldown does not apply).
+	Desired *int32
 	// InstanceTypes replace a mixed group's overrides of LaunchTemplate.
 	InstanceTypes  []string
 	LaunchTemplate string
 }
 
 func (c GroupChange) empty() bool {
-	return c.MinSize == nil && c.MaxSize == nil && len(c.InstanceTypes) == 0
+	return c.MinSize == nil && c.MaxSize == nil && c.Desired == nil && len(c.InstanceTypes) == 0
 }
 
 // GroupFilter selects groups: every Tags entry must match (key and value),
@@ -149,9 +155,44 @@ type GroupFilter struct {
 type GroupInfo struct {
 	Name           string
 	LaunchTemplate string
+	// LaunchTemplateVersion is the version the group launches: a number,
+	// $Latest or $Default ("" is $Default).
+	LaunchTemplateVersion string
 	// InstanceTypes are a mixed group's overrides; empty otherwise.
 	InstanceTypes             []string
 	MinSize, MaxSize, Desired int32
 	Instances                 int
-	Tags                      map[string]string
+	// Members are the group's instances, in the cloud's order.
+	Members []Member
+	Tags    map[string]string
+}
+
+// Member is an instance of a group as the group reports it.
+type Member struct {
+	ID             string
+	InstanceType   string
+	LifecycleState string
+	// Template is the launch template version it was launched from; nil
+	// when the cloud does not say (a launch configuration).
+	Template *TemplateRef
+}
+
+// TemplateRef names one launch template version: the template by ID or,
+// without one, by name; Version a number, $Latest or $Default ("" is
+// $Default).
+type TemplateRef struct {
+	ID, Name, Version string
+}
+
+// TemplateVersion is the data of one launch template version, as
+// outdated-node detection compares it (see Drift).
+type TemplateVersion struct {
+	ImageID      string
+	InstanceType string
+	// UserData is raw (decoded from the API's base64).
+	UserData []byte
+	// Settings are every other field of the data in one canonical form
+	// (the adapter's JSON): two versions differ in them when, and only
+	// when, their Settings differ.
+	Settings string
 }

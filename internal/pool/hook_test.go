@@ -68,6 +68,16 @@ func (f *fakeCloud) DescribeLaunchTemplate(_ context.Context, name string) (pool
 	return t, nil
 }
 
+func (f *fakeCloud) DescribeTemplateVersion(_ context.Context, ref pool.TemplateRef) (pool.TemplateVersion, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.templates[ref.Name]
+	if !ok {
+		return pool.TemplateVersion{}, fmt.Errorf("template %s: %w", ref.Name, cloud.ErrNotFound)
+	}
+	return pool.TemplateVersion{UserData: t.UserData}, nil
+}
+
 func (f *fakeCloud) CheckImage(context.Context, string) error { return nil }
 
 func (f *fakeCloud) DefaultSubnets(context.Context) ([]string, error) {

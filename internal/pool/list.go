@@ -11,12 +11,21 @@ import (
 )
 
 // List returns the cluster's pools: groups tagged kelp.dev/pool and owned
-// by the cluster, sorted by name.
+// by the cluster, sorted by name, each with its Outdated members.
 func (p *Provisioner) List(ctx context.Context) ([]Pool, error) {
-	return p.describe(ctx, GroupFilter{
+	pools, err := p.describe(ctx, GroupFilter{
 		Tags:    map[string]string{ClusterTagPrefix + p.cluster: ownedValue},
 		TagKeys: []string{PoolTag},
 	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range pools {
+		if pools[i].Outdated, err = p.outdated(ctx, pools[i]); err != nil {
+			return nil, err
+		}
+	}
+	return pools, nil
 }
 
 // Get returns one pool, or an error wrapping cloud.ErrNotFound.
@@ -64,29 +73,8 @@ func poolOf(g GroupInfo) Pool {
 		MaxSize:        g.MaxSize,
 		Desired:        g.Desired,
 		Instances:      g.Instances,
-	}
-}
+		Members:        g.Members,
 
-// Delete removes the pool's group (terminating its instances when force is
-// set; otherwise a group with instances is refused by the cloud) and then
-// its launch template.
-//
-// force is the cloud's force delete (ForceDelete on AWS): it terminates the
-// instances without waiting on their lifecycle hooks and drops the actions
-// they hold, so kelp's drain hook is neither run nor left to complete.
-// Draining the group to zero first is not done here yet (issue 14, item 4).
-func (p *Provisioner) Delete(ctx context.Context, name string, force bool) error {
-	pl, err := p.Get(ctx, name)
-	if err != nil {
-		return fmt.Errorf("delete pool: %w", err)
+		LaunchTemplateVersion: g.LaunchTemplateVersion,
 	}
-	if err := p.cloud.DeleteGroup(ctx, pl.GroupName, force); err != nil {
-		return fmt.Errorf("delete pool %s: delete auto scaling group %s: %w", name, pl.GroupName, err)
-	}
-	if pl.LaunchTemplate != "" {
-		if err := p.deleteLaunchTemplate(ctx, pl.LaunchTemplate); err != nil {
-			return fmt.Errorf("delete pool %s: %w", name, err)
-		}
-	}
-	return nil
 }

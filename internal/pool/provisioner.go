@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"k8s.io/utils/clock"
+
 	"github.com/kelp-dev/kelp/internal/catalog"
 	"github.com/kelp-dev/kelp/internal/cloud"
 )
@@ -21,9 +23,11 @@ var ErrImageNotFound = fmt.Errorf("image %w", cloud.ErrNotFound)
 // cluster: token → user-data → launch template → Auto Scaling group, for
 // create, update and token rotation. Every cloud call goes through Cloud.
 type Provisioner struct {
-	cluster string
-	cloud   Cloud
-	tokens  TokenIssuer
+	cluster   string
+	cloud     Cloud
+	tokens    TokenIssuer
+	refresher cloud.InstanceRefresher
+	clock     clock.Clock
 }
 
 // Deps are a provisioner's collaborators.
@@ -33,11 +37,20 @@ type Deps struct {
 	// Tokens issues the fresh tokens of token rotation; nil when the
 	// caller never rotates.
 	Tokens TokenIssuer
+	// Refresher rolls pools (instance refresh); nil when the caller never
+	// rolls.
+	Refresher cloud.InstanceRefresher
+	// Clock paces the waits of Delete's drain and WaitRoll; nil is the
+	// real clock.
+	Clock clock.Clock
 }
 
 // New returns the provisioner of cluster's pools.
 func New(cluster string, d Deps) *Provisioner {
-	return &Provisioner{cluster: cluster, cloud: d.Cloud, tokens: d.Tokens}
+	if d.Clock == nil {
+		d.Clock = clock.RealClock{}
+	}
+	return &Provisioner{cluster: cluster, cloud: d.Cloud, tokens: d.Tokens, refresher: d.Refresher, clock: d.Clock}
 }
 
 // Cluster is the cluster whose pools p provisions.
@@ -54,6 +67,15 @@ type Pool struct {
 	MaxSize        int32
 	Desired        int32
 	Instances      int
+	// LaunchTemplateVersion is the version the group launches ($Latest
+	// for kelp's pools).
+	LaunchTemplateVersion string
+	// Members are the group's instances.
+	Members []Member
+	// Outdated are the members launched from a version that differs from
+	// the current one in anything but the bootstrap token, each with what
+	// differs (a Drift reason). Set by List; nil from Get.
+	Outdated map[string]string
 	// DrainHook is kelp's termination hook on the group, nil when it has
 	// none (a pool made before kelp put one; `kelp pool update` puts it).
 	DrainHook *cloud.LifecycleHook

@@ -193,16 +193,16 @@ func TestScaleUpdateDelete(t *testing.T) {
 	if _, err := m.Update(ctx, "spot", pool.Update{ImageID: "ami-0123456789abcdef0"}); !errors.Is(err, pool.ErrImageNotFound) {
 		t.Errorf("update to unknown AMI: %v", err)
 	}
-	if err := m.Delete(ctx, "spot", false); err == nil {
+	if err := m.Delete(ctx, "spot", pool.DeleteOptions{}); err == nil {
 		t.Error("deleting a pool with instances without force succeeded")
 	}
-	if err := m.Delete(ctx, "spot", true); err != nil {
+	if err := m.Delete(ctx, "spot", pool.DeleteOptions{Mode: pool.DeleteForce}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.Get(ctx, "spot"); !errors.Is(err, cloud.ErrNotFound) {
 		t.Errorf("deleted pool still found: %v", err)
 	}
-	if err := m.Delete(ctx, "spot", true); !errors.Is(err, cloud.ErrNotFound) {
+	if err := m.Delete(ctx, "spot", pool.DeleteOptions{Mode: pool.DeleteForce}); !errors.Is(err, cloud.ErrNotFound) {
 		t.Errorf("deleting a missing pool: %v", err)
 	}
 }

@@ -4,8 +4,10 @@
 // cluster-autoscaler discovery, with kelp's termination lifecycle hook,
 // the drain hook (hook.go). The [Provisioner] owns token → user-data →
 // launch template → group → drain hook for create, update and token
-// rotation; the
-// user-data is a pluggable step ([UserData]). Every cloud call goes through
+// rotation, rolls a pool through an instance refresh (roll.go), tells its
+// outdated nodes ([Drift]: the template data compared but for the
+// bootstrap token) and deletes it, draining it to zero first when asked
+// (delete.go); the user-data is a pluggable step ([UserData]). Every cloud call goes through
 // the narrow interfaces of cloud.go, which internal/cloud/aws implements,
 // so the code that runs against the local cloud is the code that runs
 // against AWS.

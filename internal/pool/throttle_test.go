@@ -49,7 +49,7 @@ func TestProvisionerUnderThrottling(t *testing.T) {
 		t.Fatalf("user-data = %q, %v", data, err)
 	}
 	for _, name := range []string{"a", "b", "c"} {
-		if err := m.Delete(ctx, name, true); err != nil {
+		if err := m.Delete(ctx, name, pool.DeleteOptions{Mode: pool.DeleteForce}); err != nil {
 			t.Fatalf("delete pool %s: %v", name, err)
 		}
 	}

@@ -46,6 +46,11 @@
 //     (by instance ID or token) as cloud.LifecycleActions for the drain. A
 //     group member held by a termination hook is InstanceStateTerminating
 //     with CloudState Terminating:Wait (cloud.Instance.WaitingToTerminate).
+//   - Instance refresh: StartInstanceRefresh (Rolling, from the group's own
+//     template), DescribeInstanceRefreshes and CancelInstanceRefresh as
+//     cloud.InstanceRefresher, for kelp pool roll; launch template versions
+//     (DescribeTemplateVersion) read once per numbered version, for
+//     outdated-node detection.
 //   - Calls: each under [Config.CallTimeout], retried by the SDK's standard
 //     retryer, then, when still throttled, by kelp's jittered backoff, whose
 //     waits end with ctx; AWS error codes map to cloud's sentinel errors in

@@ -54,6 +54,10 @@ var codeKinds = map[string]error{
 	"InstanceLimitExceeded":                cloud.ErrQuotaExceeded,
 	"MaxSpotInstanceCountExceeded":         cloud.ErrQuotaExceeded,
 
+	// Instance refresh: one at a time per group (kelp pool roll).
+	"InstanceRefreshInProgress":     cloud.ErrRefreshInProgress,
+	"ActiveInstanceRefreshNotFound": cloud.ErrNoActiveRefresh,
+
 	// Operations the endpoint does not implement (an AWS-compatible one):
 	// the query protocols' and JSON 1.0's codes.
 	"InvalidAction":             cloud.ErrUnsupported,

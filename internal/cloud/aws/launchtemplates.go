@@ -3,9 +3,11 @@ package aws
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
@@ -127,4 +129,40 @@ func metadataOptions(m pool.MetadataOptions) *ec2types.LaunchTemplateInstanceMet
 		r.HttpPutResponseHopLimit = sdkaws.Int32(m.HopLimit)
 	}
 	return r
+}
+
+// DescribeTemplateVersion implements pool.CloudReader through the
+// provider's cache of numbered versions (template.go): each (template,
+// version) is read once; $Latest and $Default are read every time.
+func (p *Provider) DescribeTemplateVersion(ctx context.Context, ref pool.TemplateRef) (pool.TemplateVersion, error) {
+	spec := &astypes.LaunchTemplateSpecification{Version: sdkaws.String(ref.Version)}
+	if ref.ID != "" {
+		spec.LaunchTemplateId = sdkaws.String(ref.ID)
+	} else {
+		spec.LaunchTemplateName = sdkaws.String(ref.Name)
+	}
+	data, err := p.launchTemplateData(ctx, spec)
+	if err != nil {
+		return pool.TemplateVersion{}, err // names the template and version
+	}
+	return templateVersion(data)
+}
+
+// templateVersion splits launch template data into what Drift compares:
+// the image, type and user-data apart, everything else as JSON.
+func templateVersion(data *ec2types.ResponseLaunchTemplateData) (pool.TemplateVersion, error) {
+	v := pool.TemplateVersion{ImageID: sdkaws.ToString(data.ImageId), InstanceType: string(data.InstanceType)}
+	ud, err := base64.StdEncoding.DecodeString(sdkaws.ToString(data.UserData))
+	if err != nil {
+		return pool.TemplateVersion{}, fmt.Errorf("launch template user-data: not base64: %w", err)
+	}
+	v.UserData = ud
+	rest := *data // data is the cache's: change a copy
+	rest.ImageId, rest.InstanceType, rest.UserData = nil, "", nil
+	settings, err := json.Marshal(rest)
+	if err != nil {
+		return pool.TemplateVersion{}, fmt.Errorf("encode launch template data: %w", err)
+	}
+	v.Settings = string(settings)
+	return v, nil
 }

@@ -53,17 +53,23 @@ func groupInfo(g astypes.AutoScalingGroup) pool.GroupInfo {
 		Instances: len(g.Instances),
 		Tags:      tagMap(g.Tags),
 	}
-	switch {
-	case g.MixedInstancesPolicy != nil && g.MixedInstancesPolicy.LaunchTemplate != nil:
-		lt := g.MixedInstancesPolicy.LaunchTemplate
-		if lt.LaunchTemplateSpecification != nil {
-			info.LaunchTemplate = sdkaws.ToString(lt.LaunchTemplateSpecification.LaunchTemplateName)
-		}
-		for _, o := range lt.Overrides {
+	if spec := groupTemplateSpec(g); spec != nil {
+		info.LaunchTemplate = sdkaws.ToString(spec.LaunchTemplateName)
+		info.LaunchTemplateVersion = sdkaws.ToString(spec.Version)
+	}
+	if m := g.MixedInstancesPolicy; m != nil && m.LaunchTemplate != nil {
+		for _, o := range m.LaunchTemplate.Overrides {
 			info.InstanceTypes = append(info.InstanceTypes, sdkaws.ToString(o.InstanceType))
 		}
-	case g.LaunchTemplate != nil:
-		info.LaunchTemplate = sdkaws.ToString(g.LaunchTemplate.LaunchTemplateName)
+	}
+	for _, i := range g.Instances {
+		m := pool.Member{ID: sdkaws.ToString(i.InstanceId), InstanceType: sdkaws.ToString(i.InstanceType),
+			LifecycleState: string(i.LifecycleState)}
+		if lt := i.LaunchTemplate; lt != nil {
+			m.Template = &pool.TemplateRef{ID: sdkaws.ToString(lt.LaunchTemplateId), Name: sdkaws.ToString(lt.LaunchTemplateName),
+				Version: sdkaws.ToString(lt.Version)}
+		}
+		info.Members = append(info.Members, m)
 	}
 	return info
 }
@@ -121,7 +127,8 @@ func overrides(types []string) []astypes.LaunchTemplateOverrides {
 
 // UpdateGroup implements pool.CloudWriter.
 func (p *Provider) UpdateGroup(ctx context.Context, c pool.GroupChange) error {
-	in := &autoscaling.UpdateAutoScalingGroupInput{AutoScalingGroupName: sdkaws.String(c.Name), MinSize: c.MinSize, MaxSize: c.MaxSize}
+	in := &autoscaling.UpdateAutoScalingGroupInput{AutoScalingGroupName: sdkaws.String(c.Name), MinSize: c.MinSize, MaxSize: c.MaxSize,
+		DesiredCapacity: c.Desired}
 	if len(c.InstanceTypes) > 0 {
 		in.MixedInstancesPolicy = &astypes.MixedInstancesPolicy{LaunchTemplate: &astypes.LaunchTemplate{
 			LaunchTemplateSpecification: latestTemplate(c.LaunchTemplate), Overrides: overrides(c.InstanceTypes),

@@ -1,6 +1,7 @@
 // Package cloudtest is an in-memory cloud.Provider (and
 // cloud.LifecycleActions) for tests of the controllers that read the cloud
-// and act on lifecycle hooks.
+// and act on lifecycle hooks, and an in-memory cloud.InstanceRefresher
+// (Refresher) for tests of pool rolls.
 package cloudtest
 
 import (
