@@ -104,6 +104,7 @@ func newPoolCommand() *cobra.Command {
 		newPoolUpdateCommand(&af),
 		newPoolDeleteCommand(&af, &kf),
 		newPoolAdoptHookCommand(&af),
+		newPoolInterruptionQueueCommand(&af),
 	)
 	return cmd
 }
