@@ -3,6 +3,7 @@ package interruption
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -195,5 +196,18 @@ func TestSetupRejectsBadNames(t *testing.T) {
 	_, err = DescribeQueue(ctx, e.sqs, e.eb, Spec{Name: "missing"})
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("DescribeQueue of a missing queue: %v", err)
+	}
+}
+
+// TestDocsShowTheRules keeps docs/aws.md's table of rules true.
+func TestDocsShowTheRules(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/aws.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range (Spec{Name: "NAME"}).Rules() {
+		if row := "| `" + r.Name + "` | `" + r.Pattern + "` |"; !strings.Contains(string(doc), row) {
+			t.Errorf("docs/aws.md lacks the row %s", row)
+		}
 	}
 }
