@@ -105,6 +105,7 @@ func newPoolCommand() *cobra.Command {
 		newPoolRollCommand(&af),
 		newPoolDeleteCommand(&af, &kf),
 		newPoolAdoptHookCommand(&af),
+		newPoolInterruptionQueueCommand(&af),
 	)
 	return cmd
 }

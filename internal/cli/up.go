@@ -89,7 +89,7 @@ func runUp(ctx context.Context, cmd *cobra.Command, o upOptions) error {
 		return fmt.Errorf("start local cluster %q: %w", o.name, err)
 	}
 	slog.Info("local cluster ready", "cluster", o.name, "dir", dir, "took", time.Since(start).Round(time.Millisecond),
-		"api", cluster.ControlPlane.APIServerURL(), "cloud", cluster.CloudURL())
+		"api", cluster.ControlPlane.APIServerURL(), "cloud", cluster.CloudURL(), "interruptionQueue", cluster.InterruptionQueueURL())
 
 	envPath := filepath.Join(dir, "env")
 	env := cluster.Env()

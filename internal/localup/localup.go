@@ -1,7 +1,8 @@
 // Package localup runs a whole local elastic cluster on one machine: the
 // control plane (package controlplane), the AWS-compatible local cloud
-// whose instances boot node agents (packages localcloud and agentruntime),
-// and the cluster's pools, created by the pool provisioner through the AWS
+// whose instances boot node agents (packages localcloud and agentruntime)
+// with its interruption queue (package interruption), and the cluster's
+// pools, created by the pool provisioner through the AWS
 // adapter (internal/cloud/aws), the same path that runs against AWS. `kelp up` is a thin wrapper around Start.
 package localup
 
@@ -72,7 +73,8 @@ type Cluster struct {
 }
 
 // Start brings up the control plane, then the local cloud (its instances
-// resume), then reconciles the pools. On failure it stops what it started.
+// resume) and its interruption queue, then reconciles the pools. On
+// failure it stops what it started.
 func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -93,6 +95,10 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	c := &Cluster{cfg: cfg, ControlPlane: cp}
 	if err := c.startCloud(ctx); err != nil {
+		_ = c.Stop(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	if err := c.ensureInterruptionQueue(ctx); err != nil {
 		_ = c.Stop(context.WithoutCancel(ctx))
 		return nil, err
 	}
