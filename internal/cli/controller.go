@@ -107,7 +107,15 @@ through the SDK's default credential chain.`,
 			if err != nil {
 				return err
 			}
-			return controller.Run(cmd.Context(), opts, controller.Deps{Client: client, Cloud: provider, Scaler: provider, Pools: pools, Logger: slog.Default()})
+			deps := controller.Deps{Client: client, Cloud: provider, Scaler: provider, Pools: pools, Logger: slog.Default()}
+			if opts.InterruptionQueue != "" {
+				cfg, err := af.config(cmd.Context())
+				if err != nil {
+					return err
+				}
+				deps.InterruptionQueue = controller.SQSInterruptionQueue(cfg, slog.Default())
+			}
+			return controller.Run(cmd.Context(), opts, deps)
 		},
 	}
 	kf.add(cmd)

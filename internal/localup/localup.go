@@ -141,11 +141,19 @@ func (c *Cluster) startController(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	deps := controller.Deps{Client: client, Cloud: provider, Scaler: provider, Pools: pools, Logger: c.cfg.Logger}
+	if opts.InterruptionQueue != "" {
+		cfg, err := c.AWSConfig(ctx)
+		if err != nil {
+			return err
+		}
+		deps.InterruptionQueue = controller.SQSInterruptionQueue(cfg, c.cfg.Logger)
+	}
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.stopController, c.controllerDone = cancel, make(chan struct{})
 	go func() {
 		defer close(c.controllerDone)
-		if err := controller.Run(cctx, opts, controller.Deps{Client: client, Cloud: provider, Scaler: provider, Pools: pools, Logger: c.cfg.Logger}); err != nil {
+		if err := controller.Run(cctx, opts, deps); err != nil {
 			c.cfg.Logger.Error("kelp controller stopped", "err", err)
 		}
 	}()
