@@ -58,7 +58,7 @@ func watchDrain(tb testing.TB, ctx context.Context, client kubernetes.Interface,
 	w.stopWatch, w.ctx, w.client, w.ec2c, w.selector, w.instanceOf = stop, ctx, client, ec2c, selector, instanceOf
 	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(metav1.NamespaceDefault),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = selector }))
-	_, err := factory.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	reg, err := factory.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    w.pod,
 		UpdateFunc: func(_, o any) { w.pod(o) },
 		DeleteFunc: func(o any) {
@@ -77,7 +77,10 @@ func watchDrain(tb testing.TB, ctx context.Context, client kubernetes.Interface,
 		tb.Fatal(err)
 	}
 	factory.Start(wctx.Done())
-	factory.WaitForCacheSync(wctx.Done())
+	// The handler has seen every pod, not only the informer's store.
+	if !cache.WaitForCacheSync(wctx.Done(), reg.HasSynced) {
+		tb.Fatal("the pod watch did not sync")
+	}
 	w.mu.Lock()
 	w.tracking, w.result.minReady = true, len(w.ready)
 	w.count()
