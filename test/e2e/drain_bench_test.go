@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 
-	"github.com/kelp-dev/kelp/internal/controller"
 	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
@@ -40,7 +39,7 @@ func benchmarkScaleInDrain(b *testing.B, leaving int, maxUnavailable int32) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	nodes := leaving + 1
-	s := startDrainCluster(b, ctx, "bench", nil, controller.Options{}, nodes)
+	s := startDrainCluster(b, ctx, "bench", nodes, nil)
 	s.spreadDeployment(b, ctx, "spread", int32(nodes), maxUnavailable)
 	awsCfg, err := s.cluster.AWSConfig(ctx)
 	if err != nil {

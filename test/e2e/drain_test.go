@@ -23,7 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kelp-dev/kelp/internal/autoscaler"
-	"github.com/kelp-dev/kelp/internal/controller"
+	"github.com/kelp-dev/kelp/internal/catalog"
 	"github.com/kelp-dev/kelp/internal/localcloud"
 	"github.com/kelp-dev/kelp/internal/localup"
 	"github.com/kelp-dev/kelp/internal/pool"
@@ -31,11 +31,11 @@ import (
 	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
-// inertTerminationPeriod makes the in-process controller's drain
-// controller look for waiting instances once, at start (there are none),
-// and not again within a test: the test's own `kelp controller` process
-// drains, or nothing does.
-const inertTerminationPeriod = 24 * time.Hour
+// withoutDrains makes the in-process controller's drain controller look
+// for waiting instances once, at start (there are none), and not again
+// within a test: the test's own `kelp controller` process drains, or
+// nothing does.
+func withoutDrains(c *localup.Config) { c.Controller.TerminationPeriod = 24 * time.Hour }
 
 // TestScaleInDrainsFirst is issue 14's first proof: three small pods of a
 // Deployment with a PDB (maxUnavailable 1), one per node of three; the
@@ -47,7 +47,7 @@ const inertTerminationPeriod = 24 * time.Hour
 func TestScaleInDrainsFirst(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	s := startDrainCluster(t, ctx, "drain", nil, controller.Options{}, 3)
+	s := startDrainCluster(t, ctx, "drain", 3, nil)
 	s.spreadDeployment(t, ctx, "spread", 3, 1)
 	before := podNodes(t, ctx, s.client, "app=spread")
 	instanceOf := nodeInstances(t, ctx, s.client)
@@ -95,7 +95,7 @@ func TestScaleInDrainsFirst(t *testing.T) {
 func TestDrainResumesAfterControllerRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	s := startDrainCluster(t, ctx, "resume", nil, controller.Options{TerminationPeriod: inertTerminationPeriod}, 2)
+	s := startDrainCluster(t, ctx, "resume", 2, withoutDrains)
 	s.spreadDeployment(t, ctx, "held", 2, 0)
 	args := []string{"controller", "--cluster-name", "resume", "--kubeconfig", s.cluster.ControlPlane.AdminKubeconfigPath(),
 		"--leader-elect=false", "--probe-addr=", "--approve=manual", "--autoscaler=none", "--termination-period=1s"}
@@ -154,10 +154,10 @@ func TestDrainResumesAfterControllerRestart(t *testing.T) {
 func TestNoControllerDefaultResult(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	short := func(p *pool.Spec) {
-		p.DrainHeartbeatTimeout = &metav1.Duration{Duration: pool.MinDrainHeartbeatTimeout}
-	}
-	s := startDrainCluster(t, ctx, "nodrain", short, controller.Options{TerminationPeriod: inertTerminationPeriod}, 1)
+	s := startDrainCluster(t, ctx, "nodrain", 1, func(c *localup.Config) {
+		withoutDrains(c)
+		c.Pools.Pools[0].DrainHeartbeatTimeout = &metav1.Duration{Duration: pool.MinDrainHeartbeatTimeout}
+	})
 	hooks := awsCLI(t, s.cluster, "autoscaling", "describe-lifecycle-hooks", "--auto-scaling-group-name", s.group)
 	if !strings.Contains(hooks, `"HeartbeatTimeout": 30`) || !strings.Contains(hooks, `"DefaultResult": "CONTINUE"`) {
 		t.Fatalf("the drain hook is not 30 s / CONTINUE:\n%s", hooks)
@@ -186,6 +186,56 @@ func TestNoControllerDefaultResult(t *testing.T) {
 	}
 }
 
+// TestSpotInterruptionDrainedBeforeDeadline interrupts one of two spot
+// instances with a 40 s notice (the local cloud's InterruptSpotInstance):
+// its group holds it in Terminating:Wait on kelp's hook, and kelp's drain
+// controller, polling the groups, evicts its pod (the PDB holding) and
+// lets it go well before the interruption's deadline; the pod runs
+// elsewhere.
+func TestSpotInterruptionDrainedBeforeDeadline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	const notice = 40 * time.Second
+	s := startDrainCluster(t, ctx, "spot", 2, func(c *localup.Config) {
+		c.Pools.Pools[0].CapacityType, c.Pools.Pools[0].MaxSize = catalog.CapacityTypeSpot, 3 // room for a replacement
+		c.Faults.SpotInterruption.Notice = localcloud.Duration{Duration: notice}
+	})
+	s.spreadDeployment(t, ctx, "spot", 2, 1)
+	before := podNodes(t, ctx, s.client, "app=spot")
+	instanceOf := nodeInstances(t, ctx, s.client)
+	var node string
+	for n := range instanceOf {
+		node = max(node, n)
+	}
+	id := instanceOf[node]
+
+	w := watchDrain(t, ctx, s.client, s.ec2c, "app=spot", instanceOf)
+	start := time.Now()
+	if err := s.cluster.Cloud.InterruptSpotInstance(id); err != nil {
+		t.Fatal(err)
+	}
+	testenv.EventuallyTrue(t, notice, "the interrupted instance let go and 2 pods ready elsewhere, before the deadline", func() bool {
+		ready, nodes := readyPods(ctx, s.client, "app=spot")
+		return terminated(ctx, s.ec2c)[id] && ready == 2 && !nodes[node]
+	})
+	t.Logf("spot instance %s drained and gone %s after its interruption notice (%s)", id, time.Since(start).Round(time.Millisecond), notice)
+	r := w.stop()
+	if r.minReady < 1 {
+		t.Errorf("the Deployment had %d pods ready at one point: the PDB (maxUnavailable 1) did not hold", r.minReady)
+	}
+	for _, v := range r.violations {
+		t.Error(v)
+	}
+	for pod, on := range before {
+		if evicted, ok := r.evicted[pod]; on == node && (!ok || !evicted.Before(r.gone[id])) {
+			t.Errorf("pod %s on the interrupted node %s not evicted through the Eviction API before its instance left", pod, node)
+		}
+	}
+	if got := drainedNodes(ctx, s.client, "instance "+id); !got[node] {
+		t.Errorf("no Drained Event on %s", node)
+	}
+}
+
 // drainCluster is a local cluster with one pool (e2ePool) whose nodes
 // were Ready and untainted at start.
 type drainCluster struct {
@@ -196,11 +246,12 @@ type drainCluster struct {
 }
 
 // startDrainCluster holds a control-plane slot for the rest of tb, starts
-// a local cluster named name (editSpec changes its pool), scales its group
-// to nodes with the AWS CLI and waits for that many Ready nodes with no
-// taint: a Node's not-ready taint outlives its Ready condition for a
+// a local cluster named name with one pool of up to nodes m5.large (edit
+// changes the configuration; its one pool is Pools.Pools[0]), scales its
+// group to nodes with the AWS CLI and waits for that many Ready nodes with
+// no taint: a Node's not-ready taint outlives its Ready condition for a
 // moment, and a spread that honours taints would stack pods meanwhile.
-func startDrainCluster(tb testing.TB, ctx context.Context, name string, editSpec func(*pool.Spec), opts controller.Options, nodes int) *drainCluster {
+func startDrainCluster(tb testing.TB, ctx context.Context, name string, nodes int, edit func(*localup.Config)) *drainCluster {
 	tb.Helper()
 	release, err := testenv.AcquireSlot()
 	if err != nil {
@@ -208,11 +259,10 @@ func startDrainCluster(tb testing.TB, ctx context.Context, name string, editSpec
 	}
 	tb.Cleanup(release)
 	spec := pool.Spec{Name: e2ePool, InstanceTypes: []string{"m5.large"}, MinSize: 0, MaxSize: int32(nodes)}
-	if editSpec != nil {
-		editSpec(&spec)
+	cfg := localup.Config{Dir: filepath.Join(tb.TempDir(), name), Name: name, Pools: &pool.Config{Pools: []pool.Spec{spec}}}
+	if edit != nil {
+		edit(&cfg)
 	}
-	cfg := localup.Config{Dir: filepath.Join(tb.TempDir(), name), Name: name,
-		Pools: &pool.Config{Pools: []pool.Spec{spec}}, Controller: opts}
 	cluster, client := startLocal(tb, cfg)
 	tb.Cleanup(func() { _ = cluster.Stop(context.Background()) })
 	awsCfg, err := cluster.AWSConfig(ctx)
