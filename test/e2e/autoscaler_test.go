@@ -160,7 +160,7 @@ func createDeployment(t *testing.T, ctx context.Context, client kubernetes.Inter
 
 // createDeploymentWith creates a Deployment of pods labelled app=name
 // requesting cpu, with a 1 s grace period; edit changes the pod template.
-func createDeploymentWith(t *testing.T, ctx context.Context, client kubernetes.Interface, name string, replicas int32, cpu string,
+func createDeploymentWith(t testing.TB, ctx context.Context, client kubernetes.Interface, name string, replicas int32, cpu string,
 	edit func(*corev1.PodTemplateSpec)) {
 	t.Helper()
 	grace := int64(1)

@@ -35,7 +35,7 @@ func e2eConfig(dir string) localup.Config {
 
 // startLocal starts a local cluster with test settings (no fsync, a 1 s
 // cloud reconcile) and returns it with an admin client.
-func startLocal(t *testing.T, cfg localup.Config) (*localup.Cluster, kubernetes.Interface) {
+func startLocal(t testing.TB, cfg localup.Config) (*localup.Cluster, kubernetes.Interface) {
 	t.Helper()
 	cfg.UnsafeNoFsync, cfg.StartTimeout, cfg.CloudReconcileInterval = true, 3*time.Minute, time.Second
 	c, err := localup.Start(context.Background(), cfg)
