@@ -55,6 +55,9 @@ type Config struct {
 	// Controller configures the kelp controller run in-process (its
 	// ClusterName is set from Name). Approve defaults to auto.
 	Controller controller.Options
+	// NoInterruptionQueue leaves the interruption queue out: the
+	// controller finds departing instances by polling the groups only.
+	NoInterruptionQueue bool
 	// UnsafeNoFsync runs etcd without fsync (tests only).
 	UnsafeNoFsync bool
 	Logger        *slog.Logger
@@ -98,9 +101,11 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		_ = c.Stop(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	if err := c.ensureInterruptionQueue(ctx); err != nil {
-		_ = c.Stop(context.WithoutCancel(ctx))
-		return nil, err
+	if !cfg.NoInterruptionQueue {
+		if err := c.ensureInterruptionQueue(ctx); err != nil {
+			_ = c.Stop(context.WithoutCancel(ctx))
+			return nil, err
+		}
 	}
 	if err := c.reconcilePools(ctx); err != nil {
 		_ = c.Stop(context.WithoutCancel(ctx))

@@ -111,6 +111,7 @@ func (c *Controller) Refresh(ctx context.Context) error {
 	now := c.Clock.Now()
 	c.noted.take(&c.inbox, now)
 	departures := c.noted.departures(groups, nodes, now)
+	c.cordonHeld(ctx, departures, now)
 	seen := make(map[string]bool, len(departures))
 	var errs []error
 	for _, d := range departures {
@@ -133,6 +134,25 @@ func (c *Controller) Refresh(ctx context.Context) error {
 		c.Logger.Error("write drains status", "configmap", "kube-system/"+StatusConfigMap, "err", err)
 	}
 	return errors.Join(errs...)
+}
+
+// cordonHeld cordons the Node of every instance a hook holds before any
+// Node is drained, so that pods evicted from one leaving node are not
+// scheduled onto another that is leaving too (and evicted again). The
+// departure's Node is updated to what was written; a Node that could not
+// be cordoned is left to its step, which tries again.
+func (c *Controller) cordonHeld(ctx context.Context, departures []departure, now time.Time) {
+	for i, d := range departures {
+		if d.Hook == "" || d.node == nil || cordoned(d.node) {
+			continue
+		}
+		node, err := markDraining(ctx, c.Client, d.node.Name, now, true)
+		if err != nil {
+			c.Logger.Warn("cordon leaving node", "node", d.node.Name, "instance", d.InstanceID, "err", err)
+			continue
+		}
+		departures[i].node = node
+	}
 }
 
 // step gathers the facts of one departing instance, decides and applies.
@@ -201,7 +221,7 @@ func (c *Controller) apply(ctx context.Context, dep departure, pods []*corev1.Po
 	action := cloud.LifecycleAction{Group: dep.Group, Hook: dep.Hook, InstanceID: dep.InstanceID, Token: dep.token}
 	start := !plan.Done && !plan.CordonOnly && node != nil && drainStarted(node).IsZero()
 	if node != nil && !plan.DeleteNode && (plan.Cordon || start) {
-		if err := markDraining(ctx, c.Client, node.Name, now, !plan.CordonOnly); err != nil {
+		if _, err := markDraining(ctx, c.Client, node.Name, now, !plan.CordonOnly); err != nil {
 			return err
 		}
 	}

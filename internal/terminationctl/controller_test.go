@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -199,6 +200,45 @@ func TestDrainThenComplete(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(f.metrics.InProgress); got != 0 {
 		t.Errorf("in progress = %v, want 0", got)
+	}
+}
+
+// TestEveryLeavingNodeIsCordonedBeforeAnyEviction: two instances leave at
+// once; both Nodes are cordoned before the first pod is evicted, so a
+// replacement pod cannot land on the other leaving node.
+func TestEveryLeavingNodeIsCordonedBeforeAnyEviction(t *testing.T) {
+	f := newFixture(t, testNode(nil), testPod("web", 30, "ReplicaSet"))
+	n2 := testNode(nil)
+	n2.Name, n2.UID, n2.Spec.ProviderID = "n2", "uid-n2", "aws:///us-east-1a/i-0002"
+	web2 := testPod("web2", 30, "ReplicaSet")
+	web2.Spec.NodeName = "n2"
+	for _, o := range []runtime.Object{n2, web2} {
+		if err := f.client.Tracker().Add(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leaving := func(id, providerID string) cloud.Instance {
+		return cloud.Instance{ID: id, ProviderID: providerID, GroupName: "g",
+			State: cloud.InstanceStateTerminating, CloudState: cloud.LifecycleTerminatingWait, LeaveCause: scaleInCause}
+	}
+	f.clouds.SetGroups(cloud.NodeGroup{ID: "g", Instances: []cloud.Instance{leaving("i-0001", providerID), leaving("i-0002", n2.Spec.ProviderID)}})
+	f.client.ClearActions()
+	f.round(0)
+	var order []string
+	for _, a := range f.client.Actions() {
+		switch {
+		case a.GetVerb() == "update" && a.GetResource().Resource == "nodes":
+			order = append(order, "cordon "+a.(k8stesting.UpdateAction).GetObject().(*corev1.Node).Name)
+		case a.GetVerb() == "create" && a.GetSubresource() == "eviction":
+			order = append(order, "evict "+a.(k8stesting.CreateAction).GetObject().(*policyv1.Eviction).Name)
+		}
+	}
+	firstEviction := slices.IndexFunc(order, func(s string) bool { return strings.HasPrefix(s, "evict") })
+	if firstEviction < 0 || !slices.Contains(order[:firstEviction], "cordon n1") || !slices.Contains(order[:firstEviction], "cordon n2") {
+		t.Errorf("round's writes %v: want both Nodes cordoned before the first eviction", order)
+	}
+	if len(f.evicted) != 2 {
+		t.Errorf("evicted %v, want web and web2", f.evicted)
 	}
 }
 

@@ -42,8 +42,10 @@ func drainStarted(node *corev1.Node) time.Time {
 
 // markDraining cordons and taints the Node (kelp's and cluster-autoscaler's
 // to-be-deleted taints, as the autoscaler's drain does) and, with stamp,
-// stamps when the drain began, unless it already says.
-func markDraining(ctx context.Context, client kubernetes.Interface, name string, now time.Time, stamp bool) error {
+// stamps when the drain began, unless it already says. It returns the
+// Node as written.
+func markDraining(ctx context.Context, client kubernetes.Interface, name string, now time.Time, stamp bool) (*corev1.Node, error) {
+	var updated *corev1.Node
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		node, err := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -62,13 +64,13 @@ func markDraining(ctx context.Context, client kubernetes.Interface, name string,
 			}
 			node.Annotations[AnnotationDrainStarted] = now.UTC().Format(time.RFC3339)
 		}
-		_, err = client.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{})
+		updated, err = client.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{})
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("cordon node %s: %w", name, err)
+		return nil, fmt.Errorf("cordon node %s: %w", name, err)
 	}
-	return nil
+	return updated, nil
 }
 
 // podsLeft lists the pods still to go from the node: not DaemonSet or

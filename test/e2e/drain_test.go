@@ -35,7 +35,10 @@ import (
 // for waiting instances once, at start (there are none), and not again
 // within a test: the test's own `kelp controller` process drains, or
 // nothing does.
-func withoutDrains(c *localup.Config) { c.Controller.TerminationPeriod = 24 * time.Hour }
+func withoutDrains(c *localup.Config) {
+	c.Controller.TerminationPeriod = 24 * time.Hour
+	c.NoInterruptionQueue = true // no lifecycle action reaches it from the queue either
+}
 
 // TestScaleInDrainsFirst is issue 14's first proof: three small pods of a
 // Deployment with a PDB (maxUnavailable 1), one per node of three; the
