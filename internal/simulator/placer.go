@@ -66,7 +66,7 @@ func (pl *Placer) PlaceFirstFit(q *Pod) (node string, ok bool, err error) {
 		r := ReasonNone
 		if n == nil {
 			r = ReasonNodeNotFound
-		} else if r = pl.static[n.id]; r == ReasonNone {
+		} else if r = pl.p.staticOf(pl.static, n); r == ReasonNone {
 			r = dynamicFit(q, n, pl.spread, pl.aff)
 		}
 		if r == ReasonNone {
