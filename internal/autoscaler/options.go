@@ -12,15 +12,15 @@ import (
 	"github.com/kelp-dev/kelp/internal/simulator"
 )
 
-// simulation is one option tried in a fork of the working snapshot.
+// simulation is one option tried on the working snapshot.
 //
-// A simulation is either the outcome of pod-by-pod placement in a fork
-// (snap, nodes and placed set) or of a [simulator.Packer] (pack set), which
-// commit replays onto the working snapshot.
+// A simulation is either the outcome of pod-by-pod placement on the
+// working snapshot, rolled back afterwards (nodes and placed set), or of a
+// [simulator.Packer] (pack set); commit replays either onto the working
+// snapshot.
 type simulation struct {
 	opt    Option
 	it     cloud.InstanceType
-	snap   *simulator.Snapshot
 	nodes  []string    // new nodes, in order (for a pack: once committed)
 	placed []placement // every pod placed, wherever
 	pack   *simulator.PackResult
@@ -31,7 +31,11 @@ type simulation struct {
 	reasons []string
 }
 
-type placement struct{ pod, node string }
+type placement struct {
+	pod  string
+	node string
+	q    *simulator.Pod
+}
 
 func optionKey(o Option) string { return o.Group + "\x00" + o.InstanceType }
 
@@ -268,7 +272,7 @@ type templateEntry struct {
 // fits a new node is added, up to the room left. A class stops at its
 // first replica that fits nowhere (the next would fail the same way). The
 // round's Packer computes this in bulk; classes outside its model are
-// placed pod by pod in a fork.
+// placed pod by pod on the working snapshot, then rolled back.
 func (p *planner) simulate(g cloud.NodeGroup, it cloud.InstanceType, rd *round) *simulation {
 	classes := rd.classes
 	s := &simulation{it: it, reasons: make([]string, len(classes))}
@@ -287,45 +291,59 @@ func (p *planner) simulate(g cloud.NodeGroup, it cloud.InstanceType, rd *round) 
 			return p.fromPack(g, it, rd, s, res, limit)
 		}
 	}
-	s.snap = p.work.Fork()
+	s.tmpl, s.ds = tmpl, ds
+	pls := make([]*simulator.Placer, len(classes))
 	for ci, c := range classes {
-		s.reasons[ci] = p.pack(s, c, tmpl, ds, room, limit.String())
+		pls[ci] = p.placer(c)
+	}
+	mark := p.work.Mark()
+	pms := make([]simulator.PlacerMark, len(pls))
+	for ci, pl := range pls {
+		pms[ci] = pl.Mark()
+	}
+	for ci, c := range classes {
+		s.reasons[ci] = p.pack(s, pls[ci], c, room, limit.String())
 	}
 	s.opt = p.optionOf(g, it, s)
+	p.work.Rollback(mark)
+	for ci, pl := range pls {
+		pl.Rollback(pms[ci])
+	}
 	return s
 }
 
-// pack places class c in simulation s, returning why it stopped ("" when
-// every replica was placed).
-func (p *planner) pack(s *simulation, c *class, tmpl *corev1.Node, ds []*simulator.Pod, room int, limit string) string {
-	pl := simulator.NewPlacer(s.snap, c.rep)
+// pack places class c with its Placer pl on the working snapshot for
+// simulation s, returning why it stopped ("" when every replica was
+// placed).
+func (p *planner) pack(s *simulation, pl *simulator.Placer, c *class, room int, limit string) string {
+	snap, tmpl, ds := p.work, s.tmpl, s.ds
 	for _, q := range c.pods {
 		node, ok, err := pl.PlaceFirstFit(q)
 		if err != nil {
 			return err.Error()
 		}
 		if ok {
-			s.placed = append(s.placed, placement{q.Key(), node})
+			s.placed = append(s.placed, placement{q.Key(), node, q})
 			continue
 		}
 		if len(s.nodes) >= room {
-			if why := fitsFresh(s.snap, tmpl, ds, q); why != "" {
+			if why := fitsFresh(snap, tmpl, ds, q); why != "" {
 				return why // more room would not help
 			}
 			return limit
 		}
 		p.seq++
 		name := fmt.Sprintf("%s-new-%d", tmpl.Name, p.seq)
-		if err := s.snap.AddTemplateNode(tmpl, name, ds); err != nil {
+		if err := snap.AddTemplateNode(tmpl, name, ds); err != nil {
 			return err.Error()
 		}
 		if node, ok, err = pl.PlaceFirstFit(q); err == nil && ok {
 			s.nodes = append(s.nodes, name)
-			s.placed = append(s.placed, placement{q.Key(), node})
+			s.placed = append(s.placed, placement{q.Key(), node, q})
 			continue
 		}
-		_, why := simulator.Fits(s.snap, q, name)
-		_ = s.snap.RemoveNode(name)
+		_, why := simulator.Fits(snap, q, name)
+		_ = snap.RemoveNode(name)
 		if err != nil {
 			return err.Error()
 		}
@@ -385,9 +403,25 @@ func (p *planner) replay(s *simulation, classes []*class) error {
 					if err := p.work.AddPod(node, q); err != nil {
 						return fmt.Errorf("replay plan: %w", err)
 					}
-					s.placed = append(s.placed, placement{q.Key(), node})
+					s.placed = append(s.placed, placement{q.Key(), node, q})
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// replayPlaced applies a pod-by-pod simulation to the working snapshot:
+// its new nodes, then its pods where it placed them.
+func (p *planner) replayPlaced(s *simulation) error {
+	for _, n := range s.nodes {
+		if err := p.work.AddTemplateNode(s.tmpl, n, s.ds); err != nil {
+			return fmt.Errorf("replay plan: %w", err)
+		}
+	}
+	for _, pl := range s.placed {
+		if err := p.work.AddPod(pl.node, pl.q); err != nil {
+			return fmt.Errorf("replay plan: %w", err)
 		}
 	}
 	return nil
@@ -405,7 +439,8 @@ func fitsFresh(snap *simulator.Snapshot, tmpl *corev1.Node, ds []*simulator.Pod,
 	return string(why)
 }
 
-// optionOf summarizes simulation s as an option.
+// optionOf summarizes simulation s, still applied to the working
+// snapshot, as an option.
 func (p *planner) optionOf(g cloud.NodeGroup, it cloud.InstanceType, s *simulation) Option {
 	o := Option{Group: g.ID, Pool: g.Pool, InstanceType: it.Name, Nodes: len(s.nodes), Price: it.Price}
 	o.Cost = float64(o.Nodes) * it.Price
@@ -415,7 +450,7 @@ func (p *planner) optionOf(g cloud.NodeGroup, it cloud.InstanceType, s *simulati
 	slices.Sort(o.Pods)
 	var alloc, req simulator.Resources
 	for _, n := range s.nodes {
-		info, ok := s.snap.Node(n)
+		info, ok := p.work.Node(n)
 		if !ok {
 			continue
 		}

@@ -22,8 +22,10 @@ type Placer struct {
 	static []Reason
 	spread *spreadState
 	aff    *affinityState
-	dead   []bool // by node index: permanently failing for this class
-	cursor int    // nodes before cursor are all dead
+	dead   []bool   // by node index: permanently failing for this class
+	cursor int      // nodes before cursor are all dead
+	resets int      // reset calls so far
+	j      *journal // changes since Mark, nil without one
 }
 
 // NewPlacer returns a Placer for p's class on s. An unsupported pod gets a
@@ -35,6 +37,7 @@ func NewPlacer(s *Snapshot, p *Pod) *Placer {
 }
 
 func (pl *Placer) reset() {
+	pl.resets++
 	pl.epoch, pl.pos = pl.s.epoch, len(pl.s.log)
 	pl.cursor = 0
 	pl.dead = make([]bool, len(pl.s.nodes))
@@ -74,6 +77,9 @@ func (pl *Placer) PlaceFirstFit(q *Pod) (node string, ok bool, err error) {
 		}
 		if permanent(r) {
 			pl.dead[i] = true
+			if pl.j != nil {
+				pl.j.dead = append(pl.j.dead, i)
+			}
 		}
 	}
 	return "", false, nil
@@ -126,7 +132,7 @@ func (pl *Placer) addPod(q *Pod, n *nodeState) {
 	}
 	nsLabels := pl.s.nsLabels
 	if pl.aff == nil && len(q.antiAffinity) > 0 {
-		pl.aff = &affinityState{affinity: map[topologyPair]int{}, anti: map[topologyPair]int{}, existingAnti: map[topologyPair]int{}}
+		pl.aff = &affinityState{affinity: map[topologyPair]int{}, anti: map[topologyPair]int{}, existingAnti: map[topologyPair]int{}, j: pl.j}
 		pl.aff.selfAffinity = len(pl.p.affinity) > 0 && matchesAll(pl.p.affinity, pl.p, nsLabels[pl.p.namespace])
 	}
 	if pl.aff != nil {

@@ -41,6 +41,10 @@ type Snapshot struct {
 	// namespace labels, forks); additions since the epoch began are in log.
 	epoch uint64
 	log   []logEntry
+	// undo holds the nodes present at a mark that mutations replaced
+	// since, for Rollback; marked is the node count at the latest mark.
+	undo   []undoEntry
+	marked int
 }
 
 // logEntry is one addition: a node (pod nil) or a pod on node index idx.
@@ -227,6 +231,7 @@ func (s *Snapshot) RemoveNode(name string) error {
 	}
 	s.own()
 	s.antiPods -= s.nodes[i].antiPods
+	s.keep(i)
 	s.nodes[i] = nil
 	delete(s.index, name)
 	s.newEpoch()
@@ -294,6 +299,7 @@ func (s *Snapshot) mutableNode(name string) (*nodeState, int, error) {
 	}
 	n := s.nodes[i]
 	if n.gen != s.gen {
+		s.keep(i)
 		c := *n
 		c.gen = s.gen
 		c.requested = n.requested.Clone()

@@ -51,6 +51,7 @@ func compileSpread(pod *corev1.Pod) ([]spreadConstraint, error) {
 type spreadState struct {
 	counts []map[string]int // per constraint: domain value → matching pods
 	mins   []int            // per constraint: min over domains (0 if fewer than minDomains)
+	j      *journal         // records count changes for a Placer's rollback
 }
 
 // eligibleForSpread reports whether node counts towards constraint c of
@@ -160,7 +161,7 @@ func (st *spreadState) add(p, q *Pod, n *nodeState) {
 		}
 		v := n.node.Labels[c.topologyKey]
 		old := st.counts[i][v]
-		st.counts[i][v] = old + 1
+		st.j.setCount(st.counts[i], v, old+1)
 		if old == st.mins[i] {
 			st.recomputeMin(i, c.minDomains)
 		}
@@ -180,7 +181,7 @@ func (st *spreadState) addNode(p *Pod, n *nodeState) {
 		}
 		v := n.node.Labels[c.topologyKey]
 		if _, ok := st.counts[i][v]; !ok {
-			st.counts[i][v] = 0
+			st.j.setCount(st.counts[i], v, 0)
 			st.recomputeMin(i, c.minDomains)
 		}
 	}
