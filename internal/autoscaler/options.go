@@ -342,7 +342,7 @@ func (p *planner) pack(s *simulation, pl *simulator.Placer, c *class, room int, 
 			s.placed = append(s.placed, placement{q.Key(), node, q})
 			continue
 		}
-		_, why := simulator.Fits(snap, q, name)
+		why := pl.Reason(q, name)
 		_ = snap.RemoveNode(name)
 		if err != nil {
 			return err.Error()

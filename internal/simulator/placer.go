@@ -85,6 +85,23 @@ func (pl *Placer) PlaceFirstFit(q *Pod) (node string, ok bool, err error) {
 	return "", false, nil
 }
 
+// Reason says why replica q does not fit the named node, as [Fits] would,
+// from the Placer's state (ReasonNone when it fits).
+func (pl *Placer) Reason(q *Pod, nodeName string) Reason {
+	if pl.p.unsupported != ReasonNone {
+		return pl.p.unsupported
+	}
+	n, ok := pl.s.lookup(nodeName)
+	if !ok {
+		return ReasonNodeNotFound
+	}
+	pl.sync()
+	if r := pl.p.staticOf(pl.static, n); r != ReasonNone {
+		return r
+	}
+	return dynamicFit(q, n, pl.spread, pl.aff)
+}
+
 func (pl *Placer) place(q *Pod, n *nodeState) error {
 	name := n.node.Name
 	if err := pl.s.AddPod(name, q); err != nil {

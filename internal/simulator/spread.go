@@ -182,7 +182,11 @@ func (st *spreadState) addNode(p *Pod, n *nodeState) {
 		v := n.node.Labels[c.topologyKey]
 		if _, ok := st.counts[i][v]; !ok {
 			st.j.setCount(st.counts[i], v, 0)
-			st.recomputeMin(i, c.minDomains)
+			if len(st.counts[i]) > c.minDomains { // counts are never negative
+				st.mins[i] = 0
+			} else {
+				st.recomputeMin(i, c.minDomains)
+			}
 		}
 	}
 }
