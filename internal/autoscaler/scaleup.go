@@ -129,7 +129,8 @@ func (p *planner) run() (Plan, *simulator.Snapshot) {
 		}
 		var err error
 		if _, err = p.commit(sims[optionKey(best)], why, lead); err == nil {
-			classes = p.without(classes)
+			// Only the lead's pods were simulated, so only it lost pods.
+			classes = append(p.without(classes[:1]), classes[1:]...)
 		}
 		if err != nil {
 			for _, c := range classes {

@@ -193,14 +193,15 @@ func (s *Snapshot) AddTemplateNode(template *corev1.Node, name string, daemonPod
 // templateNodeObject returns the node object of a template node named
 // name.
 func templateNodeObject(template *corev1.Node, name string) *corev1.Node {
-	n := &corev1.Node{ObjectMeta: *template.ObjectMeta.DeepCopy(), Spec: template.Spec, Status: corev1.NodeStatus{
+	// Only the labels differ from the template's: the rest is shared,
+	// read-only, as node objects in a snapshot are.
+	n := &corev1.Node{ObjectMeta: template.ObjectMeta, Spec: template.Spec, Status: corev1.NodeStatus{
 		Capacity: template.Status.Capacity, Allocatable: template.Status.Allocatable,
 	}}
 	n.Name = name
 	n.UID = ""
-	if n.Labels == nil {
-		n.Labels = map[string]string{}
-	}
+	n.Labels = make(map[string]string, len(template.Labels)+1)
+	maps.Copy(n.Labels, template.Labels)
 	n.Labels[LabelHostname] = name
 	return n
 }
