@@ -64,13 +64,12 @@ func (s *Snapshot) keep(i int) {
 
 // PlacerMark is a state of a Placer that [Placer.Rollback] returns to.
 type PlacerMark struct {
-	spread  *spreadState
-	aff     *affinityState
-	mins    []int
-	dead    int
-	cursor  int
-	resets  int
-	journal int
+	spread *spreadState
+	aff    *affinityState
+	mins   []int
+	dead   int
+	cursor int
+	resets int
 }
 
 // journal records the changes to a Placer's state since its mark.
