@@ -102,7 +102,7 @@ func (pl *Placer) Mark() PlacerMark {
 	}
 	m := PlacerMark{spread: pl.spread, aff: pl.aff, dead: len(pl.dead), cursor: pl.cursor, resets: pl.resets}
 	if pl.spread != nil {
-		m.mins = append([]int(nil), pl.spread.mins...)
+		m.mins = append(append([]int(nil), pl.spread.mins...), pl.spread.atMin...)
 		pl.spread.j = pl.j
 	}
 	if pl.aff != nil {
@@ -146,7 +146,7 @@ func (pl *Placer) Rollback(m PlacerMark) {
 	pl.cursor = m.cursor
 	pl.spread, pl.aff = m.spread, m.aff
 	if pl.spread != nil {
-		copy(pl.spread.mins, m.mins)
+		copy(pl.spread.atMin, m.mins[copy(pl.spread.mins, m.mins):])
 		pl.spread.j = nil
 	}
 	if pl.aff != nil {
