@@ -37,16 +37,20 @@ type placement struct {
 	q    *simulator.Pod
 }
 
-func optionKey(o Option) string { return o.Group + "\x00" + o.InstanceType }
+func optionKey(o Option) [2]string { return [2]string{o.Group, o.InstanceType} }
 
 // options simulates every eligible group and instance type for the
 // classes. It returns the options that place at least one pod with their
 // simulations (by optionKey), and a function that says, for each class,
 // per group, why that group leaves pods of it unplaced (only the last
 // round needs it).
-func (p *planner) options(classes []*class) ([]Option, map[string]*simulation, func() []map[string]string) {
-	sims := map[string]*simulation{}
-	var opts []Option
+func (p *planner) options(classes []*class) ([]Option, map[[2]string]*simulation, func() []map[string]string) {
+	n := 0
+	for _, g := range p.groups {
+		n += len(g.Template.InstanceTypes)
+	}
+	sims := make(map[[2]string]*simulation, n)
+	opts := make([]Option, 0, n)
 	rd := &round{classes: classes, p: p}
 	if !p.reference {
 		pcs := make([]simulator.PackClass, len(classes))
