@@ -70,8 +70,10 @@ type family struct {
 	mu sync.Mutex
 	// keyNodes holds, per static key, a node object it stands for.
 	keyNodes []*corev1.Node
-	tmplKeys map[*corev1.Node]int  // template → static key
-	static   map[*podSpec][]Reason // static key → verdict, for every key below len
+	tmplKeys map[*corev1.Node]int // template → static key
+	// tmplAlloc holds each template's allocatable, parsed once (read-only).
+	tmplAlloc map[*corev1.Node]Resources
+	static    map[*podSpec][]Reason // static key → verdict, for every key below len
 	// probes holds, per template node, the empty node a Packer evaluates
 	// new nodes of that template with (read-only).
 	probes map[*corev1.Node]*nodeState
@@ -113,7 +115,7 @@ func NewSnapshot() *Snapshot {
 		gen:      generations.Add(1),
 		index:    make(map[string]int),
 		nsLabels: make(map[string]labels.Set),
-		fam: &family{static: make(map[*podSpec][]Reason), tmplKeys: make(map[*corev1.Node]int),
+		fam: &family{static: make(map[*podSpec][]Reason), tmplKeys: make(map[*corev1.Node]int), tmplAlloc: make(map[*corev1.Node]Resources),
 			probes: make(map[*corev1.Node]*nodeState)},
 		epoch: generations.Add(1),
 	}
@@ -206,6 +208,22 @@ func templateNodeObject(template *corev1.Node, name string) *corev1.Node {
 	return n
 }
 
+// allocatable returns the allocatable of node, made from template when
+// that is not nil (parsed once per template).
+func (f *family) allocatable(node, template *corev1.Node) Resources {
+	if template == nil {
+		return ResourcesFromList(node.Status.Allocatable)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, ok := f.tmplAlloc[template]
+	if !ok {
+		a = ResourcesFromList(template.Status.Allocatable)
+		f.tmplAlloc[template] = a
+	}
+	return a
+}
+
 // addNode adds node, made from template when that is not nil.
 func (s *Snapshot) addNode(node, template *corev1.Node) error {
 	if _, ok := s.index[node.Name]; ok {
@@ -218,7 +236,7 @@ func (s *Snapshot) addNode(node, template *corev1.Node) error {
 		skey:        s.fam.staticKey(node, template),
 		node:        node,
 		template:    template != nil,
-		allocatable: ResourcesFromList(node.Status.Allocatable),
+		allocatable: s.fam.allocatable(node, template),
 	})
 	s.log = append(s.log, logEntry{idx: len(s.nodes) - 1})
 	return nil
