@@ -12,15 +12,15 @@ import (
 	"github.com/kelp-dev/kelp/internal/simulator"
 )
 
-// simulation is one option tried in a fork of the working snapshot.
+// simulation is one option tried on the working snapshot.
 //
-// A simulation is either the outcome of pod-by-pod placement in a fork
-// (snap, nodes and placed set) or of a [simulator.Packer] (pack set), which
-// commit replays onto the working snapshot.
+// A simulation is either the outcome of pod-by-pod placement on the
+// working snapshot, rolled back afterwards (nodes and placed set), or of a
+// [simulator.Packer] (pack set); commit replays either onto the working
+// snapshot.
 type simulation struct {
 	opt    Option
 	it     cloud.InstanceType
-	snap   *simulator.Snapshot
 	nodes  []string    // new nodes, in order (for a pack: once committed)
 	placed []placement // every pod placed, wherever
 	pack   *simulator.PackResult
@@ -31,18 +31,26 @@ type simulation struct {
 	reasons []string
 }
 
-type placement struct{ pod, node string }
+type placement struct {
+	pod  string
+	node string
+	q    *simulator.Pod
+}
 
-func optionKey(o Option) string { return o.Group + "\x00" + o.InstanceType }
+func optionKey(o Option) [2]string { return [2]string{o.Group, o.InstanceType} }
 
 // options simulates every eligible group and instance type for the
 // classes. It returns the options that place at least one pod with their
 // simulations (by optionKey), and a function that says, for each class,
 // per group, why that group leaves pods of it unplaced (only the last
 // round needs it).
-func (p *planner) options(classes []*class) ([]Option, map[string]*simulation, func() []map[string]string) {
-	sims := map[string]*simulation{}
-	var opts []Option
+func (p *planner) options(classes []*class) ([]Option, map[[2]string]*simulation, func() []map[string]string) {
+	n := 0
+	for _, g := range p.groups {
+		n += len(g.Template.InstanceTypes)
+	}
+	sims := make(map[[2]string]*simulation, n)
+	opts := make([]Option, 0, n)
 	rd := &round{classes: classes, p: p}
 	if !p.reference {
 		pcs := make([]simulator.PackClass, len(classes))
@@ -268,7 +276,7 @@ type templateEntry struct {
 // fits a new node is added, up to the room left. A class stops at its
 // first replica that fits nowhere (the next would fail the same way). The
 // round's Packer computes this in bulk; classes outside its model are
-// placed pod by pod in a fork.
+// placed pod by pod on the working snapshot, then rolled back.
 func (p *planner) simulate(g cloud.NodeGroup, it cloud.InstanceType, rd *round) *simulation {
 	classes := rd.classes
 	s := &simulation{it: it, reasons: make([]string, len(classes))}
@@ -287,51 +295,25 @@ func (p *planner) simulate(g cloud.NodeGroup, it cloud.InstanceType, rd *round) 
 			return p.fromPack(g, it, rd, s, res, limit)
 		}
 	}
-	s.snap = p.work.Fork()
+	s.tmpl, s.ds = tmpl, ds
+	pls := make([]*simulator.Placer, len(classes))
 	for ci, c := range classes {
-		s.reasons[ci] = p.pack(s, c, tmpl, ds, room, limit.String())
+		pls[ci] = p.placer(c)
+	}
+	mark := p.work.Mark()
+	pms := make([]simulator.PlacerMark, len(pls))
+	for ci, pl := range pls {
+		pms[ci] = pl.Mark()
+	}
+	for ci, c := range classes {
+		s.reasons[ci] = p.pack(s, pls[ci], c, room, limit.String())
 	}
 	s.opt = p.optionOf(g, it, s)
-	return s
-}
-
-// pack places class c in simulation s, returning why it stopped ("" when
-// every replica was placed).
-func (p *planner) pack(s *simulation, c *class, tmpl *corev1.Node, ds []*simulator.Pod, room int, limit string) string {
-	pl := simulator.NewPlacer(s.snap, c.rep)
-	for _, q := range c.pods {
-		node, ok, err := pl.PlaceFirstFit(q)
-		if err != nil {
-			return err.Error()
-		}
-		if ok {
-			s.placed = append(s.placed, placement{q.Key(), node})
-			continue
-		}
-		if len(s.nodes) >= room {
-			if why := fitsFresh(s.snap, tmpl, ds, q); why != "" {
-				return why // more room would not help
-			}
-			return limit
-		}
-		p.seq++
-		name := fmt.Sprintf("%s-new-%d", tmpl.Name, p.seq)
-		if err := s.snap.AddTemplateNode(tmpl, name, ds); err != nil {
-			return err.Error()
-		}
-		if node, ok, err = pl.PlaceFirstFit(q); err == nil && ok {
-			s.nodes = append(s.nodes, name)
-			s.placed = append(s.placed, placement{q.Key(), node})
-			continue
-		}
-		_, why := simulator.Fits(s.snap, q, name)
-		_ = s.snap.RemoveNode(name)
-		if err != nil {
-			return err.Error()
-		}
-		return string(why)
+	p.work.Rollback(mark)
+	for ci, pl := range pls {
+		pl.Rollback(pms[ci])
 	}
-	return ""
+	return s
 }
 
 // fromPack turns a Packer's result into simulation s.
@@ -385,45 +367,12 @@ func (p *planner) replay(s *simulation, classes []*class) error {
 					if err := p.work.AddPod(node, q); err != nil {
 						return fmt.Errorf("replay plan: %w", err)
 					}
-					s.placed = append(s.placed, placement{q.Key(), node})
+					s.placed = append(s.placed, placement{q.Key(), node, q})
 				}
 			}
 		}
 	}
 	return nil
-}
-
-// fitsFresh says why q does not fit a new node of tmpl added to a fork of
-// snap, "" when it fits.
-func fitsFresh(snap *simulator.Snapshot, tmpl *corev1.Node, ds []*simulator.Pod, q *simulator.Pod) string {
-	f := snap.Fork()
-	const name = "kelp-probe-node"
-	if err := f.AddTemplateNode(tmpl, name, ds); err != nil {
-		return err.Error()
-	}
-	_, why := simulator.Fits(f, q, name)
-	return string(why)
-}
-
-// optionOf summarizes simulation s as an option.
-func (p *planner) optionOf(g cloud.NodeGroup, it cloud.InstanceType, s *simulation) Option {
-	o := Option{Group: g.ID, Pool: g.Pool, InstanceType: it.Name, Nodes: len(s.nodes), Price: it.Price}
-	o.Cost = float64(o.Nodes) * it.Price
-	for _, pl := range s.placed {
-		o.Pods = append(o.Pods, pl.pod)
-	}
-	slices.Sort(o.Pods)
-	var alloc, req simulator.Resources
-	for _, n := range s.nodes {
-		info, ok := s.snap.Node(n)
-		if !ok {
-			continue
-		}
-		alloc.Add(info.Allocatable)
-		req.Add(info.Requested)
-	}
-	o.Waste = wasted(alloc.MilliCPU, req.MilliCPU) + wasted(alloc.Memory, req.Memory)
-	return o
 }
 
 func wasted(alloc, used int64) float64 {

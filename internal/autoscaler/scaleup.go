@@ -74,8 +74,11 @@ type usage struct {
 // that did not change are reused from round to round) and only the chosen
 // one is applied to the working snapshot. Classes outside the Packer's
 // model (pod affinity, host ports, zone anti-affinity, constraints that
-// select other classes) are placed pod by pod in a fork, as every option
-// was before; both give the same plan (TestPackerMatchesReference).
+// select other classes) are placed pod by pod on the working snapshot,
+// which is then rolled back (simulator.Snapshot.Mark) with the classes'
+// Placers, so that an option costs what it places, not the cluster's size;
+// both give the same plan (TestPackerMatchesReference). The chosen option
+// is replayed.
 func PlanScaleUp(in Input) Plan {
 	plan, _ := planScaleUp(in)
 	return plan
@@ -126,7 +129,8 @@ func (p *planner) run() (Plan, *simulator.Snapshot) {
 		}
 		var err error
 		if _, err = p.commit(sims[optionKey(best)], why, lead); err == nil {
-			classes = p.without(classes)
+			// Only the lead's pods were simulated, so only it lost pods.
+			classes = append(p.without(classes[:1]), classes[1:]...)
 		}
 		if err != nil {
 			for _, c := range classes {
@@ -252,15 +256,8 @@ func (p *planner) addUpcoming() {
 // classes with the pods left.
 func (p *planner) placeOnCluster(classes []*class) []*class {
 	var left []*class
-	if p.placersOn != p.work { // Placers follow additions, not a new snapshot
-		p.placers, p.placersOn = map[*simulator.Pod]*simulator.Placer{}, p.work
-	}
 	for _, c := range classes {
-		pl, ok := p.placers[c.rep]
-		if !ok {
-			pl = simulator.NewPlacer(p.work, c.rep)
-			p.placers[c.rep] = pl
-		}
+		pl := p.placer(c)
 		i := 0
 		for ; i < len(c.pods); i++ {
 			node, ok, err := pl.PlaceFirstFit(c.pods[i])
@@ -274,6 +271,19 @@ func (p *planner) placeOnCluster(classes []*class) []*class {
 		}
 	}
 	return left
+}
+
+// placer returns the Placer of class c on the working snapshot.
+func (p *planner) placer(c *class) *simulator.Placer {
+	if p.placersOn != p.work { // Placers follow additions, not a new snapshot
+		p.placers, p.placersOn = map[*simulator.Pod]*simulator.Placer{}, p.work
+	}
+	pl, ok := p.placers[c.rep]
+	if !ok {
+		pl = simulator.NewPlacer(p.work, c.rep)
+		p.placers[c.rep] = pl
+	}
+	return pl
 }
 
 // record notes pod key placed on node: onto a planned node it joins that
@@ -292,12 +302,12 @@ func (p *planner) record(key, node string) {
 // increase (merged with an earlier one of the same group and type). It
 // returns the classes without the pods placed.
 func (p *planner) commit(s *simulation, why string, classes []*class) ([]*class, error) {
+	replay := p.replayPlaced
 	if s.pack != nil {
-		if err := p.replay(s, classes); err != nil {
-			return classes, err
-		}
-	} else {
-		p.work = s.snap
+		replay = func(s *simulation) error { return p.replay(s, classes) }
+	}
+	if err := replay(s); err != nil {
+		return classes, err
 	}
 	idx := slices.IndexFunc(p.plan.Increases, func(inc Increase) bool {
 		return inc.Group == s.opt.Group && inc.InstanceType == s.opt.InstanceType

@@ -113,7 +113,13 @@ type Totals struct {
 // register as: the template's labels and taints, the type's capacity and
 // allocatable.
 func templateNode(g cloud.NodeGroup, it cloud.InstanceType) (*corev1.Node, bool) {
-	t, ok := g.Template.ForInstanceType(it.Name)
+	one := g.Template // ForInstanceType clones every type: give it only this one
+	found, ok := one.InstanceType(it.Name)
+	if !ok {
+		return nil, false
+	}
+	one.InstanceTypes = []cloud.InstanceType{found}
+	t, ok := one.ForInstanceType(it.Name)
 	if !ok || len(t.Allocatable) == 0 {
 		return nil, false
 	}

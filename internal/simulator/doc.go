@@ -28,7 +28,12 @@
 //     [Snapshot.Fork] first, add [Snapshot.AddTemplateNode] nodes whose
 //     allocatable is reduced by [DaemonSetOverhead], place, and keep or drop
 //     the fork. Forks share unchanged nodes (copy-on-write), so a fork costs
-//     O(nodes) pointer copies.
+//     O(nodes) pointer copies. To try many options in turn, take a
+//     [Snapshot.Mark] (and a [Placer.Mark] of each Placer in use) instead,
+//     try the option in place, and [Snapshot.Rollback] (and
+//     [Placer.Rollback]): an option then costs what it adds. Nodes made
+//     from one template share their static verdicts (taints, node
+//     affinity), however many forks or options add them.
 //  5. Turn the result into a plan; render events and status from the
 //     plan's reasons, never by re-running the predicates.
 //

@@ -4,9 +4,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// reasonUnknown marks a static verdict not computed yet.
-const reasonUnknown Reason = "\x00unknown"
-
 // Fits reports whether pod p fits the named node of s with the
 // kube-scheduler's filters, and the reason when it does not. An unsupported
 // pod never fits (the reason is p.Unsupported()). Fits costs O(pods) when p
@@ -55,7 +52,7 @@ func FitNodes(s *Snapshot, p *Pod) FitResult {
 		if n == nil {
 			continue
 		}
-		r := static[n.id]
+		r := p.staticOf(static, n)
 		if r == ReasonNone {
 			r = dynamicFit(p, n, spread, aff)
 		}
@@ -68,26 +65,31 @@ func FitNodes(s *Snapshot, p *Pod) FitResult {
 	return res
 }
 
-// staticVerdicts returns, indexed by node id, the static predicate verdict
-// of spec for every node of s (computed on first use, shared by forks).
+// staticVerdicts returns, indexed by static key (see family), the static
+// predicate verdict of spec for every node of s (computed on first use,
+// shared by forks). Read a node's verdict with staticOf: specs that read
+// the node's name are not cached.
 func (s *Snapshot) staticVerdicts(spec *podSpec) []Reason {
+	if spec.readsName {
+		return nil
+	}
 	s.fam.mu.Lock()
 	defer s.fam.mu.Unlock()
 	v := s.fam.static[spec]
-	for len(v) < s.fam.nextID {
-		v = append(v, reasonUnknown)
-	}
-	for _, n := range s.nodes[s.staticDone[spec]:] {
-		if n != nil && v[n.id] == reasonUnknown {
-			v[n.id] = spec.staticFit(n.node)
-		}
+	for _, n := range s.fam.keyNodes[len(v):] {
+		v = append(v, spec.staticFit(n))
 	}
 	s.fam.static[spec] = v
-	if s.staticDone == nil {
-		s.staticDone = map[*podSpec]int{}
-	}
-	s.staticDone[spec] = len(s.nodes)
 	return v
+}
+
+// staticOf returns spec's static verdict for node n, given spec's
+// verdicts v from a staticVerdicts call made after n was added.
+func (spec *podSpec) staticOf(v []Reason, n *nodeState) Reason {
+	if spec.readsName {
+		return spec.staticFit(n.node)
+	}
+	return v[n.skey]
 }
 
 // dynamicFit evaluates the predicates that depend on the pods placed:

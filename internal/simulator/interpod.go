@@ -21,6 +21,7 @@ type affinityState struct {
 	// selfAffinity: the pod matches all its own affinity terms, which lets
 	// the first pod of a self-affine group schedule.
 	selfAffinity bool
+	j            *journal // records count changes for a Placer's rollback
 }
 
 // newAffinityState scans the snapshot for pod p. It returns nil when
@@ -53,24 +54,24 @@ func newAffinityState(s *Snapshot, p *Pod) *affinityState {
 func (st *affinityState) add(p, q *Pod, n *nodeState, qNS, pNS labels.Set) {
 	if len(p.affinity) > 0 && matchesAll(p.affinity, q, qNS) {
 		for i := range p.affinity {
-			record(st.affinity, n, p.affinity[i].topologyKey)
+			st.record(st.affinity, n, p.affinity[i].topologyKey)
 		}
 	}
 	for i := range p.antiAffinity {
 		if p.antiAffinity[i].matches(q, qNS) {
-			record(st.anti, n, p.antiAffinity[i].topologyKey)
+			st.record(st.anti, n, p.antiAffinity[i].topologyKey)
 		}
 	}
 	for i := range q.antiAffinity {
 		if q.antiAffinity[i].matches(p, pNS) {
-			record(st.existingAnti, n, q.antiAffinity[i].topologyKey)
+			st.record(st.existingAnti, n, q.antiAffinity[i].topologyKey)
 		}
 	}
 }
 
-func record(m map[topologyPair]int, n *nodeState, key string) {
+func (st *affinityState) record(m map[topologyPair]int, n *nodeState, key string) {
 	if v, ok := n.node.Labels[key]; ok {
-		m[topologyPair{key, v}]++
+		st.j.incPair(m, topologyPair{key, v})
 	}
 }
 

@@ -237,7 +237,7 @@ func (pk *Packer) prepareSpread(c *packClass, pl *Placer) {
 	static := s.staticVerdicts(c.rep.podSpec)
 	c.cands, c.elig = map[string][]int{}, map[int]uint64{}
 	for i, n := range s.nodes {
-		if n == nil || (i < len(dead) && dead[i]) || static[n.id] != ReasonNone {
+		if n == nil || (i < len(dead) && dead[i]) || c.rep.staticOf(static, n) != ReasonNone {
 			continue
 		}
 		z, ok := n.node.Labels[LabelZone]

@@ -133,9 +133,7 @@ func (zs *zoneSpread) add(zone string, elig uint64) {
 		}
 		old := zs.st.counts[i][zone]
 		zs.st.counts[i][zone] = old + 1
-		if old == zs.st.mins[i] {
-			zs.st.recomputeMin(i, zs.p.spread[i].minDomains)
-		}
+		zs.st.raised(i, old, zs.p.spread[i].minDomains)
 	}
 }
 
@@ -189,7 +187,7 @@ func (st *spreadState) newDomain(p *Pod, n *nodeState) bool {
 
 // clone returns a copy of st that shares nothing with it.
 func (st *spreadState) clone() *spreadState {
-	c := &spreadState{counts: make([]map[string]int, len(st.counts)), mins: slices.Clone(st.mins)}
+	c := &spreadState{counts: make([]map[string]int, len(st.counts)), mins: slices.Clone(st.mins), atMin: slices.Clone(st.atMin)}
 	for i, m := range st.counts {
 		c.counts[i] = maps.Clone(m)
 	}

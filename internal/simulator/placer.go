@@ -22,8 +22,10 @@ type Placer struct {
 	static []Reason
 	spread *spreadState
 	aff    *affinityState
-	dead   []bool // by node index: permanently failing for this class
-	cursor int    // nodes before cursor are all dead
+	dead   []bool   // by node index: permanently failing for this class
+	cursor int      // nodes before cursor are all dead
+	resets int      // reset calls so far
+	j      *journal // changes since Mark, nil without one
 }
 
 // NewPlacer returns a Placer for p's class on s. An unsupported pod gets a
@@ -35,6 +37,7 @@ func NewPlacer(s *Snapshot, p *Pod) *Placer {
 }
 
 func (pl *Placer) reset() {
+	pl.resets++
 	pl.epoch, pl.pos = pl.s.epoch, len(pl.s.log)
 	pl.cursor = 0
 	pl.dead = make([]bool, len(pl.s.nodes))
@@ -66,7 +69,7 @@ func (pl *Placer) PlaceFirstFit(q *Pod) (node string, ok bool, err error) {
 		r := ReasonNone
 		if n == nil {
 			r = ReasonNodeNotFound
-		} else if r = pl.static[n.id]; r == ReasonNone {
+		} else if r = pl.p.staticOf(pl.static, n); r == ReasonNone {
 			r = dynamicFit(q, n, pl.spread, pl.aff)
 		}
 		if r == ReasonNone {
@@ -74,9 +77,29 @@ func (pl *Placer) PlaceFirstFit(q *Pod) (node string, ok bool, err error) {
 		}
 		if permanent(r) {
 			pl.dead[i] = true
+			if pl.j != nil {
+				pl.j.dead = append(pl.j.dead, i)
+			}
 		}
 	}
 	return "", false, nil
+}
+
+// Reason says why replica q does not fit the named node, as [Fits] would,
+// from the Placer's state (ReasonNone when it fits).
+func (pl *Placer) Reason(q *Pod, nodeName string) Reason {
+	if pl.p.unsupported != ReasonNone {
+		return pl.p.unsupported
+	}
+	n, ok := pl.s.lookup(nodeName)
+	if !ok {
+		return ReasonNodeNotFound
+	}
+	pl.sync()
+	if r := pl.p.staticOf(pl.static, n); r != ReasonNone {
+		return r
+	}
+	return dynamicFit(q, n, pl.spread, pl.aff)
 }
 
 func (pl *Placer) place(q *Pod, n *nodeState) error {
@@ -126,7 +149,7 @@ func (pl *Placer) addPod(q *Pod, n *nodeState) {
 	}
 	nsLabels := pl.s.nsLabels
 	if pl.aff == nil && len(q.antiAffinity) > 0 {
-		pl.aff = &affinityState{affinity: map[topologyPair]int{}, anti: map[topologyPair]int{}, existingAnti: map[topologyPair]int{}}
+		pl.aff = &affinityState{affinity: map[topologyPair]int{}, anti: map[topologyPair]int{}, existingAnti: map[topologyPair]int{}, j: pl.j}
 		pl.aff.selfAffinity = len(pl.p.affinity) > 0 && matchesAll(pl.p.affinity, pl.p, nsLabels[pl.p.namespace])
 	}
 	if pl.aff != nil {

@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -60,6 +61,9 @@ type podSpec struct {
 	zones        sets.Set[string] // nil: any zone
 	unsupported  Reason
 	eqKey        string
+	// readsName: the static predicates read the node's name or hostname
+	// label, which differ between nodes made from one template.
+	readsName bool
 }
 
 // hostPort is a normalized host port: empty IP is 0.0.0.0 and empty
@@ -147,6 +151,7 @@ func compileSpec(info PodInfo) *podSpec {
 		eqKey:       EquivalenceKey(pod),
 		// compiled once per class: parsing per node check would dominate
 		nodeAffinity: nodeaffinity.GetRequiredNodeAffinity(pod),
+		readsName:    readsNodeName(pod),
 	}
 	if len(info.RequiredZones) > 0 {
 		s.zones = sets.New(info.RequiredZones...)
@@ -163,6 +168,29 @@ func compileSpec(info PodInfo) *podSpec {
 		s.unsupported = UnsupportedTopologyKey
 	}
 	return s
+}
+
+// readsNodeName reports whether the pod's nodeName, nodeSelector or
+// required node affinity reads the node's name or hostname label.
+func readsNodeName(pod *corev1.Pod) bool {
+	if pod.Spec.NodeName != "" {
+		return true
+	}
+	if _, ok := pod.Spec.NodeSelector[LabelHostname]; ok {
+		return true
+	}
+	a := pod.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return false
+	}
+	for _, t := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+		if len(t.MatchFields) > 0 || slices.ContainsFunc(t.MatchExpressions, func(r corev1.NodeSelectorRequirement) bool {
+			return r.Key == LabelHostname
+		}) {
+			return true
+		}
+	}
+	return false
 }
 
 func unsupportedVolumes(info PodInfo) Reason {

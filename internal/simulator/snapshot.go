@@ -41,10 +41,10 @@ type Snapshot struct {
 	// namespace labels, forks); additions since the epoch began are in log.
 	epoch uint64
 	log   []logEntry
-	// staticDone counts, per pod spec, the leading entries of nodes whose
-	// static verdicts are in the family cache: nodes only ever append (a
-	// removal leaves nil), so only later entries need checking.
-	staticDone map[*podSpec]int
+	// undo holds the nodes present at a mark that mutations replaced
+	// since, for Rollback; marked is the node count at the latest mark.
+	undo   []undoEntry
+	marked int
 }
 
 // logEntry is one addition: a node (pod nil) or a pod on node index idx.
@@ -59,15 +59,39 @@ func (s *Snapshot) newEpoch() {
 	s.log = nil
 }
 
-// family is the state shared by a snapshot and all its forks: node ids and
-// the static-predicate cache, both keyed by immutable inputs.
+// family is the state shared by a snapshot and all its forks: static keys
+// and the static-predicate cache, both keyed by immutable inputs.
+//
+// A static key names what the static predicates read of a node: every
+// real node has its own key, and the nodes made from one template (in any
+// fork) share the template's key. The cache thus holds one verdict per pod
+// spec and key, however many nodes the forks simulate.
 type family struct {
-	mu     sync.Mutex
-	nextID int
-	static map[*podSpec][]Reason // node id → static verdict (reasonUnknown if not computed)
+	mu sync.Mutex
+	// keyNodes holds, per static key, a node object it stands for.
+	keyNodes []*corev1.Node
+	tmplKeys map[*corev1.Node]int // template → static key
+	// tmplAlloc holds each template's allocatable, parsed once (read-only).
+	tmplAlloc map[*corev1.Node]Resources
+	static    map[*podSpec][]Reason // static key → verdict, for every key below len
 	// probes holds, per template node, the empty node a Packer evaluates
 	// new nodes of that template with (read-only).
 	probes map[*corev1.Node]*nodeState
+}
+
+// staticKey returns the static key of node, made from template when
+// template is not nil.
+func (f *family) staticKey(node, template *corev1.Node) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if template != nil {
+		if k, ok := f.tmplKeys[template]; ok {
+			return k
+		}
+		f.tmplKeys[template] = len(f.keyNodes)
+	}
+	f.keyNodes = append(f.keyNodes, node)
+	return len(f.keyNodes) - 1
 }
 
 // nodeState is one node. Fields other than gen are read-only once the node
@@ -75,7 +99,7 @@ type family struct {
 // mutating it.
 type nodeState struct {
 	gen         uint64
-	id          int
+	skey        int // static key (see family)
 	node        *corev1.Node
 	template    bool
 	allocatable Resources
@@ -91,8 +115,9 @@ func NewSnapshot() *Snapshot {
 		gen:      generations.Add(1),
 		index:    make(map[string]int),
 		nsLabels: make(map[string]labels.Set),
-		fam:      &family{static: make(map[*podSpec][]Reason), probes: make(map[*corev1.Node]*nodeState)},
-		epoch:    generations.Add(1),
+		fam: &family{static: make(map[*podSpec][]Reason), tmplKeys: make(map[*corev1.Node]int), tmplAlloc: make(map[*corev1.Node]Resources),
+			probes: make(map[*corev1.Node]*nodeState)},
+		epoch: generations.Add(1),
 	}
 }
 
@@ -110,8 +135,6 @@ func (s *Snapshot) Fork() *Snapshot {
 		antiPods: s.antiPods,
 		fam:      s.fam,
 		epoch:    generations.Add(1),
-
-		staticDone: maps.Clone(s.staticDone),
 	}
 	s.gen = generations.Add(1) // s no longer owns the nodes it shares
 	s.shared = true
@@ -141,19 +164,21 @@ func (s *Snapshot) AddNode(node *corev1.Node) error {
 	if node == nil || node.Name == "" {
 		return fmt.Errorf("add node: %w: nil or unnamed", ErrInvalidNode)
 	}
-	return s.addNode(node, false)
+	return s.addNode(node, nil)
 }
 
 // AddTemplateNode adds a virtual node (upcoming or new) named name, built
 // from a pool's template node: labels, taints and allocatable of template,
 // with metadata.name and the kubernetes.io/hostname label set to name. The
 // daemon pods (see [DaemonSetPods]) are then placed on it when they fit, as
-// the DaemonSet controller would; template is not modified.
+// the DaemonSet controller would. template is not modified, and must not
+// be modified afterwards: the static predicates' verdicts are cached per
+// template, for every node made from it in s and its forks.
 func (s *Snapshot) AddTemplateNode(template *corev1.Node, name string, daemonPods []*Pod) error {
 	if template == nil || name == "" {
 		return fmt.Errorf("add template node %q: %w: nil template or empty name", name, ErrInvalidNode)
 	}
-	if err := s.addNode(templateNodeObject(template, name), true); err != nil {
+	if err := s.addNode(templateNodeObject(template, name), template); err != nil {
 		return err
 	}
 	for _, p := range daemonPods {
@@ -170,34 +195,48 @@ func (s *Snapshot) AddTemplateNode(template *corev1.Node, name string, daemonPod
 // templateNodeObject returns the node object of a template node named
 // name.
 func templateNodeObject(template *corev1.Node, name string) *corev1.Node {
-	n := &corev1.Node{ObjectMeta: *template.ObjectMeta.DeepCopy(), Spec: template.Spec, Status: corev1.NodeStatus{
+	// Only the labels differ from the template's: the rest is shared,
+	// read-only, as node objects in a snapshot are.
+	n := &corev1.Node{ObjectMeta: template.ObjectMeta, Spec: template.Spec, Status: corev1.NodeStatus{
 		Capacity: template.Status.Capacity, Allocatable: template.Status.Allocatable,
 	}}
 	n.Name = name
 	n.UID = ""
-	if n.Labels == nil {
-		n.Labels = map[string]string{}
-	}
+	n.Labels = make(map[string]string, len(template.Labels)+1)
+	maps.Copy(n.Labels, template.Labels)
 	n.Labels[LabelHostname] = name
 	return n
 }
 
-func (s *Snapshot) addNode(node *corev1.Node, template bool) error {
+// allocatable returns the allocatable of node, made from template when
+// that is not nil (parsed once per template).
+func (f *family) allocatable(node, template *corev1.Node) Resources {
+	if template == nil {
+		return ResourcesFromList(node.Status.Allocatable)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, ok := f.tmplAlloc[template]
+	if !ok {
+		a = ResourcesFromList(template.Status.Allocatable)
+		f.tmplAlloc[template] = a
+	}
+	return a
+}
+
+// addNode adds node, made from template when that is not nil.
+func (s *Snapshot) addNode(node, template *corev1.Node) error {
 	if _, ok := s.index[node.Name]; ok {
 		return fmt.Errorf("add node %q: %w", node.Name, ErrNodeExists)
 	}
 	s.own()
-	s.fam.mu.Lock()
-	id := s.fam.nextID
-	s.fam.nextID++
-	s.fam.mu.Unlock()
 	s.index[node.Name] = len(s.nodes)
 	s.nodes = append(s.nodes, &nodeState{
 		gen:         s.gen,
-		id:          id,
+		skey:        s.fam.staticKey(node, template),
 		node:        node,
-		template:    template,
-		allocatable: ResourcesFromList(node.Status.Allocatable),
+		template:    template != nil,
+		allocatable: s.fam.allocatable(node, template),
 	})
 	s.log = append(s.log, logEntry{idx: len(s.nodes) - 1})
 	return nil
@@ -211,6 +250,7 @@ func (s *Snapshot) RemoveNode(name string) error {
 	}
 	s.own()
 	s.antiPods -= s.nodes[i].antiPods
+	s.keep(i)
 	s.nodes[i] = nil
 	delete(s.index, name)
 	s.newEpoch()
@@ -278,6 +318,7 @@ func (s *Snapshot) mutableNode(name string) (*nodeState, int, error) {
 	}
 	n := s.nodes[i]
 	if n.gen != s.gen {
+		s.keep(i)
 		c := *n
 		c.gen = s.gen
 		c.requested = n.requested.Clone()

@@ -51,6 +51,8 @@ func compileSpread(pod *corev1.Pod) ([]spreadConstraint, error) {
 type spreadState struct {
 	counts []map[string]int // per constraint: domain value → matching pods
 	mins   []int            // per constraint: min over domains (0 if fewer than minDomains)
+	atMin  []int            // per constraint: domains at the min (-1 if fewer than minDomains)
+	j      *journal         // records count changes for a Placer's rollback
 }
 
 // eligibleForSpread reports whether node counts towards constraint c of
@@ -86,7 +88,7 @@ func newSpreadState(s *Snapshot, p *Pod) *spreadState {
 	if len(p.spread) == 0 {
 		return nil
 	}
-	st := &spreadState{counts: make([]map[string]int, len(p.spread)), mins: make([]int, len(p.spread))}
+	st := &spreadState{counts: make([]map[string]int, len(p.spread)), mins: make([]int, len(p.spread)), atMin: make([]int, len(p.spread))}
 	for i := range p.spread {
 		st.counts[i] = make(map[string]int)
 	}
@@ -116,14 +118,32 @@ func newSpreadState(s *Snapshot, p *Pod) *spreadState {
 
 func (st *spreadState) recomputeMin(i, minDomains int) {
 	if len(st.counts[i]) < minDomains {
-		st.mins[i] = 0
+		st.mins[i], st.atMin[i] = 0, -1
 		return
 	}
-	m := math.MaxInt
+	m, at := math.MaxInt, 0
 	for _, v := range st.counts[i] {
-		m = min(m, v)
+		switch {
+		case v < m:
+			m, at = v, 1
+		case v == m:
+			at++
+		}
 	}
-	st.mins[i] = m
+	st.mins[i], st.atMin[i] = m, at
+}
+
+// raised updates the min of constraint i after a domain at count old
+// gained a pod: a scan only when it was the last domain at the min.
+func (st *spreadState) raised(i, old, minDomains int) {
+	if old != st.mins[i] {
+		return
+	}
+	if st.atMin[i] > 1 {
+		st.atMin[i]--
+		return
+	}
+	st.recomputeMin(i, minDomains)
 }
 
 // fits is the PodTopologySpread filter for node n.
@@ -160,10 +180,8 @@ func (st *spreadState) add(p, q *Pod, n *nodeState) {
 		}
 		v := n.node.Labels[c.topologyKey]
 		old := st.counts[i][v]
-		st.counts[i][v] = old + 1
-		if old == st.mins[i] {
-			st.recomputeMin(i, c.minDomains)
-		}
+		st.j.setCount(st.counts[i], v, old+1)
+		st.raised(i, old, c.minDomains)
 	}
 }
 
@@ -180,8 +198,15 @@ func (st *spreadState) addNode(p *Pod, n *nodeState) {
 		}
 		v := n.node.Labels[c.topologyKey]
 		if _, ok := st.counts[i][v]; !ok {
-			st.counts[i][v] = 0
-			st.recomputeMin(i, c.minDomains)
+			st.j.setCount(st.counts[i], v, 0)
+			switch {
+			case len(st.counts[i]) <= c.minDomains:
+				st.recomputeMin(i, c.minDomains)
+			case st.mins[i] == 0:
+				st.atMin[i]++
+			default: // counts are never negative
+				st.mins[i], st.atMin[i] = 0, 1
+			}
 		}
 	}
 }

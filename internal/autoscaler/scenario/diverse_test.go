@@ -1,0 +1,153 @@
+package scenario
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kelp-dev/kelp/internal/autoscaler"
+)
+
+func TestGenerateDiverse(t *testing.T) {
+	for _, tc := range []struct {
+		pods, minClasses, maxClasses int
+	}{
+		{1000, 600, 700},
+		{10000, 2000, 3000},
+	} {
+		s := DiverseSpec{Seed: 1, Pods: tc.pods}
+		in, err := GenerateDiverse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(in.Pending) != tc.pods || len(in.Groups) != 3 {
+			t.Fatalf("%s: %d pods, %d groups; want %d, 3", s, len(in.Pending), len(in.Groups), tc.pods)
+		}
+		for _, g := range in.Groups {
+			if len(g.Template.InstanceTypes) != DiverseTypes {
+				t.Errorf("%s: group %s offers %d types, want %d", s, g.ID, len(g.Template.InstanceTypes), DiverseTypes)
+			}
+		}
+		if n := len(compileClasses(in.Pending)); n < tc.minClasses || n > tc.maxClasses {
+			t.Errorf("%s: %d classes, want %d..%d", s, n, tc.minClasses, tc.maxClasses)
+		}
+		again, _ := GenerateDiverse(s)
+		if !reflect.DeepEqual(in.Pending, again.Pending) || !reflect.DeepEqual(in.Groups, again.Groups) {
+			t.Errorf("%s: not deterministic", s)
+		}
+	}
+	if _, err := GenerateDiverse(DiverseSpec{Pods: 4}); err == nil || !strings.Contains(err.Error(), "pods 4") {
+		t.Errorf("4 pods: err %v, want one naming the pod count", err)
+	}
+}
+
+// diverseShortfalls are the plans of the diverse workload at 1,000 pods
+// (seed 1) per expander chain, measured when the planner's memory became
+// bounded (issue 15), where they are worse than FFD's 201 nodes at
+// $38.2211/h: planning class by class, each of ~650 small classes picks the
+// option best for itself (a small node), so the plan has about twice
+// FFD's nodes (and, with least-waste, a higher cost). TestDiverseQuality
+// holds the plans to these figures until they meet FFD's; then remove the
+// entry.
+var diverseShortfalls = map[string]struct {
+	nodes int
+	cost  float64
+}{
+	"least-waste": {492, 46.7770},
+	"price":       {429, 31.8655},
+}
+
+// TestDiverseQuality checks that on the diverse workload at 1,000 pods
+// PlanScaleUp places every pod FFD places, with no more nodes and no
+// higher cost, with both expander chains (or, for a known shortfall, no
+// worse than recorded).
+func TestDiverseQuality(t *testing.T) {
+	in, err := GenerateDiverse(DiverseSpec{Seed: 1, Pods: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ffd, err := FirstFitDecreasing(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range chains {
+		in.Expanders = c.chain
+		plan := autoscaler.PlanScaleUp(in)
+		got := fmt.Sprintf("%s: plan %d nodes $%.4f/h (%d unschedulable); ffd %d nodes $%.4f/h (%d unplaced)", c.name,
+			plan.Totals.Nodes, plan.Totals.Cost, len(plan.Unschedulable), ffd.Nodes, ffd.Cost, ffd.Unplaced)
+		if len(plan.Unschedulable) > ffd.Unplaced {
+			t.Errorf("%s: fewer pods placed than FFD", got)
+		}
+		limit, known := diverseShortfalls[c.name]
+		if !known {
+			limit.nodes, limit.cost = ffd.Nodes, ffd.Cost
+		}
+		if plan.Totals.Nodes > limit.nodes || plan.Totals.Cost > limit.cost+1e-4 {
+			t.Errorf("%s: worse than %d nodes $%.4f/h", got, limit.nodes, limit.cost)
+		}
+		if known {
+			t.Logf("known shortfall: %s", got)
+		}
+	}
+}
+
+// BenchmarkPlanScaleUpDiverse times PlanScaleUp (price,least-waste
+// expanders) on the diverse workload and reports pods/s, CPU seconds per
+// plan (all threads, GC included) and the process's peak resident memory
+// so far (VmHWM: run one size per process to read it for that size).
+func BenchmarkPlanScaleUpDiverse(b *testing.B) {
+	for _, pods := range []int{1000, 2000, 10000} {
+		b.Run(fmt.Sprintf("pods=%d", pods), func(b *testing.B) {
+			in, err := GenerateDiverse(DiverseSpec{Seed: 1, Pods: pods})
+			if err != nil {
+				b.Fatal(err)
+			}
+			in.Expanders = chains[1].chain
+			b.ReportAllocs()
+			var plan autoscaler.Plan
+			start, cpu := time.Now(), cpuTime(b)
+			for b.Loop() {
+				plan = autoscaler.PlanScaleUp(in)
+			}
+			b.ReportMetric(float64(pods*b.N)/time.Since(start).Seconds(), "pods/s")
+			b.ReportMetric((cpuTime(b)-cpu).Seconds()/float64(b.N), "cpu-s/op")
+			b.ReportMetric(float64(plan.Totals.Nodes), "nodes")
+			b.ReportMetric(plan.Totals.Cost, "$/h")
+			b.ReportMetric(float64(len(plan.Unschedulable)), "unschedulable")
+			b.ReportMetric(float64(peakRSS(b))/(1<<20), "peak-rss-MiB")
+		})
+	}
+}
+
+// peakRSS returns the process's peak resident memory in bytes (VmHWM).
+func peakRSS(tb testing.TB) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		tb.Fatalf("read peak RSS: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				tb.Fatalf("read peak RSS: %q: %v", line, err)
+			}
+			return kb << 10
+		}
+	}
+	tb.Fatal("read peak RSS: no VmHWM in /proc/self/status")
+	return 0
+}
+
+// cpuTime returns the process's user and system CPU time.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
