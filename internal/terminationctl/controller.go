@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,6 +51,10 @@ type Controller struct {
 	Period time.Duration
 
 	inbox inbox // Notify's; the rest is the rounds' alone
+	// refreshMu guards lastNoticeRefresh, when a notice last refreshed
+	// the cloud (Notify's too).
+	refreshMu         sync.Mutex
+	lastNoticeRefresh time.Time
 
 	drains map[string]*drain // by instance ID, while it departs
 	noted  noted

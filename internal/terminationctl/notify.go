@@ -2,7 +2,9 @@ package terminationctl
 
 import (
 	"context"
+	"fmt"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -57,7 +59,7 @@ func (c *Controller) notify(ctx context.Context, n termination.Notice) (string, 
 	if n.Kind != termination.NoticeWarning && n.Kind != termination.NoticeLifecycleAction {
 		return noticeIgnored, nil
 	}
-	inst, ok, err := c.managed(ctx, n.InstanceID)
+	inst, ok, err := c.managed(ctx, n)
 	if err != nil {
 		return noticeFailed, err
 	}
@@ -84,21 +86,59 @@ func (c *Controller) notify(ctx context.Context, n termination.Notice) (string, 
 	return noticeAccepted, nil
 }
 
-// managed returns the instance as the groups' snapshot has it, ok false
-// when no managed group holds it.
-func (c *Controller) managed(ctx context.Context, id string) (cloud.Instance, bool, error) {
+// noticeRefreshInterval bounds how often a notice for an instance the
+// groups' snapshot does not hold refreshes the cloud: a group that just
+// launched it, or another cluster's instance (EventBridge rules match
+// every group of the account).
+const noticeRefreshInterval = 5 * time.Second
+
+// managed returns the notice's instance as the groups' snapshot has it, ok
+// false when no managed group holds it. A lifecycle action of a managed
+// group is managed even when the snapshot predates the instance. An
+// instance the snapshot lacks makes the cloud refresh, at most once per
+// noticeRefreshInterval, and is looked for again.
+func (c *Controller) managed(ctx context.Context, n termination.Notice) (cloud.Instance, bool, error) {
+	inst, group, err := c.findInSnapshot(ctx, n)
+	if err != nil || inst.ID != "" {
+		return inst, inst.ID != "", err
+	}
+	if n.Kind == termination.NoticeLifecycleAction && group {
+		return cloud.Instance{ID: n.InstanceID, GroupName: n.Group}, true, nil
+	}
+	now := c.Clock.Now()
+	c.refreshMu.Lock()
+	stale := now.Sub(c.lastNoticeRefresh) >= noticeRefreshInterval
+	if stale {
+		c.lastNoticeRefresh = now
+	}
+	c.refreshMu.Unlock()
+	if !stale {
+		return cloud.Instance{}, false, nil
+	}
+	if err := c.Cloud.Refresh(ctx); err != nil {
+		return cloud.Instance{}, false, fmt.Errorf("refresh cloud for instance %s: %w", n.InstanceID, err)
+	}
+	inst, _, err = c.findInSnapshot(ctx, n)
+	return inst, inst.ID != "", err
+}
+
+// findInSnapshot returns the notice's instance from the groups' snapshot
+// (zero when absent) and whether the notice's group is a managed one.
+func (c *Controller) findInSnapshot(ctx context.Context, n termination.Notice) (cloud.Instance, bool, error) {
 	groups, err := c.Cloud.NodeGroups(ctx)
 	if err != nil {
 		return cloud.Instance{}, false, err
 	}
+	group := false
 	for _, g := range groups {
+		group = group || (n.Group != "" && g.ID == n.Group)
 		for _, inst := range g.Instances {
-			if inst.ID == id {
+			if inst.ID == n.InstanceID {
 				return inst, true, nil
 			}
 		}
 	}
-	return cloud.Instance{}, false, nil
+	return cloud.Instance{}, group, nil
 }
 
 // nodeOf returns the Node of inst by providerID, nil when it has none.

@@ -156,6 +156,47 @@ func TestLifecycleActionNoticeWakesTheLoop(t *testing.T) {
 	}
 }
 
+// TestNoticesForInstancesNewerThanTheSnapshot: a notice may arrive before
+// the groups' snapshot holds its instance (the group just launched it): a
+// lifecycle action of a managed group is taken on the group's word; a
+// warning refreshes the cloud, at most once per interval; another
+// group's instance stays unmanaged.
+func TestNoticesForInstancesNewerThanTheSnapshot(t *testing.T) {
+	f := newFixture(t, testNode(nil), testPod("web", 30, "ReplicaSet"))
+	f.setInstance(cloud.Instance{ID: "i-0000", GroupName: "g", State: cloud.InstanceStateRunning})
+	refreshes := f.clouds.Refreshes()
+	f.notify(termination.Notice{Kind: termination.NoticeLifecycleAction, Token: "tok-1",
+		Departure: termination.Departure{InstanceID: "i-0001", Group: "g", Hook: pool.DrainHookName, NoticedAt: t0}})
+	if got := testutil.ToFloat64(f.metrics.Notices.WithLabelValues("lifecycle-action", "accepted")); got != 1 {
+		t.Errorf("notices{lifecycle-action,accepted} = %v, want 1: its group is managed", got)
+	}
+	if f.clouds.Refreshes() != refreshes {
+		t.Error("a lifecycle action of a managed group refreshed the cloud")
+	}
+	f.clouds.SetGroups(cloud.NodeGroup{ID: "g", Instances: []cloud.Instance{running()}}) // launched; not refreshed yet
+	f.notify(spotWarning(time.Minute))
+	if got := testutil.ToFloat64(f.metrics.Notices.WithLabelValues("warning", "accepted")); got != 1 {
+		t.Errorf("notices{warning,accepted} = %v, want 1 after a refresh found the instance", got)
+	}
+	if f.node().Annotations[AnnotationWarningCause] != string(termination.CauseSpotInterruption) {
+		t.Errorf("node annotations %v: the warning is not kept", f.node().Annotations)
+	}
+	refreshes = f.clouds.Refreshes()
+	other := spotWarning(time.Minute)
+	other.InstanceID = "i-0999"
+	f.notify(other) // within the interval of the last refresh
+	stranger := termination.Notice{Kind: termination.NoticeLifecycleAction,
+		Departure: termination.Departure{InstanceID: "i-0998", Group: "another-cluster", Hook: pool.DrainHookName}}
+	f.notify(stranger)
+	if f.clouds.Refreshes() != refreshes {
+		t.Errorf("unmanaged notices within %s refreshed the cloud %d times", noticeRefreshInterval, f.clouds.Refreshes()-refreshes)
+	}
+	if got := testutil.ToFloat64(f.metrics.Notices.WithLabelValues("lifecycle-action", "unmanaged")) +
+		testutil.ToFloat64(f.metrics.Notices.WithLabelValues("warning", "unmanaged")); got != 2 {
+		t.Errorf("unmanaged notices = %v, want 2", got)
+	}
+}
+
 // fakeHooks is a HookReader with one drain hook per group.
 type fakeHooks struct {
 	timeout time.Duration
