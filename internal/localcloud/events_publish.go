@@ -47,9 +47,17 @@ func (c *Cloud) instanceARN(id string) string {
 	return "arn:aws:ec2:" + c.region.Name + ":" + AccountID + ":instance/" + id
 }
 
-func (c *Cloud) spotWarningEvent(id string, now time.Time) Event {
-	return c.newEvent(sourceEC2, DetailSpotInterruption, now, []string{c.instanceARN(id)},
-		map[string]string{"instance-id": id, "instance-action": "terminate"})
+// spotWarningEvent is the warning of a spot instance interrupted at
+// interruptAt. EC2's notice is always DefaultSpotInterruptionNotice, so its
+// event does not say when; a local cloud configured with another notice
+// adds the time to the detail, as IMDS's spot/instance-action gives it,
+// lest consumers count EC2's two minutes from the event's time.
+func (c *Cloud) spotWarningEvent(id string, now, interruptAt time.Time) Event {
+	detail := map[string]string{"instance-id": id, "instance-action": "terminate"}
+	if !interruptAt.Equal(now.Add(DefaultSpotInterruptionNotice)) {
+		detail["time"] = interruptAt.UTC().Format(time.RFC3339)
+	}
+	return c.newEvent(sourceEC2, DetailSpotInterruption, now, []string{c.instanceARN(id)}, detail)
 }
 
 func (c *Cloud) rebalanceEvent(id string, now time.Time) Event {
@@ -164,7 +172,7 @@ func (c *Cloud) instanceEvents(ch *changes, now time.Time) []Event {
 			out = append(out, c.stateChangeEvent(id, state, now))
 		}
 		if !next.InterruptAt.IsZero() && (prev == nil || prev.InterruptAt.IsZero()) {
-			out = append(out, c.spotWarningEvent(id, now))
+			out = append(out, c.spotWarningEvent(id, now, next.InterruptAt))
 		}
 		if waits := next.State == stateTerminatingWait || next.State == statePendingWait; waits && (prev == nil || prev.State != next.State) {
 			out = append(out, c.lifecycleActionEvents(ch, next, now)...)

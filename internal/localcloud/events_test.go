@@ -94,7 +94,9 @@ func TestSpotInterruptionWarningBeforeTermination(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("warnings: %v", got)
 	}
-	if d := detail(got[0]); d["instance-id"] != id || d["instance-action"] != "terminate" || got[0]["time"] != testStart.Format(time.RFC3339) {
+	// EC2's notice is two minutes: its warning does not say when.
+	if d := detail(got[0]); d["instance-id"] != id || d["instance-action"] != "terminate" || d["time"] != nil ||
+		got[0]["time"] != testStart.Format(time.RFC3339) {
 		t.Fatalf("warning: %v", got[0])
 	}
 	if s := e.instance(id).State.Name; s != ec2types.InstanceStateNameRunning {
@@ -116,6 +118,26 @@ func TestSpotInterruptionWarningBeforeTermination(t *testing.T) {
 	})
 	if !reflect.DeepEqual(seen, []string{"shutting-down", "terminated"}) {
 		t.Fatalf("state changes %v", seen)
+	}
+}
+
+// TestSpotWarningOfAShortNoticeSaysWhen: with a notice other than EC2's
+// two minutes, the warning's detail says when the instance goes, so a
+// consumer does not count two minutes from the event.
+func TestSpotWarningOfAShortNoticeSaysWhen(t *testing.T) {
+	notice := 40 * time.Second
+	e := newEnv(t, func(o *Options) { o.Faults.SpotInterruption.Notice.Duration = notice })
+	warnings := e.eventQueue("interruptions", `{"source":["aws.ec2"],"detail-type":["EC2 Spot Instance Interruption Warning"]}`)
+	id := e.spotGroup("g")
+	if err := e.cloud.InterruptSpotInstance(id); err != nil {
+		t.Fatal(err)
+	}
+	got := e.events(warnings)
+	if len(got) != 1 {
+		t.Fatalf("warnings: %v", got)
+	}
+	if d := detail(got[0]); d["instance-id"] != id || d["time"] != testStart.Add(notice).Format(time.RFC3339) {
+		t.Fatalf("warning detail %v, want the time %s", d, testStart.Add(notice).Format(time.RFC3339))
 	}
 }
 
@@ -275,8 +297,11 @@ func TestEventJSON(t *testing.T) {
 		detail    map[string]any // fields that must be there with these values
 		keys      []string       // every key of detail
 	}{
-		{name: "spot warning", ev: c.spotWarningEvent(id, now), source: "aws.ec2", resources: []string{arn},
+		{name: "spot warning", ev: c.spotWarningEvent(id, now, now.Add(DefaultSpotInterruptionNotice)), source: "aws.ec2", resources: []string{arn},
 			detail: map[string]any{"instance-id": id, "instance-action": "terminate"}, keys: []string{"instance-action", "instance-id"}},
+		{name: "spot warning, short notice", ev: c.spotWarningEvent(id, now, now.Add(40*time.Second)), source: "aws.ec2", resources: []string{arn},
+			detail: map[string]any{"instance-id": id, "instance-action": "terminate", "time": now.Add(40 * time.Second).Format(time.RFC3339)},
+			keys:   []string{"instance-action", "instance-id", "time"}},
 		{name: "rebalance", ev: c.rebalanceEvent(id, now), source: "aws.ec2", resources: []string{arn},
 			detail: map[string]any{"instance-id": id}, keys: []string{"instance-id"}},
 		{name: "state change", ev: c.stateChangeEvent(id, "running", now), source: "aws.ec2", resources: []string{arn},
@@ -297,7 +322,7 @@ func TestEventJSON(t *testing.T) {
 			keys: []string{"AutoScalingGroupName", "Destination", "EC2InstanceId", "LifecycleActionToken", "LifecycleHookName",
 				"LifecycleTransition", "NotificationMetadata", "Origin"}},
 	}
-	wantTypes := map[string]string{"spot warning": DetailSpotInterruption, "rebalance": DetailRebalance, "state change": DetailStateChange,
+	wantTypes := map[string]string{"spot warning": DetailSpotInterruption, "spot warning, short notice": DetailSpotInterruption, "rebalance": DetailRebalance, "state change": DetailStateChange,
 		"health": DetailHealth, "terminate lifecycle action": "EC2 Instance-terminate Lifecycle Action"}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -65,7 +65,8 @@ type SpotCapacity struct {
 // each running spot instance without a notice gets one with probability
 // Rate, and is terminated Notice later (default
 // DefaultSpotInterruptionNotice). The notice publishes "EC2 Spot Instance
-// Interruption Warning" to the event bus at once.
+// Interruption Warning" to the event bus at once; with a Notice other than
+// EC2's two minutes its detail carries the deadline as "time".
 type SpotInterruption struct {
 	Rate   float64  `json:"rate,omitempty"`
 	Notice Duration `json:"notice,omitzero"`
