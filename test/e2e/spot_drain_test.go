@@ -91,7 +91,7 @@ func TestSpotInterruptionDrainsBeforeTheDeadline(t *testing.T) {
 	// later.
 	deadline := noticed.Add(spotNotice)
 	testenv.EventuallyTrue(t, time.Until(deadline), "3 spotty pods Ready elsewhere and none left on the spot node, before the deadline", func() bool {
-		return len(readyPodsOn(ctx, client, "app=spotty", "!"+spotNode.Name)) == 3 && len(podsOn(ctx, client, "app=spotty", spotNode.Name)) == 0
+		return len(readyPodsOn(ctx, client, "app=spotty", "!"+spotNode.Name)) == 3 && len(podsMatchingOn(ctx, client, "app=spotty", spotNode.Name)) == 0
 	})
 	drained := time.Since(noticed)
 	w.check(t, old, termination.CauseSpotInterruption, deadline)

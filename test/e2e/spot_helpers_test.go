@@ -29,10 +29,6 @@ import (
 	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
-// evictionByAPI is the reason of the DisruptionTarget condition the API
-// server's eviction subresource puts on a pod it evicts.
-const evictionByAPI = "EvictionByEvictionAPI"
-
 // departureWatch records, from watches started before a departure, what
 // happened to a Node and its pods.
 type departureWatch struct {
@@ -173,7 +169,7 @@ func setUnschedulable(t *testing.T, ctx context.Context, client kubernetes.Inter
 // not being deleted, on node, or on any other node when node is "!name".
 func readyPodsOn(ctx context.Context, client kubernetes.Interface, selector, node string) []corev1.Pod {
 	var out []corev1.Pod
-	for _, p := range podsOn(ctx, client, selector, node) {
+	for _, p := range podsMatchingOn(ctx, client, selector, node) {
 		ready := slices.ContainsFunc(p.Status.Conditions, func(c corev1.PodCondition) bool {
 			return c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue
 		})
@@ -184,9 +180,9 @@ func readyPodsOn(ctx context.Context, client kubernetes.Interface, selector, nod
 	return out
 }
 
-// podsOn lists the pods matching selector on node, or on any other node
+// podsMatchingOn lists the pods matching selector on node, or on any other node
 // when node is "!name"; nil when the list fails.
-func podsOn(ctx context.Context, client kubernetes.Interface, selector, node string) []corev1.Pod {
+func podsMatchingOn(ctx context.Context, client kubernetes.Interface, selector, node string) []corev1.Pod {
 	field := fields.OneTermEqualSelector("spec.nodeName", node)
 	if other, ok := strings.CutPrefix(node, "!"); ok {
 		field = fields.AndSelectors(fields.OneTermNotEqualSelector("spec.nodeName", other), fields.OneTermNotEqualSelector("spec.nodeName", ""))
