@@ -3,11 +3,13 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/kelp-dev/kelp/internal/approver"
 	awscloud "github.com/kelp-dev/kelp/internal/cloud/aws"
@@ -30,6 +32,7 @@ type controllerFlags struct {
 	// approve kelp's joins (docs/security.md).
 	allowCompeting bool
 	autoscaler     autoscalerFlags
+	kubeAPI        controller.ClientLimits
 }
 
 func (f *controllerFlags) add(fs *pflag.FlagSet, probeDefault string) {
@@ -40,6 +43,8 @@ func (f *controllerFlags) add(fs *pflag.FlagSet, probeDefault string) {
 	fs.DurationVar(&f.termPeriod, "termination-period", terminationctl.DefaultPeriod, "how often instances waiting on kelp's drain hook (Terminating:Wait) are looked for and their Nodes drained")
 	fs.DurationVar(&f.tokenTTL, "token-ttl", 24*time.Hour, "lifetime of the bootstrap tokens in pool launch templates; rotated when a third remains")
 	fs.BoolVar(&f.allowCompeting, "allow-competing-approvers", false, "start with --approve=auto even when kube-controller-manager's csrapproving would approve kelp's joins (only when csrapproving is off; see docs/security.md)")
+	fs.Float32Var(&f.kubeAPI.QPS, "kube-api-qps", controller.DefaultKubeAPIQPS, "sustained requests per second of the controller's Kubernetes client")
+	fs.IntVar(&f.kubeAPI.Burst, "kube-api-burst", controller.DefaultKubeAPIBurst, "requests the controller's Kubernetes client may send at once above --kube-api-qps")
 	f.autoscaler.add(fs)
 }
 
@@ -57,6 +62,7 @@ func (f *controllerFlags) options(cluster string) (controller.Options, error) {
 		Approve: approver.Mode(f.approve), TokenTTL: f.tokenTTL, Autoscaler: as,
 		Approver:                policy,
 		AllowCompetingApprovers: f.allowCompeting,
+		KubeAPI:                 f.kubeAPI,
 		// --max-graceful-termination bounds the autoscaler's drains and
 		// those of instances held on kelp's drain hook alike.
 		Termination:       termination.Options{MaxGracefulTermination: f.autoscaler.maxGracefulTermination},
@@ -95,9 +101,14 @@ through the SDK's default credential chain.`,
 			if err := opts.Validate(); err != nil {
 				return err
 			}
-			client, err := kf.client()
+			rest, err := kf.restConfig()
 			if err != nil {
 				return err
+			}
+			opts.KubeAPI.Apply(rest)
+			client, err := kubernetes.NewForConfig(rest)
+			if err != nil {
+				return fmt.Errorf("build client for %s: %w", rest.Host, err)
 			}
 			provider, err := ngf.provider(cmd.Context(), &af)
 			if err != nil {

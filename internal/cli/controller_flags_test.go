@@ -4,8 +4,10 @@ import (
 	"testing"
 
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/rest"
 
 	"github.com/kelp-dev/kelp/internal/approver"
+	"github.com/kelp-dev/kelp/internal/controller"
 	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
@@ -41,4 +43,26 @@ func TestCSRCommandsTakeThePolicyFlags(t *testing.T) {
 		_, _, err := kelp(t, "csr", cmd, "some-csr", "--cluster-name=dev", "--serving-sans=all", "--kubeconfig=/nonexistent")
 		testenv.ErrorContains(t, err, `--serving-sans "all": want any-private-ip or primary-ip`)
 	}
+}
+
+// TestKubeAPIFlags: the controller's client runs at the documented
+// defaults, not client-go's 5 QPS; bad limits are refused by name.
+func TestKubeAPIFlags(t *testing.T) {
+	o, err := parseControllerFlags(t).options("dev")
+	if err != nil || o.KubeAPI.QPS != controller.DefaultKubeAPIQPS || o.KubeAPI.Burst != controller.DefaultKubeAPIBurst {
+		t.Fatalf("defaults: %+v %v", o.KubeAPI, err)
+	}
+	o, err = parseControllerFlags(t, "--kube-api-qps=20", "--kube-api-burst=40").options("dev")
+	if err != nil || o.KubeAPI.QPS != 20 || o.KubeAPI.Burst != 40 {
+		t.Fatalf("set: %+v %v", o.KubeAPI, err)
+	}
+	var cfg rest.Config
+	o.KubeAPI.Apply(&cfg)
+	if cfg.QPS != 20 || cfg.Burst != 40 {
+		t.Errorf("applied %v/%d, want 20/40", cfg.QPS, cfg.Burst)
+	}
+	o, _ = parseControllerFlags(t, "--kube-api-qps=50", "--kube-api-burst=10").options("dev")
+	testenv.ErrorContains(t, o.Validate(), "kube api burst 10: must be at least the qps (50)")
+	o, _ = parseControllerFlags(t, "--kube-api-qps=-1").options("dev")
+	testenv.ErrorContains(t, o.Validate(), "kube api qps -1: must be positive")
 }

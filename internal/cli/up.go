@@ -26,6 +26,8 @@ type upOptions struct {
 	faultsFile string
 	faults     localcloud.Faults
 	controller controllerFlags
+	// noController leaves the controller to a `kelp controller` process.
+	noController bool
 }
 
 func newUpCommand() *cobra.Command {
@@ -52,6 +54,7 @@ same instances.`,
 	f.StringVar(&o.faultsFile, "faults", "", "local cloud faults file (YAML); flags below override it")
 	o.faults.AddFlags(f, "cloud-")
 	o.controller.add(f, "")
+	f.BoolVar(&o.noController, "no-controller", false, "leave the kelp controller out: run `kelp controller` against the cluster yourself (its command line is printed)")
 	return cmd
 }
 
@@ -65,7 +68,7 @@ func runUp(ctx context.Context, cmd *cobra.Command, o upOptions) error {
 		return err
 	}
 	cfg := localup.Config{Dir: dir, Name: o.name, BinDir: o.binDir, StartTimeout: o.timeout, Faults: o.faults,
-		Controller: ctrl}
+		Controller: ctrl, NoController: o.noController}
 	if o.faultsFile != "" {
 		fromFile, err := localcloud.LoadFaults(o.faultsFile)
 		if err != nil {
@@ -104,6 +107,9 @@ func runUp(ctx context.Context, cmd *cobra.Command, o upOptions) error {
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "\nkelp: cluster %q is up. In another shell:\n\n  source %s\n\nor run:\n\n%s\nthen: kubectl get nodes, kubectl get csr, aws autoscaling describe-auto-scaling-groups ... Ctrl-C stops everything.\n", o.name, envPath, indent(env))
 
+	if o.noController {
+		fmt.Fprintf(cmd.OutOrStdout(), "\nNo controller runs (--no-controller); after sourcing the env file, run it with:\n\n  %s\n", controllerCommandLine(o.name, cluster))
+	}
 	<-ctx.Done()
 	slog.Info("stopping", "cluster", o.name)
 	return stopCluster(cluster)
@@ -149,4 +155,15 @@ func indent(s string) string {
 		lines[i] = "  " + l
 	}
 	return strings.Join(lines, "\n") + "\n"
+}
+
+// controllerCommandLine is the `kelp controller` command that does, in a
+// process of its own, what `kelp up` runs in-process (the env file gives
+// it KUBECONFIG and the AWS settings).
+func controllerCommandLine(name string, cluster *localup.Cluster) string {
+	line := "kelp controller --cluster-name " + name + " --leader-elect=false"
+	if q := cluster.InterruptionQueueURL(); q != "" {
+		line += " --interruption-queue " + q
+	}
+	return line
 }

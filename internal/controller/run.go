@@ -77,6 +77,9 @@ type Options struct {
 	// autoscaler, such as the upstream cluster-autoscaler, may drive the
 	// pools while kelp approves and cleans up).
 	Autoscaler *loop.Options
+	// KubeAPI limits the rate of the controller's Kubernetes client; the
+	// roots apply it when they build the client.
+	KubeAPI ClientLimits
 }
 
 // Validate reports every problem at once.
@@ -114,6 +117,9 @@ func (o Options) Validate() error {
 		if err := o.Autoscaler.WithDefaults().Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("autoscaler: %w", err))
 		}
+	}
+	if err := o.KubeAPI.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if o.ProbeAddr != "" {
 		if _, _, err := net.SplitHostPort(o.ProbeAddr); err != nil {

@@ -55,6 +55,10 @@ type Config struct {
 	// Controller configures the kelp controller run in-process (its
 	// ClusterName is set from Name). Approve defaults to auto.
 	Controller controller.Options
+	// NoController leaves the kelp controller out: run `kelp controller`
+	// against the cluster in a process of its own (to measure it, or to
+	// run another build). Nodes join only once some approver runs.
+	NoController bool
 	// NoInterruptionQueue leaves the interruption queue out: the
 	// controller finds departing instances by polling the groups only.
 	NoInterruptionQueue bool
@@ -111,9 +115,11 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		_ = c.Stop(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	if err := c.startController(ctx); err != nil {
-		_ = c.Stop(context.WithoutCancel(ctx))
-		return nil, err
+	if !cfg.NoController {
+		if err := c.startController(ctx); err != nil {
+			_ = c.Stop(context.WithoutCancel(ctx))
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -133,7 +139,7 @@ func (c *Cluster) startController(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rest.QPS, rest.Burst = 100, 200
+	opts.KubeAPI.Apply(rest)
 	client, err := kubernetes.NewForConfig(rest)
 	if err != nil {
 		return fmt.Errorf("controller client: %w", err)
