@@ -52,6 +52,9 @@ type planner struct {
 	// pending are the pods still to plan sorted by key, with their class
 	// id and index in the class's all (see round.sorted).
 	pending []podRef
+	// follow is the round's demand of the classes after the lead (see
+	// followers).
+	follow demand
 }
 
 // usage is the cluster's node count and capacity.
@@ -120,6 +123,7 @@ func (p *planner) run() (Plan, *simulator.Snapshot) {
 		}
 		classes[0] = lead[0]
 		p.rounds++
+		p.follow = p.followers(lead[0], classes[1:])
 		opts, sims, reasons := p.options(lead)
 		best, why, ok := p.in.Expanders.Choose(opts)
 		if !ok {
