@@ -68,8 +68,10 @@ type usage struct {
 // decreasing): a class first fills the room on existing, upcoming and
 // already planned nodes; for the rest of it, it simulates every eligible
 // group and instance type with new nodes (within the group's MaxSize and
-// the cluster limits), lets the expanders choose one option, and repeats
-// until the class is placed or no option places any of it. It never
+// the cluster limits), lets the expanders choose one option (each option
+// counting the later classes' pods expected to fill its new nodes' room,
+// Option.Fill), and repeats until the class is placed or no option places
+// any of it. It never
 // mutates the input; the same input gives the same plan.
 //
 // Options are computed in bulk by a [simulator.Packer] (per equivalence
