@@ -23,9 +23,13 @@ type Option struct {
 	Price float64
 	// Cost is Nodes × Price.
 	Cost float64
+	// Fill estimates how many pending pods of the classes planned after
+	// these would take the room the new nodes leave (from their summed
+	// requests, after the room already planned; 0 when none are left).
+	Fill float64
 	// Waste is the fraction of the new nodes' allocatable cpu left unused
 	// plus the fraction of their memory left unused (0 to 2, lower is
-	// tighter), counting DaemonSet pods as used.
+	// tighter), counting DaemonSet pods and Fill as used.
 	Waste float64
 }
 
@@ -118,14 +122,15 @@ func MostPods() Expander {
 	return funcExpander{"most-pods", func(o Option) float64 { return -float64(len(o.Pods)) }}
 }
 
-// Price prefers the lowest cost per pod placed. Options with an unknown
-// price (0) come after every option with a known one.
+// Price prefers the lowest cost per pod placed, counting the pods
+// expected to fill the new nodes (Fill). Options with an unknown price (0)
+// come after every option with a known one.
 func Price() Expander {
 	return funcExpander{"price", func(o Option) float64 {
 		if o.Price <= 0 || len(o.Pods) == 0 {
 			return math.Inf(1)
 		}
-		return o.Cost / float64(len(o.Pods))
+		return o.Cost / (float64(len(o.Pods)) + o.Fill)
 	}}
 }
 

@@ -336,7 +336,7 @@ func (p *planner) fromPack(g cloud.NodeGroup, it cloud.InstanceType, rd *round, 
 	if total > 0 {
 		o.Pods = rd.podsPlaced(res.Classes, total)
 	}
-	o.Waste = wasted(res.Allocatable.MilliCPU, res.Requested.MilliCPU) + wasted(res.Allocatable.Memory, res.Requested.Memory)
+	p.settle(&o, res.Allocatable, res.Requested)
 	s.opt = o
 	return s
 }

@@ -99,6 +99,6 @@ func (p *planner) optionOf(g cloud.NodeGroup, it cloud.InstanceType, s *simulati
 		alloc.Add(info.Allocatable)
 		req.Add(info.Requested)
 	}
-	o.Waste = wasted(alloc.MilliCPU, req.MilliCPU) + wasted(alloc.Memory, req.Memory)
+	p.settle(&o, alloc, req)
 	return o
 }

@@ -52,6 +52,9 @@ type planner struct {
 	// pending are the pods still to plan sorted by key, with their class
 	// id and index in the class's all (see round.sorted).
 	pending []podRef
+	// follow is the round's demand of the classes after the lead (see
+	// followers).
+	follow demand
 }
 
 // usage is the cluster's node count and capacity.
@@ -65,8 +68,10 @@ type usage struct {
 // decreasing): a class first fills the room on existing, upcoming and
 // already planned nodes; for the rest of it, it simulates every eligible
 // group and instance type with new nodes (within the group's MaxSize and
-// the cluster limits), lets the expanders choose one option, and repeats
-// until the class is placed or no option places any of it. It never
+// the cluster limits), lets the expanders choose one option (each option
+// counting the later classes' pods expected to fill its new nodes' room,
+// Option.Fill), and repeats until the class is placed or no option places
+// any of it. It never
 // mutates the input; the same input gives the same plan.
 //
 // Options are computed in bulk by a [simulator.Packer] (per equivalence
@@ -120,6 +125,7 @@ func (p *planner) run() (Plan, *simulator.Snapshot) {
 		}
 		classes[0] = lead[0]
 		p.rounds++
+		p.follow = p.followers(lead[0], classes[1:])
 		opts, sims, reasons := p.options(lead)
 		best, why, ok := p.in.Expanders.Choose(opts)
 		if !ok {

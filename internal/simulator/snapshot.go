@@ -376,3 +376,19 @@ func (n *nodeState) free() Resources {
 	f.Sub(n.requested)
 	return f
 }
+
+// FreeRoom returns the cpu, memory and pod slots left on the snapshot's
+// nodes, summed over the nodes (a node over its allocatable counts 0 in
+// that resource). Ephemeral storage and scalar resources are not summed.
+func (s *Snapshot) FreeRoom() Resources {
+	var r Resources
+	for _, n := range s.nodes {
+		if n == nil {
+			continue
+		}
+		r.MilliCPU += max(n.allocatable.MilliCPU-n.requested.MilliCPU, 0)
+		r.Memory += max(n.allocatable.Memory-n.requested.Memory, 0)
+		r.Pods += max(n.allocatable.Pods-n.requested.Pods, 0)
+	}
+	return r
+}

@@ -46,26 +46,18 @@ func TestGenerateDiverse(t *testing.T) {
 	}
 }
 
-// diverseShortfalls are the plans of the diverse workload at 1,000 pods
-// (seed 1) per expander chain, measured when the planner's memory became
-// bounded (issue 15), where they are worse than FFD's 201 nodes at
-// $38.2211/h: planning class by class, each of ~650 small classes picks the
-// option best for itself (a small node), so the plan has about twice
-// FFD's nodes (and, with least-waste, a higher cost). TestDiverseQuality
-// holds the plans to these figures until they meet FFD's; then remove the
-// entry.
-var diverseShortfalls = map[string]struct {
-	nodes int
-	cost  float64
-}{
-	"least-waste": {492, 46.7770},
-	"price":       {429, 31.8655},
-}
+// diverseNodeShortfalls are the expander chains whose plan of the diverse
+// workload at 1,000 pods (seed 1) still has more nodes than FFD's 201,
+// with the node count TestDiverseQuality holds them to. least-waste (the
+// default) is blind to node count: it is cheaper than FFD ($35.19/h
+// against $38.22/h) but its 200 hostname anti-affinity pods, one per node,
+// do not all find a node with room among those planned before them, so 20
+// nodes more. Remove the entry once the plan meets FFD's node count.
+var diverseNodeShortfalls = map[string]int{"least-waste": 221}
 
 // TestDiverseQuality checks that on the diverse workload at 1,000 pods
-// PlanScaleUp places every pod FFD places, with no more nodes and no
-// higher cost, with both expander chains (or, for a known shortfall, no
-// worse than recorded).
+// PlanScaleUp places every pod FFD places, at no higher cost and with no
+// more nodes (but for diverseNodeShortfalls), with each expander chain.
 func TestDiverseQuality(t *testing.T) {
 	in, err := GenerateDiverse(DiverseSpec{Seed: 1, Pods: 1000})
 	if err != nil {
@@ -83,16 +75,17 @@ func TestDiverseQuality(t *testing.T) {
 		if len(plan.Unschedulable) > ffd.Unplaced {
 			t.Errorf("%s: fewer pods placed than FFD", got)
 		}
-		limit, known := diverseShortfalls[c.name]
+		if plan.Totals.Cost > ffd.Cost+1e-9 {
+			t.Errorf("%s: costs more than FFD", got)
+		}
+		nodes, known := diverseNodeShortfalls[c.name]
 		if !known {
-			limit.nodes, limit.cost = ffd.Nodes, ffd.Cost
+			nodes = ffd.Nodes
 		}
-		if plan.Totals.Nodes > limit.nodes || plan.Totals.Cost > limit.cost+1e-4 {
-			t.Errorf("%s: worse than %d nodes $%.4f/h", got, limit.nodes, limit.cost)
+		if plan.Totals.Nodes > nodes {
+			t.Errorf("%s: more than %d nodes", got, nodes)
 		}
-		if known {
-			t.Logf("known shortfall: %s", got)
-		}
+		t.Log(got)
 	}
 }
 
