@@ -21,10 +21,11 @@ func TestUpcoming(t *testing.T) {
 	}
 	running, pending := cloud.InstanceStateRunning, cloud.InstanceStatePending
 	for _, tc := range []struct {
-		name  string
-		g     cloud.NodeGroup
-		nodes map[string]InstanceNode
-		want  int
+		name      string
+		g         cloud.NodeGroup
+		nodes     map[string]InstanceNode
+		preceding map[string]bool
+		want      int
 	}{
 		{name: "at min size, its only type fails: no phantom upcoming",
 			g:    cloud.NodeGroup{MinSize: 1, TargetSize: 1, Errors: []cloud.GroupError{fail("a1", now.Add(-time.Minute))}},
@@ -36,6 +37,14 @@ func TestUpcoming(t *testing.T) {
 			g: cloud.NodeGroup{TargetSize: 3, Instances: []cloud.Instance{inst("i1", pending, now.Add(-time.Minute))},
 				Errors: []cloud.GroupError{fail("a1", now.Add(-2*time.Minute))}},
 			want: 3},
+		{name: "a failure reported before the target was last raised does not hold back what was asked since",
+			g:         cloud.NodeGroup{TargetSize: 3, Errors: []cloud.GroupError{fail("a1", now.Add(-2*time.Minute))}},
+			preceding: map[string]bool{"a1": true},
+			want:      3},
+		{name: "a failure after the last raise does",
+			g:         cloud.NodeGroup{TargetSize: 3, Errors: []cloud.GroupError{fail("a1", now.Add(-2*time.Minute)), fail("a2", now.Add(-time.Minute))}},
+			preceding: map[string]bool{"a1": true},
+			want:      0},
 		{name: "success, then a failure: only the launched instance",
 			g: cloud.NodeGroup{TargetSize: 3, Instances: []cloud.Instance{inst("i1", pending, now.Add(-2*time.Minute))},
 				Errors: []cloud.GroupError{fail("a1", now.Add(-time.Minute))}},
@@ -71,7 +80,8 @@ func TestUpcoming(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.g.ID = "g"
-			if got := Upcoming(tc.g, tc.nodes, provision, now); got != tc.want {
+			got := Upcoming(UpcomingInput{Group: tc.g, Nodes: tc.nodes, Preceding: tc.preceding, ProvisionTime: provision, Now: now})
+			if got != tc.want {
 				t.Fatalf("Upcoming = %d, want %d", got, tc.want)
 			}
 		})

@@ -360,3 +360,26 @@ func TestFailingGroupAtMinSizeFallsBack(t *testing.T) {
 		t.Fatalf("placed %d pods on spot's upcoming nodes (want 6), calls %v", len(c.Plan.Placed), h.cloud.setCalls())
 	}
 }
+
+// TestRaiseAfterBackoffCountsAsUpcoming: once a failed group's backoff
+// ends and scale-up raises its target again, the failure the cloud still
+// reports from before does not hide the new request: the next cycle sees
+// it upcoming and does not scale up a second time.
+func TestRaiseAfterBackoffCountsAsUpcoming(t *testing.T) {
+	h := newHarness(t, Options{}, testGroup(t, "only", "m5.large", 0, 10))
+	h.cloud.mu.Lock()
+	h.cloud.launches = []cloud.GroupError{{Err: cloud.ErrInsufficientCapacity, Group: "only", InstanceType: "m5.large",
+		AvailabilityZone: testZone, Message: "no capacity", ActivityID: "act-1", Time: h.clock.Now()}}
+	h.cloud.mu.Unlock()
+	h.pods("web", 3, "500m", nil)
+	h.waitUnschedulable(3)
+	if c := h.runOnce(); c.BackedOff["only"] == "" || len(h.cloud.setCalls()) != 0 {
+		t.Fatalf("backed off %v, calls %v: want backed off, no call", c.BackedOff, h.cloud.setCalls())
+	}
+	h.clock.Step(5*time.Minute + time.Second)
+	h.runOnce()
+	h.runOnce()
+	if got := h.cloud.setCalls(); !slices.Equal(got, []string{"only=1"}) {
+		t.Fatalf("scale calls %v, want [only=1]: the raise is upcoming despite the older failure", got)
+	}
+}

@@ -225,6 +225,9 @@ type groupFacts struct {
 	nodes         map[string]autoscaler.InstanceNode
 	provisionTime time.Duration
 	now           time.Time
+	// preceding holds, per group ID, the failed launches reported when
+	// its target was last raised (the Autoscaler's raisedOver).
+	preceding map[string]map[string]bool
 }
 
 func relate(groups []cloud.NodeGroup, c clusterFacts, provisionTime time.Duration, now time.Time) groupFacts {
@@ -261,11 +264,13 @@ func relate(groups []cloud.NodeGroup, c clusterFacts, provisionTime time.Duratio
 // upcoming counts, per group, the capacity asked for that is not a Ready
 // node yet but still expected (autoscaler.Upcoming): instances not Ready
 // within the provision time, and the target's missing instances while the
-// group has no unresolved launch failure.
+// group has no unresolved launch failure since its target was last raised.
 func (gf groupFacts) upcoming(groups []cloud.NodeGroup) map[string]int {
 	out := map[string]int{}
 	for _, g := range groups {
-		if n := autoscaler.Upcoming(g, gf.nodes, gf.provisionTime, gf.now); n > 0 {
+		n := autoscaler.Upcoming(autoscaler.UpcomingInput{Group: g, Nodes: gf.nodes, Preceding: gf.preceding[g.ID],
+			ProvisionTime: gf.provisionTime, Now: gf.now})
+		if n > 0 {
 			out[g.ID] = n
 		}
 	}
