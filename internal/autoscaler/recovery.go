@@ -93,7 +93,10 @@ func (r GroupRecovery) LowerTo(terminated int) (target int, lower bool) {
 // PlanRecovery decides how the groups recover from failed launches and from
 // instances that did not register a Node within MaxNodeProvisionTime: which
 // instances to terminate, which groups to back off and why, and (through
-// [GroupRecovery.LowerTo]) what to lower their targets to. A Node that
+// [GroupRecovery.LowerTo]) what to lower their targets to. A failed launch
+// that a successful launch of its group already followed
+// ([cloud.NodeGroup.Resolved]: a mixed-instances group that skipped a type
+// and launched another) backs nothing off. A Node that
 // registered and later went NotReady is not its concern: its instance runs
 // and may recover. It never mutates the input.
 func PlanRecovery(in RecoveryInput) Recovery {
@@ -106,7 +109,14 @@ func PlanRecovery(in RecoveryInput) Recovery {
 		byID[id] = r
 		return r
 	}
+	groups := make(map[string]cloud.NodeGroup, len(in.Groups))
+	for _, g := range in.Groups {
+		groups[g.ID] = g
+	}
 	for _, e := range in.Launches {
+		if g, ok := groups[e.Group]; ok && g.Resolved(e) {
+			continue // another launch succeeded since (a mixed group's next type)
+		}
 		r := get(e.Group)
 		r.BackOff = "launch failed: " + e.Error()
 		r.Kinds = append(r.Kinds, LaunchFailureKind(e))

@@ -41,3 +41,34 @@ func (c *LaunchCursor) Next(groups []NodeGroup) []GroupError {
 	slices.SortStableFunc(out, func(a, b GroupError) int { return a.Time.Compare(b.Time) })
 	return out
 }
+
+// UnresolvedLaunches returns the group's failed launches that no
+// successful launch followed: those later than the newest LaunchTime of
+// its instances (a launch at the same time, such as another type launched
+// in the same pass of a mixed-instances group, resolves a failure). Like
+// Errors, they are read fresh from each Refresh; ErrInvalidGroup errors
+// are not launches and are never returned.
+func (g NodeGroup) UnresolvedLaunches() []GroupError {
+	var out []GroupError
+	for _, e := range g.Errors {
+		if !g.Resolved(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Resolved reports whether a successful launch of the group followed the
+// failed launch e, at or after its Time (see [NodeGroup.UnresolvedLaunches]).
+// An error that is no launch (ErrInvalidGroup) counts as resolved.
+func (g NodeGroup) Resolved(e GroupError) bool {
+	if e.ActivityID == "" || errors.Is(e, ErrInvalidGroup) {
+		return true
+	}
+	for _, i := range g.Instances {
+		if !i.LaunchTime.IsZero() && !e.Time.After(i.LaunchTime) {
+			return true
+		}
+	}
+	return false
+}

@@ -46,3 +46,37 @@ func TestLaunchCursor(t *testing.T) {
 		t.Errorf("seen %v: aged-out IDs kept", c.seen)
 	}
 }
+
+// TestUnresolvedLaunches: a failed launch is resolved by a launch of its
+// group at the same time or later, never by an earlier one; a template
+// error is no launch.
+func TestUnresolvedLaunches(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	fail := func(id string, min int) GroupError {
+		return GroupError{Err: ErrInsufficientCapacity, Group: "g", ActivityID: id, Time: t0.Add(time.Duration(min) * time.Minute)}
+	}
+	launched := func(min int) Instance { return Instance{ID: "i", LaunchTime: t0.Add(time.Duration(min) * time.Minute)} }
+	template := GroupError{Err: ErrInvalidGroup, Group: "g", Message: "no template"}
+	for _, tc := range []struct {
+		name      string
+		instances []Instance
+		errs      []GroupError
+		want      []string
+	}{
+		{"no instance: every failed launch", nil, []GroupError{template, fail("a1", 1), fail("a2", 2)}, []string{"a1", "a2"}},
+		{"a later launch resolves", []Instance{launched(2)}, []GroupError{fail("a1", 1)}, nil},
+		{"a launch at the same time resolves (a mixed group's next type)", []Instance{launched(1)}, []GroupError{fail("a1", 1)}, nil},
+		{"an earlier launch does not", []Instance{launched(1)}, []GroupError{fail("a1", 1), fail("a2", 2)}, []string{"a2"}},
+		{"an instance without a launch time does not", []Instance{{ID: "i"}}, []GroupError{fail("a1", 1)}, []string{"a1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, e := range (NodeGroup{ID: "g", Instances: tc.instances, Errors: tc.errs}).UnresolvedLaunches() {
+				got = append(got, e.ActivityID)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("unresolved %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

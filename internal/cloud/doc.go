@@ -28,7 +28,10 @@
 // lifecycle and the autoscaler may all Refresh one provider without
 // stealing failures from each other. A reader that must act once per
 // failure (the autoscaler backs a group off) keeps its own [LaunchCursor]
-// and asks it, after each read, which failures are new.
+// and asks it, after each read, which failures are new. A failure is
+// unresolved while no instance of its group launched at or after it
+// ([NodeGroup.UnresolvedLaunches], [NodeGroup.Resolved]): the autoscaler
+// counts no requested capacity of such a group as upcoming.
 //
 // # Which groups and instances are the cluster's
 //

@@ -64,6 +64,10 @@ type Autoscaler struct {
 	// growing holds, per group, the size its last scale-up asked for,
 	// until that many nodes are Ready or the group fails.
 	growing map[string]int
+	// raisedOver holds, per group, the activity IDs of the failed launches
+	// reported when scale-up last raised its target: they do not hold
+	// back the capacity asked for since (autoscaler.Upcoming).
+	raisedOver map[string]map[string]bool
 }
 
 // New validates the options and registers the informers the autoscaler
@@ -93,9 +97,10 @@ func New(o Options, d Deps) (*Autoscaler, error) {
 	f := d.Informers
 	a := &Autoscaler{
 		o: o, d: d, scaler: scaler, trigger: make(chan struct{}, 1), growing: map[string]int{},
-		backoffs: autoscaler.NewBackoffs(o.InitialBackoff, o.MaxBackoff),
-		events:   newEventLog(),
-		status:   &statusWriter{client: d.Client, refresh: 6 * o.ScanInterval},
+		raisedOver: map[string]map[string]bool{},
+		backoffs:   autoscaler.NewBackoffs(o.InitialBackoff, o.MaxBackoff),
+		events:     newEventLog(),
+		status:     &statusWriter{client: d.Client, refresh: 6 * o.ScanInterval},
 		l: listers{
 			nodes: f.Core().V1().Nodes().Lister(), pods: f.Core().V1().Pods().Lister(),
 			namespaces: f.Core().V1().Namespaces().Lister(), daemonSets: f.Apps().V1().DaemonSets().Lister(),

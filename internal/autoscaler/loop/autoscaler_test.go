@@ -310,3 +310,76 @@ func TestStuckInstancesAtMinSizeAreLeft(t *testing.T) {
 		t.Fatalf("backed off %v: nothing was terminated", c.BackedOff)
 	}
 }
+
+// TestFailingGroupAtMinSizeFallsBack: a group at its min size whose only
+// type fails offers no phantom upcoming node: the pods go to the other
+// group in the cycle that sees the failure. A failed launch of that group
+// which a launch of it followed (a mixed group skipping a type) does not
+// back it off.
+func TestFailingGroupAtMinSizeFallsBack(t *testing.T) {
+	general := testGroup(t, "general", "m5.large", 1, 10)
+	general.TargetSize = 1
+	h := newHarness(t, Options{}, general, testGroup(t, "spot", "m6i.large", 0, 10))
+	now := h.clock.Now()
+	h.cloud.mu.Lock()
+	h.cloud.launches = []cloud.GroupError{{Err: cloud.ErrInsufficientCapacity, Group: "general", InstanceType: "m5.large",
+		AvailabilityZone: testZone, Message: "no capacity", ActivityID: "act-g", Time: now}}
+	h.cloud.mu.Unlock()
+	h.pods("web", 6, "500m", nil)
+	h.waitUnschedulable(6)
+	c := h.runOnce()
+	if _, ok := c.BackedOff["general"]; !ok {
+		t.Fatalf("general not backed off: %+v", c.BackedOff)
+	}
+	if len(c.Plan.Placed) != 0 {
+		t.Fatalf("pods placed on general's node that cannot launch: %v", c.Plan.Placed)
+	}
+	if got := h.cloud.setCalls(); !slices.Equal(got, []string{"spot=2"}) {
+		t.Fatalf("scale calls %v, want [spot=2]", got)
+	}
+	if p := h.status().Pools[0]; p.Group != "general" || p.Upcoming != 0 {
+		t.Fatalf("general status %+v, want no upcoming", p)
+	}
+
+	// The spot group skipped a type and launched another at the same time.
+	h.cloud.mu.Lock()
+	i := slices.IndexFunc(h.cloud.groups, func(g cloud.NodeGroup) bool { return g.ID == "spot" })
+	h.cloud.groups[i].Instances = []cloud.Instance{{ID: "i-00000000000000001", ProviderID: cloud.ProviderID(testZone, "i-00000000000000001"),
+		State: cloud.InstanceStatePending, LaunchTime: now, GroupName: "spot", InstanceType: "m6i.large"}}
+	h.cloud.launches = append(h.cloud.launches, cloud.GroupError{Err: cloud.ErrInsufficientCapacity, Group: "spot",
+		InstanceType: "m5.large", AvailabilityZone: testZone, Message: "no capacity", ActivityID: "act-s", Time: now})
+	h.cloud.mu.Unlock()
+	c = h.runOnce()
+	if _, ok := c.BackedOff["spot"]; ok {
+		t.Fatalf("spot backed off for a type it skipped: %+v", c.BackedOff)
+	}
+	if _, ok := h.a.backoffs.Active(h.clock.Now())["spot"]; ok {
+		t.Fatal("spot has a running backoff")
+	}
+	if len(c.Plan.Placed) != 6 || len(h.cloud.setCalls()) != 1 {
+		t.Fatalf("placed %d pods on spot's upcoming nodes (want 6), calls %v", len(c.Plan.Placed), h.cloud.setCalls())
+	}
+}
+
+// TestRaiseAfterBackoffCountsAsUpcoming: once a failed group's backoff
+// ends and scale-up raises its target again, the failure the cloud still
+// reports from before does not hide the new request: the next cycle sees
+// it upcoming and does not scale up a second time.
+func TestRaiseAfterBackoffCountsAsUpcoming(t *testing.T) {
+	h := newHarness(t, Options{}, testGroup(t, "only", "m5.large", 0, 10))
+	h.cloud.mu.Lock()
+	h.cloud.launches = []cloud.GroupError{{Err: cloud.ErrInsufficientCapacity, Group: "only", InstanceType: "m5.large",
+		AvailabilityZone: testZone, Message: "no capacity", ActivityID: "act-1", Time: h.clock.Now()}}
+	h.cloud.mu.Unlock()
+	h.pods("web", 3, "500m", nil)
+	h.waitUnschedulable(3)
+	if c := h.runOnce(); c.BackedOff["only"] == "" || len(h.cloud.setCalls()) != 0 {
+		t.Fatalf("backed off %v, calls %v: want backed off, no call", c.BackedOff, h.cloud.setCalls())
+	}
+	h.clock.Step(5*time.Minute + time.Second)
+	h.runOnce()
+	h.runOnce()
+	if got := h.cloud.setCalls(); !slices.Equal(got, []string{"only=1"}) {
+		t.Fatalf("scale calls %v, want [only=1]: the raise is upcoming despite the older failure", got)
+	}
+}

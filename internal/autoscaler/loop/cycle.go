@@ -50,6 +50,7 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 		return cyc, err
 	}
 	gf := relate(groups, facts, a.o.MaxNodeProvisionTime, a.d.Clock.Now())
+	gf.preceding = a.raisedOver
 	a.handleFailures(ctx, groups, a.launches.Next(groups), gf, &cyc)
 	a.noteArrivals(groups, gf, &cyc)
 	for i, g := range groups {
@@ -125,6 +126,7 @@ func (a *Autoscaler) apply(ctx context.Context, groups []cloud.NodeGroup, plan a
 		}
 		cyc.Applied[id] = target
 		a.growing[id] = target
+		a.raisedOver[id] = failedLaunchIDs(g)
 		a.d.Metrics.NodesRequested.WithLabelValues(id).Add(float64(delta[id]))
 		a.d.Logger.Info("scaled up", "group", id, "from", g.TargetSize, "to", target)
 	}
@@ -161,4 +163,20 @@ func (a *Autoscaler) expanders(ctx context.Context) autoscaler.Chain {
 		return autoscaler.Chain{autoscaler.LeastWaste()}
 	}
 	return chain
+}
+
+// failedLaunchIDs returns the activity IDs of the failed launches g
+// reports, nil when there are none.
+func failedLaunchIDs(g cloud.NodeGroup) map[string]bool {
+	var out map[string]bool
+	for _, e := range g.Errors {
+		if e.ActivityID == "" {
+			continue
+		}
+		if out == nil {
+			out = map[string]bool{}
+		}
+		out[e.ActivityID] = true
+	}
+	return out
 }

@@ -13,15 +13,17 @@
 //     are level-triggered (cloud.NodeGroup.Errors), so the autoscaler keeps
 //     its own cloud.LaunchCursor and other controllers may refresh the same
 //     provider.
-//  2. Recover (autoscaler.PlanRecovery): failed launches and instances that
-//     did not register a Node within MaxNodeProvisionTime back their group
-//     off (exponentially, 5m to 30m); stuck instances are terminated and
+//  2. Recover (autoscaler.PlanRecovery): failed launches that no launch of
+//     their group followed, and instances that did not register a Node
+//     within MaxNodeProvisionTime, back their group off (exponentially, 5m to 30m); stuck instances are terminated and
 //     the group's target is brought back to what exists. A group whose
 //     last scale-up's nodes are all Ready forgets its past failures
 //     (autoscaler.SettleScaleUps).
 //  3. Build the snapshot: Ready Nodes and their pods; every group's
-//     instances that are launched or requested but not yet Ready Nodes are
-//     upcoming capacity, so the same pods never cause a second scale-up.
+//     upcoming capacity (autoscaler.Upcoming: instances not yet Ready
+//     Nodes within MaxNodeProvisionTime, and requested ones while the
+//     group has no unresolved launch failure) is simulated as nodes, so
+//     the same pods never cause a second scale-up.
 //  4. Plan scale-up, then raise each chosen group's target size (unless
 //     DryRun), one size change at a time, from the group's current size in
 //     the provider's snapshot; a refusal backs the group off and re-plans.

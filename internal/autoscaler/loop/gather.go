@@ -14,6 +14,7 @@ import (
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 
+	"github.com/kelp-dev/kelp/internal/autoscaler"
 	"github.com/kelp-dev/kelp/internal/cloud"
 	"github.com/kelp-dev/kelp/internal/simulator"
 )
@@ -218,21 +219,35 @@ type groupFacts struct {
 	// unready counts registered Nodes that are not Ready; those registered
 	// longer ago than the provision time are broken, not upcoming.
 	unready, broken map[string]int
+	// nodes are the Nodes of the groups' active instances, by providerID,
+	// as autoscaler.Upcoming reads them; provisionTime and now are the
+	// cycle's.
+	nodes         map[string]autoscaler.InstanceNode
+	provisionTime time.Duration
+	now           time.Time
+	// preceding holds, per group ID, the failed launches reported when
+	// its target was last raised (the Autoscaler's raisedOver).
+	preceding map[string]map[string]bool
 }
 
 func relate(groups []cloud.NodeGroup, c clusterFacts, provisionTime time.Duration, now time.Time) groupFacts {
 	gf := groupFacts{ready: map[string][]*corev1.Node{}, unregistered: map[string][]cloud.Instance{},
-		unready: map[string]int{}, broken: map[string]int{}}
+		unready: map[string]int{}, broken: map[string]int{}, nodes: map[string]autoscaler.InstanceNode{},
+		provisionTime: provisionTime, now: now}
 	for _, g := range groups {
 		for _, inst := range g.Instances {
 			if !inst.State.Active() {
 				continue
 			}
 			if n, ok := c.readyNodes[inst.ProviderID]; ok {
+				gf.nodes[inst.ProviderID] = autoscaler.InstanceNode{Registered: true, Ready: true, Created: n.CreationTimestamp.Time}
 				gf.ready[g.ID] = append(gf.ready[g.ID], n)
 				continue
 			}
 			n, registered := c.nodes[inst.ProviderID]
+			if registered {
+				gf.nodes[inst.ProviderID] = autoscaler.InstanceNode{Registered: true, Created: n.CreationTimestamp.Time}
+			}
 			switch {
 			case !registered:
 				gf.unregistered[g.ID] = append(gf.unregistered[g.ID], inst)
@@ -247,12 +262,15 @@ func relate(groups []cloud.NodeGroup, c clusterFacts, provisionTime time.Duratio
 }
 
 // upcoming counts, per group, the capacity asked for that is not a Ready
-// node yet: target size minus Ready nodes, minus nodes long registered
-// but not Ready (their capacity is not coming).
+// node yet but still expected (autoscaler.Upcoming): instances not Ready
+// within the provision time, and the target's missing instances while the
+// group has no unresolved launch failure since its target was last raised.
 func (gf groupFacts) upcoming(groups []cloud.NodeGroup) map[string]int {
 	out := map[string]int{}
 	for _, g := range groups {
-		if n := g.TargetSize - len(gf.ready[g.ID]) - gf.broken[g.ID]; n > 0 {
+		n := autoscaler.Upcoming(autoscaler.UpcomingInput{Group: g, Nodes: gf.nodes, Preceding: gf.preceding[g.ID],
+			ProvisionTime: gf.provisionTime, Now: gf.now})
+		if n > 0 {
 			out[g.ID] = n
 		}
 	}
