@@ -2,6 +2,7 @@ package autoscaler
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -118,5 +119,44 @@ func TestPlanScaleUpBudgetContinues(t *testing.T) {
 	want := []string{"+4 placed 0 deferred 2", "+2 placed 4 deferred 0"}
 	if !slices.Equal(steps, want) || g.TargetSize != full.Totals.Nodes {
 		t.Errorf("cycles = %v to %d nodes, want %v to %d", steps, g.TargetSize, want, full.Totals.Nodes)
+	}
+}
+
+func TestReportTruncated(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	plan := Plan{
+		Increases: []Increase{{Group: "a", InstanceType: "m5.large", Delta: 2, Pods: []string{"ns/p1", "ns/p2"}}},
+		Truncated: &Truncation{Budget: BudgetNodes, Rounds: 1, Reason: "node budget reached: 2 new node(s) planned (max 2 per cycle)"},
+		Deferred:  []string{"ns/p3", "ns/p4"},
+	}
+	in := ReportInput{Plan: plan, Groups: []cloud.NodeGroup{{ID: "a", MaxSize: 10}}, Applied: map[string]int{"a": 2}, Pending: 4, Now: now}
+	st, events := Report(in)
+	want := &TruncatedStatus{Budget: "nodes", Reason: plan.Truncated.Reason, Rounds: 1, DeferredPods: 2, DeferredExamples: []string{"ns/p3", "ns/p4"}}
+	if !reflect.DeepEqual(st.LastDecision.Truncated, want) {
+		t.Errorf("truncated status = %+v, want %+v", st.LastDecision.Truncated, want)
+	}
+	if st.LastDecision.NoScaleUp != 0 || st.LastDecision.ScaleUp != 2 {
+		t.Errorf("decision = %+v: deferred pods are neither scaled up nor unhelpable", st.LastDecision)
+	}
+	var got []string
+	for _, e := range events {
+		if e.Reason == ReasonScaleUpBudgetExhausted {
+			got = append(got, e.Kind+"/"+e.Key+" "+e.Type)
+		}
+	}
+	wantEv := []string{"Pod/ns/p3 Normal", "Pod/ns/p4 Normal", "Status/ Warning"}
+	if !slices.Equal(got, wantEv) {
+		t.Errorf("budget events = %v, want %v", got, wantEv)
+	}
+	if last := events[len(events)-1]; !strings.Contains(last.Message, "2 pod(s) left for the next cycle") {
+		t.Errorf("status warning = %q", last.Message)
+	}
+	body, err := st.Render(false)
+	if err != nil || !strings.Contains(body, "truncated:\n    budget: nodes\n") || !strings.Contains(body, "deferredPods: 2") {
+		t.Errorf("rendering: %v\n%s", err, body)
+	}
+	st, events = Report(ReportInput{Plan: Plan{}, Now: now})
+	if st.LastDecision.Truncated != nil || len(events) != 0 {
+		t.Errorf("complete plan: truncated %+v, events %v", st.LastDecision.Truncated, events)
 	}
 }
