@@ -39,8 +39,11 @@
 //     returns. Then [SettleScaleUps]: forget the failures of groups whose
 //     nodes arrived ([Backoffs.Succeeded]).
 //  3. Plan: resolve the backoffs, limits and the expander chain
-//     ([ParseExpanders], [ParsePriorities]) and call [PlanScaleUp] with Now.
-//     It forks the snapshot and never mutates the caller's values.
+//     ([ParseExpanders], [ParsePriorities]) and call [PlanScaleUp] with Now
+//     and a [Budget] (a deadline with the caller's clock, a node count).
+//     It forks the snapshot and never mutates the caller's values. A plan
+//     the budget truncated ([Plan.Truncated]) is applied like any other;
+//     its [Plan.Deferred] pods are planned by the next cycle.
 //  4. Act: for each [Increase], set the group's target to [GrowTarget] of
 //     its current size (cloud.Scaler.SetTargetSize); a refusal backs the
 //     group off and the caller plans again in the same cycle.

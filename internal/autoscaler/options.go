@@ -141,7 +141,7 @@ func (p *planner) groupRoom(g cloud.NodeGroup) int {
 // room returns how many nodes of type it the group and the cluster limits
 // allow, and the limit that binds.
 func (p *planner) room(g cloud.NodeGroup, it cloud.InstanceType) (int, roomLimit) {
-	n, why := p.groupRoom(g), roomLimit{"group reached MaxSize (%d)", int64(g.MaxSize)}
+	n, why := p.budgetRoom(p.groupRoom(g), roomLimit{"group reached MaxSize (%d)", int64(g.MaxSize)})
 	l := p.in.Limits
 	if l.MaxNodesTotal <= 0 && l.MaxCoresTotal <= 0 && l.MaxMemoryTotal <= 0 {
 		return max(n, 0), why

@@ -19,6 +19,10 @@ const (
 	ReasonTriggeredScaleUp  = "TriggeredScaleUp"
 	ReasonNotTriggerScaleUp = "NotTriggerScaleUp"
 	ReasonScaleDownBlocked  = "ScaleDownBlocked"
+	// ReasonScaleUpBudgetExhausted is kelp's own: on the pods a plan
+	// stopped by its budget left for the next cycle, and as a Warning on
+	// the status ConfigMap.
+	ReasonScaleUpBudgetExhausted = "ScaleUpBudgetExhausted"
 )
 
 // maxStatusExamples bounds the examples the status lists: the events have
@@ -33,10 +37,12 @@ type Event struct {
 	Type, Reason, Message string
 }
 
-// Event kinds.
+// Event kinds. An event of KindStatus is on the status ConfigMap (its Key
+// is empty).
 const (
-	KindPod  = "Pod"
-	KindNode = "Node"
+	KindPod    = "Pod"
+	KindNode   = "Node"
+	KindStatus = "Status"
 )
 
 // ReportInput is what [Report] renders: one cycle's plan and what the
@@ -73,7 +79,8 @@ type ReportInput struct {
 
 // Report computes the status and the pod events of one cycle from its plan,
 // never by re-running the simulation. Events come in plan order:
-// increases, then unschedulable and unsupported pods by key.
+// increases, then unschedulable, unsupported and deferred pods by key,
+// then, for a truncated plan, the status ConfigMap's Warning.
 func Report(in ReportInput) (Status, []Event) {
 	var events []Event
 	byGroup := make(map[string]cloud.NodeGroup, len(in.Groups))
@@ -139,6 +146,27 @@ func Report(in ReportInput) (Status, []Event) {
 	for _, k := range slices.Sorted(maps.Keys(in.Plan.Unschedulable))[:min(len(in.Plan.Unschedulable), maxStatusExamples)] {
 		st.LastDecision.NoScaleUpExamples = append(st.LastDecision.NoScaleUpExamples, PodReason{Pod: k, Reason: GroupReasons(in.Plan.Unschedulable[k])})
 	}
+	st.LastDecision.Truncated, events = reportTruncated(in.Plan, events)
+	return st, events
+}
+
+// reportTruncated renders a plan stopped by its budget: the status part,
+// a Normal event on each deferred pod and a Warning on the status
+// ConfigMap, appended to events.
+func reportTruncated(plan Plan, events []Event) (*TruncatedStatus, []Event) {
+	t := plan.Truncated
+	if t == nil {
+		return nil, events
+	}
+	st := &TruncatedStatus{Budget: string(t.Budget), Reason: t.Reason, Rounds: t.Rounds, DeferredPods: len(plan.Deferred),
+		DeferredExamples: plan.Deferred[:min(len(plan.Deferred), maxStatusExamples)]}
+	for _, k := range plan.Deferred {
+		events = append(events, Event{Kind: KindPod, Key: k, Type: corev1.EventTypeNormal, Reason: ReasonScaleUpBudgetExhausted,
+			Message: "pod not planned in this cycle: " + t.Reason + "; the next cycle plans it"})
+	}
+	events = append(events, Event{Kind: KindStatus, Type: corev1.EventTypeWarning, Reason: ReasonScaleUpBudgetExhausted,
+		Message: fmt.Sprintf("scale-up planning stopped: %s; applied the %d round(s) planned, %d pod(s) left for the next cycle",
+			t.Reason, t.Rounds, len(plan.Deferred))})
 	return st, events
 }
 

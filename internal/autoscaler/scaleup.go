@@ -71,8 +71,10 @@ type usage struct {
 // the cluster limits), lets the expanders choose one option (each option
 // counting the later classes' pods expected to fill its new nodes' room,
 // Option.Fill), and repeats until the class is placed or no option places
-// any of it. It never
-// mutates the input; the same input gives the same plan.
+// any of it. It never mutates the input; the same input gives the same
+// plan (with a time budget, the same answers of in.Budget.Now too).
+// Between classes it checks in.Budget: once reached, the plan is truncated
+// there ([Plan.Truncated]) and the pods left are [Plan.Deferred].
 //
 // Options are computed in bulk by a [simulator.Packer] (per equivalence
 // class, arithmetically, without forking the snapshot; results of classes
@@ -109,6 +111,11 @@ func (p *planner) run() (Plan, *simulator.Snapshot) {
 	// loop.
 	for range 2*len(in.Pending) + 1 {
 		if len(classes) == 0 {
+			break
+		}
+		if t := p.spent(); t != nil {
+			p.truncate(t, classes)
+			classes = nil
 			break
 		}
 		// Classes go one at a time, largest first, as in first-fit

@@ -284,6 +284,9 @@ func checkAccounted(t *testing.T, in Input, p Plan) {
 	for k := range p.Unsupported {
 		count[k]++
 	}
+	for _, k := range p.Deferred {
+		count[k]++
+	}
 	for _, info := range in.Pending {
 		if k := info.Pod.Namespace + "/" + info.Pod.Name; count[k] != 1 {
 			t.Errorf("pod %s accounted %d times, want once", k, count[k])

@@ -54,6 +54,21 @@ type DecisionStatus struct {
 	NoScaleUpExamples []PodReason       `json:"noScaleUpExamples,omitempty"`
 	Skipped           map[string]string `json:"skippedGroups,omitempty"`
 	Terminated        []string          `json:"terminatedInstances,omitempty"`
+	// Truncated is set when a planning budget stopped the decision: what
+	// was planned is applied, the deferred pods wait for the next cycle.
+	Truncated *TruncatedStatus `json:"truncated,omitempty"`
+}
+
+// TruncatedStatus is a decision stopped by its budget (Plan.Truncated).
+type TruncatedStatus struct {
+	// Budget is "time" or "nodes".
+	Budget string `json:"budget"`
+	Reason string `json:"reason"`
+	// Rounds are the rounds planned; DeferredPods the pods left for the
+	// next cycle, some of them named in DeferredExamples.
+	Rounds           int      `json:"rounds"`
+	DeferredPods     int      `json:"deferredPods"`
+	DeferredExamples []string `json:"deferredExamples,omitempty"`
 }
 
 // PodReason says why a pod did not trigger a scale-up.

@@ -41,6 +41,8 @@ type Input struct {
 	Expanders Chain
 	// Now is the time of the decision, compared with backoffs.
 	Now time.Time
+	// Budget bounds the planning work; the zero value is unlimited.
+	Budget Budget
 }
 
 // Backoff keeps a group from growing until Until.
@@ -62,7 +64,8 @@ type Limits struct {
 }
 
 // Plan is the decision of [PlanScaleUp]. Every pending pod appears in
-// exactly one of Placed, Increases[].Pods, Unschedulable or Unsupported.
+// exactly one of Placed, Increases[].Pods, Unschedulable, Unsupported or
+// Deferred.
 type Plan struct {
 	// Increases to apply, in the order chosen; a group may appear more
 	// than once (once per instance type chosen).
@@ -84,6 +87,13 @@ type Plan struct {
 	Skipped map[string]string
 	// Totals are the sums of the increases.
 	Totals Totals
+	// Truncated is set when the budget stopped planning (see [Budget]):
+	// the plan holds the rounds before it, whole, and is to be applied as
+	// it stands.
+	Truncated *Truncation
+	// Deferred are the keys of the pods a truncated plan did not consider,
+	// sorted: not known to be unhelpable, they are for the next cycle.
+	Deferred []string
 }
 
 // Increase grows one group by Delta nodes of one instance type.

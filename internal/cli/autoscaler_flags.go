@@ -26,6 +26,8 @@ type autoscalerFlags struct {
 	maxBackoff              time.Duration
 	scanInterval            time.Duration
 	batchIdle, batchMax     time.Duration
+	maxPlanningDuration     time.Duration
+	maxNodesPerScaleUp      int
 	dryRun                  bool
 	scaleDownEnabled        bool
 	scaleDown               autoscaler.ScaleDownOptions
@@ -45,6 +47,8 @@ func (f *autoscalerFlags) add(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.scanInterval, "scan-interval", loop.DefaultScanInterval, "autoscaler cycle period when no pod asks for one")
 	fs.DurationVar(&f.batchIdle, "batch-idle-duration", loop.DefaultBatchIdle, "start a cycle once no new unschedulable pod arrived for this long")
 	fs.DurationVar(&f.batchMax, "batch-max-duration", loop.DefaultBatchMax, "start a cycle at the latest this long after the first unschedulable pod of a batch")
+	fs.DurationVar(&f.maxPlanningDuration, "max-planning-duration", autoscaler.DefaultMaxPlanningDuration, "time budget of a cycle's scale-up plan: past it, the cycle applies what it planned and the next one plans the rest")
+	fs.IntVar(&f.maxNodesPerScaleUp, "max-nodes-per-scaleup", autoscaler.DefaultMaxNodesPerScaleUp, "most new nodes one cycle plans, all pools together: past it, the cycle applies what it planned and the next one plans the rest (a guard, not a rate limit)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "plan and report (events, status, metrics) without changing any pool or node")
 	sd := autoscaler.DefaultScaleDownOptions()
 	fs.BoolVar(&f.scaleDownEnabled, "scale-down-enabled", true, "remove nodes nobody needs")
@@ -69,6 +73,11 @@ func (f *autoscalerFlags) options() (*loop.Options, error) {
 	default:
 		return nil, fmt.Errorf("--autoscaler %q: want kelp or none", f.mode)
 	}
+	// Zero would read as "no budget" but be defaulted: refuse it.
+	if f.maxPlanningDuration == 0 || f.maxNodesPerScaleUp == 0 {
+		return nil, fmt.Errorf("--max-planning-duration %s, --max-nodes-per-scaleup %d: must be positive (the budget is a guard and cannot be turned off)",
+			f.maxPlanningDuration, f.maxNodesPerScaleUp)
+	}
 	cores, err := parseTotal("--cores-total", f.coresTotal)
 	if err != nil {
 		return nil, err
@@ -82,6 +91,7 @@ func (f *autoscalerFlags) options() (*loop.Options, error) {
 		Limits:               autoscaler.Limits{MaxNodesTotal: f.maxNodesTotal, MaxCoresTotal: cores, MaxMemoryTotal: memGiB << 30},
 		MaxNodeProvisionTime: f.maxNodeProvisionTime, InitialBackoff: f.initialBackoff, MaxBackoff: f.maxBackoff,
 		ScanInterval: f.scanInterval, BatchIdle: f.batchIdle, BatchMax: f.batchMax, DryRun: f.dryRun,
+		MaxPlanningDuration: f.maxPlanningDuration, MaxNodesPerScaleUp: f.maxNodesPerScaleUp,
 		ScaleDownEnabled: f.scaleDownEnabled, ScaleDown: f.scaleDown,
 		Drain: drain.Options{MaxGracefulTermination: f.maxGracefulTermination},
 	}

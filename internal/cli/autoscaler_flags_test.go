@@ -47,7 +47,8 @@ func TestNodeGroupFlagsDeclaredOnce(t *testing.T) {
 
 func TestAutoscalerFlags(t *testing.T) {
 	f, err := parseAutoscalerFlags(t, "--scale-down-unneeded-time=20s", "--scale-down-delay-after-add=0s",
-		"--cores-total=0:64", "--memory-total=256", "--max-nodes-total=30", "--expander=priority,least-waste")
+		"--cores-total=0:64", "--memory-total=256", "--max-nodes-total=30", "--expander=priority,least-waste",
+		"--max-planning-duration=15s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,8 @@ func TestAutoscalerFlags(t *testing.T) {
 	}
 	if o == nil || !o.ScaleDownEnabled || o.ScaleDown.UnneededTime != 20*time.Second || o.ScaleDown.DelayAfterAdd != 0 ||
 		o.ScaleDown.UtilizationThreshold != 0.5 || o.Limits.MaxCoresTotal != 64 || o.Limits.MaxMemoryTotal != 256<<30 ||
-		o.Limits.MaxNodesTotal != 30 || o.Expanders != "priority,least-waste" || o.MaxNodeProvisionTime != 15*time.Minute {
+		o.Limits.MaxNodesTotal != 30 || o.Expanders != "priority,least-waste" || o.MaxNodeProvisionTime != 15*time.Minute ||
+		o.MaxPlanningDuration != 15*time.Second || o.MaxNodesPerScaleUp != 5000 {
 		t.Fatalf("options %+v", o)
 	}
 
@@ -76,6 +78,9 @@ func TestAutoscalerFlags(t *testing.T) {
 		{[]string{"--expander=cheapest"}, `unknown expander`},
 		{[]string{"--scale-down-utilization-threshold=1.5"}, "want a value in (0, 1]"},
 		{[]string{"--batch-idle-duration=20s"}, "batch-max-duration 10s: must be at least batch-idle-duration 20s"},
+		{[]string{"--max-nodes-per-scaleup=-1"}, "max-nodes-per-scaleup -1: must be positive"},
+		{[]string{"--max-planning-duration=-1s"}, "max-planning-duration -1s: must be positive"},
+		{[]string{"--max-nodes-per-scaleup=0"}, "cannot be turned off"},
 	} {
 		f, err := parseAutoscalerFlags(t, tc.args...)
 		if err == nil {

@@ -252,6 +252,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"negative provision time", Options{MaxNodeProvisionTime: -time.Second}, "max-node-provision-time"},
 		{"bad configmap", Options{PriorityConfigMap: "nonamespace"}, "want namespace/name"},
 		{"negative limit", Options{Limits: autoscaler.Limits{MaxNodesTotal: -1}}, "must not be negative"},
+		{"negative planning duration", Options{MaxPlanningDuration: -time.Second}, "max-planning-duration -1s: must be positive"},
+		{"negative node budget", Options{MaxNodesPerScaleUp: -1}, "max-nodes-per-scaleup -1: must be positive"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.o.WithDefaults().Validate()

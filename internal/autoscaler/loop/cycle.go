@@ -65,12 +65,14 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 	for attempt := 0; ; attempt++ {
 		in.Now = a.d.Clock.Now()
 		in.Backoff = a.backoffs.Active(in.Now)
+		in.Budget = autoscaler.Budget{Deadline: in.Now.Add(a.o.MaxPlanningDuration), Now: a.d.Clock.Now, MaxNodes: a.o.MaxNodesPerScaleUp}
 		plan = autoscaler.PlanScaleUp(in)
 		if attempt == 0 {
 			a.d.Metrics.CycleDuration.Observe(a.d.Clock.Since(start).Seconds())
 		}
 		failed := a.apply(ctx, groups, plan, &cyc)
-		if !failed || attempt == maxReplans {
+		// A truncated plan is not planned again: the next cycle goes on.
+		if !failed || attempt == maxReplans || plan.Truncated != nil {
 			break
 		}
 		// A group refused to grow and is backed off: plan its pods onto the
@@ -93,7 +95,23 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 	skip := autoscaler.ScaleDownSkip(len(cyc.Applied) > 0, onUpcoming)
 	cyc.ScaleDown = a.runScaleDown(ctx, groups, gf, sdFacts, skip)
 	a.report(ctx, groups, gf, facts, plan, &cyc)
+	if t := plan.Truncated; t != nil {
+		a.truncated(t, len(plan.Deferred))
+	}
 	return cyc, nil
+}
+
+// truncated counts and logs a plan stopped by its budget, and asks for the
+// next cycle at once (past the batch wait) to plan the pods deferred.
+func (a *Autoscaler) truncated(t *autoscaler.Truncation, deferred int) {
+	a.d.Metrics.PlanTruncated.WithLabelValues(string(t.Budget)).Inc()
+	a.d.Logger.Warn("scale-up plan truncated by its budget: applied what was planned, the next cycle plans the rest",
+		"budget", t.Budget, "reason", t.Reason, "rounds", t.Rounds, "deferredPods", deferred,
+		"maxPlanningDuration", a.o.MaxPlanningDuration, "maxNodesPerScaleUp", a.o.MaxNodesPerScaleUp)
+	select {
+	case a.trigger <- struct{}{}:
+	default:
+	}
 }
 
 // apply raises the targets of the plan's groups (one call per group) and

@@ -24,17 +24,24 @@
 //     Nodes within MaxNodeProvisionTime, and requested ones while the
 //     group has no unresolved launch failure) is simulated as nodes, so
 //     the same pods never cause a second scale-up.
-//  4. Plan scale-up, then raise each chosen group's target size (unless
-//     DryRun), one size change at a time, from the group's current size in
-//     the provider's snapshot; a refusal backs the group off and re-plans.
+//  4. Plan scale-up within its budget (MaxPlanningDuration, read through
+//     the injected clock, and MaxNodesPerScaleUp), then raise each chosen
+//     group's target size (unless DryRun), one size change at a time, from
+//     the group's current size in the provider's snapshot; a refusal backs
+//     the group off and re-plans. A plan stopped by its budget is applied
+//     as it stands and not re-planned; the cycle asks for the next one at
+//     once, which sees the nodes just asked for as upcoming and plans the
+//     pods deferred.
 //  5. Scale down (when enabled), unless this cycle scaled up or pending
 //     pods wait for upcoming nodes: plan (autoscaler.PlanScaleDown) on the
 //     snapshot with the just-placed pods bound, then remove the chosen
 //     nodes in the background (autoscaler/drain). At start-up, nodes left
 //     tainted by a removal that did not finish are untainted first.
 //  6. Report (autoscaler.Report, autoscaler.ReportScaleDown): Events on pods
-//     (TriggeredScaleUp, NotTriggerScaleUp) and on nodes (ScaleDownBlocked),
-//     deduplicated, and the status ConfigMap, written when it changed.
+//     (TriggeredScaleUp, NotTriggerScaleUp, ScaleUpBudgetExhausted), on
+//     nodes (ScaleDownBlocked) and, for a truncated plan, a Warning on the
+//     status ConfigMap, deduplicated; the status ConfigMap, written when it
+//     changed.
 //
 // Cycles run when pods become unschedulable (batched: after BatchIdle
 // without a new one, or BatchMax after the first) and every ScanInterval.

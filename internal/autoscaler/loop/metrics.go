@@ -16,6 +16,8 @@ type Metrics struct {
 	Cycles         *prometheus.CounterVec
 	// ScaleDownBlocked counts, per cycle and node, why a node stays.
 	ScaleDownBlocked *prometheus.CounterVec
+	// PlanTruncated counts the scale-up plans stopped by their budget.
+	PlanTruncated *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -28,7 +30,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		PodsPlanned: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kelp_autoscaler_pods_planned_total",
-			Help: "Unschedulable pods considered by scale-up, by outcome: fits (existing or upcoming node), scale-up, no-scale-up, unsupported.",
+			Help: "Unschedulable pods considered by scale-up, by outcome: fits (existing or upcoming node), scale-up, no-scale-up, unsupported, deferred (left for the next cycle by a plan stopped by its budget).",
 		}, []string{"outcome"}),
 		NodesRequested: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kelp_autoscaler_nodes_requested_total",
@@ -62,8 +64,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "kelp_autoscaler_scale_down_blocked_total",
 			Help: "Nodes kept by scale-down, counted per cycle, by reason (cluster-autoscaler's names where it has one).",
 		}, []string{"reason"}),
+		PlanTruncated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kelp_autoscaler_plan_truncated_total",
+			Help: "Scale-up plans stopped by their budget (applied as planned, the rest left for the next cycle), by budget: time (--max-planning-duration) or nodes (--max-nodes-per-scaleup).",
+		}, []string{"budget"}),
 	}
-	reg.MustRegister(m.ScaleDownBlocked, m.CycleDuration, m.PodsPlanned, m.NodesRequested, m.Errors, m.Backoffs, m.PoolBackedOff,
+	reg.MustRegister(m.PlanTruncated, m.ScaleDownBlocked, m.CycleDuration, m.PodsPlanned, m.NodesRequested, m.Errors, m.Backoffs, m.PoolBackedOff,
 		m.Unschedulable, m.Upcoming, m.Cycles)
 	return m
 }

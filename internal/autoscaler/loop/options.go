@@ -54,6 +54,13 @@ type Options struct {
 	ScaleDown autoscaler.ScaleDownOptions
 	// Drain tunes node removal; zero fields get drain.DefaultOptions'.
 	Drain drain.Options
+	// MaxPlanningDuration and MaxNodesPerScaleUp are the budget of one
+	// scale-up plan (autoscaler.Budget): past either, the cycle applies
+	// what it planned, reports the plan truncated and the next cycle plans
+	// the rest. Zero means autoscaler.DefaultMaxPlanningDuration and
+	// autoscaler.DefaultMaxNodesPerScaleUp.
+	MaxPlanningDuration time.Duration
+	MaxNodesPerScaleUp  int
 }
 
 // WithDefaults fills in the zero fields.
@@ -69,6 +76,10 @@ func (o Options) WithDefaults() Options {
 	def(&o.BatchIdle, DefaultBatchIdle)
 	def(&o.BatchMax, DefaultBatchMax)
 	def(&o.ScanInterval, DefaultScanInterval)
+	def(&o.MaxPlanningDuration, autoscaler.DefaultMaxPlanningDuration)
+	if o.MaxNodesPerScaleUp == 0 {
+		o.MaxNodesPerScaleUp = autoscaler.DefaultMaxNodesPerScaleUp
+	}
 	if o.ScaleDown == (autoscaler.ScaleDownOptions{}) {
 		o.ScaleDown = autoscaler.DefaultScaleDownOptions()
 	}
@@ -97,6 +108,10 @@ func (o Options) Validate() error {
 	positive("batch-idle-duration", o.BatchIdle)
 	positive("batch-max-duration", o.BatchMax)
 	positive("scan-interval", o.ScanInterval)
+	positive("max-planning-duration", o.MaxPlanningDuration)
+	if o.MaxNodesPerScaleUp <= 0 {
+		errs = append(errs, fmt.Errorf("max-nodes-per-scaleup %d: must be positive", o.MaxNodesPerScaleUp))
+	}
 	if o.BatchMax < o.BatchIdle {
 		errs = append(errs, fmt.Errorf("batch-max-duration %s: must be at least batch-idle-duration %s", o.BatchMax, o.BatchIdle))
 	}

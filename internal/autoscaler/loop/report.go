@@ -66,9 +66,10 @@ func (l *eventLog) forget(keep map[string]bool, now time.Time) {
 	}
 }
 
-// report computes the cycle's status and pod events from the plan
-// (autoscaler.Report) and writes them: the events (deduplicated), the
-// status ConfigMap and the gauges.
+// report computes the cycle's status and events from the plan
+// (autoscaler.Report) and writes them: the status ConfigMap, the events
+// (deduplicated; a truncated plan's Warning goes on the ConfigMap) and the
+// gauges.
 func (a *Autoscaler) report(ctx context.Context, groups []cloud.NodeGroup, gf groupFacts, facts clusterFacts,
 	plan autoscaler.Plan, cyc *Cycle) {
 	now := a.d.Clock.Now()
@@ -90,25 +91,29 @@ func (a *Autoscaler) report(ctx context.Context, groups []cloud.NodeGroup, gf gr
 		pods[k], keep["pod/"+k] = info.Pod, true
 	}
 	a.events.forget(keep, now)
+	m := a.d.Metrics
+	if err := a.status.write(ctx, st, now); err != nil {
+		m.Errors.WithLabelValues("status").Inc()
+		a.d.Logger.Error("write status", "configmap", "kube-system/"+StatusConfigMap, "err", err)
+	}
 	a.emit(events, func(e autoscaler.Event) (runtime.Object, bool) {
+		if e.Kind == autoscaler.KindStatus {
+			return a.status.cm, a.status.cm != nil
+		}
 		p, ok := pods[e.Key]
 		return p, ok
 	}, now)
 
-	m := a.d.Metrics
 	d := st.LastDecision
 	m.PodsPlanned.WithLabelValues("fits").Add(float64(d.FitExisting))
 	m.PodsPlanned.WithLabelValues("scale-up").Add(float64(d.ScaleUp))
 	m.PodsPlanned.WithLabelValues("no-scale-up").Add(float64(d.NoScaleUp))
 	m.PodsPlanned.WithLabelValues("unsupported").Add(float64(d.Unsupported))
+	m.PodsPlanned.WithLabelValues("deferred").Add(float64(len(plan.Deferred)))
 	m.Unschedulable.Set(float64(st.UnschedulablePods))
 	for _, p := range st.Pools {
 		m.Upcoming.WithLabelValues(p.Group).Set(float64(p.Upcoming))
 		m.PoolBackedOff.WithLabelValues(p.Group).Set(boolFloat(p.Backoff != nil))
-	}
-	if err := a.status.write(ctx, st, now); err != nil {
-		m.Errors.WithLabelValues("status").Inc()
-		a.d.Logger.Error("write status", "configmap", "kube-system/"+StatusConfigMap, "err", err)
 	}
 }
 
@@ -141,6 +146,8 @@ type statusWriter struct {
 	refresh time.Duration
 	last    string
 	lastAt  time.Time
+	// cm is the ConfigMap last written, the object of status events.
+	cm *corev1.ConfigMap
 }
 
 func (w *statusWriter) write(ctx context.Context, st autoscaler.Status, now time.Time) error {
@@ -161,18 +168,18 @@ func (w *statusWriter) write(ctx context.Context, st autoscaler.Status, now time
 	case apierrors.IsNotFound(err):
 		cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: StatusConfigMap, Namespace: metav1.NamespaceSystem,
 			Labels: map[string]string{"app.kubernetes.io/managed-by": "kelp"}}, Data: map[string]string{"status": full}}
-		_, err = cms.Create(ctx, cm, metav1.CreateOptions{})
+		cm, err = cms.Create(ctx, cm, metav1.CreateOptions{})
 	case err == nil:
 		cm = cm.DeepCopy()
 		if cm.Data == nil {
 			cm.Data = map[string]string{}
 		}
 		cm.Data["status"] = full
-		_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
+		cm, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
 	}
 	if err != nil {
 		return fmt.Errorf("write configmap kube-system/%s: %w", StatusConfigMap, err)
 	}
-	w.last, w.lastAt = body, now
+	w.last, w.lastAt, w.cm = body, now, cm
 	return nil
 }
