@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -125,6 +126,7 @@ func LPBound(in autoscaler.Input, sc Scope) (Bound, error) {
 		return b, nil
 	}
 	newKinds, existing = project(newKinds, keep), project(existing, keep)
+	bounded, newKinds, existing = merge(bounded, newKinds, existing)
 	price := func(k kind) float64 { return k.price }
 	one := func(kind) float64 { return 1 }
 	if b.Cost, err = solve(bounded, slices.Concat(undominated(newKinds, price), existing), price); err != nil {
@@ -152,6 +154,51 @@ func project(ks []kind, keep []bool) []kind {
 		}
 	}
 	return out
+}
+
+// merge merges the classes that are not one per node and have the same
+// requests and the same most on every kind: a node holds at most
+// ⌊free/req⌋ pods of one shape whatever their class, so the merged LP
+// still bounds every plan (and is no looser). It returns the classes and
+// the kinds' most over them.
+func merge(classes []*class, newKinds, existing []kind) ([]*class, []kind, []kind) {
+	all := slices.Concat(newKinds, existing)
+	byKey := map[string]int{}
+	var out []*class
+	to := make([]int, len(classes)) // class → merged class
+	for ci, c := range classes {
+		var key strings.Builder
+		fmt.Fprint(&key, vec(c.req), c.req.EphemeralStorage, c.req.Scalar)
+		for _, k := range all {
+			fmt.Fprint(&key, ",", k.most[ci])
+		}
+		if c.anti {
+			fmt.Fprint(&key, "|anti ", ci)
+		}
+		i, ok := byKey[key.String()]
+		if !ok {
+			i = len(out)
+			byKey[key.String()] = i
+			m := *c
+			m.pods = slices.Clip(c.pods)
+			out = append(out, &m)
+		} else {
+			out[i].pods = append(out[i].pods, c.pods...)
+		}
+		to[ci] = i
+	}
+	remap := func(ks []kind) []kind {
+		res := make([]kind, len(ks))
+		for i, k := range ks {
+			k.most = make([]int64, len(out))
+			for ci, m := range ks[i].most {
+				k.most[to[ci]] = m
+			}
+			res[i] = k
+		}
+		return res
+	}
+	return out, remap(newKinds), remap(existing)
 }
 
 // existingKinds groups the existing and upcoming nodes by the classes they
@@ -269,8 +316,19 @@ func scale(k, o kind) (float64, bool) {
 
 // solve builds the LP in standard form (one slack per inequality) and
 // returns its optimum.
+//
+// With more than perClassLimit class × kind pairs, the per-class limits of
+// classes that are not one per node are left out (a looser bound, and a
+// matrix that fits in memory).
 func solve(classes []*class, kinds []kind, weight func(kind) float64) (float64, error) {
 	m := &model{}
+	big := len(classes)*len(kinds) > perClassLimit
+	sets := map[string][]int{} // one-per-node set → its classes
+	for ci, c := range classes {
+		if c.anti {
+			sets[c.set] = append(sets[c.set], ci)
+		}
+	}
 	z := make([][]int, len(classes)) // class → kind → column, -1 if none
 	x := make([]int, len(kinds))     // kind → column of x, -1 for existing
 	for ki, k := range kinds {
@@ -309,9 +367,13 @@ func solve(classes []*class, kinds []kind, weight func(kind) float64) (float64, 
 				m.atMost(row, 0)
 			}
 		}
+		if !k.existing {
+			oneNode(m, classes, sets, z, ki, x[ki])
+		}
 		for ci, c := range classes {
 			n, most := float64(len(c.pods)), float64(k.most[ci])
-			if z[ci][ki] < 0 || !k.existing && !tighter(c, k, ci) || k.existing && n <= most {
+			if z[ci][ki] < 0 || !k.existing && !tighter(c, k, ci) || k.existing && n <= most ||
+				!k.existing && (big && !c.anti || len(sets[c.set]) > 1) {
 				continue
 			}
 			if k.existing {
@@ -322,6 +384,31 @@ func solve(classes []*class, kinds []kind, weight func(kind) float64) (float64, 
 		}
 	}
 	return m.solve()
+}
+
+// perClassLimit is the number of class × kind pairs above which solve
+// leaves out the per-class limits of classes that are not one per node.
+const perClassLimit = 2000
+
+// oneNode adds, for new kind ki (x its column), the rows of the
+// one-per-node sets of more than one class: their pods together at most
+// one a node.
+func oneNode(m *model, classes []*class, sets map[string][]int, z [][]int, ki, x int) {
+	for _, set := range slices.Sorted(maps.Keys(sets)) {
+		if len(sets[set]) < 2 {
+			continue
+		}
+		row := map[int]float64{}
+		for _, ci := range sets[set] {
+			if z[ci][ki] >= 0 {
+				row[z[ci][ki]] = float64(len(classes[ci].pods))
+			}
+		}
+		if len(row) > 0 {
+			row[x] = -1
+			m.atMost(row, 0)
+		}
+	}
 }
 
 // tighter reports whether most[c] of a new kind is below what the

@@ -24,6 +24,10 @@ type class struct {
 	// anti is set when a node holds at most one replica: required
 	// anti-affinity on kubernetes.io/hostname against the class's own pods.
 	anti bool
+	// set identifies that anti-affinity term (namespace and selector):
+	// classes with the same set select each other's pods, so a node holds
+	// at most one pod of all of them. "" when not anti.
+	set string
 }
 
 // compileClasses groups the pending pods into classes (duplicates and
@@ -47,7 +51,8 @@ func compileClasses(pending []simulator.PodInfo) []*class {
 		if rep.Unsupported() != simulator.ReasonNone {
 			continue
 		}
-		c := &class{rep: rep, pods: []*simulator.Pod{rep}, req: rep.Requests(), anti: selfAntiHostname(info.Pod)}
+		set := selfAntiHostname(info.Pod)
+		c := &class{rep: rep, pods: []*simulator.Pod{rep}, req: rep.Requests(), anti: set != "", set: set}
 		byKey[ck] = c
 		out = append(out, c)
 	}
@@ -60,12 +65,14 @@ func compileClasses(pending []simulator.PodInfo) []*class {
 
 func gpus(r simulator.Resources) int64 { return r.Scalar[catalog.ResourceNVIDIAGPU] }
 
-// selfAntiHostname reports whether the pod has a required anti-affinity
-// term on kubernetes.io/hostname that matches its own labels in its own
-// namespace, so that two replicas never share a node.
-func selfAntiHostname(p *corev1.Pod) bool {
+// selfAntiHostname returns the key (namespace and selector) of the pod's
+// first required anti-affinity term on kubernetes.io/hostname that matches
+// its own labels in its own namespace, so that two replicas never share a
+// node; "" when it has none. Pods of the same key never share a node
+// either: each matches the term of the other.
+func selfAntiHostname(p *corev1.Pod) string {
 	if p.Spec.Affinity == nil || p.Spec.Affinity.PodAntiAffinity == nil {
-		return false
+		return ""
 	}
 	for _, t := range p.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
 		if t.TopologyKey != corev1.LabelHostname || t.NamespaceSelector != nil ||
@@ -74,10 +81,10 @@ func selfAntiHostname(p *corev1.Pod) bool {
 		}
 		sel, err := metav1.LabelSelectorAsSelector(t.LabelSelector)
 		if err == nil && !sel.Empty() && sel.Matches(labels.Set(p.Labels)) {
-			return true
+			return p.Namespace + "\x00" + sel.String()
 		}
 	}
-	return false
+	return ""
 }
 
 // option is one instance type of one group that may grow: the node a new

@@ -139,3 +139,46 @@ func TestFirstFitDecreasingSpreadsOverZones(t *testing.T) {
 		t.Errorf("increases %v (%d unplaced), want %v", ref.Increases, ref.Unplaced, want)
 	}
 }
+
+// TestAggregateBound checks AggregateBound on hand-computed cases and that
+// it stays at or below LPBound (it is a restriction of the LP's dual) on
+// the corpus of TestPlanQuality.
+func TestAggregateBound(t *testing.T) {
+	half := classSpec{app: "half", replicas: 10, milliCPU: 500, memMiB: 1024}
+	anti := classSpec{app: "anti", replicas: 5, milliCPU: 100, memMiB: 128, anti: true}
+	for _, tc := range []struct {
+		name string
+		in   autoscaler.Input
+		want Bound
+	}{
+		// 5000m of cpu over 1830m a node, as a fluid.
+		{"one type", handInput(t, []string{"m5.large"}, half), Bound{Nodes: 5000.0 / 1830, Cost: 0.096 * 5000 / 1830, Pods: 10}},
+		// One pod a node: 5 nodes, whatever their room.
+		{"anti-affinity", handInput(t, []string{"m5.large"}, anti), Bound{Nodes: 5, Cost: 0.48, Pods: 5}},
+	} {
+		b, err := AggregateBound(tc.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(b.Nodes-tc.want.Nodes) > 1e-3 || math.Abs(b.Cost-tc.want.Cost) > 1e-4 || b.Pods != tc.want.Pods || b.Excluded != tc.want.Excluded {
+			t.Errorf("%s: AggregateBound = %+v, want %+v", tc.name, b, tc.want)
+		}
+	}
+	for _, s := range qualityCorpus() {
+		in, err := Generate(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := AggregateBound(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := LPBound(in, Scope{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Cost > l.Cost*(1+1e-9)+1e-9 || a.Nodes > l.Nodes*(1+1e-9)+1e-9 || a.Pods != l.Pods {
+			t.Errorf("%s: aggregate %+v above LP %+v", s, a, l)
+		}
+	}
+}
