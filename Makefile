@@ -10,7 +10,7 @@ CP_VERSION := $(shell cat hack/controlplane/VERSION)
 export KELP_CONTROLPLANE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kelp/controlplane/$(CP_VERSION)
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all build controlplane lint test fuzz up clean bench-planner-memory
+.PHONY: all build controlplane lint test fuzz up clean bench-planner-memory bench-scale
 
 all: build
 
@@ -49,6 +49,18 @@ PLANNER_MEMORY_MIB  ?= 1024
 bench-planner-memory:
 	env -u GOMEMLIMIT -u GOGC KELP_PLANNER_MEMORY_PODS=$(PLANNER_MEMORY_PODS) KELP_PLANNER_MEMORY_MIB=$(PLANNER_MEMORY_MIB) \
 		$(GO) test -tags plannermemory -count=1 -timeout 30m -run='^TestPlannerMemory$$' -v ./internal/autoscaler/scenario
+
+# The scale benchmark (issue 15, docs/benchmarks.md): a local cluster grown
+# by kelp's autoscaler from 0 to NODES nodes for PODS pods of 130m (30 a
+# node), then back to 0; kelp's controller runs in a process of its own and
+# is measured there. Not part of `make test` (build tag scalebench). The
+# figures are logged and written to $(SCALE_REPORT).
+NODES        ?= 1000
+PODS         ?= $(shell echo $$(( 30 * $(NODES) )))
+SCALE_REPORT ?= $(CURDIR)/$(BIN)/bench-scale.txt
+bench-scale: build controlplane
+	KELP_SCALE_NODES=$(NODES) KELP_SCALE_PODS=$(PODS) KELP_SCALE_KELP=$(CURDIR)/$(BIN)/kelp KELP_SCALE_REPORT=$(SCALE_REPORT) \
+		$(GO) test -tags scalebench -count=1 -timeout 120m -run='^TestScale$$' -v ./test/e2e
 
 up: build controlplane
 	$(BIN)/kelp up $(UP_FLAGS)

@@ -9,3 +9,9 @@ import _ "embed"
 //
 //go:embed cluster.yaml
 var ClusterYAML []byte
+
+// ScaleYAML is examples/scale.yaml: the pools of the scale benchmark
+// (test/e2e, `make bench-scale`).
+//
+//go:embed scale.yaml
+var ScaleYAML []byte

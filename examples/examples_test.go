@@ -10,6 +10,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 
+	"github.com/kelp-dev/kelp/internal/catalog"
 	"github.com/kelp-dev/kelp/internal/pool"
 )
 
@@ -20,6 +21,28 @@ func TestClusterYAMLParses(t *testing.T) {
 	}
 	if len(cfg.Pools) == 0 {
 		t.Fatal("no pools")
+	}
+}
+
+// TestScaleYAML keeps the scale benchmark's pool able to hold a thousand
+// nodes of 30 pods of 130m each, bound by cpu, not by the ENI pod limit.
+func TestScaleYAML(t *testing.T) {
+	cfg, err := pool.ParseConfig(ScaleYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Pools) != 1 || cfg.Pools[0].MinSize != 0 || cfg.Pools[0].MaxSize < 1000 {
+		t.Fatalf("pools %+v: want one pool from 0 to at least 1,000", cfg.Pools)
+	}
+	for _, name := range cfg.Pools[0].InstanceTypes {
+		it, err := catalog.Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alloc := it.Allocatable()
+		if perNode := alloc.Cpu().MilliValue() / 130; perNode != 30 || it.MaxPods() < 30 {
+			t.Errorf("%s: %d pods of 130m a node, max pods %d; want 30 on cpu", name, perNode, it.MaxPods())
+		}
 	}
 }
 

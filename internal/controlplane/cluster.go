@@ -125,7 +125,8 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	return c, nil
 }
 
-// prepare loads or creates the PKI, ports and kubeconfigs.
+// prepare loads or creates the PKI, ports and kubeconfigs, and writes
+// kube-scheduler's config file.
 func (c *Cluster) prepare() error {
 	var err error
 	if c.pki, err = LoadOrCreatePKI(filepath.Join(c.cfg.Dir, "pki"), time.Now()); err != nil {
@@ -143,6 +144,10 @@ func (c *Cluster) prepare() error {
 		if err := writeClientKubeconfig(path, c.APIServerURL(), c.cfg.Name, kc.user, c.pki.CA, c.pki.Leaves[kc.leaf]); err != nil {
 			return err
 		}
+	}
+	path := filepath.Join(c.cfg.Dir, "scheduler.yaml")
+	if err := os.WriteFile(path, []byte(schedulerConfig(filepath.Join(c.cfg.Dir, "scheduler.kubeconfig"))), 0o600); err != nil {
+		return fmt.Errorf("write kube-scheduler config: %w", err)
 	}
 	return nil
 }

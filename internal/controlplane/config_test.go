@@ -4,9 +4,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 )
 
 func TestPortsSavedAndReused(t *testing.T) {
@@ -86,4 +89,46 @@ func TestLockDirRefusesSecondHolder(t *testing.T) {
 		t.Fatalf("lock not released on close: %v", err)
 	}
 	again.Close()
+}
+
+// TestComponentLimits keeps the local control plane's raised limits on
+// the command lines and in kube-scheduler's config file, where
+// kube-scheduler reads its client's QPS.
+func TestComponentLimits(t *testing.T) {
+	c := &Cluster{cfg: Config{Dir: "/c", Name: "c"}, pki: &PKI{Dir: "/c/pki"}}
+	has := func(args []string, want string) {
+		t.Helper()
+		if !slices.Contains(args, want) {
+			t.Errorf("args lack %q: %v", want, args)
+		}
+	}
+	has(c.apiServerArgs(), "--max-requests-inflight=800")
+	has(c.apiServerArgs(), "--max-mutating-requests-inflight=400")
+	has(c.controllerManagerArgs(), "--kube-api-qps=300")
+	has(c.controllerManagerArgs(), "--kube-api-burst=600")
+	has(c.schedulerArgs(), "--config=/c/scheduler.yaml")
+	for _, a := range c.schedulerArgs() {
+		if strings.HasPrefix(a, "--kubeconfig") || strings.HasPrefix(a, "--leader-elect") {
+			t.Errorf("scheduler flag %q is ignored beside --config", a)
+		}
+	}
+	var cfg struct {
+		Kind             string `json:"kind"`
+		ClientConnection struct {
+			Kubeconfig string  `json:"kubeconfig"`
+			QPS        float64 `json:"qps"`
+			Burst      int     `json:"burst"`
+		} `json:"clientConnection"`
+		LeaderElection struct {
+			LeaderElect *bool `json:"leaderElect"`
+		} `json:"leaderElection"`
+	}
+	if err := yaml.Unmarshal([]byte(schedulerConfig("/c/scheduler.kubeconfig")), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cc := cfg.ClientConnection
+	if cfg.Kind != "KubeSchedulerConfiguration" || cc.Kubeconfig != "/c/scheduler.kubeconfig" || cc.QPS != 500 || cc.Burst != 1000 ||
+		cfg.LeaderElection.LeaderElect == nil || *cfg.LeaderElection.LeaderElect {
+		t.Errorf("scheduler config %+v", cfg)
+	}
 }

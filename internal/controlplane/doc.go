@@ -11,6 +11,7 @@
 //	  etcd/             etcd data
 //	  admin.kubeconfig  system:masters client; also controller-manager.kubeconfig
 //	                    and scheduler.kubeconfig with least privilege
+//	  scheduler.yaml    kube-scheduler's config (its client's QPS and burst)
 //	  logs/<component>.log
 //
 // Start is idempotent over that directory: a restart reuses the PKI, the
