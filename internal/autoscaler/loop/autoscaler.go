@@ -97,7 +97,7 @@ func New(o Options, d Deps) (*Autoscaler, error) {
 		events:   newEventLog(),
 		status:   &statusWriter{client: d.Client, refresh: 6 * o.ScanInterval},
 		l: listers{
-			nodes: f.Core().V1().Nodes().Lister(), pods: f.Core().V1().Pods().Lister(),
+			nodes: f.Core().V1().Nodes().Lister(), pods: f.Core().V1().Pods().Informer().GetIndexer(),
 			namespaces: f.Core().V1().Namespaces().Lister(), daemonSets: f.Apps().V1().DaemonSets().Lister(),
 			pvcs: f.Core().V1().PersistentVolumeClaims().Lister(), pvs: f.Core().V1().PersistentVolumes().Lister(),
 		},
@@ -115,6 +115,11 @@ func New(o Options, d Deps) (*Autoscaler, error) {
 		a.synced = append(a.synced, f.Policy().V1().PodDisruptionBudgets().Informer().HasSynced)
 	}
 	podInformer := f.Core().V1().Pods().Informer()
+	if _, ok := podInformer.GetIndexer().GetIndexers()[PodsByNode]; !ok {
+		if err := podInformer.AddIndexers(cache.Indexers{PodsByNode: podsByNode}); err != nil {
+			return nil, fmt.Errorf("index pods by node: %w", err)
+		}
+	}
 	if _, err := podInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { a.podChanged(obj) },
 		UpdateFunc: func(_, obj any) { a.podChanged(obj) },
