@@ -100,7 +100,9 @@ func pendingPods() []*corev1.Pod {
 			p.Spec.Affinity = &corev1.Affinity{PodAffinity: &corev1.PodAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
 				TopologyKey: corev1.LabelTopologyZone, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}}}}}
 		}),
-		pod("selector", "web", "100m", func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{"disk": "ssd", corev1.LabelTopologyZone: "b"} }),
+		pod("selector", "web", "100m", func(p *corev1.Pod) {
+			p.Spec.NodeSelector = map[string]string{"disk": "ssd", corev1.LabelTopologyZone: "b"}
+		}),
 		pod("tolerates", "web", "100m", func(p *corev1.Pod) {
 			p.Spec.Tolerations = []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpExists}}
 			p.Spec.NodeSelector = map[string]string{corev1.LabelHostname: "tainted"}
