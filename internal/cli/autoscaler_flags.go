@@ -26,6 +26,7 @@ type autoscalerFlags struct {
 	maxBackoff              time.Duration
 	scanInterval            time.Duration
 	batchIdle, batchMax     time.Duration
+	batchQuietIdle          time.Duration
 	dryRun                  bool
 	scaleDownEnabled        bool
 	scaleDown               autoscaler.ScaleDownOptions
@@ -45,6 +46,7 @@ func (f *autoscalerFlags) add(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.scanInterval, "scan-interval", loop.DefaultScanInterval, "autoscaler cycle period when no pod asks for one")
 	fs.DurationVar(&f.batchIdle, "batch-idle-duration", loop.DefaultBatchIdle, "start a cycle once no new unschedulable pod arrived for this long")
 	fs.DurationVar(&f.batchMax, "batch-max-duration", loop.DefaultBatchMax, "start a cycle at the latest this long after the first unschedulable pod of a batch")
+	fs.DurationVar(&f.batchQuietIdle, "batch-quiet-idle-duration", 0, "start a cycle this long after an unschedulable pod that follows a quiet spell, unless more follow (default 200ms, at most --batch-idle-duration)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "plan and report (events, status, metrics) without changing any pool or node")
 	sd := autoscaler.DefaultScaleDownOptions()
 	fs.BoolVar(&f.scaleDownEnabled, "scale-down-enabled", true, "remove nodes nobody needs")
@@ -81,7 +83,7 @@ func (f *autoscalerFlags) options() (*loop.Options, error) {
 		Expanders: f.expander, PriorityConfigMap: f.priorityConfigMap,
 		Limits:               autoscaler.Limits{MaxNodesTotal: f.maxNodesTotal, MaxCoresTotal: cores, MaxMemoryTotal: memGiB << 30},
 		MaxNodeProvisionTime: f.maxNodeProvisionTime, InitialBackoff: f.initialBackoff, MaxBackoff: f.maxBackoff,
-		ScanInterval: f.scanInterval, BatchIdle: f.batchIdle, BatchMax: f.batchMax, DryRun: f.dryRun,
+		ScanInterval: f.scanInterval, BatchIdle: f.batchIdle, BatchMax: f.batchMax, BatchQuietIdle: f.batchQuietIdle, DryRun: f.dryRun,
 		ScaleDownEnabled: f.scaleDownEnabled, ScaleDown: f.scaleDown,
 		Drain: drain.Options{MaxGracefulTermination: f.maxGracefulTermination},
 	}
