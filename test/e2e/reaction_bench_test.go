@@ -154,14 +154,23 @@ func watchUnschedulable(b *testing.B, ctx context.Context, client kubernetes.Int
 
 // startReactionCluster starts a local cluster with one pool of typ (at
 // most maxSize) and the autoscaler at its defaults, whose cloud calls of
-// SetDesiredCapacity are recorded.
+// SetDesiredCapacity are recorded. KELP_BENCH_BATCH_QUIET_IDLE sets the
+// autoscaler's BatchQuietIdle: 1s batches as kelp did before issue 15.
 func startReactionCluster(b *testing.B, typ string, maxSize int32) (*localup.Cluster, kubernetes.Interface, *cloudCalls) {
 	calls := newCloudCalls("SetDesiredCapacity")
+	var opts loop.Options
+	if v := os.Getenv("KELP_BENCH_BATCH_QUIET_IDLE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			b.Fatalf("KELP_BENCH_BATCH_QUIET_IDLE=%q: %v", v, err)
+		}
+		opts.BatchQuietIdle = d
+	}
 	cluster, err := localup.Start(context.Background(), localup.Config{
 		Dir: filepath.Join(b.TempDir(), "react"), Name: "react", UnsafeNoFsync: true, StartTimeout: 3 * time.Minute,
 		Pools:                  &pool.Config{Pools: []pool.Spec{{Name: "react", InstanceTypes: []string{typ}, MaxSize: maxSize}}},
 		CloudReconcileInterval: time.Second,
-		Controller:             controller.Options{Autoscaler: &loop.Options{}},
+		Controller:             controller.Options{Autoscaler: &opts},
 		Logger:                 slog.New(calls),
 	})
 	if err != nil {
