@@ -28,6 +28,7 @@ type autoscalerFlags struct {
 	batchIdle, batchMax     time.Duration
 	maxPlanningDuration     time.Duration
 	maxNodesPerScaleUp      int
+	batchQuietIdle          time.Duration
 	dryRun                  bool
 	scaleDownEnabled        bool
 	scaleDown               autoscaler.ScaleDownOptions
@@ -49,6 +50,7 @@ func (f *autoscalerFlags) add(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.batchMax, "batch-max-duration", loop.DefaultBatchMax, "start a cycle at the latest this long after the first unschedulable pod of a batch")
 	fs.DurationVar(&f.maxPlanningDuration, "max-planning-duration", autoscaler.DefaultMaxPlanningDuration, "time budget of a cycle's scale-up plan: past it, the cycle applies what it planned and the next one plans the rest")
 	fs.IntVar(&f.maxNodesPerScaleUp, "max-nodes-per-scaleup", autoscaler.DefaultMaxNodesPerScaleUp, "most new nodes one cycle plans, all pools together: past it, the cycle applies what it planned and the next one plans the rest (a guard, not a rate limit)")
+	fs.DurationVar(&f.batchQuietIdle, "batch-quiet-idle-duration", 0, "start a cycle this long after an unschedulable pod that follows a quiet spell, unless more follow (default 200ms, at most --batch-idle-duration)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "plan and report (events, status, metrics) without changing any pool or node")
 	sd := autoscaler.DefaultScaleDownOptions()
 	fs.BoolVar(&f.scaleDownEnabled, "scale-down-enabled", true, "remove nodes nobody needs")
@@ -90,7 +92,7 @@ func (f *autoscalerFlags) options() (*loop.Options, error) {
 		Expanders: f.expander, PriorityConfigMap: f.priorityConfigMap,
 		Limits:               autoscaler.Limits{MaxNodesTotal: f.maxNodesTotal, MaxCoresTotal: cores, MaxMemoryTotal: memGiB << 30},
 		MaxNodeProvisionTime: f.maxNodeProvisionTime, InitialBackoff: f.initialBackoff, MaxBackoff: f.maxBackoff,
-		ScanInterval: f.scanInterval, BatchIdle: f.batchIdle, BatchMax: f.batchMax, DryRun: f.dryRun,
+		ScanInterval: f.scanInterval, BatchIdle: f.batchIdle, BatchMax: f.batchMax, BatchQuietIdle: f.batchQuietIdle, DryRun: f.dryRun,
 		MaxPlanningDuration: f.maxPlanningDuration, MaxNodesPerScaleUp: f.maxNodesPerScaleUp,
 		ScaleDownEnabled: f.scaleDownEnabled, ScaleDown: f.scaleDown,
 		Drain: drain.Options{MaxGracefulTermination: f.maxGracefulTermination},

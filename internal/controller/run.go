@@ -28,6 +28,7 @@ import (
 
 	"github.com/kelp-dev/kelp/internal/approver"
 	"github.com/kelp-dev/kelp/internal/autoscaler/loop"
+	"github.com/kelp-dev/kelp/internal/cachetrim"
 	"github.com/kelp-dev/kelp/internal/cloud"
 	"github.com/kelp-dev/kelp/internal/competingapprovers"
 	"github.com/kelp-dev/kelp/internal/nodelifecycle"
@@ -205,7 +206,8 @@ func Run(ctx context.Context, o Options, d Deps) error {
 }
 
 func runControllers(ctx context.Context, o Options, d Deps, rivals *competingapprovers.Monitor) {
-	factory := informers.NewSharedInformerFactory(d.Client, 0)
+	// Every controller reads the same trimmed caches (package cachetrim).
+	factory := informers.NewSharedInformerFactoryWithOptions(d.Client, 0, informers.WithTransform(cachetrim.Transform))
 	// The broadcaster outlives ctx until Shutdown, so events of the last
 	// decisions are still sent.
 	broadcaster := record.NewBroadcaster(record.WithContext(context.WithoutCancel(ctx)))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -68,6 +69,12 @@ type Autoscaler struct {
 	// reported when scale-up last raised its target: they do not hold
 	// back the capacity asked for since (autoscaler.Upcoming).
 	raisedOver map[string]map[string]bool
+	// newPending counts the pods seen becoming unschedulable (podChanged);
+	// seenPending is the count batch last read, lastNew when it last saw
+	// it grow.
+	newPending  atomic.Int64
+	seenPending int64
+	lastNew     time.Time
 }
 
 // New validates the options and registers the informers the autoscaler
@@ -102,7 +109,7 @@ func New(o Options, d Deps) (*Autoscaler, error) {
 		events:     newEventLog(),
 		status:     &statusWriter{client: d.Client, refresh: 6 * o.ScanInterval},
 		l: listers{
-			nodes: f.Core().V1().Nodes().Lister(), pods: f.Core().V1().Pods().Lister(),
+			nodes: f.Core().V1().Nodes().Lister(), pods: f.Core().V1().Pods().Informer().GetIndexer(),
 			namespaces: f.Core().V1().Namespaces().Lister(), daemonSets: f.Apps().V1().DaemonSets().Lister(),
 			pvcs: f.Core().V1().PersistentVolumeClaims().Lister(), pvs: f.Core().V1().PersistentVolumes().Lister(),
 		},
@@ -120,9 +127,14 @@ func New(o Options, d Deps) (*Autoscaler, error) {
 		a.synced = append(a.synced, f.Policy().V1().PodDisruptionBudgets().Informer().HasSynced)
 	}
 	podInformer := f.Core().V1().Pods().Informer()
+	if _, ok := podInformer.GetIndexer().GetIndexers()[PodsByNode]; !ok {
+		if err := podInformer.AddIndexers(cache.Indexers{PodsByNode: podsByNode}); err != nil {
+			return nil, fmt.Errorf("index pods by node: %w", err)
+		}
+	}
 	if _, err := podInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { a.podChanged(obj) },
-		UpdateFunc: func(_, obj any) { a.podChanged(obj) },
+		AddFunc:    func(obj any) { a.podChanged(nil, obj) },
+		UpdateFunc: func(old, obj any) { a.podChanged(old, obj) },
 	}); err != nil {
 		return nil, fmt.Errorf("watch pods: %w", err)
 	}
@@ -133,8 +145,13 @@ func New(o Options, d Deps) (*Autoscaler, error) {
 	return a, nil
 }
 
-func (a *Autoscaler) podChanged(obj any) {
+// podChanged triggers a cycle for an unschedulable pod, and counts it
+// when it was not unschedulable before (old is nil for an added pod).
+func (a *Autoscaler) podChanged(old, obj any) {
 	if p, ok := obj.(*corev1.Pod); ok && Unschedulable(p) {
+		if o, ok := old.(*corev1.Pod); !ok || !Unschedulable(o) {
+			a.newPending.Add(1)
+		}
 		select {
 		case a.trigger <- struct{}{}:
 		default:
@@ -181,26 +198,84 @@ func (a *Autoscaler) Run(ctx context.Context) {
 	}
 }
 
-// batch waits until no unschedulable pod has arrived for BatchIdle, or
-// BatchMax has passed; false when ctx ended.
+// batch waits for the batch a trigger opened to close (cycleStart); false
+// when ctx ended.
 func (a *Autoscaler) batch(ctx context.Context) bool {
-	deadline := a.d.Clock.NewTimer(a.o.BatchMax)
-	defer deadline.Stop()
+	now := a.d.Clock.Now()
+	b := pendingBatch{prev: a.lastNew, first: now, last: now}
+	b.saw(a.newPods(), now)
+	if b.news > 0 {
+		a.lastNew = now
+	}
 	for {
-		idle := a.d.Clock.NewTimer(a.o.BatchIdle)
+		wait := cycleStart(a.o, b).Sub(a.d.Clock.Now())
+		if wait <= 0 {
+			return true
+		}
+		timer := a.d.Clock.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-			idle.Stop()
+			timer.Stop()
 			return false
-		case <-deadline.C():
-			idle.Stop()
-			return true
-		case <-idle.C():
+		case <-timer.C():
 			return true
 		case <-a.trigger:
-			idle.Stop()
+			timer.Stop()
+			now := a.d.Clock.Now()
+			b.last = now
+			if n := a.newPods(); n > 0 {
+				b.saw(n, now)
+				a.lastNew = now
+			}
 		}
 	}
+}
+
+// newPods returns how many pods became unschedulable since the last call.
+func (a *Autoscaler) newPods() int {
+	n := a.newPending.Load()
+	d := n - a.seenPending
+	a.seenPending = n
+	return int(d)
+}
+
+// pendingBatch is what a batch has seen: when the loop received its first
+// and its last trigger; how many pods newly unschedulable (news) and when
+// the first of them; and when the loop last saw a pod newly unschedulable
+// before this batch (prev; zero: never). The other triggers are pods the
+// scheduler marked unschedulable again.
+type pendingBatch struct {
+	prev, first, last, firstNew time.Time
+	news                        int
+}
+
+func (b *pendingBatch) saw(news int, at time.Time) {
+	if news > 0 && b.news == 0 {
+		b.firstNew = at
+	}
+	b.news += news
+}
+
+// cycleStart returns when the batch's cycle starts if no further pod
+// arrives. A lone pod newly unschedulable after a quiet spell (no other
+// for BatchIdle) starts a cycle BatchQuietIdle after it. Otherwise (a
+// second new pod, new pods soon after the last, or only pods marked
+// unschedulable again) the batch is a stream: a cycle BatchIdle after its
+// last trigger. Either way the cycle starts at most BatchMax after the
+// batch's first trigger.
+func cycleStart(o Options, b pendingBatch) time.Time {
+	end := b.last.Add(o.BatchIdle)
+	if b.news == 1 && (b.prev.IsZero() || b.firstNew.Sub(b.prev) >= o.BatchIdle) {
+		end = b.firstNew.Add(o.BatchQuietIdle)
+	}
+	return minTime(end, b.first.Add(o.BatchMax))
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // Wait waits for the node removals in flight (tests).

@@ -43,8 +43,11 @@
 //     status ConfigMap, deduplicated; the status ConfigMap, written when it
 //     changed.
 //
-// Cycles run when pods become unschedulable (batched: after BatchIdle
+// Cycles run when pods become unschedulable (batched: BatchQuietIdle
+// after a lone pod that follows a quiet spell, else after BatchIdle
 // without a new one, or BatchMax after the first) and every ScanInterval.
+// A cycle reads the pods of its snapshot's nodes and the unbound ones
+// through the pod informer's index by node (PodsByNode).
 // The package keeps only what can be rebuilt (backoffs, the launch cursor,
 // when nodes were first seen unneeded, event dedup); everything else is
 // read from the cluster and the cloud each cycle, so a restart resumes.

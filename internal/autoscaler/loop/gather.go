@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/kelp-dev/kelp/internal/autoscaler"
 	"github.com/kelp-dev/kelp/internal/cloud"
@@ -21,8 +23,9 @@ import (
 
 // listers are the informer caches a cycle reads.
 type listers struct {
-	nodes      corelisters.NodeLister
-	pods       corelisters.PodLister
+	nodes corelisters.NodeLister
+	// pods is the pod informer's cache, indexed by node (PodsByNode).
+	pods       cache.Indexer
 	namespaces corelisters.NamespaceLister
 	daemonSets appslisters.DaemonSetLister
 	pvcs       corelisters.PersistentVolumeClaimLister
@@ -75,31 +78,69 @@ func (l listers) gatherCluster() (clusterFacts, error) {
 	for _, ns := range namespaces {
 		f.snapshot.SetNamespaceLabels(ns.Name, ns.Labels)
 	}
-	pods, err := l.pods.List(labels.Everything())
-	if err != nil {
-		return f, fmt.Errorf("list pods: %w", err)
-	}
-	slices.SortFunc(pods, func(a, b *corev1.Pod) int {
-		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
-	})
-	for _, p := range pods {
-		switch {
-		case p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed:
-		case p.Spec.NodeName != "":
-			if _, ok := f.snapshot.Node(p.Spec.NodeName); ok {
-				if err := f.snapshot.AddPod(p.Spec.NodeName, simulator.NewPod(simulator.PodInfo{Pod: p, VolumesResolved: true})); err != nil {
-					return f, fmt.Errorf("snapshot pod %s/%s: %w", p.Namespace, p.Name, err)
-				}
+	// Only the pods of the snapshot's nodes and the unbound ones are read.
+	var bound []*corev1.Pod
+	for _, name := range f.snapshot.NodeNames() {
+		pods, err := l.podsOn(name)
+		if err != nil {
+			return f, err
+		}
+		for _, p := range pods {
+			if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+				continue
 			}
-		case Unschedulable(p):
+			if err := f.snapshot.AddPod(name, simulator.NewPod(simulator.PodInfo{Pod: p, VolumesResolved: true})); err != nil {
+				return f, fmt.Errorf("snapshot pod %s/%s: %w", p.Namespace, p.Name, err)
+			}
+			bound = append(bound, p)
+		}
+	}
+	unbound, err := l.podsOn("")
+	if err != nil {
+		return f, err
+	}
+	for _, p := range unbound {
+		if Unschedulable(p) && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
 			f.pending = append(f.pending, l.podInfo(p))
 		}
 	}
-	f.boundInfos = l.boundPodInfos(f.snapshot, pods)
+	f.boundInfos = l.boundPodInfos(f.snapshot, bound)
 	if f.daemonSets, err = l.daemonSets.List(labels.Everything()); err != nil {
 		return f, fmt.Errorf("list daemonsets: %w", err)
 	}
 	return f, nil
+}
+
+// PodsByNode is the name of the pod informer's index by spec.nodeName
+// ("" for pods not bound yet).
+const PodsByNode = "kelp.dev/pods-by-node"
+
+// podsByNode indexes a pod by its spec.nodeName.
+func podsByNode(obj any) ([]string, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return nil, nil
+	}
+	return []string{p.Spec.NodeName}, nil
+}
+
+// podsOn returns the pods bound to node ("": the unbound ones), sorted by
+// namespace/name.
+func (l listers) podsOn(node string) ([]*corev1.Pod, error) {
+	objs, err := l.pods.ByIndex(PodsByNode, node)
+	if err != nil {
+		return nil, fmt.Errorf("list pods of node %q: %w", node, err)
+	}
+	out := make([]*corev1.Pod, 0, len(objs))
+	for _, o := range objs {
+		if p, ok := o.(*corev1.Pod); ok {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b *corev1.Pod) int {
+		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
+	})
+	return out, nil
 }
 
 // startupTaints are put on a node until a controller has seen it Ready or

@@ -16,9 +16,11 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/record"
 	testclock "k8s.io/utils/clock/testing"
 
+	"github.com/kelp-dev/kelp/internal/cachetrim"
 	"github.com/kelp-dev/kelp/internal/catalog"
 	"github.com/kelp-dev/kelp/internal/cloud"
 	"github.com/kelp-dev/kelp/internal/testenv"
@@ -137,7 +139,8 @@ func newHarness(t *testing.T, o Options, groups ...cloud.NodeGroup) *harness {
 	h := &harness{t: t, env: env, ns: env.Namespace(t), cloud: &fakeCloud{groups: groups, refuse: map[string]error{}},
 		clock: testclock.NewFakeClock(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)), events: record.NewFakeRecorder(10000)}
 	h.events.IncludeObject = true
-	factory := informers.NewSharedInformerFactory(env.Client, 0)
+	// The controller's transform: the loop works on what its cache keeps.
+	factory := informers.NewSharedInformerFactoryWithOptions(env.Client, 0, informers.WithTransform(cachetrim.Transform))
 	a, err := New(o, Deps{
 		Client: env.Client, Informers: factory, Groups: h.cloud, Scaler: h.cloud,
 		Recorder: h.events, Metrics: NewMetrics(prometheus.NewRegistry()), Clock: h.clock,
@@ -149,7 +152,9 @@ func newHarness(t *testing.T, o Options, groups ...cloud.NodeGroup) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
-	h.lister = func() ([]*corev1.Pod, error) { return a.l.pods.Pods(h.ns).List(labels.Everything()) }
+	h.lister = func() ([]*corev1.Pod, error) {
+		return corelisters.NewPodLister(a.l.pods).Pods(h.ns).List(labels.Everything())
+	}
 	t.Cleanup(func() {
 		// Pods of this test must not be seen as pending by the next one.
 		zero := int64(0)

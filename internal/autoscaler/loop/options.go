@@ -15,6 +15,7 @@ import (
 const (
 	DefaultScanInterval         = 10 * time.Second
 	DefaultBatchIdle            = time.Second
+	DefaultBatchQuietIdle       = 200 * time.Millisecond
 	DefaultBatchMax             = 10 * time.Second
 	DefaultMaxNodeProvisionTime = 15 * time.Minute
 	DefaultPriorityConfigMap    = "kube-system/kelp-priority-expander"
@@ -43,6 +44,12 @@ type Options struct {
 	// BatchIdle and BatchMax batch unschedulable pods: a cycle starts
 	// BatchIdle after the last new one, or BatchMax after the first.
 	BatchIdle, BatchMax time.Duration
+	// BatchQuietIdle is the wait after an unschedulable pod that comes
+	// after a quiet spell (none for BatchIdle) when no other follows it
+	// within that time: one pod on an idle cluster scales up at once,
+	// while a burst is still batched by BatchIdle and BatchMax. Zero means
+	// DefaultBatchQuietIdle, or BatchIdle when that is shorter.
+	BatchQuietIdle time.Duration
 	// ScanInterval is the period of cycles when no pod asks for one.
 	ScanInterval time.Duration
 	// DryRun plans and reports but never changes a pool or a node.
@@ -75,6 +82,7 @@ func (o Options) WithDefaults() Options {
 	def(&o.MaxBackoff, autoscaler.DefaultMaxBackoff)
 	def(&o.BatchIdle, DefaultBatchIdle)
 	def(&o.BatchMax, DefaultBatchMax)
+	def(&o.BatchQuietIdle, min(DefaultBatchQuietIdle, o.BatchIdle))
 	def(&o.ScanInterval, DefaultScanInterval)
 	def(&o.MaxPlanningDuration, autoscaler.DefaultMaxPlanningDuration)
 	if o.MaxNodesPerScaleUp == 0 {
@@ -111,6 +119,10 @@ func (o Options) Validate() error {
 	positive("max-planning-duration", o.MaxPlanningDuration)
 	if o.MaxNodesPerScaleUp <= 0 {
 		errs = append(errs, fmt.Errorf("max-nodes-per-scaleup %d: must be positive", o.MaxNodesPerScaleUp))
+	}
+	positive("batch-quiet-idle-duration", o.BatchQuietIdle)
+	if o.BatchQuietIdle > o.BatchIdle {
+		errs = append(errs, fmt.Errorf("batch-quiet-idle-duration %s: must be at most batch-idle-duration %s", o.BatchQuietIdle, o.BatchIdle))
 	}
 	if o.BatchMax < o.BatchIdle {
 		errs = append(errs, fmt.Errorf("batch-max-duration %s: must be at least batch-idle-duration %s", o.BatchMax, o.BatchIdle))
