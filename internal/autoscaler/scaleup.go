@@ -160,6 +160,7 @@ func (p *planner) run() (Plan, *simulator.Snapshot) {
 			p.plan.Unschedulable[q.Key()] = map[string]string{"": "planning stopped before placing the pod"}
 		}
 	}
+	p.consolidate()
 	p.finish()
 	return p.plan, p.work
 }
