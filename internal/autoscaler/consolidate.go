@@ -26,6 +26,10 @@ type consolidation struct {
 	added   []int // per increase, nodes added by resizing
 	types   map[string][]cloud.InstanceType
 	room    map[[2]string]simulator.Resources
+	// stuck holds the group ID and equivalence key of the pods that found
+	// no other planned node: moves only take room, so a later node
+	// holding such a pod is not tried.
+	stuck map[[2]string]bool
 }
 
 // consolidate improves the finished rounds' plan on the working snapshot:
@@ -46,6 +50,7 @@ func (p *planner) consolidate() {
 		added:   make([]int, len(p.plan.Increases)),
 		types:   map[string][]cloud.InstanceType{},
 		room:    map[[2]string]simulator.Resources{},
+		stuck:   map[[2]string]bool{},
 	}
 	p.emptyNodes(c, p.plannedNodes())
 	p.resizeNodes(c)
@@ -106,7 +111,7 @@ func (p *planner) emptyNodes(c *consolidation, names []string) {
 			return
 		}
 		idx := p.newNode[n]
-		if p.tryEmpty(n) {
+		if p.tryEmpty(c, n) {
 			c.removed[idx]++
 			delete(p.newNode, n)
 		}
@@ -124,13 +129,16 @@ func ratio(a, b int64) float64 {
 // planned nodes of its group they fit, and removes it; when one does not
 // fit, or a hostname spread constraint of a pod on a receiving node no
 // longer holds, it undoes everything and returns false.
-func (p *planner) tryEmpty(name string) bool {
+func (p *planner) tryEmpty(c *consolidation, name string) bool {
 	info, ok := p.work.Node(name)
 	if !ok {
 		return false
 	}
 	pods := p.plannedPods(info)
 	group := p.plan.Increases[p.newNode[name]].Group
+	if slices.ContainsFunc(pods, func(q *simulator.Pod) bool { return c.stuck[[2]string{group, q.EquivalenceKey()}] }) {
+		return false
+	}
 	mark := p.work.Mark()
 	ok = p.work.RemoveNode(name) == nil
 	dests := map[string]bool{}
@@ -144,6 +152,9 @@ func (p *planner) tryEmpty(name string) bool {
 				dest = f
 				break
 			}
+		}
+		if dest == "" {
+			c.stuck[[2]string{group, q.EquivalenceKey()}] = true
 		}
 		ok = dest != "" && p.work.AddPod(dest, q) == nil
 		dests[dest] = true
@@ -346,7 +357,10 @@ func scalarsHeld(room, need simulator.Resources) bool {
 }
 
 // tryResize replaces planned node name of group g by a new node of type
-// it holding pods, when they all fit it; else it undoes everything.
+// it holding pods, when they all fit it. The pods are tried on the new
+// node alone, in a scratch snapshot (resources, static predicates and the
+// pods' constraints among themselves): the new node is in the old one's
+// zone with the same pods, so every topology domain keeps its counts.
 func (p *planner) tryResize(c *consolidation, name string, g cloud.NodeGroup, it cloud.InstanceType, pods []*simulator.Pod) bool {
 	tmpl, ds, ok := p.template(g, it)
 	if !ok {
@@ -354,18 +368,20 @@ func (p *planner) tryResize(c *consolidation, name string, g cloud.NodeGroup, it
 	}
 	p.seq++
 	fresh := fmt.Sprintf("%s-new-%d", tmpl.Name, p.seq)
-	mark := p.work.Mark()
-	ok = p.work.RemoveNode(name) == nil && p.work.AddTemplateNode(tmpl, fresh, ds) == nil
-	for _, q := range pods {
-		if !ok {
-			break
-		}
-		fits, _ := simulator.Fits(p.work, q, fresh)
-		ok = fits && p.work.AddPod(fresh, q) == nil
-	}
-	if !ok {
-		p.work.Rollback(mark)
+	scratch := simulator.NewSnapshot()
+	if scratch.AddTemplateNode(tmpl, fresh, ds) != nil {
 		return false
+	}
+	for _, q := range pods {
+		if fits, _ := simulator.Fits(scratch, q, fresh); !fits || scratch.AddPod(fresh, q) != nil {
+			return false
+		}
+	}
+	if p.work.RemoveNode(name) != nil || p.work.AddTemplateNode(tmpl, fresh, ds) != nil {
+		return false // not reached: name is planned, fresh is new
+	}
+	for _, q := range pods {
+		_ = p.work.AddPod(fresh, q) // fresh holds them, as in scratch
 	}
 	delete(p.newNode, name)
 	idx := slices.IndexFunc(p.plan.Increases, func(inc Increase) bool {
