@@ -53,6 +53,7 @@ func (p *planner) consolidate() {
 		stuck:   map[[2]string]bool{},
 	}
 	p.emptyNodes(c, p.plannedNodes())
+	p.mergeNodes(c)
 	p.resizeNodes(c)
 	p.settleIncreases(c)
 }
@@ -295,7 +296,7 @@ func (p *planner) resizeNodes(c *consolidation) {
 			if it.Price >= cur.Price || tries >= maxResizeTries {
 				break
 			}
-			if !p.holds(c, g, it, cur, need) {
+			if !p.holds(c, g, it, need, cur) {
 				continue
 			}
 			tries++
@@ -319,11 +320,15 @@ func (p *planner) byPrice(c *consolidation, g cloud.NodeGroup) []cloud.InstanceT
 }
 
 // holds says whether a new node of type it in group g has the room for
-// requests need (pods counted), and, under cluster limits, is no larger than
-// type cur in cores and memory.
-func (p *planner) holds(c *consolidation, g cloud.NodeGroup, it, cur cloud.InstanceType, need simulator.Resources) bool {
+// requests need (pods counted), and, under cluster limits, has no more
+// cores and memory than the types it replaces, was.
+func (p *planner) holds(c *consolidation, g cloud.NodeGroup, it cloud.InstanceType, need simulator.Resources, was ...cloud.InstanceType) bool {
 	if l := p.in.Limits; l.MaxNodesTotal > 0 || l.MaxCoresTotal > 0 || l.MaxMemoryTotal > 0 {
-		cc, cm := typeCapacity(cur)
+		var cc, cm int64
+		for _, w := range was {
+			wc, wm := typeCapacity(w)
+			cc, cm = cc+wc, cm+wm
+		}
 		ic, im := typeCapacity(it)
 		if ic > cc || im > cm {
 			return false
@@ -384,6 +389,13 @@ func (p *planner) tryResize(c *consolidation, name string, g cloud.NodeGroup, it
 		_ = p.work.AddPod(fresh, q) // fresh holds them, as in scratch
 	}
 	delete(p.newNode, name)
+	p.addPlanned(c, g, it, fresh)
+	return true
+}
+
+// addPlanned counts node, of type it in group g, made by consolidation,
+// in the increase of that group and type (a new one if none).
+func (p *planner) addPlanned(c *consolidation, g cloud.NodeGroup, it cloud.InstanceType, node string) {
 	idx := slices.IndexFunc(p.plan.Increases, func(inc Increase) bool {
 		return inc.Group == g.ID && inc.InstanceType == it.Name
 	})
@@ -393,6 +405,5 @@ func (p *planner) tryResize(c *consolidation, name string, g cloud.NodeGroup, it
 		idx = len(p.plan.Increases) - 1
 	}
 	c.added[idx]++
-	p.newNode[fresh] = idx
-	return true
+	p.newNode[node] = idx
 }
