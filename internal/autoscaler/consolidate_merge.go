@@ -5,74 +5,95 @@ package autoscaler
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/kelp-dev/kelp/internal/cloud"
 	"github.com/kelp-dev/kelp/internal/simulator"
 )
 
-// maxMergeTries bounds the partners tried per planned node.
-const maxMergeTries = 16
+// maxMergeTries bounds the partners tried per planned node with the
+// simulator's predicates, maxMergeScan those looked at.
+const (
+	maxMergeTries = 16
+	maxMergeScan  = 128
+)
+
+// load is a planned node's pending pods, their summed requests and its
+// type, for choosing merge partners without reading the snapshot.
+type load struct {
+	pods []*simulator.Pod
+	need simulator.Resources
+	it   cloud.InstanceType
+}
 
 // mergeNodes merges each planned node that holds no pod with required
 // anti-affinity (those usually keep their node to themselves) with
 // another planned node of its group, in snapshot order: both are replaced
 // by one node of the cheapest type of the group that holds all their
-// pods, when it costs no more than the two. Up to maxMergeTries partners
-// whose pods such a type has the room for are tried with the simulator's
-// predicates.
+// pods, when it costs no more than the two. Of the first maxMergeScan
+// partners, up to maxMergeTries whose pods such a type has the room for
+// are tried with the simulator's predicates.
 func (p *planner) mergeNodes(c *consolidation) {
 	names := p.plannedNodes()
+	loads := make(map[string]*load, len(names))
+	for _, n := range names {
+		loads[n] = p.loadOf(n)
+	}
 	for _, a := range names {
 		if p.outOfTime() {
 			return
 		}
-		ia, ok := p.newNode[a]
-		if !ok {
+		la, ok := loads[a]
+		if !ok || len(la.pods) == 0 || antiRank(la.pods[0]) == 0 {
 			continue
 		}
-		infoA, _ := p.work.Node(a)
-		podsA := p.plannedPods(infoA)
-		if len(podsA) == 0 || antiRank(podsA[0]) == 0 {
-			continue
-		}
+		ia := p.newNode[a]
 		g := p.group(p.plan.Increases[ia].Group)
-		typeA, ok := g.Template.InstanceType(p.plan.Increases[ia].InstanceType)
-		if !ok {
-			continue
-		}
-		tries := 0
+		tries, scans := 0, 0
 		for _, b := range names {
-			ib, ok := p.newNode[b]
-			if !ok || b == a || p.plan.Increases[ib].Group != g.ID {
+			lb, ok := loads[b]
+			if !ok || b == a || p.plan.Increases[p.newNode[b]].Group != g.ID {
 				continue
 			}
-			if tries >= maxMergeTries {
+			if tries >= maxMergeTries || scans >= maxMergeScan {
 				break
 			}
-			typeB, _ := g.Template.InstanceType(p.plan.Increases[ib].InstanceType)
-			infoB, _ := p.work.Node(b)
-			pods := append(p.plannedPods(infoB), podsA...)
-			it, ok := p.mergedType(c, g, pods, typeA, typeB)
+			scans++
+			need := la.need.Clone()
+			need.Add(lb.need)
+			it, ok := p.mergedType(c, g, need, la.it, lb.it)
 			if !ok {
 				continue
 			}
 			tries++
-			if p.tryMerge(c, g, it, a, b, pods) {
+			ib := p.newNode[b]
+			if fresh, ok := p.tryMerge(c, g, it, a, b, append(slices.Clone(lb.pods), la.pods...)); ok {
 				c.removed[ia]++
 				c.removed[ib]++
+				delete(loads, a)
+				delete(loads, b)
+				loads[fresh] = &load{pods: append(slices.Clone(lb.pods), la.pods...), need: need, it: it}
 				break
 			}
 		}
 	}
 }
 
-// mergedType returns the cheapest type of group g whose room holds pods,
-// priced no higher than types a and b together.
-func (p *planner) mergedType(c *consolidation, g cloud.NodeGroup, pods []*simulator.Pod, a, b cloud.InstanceType) (cloud.InstanceType, bool) {
-	var need simulator.Resources
-	for _, q := range pods {
-		need.Add(q.Requests())
+// loadOf returns planned node n's load.
+func (p *planner) loadOf(n string) *load {
+	info, _ := p.work.Node(n)
+	l := &load{pods: p.plannedPods(info)}
+	for _, q := range l.pods {
+		l.need.Add(q.Requests())
 	}
+	inc := p.plan.Increases[p.newNode[n]]
+	l.it, _ = p.group(inc.Group).Template.InstanceType(inc.InstanceType)
+	return l
+}
+
+// mergedType returns the cheapest type of group g whose room holds need,
+// priced no higher than types a and b together.
+func (p *planner) mergedType(c *consolidation, g cloud.NodeGroup, need simulator.Resources, a, b cloud.InstanceType) (cloud.InstanceType, bool) {
 	for _, it := range p.byPrice(c, g) {
 		if it.Price > a.Price+b.Price {
 			break
@@ -86,11 +107,12 @@ func (p *planner) mergedType(c *consolidation, g cloud.NodeGroup, pods []*simula
 
 // tryMerge replaces planned nodes a and b of group g by one new node of
 // type it holding pods, when they all fit it (and the hostname spread of
-// each holds once all are there); else it undoes everything.
-func (p *planner) tryMerge(c *consolidation, g cloud.NodeGroup, it cloud.InstanceType, a, b string, pods []*simulator.Pod) bool {
+// each holds once all are there), and returns the new node's name; else
+// it undoes everything.
+func (p *planner) tryMerge(c *consolidation, g cloud.NodeGroup, it cloud.InstanceType, a, b string, pods []*simulator.Pod) (string, bool) {
 	tmpl, ds, ok := p.template(g, it)
 	if !ok {
-		return false
+		return "", false
 	}
 	p.seq++
 	fresh := fmt.Sprintf("%s-new-%d", tmpl.Name, p.seq)
@@ -108,10 +130,10 @@ func (p *planner) tryMerge(c *consolidation, g cloud.NodeGroup, it cloud.Instanc
 	}
 	if !ok {
 		p.work.Rollback(mark)
-		return false
+		return "", false
 	}
 	delete(p.newNode, a)
 	delete(p.newNode, b)
 	p.addPlanned(c, g, it, fresh)
-	return true
+	return fresh, true
 }
