@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"slices"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
 	"github.com/kelp-dev/kelp/internal/cloud"
 	"github.com/kelp-dev/kelp/internal/simulator"
 )
@@ -62,21 +66,51 @@ func (p *planner) mergeNodes(c *consolidation) {
 			need := la.need.Clone()
 			need.Add(lb.need)
 			it, ok := p.mergedType(c, g, need, la.it, lb.it)
-			if !ok {
+			union := append(slices.Clone(lb.pods), la.pods...)
+			if !ok || crowded(union) {
 				continue
 			}
 			tries++
 			ib := p.newNode[b]
-			if fresh, ok := p.tryMerge(c, g, it, a, b, append(slices.Clone(lb.pods), la.pods...)); ok {
+			if fresh, ok := p.tryMerge(c, g, it, a, b, union); ok {
 				c.removed[ia]++
 				c.removed[ib]++
 				delete(loads, a)
 				delete(loads, b)
-				loads[fresh] = &load{pods: append(slices.Clone(lb.pods), la.pods...), need: need, it: it}
+				loads[fresh] = &load{pods: union, need: need, it: it}
 				break
 			}
 		}
 	}
+}
+
+// crowded says whether a pod of pods with a DoNotSchedule hostname spread
+// constraint would count more than its maxSkew other pods of pods on the
+// node they share: where some node counts none (the usual minimum), that
+// breaks the constraint, so the merge is not tried with the simulator.
+func crowded(pods []*simulator.Pod) bool {
+	for _, q := range pods {
+		o := q.Object()
+		for _, c := range o.Spec.TopologySpreadConstraints {
+			if c.WhenUnsatisfiable != corev1.DoNotSchedule || c.TopologyKey != corev1.LabelHostname {
+				continue
+			}
+			sel, err := metav1.LabelSelectorAsSelector(c.LabelSelector)
+			if err != nil {
+				return true
+			}
+			n := int32(0)
+			for _, r := range pods {
+				if r != q && r.Object().Namespace == o.Namespace && sel.Matches(labels.Set(r.Object().Labels)) {
+					n++
+				}
+			}
+			if n+1 > c.MaxSkew {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // loadOf returns planned node n's load.
