@@ -71,7 +71,11 @@ type usage struct {
 // the cluster limits), lets the expanders choose one option (each option
 // counting the later classes' pods expected to fill its new nodes' room,
 // Option.Fill), and repeats until the class is placed or no option places
-// any of it. It never mutates the input; the same input gives the same
+// any of it. Once every class is planned, the plan is consolidated
+// (consolidate.go): planned nodes whose pods fit the group's other
+// planned nodes are dropped, pairs merged into one node costing no more,
+// and nodes resized to the cheapest type that holds their pods. It never
+// mutates the input; the same input gives the same
 // plan (with a time budget, the same answers of in.Budget.Now too).
 // Between classes it checks in.Budget: once reached, the plan is truncated
 // there ([Plan.Truncated]) and the pods left are [Plan.Deferred].
@@ -160,6 +164,7 @@ func (p *planner) run() (Plan, *simulator.Snapshot) {
 			p.plan.Unschedulable[q.Key()] = map[string]string{"": "planning stopped before placing the pod"}
 		}
 	}
+	p.consolidate()
 	p.finish()
 	return p.plan, p.work
 }
