@@ -20,6 +20,7 @@ import (
 // rules (QueuePolicy), and the queue as each rule's target. It returns
 // the result as DescribeQueue would.
 func EnsureQueue(ctx context.Context, sq SQSAdminAPI, eb EventBridgeAPI, spec Spec) (State, error) {
+	sq, eb = throttleTolerant(sq, eb)
 	spec = spec.WithDefaults()
 	if err := spec.Validate(); err != nil {
 		return State{}, fmt.Errorf("interruption queue: %w", err)
@@ -89,6 +90,7 @@ func createQueue(ctx context.Context, sq SQSAdminAPI, name string) (string, erro
 // rules whether or not they exist; an error wrapping ErrNotFound when the
 // queue does not exist.
 func DescribeQueue(ctx context.Context, sq SQSAdminAPI, eb EventBridgeAPI, spec Spec) (State, error) {
+	sq, eb = throttleTolerant(sq, eb)
 	spec = spec.WithDefaults()
 	if err := spec.Validate(); err != nil {
 		return State{}, fmt.Errorf("interruption queue: %w", err)
@@ -128,6 +130,7 @@ func DescribeQueue(ctx context.Context, sq SQSAdminAPI, eb EventBridgeAPI, spec 
 // is skipped, so it may be run again after a partial failure. A rule that
 // has other targets is left (an error says so).
 func DeleteQueue(ctx context.Context, sq SQSAdminAPI, eb EventBridgeAPI, spec Spec) error {
+	sq, eb = throttleTolerant(sq, eb)
 	spec = spec.WithDefaults()
 	if err := spec.Validate(); err != nil {
 		return fmt.Errorf("interruption queue: %w", err)

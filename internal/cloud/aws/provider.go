@@ -174,32 +174,50 @@ func (p *Provider) buildClients(ctx context.Context, deps Deps) error {
 	return nil
 }
 
-// call runs one API call under the per-call timeout. When the SDK's
-// retryer gave up on throttling, it waits (jittered, exponential, honouring
-// ctx) and tries again, up to Retry.ThrottleRetries times. The error is
+// call runs one API call under the per-call timeout, through
+// RetryThrottled with the provider's retry policy and clock. The error is
 // classified (see classify) but not wrapped: callers name the operation.
 func call[T any](ctx context.Context, p *Provider, op string, f func(context.Context) (T, error)) (T, error) {
+	return RetryThrottled(ctx, p.cfg.Retry, p.clock, p.log, op, func(ctx context.Context) (T, error) {
+		cctx, cancel := context.WithTimeout(ctx, p.cfg.CallTimeout)
+		defer cancel()
+		return f(cctx)
+	})
+}
+
+// RetryThrottled runs f, an AWS call made through an SDK client with its
+// own retryer. When that retryer gave up on throttling, it waits (jittered,
+// exponential from r.ThrottleBackoff, honouring ctx, on clk) and tries
+// again, up to r.ThrottleRetries times; r is taken as it is (default it
+// with Config.WithDefaults; DefaultRetry is the default policy). The
+// error is classified (errors.Is(err, cloud.ErrThrottled) and the other
+// kinds hold; errors.As still finds the SDK's types) but not wrapped:
+// callers name the operation. Calls made outside a [Provider] (the
+// interruption queue's setup) use it so that one throttling policy holds
+// for every kelp call.
+func RetryThrottled[T any](ctx context.Context, r RetryConfig, clk clock.Clock, log *slog.Logger, op string, f func(context.Context) (T, error)) (T, error) {
 	var zero T
 	for round := 0; ; round++ {
-		cctx, cancel := context.WithTimeout(ctx, p.cfg.CallTimeout)
-		out, err := f(cctx)
-		cancel()
+		out, err := f(ctx)
 		if err == nil {
 			return out, nil
 		}
 		err = classify(err)
-		if !errors.Is(err, cloud.ErrThrottled) || round >= p.cfg.Retry.ThrottleRetries {
+		if !errors.Is(err, cloud.ErrThrottled) || round >= r.ThrottleRetries {
 			return zero, err
 		}
-		d := backoff(p.cfg.Retry.ThrottleBackoff, round)
-		p.log.Warn("aws call throttled after the sdk's retries; backing off", "op", op, "round", round+1, "delay", d)
+		d := backoff(r.ThrottleBackoff, round)
+		log.Warn("aws call throttled after the sdk's retries; backing off", "op", op, "round", round+1, "delay", d)
 		select {
 		case <-ctx.Done():
 			return zero, err
-		case <-p.clock.After(d):
+		case <-clk.After(d):
 		}
 	}
 }
+
+// DefaultRetry is kelp's default retry policy, every field set.
+func DefaultRetry() RetryConfig { return Config{}.WithDefaults().Retry }
 
 // maxThrottleBackoff caps one wait of kelp's own backoff.
 const maxThrottleBackoff = 2 * time.Minute
