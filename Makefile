@@ -28,6 +28,7 @@ lint:
 # Unit and integration tests together: integration packages share one
 # control plane per test binary and take turns (internal/testenv).
 test: lint controlplane
+	hack/test-deps.sh
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) fuzz
 
