@@ -48,13 +48,13 @@ same instances.`,
 	f := cmd.Flags()
 	f.StringVar(&o.dir, "dir", ".kelp", "directory holding local clusters")
 	f.StringVar(&o.name, "name", "local", "cluster name: the directory under --dir and the name used in tags and token groups")
-	f.StringVar(&o.binDir, "controlplane-dir", "", "directory of the control-plane binaries (default $"+controlplane.BinDirEnv+" or the `make controlplane` cache)")
+	f.StringVar(&o.binDir, "controlplane-dir", "", "directory of the control-plane binaries (default $"+controlplane.BinDirEnv+" or the cache that make controlplane fills)")
 	f.DurationVar(&o.timeout, "start-timeout", 2*time.Minute, "how long to wait for the control plane to be ready")
 	f.StringVar(&o.poolsFile, "pools", "", "pools file to reconcile at start (default: examples/cluster.yaml, built in)")
 	f.StringVar(&o.faultsFile, "faults", "", "local cloud faults file (YAML); flags below override it")
 	o.faults.AddFlags(f, "cloud-")
 	o.controller.add(f, "")
-	f.BoolVar(&o.noController, "no-controller", false, "leave the kelp controller out: run `kelp controller` against the cluster yourself (its command line is printed)")
+	f.BoolVar(&o.noController, "no-controller", false, "leave the kelp controller out: run 'kelp controller' against the cluster yourself (its command line is printed)")
 	return cmd
 }
 

@@ -315,3 +315,39 @@ func TestGroupTagsAndPropagation(t *testing.T) {
 		Tags: []ec2types.Tag{{Key: aws.String("k"), Value: aws.String("v")}}})
 	wantCode(t, err, codeInvalidInstanceIDNotFound)
 }
+
+// TestDescribedTemplateHasIDAndName: a group created with the template's
+// name (or id) is described with both, as Auto Scaling does, in the
+// group, its mixed instances policy and its overrides.
+func TestDescribedTemplateHasIDAndName(t *testing.T) {
+	e := newEnv(t)
+	lt := e.createTemplate("by-name", "m5.large", ImageLocalNode)
+	_, err := e.as.CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{AutoScalingGroupName: aws.String("plain"),
+		LaunchTemplate: &astypes.LaunchTemplateSpecification{LaunchTemplateName: aws.String("by-name")},
+		MinSize:        aws.Int32(0), MaxSize: aws.Int32(1), AvailabilityZones: []string{"us-east-1a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.as.CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{AutoScalingGroupName: aws.String("mixed"),
+		MixedInstancesPolicy: &astypes.MixedInstancesPolicy{LaunchTemplate: &astypes.LaunchTemplate{
+			LaunchTemplateSpecification: &astypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(lt)},
+			Overrides: []astypes.LaunchTemplateOverrides{{InstanceType: aws.String("m5.large"),
+				LaunchTemplateSpecification: &astypes.LaunchTemplateSpecification{LaunchTemplateName: aws.String("by-name")}}}}},
+		MinSize: aws.Int32(0), MaxSize: aws.Int32(1), AvailabilityZones: []string{"us-east-1a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(where string, s *astypes.LaunchTemplateSpecification) {
+		t.Helper()
+		if s == nil || aws.ToString(s.LaunchTemplateId) != lt || aws.ToString(s.LaunchTemplateName) != "by-name" {
+			t.Errorf("%s: described as %+v, want id %s and name by-name", where, s, lt)
+		}
+	}
+	check("plain group", e.group("plain").LaunchTemplate)
+	m := e.group("mixed").MixedInstancesPolicy
+	if m == nil || m.LaunchTemplate == nil || len(m.LaunchTemplate.Overrides) != 1 {
+		t.Fatalf("mixed group described as %+v", m)
+	}
+	check("mixed policy", m.LaunchTemplate.LaunchTemplateSpecification)
+	check("override", m.LaunchTemplate.Overrides[0].LaunchTemplateSpecification)
+}

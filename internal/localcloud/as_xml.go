@@ -1,6 +1,7 @@
 package localcloud
 
 import (
+	"slices"
 	"time"
 )
 
@@ -127,7 +128,7 @@ func (g *group) tagDescriptions() members[tagDescription] {
 // groupXML renders g with its instances (Pending, InService, Terminating).
 // c.mu must be held.
 func (c *Cloud) groupXML(g *group) groupXML {
-	x := groupXML{Name: g.Name, ARN: g.ARN, LaunchTemplate: g.Template, MinSize: g.Min, MaxSize: g.Max,
+	x := groupXML{Name: g.Name, ARN: g.ARN, LaunchTemplate: c.describedSpec(g.Template), MinSize: g.Min, MaxSize: g.Max,
 		DesiredCapacity: g.Desired, DefaultCooldown: g.DefaultCooldown, AvailabilityZones: members[string](g.Zones),
 		LoadBalancerNames: members[string]{}, TargetGroupARNs: members[string]{}, HealthCheckType: g.HealthCheckType,
 		HealthCheckGracePeriod: g.HealthCheckGracePeriod, Instances: members[groupInstXML]{},
@@ -139,8 +140,11 @@ func (c *Cloud) groupXML(g *group) groupXML {
 		TrafficSources: members[string]{}}
 	if g.Mixed != nil {
 		m := &mixedXML{Distribution: g.Mixed.Distribution}
-		m.LaunchTemplate.Spec = g.Mixed.Template
-		m.LaunchTemplate.Overrides = members[override](g.Mixed.Overrides)
+		m.LaunchTemplate.Spec = *c.describedSpec(&g.Mixed.Template)
+		m.LaunchTemplate.Overrides = members[override](slices.Clone(g.Mixed.Overrides))
+		for i, o := range m.LaunchTemplate.Overrides {
+			m.LaunchTemplate.Overrides[i].Template = c.describedSpec(o.Template)
+		}
 		x.MixedInstancesPolicy = m
 	}
 	if len(g.Subnets) > 0 {
@@ -152,6 +156,20 @@ func (c *Cloud) groupXML(g *group) groupXML {
 			LaunchTemplate: ptr(inst.Template), ProtectedFromScaleIn: inst.ProtectedFromScaleIn})
 	}
 	return x
+}
+
+// describedSpec is spec as Auto Scaling describes it: with the template's
+// id and name both, whichever of them the request gave (a copy; nil for
+// nil). c.mu must be held.
+func (c *Cloud) describedSpec(spec *templateSpec) *templateSpec {
+	if spec == nil {
+		return nil
+	}
+	out := *spec
+	if t, err := c.findTemplate(spec.ID, spec.Name); err == nil {
+		out.ID, out.Name = t.ID, t.Name
+	}
+	return &out
 }
 
 func joinComma(s []string) string {

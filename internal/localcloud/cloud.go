@@ -26,6 +26,12 @@ type Options struct {
 	Dir string
 	// Region is the simulated region; default DefaultRegion.
 	Region string
+	// AddressBlock picks the instances' addresses, so that local clouds on
+	// one machine do not hand out the same ones: zone i of block b has
+	// subnet 127.(3b+i+1).0.0/16. 0 to AddressBlocks-1; default 0.
+	// Instances keep their addresses across restarts, so a Dir keeps its
+	// block.
+	AddressBlock int
 	// Runtime boots and stops instances; default NopRuntime.
 	Runtime Runtime
 	// Faults to simulate; default none.
@@ -89,7 +95,7 @@ func Open(opts Options) (*Cloud, error) {
 	if opts.Region == "" {
 		opts.Region = DefaultRegion
 	}
-	reg, err := newRegion(opts.Region)
+	reg, err := newRegion(opts.Region, opts.AddressBlock)
 	if err != nil {
 		return nil, fmt.Errorf("open local cloud: %w", err)
 	}

@@ -138,7 +138,8 @@
 // Instances get ids i-<17 hex digits>, private IPv4 addresses from one /16
 // subnet per Availability Zone inside 127.0.0.0/8 (127.1.0.0/16 for the
 // first zone, 127.2.0.0/16 for the second, ...; never 127.0.0.0/16, which the
-// control plane uses) and private DNS names as EC2 forms them
+// control plane uses; Options.AddressBlock moves them up, so that two local
+// clouds on one machine never share an address) and private DNS names as EC2 forms them
 // (ip-127-1-0-4.ec2.internal in us-east-1, ip-127-1-0-4.<region>.compute.internal
 // elsewhere).
 //

@@ -459,3 +459,25 @@ func TestTerminatedInstancesAreForgotten(t *testing.T) {
 		return apiCode(t, err) == codeInvalidInstanceIDNotFound
 	})
 }
+
+// TestAddressBlockMovesSubnets: Options.AddressBlock moves the zones'
+// subnets (and so the instances' addresses and DNS names) up by three /16
+// per block; a block out of range is refused when the cloud opens.
+func TestAddressBlockMovesSubnets(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.AddressBlock = 2 })
+	lt := e.createTemplate("base", "m5.large", ImageLocalNode)
+	e.createGroup("g", lt, 0, 3, 3)
+	subnets := map[string]netip.Prefix{"us-east-1a": netip.MustParsePrefix("127.7.0.0/16"),
+		"us-east-1b": netip.MustParsePrefix("127.8.0.0/16"), "us-east-1c": netip.MustParsePrefix("127.9.0.0/16")}
+	for _, ai := range e.waitSettled("g", 3) {
+		i := e.instance(aws.ToString(ai.InstanceId))
+		ip := netip.MustParseAddr(aws.ToString(i.PrivateIpAddress))
+		if az := aws.ToString(i.Placement.AvailabilityZone); !subnets[az].Contains(ip) {
+			t.Errorf("%s: ip %s not in %s's subnet %s of block 2", aws.ToString(i.InstanceId), ip, az, subnets[az])
+		}
+	}
+	for _, block := range []int{-1, AddressBlocks} {
+		_, err := Open(Options{Dir: t.TempDir(), AddressBlock: block})
+		testenv.ErrorContains(t, err, fmt.Sprintf("address block %d", block), "want 0 to 83")
+	}
+}

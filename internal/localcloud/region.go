@@ -72,12 +72,20 @@ type region struct {
 
 var regionPattern = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]+$`)
 
+// AddressBlocks is the number of address blocks (Options.AddressBlock):
+// three /16 subnets each, from 127.1.0.0 up to 127.252.255.255.
+const AddressBlocks = 84
+
 // newRegion builds the fixed layout of a region: zones <region>a, b and c
-// with subnets 127.1.0.0/16, 127.2.0.0/16 and 127.3.0.0/16, ids derived
-// from the names so that they are the same on every start.
-func newRegion(name string) (region, error) {
+// with subnets 127.1.0.0/16, 127.2.0.0/16 and 127.3.0.0/16 in address
+// block 0 (127.4, .5 and .6 in block 1, ...), ids derived from the names
+// so that they are the same on every start.
+func newRegion(name string, block int) (region, error) {
 	if !regionPattern.MatchString(name) {
 		return region{}, fmt.Errorf("region %q: want a name like us-east-1", name)
+	}
+	if block < 0 || block >= AddressBlocks {
+		return region{}, fmt.Errorf("address block %d: want 0 to %d", block, AddressBlocks-1)
 	}
 	r := region{Name: name, VPCID: "vpc-" + stableHex(name+"/vpc"), PeerVPCID: "vpc-" + stableHex(name+"/peer-vpc"),
 		VPCCIDR: "127.0.0.0/8", DNSSuffix: name + ".compute.internal"}
@@ -91,7 +99,7 @@ func newRegion(name string) (region, error) {
 			ID:           fmt.Sprintf("%s-az%d", zoneIDPrefix(name), i+1),
 			SubnetID:     "subnet-" + stableHex(az+"/subnet"),
 			PeerSubnetID: "subnet-" + stableHex(az+"/peer-subnet"),
-			CIDR:         netip.PrefixFrom(netip.AddrFrom4([4]byte{127, byte(i + 1), 0, 0}), 16),
+			CIDR:         netip.PrefixFrom(netip.AddrFrom4([4]byte{127, byte(3*block + i + 1), 0, 0}), 16),
 		})
 	}
 	return r, nil

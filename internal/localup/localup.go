@@ -62,6 +62,9 @@ type Config struct {
 	// NoInterruptionQueue leaves the interruption queue out: the
 	// controller finds departing instances by polling the groups only.
 	NoInterruptionQueue bool
+	// AddressLockDir is where the local clusters of one machine claim their
+	// instance addresses; default DefaultAddressLockDir.
+	AddressLockDir string
 	// UnsafeNoFsync runs etcd without fsync (tests only).
 	UnsafeNoFsync bool
 	Logger        *slog.Logger
@@ -74,6 +77,7 @@ type Cluster struct {
 	Cloud        *localcloud.Cloud
 	Runtime      *agentruntime.Runtime
 	server       *localcloud.Server
+	addresses    *addressLease
 
 	stopController context.CancelFunc
 	controllerDone chan struct{}
@@ -176,9 +180,18 @@ func (c *Cluster) startCloud(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Join(dir, "instances"), 0o700); err != nil {
 		return fmt.Errorf("create local cloud directory: %w", err)
 	}
+	lockDir := c.cfg.AddressLockDir
+	if lockDir == "" {
+		lockDir = DefaultAddressLockDir
+	}
+	lease, err := claimAddressBlock(dir, lockDir)
+	if err != nil {
+		return err
+	}
+	c.addresses = lease
 	c.Runtime = &agentruntime.Runtime{Dir: filepath.Join(dir, "instances"), Logger: c.cfg.Logger, Tuning: c.cfg.AgentTuning}
 	cloud, err := localcloud.Open(localcloud.Options{
-		Dir: dir, Runtime: c.Runtime, Faults: c.cfg.Faults, Logger: c.cfg.Logger,
+		Dir: dir, Runtime: c.Runtime, Faults: c.cfg.Faults, Logger: c.cfg.Logger, AddressBlock: lease.Block,
 		ReconcileInterval: c.cfg.CloudReconcileInterval,
 	})
 	if err != nil {
@@ -217,6 +230,7 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	if c.Cloud != nil {
 		errs = append(errs, c.Cloud.Close())
 	}
+	c.addresses.release()
 	if c.ControlPlane != nil {
 		errs = append(errs, c.ControlPlane.Stop(ctx))
 	}
