@@ -168,6 +168,35 @@ func (c *Cloud) queueLocked(rawURL string) (*sqsQueue, error) {
 	return q, c.expireLocked(q)
 }
 
+// queueRequest is a request addressed to one queue by its URL.
+type queueRequest interface{ queueURL() string }
+
+func (p sqsQueueInput) queueURL() string  { return p.QueueUrl }
+func (p sqsHandleInput) queueURL() string { return p.QueueUrl }
+func (p sqsSendInput) queueURL() string   { return p.QueueUrl }
+
+// onQueue opens every handler of a queue's request: it decodes the request,
+// validates it with check (nil: nothing to check) before taking any lock,
+// and runs f on the queue its URL names, with c.sqs.mu held.
+func onQueue[P queueRequest](c *Cloud, in *call, check func(P) *apiError, f func(q *sqsQueue, p P) (any, error)) (any, error) {
+	var p P
+	if err := in.decodeJSON(&p); err != nil {
+		return nil, err
+	}
+	if check != nil {
+		if aerr := check(p); aerr != nil {
+			return nil, aerr
+		}
+	}
+	c.sqs.mu.Lock()
+	defer c.sqs.mu.Unlock()
+	q, err := c.queueLocked(p.queueURL())
+	if err != nil {
+		return nil, err
+	}
+	return f(q, p)
+}
+
 // checkQueueAttributes validates attributes to set, naming the first bad one.
 func checkQueueAttributes(attrs map[string]string) *apiError {
 	for _, name := range slices.Sorted(maps.Keys(attrs)) {
@@ -268,16 +297,10 @@ type sqsQueueInput struct {
 }
 
 func (c *Cloud) sqsGetQueueAttributes(in *call) (any, error) {
-	var p sqsQueueInput
-	if err := in.decodeJSON(&p); err != nil {
-		return nil, err
-	}
-	c.sqs.mu.Lock()
-	defer c.sqs.mu.Unlock()
-	q, err := c.queueLocked(p.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
+	return onQueue(c, in, nil, c.getQueueAttributesLocked)
+}
+
+func (c *Cloud) getQueueAttributesLocked(q *sqsQueue, p sqsQueueInput) (any, error) {
 	all := c.queueAttributesLocked(q)
 	out := map[string]string{}
 	for _, name := range p.AttributeNames {
@@ -331,19 +354,11 @@ func (c *Cloud) queueAttributesLocked(q *sqsQueue) map[string]string {
 }
 
 func (c *Cloud) sqsSetQueueAttributes(in *call) (any, error) {
-	var p sqsQueueInput
-	if err := in.decodeJSON(&p); err != nil {
-		return nil, err
-	}
-	if aerr := checkQueueAttributes(p.Attributes); aerr != nil {
-		return nil, aerr
-	}
-	c.sqs.mu.Lock()
-	defer c.sqs.mu.Unlock()
-	q, err := c.queueLocked(p.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
+	check := func(p sqsQueueInput) *apiError { return checkQueueAttributes(p.Attributes) }
+	return onQueue(c, in, check, c.setQueueAttributesLocked)
+}
+
+func (c *Cloud) setQueueAttributesLocked(q *sqsQueue, p sqsQueueInput) (any, error) {
 	next := *q
 	next.Attributes = maps.Clone(q.Attributes)
 	maps.Copy(next.Attributes, p.Attributes)
@@ -356,16 +371,10 @@ func (c *Cloud) sqsSetQueueAttributes(in *call) (any, error) {
 }
 
 func (c *Cloud) sqsDeleteQueue(in *call) (any, error) {
-	var p sqsQueueInput
-	if err := in.decodeJSON(&p); err != nil {
-		return nil, err
-	}
-	c.sqs.mu.Lock()
-	defer c.sqs.mu.Unlock()
-	q, err := c.queueLocked(p.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
+	return onQueue(c, in, nil, c.deleteQueueLocked)
+}
+
+func (c *Cloud) deleteQueueLocked(q *sqsQueue, _ sqsQueueInput) (any, error) {
 	if err := c.sqsPersist(func(w *sqsWriter) error { return w.deleteQueue(q) }); err != nil {
 		return nil, err
 	}
@@ -413,16 +422,10 @@ func (c *Cloud) sqsListQueues(in *call) (any, error) {
 }
 
 func (c *Cloud) sqsPurgeQueue(in *call) (any, error) {
-	var p sqsQueueInput
-	if err := in.decodeJSON(&p); err != nil {
-		return nil, err
-	}
-	c.sqs.mu.Lock()
-	defer c.sqs.mu.Unlock()
-	q, err := c.queueLocked(p.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
+	return onQueue(c, in, nil, c.purgeQueueLocked)
+}
+
+func (c *Cloud) purgeQueueLocked(q *sqsQueue, _ sqsQueueInput) (any, error) {
 	msgs := q.msgs
 	if err := c.sqsPersist(func(w *sqsWriter) error { return w.deleteMessages(q, msgs...) }); err != nil {
 		return nil, err

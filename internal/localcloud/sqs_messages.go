@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strconv"
@@ -119,19 +120,10 @@ func checkSendExtras(p sqsSendInput) *apiError {
 }
 
 func (c *Cloud) sqsSendMessage(in *call) (any, error) {
-	var p sqsSendInput
-	if err := in.decodeJSON(&p); err != nil {
-		return nil, err
-	}
-	if aerr := checkSendExtras(p); aerr != nil {
-		return nil, aerr
-	}
-	c.sqs.mu.Lock()
-	defer c.sqs.mu.Unlock()
-	q, err := c.queueLocked(p.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
+	return onQueue(c, in, checkSendExtras, c.sendMessageLocked)
+}
+
+func (c *Cloud) sendMessageLocked(q *sqsQueue, p sqsSendInput) (any, error) {
 	seq := q.Seq
 	m, aerr := c.newMessageLocked(q, p.MessageBody, p.DelaySeconds)
 	if aerr != nil {
@@ -186,30 +178,47 @@ func checkBatchIDs(ids []string) *apiError {
 	return nil
 }
 
-func (c *Cloud) sqsSendMessageBatch(in *call) (any, error) {
-	var p struct {
-		QueueUrl string //nolint:revive // the wire name
-		Entries  []struct {
-			Id string //nolint:revive // the wire name
-			sqsSendInput
-		}
+// sqsBatchInput is a batch action's request: entries of E, each with its
+// batch id.
+type sqsBatchInput[E any] struct {
+	QueueUrl string //nolint:revive // the wire name
+	Entries  []sqsBatchEntry[E]
+}
+
+type sqsBatchEntry[E any] struct {
+	Id      string //nolint:revive // the wire name
+	Request E      `json:"-"`
+}
+
+// UnmarshalJSON reads an entry's id and its request's fields side by side,
+// as SQS sends them.
+func (e *sqsBatchEntry[E]) UnmarshalJSON(data []byte) error {
+	var id struct {
+		Id string //nolint:revive // the wire name
 	}
-	if err := in.decodeJSON(&p); err != nil {
-		return nil, err
+	if err := json.Unmarshal(data, &id); err != nil {
+		return err
 	}
+	e.Id = id.Id
+	return json.Unmarshal(data, &e.Request)
+}
+
+func (p sqsBatchInput[E]) queueURL() string { return p.QueueUrl }
+
+// checkBatch checks the batch's ids.
+func checkBatch[E any](p sqsBatchInput[E]) *apiError {
 	ids := make([]string, len(p.Entries))
 	for i, e := range p.Entries {
 		ids[i] = e.Id
 	}
-	if aerr := checkBatchIDs(ids); aerr != nil {
-		return nil, aerr
-	}
-	c.sqs.mu.Lock()
-	defer c.sqs.mu.Unlock()
-	q, err := c.queueLocked(p.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
+	return checkBatchIDs(ids)
+}
+
+func (c *Cloud) sqsSendMessageBatch(in *call) (any, error) {
+	return onQueue(c, in, checkBatch[sqsSendInput], c.sendMessageBatchLocked)
+}
+
+func (c *Cloud) sendMessageBatchLocked(q *sqsQueue, p sqsBatchInput[sqsSendInput]) (any, error) {
 	type sent struct {
 		Id string //nolint:revive // the wire name
 		sqsSendOutput
@@ -222,10 +231,10 @@ func (c *Cloud) sqsSendMessageBatch(in *call) (any, error) {
 	seq := q.Seq
 	var msgs []*sqsMessage
 	for _, e := range p.Entries {
-		aerr := checkSendExtras(e.sqsSendInput)
+		aerr := checkSendExtras(e.Request)
 		var m *sqsMessage
 		if aerr == nil {
-			m, aerr = c.newMessageLocked(q, e.MessageBody, e.DelaySeconds)
+			m, aerr = c.newMessageLocked(q, e.Request.MessageBody, e.Request.DelaySeconds)
 		}
 		if aerr != nil {
 			out.Failed = append(out.Failed, batchFailure(e.Id, aerr))

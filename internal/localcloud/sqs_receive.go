@@ -187,20 +187,12 @@ func (c *Cloud) deleteLocked(q *sqsQueue, handle string) error {
 }
 
 func (c *Cloud) sqsDeleteMessage(in *call) (any, error) {
-	var p sqsHandleInput
-	if err := in.decodeJSON(&p); err != nil {
-		return nil, err
-	}
-	c.sqs.mu.Lock()
-	defer c.sqs.mu.Unlock()
-	q, err := c.queueLocked(p.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.deleteLocked(q, p.ReceiptHandle); err != nil {
-		return nil, err
-	}
-	return struct{}{}, nil
+	return onQueue(c, in, nil, func(q *sqsQueue, p sqsHandleInput) (any, error) {
+		if err := c.deleteLocked(q, p.ReceiptHandle); err != nil {
+			return nil, err
+		}
+		return struct{}{}, nil
+	})
 }
 
 // changeVisibilityLocked makes an in-flight message visible again after
@@ -236,47 +228,24 @@ func (c *Cloud) changeVisibilityLocked(q *sqsQueue, handle string, timeout *int6
 }
 
 func (c *Cloud) sqsChangeMessageVisibility(in *call) (any, error) {
-	var p sqsHandleInput
-	if err := in.decodeJSON(&p); err != nil {
-		return nil, err
-	}
-	c.sqs.mu.Lock()
-	defer c.sqs.mu.Unlock()
-	q, err := c.queueLocked(p.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.changeVisibilityLocked(q, p.ReceiptHandle, p.VisibilityTimeout); err != nil {
-		return nil, err
-	}
-	return struct{}{}, nil
+	return onQueue(c, in, nil, func(q *sqsQueue, p sqsHandleInput) (any, error) {
+		if err := c.changeVisibilityLocked(q, p.ReceiptHandle, p.VisibilityTimeout); err != nil {
+			return nil, err
+		}
+		return struct{}{}, nil
+	})
 }
 
 // batchByHandle runs one handle action per entry of a batch.
 func (c *Cloud) batchByHandle(in *call, each func(q *sqsQueue, e sqsHandleInput) error) (any, error) {
-	var p struct {
-		QueueUrl string //nolint:revive // the wire name
-		Entries  []struct {
-			Id string //nolint:revive // the wire name
-			sqsHandleInput
-		}
-	}
-	if err := in.decodeJSON(&p); err != nil {
-		return nil, err
-	}
-	ids := make([]string, len(p.Entries))
-	for i, e := range p.Entries {
-		ids[i] = e.Id
-	}
-	if aerr := checkBatchIDs(ids); aerr != nil {
-		return nil, aerr
-	}
-	c.sqs.mu.Lock()
-	defer c.sqs.mu.Unlock()
-	q, err := c.queueLocked(p.QueueUrl)
-	if err != nil {
-		return nil, err
-	}
+	return onQueue(c, in, checkBatch[sqsHandleInput], func(q *sqsQueue, p sqsBatchInput[sqsHandleInput]) (any, error) {
+		return batchEach(q, p, each)
+	})
+}
+
+// batchEach runs each on every entry, collecting the entries that fail
+// with a client error; any other error fails the whole batch.
+func batchEach(q *sqsQueue, p sqsBatchInput[sqsHandleInput], each func(q *sqsQueue, e sqsHandleInput) error) (any, error) {
 	type ok struct {
 		Id string //nolint:revive // the wire name
 	}
@@ -285,7 +254,7 @@ func (c *Cloud) batchByHandle(in *call, each func(q *sqsQueue, e sqsHandleInput)
 		Failed     []sqsBatchError
 	}{[]ok{}, []sqsBatchError{}}
 	for _, e := range p.Entries {
-		err := each(q, e.sqsHandleInput)
+		err := each(q, e.Request)
 		if aerr, isAPI := err.(*apiError); isAPI && aerr.Status < 500 {
 			out.Failed = append(out.Failed, batchFailure(e.Id, aerr))
 			continue
