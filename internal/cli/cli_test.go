@@ -84,7 +84,7 @@ func TestTokenCommandErrors(t *testing.T) {
 
 func TestUserdataRender(t *testing.T) {
 	env := testenv.Get(t)
-	out, stderr, err := kelp(t, "userdata", "render", "--profile", "local", "--pool", "cli", "--cluster-name", "kelp-test",
+	out, stderr, err := kelp(t, "userdata", "render", "--userdata-profile", "local", "--pool", "cli", "--cluster-name", "kelp-test",
 		"--label", "team=blue", "--taint", "dedicated=gpu:NoSchedule")
 	if err != nil {
 		t.Fatal(err)

@@ -27,11 +27,15 @@ approve|deny'. kelp's approver does this automatically, with cloud checks.`,
 }
 
 func newCSRListCommand(kf *kubeFlags) *cobra.Command {
-	return &cobra.Command{
+	var out outputFlag
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List CSRs with requestor, signer, node name, age and condition",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := out.check(); err != nil {
+				return err
+			}
 			client, err := kf.client()
 			if err != nil {
 				return err
@@ -40,18 +44,26 @@ func newCSRListCommand(kf *kubeFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 3, ' ', 0)
-			fmt.Fprintln(w, "NAME\tAGE\tSIGNER\tREQUESTOR\tNODE\tCONDITION")
-			for _, c := range csrs {
-				node := c.NodeName
-				if node == "" {
-					node = "<none>"
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, duration.HumanDuration(c.Age), c.Signer, c.Requestor, node, c.Condition)
+			views := make([]csrView, len(csrs))
+			for i, c := range csrs {
+				views[i] = newCSRView(c)
 			}
-			return w.Flush()
+			return out.print(cmd.OutOrStdout(), views, func() error {
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 3, ' ', 0)
+				fmt.Fprintln(w, "NAME\tAGE\tSIGNER\tREQUESTOR\tNODE\tCONDITION")
+				for _, c := range csrs {
+					node := c.NodeName
+					if node == "" {
+						node = "<none>"
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, duration.HumanDuration(c.Age), c.Signer, c.Requestor, node, c.Condition)
+				}
+				return w.Flush()
+			})
 		},
 	}
+	out.add(cmd)
+	return cmd
 }
 
 // pendingNames returns the names of every pending CSR.

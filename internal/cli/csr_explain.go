@@ -21,6 +21,7 @@ func newCSRExplainCommand(kf *kubeFlags) *cobra.Command {
 	var af awsFlags
 	var pf policyFlags
 	var ngf nodeGroupFlags
+	var out outputFlag
 	cmd := &cobra.Command{
 		Use:   "explain NAME --cluster-name CLUSTER",
 		Short: "Show every check of kelp's approval policy for one CSR, with pass or fail",
@@ -29,6 +30,9 @@ Node, kelp's approval record) and prints the verdict and each check. It
 changes nothing.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := out.check(); err != nil {
+				return err
+			}
 			if af.cluster == "" {
 				return errors.New("--cluster-name is required (or set KELP_CLUSTER_NAME)")
 			}
@@ -51,9 +55,9 @@ changes nothing.`,
 			if err != nil {
 				return err
 			}
-			if approver.ConditionOf(csr) != approver.Pending {
+			condition := approver.ConditionOf(csr)
+			if condition != approver.Pending {
 				// Show what the policy says now, as if the CSR were new.
-				fmt.Fprintf(cmd.OutOrStdout(), "(already %s: re-evaluating as if pending, with today's facts)\n", approver.ConditionOf(csr))
 				csr = csr.DeepCopy()
 				csr.Status = certificatesv1.CertificateSigningRequestStatus{}
 			}
@@ -61,10 +65,17 @@ changes nothing.`,
 			if err != nil {
 				return err
 			}
-			printVerdict(cmd, csr, approver.Decide(facts))
-			return nil
+			v := approver.Decide(facts)
+			return out.print(cmd.OutOrStdout(), newVerdictView(csr, condition, v), func() error {
+				if condition != approver.Pending {
+					fmt.Fprintf(cmd.OutOrStdout(), "(already %s: re-evaluating as if pending, with today's facts)\n", condition)
+				}
+				printVerdict(cmd, csr, v)
+				return nil
+			})
 		},
 	}
+	out.add(cmd)
 	af.add(cmd)
 	pf.add(cmd.Flags())
 	ngf.add(cmd.Flags())
@@ -102,6 +113,36 @@ func apiSources(ctx context.Context, client kubernetes.Interface, provider appro
 		Cloud:  provider,
 		Record: &approver.ApprovalRecord{Client: client},
 	}
+}
+
+// verdictView is `csr explain -o json|yaml`: the verdict and each check.
+type verdictView struct {
+	CSR        string      `json:"csr"`
+	Signer     string      `json:"signerName"`
+	Condition  string      `json:"condition"`
+	Kind       string      `json:"kind"`
+	Action     string      `json:"action"`
+	Reason     string      `json:"reason"`
+	Message    string      `json:"message"`
+	NodeName   string      `json:"nodeName,omitempty"`
+	InstanceID string      `json:"instanceID,omitempty"`
+	Checks     []checkView `json:"checks"`
+}
+
+type checkView struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	Detail string `json:"detail"`
+}
+
+func newVerdictView(csr *certificatesv1.CertificateSigningRequest, condition approver.Condition, v approver.Verdict) verdictView {
+	out := verdictView{CSR: csr.Name, Signer: csr.Spec.SignerName, Condition: string(condition), Kind: fmt.Sprint(v.Kind),
+		Action: fmt.Sprint(v.Action), Reason: v.Reason, Message: v.Message, NodeName: v.NodeName, InstanceID: v.InstanceID, Checks: []checkView{}}
+	for _, c := range v.Checks {
+		out.Checks = append(out.Checks, checkView{Name: c.Name, Status: fmt.Sprint(c.Status), Reason: c.Reason, Detail: c.Detail})
+	}
+	return out
 }
 
 // printVerdict prints v: the verdict, its reason and message, then each

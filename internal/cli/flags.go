@@ -4,7 +4,10 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kelp-dev/kelp/internal/userdata"
 )
 
 // parseLabels parses repeated --label key=value flags.
@@ -41,3 +44,25 @@ func parseTaints(flags []string) ([]corev1.Taint, error) {
 	}
 	return taints, nil
 }
+
+// addUserdataProfileFlag is --userdata-profile, the node layout the
+// user-data targets (kubeadm, openshift-3.11, local). It is not --profile:
+// that is the AWS credentials profile, as AWS users read it.
+func addUserdataProfileFlag(f *pflag.FlagSet, profile *string) {
+	f.StringVar(profile, "userdata-profile", string(userdata.ProfileKubeadm), "user-data layout: kubeadm, openshift-3.11 or local")
+}
+
+// movedFlag keeps an old flag name as a hidden flag that fails with why,
+// so that a script written for the old meaning stops with a clear error
+// rather than doing something else.
+func movedFlag(f *pflag.FlagSet, name, shorthand, why string) {
+	f.VarP(movedValue(why), name, shorthand, why)
+	_ = f.MarkHidden(name)
+}
+
+// movedValue refuses every value with its message.
+type movedValue string
+
+func (m movedValue) String() string   { return "" }
+func (m movedValue) Set(string) error { return errors.New(string(m)) }
+func (m movedValue) Type() string     { return "string" }

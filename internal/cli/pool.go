@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -25,18 +27,27 @@ import (
 type awsFlags struct {
 	region   string
 	endpoint string
+	profile  string
 	cluster  string
 }
 
 func (a *awsFlags) add(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&a.region, "region", "", "AWS region (default from AWS_REGION or the shared config)")
 	cmd.PersistentFlags().StringVar(&a.endpoint, "endpoint", "", "AWS endpoint URL, e.g. the local cloud's (default AWS_ENDPOINT_URL)")
-	cmd.PersistentFlags().StringVar(&a.cluster, "cluster-name", os.Getenv("KELP_CLUSTER_NAME"), "cluster name: drives the cluster tag, discovery tags and token groups (default $KELP_CLUSTER_NAME)")
+	cmd.PersistentFlags().StringVar(&a.profile, "profile", "", "AWS shared config profile, as the AWS CLI's --profile (default $AWS_PROFILE)")
+	cmd.PersistentFlags().StringVar(&a.cluster, "cluster-name", os.Getenv(clusterNameEnv), "cluster name: drives the cluster tag, discovery tags and token groups (default $"+clusterNameEnv+")")
 }
+
+// clusterNameEnv names the cluster for every command that takes
+// --cluster-name; the env file of kelp up exports it.
+const clusterNameEnv = "KELP_CLUSTER_NAME"
 
 // config loads the SDK config through the AWS adapter's one loader.
 func (a *awsFlags) config(ctx context.Context) (sdkaws.Config, error) {
-	cfg, err := awscloud.LoadSDKConfig(ctx, awscloud.SDKOptions{Region: a.region, Endpoint: a.endpoint})
+	if slices.Contains(userdata.Profiles(), userdata.Profile(a.profile)) {
+		return sdkaws.Config{}, fmt.Errorf("--profile %s: --profile is the AWS credentials profile in kelp; the user-data layout is --userdata-profile %s", a.profile, a.profile)
+	}
+	cfg, err := awscloud.LoadSDKConfig(ctx, awscloud.SDKOptions{Region: a.region, Endpoint: a.endpoint, Profile: a.profile})
 	if err != nil {
 		return sdkaws.Config{}, fmt.Errorf("load AWS config: %w", err)
 	}
@@ -124,7 +135,7 @@ type poolCreateOptions struct {
 func newPoolCreateCommand(af *awsFlags, kf *kubeFlags) *cobra.Command {
 	var o poolCreateOptions
 	cmd := &cobra.Command{
-		Use:   "create NAME --image AMI --instance-types TYPE[,TYPE...]",
+		Use:   "create NAME --instance-types TYPE[,TYPE...] [--image AMI]",
 		Short: "Create a pool: a launch template with join user-data and a tagged Auto Scaling group",
 		Long: `create renders the pool's user-data (a bootstrap token bound to the pool, the
 cluster's API server and CA from your kubeconfig, labels and taints) unless
@@ -140,7 +151,7 @@ instance waits for kelp to drain its Node, or, with no kelp to answer, at most
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.spec.ImageID, "image", "", "AMI id")
+	f.StringVar(&o.spec.ImageID, "image", "", "AMI id, or resolve:ssm:PARAMETER as launch templates take it (default on a local cloud: its kelp-local-node image)")
 	f.StringSliceVar(&o.spec.InstanceTypes, "instance-types", nil, "instance types; more than one makes a mixed-instances group")
 	f.BoolVar(&o.spot, "spot", false, "launch spot instances (price-capacity-optimized across the types)")
 	f.StringSliceVar(&o.spec.Subnets, "subnets", nil, "subnet ids (default: the region's default subnets)")
@@ -155,7 +166,7 @@ instance waits for kelp to drain its Node, or, with no kelp to answer, at most
 	f.Int32Var(&o.spec.Metadata.HopLimit, "metadata-hop-limit", 1, "instance metadata PUT response hop limit, 1 to 64 (1 keeps IMDSv2 from pods)")
 	f.DurationVar(&o.heartbeat, "drain-heartbeat-timeout", pool.DefaultDrainHeartbeatTimeout, drainHeartbeatUsage)
 	f.StringVar(&o.userDataFile, "user-data-file", "", "use this user-data instead of rendering it")
-	f.StringVar(&o.ud.profile, "profile", string(userdata.ProfileKubeadm), "user-data profile: kubeadm, openshift-3.11 or local")
+	addUserdataProfileFlag(f, &o.ud.profile)
 	f.StringVar(&o.ud.registryAuthFile, "registry-auth", "", "docker config.json with registry credentials for the user-data")
 	f.StringVar(&o.ud.region, "openshift-region", "", "openshift-3.11 aws.conf zone or region")
 	return cmd
@@ -190,7 +201,9 @@ func runPoolCreate(cmd *cobra.Command, af *awsFlags, kf *kubeFlags, name string,
 		return fmt.Errorf("invalid pool: %w", err)
 	}
 	if spec.ImageID == "" {
-		return errors.New("invalid pool: --image is required")
+		if err := defaultLocalImage(cmd, af, &spec, &o); err != nil {
+			return err
+		}
 	}
 	var ud pool.UserData
 	if o.userDataFile != "" {
@@ -224,8 +237,32 @@ func runPoolCreate(cmd *cobra.Command, af *awsFlags, kf *kubeFlags, name string,
 	return nil
 }
 
+// defaultLocalImage fills in the image of a pool on kelp's local cloud:
+// its kelp-local-node image, and the local user-data layout unless one was
+// given. Elsewhere --image is required.
+func defaultLocalImage(cmd *cobra.Command, af *awsFlags, spec *pool.Spec, o *poolCreateOptions) error {
+	cfg, err := af.config(cmd.Context())
+	if err != nil {
+		return err
+	}
+	id, err := awscloud.FindOwnImage(cmd.Context(), cfg, awscloud.LocalNodeImage)
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		return errors.New("invalid pool: --image is required (an AMI id, or resolve:ssm:PARAMETER); only kelp's local cloud has a default")
+	}
+	spec.ImageID = id
+	if !cmd.Flags().Changed("userdata-profile") && o.userDataFile == "" {
+		o.ud.profile = string(userdata.ProfileLocal)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "no --image: using the local cloud's %s image %s, user-data layout %s\n", awscloud.LocalNodeImage, id, o.ud.profile)
+	return nil
+}
+
 func newPoolListCommand(af *awsFlags, kf *kubeFlags) *cobra.Command {
-	return &cobra.Command{
+	var out outputFlag
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List pools with desired, actual, min, max, Ready and outdated nodes, and their drain hooks",
 		Long: `list shows each pool's sizes, its Ready nodes, its drain hook and OUTDATED: the
@@ -235,6 +272,9 @@ rotation writes a new version for every rotation; those count as current).
 kelp pool roll NAME replaces them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := out.check(); err != nil {
+				return err
+			}
 			prov, err := af.provisioner(cmd.Context(), nil)
 			if err != nil {
 				return err
@@ -244,24 +284,42 @@ kelp pool roll NAME replaces them.`,
 				return err
 			}
 			ready, readyErr := readyNodesByPool(cmd.Context(), kf)
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 3, ' ', 0)
-			fmt.Fprintln(w, "NAME\tGROUP\tDESIRED\tINSTANCES\tMIN\tMAX\tREADY NODES\tOUTDATED\tCAPACITY\tDRAIN HOOK")
-			for _, p := range pools {
-				r := fmt.Sprint(ready[p.Name])
-				if readyErr != nil {
-					r = "?"
-				}
-				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%d\t%s\t%s\n", p.Name, p.GroupName, p.Desired, p.Instances, p.MinSize, p.MaxSize, r, len(p.Outdated), p.CapacityType, drainHookText(p.DrainHook))
-			}
-			if err := w.Flush(); err != nil {
-				return err
-			}
 			if readyErr != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "ready nodes unknown: %v\n", readyErr)
 			}
-			return nil
+			return out.print(cmd.OutOrStdout(), poolViews(pools, ready, readyErr == nil), func() error {
+				return printPoolTable(cmd.OutOrStdout(), pools, ready, readyErr == nil)
+			})
 		},
 	}
+	out.add(cmd)
+	return cmd
+}
+
+// poolViews are the pools with their Ready nodes when known.
+func poolViews(pools []pool.Pool, ready map[string]int, readyKnown bool) []poolView {
+	views := make([]poolView, len(pools))
+	for i, p := range pools {
+		views[i] = newPoolView(p)
+		if readyKnown {
+			n := ready[p.Name]
+			views[i].ReadyNodes = &n
+		}
+	}
+	return views
+}
+
+func printPoolTable(out io.Writer, pools []pool.Pool, ready map[string]int, readyKnown bool) error {
+	w := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
+	fmt.Fprintln(w, "NAME\tGROUP\tDESIRED\tINSTANCES\tMIN\tMAX\tREADY NODES\tOUTDATED\tCAPACITY\tDRAIN HOOK")
+	for _, p := range pools {
+		r := fmt.Sprint(ready[p.Name])
+		if !readyKnown {
+			r = "?"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%d\t%s\t%s\n", p.Name, p.GroupName, p.Desired, p.Instances, p.MinSize, p.MaxSize, r, len(p.Outdated), p.CapacityType, drainHookText(p.DrainHook))
+	}
+	return w.Flush()
 }
 
 // readyNodesByPool counts Ready nodes by their kelp.dev/pool label.

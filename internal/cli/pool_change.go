@@ -15,11 +15,15 @@ import (
 )
 
 func newPoolDescribeCommand(af *awsFlags) *cobra.Command {
-	return &cobra.Command{
+	var out outputFlag
+	cmd := &cobra.Command{
 		Use:   "describe NAME",
 		Short: "Show one pool",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := out.check(); err != nil {
+				return err
+			}
 			prov, err := af.provisioner(cmd.Context(), nil)
 			if err != nil {
 				return err
@@ -28,15 +32,19 @@ func newPoolDescribeCommand(af *awsFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			types := strings.Join(p.InstanceTypes, ", ")
-			if types == "" {
-				types = "(the launch template's)"
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Name:             %s\nGroup:            %s\nLaunch template:  %s\nInstance types:   %s\nCapacity type:    %s\nSize:             desired %d, instances %d, min %d, max %d\nDrain hook:       %s\n",
-				p.Name, p.GroupName, p.LaunchTemplate, types, p.CapacityType, p.Desired, p.Instances, p.MinSize, p.MaxSize, drainHookText(p.DrainHook))
-			return nil
+			return out.print(cmd.OutOrStdout(), newPoolView(p), func() error {
+				types := strings.Join(p.InstanceTypes, ", ")
+				if types == "" {
+					types = "(the launch template's)"
+				}
+				_, err := fmt.Fprintf(cmd.OutOrStdout(), "Name:             %s\nGroup:            %s\nLaunch template:  %s\nInstance types:   %s\nCapacity type:    %s\nSize:             desired %d, instances %d, min %d, max %d\nDrain hook:       %s\n",
+					p.Name, p.GroupName, p.LaunchTemplate, types, p.CapacityType, p.Desired, p.Instances, p.MinSize, p.MaxSize, drainHookText(p.DrainHook))
+				return err
+			})
 		},
 	}
+	out.add(cmd)
+	return cmd
 }
 
 func newPoolScaleCommand(af *awsFlags) *cobra.Command {

@@ -31,18 +31,23 @@ with the queue as target. See docs/aws.md, "Interruption queue".`,
 		Short: "Create the queue, its policy and its rules, or bring them back to what kelp wants (idempotent)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runInterruptionQueue(cmd, af, interruption.Spec{Name: args[0], HookName: hook}, interruption.EnsureQueue)
+			return runInterruptionQueue(cmd, af, interruption.Spec{Name: args[0], HookName: hook}, interruption.EnsureQueue, outputFlag{})
 		},
 	}
 	create.Flags().StringVar(&hook, "hook-name", "", "lifecycle hook whose terminate actions the queue receives (default kelp-drain, kelp's drain hook)")
+	var out outputFlag
 	show := &cobra.Command{
 		Use:   "show NAME",
 		Short: "Show the queue and whether each of its rules exists, is enabled and sends to it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runInterruptionQueue(cmd, af, interruption.Spec{Name: args[0]}, interruption.DescribeQueue)
+			if err := out.check(); err != nil {
+				return err
+			}
+			return runInterruptionQueue(cmd, af, interruption.Spec{Name: args[0]}, interruption.DescribeQueue, out)
 		},
 	}
+	out.add(show)
 	del := &cobra.Command{
 		Use:   "delete NAME",
 		Short: "Delete the queue's rules, then the queue",
@@ -79,7 +84,7 @@ func interruptionClients(ctx context.Context, af *awsFlags, spec interruption.Sp
 
 type queueAction func(context.Context, interruption.SQSAdminAPI, interruption.EventBridgeAPI, interruption.Spec) (interruption.State, error)
 
-func runInterruptionQueue(cmd *cobra.Command, af *awsFlags, spec interruption.Spec, act queueAction) error {
+func runInterruptionQueue(cmd *cobra.Command, af *awsFlags, spec interruption.Spec, act queueAction, out outputFlag) error {
 	sq, eb, err := interruptionClients(cmd.Context(), af, spec)
 	if err != nil {
 		return err
@@ -91,7 +96,37 @@ func runInterruptionQueue(cmd *cobra.Command, af *awsFlags, spec interruption.Sp
 	if err != nil {
 		return err
 	}
-	return printQueueState(cmd.OutOrStdout(), st)
+	return out.print(cmd.OutOrStdout(), newQueueView(st), func() error { return printQueueState(cmd.OutOrStdout(), st) })
+}
+
+// queueView is an interruption queue as `show -o json|yaml` prints it.
+type queueView struct {
+	URL        string            `json:"url"`
+	ARN        string            `json:"arn"`
+	Complete   bool              `json:"complete"`
+	Attributes map[string]string `json:"attributes"`
+	Rules      []queueRuleView   `json:"rules"`
+}
+
+type queueRuleView struct {
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	ARN      string `json:"arn,omitempty"`
+	State    string `json:"state"`
+	Targeted bool   `json:"targetsQueue"`
+	Pattern  string `json:"eventPattern"`
+}
+
+func newQueueView(st interruption.State) queueView {
+	v := queueView{URL: st.URL, ARN: st.ARN, Complete: st.Complete(), Attributes: st.Attributes, Rules: []queueRuleView{}}
+	for _, r := range st.Rules {
+		state := r.State
+		if r.ARN == "" {
+			state = "MISSING"
+		}
+		v.Rules = append(v.Rules, queueRuleView{Name: r.Name, Kind: r.Kind, ARN: r.ARN, State: state, Targeted: r.Targeted, Pattern: r.Pattern})
+	}
+	return v
 }
 
 func printQueueState(out io.Writer, st interruption.State) error {

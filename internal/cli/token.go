@@ -52,17 +52,22 @@ kelp's bootstrappers may create CSRs (and nothing else), and prints the token.`,
 		},
 	}
 	cmd.Flags().StringVar(&spec.Pool, "pool", "", "pool the token is bound to (a DNS label)")
+	_ = cmd.MarkFlagRequired("pool")
 	cmd.Flags().DurationVar(&spec.TTL, "ttl", 24*time.Hour, "how long the token authenticates")
 	cmd.Flags().StringVar(&spec.Description, "description", "", "free text stored with the token")
 	return cmd
 }
 
 func newTokenListCommand(kf *kubeFlags) *cobra.Command {
-	return &cobra.Command{
+	var out outputFlag
+	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List kelp's bootstrap tokens with pool, expiry and age",
+		Short: "List kelp's bootstrap tokens with pool, expiry and age (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := out.check(); err != nil {
+				return err
+			}
 			client, err := kf.client()
 			if err != nil {
 				return err
@@ -72,18 +77,26 @@ func newTokenListCommand(kf *kubeFlags) *cobra.Command {
 				return err
 			}
 			now := time.Now()
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 3, ' ', 0)
-			fmt.Fprintln(w, "ID\tPOOL\tEXPIRES\tAGE\tDESCRIPTION")
-			for _, t := range tokens {
-				expires := t.Expires.UTC().Format(time.RFC3339)
-				if t.Expired(now) {
-					expires += " (expired)"
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Pool, expires, duration.HumanDuration(now.Sub(t.Created)), t.Description)
+			views := make([]tokenView, len(tokens))
+			for i, t := range tokens {
+				views[i] = newTokenView(t, now)
 			}
-			return w.Flush()
+			return out.print(cmd.OutOrStdout(), views, func() error {
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 3, ' ', 0)
+				fmt.Fprintln(w, "ID\tPOOL\tEXPIRES\tAGE\tDESCRIPTION")
+				for _, t := range tokens {
+					expires := t.Expires.UTC().Format(time.RFC3339)
+					if t.Expired(now) {
+						expires += " (expired)"
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Pool, expires, duration.HumanDuration(now.Sub(t.Created)), t.Description)
+				}
+				return w.Flush()
+			})
 		},
 	}
+	out.add(cmd)
+	return cmd
 }
 
 func newTokenDeleteCommand(kf *kubeFlags) *cobra.Command {

@@ -34,20 +34,21 @@ func newUserdataCommand() *cobra.Command {
 	kf.add(cmd)
 	var o userdataOptions
 	render := &cobra.Command{
-		Use:   "render --pool POOL [--profile kubeadm|openshift-3.11|local]",
+		Use:   "render --pool POOL [--userdata-profile kubeadm|openshift-3.11|local]",
 		Short: "Render #cloud-config user-data with a bootstrap kubeconfig for the pool",
 		Long: `render writes a #cloud-config document carrying a bootstrap kubeconfig (the
 API server and CA of your kubeconfig's cluster, and a bootstrap token bound to
 the pool), optional registry credentials, and the pool's labels and taints.
 Without --token a new token is created for the pool. Documents over EC2's
-16 KiB limit are gzipped; write those with --output.`,
+16 KiB limit are gzipped; write those with --output-file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runUserdataRender(cmd, &kf, o) },
 	}
 	f := render.Flags()
-	f.StringVar(&o.profile, "profile", string(userdata.ProfileKubeadm), "layout: kubeadm, openshift-3.11 or local")
-	f.StringVar(&o.cluster, "cluster-name", "", "cluster name")
+	addUserdataProfileFlag(f, &o.profile)
+	f.StringVar(&o.cluster, "cluster-name", os.Getenv(clusterNameEnv), "cluster name (default $"+clusterNameEnv+")")
 	f.StringVar(&o.pool, "pool", "", "pool the node joins (a DNS label)")
+	_ = render.MarkFlagRequired("pool")
 	f.StringVar(&o.token, "token", "", "bootstrap token id.secret (default: create one for the pool)")
 	f.DurationVar(&o.tokenTTL, "token-ttl", 24*time.Hour, "lifetime of a created token")
 	f.StringVar(&o.server, "server", "", "API server URL nodes use (default: the kubeconfig's)")
@@ -56,8 +57,11 @@ Without --token a new token is created for the pool. Documents over EC2's
 	f.StringArrayVar(&o.labels, "label", nil, "node label key=value (repeatable)")
 	f.StringArrayVar(&o.taints, "taint", nil, "register-with taint key[=value]:Effect (repeatable)")
 	f.StringVar(&o.nodeConfigName, "node-config-name", "", "openshift-3.11 node group ConfigMap (default "+userdata.DefaultNodeConfigName+")")
-	f.StringVar(&o.region, "region", "", "openshift-3.11 aws.conf zone or region")
-	f.StringVarP(&o.output, "output", "o", "", "write to this file (0600) instead of stdout")
+	f.StringVar(&o.region, "openshift-region", "", "openshift-3.11 aws.conf zone or region")
+	f.StringVar(&o.output, "output-file", "", "write to this file (0600) instead of stdout")
+	movedFlag(f, "region", "", "--region is the AWS region in kelp; the openshift-3.11 aws.conf zone or region is --openshift-region")
+	movedFlag(f, "profile", "", "--profile is the AWS credentials profile in kelp; the user-data layout is --userdata-profile")
+	movedFlag(f, "output", "o", "-o/--output selects json or yaml on list and describe commands; write the user-data to a file with --output-file")
 	cmd.AddCommand(render)
 	return cmd
 }
@@ -113,7 +117,7 @@ func runUserdataRender(cmd *cobra.Command, kf *kubeFlags, o userdataOptions) err
 	}
 	if o.output != "" {
 		if err := os.WriteFile(o.output, out.Data, 0o600); err != nil {
-			return fmt.Errorf("write --output: %w", err)
+			return fmt.Errorf("write --output-file: %w", err)
 		}
 		if out.Gzipped {
 			fmt.Fprintf(cmd.ErrOrStderr(), "user-data is %d bytes, over EC2's %d: wrote it gzipped (%d bytes)\n", len(out.Document), userdata.MaxUserDataSize, len(out.Data))
@@ -121,7 +125,7 @@ func runUserdataRender(cmd *cobra.Command, kf *kubeFlags, o userdataOptions) err
 		return nil
 	}
 	if out.Gzipped {
-		return fmt.Errorf("user-data is %d bytes, over EC2's %d: it must be gzipped; use --output FILE", len(out.Document), userdata.MaxUserDataSize)
+		return fmt.Errorf("user-data is %d bytes, over EC2's %d: it must be gzipped; use --output-file FILE", len(out.Document), userdata.MaxUserDataSize)
 	}
 	_, err = cmd.OutOrStdout().Write(out.Data)
 	return err

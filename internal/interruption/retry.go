@@ -2,28 +2,51 @@ package interruption
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go"
 	"k8s.io/utils/clock"
 
-	awscloud "github.com/kelp-dev/kelp/internal/cloud/aws"
+	"github.com/kelp-dev/kelp/internal/cloud"
 )
 
 // The setup's calls go through kelp's throttling policy
-// (awscloud.RetryThrottled): when the SDK's retryer gives up on a
-// throttled call, it is tried again after a jittered backoff, as every
-// call through the cloud provider is. Setting a queue up is a dozen calls;
-// under heavy throttling one of them would otherwise fail the whole setup.
+// (cloud.RetryThrottled): when the SDK's retryer gives up on a throttled
+// call, it is tried again after a jittered backoff, as every call through
+// the cloud provider is. Setting a queue up is a dozen calls; under heavy
+// throttling one of them would otherwise fail the whole setup.
 
-// setupRetry is the setup calls' policy: kelp's default (tests shorten it).
-var setupRetry = awscloud.DefaultRetry()
+// setupRetry is the setup calls' policy, the AWS adapter's defaults
+// (DefaultThrottleRetries, DefaultThrottleBackoff); tests shorten it.
+var setupRetry = cloud.ThrottleRetry{Rounds: 3, Backoff: 2 * time.Second}
 
 // retried runs one setup call under setupRetry.
 func retried[T any](ctx context.Context, op string, f func(context.Context) (T, error)) (T, error) {
-	return awscloud.RetryThrottled(ctx, setupRetry, clock.RealClock{},
-		slog.Default().With("component", "interruption"), op, f)
+	return cloud.RetryThrottled(ctx, setupRetry, clock.RealClock{}, slog.Default().With("component", "interruption"), op,
+		func(ctx context.Context) (T, error) {
+			out, err := f(ctx)
+			return out, markThrottled(err)
+		})
+}
+
+// markThrottled marks an error the SDK counts as throttling (its
+// DefaultThrottleErrorCodes) as cloud.ErrThrottled; errors.As still finds
+// the SDK's types in it.
+func markThrottled(err error) error {
+	var ae smithy.APIError
+	if err == nil || !errors.As(err, &ae) {
+		return err
+	}
+	if _, ok := retry.DefaultThrottleErrorCodes[ae.ErrorCode()]; ok {
+		return fmt.Errorf("%w: %w", cloud.ErrThrottled, err)
+	}
+	return err
 }
 
 // throttleTolerantSQS is an SQSAdminAPI whose calls are retried.

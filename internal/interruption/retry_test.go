@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/kelp-dev/kelp/internal/cloud"
 	"github.com/kelp-dev/kelp/internal/localcloud"
 )
 
@@ -17,7 +18,7 @@ import (
 func TestSetupSurvivesThrottling(t *testing.T) {
 	e := newEnv(t)
 	saved := setupRetry
-	setupRetry.ThrottleRetries, setupRetry.ThrottleBackoff = 40, time.Nanosecond
+	setupRetry = cloud.ThrottleRetry{Rounds: 40, Backoff: time.Nanosecond}
 	t.Cleanup(func() { setupRetry = saved })
 	if err := e.cloud.SetFaults(localcloud.Faults{ThrottleRate: 0.5}); err != nil {
 		t.Fatal(err)

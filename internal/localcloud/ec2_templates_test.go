@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 // fullTemplateInput is a CreateLaunchTemplate request using every member
@@ -190,4 +192,21 @@ func TestLaunchTemplateClientTokenIsIdempotent(t *testing.T) {
 	in.LaunchTemplateName = aws.String("other")
 	_, err := e.ec2.CreateLaunchTemplate(ctx, in)
 	wantCode(t, err, "IdempotentParameterMismatch")
+}
+
+// TestTemplateImageFromSSMParameter: a launch template takes its image as
+// resolve:ssm:<parameter>, as on AWS; instances run the resolved AMI; an
+// unknown parameter is refused when the template is created.
+func TestTemplateImageFromSSMParameter(t *testing.T) {
+	e := newEnv(t)
+	lt := e.createTemplate("ssm", "m6g.large", "resolve:ssm:/kelp/local-node-arm64/ami-id")
+	e.createGroup("g", lt, 0, 1, 1)
+	insts := e.waitSettled("g", 1)
+	if got := aws.ToString(e.instance(aws.ToString(insts[0].InstanceId)).ImageId); got != ImageLocalNodeARM64 {
+		t.Errorf("instance image %q, want the resolved %s", got, ImageLocalNodeARM64)
+	}
+	_, err := e.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("nope"),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("resolve:ssm:/no/such/parameter")}})
+	wantCode(t, err, codeInvalidParameterValue)
+	testenv.ErrorContains(t, err, "/no/such/parameter could not be resolved")
 }

@@ -294,7 +294,7 @@ func (c *Cloud) newInstance(ch *changes, g *group, pick launchPick, cause string
 	}
 	data := pick.Version.Data
 	inst := &instance{ID: id, Group: g.Name, Type: pick.Type, Zone: pick.Zone.Name, SubnetID: pick.SubnetID,
-		ImageID: data.ImageID, PrivateIP: ip, PrivateDNS: c.region.privateDNSName(ip), Spot: pick.Spot,
+		ImageID: imageIDOf(data.ImageID), PrivateIP: ip, PrivateDNS: c.region.privateDNSName(ip), Spot: pick.Spot,
 		Template: templateSpec{ID: pick.Template.ID, Name: pick.Template.Name, Version: strconv.FormatInt(pick.Version.Number, 10)},
 		State:    statePending, LaunchTime: now, StateTime: now, UserData: data.UserData, KeyName: data.KeyName,
 		SecurityGroupIDs: data.SecurityGroupIDs, ProtectedFromScaleIn: g.NewInstancesProtectedFromScaleIn}
@@ -363,4 +363,13 @@ func (c *Cloud) allocateIP(ch *changes, z zone) (string, error) {
 		}
 	}
 	return "", errf("InsufficientFreeAddressesInSubnet", "There are not enough free addresses in subnet '%s' to satisfy the requested number of instances.", z.SubnetID)
+}
+
+// imageIDOf is the AMI id an instance launched from id runs: an SSM
+// parameter resolved, as EC2 shows it on the instance.
+func imageIDOf(id string) string {
+	if img, ok := findImage(id); ok {
+		return img.ID
+	}
+	return id
 }

@@ -3,8 +3,10 @@ package localcloud
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/kelp-dev/kelp/internal/catalog"
 )
@@ -129,6 +131,13 @@ func validateLTData(d ltData) error {
 		if _, err := base64.StdEncoding.DecodeString(d.UserData); err != nil {
 			return errf("InvalidUserData.Malformed", "Invalid BASE64 encoding of user data.")
 		}
+	}
+	if param, ok := strings.CutPrefix(d.ImageID, ssmImagePrefix); ok {
+		if _, found := resolveImageParameter(param); !found {
+			return invalidParamf("The SSM parameter %s could not be resolved to an image id: it does not exist (the local cloud has %s).",
+				param, strings.Join(slices.Sorted(maps.Keys(imageParameters)), ", "))
+		}
+		return nil
 	}
 	if d.ImageID != "" && !imageIDPattern.MatchString(d.ImageID) {
 		return errf(codeInvalidAMIIDMalformed, "Invalid id: \"%s\" (expecting \"ami-...\")", d.ImageID)

@@ -35,10 +35,34 @@ var localImages = []image{
 		Description: "kelp local node (arm64): boots a simulated kubelet from cloud-init user-data"},
 }
 
+// Image parameters: launch templates take "resolve:ssm:<parameter>" for
+// an image, as on AWS, and the local cloud resolves these public
+// parameters (a version suffix, ":N", is accepted and ignored).
+const ssmImagePrefix = "resolve:ssm:"
+
+var imageParameters = map[string]string{
+	"/kelp/local-node/ami-id":       ImageLocalNode,
+	"/kelp/local-node-arm64/ami-id": ImageLocalNodeARM64,
+}
+
+// resolveImageParameter returns the image id of an SSM parameter.
+func resolveImageParameter(param string) (string, bool) {
+	if i := strings.LastIndexByte(param, ':'); i >= 0 {
+		param = param[:i]
+	}
+	id, ok := imageParameters[param]
+	return id, ok
+}
+
 // imagesCreated is the creation date of the fixed images.
 const imagesCreated = "2025-06-01T00:00:00.000Z"
 
 func findImage(id string) (image, bool) {
+	if param, ok := strings.CutPrefix(id, ssmImagePrefix); ok {
+		if id, ok = resolveImageParameter(param); !ok {
+			return image{}, false
+		}
+	}
 	for _, im := range localImages {
 		if im.ID == id {
 			return im, true

@@ -50,8 +50,8 @@ type Update struct {
 // validate checks an update against the pool it applies to.
 func (u Update) validate(p Pool) error {
 	var errs []error
-	if u.ImageID != "" && !amiIDRE.MatchString(u.ImageID) {
-		errs = append(errs, fmt.Errorf("imageID %q: want ami- followed by 8 or 17 hex digits", u.ImageID))
+	if err := checkImageID(u.ImageID); err != nil {
+		errs = append(errs, err)
 	}
 	for _, t := range u.InstanceTypes {
 		if _, err := catalog.Lookup(t); err != nil {

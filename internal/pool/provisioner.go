@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"k8s.io/utils/clock"
 
@@ -201,8 +202,13 @@ func GroupSpec(cluster string, spec Spec, subnets []string) Group {
 }
 
 // CheckImage makes sure the AMI exists before anything is created: a
-// missing one is ErrImageNotFound.
+// missing one is ErrImageNotFound. An SSM parameter (SSMImagePrefix) is
+// left to EC2, which refuses a launch template whose parameter does not
+// resolve.
 func (p *Provisioner) CheckImage(ctx context.Context, imageID string) error {
+	if strings.HasPrefix(imageID, SSMImagePrefix) {
+		return nil
+	}
 	err := p.cloud.CheckImage(ctx, imageID)
 	if errors.Is(err, cloud.ErrNotFound) {
 		return fmt.Errorf("image %s: %w", imageID, ErrImageNotFound)

@@ -206,3 +206,24 @@ func TestScaleUpdateDelete(t *testing.T) {
 		t.Errorf("deleting a missing pool: %v", err)
 	}
 }
+
+// TestCreatePoolWithSSMImage: an image given as an SSM parameter is not
+// looked up with DescribeImages (EC2 resolves it) and reaches the launch
+// template as given.
+func TestCreatePoolWithSSMImage(t *testing.T) {
+	m, e, _ := newProvisioner(t)
+	ctx := context.Background()
+	spec := generalSpec()
+	spec.ImageID = "resolve:ssm:/kelp/local-node/ami-id"
+	p, err := m.Create(ctx, spec, pool.StaticUserData(nil))
+	if err != nil {
+		t.Fatalf("create with an SSM image: %v", err)
+	}
+	v, err := e.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateName: aws.String(p.LaunchTemplate)})
+	if err != nil || len(v.LaunchTemplateVersions) != 1 {
+		t.Fatalf("versions of %s: %+v, %v", p.LaunchTemplate, v, err)
+	}
+	if got := aws.ToString(v.LaunchTemplateVersions[0].LaunchTemplateData.ImageId); got != spec.ImageID {
+		t.Errorf("launch template image %q, want %q", got, spec.ImageID)
+	}
+}

@@ -166,8 +166,8 @@ func (s Spec) Validate() error {
 	}
 	errs = append(errs, validateIDs(s.Name, "subnets", "subnet-", s.Subnets)...)
 	errs = append(errs, validateIDs(s.Name, "securityGroupIDs", "sg-", s.SecurityGroupIDs)...)
-	if s.ImageID != "" && !amiIDRE.MatchString(s.ImageID) {
-		errs = append(errs, fmt.Errorf("pool %s: imageID %q: want ami- followed by 8 or 17 hex digits", s.Name, s.ImageID))
+	if err := checkImageID(s.ImageID); err != nil {
+		errs = append(errs, fmt.Errorf("pool %s: %w", s.Name, err))
 	}
 	if s.MinSize < 0 || s.MaxSize < 0 {
 		errs = append(errs, fmt.Errorf("pool %s: minSize and maxSize must not be negative", s.Name))
@@ -197,8 +197,11 @@ func (s Spec) Validate() error {
 }
 
 var (
-	amiIDRE      = regexp.MustCompile(`^ami-[0-9a-f]{8}([0-9a-f]{9})?$`)
-	resourceIDRE = regexp.MustCompile(`^[a-z]+-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	amiIDRE = regexp.MustCompile(`^ami-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	// ssmParameterRE is an SSM parameter name, optionally with a version
+	// or label (name:version), as launch templates take it.
+	ssmParameterRE = regexp.MustCompile(`^/?[a-zA-Z0-9_.\-]+(/[a-zA-Z0-9_.\-]+)*(:[a-zA-Z0-9_.\-]+)?$`)
+	resourceIDRE   = regexp.MustCompile(`^[a-z]+-[0-9a-f]{8}([0-9a-f]{9})?$`)
 )
 
 // validateIDs checks AWS resource ids of one kind (subnet-, sg-).
@@ -254,4 +257,24 @@ func GroupTags(cluster string, s Spec) []Tag {
 	}
 	sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
 	return tags
+}
+
+// SSMImagePrefix marks an image given as an SSM parameter, which EC2
+// resolves to an AMI id when it creates the launch template and at each
+// launch ("resolve:ssm:/aws/service/canonical/ubuntu/...").
+const SSMImagePrefix = "resolve:ssm:"
+
+// checkImageID accepts an AMI id, an SSM parameter (SSMImagePrefix) or
+// nothing (the caller defaults it).
+func checkImageID(id string) error {
+	if id == "" || amiIDRE.MatchString(id) {
+		return nil
+	}
+	if param, ok := strings.CutPrefix(id, SSMImagePrefix); ok {
+		if len(param) <= 2048 && ssmParameterRE.MatchString(param) {
+			return nil
+		}
+		return fmt.Errorf("imageID %q: want resolve:ssm: followed by an SSM parameter name (letters, digits, _.-/, at most 2,048)", id)
+	}
+	return fmt.Errorf("imageID %q: want ami- followed by 8 or 17 hex digits, or resolve:ssm:PARAMETER", id)
 }

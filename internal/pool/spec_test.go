@@ -36,6 +36,15 @@ func TestSpecValidate(t *testing.T) {
 		{"drain heartbeat", func(s *Spec) { s.DrainHeartbeatTimeout = &metav1.Duration{Duration: 30 * time.Second} }, nil},
 		{"drain heartbeat too short", func(s *Spec) { s.DrainHeartbeatTimeout = &metav1.Duration{Duration: 29 * time.Second} },
 			[]string{"pool general: drainHeartbeatTimeout 29s: want whole seconds from 30s to 2h0m0s"}},
+		{"ami id", func(s *Spec) { s.ImageID = "ami-0123456789abcdef0" }, nil},
+		{"short ami id", func(s *Spec) { s.ImageID = "ami-01234567" }, nil},
+		{"bad ami id", func(s *Spec) { s.ImageID = "ami-xyz" }, []string{`pool general: imageID "ami-xyz": want ami- followed by 8 or 17 hex digits, or resolve:ssm:PARAMETER`}},
+		{"ssm parameter", func(s *Spec) {
+			s.ImageID = "resolve:ssm:/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id"
+		}, nil},
+		{"ssm parameter with version", func(s *Spec) { s.ImageID = "resolve:ssm:golden-ami:3" }, nil},
+		{"empty ssm parameter", func(s *Spec) { s.ImageID = "resolve:ssm:" }, []string{"want resolve:ssm: followed by an SSM parameter name"}},
+		{"bad ssm parameter", func(s *Spec) { s.ImageID = "resolve:ssm:/a b" }, []string{`imageID "resolve:ssm:/a b"`}},
 		{"every problem at once", func(s *Spec) { s.Name, s.MinSize, s.MaxSize = "X", 3, 1 }, []string{`name "X"`, "minSize 3"}},
 	}
 	for _, tt := range tests {

@@ -58,9 +58,9 @@ func TestPoolCommands(t *testing.T) {
 		}
 	}
 
-	kelpFails("image", "pool", "create", "general", "--image", "ami-0123456789abcdef0", "--instance-types", "m5.large", "--profile", "local")
+	kelpFails("image", "pool", "create", "general", "--image", "ami-0123456789abcdef0", "--instance-types", "m5.large", "--userdata-profile", "local")
 	kelpFails("minSize 3 is greater than maxSize 1", "pool", "create", "general", "--image", localcloud.ImageLocalNode, "--instance-types", "m5.large", "--min", "3", "--max", "1")
-	kelp("pool", "create", "general", "--image", localcloud.ImageLocalNode, "--instance-types", "m5.large", "--profile", "local", "--max", "5", "--label", "team=e2e")
+	kelp("pool", "create", "general", "--image", localcloud.ImageLocalNode, "--instance-types", "m5.large", "--userdata-profile", "local", "--max", "5", "--label", "team=e2e")
 	kelp("pool", "scale", "general", "3")
 	testenv.EventuallyTrue(t, 2*time.Minute, "3 Ready nodes of pool general", func() bool {
 		ready, _, err := readyNodesOf(ctx, client, "general")

@@ -163,6 +163,26 @@ func (p *Provider) CheckImage(ctx context.Context, imageID string) error {
 	return nil
 }
 
+// LocalNodeImage is the name of the local cloud's node image.
+const LocalNodeImage = "kelp-local-node"
+
+// FindOwnImage returns the id of the account's own image of that name
+// ("" when there is none): on kelp's local cloud, LocalNodeImage is there
+// from the start, so commands can default to it.
+func FindOwnImage(ctx context.Context, cfg sdkaws.Config, name string) (string, error) {
+	out, err := ec2.NewFromConfig(cfg).DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"self"},
+		Filters: []ec2types.Filter{{Name: sdkaws.String("name"), Values: []string{name}}}})
+	if err != nil {
+		return "", fmt.Errorf("describe images named %s: %w", name, classify(err))
+	}
+	for _, img := range out.Images {
+		if sdkaws.ToString(img.Name) == name {
+			return sdkaws.ToString(img.ImageId), nil
+		}
+	}
+	return "", nil
+}
+
 // DefaultSubnets implements pool.CloudReader.
 func (p *Provider) DefaultSubnets(ctx context.Context) ([]string, error) {
 	in := &ec2.DescribeSubnetsInput{Filters: []ec2types.Filter{{Name: sdkaws.String("default-for-az"), Values: []string{"true"}}}}

@@ -2,12 +2,9 @@ package aws
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
-	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
@@ -174,66 +171,16 @@ func (p *Provider) buildClients(ctx context.Context, deps Deps) error {
 	return nil
 }
 
-// call runs one API call under the per-call timeout, through
-// RetryThrottled with the provider's retry policy and clock. The error is
-// classified (see classify) but not wrapped: callers name the operation.
+// call runs one API call under the per-call timeout, its error classified
+// (see classify) but not wrapped: callers name the operation. A call that
+// stayed throttled after the SDK's retries is tried again after kelp's own
+// backoff (cloud.RetryThrottled, Retry.ThrottleRetries rounds).
 func call[T any](ctx context.Context, p *Provider, op string, f func(context.Context) (T, error)) (T, error) {
-	return RetryThrottled(ctx, p.cfg.Retry, p.clock, p.log, op, func(ctx context.Context) (T, error) {
+	policy := cloud.ThrottleRetry{Rounds: p.cfg.Retry.ThrottleRetries, Backoff: p.cfg.Retry.ThrottleBackoff}
+	return cloud.RetryThrottled(ctx, policy, p.clock, p.log, op, func(ctx context.Context) (T, error) {
 		cctx, cancel := context.WithTimeout(ctx, p.cfg.CallTimeout)
 		defer cancel()
-		return f(cctx)
+		out, err := f(cctx)
+		return out, classify(err)
 	})
-}
-
-// RetryThrottled runs f, an AWS call made through an SDK client with its
-// own retryer. When that retryer gave up on throttling, it waits (jittered,
-// exponential from r.ThrottleBackoff, honouring ctx, on clk) and tries
-// again, up to r.ThrottleRetries times; r is taken as it is (default it
-// with Config.WithDefaults; DefaultRetry is the default policy). The
-// error is classified (errors.Is(err, cloud.ErrThrottled) and the other
-// kinds hold; errors.As still finds the SDK's types) but not wrapped:
-// callers name the operation. Calls made outside a [Provider] (the
-// interruption queue's setup) use it so that one throttling policy holds
-// for every kelp call.
-func RetryThrottled[T any](ctx context.Context, r RetryConfig, clk clock.Clock, log *slog.Logger, op string, f func(context.Context) (T, error)) (T, error) {
-	var zero T
-	for round := 0; ; round++ {
-		out, err := f(ctx)
-		if err == nil {
-			return out, nil
-		}
-		err = classify(err)
-		if !errors.Is(err, cloud.ErrThrottled) || round >= r.ThrottleRetries {
-			return zero, err
-		}
-		d := backoff(r.ThrottleBackoff, round)
-		log.Warn("aws call throttled after the sdk's retries; backing off", "op", op, "round", round+1, "delay", d)
-		select {
-		case <-ctx.Done():
-			return zero, err
-		case <-clk.After(d):
-		}
-	}
-}
-
-// DefaultRetry is kelp's default retry policy, every field set.
-func DefaultRetry() RetryConfig { return Config{}.WithDefaults().Retry }
-
-// maxThrottleBackoff caps one wait of kelp's own backoff.
-const maxThrottleBackoff = 2 * time.Minute
-
-// backoff returns a wait in [d/2, d) for d = base×2^round, capped.
-func backoff(base time.Duration, round int) time.Duration {
-	d := base
-	for range round {
-		if d >= maxThrottleBackoff {
-			break
-		}
-		d *= 2
-	}
-	d = min(d, maxThrottleBackoff)
-	if d <= 1 {
-		return d
-	}
-	return d/2 + rand.N(d/2)
 }

@@ -19,6 +19,8 @@ type SDKOptions struct {
 	Endpoint string
 	// Credentials replace the default chain (the local cloud's static keys).
 	Credentials sdkaws.CredentialsProvider
+	// Profile is the shared config profile; default AWS_PROFILE or "default".
+	Profile string
 	// HTTPClient replaces the SDK's HTTP client.
 	HTTPClient sdkaws.HTTPClient
 	// Retry tunes the SDK's standard retryer (MaxAttempts, MaxBackoff);
@@ -45,6 +47,9 @@ func LoadSDKConfig(ctx context.Context, o SDKOptions) (sdkaws.Config, error) {
 	}
 	if o.Endpoint != "" {
 		opts = append(opts, config.WithBaseEndpoint(o.Endpoint))
+	}
+	if o.Profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(o.Profile))
 	}
 	if o.Credentials != nil {
 		opts = append(opts, config.WithCredentialsProvider(o.Credentials))

@@ -71,34 +71,6 @@ func TestThrottlingExhaustedIsErrThrottled(t *testing.T) {
 	wantIs(t, err, cloud.ErrThrottled)
 }
 
-func TestBackoffIsJitteredAndCapped(t *testing.T) {
-	tests := []struct {
-		base   time.Duration
-		round  int
-		lo, hi time.Duration // want lo <= d < hi
-	}{
-		{time.Second, 0, 500 * time.Millisecond, time.Second},
-		{time.Second, 1, time.Second, 2 * time.Second},
-		{time.Second, 3, 4 * time.Second, 8 * time.Second},
-		{time.Second, 40, maxThrottleBackoff / 2, maxThrottleBackoff},
-		{10 * time.Minute, 0, maxThrottleBackoff / 2, maxThrottleBackoff},
-		{1, 0, 1, 2},
-	}
-	for _, tt := range tests {
-		seen := map[time.Duration]bool{}
-		for range 50 {
-			d := backoff(tt.base, tt.round)
-			if d < tt.lo || d >= tt.hi {
-				t.Fatalf("backoff(%s, %d) = %s, want in [%s, %s)", tt.base, tt.round, d, tt.lo, tt.hi)
-			}
-			seen[d] = true
-		}
-		if tt.hi-tt.lo > time.Millisecond && len(seen) < 2 {
-			t.Errorf("backoff(%s, %d) is not jittered: always %v", tt.base, tt.round, seen)
-		}
-	}
-}
-
 // TestThrottleRoundsEndWithCtx: a call waiting out kelp's backoff between
 // throttle rounds returns as soon as its context ends.
 func TestThrottleRoundsEndWithCtx(t *testing.T) {
