@@ -55,6 +55,9 @@ type Autoscaler struct {
 	launches cloud.LaunchCursor
 	events   *eventLog
 	status   *statusWriter
+	// onPhase, when set (benchmarks), is called as each phase of a cycle
+	// ends: cloud, gather, failures, scale-up, scale-down, report.
+	onPhase func(name string)
 	// lastScaleUp is the last scale-up, for the status, and lastScaleUpAt
 	// its time, for scale-down's delay after add.
 	lastScaleUp   *autoscaler.ScaleUpRecord
