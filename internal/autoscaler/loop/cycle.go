@@ -45,7 +45,7 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 		return cyc, fmt.Errorf("list node groups: %w", err)
 	}
 	a.phase("cloud")
-	facts, err := a.l.gatherCluster()
+	facts, err := a.l.gatherCluster(a.pods)
 	if err != nil {
 		a.d.Metrics.Errors.WithLabelValues("gather").Inc()
 		return cyc, err
