@@ -88,6 +88,25 @@ type ScaleDownOptions struct {
 	// SkipNodesWithSystemPods keeps nodes with kube-system pods that no PDB
 	// covers.
 	SkipNodesWithSystemPods bool
+	// CandidatesPoolRatio and CandidatesPoolMinCount bound the non-empty
+	// nodes whose removal is simulated in one round to
+	// max(CandidatesPoolRatio × nodes, CandidatesPoolMinCount), as
+	// cluster-autoscaler's --scale-down-candidates-pool-ratio and
+	// --scale-down-candidates-pool-min-count: the nodes unneeded in the
+	// previous round first, then the others in snapshot order; the rest
+	// wait for a later round (BlockedCandidatesPoolFull). Both zero: no
+	// bound.
+	CandidatesPoolRatio    float64
+	CandidatesPoolMinCount int
+}
+
+// candidatesPool returns how many non-empty nodes of nodes may be
+// simulated in one round, 0 for no bound.
+func (o ScaleDownOptions) candidatesPool(nodes int) int {
+	if o.CandidatesPoolRatio == 0 && o.CandidatesPoolMinCount == 0 {
+		return 0
+	}
+	return max(int(o.CandidatesPoolRatio*float64(nodes)), o.CandidatesPoolMinCount, 1)
 }
 
 // DefaultScaleDownOptions returns cluster-autoscaler's defaults.
@@ -102,6 +121,8 @@ func DefaultScaleDownOptions() ScaleDownOptions {
 		MaxDrainParallelism:       1,
 		SkipNodesWithLocalStorage: true,
 		SkipNodesWithSystemPods:   true,
+		CandidatesPoolRatio:       0.1,
+		CandidatesPoolMinCount:    50,
 	}
 }
 
@@ -122,6 +143,12 @@ func (o ScaleDownOptions) Validate() error {
 	}
 	if o.MaxEmptyBulkDelete < 0 {
 		errs = append(errs, fmt.Errorf("max empty bulk delete %d: must not be negative", o.MaxEmptyBulkDelete))
+	}
+	if !(o.CandidatesPoolRatio >= 0 && o.CandidatesPoolRatio <= 1) {
+		errs = append(errs, fmt.Errorf("scale-down candidates pool ratio %v: want a value in [0, 1]", o.CandidatesPoolRatio))
+	}
+	if o.CandidatesPoolMinCount < 0 {
+		errs = append(errs, fmt.Errorf("scale-down candidates pool min count %d: must not be negative", o.CandidatesPoolMinCount))
 	}
 	if o.MaxDrainParallelism < 0 {
 		errs = append(errs, fmt.Errorf("max drain parallelism %d: must not be negative", o.MaxDrainParallelism))
@@ -239,6 +266,10 @@ const (
 	BlockedPDB BlockReason = "NotEnoughPdb"
 	// BlockedNoPlaceToMove: a pod fits on no remaining node.
 	BlockedNoPlaceToMove BlockReason = "NoPlaceToMovePods"
+	// BlockedCandidatesPoolFull: the node is underutilized, but the round
+	// simulated as many removals as its candidates pool allows
+	// (ScaleDownOptions.CandidatesPoolRatio); a later round evaluates it.
+	BlockedCandidatesPoolFull BlockReason = "CandidatesPoolFull"
 	// BlockedDelayAfterAdd, -Delete, -Failure: a scale-down delay is in
 	// effect (Detail says until when).
 	BlockedDelayAfterAdd     BlockReason = "ScaleDownDelayAfterAdd"

@@ -30,8 +30,14 @@ func IsDaemonOrMirrorPod(pod *corev1.Pod) bool {
 	if _, ok := pod.Annotations[AnnotationMirrorPod]; ok {
 		return true
 	}
-	ref := metav1.GetControllerOf(pod)
-	return ref != nil && ref.Kind == "DaemonSet"
+	// As metav1.GetControllerOf, without its copy: this runs for every pod
+	// of every node each cycle.
+	for i := range pod.OwnerReferences {
+		if r := &pod.OwnerReferences[i]; r.Controller != nil && *r.Controller {
+			return r.Kind == "DaemonSet"
+		}
+	}
+	return false
 }
 
 // pdbState is one PDB compiled for matching, with the disruptions left in

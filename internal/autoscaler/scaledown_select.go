@@ -25,6 +25,7 @@ type scaleDownPlanner struct {
 	pdbs      []*pdbState
 	moved     map[string]*simulator.Pod // pod key → compiled unbound copy
 	classes   map[string]*simulator.Pod // equivalence key → first unbound copy compiled
+	simulated int                       // non-empty removals simulated by findUnneeded
 	plan      ScaleDownPlan
 }
 
@@ -104,13 +105,36 @@ func (p *scaleDownPlanner) movable(pods []*simulator.Pod) []*simulator.Pod {
 	return out
 }
 
-// findUnneeded checks every node alone and returns the unneeded ones, in
-// snapshot order; every other node gets its Blocker.
+// findUnneeded checks every node alone and returns the unneeded ones;
+// every other node gets its Blocker. Removals of non-empty nodes are
+// simulated within the round's candidates pool: the nodes unneeded in the
+// last round first, then the others in snapshot order.
 func (p *scaleDownPlanner) findUnneeded() []candidate {
 	var out []candidate
-	for _, name := range p.base.NodeNames() {
+	names := p.base.NodeNames()
+	slices.SortStableFunc(names, func(a, b string) int {
+		_, pa := p.in.UnneededSince[a]
+		_, pb := p.in.UnneededSince[b]
+		switch {
+		case pa == pb:
+			return 0
+		case pa:
+			return -1
+		}
+		return 1
+	})
+	pool := p.o.candidatesPool(len(names))
+	for _, name := range names {
 		info, _ := p.base.Node(name)
-		c, b := p.check(info)
+		c, b := p.precheck(info)
+		if b == nil && len(c.pods) > 0 {
+			if pool > 0 && p.simulated >= pool {
+				b = &Blocker{BlockedCandidatesPoolFull, fmt.Sprintf("%d removal(s) simulated this round", p.simulated)}
+			} else {
+				p.simulated++
+				b = p.simulate(c)
+			}
+		}
 		if b != nil {
 			p.plan.Blocked[name] = *b
 			continue
@@ -125,8 +149,9 @@ func (p *scaleDownPlanner) findUnneeded() []candidate {
 	return out
 }
 
-// check returns the node as a candidate, or why it is not unneeded.
-func (p *scaleDownPlanner) check(info simulator.NodeInfo) (candidate, *Blocker) {
+// precheck returns the node as a candidate, or why it is not unneeded,
+// from the node alone; simulate then says whether its pods fit elsewhere.
+func (p *scaleDownPlanner) precheck(info simulator.NodeInfo) (candidate, *Blocker) {
 	node := info.Node
 	g, ok := p.nodeGroup(node)
 	if !ok {
@@ -149,12 +174,18 @@ func (p *scaleDownPlanner) check(info simulator.NodeInfo) (candidate, *Blocker) 
 	if b, _ := pdbBlocker(objs, p.pdbs, nil); b != nil {
 		return candidate{}, b
 	}
-	f := p.base.Fork()
-	_ = f.RemoveNode(node.Name)
-	if key, why := p.place(f, c.pods, true); key != "" {
-		return candidate{}, &Blocker{BlockedNoPlaceToMove, fmt.Sprintf("pod %s: %s", key, why)}
-	}
 	return c, nil
+}
+
+// simulate returns why c's pods cannot all move to the other nodes, nil
+// when they can.
+func (p *scaleDownPlanner) simulate(c candidate) *Blocker {
+	f := p.base.Fork()
+	_ = f.RemoveNode(c.name)
+	if key, why := p.place(f, c.pods, true); key != "" {
+		return &Blocker{BlockedNoPlaceToMove, fmt.Sprintf("pod %s: %s", key, why)}
+	}
+	return nil
 }
 
 // selectRemovals picks, among the unneeded candidates, the nodes to remove

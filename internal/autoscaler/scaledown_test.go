@@ -359,9 +359,11 @@ func TestScaleDownOptionsValidate(t *testing.T) {
 	if err := DefaultScaleDownOptions().Validate(); err != nil {
 		t.Errorf("defaults: %v", err)
 	}
-	o := ScaleDownOptions{UtilizationThreshold: 1.5, UnneededTime: -1, MaxEmptyBulkDelete: -1, MaxDrainParallelism: -2}
+	o := ScaleDownOptions{UtilizationThreshold: 1.5, UnneededTime: -1, MaxEmptyBulkDelete: -1, MaxDrainParallelism: -2,
+		CandidatesPoolRatio: 2, CandidatesPoolMinCount: -1}
 	err := o.Validate()
-	for _, want := range []string{"threshold 1.5", "unneeded time", "max empty bulk delete", "max drain parallelism"} {
+	for _, want := range []string{"threshold 1.5", "unneeded time", "max empty bulk delete", "max drain parallelism",
+		"candidates pool ratio 2", "candidates pool min count -1"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want it to name %q", err, want)
 		}

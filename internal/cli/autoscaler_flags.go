@@ -61,6 +61,8 @@ func (f *autoscalerFlags) add(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.scaleDown.DelayAfterFailure, "scale-down-delay-after-failure", sd.DelayAfterFailure, "no scale-down for this long after a failed removal")
 	fs.IntVar(&f.scaleDown.MaxEmptyBulkDelete, "max-empty-bulk-delete", sd.MaxEmptyBulkDelete, "most empty nodes removed at once")
 	fs.IntVar(&f.scaleDown.MaxDrainParallelism, "max-drain-parallelism", sd.MaxDrainParallelism, "most non-empty nodes drained at once")
+	fs.Float64Var(&f.scaleDown.CandidatesPoolRatio, "scale-down-candidates-pool-ratio", sd.CandidatesPoolRatio, "fraction of the nodes whose removal (with pods to move) is simulated in one cycle, at least --scale-down-candidates-pool-min-count; the nodes unneeded in the last cycle first (both 0: no bound)")
+	fs.IntVar(&f.scaleDown.CandidatesPoolMinCount, "scale-down-candidates-pool-min-count", sd.CandidatesPoolMinCount, "least number of nodes whose removal is simulated in one cycle (see --scale-down-candidates-pool-ratio)")
 	fs.BoolVar(&f.scaleDown.SkipNodesWithLocalStorage, "skip-nodes-with-local-storage", sd.SkipNodesWithLocalStorage, "keep nodes with pods using emptyDir or hostPath volumes")
 	fs.BoolVar(&f.scaleDown.SkipNodesWithSystemPods, "skip-nodes-with-system-pods", sd.SkipNodesWithSystemPods, "keep nodes with kube-system pods no PodDisruptionBudget covers")
 	fs.DurationVar(&f.maxGracefulTermination, "max-graceful-termination", drain.DefaultOptions().MaxGracefulTermination, "how long evictions refused by a PodDisruptionBudget are retried (by the autoscaler and when draining an instance held on kelp's drain hook), and the longest grace period given to an evicted pod")

@@ -55,6 +55,11 @@ type Autoscaler struct {
 	launches cloud.LaunchCursor
 	events   *eventLog
 	status   *statusWriter
+	// pods are the bound pods compiled by the last cycle (gatherCluster).
+	pods *podCache
+	// onPhase, when set (benchmarks), is called as each phase of a cycle
+	// ends: cloud, gather, failures, scale-up, scale-down, report.
+	onPhase func(name string)
 	// lastScaleUp is the last scale-up, for the status, and lastScaleUpAt
 	// its time, for scale-down's delay after add.
 	lastScaleUp   *autoscaler.ScaleUpRecord
@@ -107,6 +112,7 @@ func New(o Options, d Deps) (*Autoscaler, error) {
 		raisedOver: map[string]map[string]bool{},
 		backoffs:   autoscaler.NewBackoffs(o.InitialBackoff, o.MaxBackoff),
 		events:     newEventLog(),
+		pods:       newPodCache(),
 		status:     &statusWriter{client: d.Client, refresh: 6 * o.ScanInterval},
 		l: listers{
 			nodes: f.Core().V1().Nodes().Lister(), pods: f.Core().V1().Pods().Informer().GetIndexer(),

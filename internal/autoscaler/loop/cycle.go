@@ -44,11 +44,13 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 		a.d.Metrics.Errors.WithLabelValues("refresh").Inc()
 		return cyc, fmt.Errorf("list node groups: %w", err)
 	}
-	facts, err := a.l.gatherCluster()
+	a.phase("cloud")
+	facts, err := a.l.gatherCluster(a.pods)
 	if err != nil {
 		a.d.Metrics.Errors.WithLabelValues("gather").Inc()
 		return cyc, err
 	}
+	a.phase("gather")
 	gf := relate(groups, facts, a.o.MaxNodeProvisionTime, a.d.Clock.Now())
 	gf.preceding = a.raisedOver
 	a.handleFailures(ctx, groups, a.launches.Next(groups), gf, &cyc)
@@ -56,6 +58,7 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 	for i, g := range groups {
 		groups[i] = autoscaler.TemplateFromNodes(g, gf.ready[g.ID])
 	}
+	a.phase("failures")
 	chain := a.expanders(ctx)
 	in := autoscaler.Input{
 		Snapshot: facts.snapshot, Pending: facts.pending, Groups: groups, Upcoming: gf.upcoming(groups),
@@ -88,17 +91,28 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 	if len(cyc.Applied) > 0 {
 		a.lastScaleUpAt = a.d.Clock.Now()
 	}
+	a.phase("scale-up")
 	// Scale-down sees the pods just placed on existing nodes bound there.
 	sdFacts := facts
 	var onUpcoming int
 	sdFacts.snapshot, onUpcoming = autoscaler.BindPlaced(facts.snapshot, facts.pending, plan)
 	skip := autoscaler.ScaleDownSkip(len(cyc.Applied) > 0, onUpcoming)
 	cyc.ScaleDown = a.runScaleDown(ctx, groups, gf, sdFacts, skip)
+	a.phase("scale-down")
 	a.report(ctx, groups, gf, facts, plan, &cyc)
 	if t := plan.Truncated; t != nil {
 		a.truncated(t, len(plan.Deferred))
 	}
+	a.phase("report")
 	return cyc, nil
+}
+
+// phase says the cycle's phase named ended, to the phase hook of
+// benchmarks (onPhase, nil otherwise).
+func (a *Autoscaler) phase(name string) {
+	if a.onPhase != nil {
+		a.onPhase(name)
+	}
 }
 
 // truncated counts and logs a plan stopped by its budget, and asks for the

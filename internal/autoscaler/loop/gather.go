@@ -48,8 +48,9 @@ type clusterFacts struct {
 }
 
 // gatherCluster builds the snapshot of Ready nodes and their pods, and lists
-// the unschedulable pods with their volumes resolved.
-func (l listers) gatherCluster() (clusterFacts, error) {
+// the unschedulable pods with their volumes resolved. Bound pods are
+// compiled through pc, which then holds this cycle's pods.
+func (l listers) gatherCluster(pc *podCache) (clusterFacts, error) {
 	f := clusterFacts{snapshot: simulator.NewSnapshot(), readyNodes: map[string]*corev1.Node{}, nodes: map[string]*corev1.Node{}}
 	nodes, err := l.nodes.List(labels.Everything())
 	if err != nil {
@@ -79,6 +80,7 @@ func (l listers) gatherCluster() (clusterFacts, error) {
 		f.snapshot.SetNamespaceLabels(ns.Name, ns.Labels)
 	}
 	// Only the pods of the snapshot's nodes and the unbound ones are read.
+	defer pc.next()
 	var bound []*corev1.Pod
 	for _, name := range f.snapshot.NodeNames() {
 		pods, err := l.podsOn(name)
@@ -89,7 +91,7 @@ func (l listers) gatherCluster() (clusterFacts, error) {
 			if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 				continue
 			}
-			if err := f.snapshot.AddPod(name, simulator.NewPod(simulator.PodInfo{Pod: p, VolumesResolved: true})); err != nil {
+			if err := f.snapshot.AddPod(name, pc.compiled(p)); err != nil {
 				return f, fmt.Errorf("snapshot pod %s/%s: %w", p.Namespace, p.Name, err)
 			}
 			bound = append(bound, p)
@@ -109,6 +111,38 @@ func (l listers) gatherCluster() (clusterFacts, error) {
 		return f, fmt.Errorf("list daemonsets: %w", err)
 	}
 	return f, nil
+}
+
+// podCache holds the bound pods compiled in the last cycle, by informer
+// object. An informer replaces a cached object when it changes and never
+// mutates it (nor does kelp: cached objects are read-only), so the same
+// pointer is the same pod, and its compiled form (immutable, shareable
+// between snapshots) is reused instead of compiled again every cycle.
+type podCache struct {
+	prev, cur map[*corev1.Pod]*simulator.Pod
+}
+
+func newPodCache() *podCache {
+	return &podCache{prev: map[*corev1.Pod]*simulator.Pod{}, cur: map[*corev1.Pod]*simulator.Pod{}}
+}
+
+// compiled returns p, bound, compiled: from the last cycle when it was
+// seen there.
+func (c *podCache) compiled(p *corev1.Pod) *simulator.Pod {
+	q, ok := c.cur[p]
+	if !ok {
+		if q, ok = c.prev[p]; !ok {
+			q = simulator.NewPod(simulator.PodInfo{Pod: p, VolumesResolved: true})
+		}
+		c.cur[p] = q
+	}
+	return q
+}
+
+// next ends a cycle: the pods not seen in it (deleted or replaced) are
+// forgotten.
+func (c *podCache) next() {
+	c.prev, c.cur = c.cur, make(map[*corev1.Pod]*simulator.Pod, len(c.cur))
 }
 
 // PodsByNode is the name of the pod informer's index by spec.nodeName

@@ -104,7 +104,7 @@ func (f *fakeCloud) group(id string) cloud.NodeGroup {
 }
 
 // testGroup is a pool of one instance type, from the catalog.
-func testGroup(t *testing.T, id, instanceType string, minSize, maxSize int) cloud.NodeGroup {
+func testGroup(t testing.TB, id, instanceType string, minSize, maxSize int) cloud.NodeGroup {
 	t.Helper()
 	it, err := catalog.Lookup(instanceType)
 	if err != nil {

@@ -135,17 +135,13 @@ func (a *Autoscaler) remove(ctx context.Context, req drain.Request) {
 func (l listers) boundPodInfos(s *simulator.Snapshot, pods []*corev1.Pod) map[string]simulator.PodInfo {
 	out := map[string]simulator.PodInfo{}
 	for _, p := range pods {
-		if p.Spec.NodeName == "" {
+		if p.Spec.NodeName == "" || !slices.ContainsFunc(p.Spec.Volumes, func(v corev1.Volume) bool {
+			return v.PersistentVolumeClaim != nil || v.Ephemeral != nil
+		}) {
 			continue
 		}
-		if _, ok := s.Node(p.Spec.NodeName); !ok {
-			continue
-		}
-		for _, v := range p.Spec.Volumes {
-			if v.PersistentVolumeClaim != nil || v.Ephemeral != nil {
-				out[p.Namespace+"/"+p.Name] = l.podInfo(p)
-				break
-			}
+		if _, ok := s.Node(p.Spec.NodeName); ok {
+			out[p.Namespace+"/"+p.Name] = l.podInfo(p)
 		}
 	}
 	return out
