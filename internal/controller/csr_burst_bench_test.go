@@ -40,6 +40,8 @@ import (
 	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
+var _ approver.BatchFinder = (*kelpaws.Provider)(nil)
+
 // burstPool is the pool of BenchmarkApproverBurst's instances.
 const burstPool = "burst"
 
