@@ -57,7 +57,9 @@ const burstPool = "burst"
 // kube-controller-manager); and from kelp's histograms (interpolated
 // within buckets): queue wait and each phase of a decision. Then the AWS
 // calls by action and the controller's Kubernetes calls by verb and
-// resource during the burst. It is not part of `make test`; run it with
+// resource during the burst. KELP_BENCH_KUBE_QPS raises the controller's
+// client limits (burst twice the QPS). It is not part of `make test`; run
+// it with
 //
 //	go test -run '^$' -bench ApproverBurst -benchtime 1x -count 3 -timeout 30m ./internal/controller/
 func BenchmarkApproverBurst(b *testing.B) {
@@ -71,13 +73,14 @@ func BenchmarkApproverBurst(b *testing.B) {
 	resetRecord(b, env.Client)
 	kubeCalls := &callCounter{counts: map[string]int{}}
 	cfg := rest.CopyConfig(env.Config)
-	ClientLimits{}.Apply(cfg)
+	limits := benchClientLimits(b)
+	limits.Apply(cfg)
 	cfg.Wrap(kubeCalls.wrap(kubeCallKey))
 	reg := prometheus.NewRegistry()
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(runCtx, Options{ClusterName: testenv.ClusterName, Approve: approver.ModeAuto, KubeAPI: ClientLimits{}},
+		done <- Run(runCtx, Options{ClusterName: testenv.ClusterName, Approve: approver.ModeAuto, KubeAPI: limits},
 			Deps{Client: kubernetes.NewForConfigOrDie(cfg), Cloud: bc.provider(b), Registry: reg,
 				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	}()
@@ -130,6 +133,20 @@ func burstSize(b *testing.B) int {
 		n = v
 	}
 	return n
+}
+
+// benchClientLimits are the controller's client limits: the defaults, or
+// KELP_BENCH_KUBE_QPS (the burst twice that).
+func benchClientLimits(b *testing.B) ClientLimits {
+	s := os.Getenv("KELP_BENCH_KUBE_QPS")
+	if s == "" {
+		return ClientLimits{}
+	}
+	qps, err := strconv.Atoi(s)
+	if err != nil || qps < 1 {
+		b.Fatalf("KELP_BENCH_KUBE_QPS %q: want a positive number", s)
+	}
+	return ClientLimits{QPS: float32(qps), Burst: 2 * qps}
 }
 
 // resetRecord deletes kelp's approval record, so that instance IDs of an
