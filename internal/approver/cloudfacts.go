@@ -114,13 +114,16 @@ const (
 )
 
 // BoundedCloud is the approver's [Cloud]: it remembers negative answers
-// for NegativeTTL, and runs at most one full refresh of the managed groups
-// at a time, at most once per MinRefreshInterval: concurrent callers share
-// one. Everything else passes through to the Cloud it wraps. It is safe
-// for concurrent use.
+// for NegativeTTL, coalesces concurrent lookups by private DNS name when
+// the Cloud it wraps is a [BatchFinder], and runs at most one full refresh
+// of the managed groups at a time, at most once per MinRefreshInterval:
+// concurrent callers share one. Everything else passes through to the
+// Cloud it wraps. It is safe for concurrent use.
 type BoundedCloud struct {
 	Cloud
 	clock clock.PassiveClock
+
+	names nameBatches // lookups by name, coalesced when Cloud is a BatchFinder
 
 	mu          sync.Mutex
 	missing     map[string]time.Time // lookup key -> when its "not found" expires
@@ -143,13 +146,21 @@ func NewBoundedCloud(c Cloud, clk clock.PassiveClock) *BoundedCloud {
 }
 
 // InstanceByPrivateDNSName is the wrapped cloud's, with a "not found"
-// remembered for NegativeTTL.
+// remembered for NegativeTTL. When the wrapped cloud is a [BatchFinder],
+// the names asked for while a lookup is under way are looked up together
+// in one call once it ends; each caller gets its own name's answer.
 func (b *BoundedCloud) InstanceByPrivateDNSName(ctx context.Context, name string) ([]cloud.Instance, error) {
 	key := "name/" + name
 	if b.knownMissing(key) {
 		return nil, fmt.Errorf("instance with private dns name %s (remembered for %s): %w", name, NegativeTTL, cloud.ErrNotFound)
 	}
-	insts, err := b.Cloud.InstanceByPrivateDNSName(ctx, name)
+	var insts []cloud.Instance
+	var err error
+	if find, ok := b.Cloud.(BatchFinder); ok {
+		insts, err = b.names.lookup(ctx, find, name)
+	} else {
+		insts, err = b.Cloud.InstanceByPrivateDNSName(ctx, name)
+	}
 	if errors.Is(err, cloud.ErrNotFound) {
 		b.remember(key)
 	}

@@ -67,6 +67,9 @@ type Controller struct {
 	decided sync.Map
 	turns   waitingTurns
 	getCSR  func(name string) (*certificatesv1.CertificateSigningRequest, error)
+	// queued holds csr name -> when a pending CSR was queued, until a
+	// worker takes it (Metrics.QueueWait).
+	queued sync.Map
 }
 
 // CSRCache is where the controller reads CSRs: the informers it watches
@@ -92,7 +95,11 @@ func (c *Controller) Run(ctx context.Context, csrs CSRCache, workers int, synced
 	defer c.queue.ShutDown()
 	enqueue := func(obj any) {
 		if csr, ok := obj.(*certificatesv1.CertificateSigningRequest); ok {
-			c.queue.Add(csr.Name)
+			if ConditionOf(csr) == Pending && Classify(csr) != KindOther {
+				c.enqueue(csr.Name)
+			} else {
+				c.queue.Add(csr.Name)
+			}
 		}
 	}
 	handler := cache.ResourceEventHandlerFuncs{
@@ -144,9 +151,15 @@ func (c *Controller) forget(csr *certificatesv1.CertificateSigningRequest) {
 	c.turns.done(csr.Name)
 	if Classify(csr) == KindNewNode && c.queue != nil {
 		for _, name := range c.turns.next(turnsPerDecision) {
-			c.queue.Add(name)
+			c.enqueue(name)
 		}
 	}
+}
+
+// enqueue queues a pending CSR, timing its wait (Metrics.QueueWait).
+func (c *Controller) enqueue(name string) {
+	c.queued.LoadOrStore(name, c.Clock.Now())
+	c.queue.Add(name)
 }
 
 func (c *Controller) processNext(ctx context.Context) bool {
@@ -155,6 +168,9 @@ func (c *Controller) processNext(ctx context.Context) bool {
 		return false
 	}
 	defer c.queue.Done(name)
+	if at, ok := c.queued.LoadAndDelete(name); ok {
+		c.Metrics.QueueWait.Observe(c.Clock.Since(at.(time.Time)).Seconds())
+	}
 	retryAfter, err := c.sync(ctx, name)
 	switch {
 	case err != nil:
@@ -218,13 +234,21 @@ func (c *Controller) decide(ctx context.Context, csr *certificatesv1.Certificate
 	if v, ok := c.contestedVerdict(csr); ok {
 		return v, nil
 	}
-	facts, err := c.Sources.Gather(ctx, csr, c.Clock.Now(), c.Config)
+	start := c.Clock.Now()
+	var cloudTook time.Duration
+	facts, err := c.Sources.gather(ctx, csr, start, c.Config, func(read func()) {
+		at := c.Clock.Now()
+		read()
+		cloudTook = c.Clock.Since(at)
+		c.Metrics.Phase.WithLabelValues(PhaseCloud).Observe(cloudTook.Seconds())
+	})
 	if err != nil {
 		return Verdict{}, err
 	}
 	c.Metrics.Pending.Set(float64(facts.PendingNodeCSRs))
 	v := Decide(facts)
 	v.Message = BoundText(v.Message)
+	c.Metrics.Phase.WithLabelValues(PhaseFacts).Observe((c.Clock.Since(start) - cloudTook).Seconds())
 	if v.Action == ActionApprove {
 		// Marked while the facts were gathered? The other side's denial
 		// may already hide the contest from the cache.
@@ -279,7 +303,9 @@ func (c *Controller) act(ctx context.Context, csr *certificatesv1.CertificateSig
 		}
 	}
 	if d.Approve {
+		at := c.Clock.Now()
 		retry, err := c.recordApproval(ctx, csr, v)
+		c.Metrics.Phase.WithLabelValues(PhaseRecord).Observe(c.Clock.Since(at).Seconds())
 		if retry > 0 || err != nil {
 			return retry, err
 		}
@@ -331,7 +357,10 @@ func (c *Controller) write(ctx context.Context, csr *certificatesv1.CertificateS
 		decision, eventType, event = "deny", corev1.EventTypeWarning, "CSRDenied"
 	}
 	d.Message = BoundText(d.Message)
-	if err := d.write(ctx, c.Client, csr, c.Clock.Now()); err != nil {
+	at := c.Clock.Now()
+	err := d.write(ctx, c.Client, csr, at)
+	c.Metrics.Phase.WithLabelValues(PhaseWrite).Observe(c.Clock.Since(at).Seconds())
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
@@ -359,7 +388,7 @@ func (c *Controller) contestOthers(v Verdict) {
 		}
 		c.contested.Store(other.Name, other.UID)
 		if c.queue != nil {
-			c.queue.Add(other.Name)
+			c.enqueue(other.Name)
 		}
 	}
 }

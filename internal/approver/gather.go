@@ -47,6 +47,12 @@ type Sources struct {
 // cloud call). With s.Screens, a call costs one map lookup per pending
 // new-node CSR once each has been screened.
 func (s Sources) Gather(ctx context.Context, csr *certificatesv1.CertificateSigningRequest, now time.Time, cfg Config) (Facts, error) {
+	return s.gather(ctx, csr, now, cfg, nil)
+}
+
+// gather is Gather; the cloud's facts are read inside timeCloud when it is
+// not nil (the controller times that part).
+func (s Sources) gather(ctx context.Context, csr *certificatesv1.CertificateSigningRequest, now time.Time, cfg Config, timeCloud func(read func())) (Facts, error) {
 	f := Facts{CSR: csr, Now: now, Config: cfg}
 	kind := Classify(csr)
 	if kind == KindOther || ConditionOf(csr) != Pending || !requestorInScope(csr, kind) {
@@ -76,7 +82,11 @@ func (s Sources) Gather(ctx context.Context, csr *certificatesv1.CertificateSign
 	if kind == KindNewNode && !floodAdmits(f, cfg) {
 		return f, nil // it waits its turn; the cloud is asked once admitted
 	}
-	gatherCloud(ctx, s.Cloud, &f, name)
+	if timeCloud == nil {
+		gatherCloud(ctx, s.Cloud, &f, name)
+	} else {
+		timeCloud(func() { gatherCloud(ctx, s.Cloud, &f, name) })
+	}
 	return f, nil
 }
 

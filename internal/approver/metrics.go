@@ -19,7 +19,27 @@ type Metrics struct {
 	DeniesDeferred prometheus.Counter
 	// RecordBytes is the size of kelp's approval record ConfigMap.
 	RecordBytes prometheus.Gauge
+	// QueueWait is how long a pending CSR waited in the queue, from the
+	// event (or the freed place in flood control) that queued it to a
+	// worker taking it; timed retries are not counted.
+	QueueWait prometheus.Histogram
+	// Phase is how long each part of a decision took: "facts" (the
+	// cluster's facts and the policy), "cloud" (the cloud's facts), "record"
+	// (the approval recorded before it is written) and "write" (the
+	// Approved or Denied condition written).
+	Phase *prometheus.HistogramVec
 }
+
+// Phases of a decision timed by Metrics.Phase.
+const (
+	PhaseFacts  = "facts"
+	PhaseCloud  = "cloud"
+	PhaseRecord = "record"
+	PhaseWrite  = "write"
+)
+
+// phaseBuckets double from 1 ms to 32 s.
+var phaseBuckets = prometheus.ExponentialBuckets(0.001, 2, 16)
 
 // NewMetrics registers the approver's metrics with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
@@ -54,7 +74,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "kelp_csr_record_bytes",
 			Help: "Size of the approval record ConfigMap kube-system/kelp-approved-instances (the API server's limit is 1 MiB).",
 		}),
+		QueueWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "kelp_csr_queue_wait_seconds",
+			Help:    "Time a pending kubelet CSR waited in the approver's queue before a worker took it (timed retries not counted).",
+			Buckets: phaseBuckets,
+		}),
+		Phase: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "kelp_csr_decision_phase_seconds",
+			Help: "Time of each part of a CSR decision: facts (cluster facts and policy), cloud (instance and group lookups), " +
+				"record (the approval recorded first), write (the condition written).",
+			Buckets: phaseBuckets,
+		}, []string{"phase"}),
 	}
-	reg.MustRegister(m.Decisions, m.Latency, m.Pending, m.Contested, m.ContestedDeleted, m.DeniesDeferred, m.RecordBytes)
+	reg.MustRegister(m.Decisions, m.Latency, m.Pending, m.Contested, m.ContestedDeleted, m.DeniesDeferred, m.RecordBytes,
+		m.QueueWait, m.Phase)
 	return m
 }

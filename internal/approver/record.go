@@ -5,17 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
+
 	"slices"
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/util/retry"
 )
 
 // Record names: kelp keeps its approvals in one ConfigMap, because
@@ -45,7 +43,8 @@ var ErrAlreadyRecorded = errors.New("an approval of another CSR is already recor
 // client certificate it approved and of every kubelet client certificate
 // issued to the instance since through a CSR kelp approved. It caches the
 // ConfigMap after the first read and writes through, compare-and-set; one
-// controller (the leader) writes it.
+// controller (the leader) writes it. Changes made at the same time are
+// written together, one read and one write for all (record_write.go).
 type ApprovalRecord struct {
 	Client kubernetes.Interface
 	// Retention is how long entries without an unexpired certificate are
@@ -56,6 +55,8 @@ type ApprovalRecord struct {
 	cache  map[string]recordEntry
 	bytes  int
 	loaded bool
+
+	writes recordWrites
 }
 
 // recordEntry is the JSON of one instance's entry (compact: short keys,
@@ -251,76 +252,4 @@ func prune(entries map[string]recordEntry, now time.Time, retention time.Duratio
 		}
 		entries[id] = e
 	}
-}
-
-// update reads the ConfigMap, applies change to its entries (corrupt ones
-// are kept as they are and named in the second map), prunes, and writes
-// it back when it changed, retrying on conflict. An error of change is
-// returned as is, and nothing is written.
-func (r *ApprovalRecord) update(ctx context.Context, now time.Time, change func(map[string]recordEntry, map[string]bool) error) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	retention := r.Retention
-	if retention == 0 {
-		retention = RecordRetention
-	}
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cms := r.Client.CoreV1().ConfigMaps(RecordNamespace)
-		cm, err := cms.Get(ctx, RecordName, metav1.GetOptions{})
-		create := apierrors.IsNotFound(err)
-		if create {
-			cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: RecordNamespace, Name: RecordName,
-				Labels: map[string]string{"app.kubernetes.io/managed-by": "kelp"}}}
-		} else if err != nil {
-			return err
-		}
-		entries, corrupt := map[string]recordEntry{}, map[string]bool{}
-		for id, raw := range cm.Data {
-			var e recordEntry
-			if json.Unmarshal([]byte(raw), &e) != nil {
-				corrupt[id] = true
-				continue
-			}
-			entries[id] = e
-		}
-		if err := change(entries, corrupt); err != nil {
-			if r.cacheLocked(cm.Data) != nil {
-				r.loaded = false
-			}
-			return err
-		}
-		prune(entries, now, retention)
-		data := make(map[string]string, len(entries)+len(corrupt))
-		for id := range corrupt {
-			data[id] = cm.Data[id]
-		}
-		for id, e := range entries {
-			raw, err := json.Marshal(e)
-			if err != nil {
-				return fmt.Errorf("encode entry %s: %w", id, err)
-			}
-			data[id] = string(raw)
-		}
-		if create && len(data) == 0 {
-			r.cache, r.bytes, r.loaded = map[string]recordEntry{}, 0, true
-			return nil
-		}
-		if !create && maps.Equal(data, cm.Data) {
-			return r.cacheLocked(cm.Data)
-		}
-		cm = cm.DeepCopy()
-		cm.Data = data
-		if create {
-			_, err = cms.Create(ctx, cm, metav1.CreateOptions{})
-			if apierrors.IsAlreadyExists(err) {
-				return apierrors.NewConflict(corev1.Resource("configmaps"), RecordName, err)
-			}
-		} else {
-			_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
-		}
-		if err != nil {
-			return err
-		}
-		return r.cacheLocked(cm.Data)
-	})
 }

@@ -38,8 +38,11 @@ import (
 )
 
 // approverWorkers decide CSRs in parallel: each decision waits mostly on
-// the cloud and the API server, so a burst of joins needs many.
-const approverWorkers = 16
+// the cloud and the API server, so a burst of joins needs many, and the
+// more wait at once, the more the approver's cloud lookups and record
+// writes are batched (BenchmarkApproverBurst). Flood control admits Nodes
+// + --flood-headroom joins at a time anyway.
+const approverWorkers = 64
 
 // Options configure the controller process. Validate once, then Run.
 type Options struct {
