@@ -74,7 +74,11 @@ func BenchmarkControllerMemoryAtScale(b *testing.B) {
 	go func() {
 		done <- Run(runCtx, Options{ClusterName: testenv.ClusterName, Approve: approver.ModeAuto, Autoscaler: &loop.Options{ScaleDownEnabled: true,
 			// Nodes are evaluated every cycle; none stays unneeded long enough to go.
-			ScaleDown: func() autoscaler.ScaleDownOptions { o := autoscaler.DefaultScaleDownOptions(); o.UnneededTime = 24 * time.Hour; return o }()}},
+			ScaleDown: func() autoscaler.ScaleDownOptions {
+				o := autoscaler.DefaultScaleDownOptions()
+				o.UnneededTime = 24 * time.Hour
+				return o
+			}()}},
 			Deps{Client: kubernetes.NewForConfigOrDie(&ctlCfg), Cloud: cloudtest.New(group), Scaler: noScaler{}, Registry: reg,
 				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	}()

@@ -130,8 +130,10 @@ func scaleOwners(ctx context.Context, client kubernetes.Interface, ns string, re
 	return rs, ds, nil
 }
 
-func scaleRSName(t int) string     { return fmt.Sprintf("svc-%02d-%x", t, 0x6d5f8b7c9+t) }
-func scaleDaemonName(d int) string { return []string{"node-exporter", "log-agent", "cni", "csi-node"}[d%4] }
+func scaleRSName(t int) string { return fmt.Sprintf("svc-%02d-%x", t, 0x6d5f8b7c9+t) }
+func scaleDaemonName(d int) string {
+	return []string{"node-exporter", "log-agent", "cni", "csi-node"}[d%4]
+}
 
 // scaleTemplate is Deployment template t: one or two containers with
 // requests of 50m–145m cpu and 64–216Mi, environment, probes and ports.
