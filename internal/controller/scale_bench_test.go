@@ -53,9 +53,12 @@ func BenchmarkControllerMemoryAtScale(b *testing.B) {
 	if pods < nodes*scaleDaemons {
 		b.Fatalf("KELP_BENCH_PODS=%d: want at least %d (the DaemonSet pods of %d nodes)", pods, nodes*scaleDaemons, nodes)
 	}
+	// Finer heap samples than the default 512 KiB, for the profile.
+	runtime.MemProfileRate = 64 << 10
 	env := testenv.Get(b)
 	cfg := *env.Config
 	cfg.QPS, cfg.Burst = 2000, 4000
+	cfg.ContentType = "application/vnd.kubernetes.protobuf"
 	client := kubernetes.NewForConfigOrDie(&cfg)
 	ns := env.Namespace(b)
 	group := scaleGroup(b, nodes)
@@ -89,6 +92,7 @@ func BenchmarkControllerMemoryAtScale(b *testing.B) {
 	}
 	heap := heapInUse()
 	rss, hwm := procMemory(b)
+	checkReady(ctx, b, client, nodes)
 	profile := writeHeapProfile(b)
 	cancel()
 	<-done
@@ -101,6 +105,26 @@ func BenchmarkControllerMemoryAtScale(b *testing.B) {
 	b.ReportMetric(mib(rss-min(rss, rssBefore)), "rss-MiB")
 	b.ReportMetric(mib(hwm-min(hwm, rssBefore)), "peak-rss-MiB")
 	b.ReportMetric(float64(heap-min(heap, heapBefore))/float64(pods), "heap-B/pod")
+}
+
+// checkReady fails the benchmark unless all nodes are Ready: the cluster
+// measured must be the one described.
+func checkReady(ctx context.Context, b *testing.B, client kubernetes.Interface, want int) {
+	list, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ready := 0
+	for _, n := range list.Items {
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+				ready++
+			}
+		}
+	}
+	if ready != want {
+		b.Errorf("%d nodes Ready, want %d", ready, want)
+	}
 }
 
 // benchEnv reads a positive integer from the environment variable name.
@@ -135,10 +159,23 @@ func (noScaler) DeleteInstances(_ context.Context, group string, ids []string) e
 // the benchmark ends), the owners and the pods.
 func createScaleCluster(ctx context.Context, b *testing.B, client kubernetes.Interface, ns string, g cloud.NodeGroup, pods int) (stopHeartbeat func()) {
 	names := make([]string, len(g.Instances))
-	leases := &scaleLeases{client: client, leases: map[string]*coordinationv1.Lease{}}
+	for i, inst := range g.Instances {
+		names[i] = inst.PrivateDNSName
+	}
+	leases := &scaleLeases{client: client, nodes: names, leases: map[string]*coordinationv1.Lease{}}
+	hbCtx, stopHB := context.WithCancel(ctx)
+	b.Cleanup(func() {
+		stopHB()
+		_ = parallel(len(names), 16, func(i int) error {
+			_ = client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Delete(context.Background(), names[i], metav1.DeleteOptions{})
+			return client.CoreV1().Nodes().Delete(context.Background(), names[i], metav1.DeleteOptions{})
+		})
+	})
+	// Each Node gets its Lease at once: kube-controller-manager marks a
+	// node without heartbeats NotReady, and only a kubelet marks it Ready
+	// again.
 	err := parallel(len(g.Instances), 16, func(i int) error {
 		n := scaleNode(g, g.Instances[i])
-		names[i] = n.Name
 		got, err := client.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{})
 		if err != nil {
 			return fmt.Errorf("create node %s: %w", n.Name, err)
@@ -147,21 +184,8 @@ func createScaleCluster(ctx context.Context, b *testing.B, client kubernetes.Int
 		if _, err := client.CoreV1().Nodes().UpdateStatus(ctx, got, metav1.UpdateOptions{}); err != nil {
 			return fmt.Errorf("node %s status: %w", n.Name, err)
 		}
-		return nil
+		return leases.renew(ctx, i)
 	})
-	leases.nodes = names
-	hbCtx, stopHB := context.WithCancel(ctx)
-	cleanup := func() {
-		stopHB()
-		_ = parallel(len(names), 16, func(i int) error {
-			_ = client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Delete(context.Background(), names[i], metav1.DeleteOptions{})
-			return client.CoreV1().Nodes().Delete(context.Background(), names[i], metav1.DeleteOptions{})
-		})
-	}
-	b.Cleanup(cleanup)
-	if err == nil {
-		err = parallel(len(names), 16, func(i int) error { return leases.renew(ctx, i) })
-	}
 	if err != nil {
 		b.Fatal(err)
 	}
