@@ -19,8 +19,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/kelp-dev/kelp/internal/approver"
 	"github.com/kelp-dev/kelp/internal/autoscaler"
@@ -180,8 +182,20 @@ func createScaleCluster(ctx context.Context, b *testing.B, client kubernetes.Int
 		if err != nil {
 			return fmt.Errorf("create node %s: %w", n.Name, err)
 		}
-		got.Status = n.Status
-		if _, err := client.CoreV1().Nodes().UpdateStatus(ctx, got, metav1.UpdateOptions{}); err != nil {
+		// kube-controller-manager may write the new Node first (taints).
+		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			got.Status = n.Status
+			_, err := client.CoreV1().Nodes().UpdateStatus(ctx, got, metav1.UpdateOptions{})
+			if apierrors.IsConflict(err) {
+				fresh, getErr := client.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+				if getErr != nil {
+					return getErr
+				}
+				got = fresh
+			}
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("node %s status: %w", n.Name, err)
 		}
 		return leases.renew(ctx, i)
@@ -227,8 +241,19 @@ func createScalePods(ctx context.Context, client kubernetes.Interface, ns string
 		if err != nil {
 			return fmt.Errorf("create pod %s: %w", p.Name, err)
 		}
-		runningStatus(got, scaleNodeIP(node), i)
-		if _, err := client.CoreV1().Pods(ns).UpdateStatus(ctx, got, metav1.UpdateOptions{}); err != nil {
+		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			runningStatus(got, scaleNodeIP(node), i)
+			_, err := client.CoreV1().Pods(ns).UpdateStatus(ctx, got, metav1.UpdateOptions{})
+			if apierrors.IsConflict(err) {
+				fresh, getErr := client.CoreV1().Pods(ns).Get(ctx, p.Name, metav1.GetOptions{})
+				if getErr != nil {
+					return getErr
+				}
+				got = fresh
+			}
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("pod %s status: %w", p.Name, err)
 		}
 		return nil

@@ -217,6 +217,7 @@ func runningStatus(p *corev1.Pod, nodeIP string, i int) {
 	ip := fmt.Sprintf("100.64.%d.%d", i/250%250, i%250+1)
 	p.Status.Phase, p.Status.HostIP, p.Status.HostIPs = corev1.PodRunning, nodeIP, []corev1.HostIP{{IP: nodeIP}}
 	p.Status.PodIP, p.Status.PodIPs, p.Status.StartTime = ip, []corev1.PodIP{{IP: ip}}, &now
+	p.Status.Conditions, p.Status.ContainerStatuses = nil, nil
 	for _, t := range []corev1.PodConditionType{"PodReadyToStartContainers", corev1.PodInitialized, corev1.PodReady, corev1.ContainersReady, corev1.PodScheduled} {
 		p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: t, Status: corev1.ConditionTrue, LastTransitionTime: now})
 	}
