@@ -173,9 +173,10 @@ func createScaleCluster(ctx context.Context, b *testing.B, client kubernetes.Int
 			return client.CoreV1().Nodes().Delete(context.Background(), names[i], metav1.DeleteOptions{})
 		})
 	})
-	// Each Node gets its Lease at once: kube-controller-manager marks a
-	// node without heartbeats NotReady, and only a kubelet marks it Ready
-	// again.
+	// Each Node gets its Lease at once, renewed from then on:
+	// kube-controller-manager marks a node without heartbeats NotReady,
+	// and only a kubelet marks it Ready again.
+	go leases.run(hbCtx, b, 5*time.Second)
 	err := parallel(len(g.Instances), 16, func(i int) error {
 		n := scaleNode(g, g.Instances[i])
 		got, err := client.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{})
@@ -198,12 +199,11 @@ func createScaleCluster(ctx context.Context, b *testing.B, client kubernetes.Int
 		if err != nil {
 			return fmt.Errorf("node %s status: %w", n.Name, err)
 		}
-		return leases.renew(ctx, i)
+		return leases.renew(ctx, i, true)
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	go leases.run(hbCtx, b, 8*time.Second)
 	if err := createScalePods(ctx, client, ns, g, pods); err != nil {
 		b.Fatal(err)
 	}

@@ -273,11 +273,15 @@ type scaleLeases struct {
 	leases map[string]*coordinationv1.Lease
 }
 
-func (l *scaleLeases) renew(ctx context.Context, i int) error {
+// renew renews node i's Lease, creating it when create is set.
+func (l *scaleLeases) renew(ctx context.Context, i int, create bool) error {
 	name := l.nodes[i]
 	l.mu.Lock()
 	lease := l.leases[name]
 	l.mu.Unlock()
+	if lease == nil && !create {
+		return nil // its Node is not created yet
+	}
 	leases := l.client.CoordinationV1().Leases(corev1.NamespaceNodeLease)
 	var err error
 	if lease == nil {
@@ -308,7 +312,7 @@ func (l *scaleLeases) run(ctx context.Context, b *testing.B, period time.Duratio
 			return
 		case <-t.C:
 		}
-		if err := parallel(len(l.nodes), 8, func(i int) error { return l.renew(ctx, i) }); err != nil && ctx.Err() == nil {
+		if err := parallel(len(l.nodes), 16, func(i int) error { return l.renew(ctx, i, false) }); err != nil && ctx.Err() == nil {
 			b.Logf("heartbeat: %v", err)
 		}
 	}
