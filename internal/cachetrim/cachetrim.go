@@ -84,10 +84,14 @@ func trimStatus(s *corev1.PodStatus) {
 	}
 }
 
-// Node trims a node in place.
+// Node trims a node in place: what the kubelet reports for humans and the
+// attach/detach controller (images, addresses, system info, volumes,
+// runtime handlers, features, config) goes.
 func Node(n *corev1.Node) {
 	trimMeta(n)
-	n.Status.Images = nil
+	s := &n.Status
+	s.Images, s.Addresses, s.NodeInfo, s.DaemonEndpoints = nil, nil, corev1.NodeSystemInfo{}, corev1.NodeDaemonEndpoints{}
+	s.VolumesInUse, s.VolumesAttached, s.RuntimeHandlers, s.Features, s.Config = nil, nil, nil, nil, nil
 }
 
 func trimMeta(o metav1.Object) {

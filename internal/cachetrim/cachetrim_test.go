@@ -248,6 +248,14 @@ func TestTrimKeepsWhatReadersUse(t *testing.T) {
 	if !reflect.DeepEqual(tn, want) {
 		t.Errorf("node lost more than managed fields, images and last-applied:\n%+v\nwant %+v", tn, want)
 	}
+	full := n.DeepCopy()
+	full.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "10.0.0.1"}}
+	full.Status.NodeInfo = corev1.NodeSystemInfo{KubeletVersion: "v1.37.2"}
+	full.Status.VolumesInUse = []corev1.UniqueVolumeName{"vol"}
+	out, _ = cachetrim.Transform(full)
+	if got := out.(*corev1.Node); !reflect.DeepEqual(got, want) {
+		t.Errorf("node kept addresses, system info or volumes:\n%+v\nwant %+v", got, want)
+	}
 }
 
 // TestTransformOtherTypes: other objects lose only managed fields and

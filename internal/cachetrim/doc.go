@@ -15,7 +15,9 @@
 // account tokens, configMaps, secrets...), the service account, scheduler
 // name, DNS settings, security context and image pull secrets, and of the
 // status everything but the phase, the PodScheduled condition, reason,
-// message and nominated node. For Nodes the images they hold. What stays
+// message and nominated node. For Nodes the images they hold, their
+// addresses, system info, volumes in use and attached, runtime handlers,
+// features and config. What stays
 // is everything a reader uses: the pod spec the simulator compiles
 // (resources, ports, restart policies, affinity, tolerations, topology
 // spread, claims, overhead, node selector, priority), the grace period,
