@@ -16,6 +16,8 @@ import (
 	"github.com/kelp-dev/kelp/internal/simulator"
 )
 
+var yes = true
+
 var managed = []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationUpdate}}
 
 // dressed adds to p what a real pod carries and no kelp reader needs.
@@ -36,6 +38,14 @@ func dressed(p *corev1.Pod) *corev1.Pod {
 	}
 	p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug"}}}
 	p.Status.PodIP, p.Status.PodIPs = "10.0.0.1", []corev1.PodIP{{IP: "10.0.0.1"}}
+	// What admission and the kubelet add, and no reader needs.
+	p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "kube-api-access-x1y2z", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+		Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}}}}})
+	p.Spec.ServiceAccountName, p.Spec.SchedulerName, p.Spec.DNSPolicy = "default", corev1.DefaultSchedulerName, corev1.DNSClusterFirst
+	p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsNonRoot: &yes}
+	p.Spec.Containers[0].SecurityContext, p.Spec.Containers[0].ImagePullPolicy = &corev1.SecurityContext{RunAsNonRoot: &yes}, corev1.PullAlways
+	p.Status.QOSClass, p.Status.StartTime = corev1.PodQOSBurstable, &metav1.Time{}
+	p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionFalse})
 	return p
 }
 
@@ -203,13 +213,27 @@ func TestTrimKeepsWhatReadersUse(t *testing.T) {
 		{"other annotations kept", p.Annotations["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "false"},
 		{"labels kept", reflect.DeepEqual(p.Labels, orig.Labels)},
 		{"owner references kept", reflect.DeepEqual(p.OwnerReferences, orig.OwnerReferences)},
-		{"phase and conditions kept", p.Status.Phase == orig.Status.Phase && reflect.DeepEqual(p.Status.Conditions, orig.Status.Conditions)},
+		{"phase and the PodScheduled condition kept", p.Status.Phase == orig.Status.Phase && reflect.DeepEqual(p.Status.Conditions, orig.Status.Conditions[:1])},
+		{"other conditions, QoS class and start time dropped", len(p.Status.Conditions) == 1 && p.Status.QOSClass == "" && p.Status.StartTime == nil},
+		{"service account token volume dropped", p.Spec.Volumes == nil},
+		{"service account, scheduler name, DNS policy, security contexts, pull policy dropped", p.Spec.ServiceAccountName == "" && p.Spec.SchedulerName == "" &&
+			p.Spec.DNSPolicy == "" && p.Spec.SecurityContext == nil && p.Spec.Containers[0].SecurityContext == nil && p.Spec.Containers[0].ImagePullPolicy == ""},
 		{"image and resources kept", p.Spec.Containers[0].Image == "app:1" && reflect.DeepEqual(p.Spec.Containers[0].Resources, orig.Spec.Containers[0].Resources)},
 		{"still a replicated pod to scale-down", !autoscaler.IsDaemonOrMirrorPod(p)},
 	} {
 		if !c.ok {
 			t.Errorf("%s: no", c.what)
 		}
+	}
+	vols := []corev1.Volume{
+		{Name: "claim", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "c"}}},
+		{Name: "eph", VolumeSource: corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{}}},
+		{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var"}}},
+		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
+	}
+	withVols := dressed(pod("v", "web", "100m", func(p *corev1.Pod) { p.Spec.Volumes = vols }))
+	if got := trimmed(withVols).Spec.Volumes; !reflect.DeepEqual(got, vols) {
+		t.Errorf("volumes scale-down and the simulator read: %+v, want %+v", got, vols)
 	}
 	n := node("n", "a")
 	n.Annotations = map[string]string{cachetrim.LastAppliedAnnotation: "{}", "kelp.dev/x": "y"}
@@ -223,6 +247,14 @@ func TestTrimKeepsWhatReadersUse(t *testing.T) {
 	delete(want.Annotations, cachetrim.LastAppliedAnnotation)
 	if !reflect.DeepEqual(tn, want) {
 		t.Errorf("node lost more than managed fields, images and last-applied:\n%+v\nwant %+v", tn, want)
+	}
+	full := n.DeepCopy()
+	full.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "10.0.0.1"}}
+	full.Status.NodeInfo = corev1.NodeSystemInfo{KubeletVersion: "v1.37.2"}
+	full.Status.VolumesInUse = []corev1.UniqueVolumeName{"vol"}
+	out, _ = cachetrim.Transform(full)
+	if got := out.(*corev1.Node); !reflect.DeepEqual(got, want) {
+		t.Errorf("node kept addresses, system info or volumes:\n%+v\nwant %+v", got, want)
 	}
 }
 
