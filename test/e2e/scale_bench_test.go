@@ -97,6 +97,16 @@ func TestScale(t *testing.T) {
 	report(t, nodes, pods, up, steadyCPU, down)
 }
 
+// csrSplit says where the approver's time went: queue wait and phases.
+func csrSplit(p phase) string {
+	parts := []string{fmt.Sprintf("queue wait p50 <= %gs p99 <= %gs", p.csrWait.quantile(0.5), p.csrWait.quantile(0.99))}
+	for _, name := range csrPhaseNames {
+		h := p.csrPhases[name]
+		parts = append(parts, fmt.Sprintf("%s p50 <= %gs p99 <= %gs", name, h.quantile(0.5), h.quantile(0.99)))
+	}
+	return "CSR approver, split (kelp_csr_queue_wait_seconds, kelp_csr_decision_phase_seconds): " + strings.Join(parts, "; ")
+}
+
 // kelpBinary is KELP_SCALE_KELP, or kelp built from this module.
 func kelpBinary(t *testing.T) string {
 	if bin := os.Getenv("KELP_SCALE_KELP"); bin != "" {
@@ -200,7 +210,14 @@ type phase struct {
 	kube, aws           map[string]int
 	kubeTotal, awsTotal int
 	decision, csr       histogram
+	// csrWait and csrPhases split the approver's time: the queue wait,
+	// then each phase of a decision (facts, cloud, record, write).
+	csrWait   histogram
+	csrPhases map[string]histogram
 }
+
+// csrPhaseNames are the phases of kelp_csr_decision_phase_seconds.
+var csrPhaseNames = []string{"facts", "cloud", "record", "write"}
 
 func (c *scaleController) since(t *testing.T, ctx context.Context, from mark) phase {
 	t.Helper()
@@ -214,6 +231,13 @@ func (c *scaleController) since(t *testing.T, ctx context.Context, from mark) ph
 	const csr = "kelp_csr_decision_latency_seconds"
 	approve := []string{`signer="` + certificatesv1.KubeAPIServerClientKubeletSignerName + `"`, `decision="approve"`}
 	p.csr = parseHistogram(to.metrics, csr, approve...).minus(parseHistogram(from.metrics, csr, approve...))
+	const wait, phases = "kelp_csr_queue_wait_seconds", "kelp_csr_decision_phase_seconds"
+	p.csrWait = parseHistogram(to.metrics, wait).minus(parseHistogram(from.metrics, wait))
+	p.csrPhases = map[string]histogram{}
+	for _, name := range csrPhaseNames {
+		sel := `phase="` + name + `"`
+		p.csrPhases[name] = parseHistogram(to.metrics, phases, sel).minus(parseHistogram(from.metrics, phases, sel))
+	}
 	return p
 }
 
@@ -378,8 +402,11 @@ func report(t *testing.T, nodes, pods int, up upResult, steady phase, down downR
 			percentile(up.approvals, 0.5).Round(time.Millisecond), percentile(up.approvals, 0.99).Round(time.Millisecond), percentile(up.approvals, 1).Round(time.Millisecond)),
 		fmt.Sprintf("CSR decision latency (approver histogram, creationTimestamp to decision), %.0f approvals: p50 <= %gs, p99 <= %gs, mean %.3fs",
 			up.csr.count, up.csr.quantile(0.5), up.csr.quantile(0.99), up.csr.sum/math.Max(up.csr.count, 1)),
+		csrSplit(up.phase),
 		fmt.Sprintf("planning cycle (kelp_autoscaler_decision_duration_seconds) in scale-up, %.0f cycles: p50 <= %gs, p99 <= %gs, mean %.3fs",
 			up.decision.count, up.decision.quantile(0.5), up.decision.quantile(0.99), up.decision.sum/math.Max(up.decision.count, 1)),
+		fmt.Sprintf("planning cycle at %d nodes / %d pods, steady, %.0f cycles: p50 <= %gs, p99 <= %gs, mean %.3fs",
+			nodes, pods, steady.decision.count, steady.decision.quantile(0.5), steady.decision.quantile(0.99), steady.decision.sum/math.Max(steady.decision.count, 1)),
 		fmt.Sprintf("controller peak resident memory (VmHWM): %s; at the end of scale-up %s; CPU in scale-up %s over %s",
 			mib(up.peakRSS), mib(up.rss), up.cpu.Round(10*time.Millisecond), up.wall.Round(time.Second)),
 		fmt.Sprintf("controller at %d nodes / %d pods, steady: %s, CPU %s over %s (%.1f%% of a core), Kubernetes calls %s, AWS calls %s",
