@@ -47,7 +47,9 @@ type consolidation struct {
 // group that holds its pods, when cheaper. Every try is undone with
 // Snapshot.Mark/Rollback when it fails; each costs O(nodes + pods) per pod
 // tried, so the pass is O(planned pods × (nodes + pods)). It stops at the
-// time budget and leaves a truncated plan alone.
+// time budget and leaves a truncated plan alone. After merging and
+// resizing, shaveNodes and resizeNodes run shaveRounds times: pods move
+// off nodes that a cheaper type holds without them.
 func (p *planner) consolidate() {
 	if p.plan.Truncated != nil || len(p.newNode) == 0 {
 		return
