@@ -20,6 +20,10 @@ import (
 // maxResizeTries bounds the cheaper types tried per planned node.
 const maxResizeTries = 3
 
+// shaveRounds is how many times shaveNodes and resizeNodes run: each
+// resize leaves new nodes with the room for pods a later shave moves.
+const shaveRounds = 3
+
 // consolidation is the state of one consolidate call.
 type consolidation struct {
 	removed []int // per increase, nodes dropped
@@ -30,6 +34,9 @@ type consolidation struct {
 	// no other planned node: moves only take room, so a later node
 	// holding such a pod is not tried.
 	stuck map[[2]string]bool
+	// cheap memoises cheapest; moved is set once shaveNodes moved a pod.
+	cheap map[cheapKey]float64
+	moved bool
 }
 
 // consolidate improves the finished rounds' plan on the working snapshot:
@@ -40,7 +47,9 @@ type consolidation struct {
 // group that holds its pods, when cheaper. Every try is undone with
 // Snapshot.Mark/Rollback when it fails; each costs O(nodes + pods) per pod
 // tried, so the pass is O(planned pods × (nodes + pods)). It stops at the
-// time budget and leaves a truncated plan alone.
+// time budget and leaves a truncated plan alone. After merging and
+// resizing, shaveNodes and resizeNodes run shaveRounds times: pods move
+// off nodes that a cheaper type holds without them.
 func (p *planner) consolidate() {
 	if p.plan.Truncated != nil || len(p.newNode) == 0 {
 		return
@@ -51,10 +60,15 @@ func (p *planner) consolidate() {
 		types:   map[string][]cloud.InstanceType{},
 		room:    map[[2]string]simulator.Resources{},
 		stuck:   map[[2]string]bool{},
+		cheap:   map[cheapKey]float64{},
 	}
 	p.emptyNodes(c, p.plannedNodes())
 	p.mergeNodes(c)
 	p.resizeNodes(c)
+	for range shaveRounds {
+		p.shaveNodes(c)
+		p.resizeNodes(c)
+	}
 	p.settleIncreases(c)
 }
 
@@ -211,7 +225,7 @@ func mapKeys(m map[string]bool) func(func(string) bool) {
 // left: their node counts, costs and pods; an increase left with no node
 // is dropped.
 func (p *planner) settleIncreases(c *consolidation) {
-	changed := false
+	changed := c.moved
 	for i := range p.plan.Increases {
 		changed = changed || c.removed[i] > 0 || c.added[i] > 0
 	}
@@ -371,17 +385,11 @@ func (p *planner) tryResize(c *consolidation, name string, g cloud.NodeGroup, it
 	if !ok {
 		return false
 	}
-	p.seq++
-	fresh := fmt.Sprintf("%s-new-%d", tmpl.Name, p.seq)
-	scratch := simulator.NewSnapshot()
-	if scratch.AddTemplateNode(tmpl, fresh, ds) != nil {
+	if !p.fitAlone(g, it, pods) {
 		return false
 	}
-	for _, q := range pods {
-		if fits, _ := simulator.Fits(scratch, q, fresh); !fits || scratch.AddPod(fresh, q) != nil {
-			return false
-		}
-	}
+	p.seq++
+	fresh := fmt.Sprintf("%s-new-%d", tmpl.Name, p.seq)
 	if p.work.RemoveNode(name) != nil || p.work.AddTemplateNode(tmpl, fresh, ds) != nil {
 		return false // not reached: name is planned, fresh is new
 	}
@@ -406,4 +414,24 @@ func (p *planner) addPlanned(c *consolidation, g cloud.NodeGroup, it cloud.Insta
 	}
 	c.added[idx]++
 	p.newNode[node] = idx
+}
+
+// fitAlone says whether pods all fit a fresh node of type it in group g
+// alone, in a scratch snapshot: resources, static predicates and the
+// pods' constraints among themselves.
+func (p *planner) fitAlone(g cloud.NodeGroup, it cloud.InstanceType, pods []*simulator.Pod) bool {
+	tmpl, ds, ok := p.template(g, it)
+	if !ok {
+		return false
+	}
+	scratch := simulator.NewSnapshot()
+	if scratch.AddTemplateNode(tmpl, "scratch", ds) != nil {
+		return false
+	}
+	for _, q := range pods {
+		if fits, _ := simulator.Fits(scratch, q, "scratch"); !fits || scratch.AddPod("scratch", q) != nil {
+			return false
+		}
+	}
+	return true
 }
