@@ -49,7 +49,8 @@ type consolidation struct {
 // tried, so the pass is O(planned pods × (nodes + pods)). It stops at the
 // time budget and leaves a truncated plan alone. After merging and
 // resizing, shaveNodes and resizeNodes run shaveRounds times: pods move
-// off nodes that a cheaper type holds without them.
+// off nodes that a cheaper type holds without them, onto nodes with the
+// room or nodes that move up a type for less.
 func (p *planner) consolidate() {
 	if p.plan.Truncated != nil || len(p.newNode) == 0 {
 		return
@@ -381,24 +382,31 @@ func scalarsHeld(room, need simulator.Resources) bool {
 // pods' constraints among themselves): the new node is in the old one's
 // zone with the same pods, so every topology domain keeps its counts.
 func (p *planner) tryResize(c *consolidation, name string, g cloud.NodeGroup, it cloud.InstanceType, pods []*simulator.Pod) bool {
-	tmpl, ds, ok := p.template(g, it)
-	if !ok {
-		return false
-	}
 	if !p.fitAlone(g, it, pods) {
 		return false
+	}
+	return p.replaceNode(c, name, g, it, pods) != ""
+}
+
+// replaceNode replaces planned node name of group g by a new node of type
+// it holding pods, which the caller checked with fitAlone, and returns the
+// new node's name ("" when group g has no template for it).
+func (p *planner) replaceNode(c *consolidation, name string, g cloud.NodeGroup, it cloud.InstanceType, pods []*simulator.Pod) string {
+	tmpl, ds, ok := p.template(g, it)
+	if !ok {
+		return ""
 	}
 	p.seq++
 	fresh := fmt.Sprintf("%s-new-%d", tmpl.Name, p.seq)
 	if p.work.RemoveNode(name) != nil || p.work.AddTemplateNode(tmpl, fresh, ds) != nil {
-		return false // not reached: name is planned, fresh is new
+		return "" // not reached: name is planned, fresh is new
 	}
 	for _, q := range pods {
 		_ = p.work.AddPod(fresh, q) // fresh holds them, as in scratch
 	}
 	delete(p.newNode, name)
 	p.addPlanned(c, g, it, fresh)
-	return true
+	return fresh
 }
 
 // addPlanned counts node, of type it in group g, made by consolidation,

@@ -1,6 +1,6 @@
 // Shaving planned nodes: moving single pods off a planned node onto
-// another planned node with room to spare, when the pods left fit a
-// cheaper type.
+// another planned node with room to spare, or one that moves up a type
+// for less than the first saves, when the pods left fit a cheaper type.
 
 package autoscaler
 
@@ -21,7 +21,9 @@ const maxShaveTries = 4
 // order: a pod (not one with required anti-affinity) leaves its node when
 // the node's other pods fit a cheaper type of the group than all its pods
 // do, for the first planned node of the group whose type has the room
-// left for it (so that node keeps its type: the move only saves). Each
+// left for it (so that node keeps its type: the move only saves), or,
+// when none has, for the node whose move up a type costs less than the
+// first node's move down saves (upMove: both are replaced at once). Each
 // move is checked with the simulator's predicates, hostname spread
 // included, and undone when it fails; the nodes are resized afterwards
 // (resizeNodes). A pod stays in its group, so in its zone.
@@ -45,10 +47,11 @@ func (p *planner) shaveNodes(c *consolidation) {
 
 // shave moves the pods of planned node n of group g whose leaving lowers
 // the price of the cheapest type holding the rest onto other nodes of
-// names with the room.
+// names with the room; when none has it, onto the node of names whose
+// move up a type costs least, if less than n's move down saves (upMove).
 func (p *planner) shave(c *consolidation, g cloud.NodeGroup, n string, names []string, loads map[string]*load) {
-	ln := loads[n]
-	if hostAffinity(ln.pods) {
+	ln, ok := loads[n]
+	if !ok || hostAffinity(ln.pods) {
 		return
 	}
 	for _, q := range slices.Clone(ln.pods) {
@@ -60,28 +63,44 @@ func (p *planner) shave(c *consolidation, g cloud.NodeGroup, n string, names []s
 		if p.cheapest(c, g, rest, ln.it) >= p.cheapest(c, g, ln.need, ln.it) {
 			continue
 		}
-		tries := 0
-		for _, m := range names {
-			lm := loads[m]
-			if m == n || tries >= maxShaveTries {
-				continue
-			}
-			need := lm.need.Clone()
-			need.Add(q.Requests())
-			if !p.holds(c, g, lm.it, need, lm.it) || crowded(append(slices.Clip(lm.pods), q)) || !p.sameZone(n, m) {
-				continue
-			}
-			tries++
-			if p.tryMove(g, lm.it, q, lm.pods, n, m) {
-				c.moved = true
-				ln.pods = slices.DeleteFunc(ln.pods, func(r *simulator.Pod) bool { return r == q })
-				ln.need = rest
-				lm.pods = append(lm.pods, q)
-				lm.need = need
-				break
-			}
+		if p.freeMove(c, g, q, n, names, loads) {
+			continue
+		}
+		if p.upMove(c, g, q, n, names, loads) {
+			return // n is replaced
 		}
 	}
+}
+
+// freeMove moves pod q off planned node n onto the first node of names,
+// in n's zone, whose type has the room left for it (so that node keeps
+// its type), trying up to maxShaveTries with tryMove.
+func (p *planner) freeMove(c *consolidation, g cloud.NodeGroup, q *simulator.Pod, n string, names []string, loads map[string]*load) bool {
+	ln := loads[n]
+	tries := 0
+	for _, m := range names {
+		lm, ok := loads[m]
+		if !ok || m == n || tries >= maxShaveTries {
+			continue
+		}
+		need := lm.need.Clone()
+		need.Add(q.Requests())
+		if !p.holds(c, g, lm.it, need, lm.it) || crowded(append(slices.Clip(lm.pods), q)) || !p.sameZone(n, m) {
+			continue
+		}
+		tries++
+		if p.tryMove(g, lm.it, q, lm.pods, n, m) {
+			c.moved = true
+			ln.pods = slices.DeleteFunc(ln.pods, func(r *simulator.Pod) bool { return r == q })
+			rest := ln.need.Clone()
+			rest.Sub(q.Requests())
+			ln.need = rest
+			lm.pods = append(lm.pods, q)
+			lm.need = need
+			return true
+		}
+	}
+	return false
 }
 
 // cheapest returns the price of the cheapest type of group g that holds

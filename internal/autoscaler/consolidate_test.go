@@ -79,6 +79,30 @@ func TestConsolidate(t *testing.T) {
 		},
 		want: []string{"g/m5.large+1"},
 	}, {
+		name: "a pod moves to a node that moves up a type: the two cost less",
+		typ:  "m5.2xlarge",
+		nodes: [][]*corev1.Pod{
+			{antiPod("x-0", "x", "cpu", "3000m"), pod("a-0", "a", "cpu", "1700m")},
+			{antiPod("x-1", "x", "cpu", "400m")},
+		},
+		want: []string{"g/m5.xlarge+2"},
+	}, {
+		name: "the move up costs what the move down saves: nothing moves",
+		typ:  "m5.xlarge",
+		nodes: [][]*corev1.Pod{
+			{antiPod("x-0", "x", "cpu", "1000m"), pod("a-0", "a", "cpu", "1700m")},
+			{antiPod("x-1", "x", "cpu", "400m")},
+		},
+		want: []string{"g/m5.xlarge+1", "g/m5.large+1"},
+	}, {
+		name: "the move up would crowd a hostname spread: nothing moves",
+		typ:  "m5.2xlarge",
+		nodes: [][]*corev1.Pod{
+			{antiPod("x-0", "x", "cpu", "3000m"), hostSpreadPod("s-0", "s", "cpu", "1700m")},
+			{antiPod("x-1", "x", "cpu", "300m"), hostSpreadPod("s-1", "s", "cpu", "100m")},
+		},
+		want: []string{"g/m5.2xlarge+1", "g/m5.large+1"},
+	}, {
 		name:   "time budget spent: nothing changes",
 		typ:    "m5.2xlarge",
 		nodes:  [][]*corev1.Pod{{pod("a-0", "a", "cpu", "400m")}, {pod("a-1", "a", "cpu", "400m")}},
