@@ -28,6 +28,7 @@ type controllerFlags struct {
 	// looked for.
 	termPeriod time.Duration
 	tokenTTL   time.Duration
+	profiling  bool
 	// allowCompeting starts in auto mode beside a csrapproving that would
 	// approve kelp's joins (docs/security.md).
 	allowCompeting bool
@@ -39,6 +40,7 @@ func (f *controllerFlags) add(fs *pflag.FlagSet, probeDefault string) {
 	fs.StringVar(&f.approve, "approve", string(approver.ModeAuto), "node CSR approval: auto (kelp's cloud-backed policy), manual (kelp csr approve) or off (kelp does not watch CSRs)")
 	f.policy.add(fs)
 	fs.StringVar(&f.probeAddr, "probe-addr", probeDefault, "address serving /metrics, /healthz and /readyz (empty: off)")
+	fs.BoolVar(&f.profiling, "profiling", false, "also serve Go's profiles on --probe-addr under /debug/pprof/ (as cluster-autoscaler's --profiling)")
 	fs.DurationVar(&f.nodePeriod, "node-lifecycle-period", 10*time.Second, "how often Nodes of terminated instances are looked for")
 	fs.DurationVar(&f.termPeriod, "termination-period", terminationctl.DefaultPeriod, "how often instances waiting on kelp's drain hook (Terminating:Wait) are looked for and their Nodes drained")
 	fs.DurationVar(&f.tokenTTL, "token-ttl", 24*time.Hour, "lifetime of the bootstrap tokens in pool launch templates; rotated when a third remains")
@@ -58,7 +60,7 @@ func (f *controllerFlags) options(cluster string) (controller.Options, error) {
 		return controller.Options{}, err
 	}
 	return controller.Options{
-		ClusterName: cluster, ProbeAddr: f.probeAddr, NodeLifecyclePeriod: f.nodePeriod,
+		ClusterName: cluster, ProbeAddr: f.probeAddr, Profiling: f.profiling, NodeLifecyclePeriod: f.nodePeriod,
 		Approve: approver.Mode(f.approve), TokenTTL: f.tokenTTL, Autoscaler: as,
 		Approver:                policy,
 		AllowCompetingApprovers: f.allowCompeting,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync/atomic"
 	"time"
 
@@ -12,10 +13,18 @@ import (
 )
 
 // serveProbes serves /metrics, /healthz and /readyz on addr until stop is
-// called. A standby (leader election on, not leading) is ready with
-// "ok: standby".
-func serveProbes(addr string, reg *prometheus.Registry, leading *atomic.Bool, leaderElect bool) (stop func(), err error) {
+// called, and Go's profiles under /debug/pprof/ when profiling is on (as
+// cluster-autoscaler's --profiling). A standby (leader election on, not
+// leading) is ready with "ok: standby".
+func serveProbes(addr string, reg *prometheus.Registry, leading *atomic.Bool, leaderElect, profiling bool) (stop func(), err error) {
 	mux := http.NewServeMux()
+	if profiling {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {

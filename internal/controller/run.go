@@ -50,6 +50,8 @@ type Options struct {
 	ClusterName string
 	// ProbeAddr serves /metrics, /healthz and /readyz ("" disables).
 	ProbeAddr string
+	// Profiling also serves Go's profiles on ProbeAddr, under /debug/pprof/.
+	Profiling bool
 	// LeaderElect runs the controllers only while holding the Lease
 	// kube-system/kelp-controller.
 	LeaderElect bool
@@ -191,7 +193,7 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	}
 	var leading atomic.Bool
 	if o.ProbeAddr != "" {
-		stop, err := serveProbes(o.ProbeAddr, d.Registry, &leading, o.LeaderElect)
+		stop, err := serveProbes(o.ProbeAddr, d.Registry, &leading, o.LeaderElect, o.Profiling)
 		if err != nil {
 			return err
 		}

@@ -32,6 +32,7 @@ import (
 	"github.com/kelp-dev/kelp/internal/cloud/cloudtest"
 	"github.com/kelp-dev/kelp/internal/pool"
 	"github.com/kelp-dev/kelp/internal/termination"
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 var t0 = time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
@@ -139,15 +140,7 @@ func (f *fixture) node() *corev1.Node {
 }
 
 func (f *fixture) events() string {
-	var out []string
-	for {
-		select {
-		case e := <-f.recorder.Events:
-			out = append(out, e)
-		default:
-			return strings.Join(out, "\n")
-		}
-	}
+	return strings.Join(testenv.RecordedEvents(f.recorder), "\n")
 }
 
 func testNode(annotations map[string]string) *corev1.Node {

@@ -22,6 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -90,6 +91,12 @@ func TestScale(t *testing.T) {
 
 	t.Logf("scaling up: %d pods of %s for %d nodes", pods, scalePodCPU, nodes)
 	up := scaleUp(t, ctx, cluster, client, ctrl, w, nodes, pods)
+	if up.err != nil {
+		// What the run reached is still worth having: write it, then fail.
+		writeReport(t, append([]string{fmt.Sprintf("INCOMPLETE, scale-up stopped at %s: %d nodes Ready, %d pods Running (%v)",
+			up.wall.Round(time.Second), up.readyNodes, up.runningPods, up.err)}, upLines(nodes, pods, up)...))
+		t.Fatalf("scale-up: %v", up.err)
+	}
 	steady := ctrl.mark(t, ctx)
 	ctrl.waitCycles(t, ctx, 3)
 	steadyCPU := ctrl.since(t, ctx, steady)
@@ -332,7 +339,11 @@ type upResult struct {
 	phase
 	allReady, allRunning time.Duration
 	approvals            []time.Duration
-	desired              int32
+	// err is set when scale-up did not finish in time; readyNodes and
+	// runningPods are what it reached.
+	err                     error
+	readyNodes, runningPods int
+	desired                 int32
 }
 
 func scaleUp(t *testing.T, ctx context.Context, cluster *localup.Cluster, client kubernetes.Interface, ctrl *scaleController, w *scaleWatch, nodes, pods int) upResult {
@@ -343,8 +354,17 @@ func scaleUp(t *testing.T, ctx context.Context, cluster *localup.Cluster, client
 		s.Spec.Containers[0].Resources.Requests[corev1.ResourceMemory] = resource.MustParse("64Mi")
 	})
 	timeout := 10*time.Minute + time.Duration(nodes)*time.Second
+	if v := os.Getenv("KELP_SCALE_UP_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			t.Fatalf("KELP_SCALE_UP_TIMEOUT=%q: want a positive duration", v)
+		}
+		timeout = d
+	}
 	last := time.Now()
-	testenv.Eventually(t, timeout, fmt.Sprintf("%d nodes Ready and %d pods Running", nodes, pods), func(context.Context) (bool, error) {
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res.err = wait.PollUntilContextCancel(pctx, testenv.PollInterval, true, func(context.Context) (bool, error) {
 		ready, running := w.readyNodes(), w.running()
 		if readyAt.Load() == 0 && ready >= nodes {
 			readyAt.Store(int64(time.Since(from.at)))
@@ -358,6 +378,10 @@ func scaleUp(t *testing.T, ctx context.Context, cluster *localup.Cluster, client
 		}
 		return readyAt.Load() != 0 && runningAt.Load() != 0, nil
 	})
+	if res.err != nil {
+		res.err = fmt.Errorf("waiting %s for %d nodes Ready and %d pods Running: %w", timeout, nodes, pods, res.err)
+	}
+	res.readyNodes, res.runningPods = w.readyNodes(), w.running()
 	res.phase = ctrl.since(t, ctx, from)
 	res.allReady, res.allRunning = time.Duration(readyAt.Load()), time.Duration(runningAt.Load())
 	res.desired = desiredOf(t, ctx, cluster, scaleCluster)(scalePool)
@@ -390,11 +414,31 @@ func scaleDown(t *testing.T, ctx context.Context, cluster *localup.Cluster, clie
 }
 
 func report(t *testing.T, nodes, pods int, up upResult, steady phase, down downResult) {
-	mib := func(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
-	perCycle := func(n int, p phase) string {
-		return fmt.Sprintf("%d (%.1f a cycle over %.0f cycles)", n, float64(n)/math.Max(p.cycles, 1), p.cycles)
-	}
-	lines := []string{
+	lines := upLines(nodes, pods, up)
+	lines = append(lines,
+		fmt.Sprintf("planning cycle at %d nodes / %d pods, steady, %.0f cycles: p50 <= %gs, p99 <= %gs, mean %.3fs",
+			nodes, pods, steady.decision.count, steady.decision.quantile(0.5), steady.decision.quantile(0.99), steady.decision.sum/math.Max(steady.decision.count, 1)),
+		fmt.Sprintf("controller at %d nodes / %d pods, steady: %s, CPU %s over %s (%.1f%% of a core), Kubernetes calls %s, AWS calls %s",
+			nodes, pods, mib(steady.rss), steady.cpu.Round(10*time.Millisecond), steady.wall.Round(time.Second),
+			100*steady.cpu.Seconds()/steady.wall.Seconds(), perCycle(steady.kubeTotal, steady), perCycle(steady.awsTotal, steady)),
+		fmt.Sprintf("steady: Kubernetes %s; AWS %s", topCalls(steady.kube, 8), topCalls(steady.aws, 8)),
+		fmt.Sprintf("Deployment deleted -> pool at min, no Node: %s; CPU %s; Kubernetes calls %s: %s",
+			down.atMin.Round(time.Second), down.cpu.Round(10*time.Millisecond), perCycle(down.kubeTotal, down.phase), topCalls(down.kube, 8)),
+		fmt.Sprintf("scale-down: AWS calls %s: %s", perCycle(down.awsTotal, down.phase), topCalls(down.aws, 8)),
+		fmt.Sprintf("controller peak resident memory over the whole run: %s", mib(down.peakRSS)),
+	)
+	writeReport(t, lines)
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+func perCycle(n int, p phase) string {
+	return fmt.Sprintf("%d (%.1f a cycle over %.0f cycles)", n, float64(n)/math.Max(p.cycles, 1), p.cycles)
+}
+
+// upLines are the report's lines on scale-up.
+func upLines(nodes, pods int, up upResult) []string {
+	return []string{
 		fmt.Sprintf("size: %d nodes, %d pods", nodes, pods),
 		fmt.Sprintf("Deployment created -> all %d nodes Ready: %s; all %d pods Running: %s; pool desired %d",
 			nodes, up.allReady.Round(time.Second), pods, up.allRunning.Round(time.Second), up.desired),
@@ -405,21 +449,15 @@ func report(t *testing.T, nodes, pods int, up upResult, steady phase, down downR
 		csrSplit(up.phase),
 		fmt.Sprintf("planning cycle (kelp_autoscaler_decision_duration_seconds) in scale-up, %.0f cycles: p50 <= %gs, p99 <= %gs, mean %.3fs",
 			up.decision.count, up.decision.quantile(0.5), up.decision.quantile(0.99), up.decision.sum/math.Max(up.decision.count, 1)),
-		fmt.Sprintf("planning cycle at %d nodes / %d pods, steady, %.0f cycles: p50 <= %gs, p99 <= %gs, mean %.3fs",
-			nodes, pods, steady.decision.count, steady.decision.quantile(0.5), steady.decision.quantile(0.99), steady.decision.sum/math.Max(steady.decision.count, 1)),
 		fmt.Sprintf("controller peak resident memory (VmHWM): %s; at the end of scale-up %s; CPU in scale-up %s over %s",
 			mib(up.peakRSS), mib(up.rss), up.cpu.Round(10*time.Millisecond), up.wall.Round(time.Second)),
-		fmt.Sprintf("controller at %d nodes / %d pods, steady: %s, CPU %s over %s (%.1f%% of a core), Kubernetes calls %s, AWS calls %s",
-			nodes, pods, mib(steady.rss), steady.cpu.Round(10*time.Millisecond), steady.wall.Round(time.Second),
-			100*steady.cpu.Seconds()/steady.wall.Seconds(), perCycle(steady.kubeTotal, steady), perCycle(steady.awsTotal, steady)),
 		fmt.Sprintf("scale-up: Kubernetes calls %s: %s", perCycle(up.kubeTotal, up.phase), topCalls(up.kube, 8)),
 		fmt.Sprintf("scale-up: AWS calls %s: %s", perCycle(up.awsTotal, up.phase), topCalls(up.aws, 8)),
-		fmt.Sprintf("steady: Kubernetes %s; AWS %s", topCalls(steady.kube, 8), topCalls(steady.aws, 8)),
-		fmt.Sprintf("Deployment deleted -> pool at min, no Node: %s; CPU %s; Kubernetes calls %s: %s",
-			down.atMin.Round(time.Second), down.cpu.Round(10*time.Millisecond), perCycle(down.kubeTotal, down.phase), topCalls(down.kube, 8)),
-		fmt.Sprintf("scale-down: AWS calls %s: %s", perCycle(down.awsTotal, down.phase), topCalls(down.aws, 8)),
-		fmt.Sprintf("controller peak resident memory over the whole run: %s", mib(down.peakRSS)),
 	}
+}
+
+// writeReport logs the report and writes it to KELP_SCALE_REPORT.
+func writeReport(t *testing.T, lines []string) {
 	t.Log("scale benchmark:\n  " + strings.Join(lines, "\n  "))
 	if path := os.Getenv("KELP_SCALE_REPORT"); path != "" {
 		if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {

@@ -161,15 +161,7 @@ func (f *fixture) taintKeys(t *testing.T, name string) []string {
 }
 
 func (f *fixture) events() string {
-	var out []string
-	for {
-		select {
-		case e := <-f.recorder.Events:
-			out = append(out, e)
-		default:
-			return strings.Join(out, "\n")
-		}
-	}
+	return strings.Join(testenv.RecordedEvents(f.recorder), "\n")
 }
 
 func (f *fixture) podExists(t *testing.T, name string) bool {

@@ -232,19 +232,8 @@ func (h *harness) runOnce() Cycle {
 	return c
 }
 
-// eventsFor drains the recorder and returns the events whose text contains
-// substr.
-func (h *harness) drainEvents() []string {
-	var out []string
-	for {
-		select {
-		case e := <-h.events.Events:
-			out = append(out, e)
-		default:
-			return out
-		}
-	}
-}
+// drainEvents drains the recorder.
+func (h *harness) drainEvents() []string { return testenv.RecordedEvents(h.events) }
 
 func matching(events []string, substr ...string) []string {
 	var out []string
