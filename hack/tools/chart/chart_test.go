@@ -29,7 +29,7 @@ func TestKeptRendersUpToDate(t *testing.T) {
 
 func TestLint(t *testing.T) {
 	for _, r := range Renders {
-		if out, err := Helm("lint", "--strict", filepath.Join(root, ChartDir), "-f", filepath.Join(root, r.Values)); err != nil {
+		if out, err := Helm("lint", "--strict", filepath.Join(root, ChartDir), "--kube-version", KubeVersion, "-f", filepath.Join(root, r.Values)); err != nil {
 			t.Errorf("lint with %s: %v\n%s", r.Values, err, out)
 		}
 	}

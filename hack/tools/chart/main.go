@@ -46,6 +46,11 @@ var Renders = []Render{
 `},
 }
 
+// KubeVersion is the Kubernetes version renders and lint assume: that of
+// the test control plane (hack/controlplane/VERSION), so a render does not
+// depend on how Helm was built (a test binary's Helm would assume 1.20).
+const KubeVersion = "v1.37.2"
+
 // ChartDir is the chart, relative to the repository root.
 const ChartDir = "deploy/chart/kelp"
 
@@ -66,7 +71,7 @@ func run(args []string) error {
 	}
 	chart := filepath.Join(*root, ChartDir)
 	for _, r := range Renders {
-		if _, err := Helm("lint", "--strict", chart, "--namespace", Namespace, "-f", filepath.Join(*root, r.Values)); err != nil {
+		if _, err := Helm("lint", "--strict", chart, "--namespace", Namespace, "--kube-version", KubeVersion, "-f", filepath.Join(*root, r.Values)); err != nil {
 			return err
 		}
 	}
@@ -119,7 +124,7 @@ func RenderFile(root string, r Render) ([]byte, error) {
 // Template renders the chart as release kelp in kube-system, with extra
 // helm template arguments (values).
 func Template(chart string, extra ...string) ([]byte, error) {
-	args := append([]string{"template", Release, chart, "--namespace", Namespace}, extra...)
+	args := append([]string{"template", Release, chart, "--namespace", Namespace, "--kube-version", KubeVersion}, extra...)
 	return Helm(args...)
 }
 
