@@ -94,7 +94,6 @@ func labels(o Options) map[string]string {
 		"org.opencontainers.image.revision": o.Revision,
 		"org.opencontainers.image.source":   o.Source,
 		"org.opencontainers.image.created":  o.Created.UTC().Format(time.RFC3339),
-		"org.opencontainers.image.licenses": "Apache-2.0",
 	}
 }
 
