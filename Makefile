@@ -10,7 +10,7 @@ CP_VERSION := $(shell cat hack/controlplane/VERSION)
 export KELP_CONTROLPLANE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kelp/controlplane/$(CP_VERSION)
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all build controlplane lint test fuzz up clean bench-planner-memory bench-scale
+.PHONY: all build controlplane lint test fuzz up clean bench-planner-memory bench-scale image chart
 
 all: build
 
@@ -19,6 +19,21 @@ build:
 
 controlplane:
 	hack/controlplane/build.sh
+
+# The image and the chart are built by hack/tools, a module of its own (so
+# go-containerregistry and Helm stay out of kelp's go.mod). `make image`
+# writes an OCI image layout for linux/amd64 and linux/arm64 to
+# $(BIN)/image/kelp and prints its digest; push it with
+# `cd hack/tools && go tool crane push ../../$(BIN)/image/kelp REGISTRY/kelp:TAG`.
+IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
+image:
+	cd hack/tools && $(GO) run ./image -repo ../.. -out ../../$(BIN)/image/kelp -version $(VERSION) -platforms $(IMAGE_PLATFORMS)
+
+# Lints deploy/chart/kelp with Helm v4, packages and renders it into
+# $(BIN)/chart, and re-renders deploy/controller.yaml and
+# deploy/testdata/chart-all.yaml.
+chart:
+	cd hack/tools && $(GO) run ./chart -repo ../.. -out ../../$(BIN)/chart
 
 lint:
 	@out="$$(gofmt -l cmd internal hack test 2>/dev/null)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -30,6 +45,7 @@ lint:
 test: lint controlplane
 	hack/test-deps.sh
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+	cd hack/tools && $(GO) vet ./... && $(GO) test -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) fuzz
 
 # Short, bounded fuzzing of CSR parsing and the approval policy (the seed

@@ -1,5 +1,7 @@
-// Package deploy holds the manifests that run kelp controller in a
-// cluster; its test applies them to a real API server.
+// Package deploy holds what runs kelp controller in a cluster: the Helm
+// chart (chart/kelp) and controller.yaml, the chart rendered by `make
+// chart`. Its tests apply the renders to a real API server and run the
+// controller with the chart's ServiceAccount.
 package deploy
 
 import (
@@ -12,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,7 +37,7 @@ func decodeAll(t *testing.T, path string) []runtime.Object {
 	}
 	var objs []runtime.Object
 	for _, doc := range strings.Split(string(data), "\n---\n") {
-		if strings.TrimSpace(doc) == "" {
+		if onlyComments(doc) {
 			continue
 		}
 		obj, _, err := scheme.Codecs.UniversalDeserializer().Decode([]byte(doc), nil, nil)
@@ -44,6 +47,17 @@ func decodeAll(t *testing.T, path string) []runtime.Object {
 		objs = append(objs, obj)
 	}
 	return objs
+}
+
+// onlyComments says whether a YAML document has nothing but comments and
+// blank lines (Helm's "# Source:" documents, the file's header).
+func onlyComments(doc string) bool {
+	for _, l := range strings.Split(doc, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			return false
+		}
+	}
+	return true
 }
 
 // TestControllerManifest applies deploy/controller.yaml and checks, with
@@ -68,6 +82,8 @@ func TestControllerManifest(t *testing.T) {
 			_, err = env.Client.RbacV1().RoleBindings(o.Namespace).Create(ctx, o, dry)
 		case *appsv1.Deployment:
 			_, err = env.Client.AppsV1().Deployments(o.Namespace).Create(ctx, o, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		case *policyv1.PodDisruptionBudget:
+			_, err = env.Client.PolicyV1().PodDisruptionBudgets(o.Namespace).Create(ctx, o, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		default:
 			t.Fatalf("unexpected object %T in controller.yaml", obj)
 		}

@@ -8,6 +8,11 @@ import (
 	"os/signal"
 	"syscall"
 
+	// Mozilla's CA roots compiled in, used where the host has none (kelp's
+	// image is built from an empty base): AWS's endpoints are verified the
+	// same whatever the machine that built or runs the binary.
+	_ "golang.org/x/crypto/x509roots/fallback"
+
 	"github.com/kelp-dev/kelp/internal/cli"
 )
 
