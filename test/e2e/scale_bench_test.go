@@ -135,6 +135,34 @@ type scaleController struct {
 	kube, aws *callCounter
 }
 
+// saveHeapProfile writes the controller's heap profile beside the report
+// (KELP_SCALE_REPORT.heap.pprof), for `go tool pprof bin/kelp FILE`.
+func (c *scaleController) saveHeapProfile(t *testing.T, ctx context.Context) {
+	path := os.Getenv("KELP_SCALE_REPORT")
+	if path == "" {
+		return
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+c.probe+"/debug/pprof/heap", nil)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Errorf("heap profile: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("heap profile: status %d, %v", resp.StatusCode, err)
+		return
+	}
+	if err := os.WriteFile(path+".heap.pprof", data, 0o644); err != nil {
+		t.Error(err)
+	}
+}
+
 func startScaleController(t *testing.T, cluster *localup.Cluster, kelp string) *scaleController {
 	admin, err := cluster.ControlPlane.AdminRESTConfig()
 	if err != nil {
@@ -147,7 +175,7 @@ func startScaleController(t *testing.T, cluster *localup.Cluster, kelp string) *
 	// Scale-down timers are short so that the pool returns to its
 	// minimum within minutes; empty nodes go a hundred at a time.
 	args := []string{"controller", "--cluster-name", scaleCluster, "--kubeconfig", writeProxyKubeconfig(t, kubeURL),
-		"--leader-elect=false", "--probe-addr=" + c.probe, "--interruption-queue", cluster.InterruptionQueueURL(),
+		"--leader-elect=false", "--probe-addr=" + c.probe, "--profiling", "--interruption-queue", cluster.InterruptionQueueURL(),
 		"--kube-api-qps=100", "--kube-api-burst=200",
 		"--scale-down-unneeded-time=20s", "--scale-down-delay-after-add=30s", "--scale-down-delay-after-delete=0s",
 		"--max-empty-bulk-delete=100"}
@@ -383,6 +411,7 @@ func scaleUp(t *testing.T, ctx context.Context, cluster *localup.Cluster, client
 	}
 	res.readyNodes, res.runningPods = w.readyNodes(), w.running()
 	res.phase = ctrl.since(t, ctx, from)
+	ctrl.saveHeapProfile(t, ctx)
 	res.allReady, res.allRunning = time.Duration(readyAt.Load()), time.Duration(runningAt.Load())
 	res.desired = desiredOf(t, ctx, cluster, scaleCluster)(scalePool)
 	w.times.mu.Lock()
