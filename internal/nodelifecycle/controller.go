@@ -80,12 +80,16 @@ func (c *Controller) Refresh(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list nodes: %w", err)
 	}
+	alive, err := aliveMembers(ctx, c.Cloud)
+	if err != nil {
+		return err
+	}
 	var errs []error
 	notInCloud := 0
 	for _, node := range nodes {
 		var status InstanceStatus
 		if IsCloudProviderID(node.Spec.ProviderID) {
-			if status, err = instanceStatus(ctx, c.Cloud, node.Spec.ProviderID); err != nil {
+			if status, err = instanceStatus(ctx, c.Cloud, alive, node.Spec.ProviderID); err != nil {
 				errs = append(errs, fmt.Errorf("node %s: %w", node.Name, err))
 				continue
 			}
