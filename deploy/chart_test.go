@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kelp-dev/kelp/internal/cli"
+	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
 // chartAll is the chart rendered with ci/all-values.yaml (`make chart`).
@@ -113,18 +114,15 @@ func applyAll(t *testing.T, cfg *rest.Config, objs []*unstructured.Unstructured)
 	for _, o := range objs {
 		gvk := o.GroupVersionKind()
 		var m *meta.RESTMapping
-		var err error
-		deadline := time.Now().Add(30 * time.Second)
-		for { // a CRD applied just before takes a moment to be served
-			if m, err = mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err == nil || time.Now().After(deadline) {
-				break
+		// A CRD applied just before takes a moment to be served.
+		testenv.EventuallyTrue(t, 30*time.Second, gvk.String()+" served", func() bool {
+			var err error
+			if m, err = mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
+				mapper.Reset()
+				return false
 			}
-			mapper.Reset()
-			time.Sleep(200 * time.Millisecond)
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", gvk, err)
-		}
+			return true
+		})
 		var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
 		if m.Scope.Name() == meta.RESTScopeNameNamespace {
 			ri = dyn.Resource(m.Resource).Namespace(o.GetNamespace())
