@@ -42,6 +42,13 @@ func RetryThrottled[T any](ctx context.Context, p ThrottleRetry, clk clock.Clock
 	}
 }
 
+// Kelp's default throttle retry: the AWS adapter's defaults, and the
+// interruption queue's setup.
+const (
+	DefaultThrottleRounds  = 3
+	DefaultThrottleBackoff = 2 * time.Second
+)
+
 // MaxThrottleBackoff caps one wait of RetryThrottled.
 const MaxThrottleBackoff = 2 * time.Minute
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -22,9 +21,8 @@ import (
 // the cloud provider is. Setting a queue up is a dozen calls; under heavy
 // throttling one of them would otherwise fail the whole setup.
 
-// setupRetry is the setup calls' policy, the AWS adapter's defaults
-// (DefaultThrottleRetries, DefaultThrottleBackoff); tests shorten it.
-var setupRetry = cloud.ThrottleRetry{Rounds: 3, Backoff: 2 * time.Second}
+// setupRetry is the setup calls' policy, kelp's default; tests shorten it.
+var setupRetry = cloud.ThrottleRetry{Rounds: cloud.DefaultThrottleRounds, Backoff: cloud.DefaultThrottleBackoff}
 
 // retried runs one setup call under setupRetry.
 func retried[T any](ctx context.Context, op string, f func(context.Context) (T, error)) (T, error) {

@@ -12,6 +12,7 @@ import (
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 
+	"github.com/kelp-dev/kelp/internal/cloud"
 	"github.com/kelp-dev/kelp/internal/pool"
 )
 
@@ -23,8 +24,8 @@ const (
 	DefaultActivityLookback = 10 * time.Minute
 	DefaultMaxAttempts      = 5
 	DefaultMaxBackoff       = 20 * time.Second
-	DefaultThrottleRetries  = 3
-	DefaultThrottleBackoff  = 2 * time.Second
+	DefaultThrottleRetries  = cloud.DefaultThrottleRounds
+	DefaultThrottleBackoff  = cloud.DefaultThrottleBackoff
 )
 
 // Config configures the provider. The zero value of every field but
