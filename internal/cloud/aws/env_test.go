@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -64,7 +65,7 @@ type envOptions struct {
 // newEnv starts a local cloud, on a fake clock unless realClock is set.
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
-	e := &env{t: t, counter: &requestCounter{counts: map[string]int{}}}
+	e := &env{t: t, counter: &requestCounter{counts: map[string]int{}, retries: map[string]int{}}}
 	if o.runtime == nil {
 		o.runtime = localcloud.NopRuntime{}
 	}
@@ -183,14 +184,16 @@ func (e *env) waitInService(name string, n int) []astypes.Instance {
 	return got
 }
 
-// requests returns how many requests of an action the cloud received
-// (throttled ones included).
+// requests returns how many calls of an action the cloud received: first
+// attempts, throttled ones included; the SDK's retries of a call are not
+// counted (counter.total counts them).
 func (e *env) requests(action string) int { return e.counter.get(action) }
 
 // requestCounter counts requests per action in front of the cloud.
 type requestCounter struct {
-	mu     sync.Mutex
-	counts map[string]int
+	mu      sync.Mutex
+	counts  map[string]int // first attempts, by action
+	retries map[string]int // the SDK's later attempts, by action
 }
 
 func (c *requestCounter) wrap(h http.Handler) http.Handler {
@@ -203,23 +206,42 @@ func (c *requestCounter) wrap(h http.Handler) http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		form, _ := url.ParseQuery(string(body))
 		c.mu.Lock()
-		c.counts[form.Get("Action")]++
+		if isSDKRetry(r) {
+			c.retries[form.Get("Action")]++
+		} else {
+			c.counts[form.Get("Action")]++
+		}
 		c.mu.Unlock()
 		h.ServeHTTP(w, r)
 	})
 }
 
+// isSDKRetry tells whether a request is the SDK's second or later attempt
+// of one call (its amz-sdk-request header says attempt=N).
+func isSDKRetry(r *http.Request) bool {
+	h := r.Header.Get("Amz-Sdk-Request")
+	return h != "" && !strings.HasPrefix(h, "attempt=1;") && h != "attempt=1"
+}
+
+// get returns the calls of an action: first attempts only, so that a
+// transport error the SDK retried (a reset connection on a loaded machine)
+// does not count as a call kelp made.
 func (c *requestCounter) get(action string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.counts[action]
 }
 
+// total returns every request the cloud received, the SDK's retries
+// included.
 func (c *requestCounter) total() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := 0
 	for _, v := range c.counts {
+		n += v
+	}
+	for _, v := range c.retries {
 		n += v
 	}
 	return n
