@@ -34,6 +34,12 @@ type controllerFlags struct {
 	allowCompeting bool
 	autoscaler     autoscalerFlags
 	kubeAPI        controller.ClientLimits
+	health         controller.HealthOptions
+	// gracefulSec is --max-graceful-termination-sec, cluster-autoscaler's
+	// name (in seconds) of --max-graceful-termination.
+	gracefulSec int
+	// fs is where the flags were added, to tell which were given.
+	fs *pflag.FlagSet
 }
 
 func (f *controllerFlags) add(fs *pflag.FlagSet, probeDefault string) {
@@ -45,12 +51,40 @@ func (f *controllerFlags) add(fs *pflag.FlagSet, probeDefault string) {
 	fs.DurationVar(&f.termPeriod, "termination-period", terminationctl.DefaultPeriod, "how often instances waiting on kelp's drain hook (Terminating:Wait) are looked for and their Nodes drained")
 	fs.DurationVar(&f.tokenTTL, "token-ttl", 24*time.Hour, "lifetime of the bootstrap tokens in pool launch templates; rotated when a third remains")
 	fs.BoolVar(&f.allowCompeting, "allow-competing-approvers", false, "start with --approve=auto even when kube-controller-manager's csrapproving would approve kelp's joins (only when csrapproving is off; see docs/security.md)")
-	fs.Float32Var(&f.kubeAPI.QPS, "kube-api-qps", controller.DefaultKubeAPIQPS, "sustained requests per second of the controller's Kubernetes client")
-	fs.IntVar(&f.kubeAPI.Burst, "kube-api-burst", controller.DefaultKubeAPIBurst, "requests the controller's Kubernetes client may send at once above --kube-api-qps")
+	fs.Float32Var(&f.kubeAPI.QPS, "kube-client-qps", controller.DefaultKubeAPIQPS, "sustained requests per second of the controller's Kubernetes client, as cluster-autoscaler's flag (--kube-api-qps is another name)")
+	fs.IntVar(&f.kubeAPI.Burst, "kube-client-burst", controller.DefaultKubeAPIBurst, "requests the controller's Kubernetes client may send at once above --kube-client-qps, as cluster-autoscaler's flag (--kube-api-burst is another name)")
+	aliasFlag(fs, "kube-api-qps", "kube-client-qps")
+	aliasFlag(fs, "kube-api-burst", "kube-client-burst")
+	fs.DurationVar(&f.health.MaxInactivity, "max-inactivity", controller.DefaultMaxInactivity, "/healthz fails when the leader's autoscaler has finished no cycle for this long (as cluster-autoscaler's flag)")
+	fs.DurationVar(&f.health.MaxFailingTime, "max-failing-time", controller.DefaultMaxFailingTime, "/healthz fails when the leader's autoscaler has succeeded no cycle for this long (as cluster-autoscaler's flag)")
+	fs.DurationVar(&f.health.MaxCSRQueueWait, "max-csr-queue-wait", controller.DefaultMaxCSRQueueWait, "/healthz fails when a pending CSR has waited this long in the leader's approver queue for a worker")
 	f.autoscaler.add(fs)
+	fs.IntVar(&f.gracefulSec, "max-graceful-termination-sec", int(f.autoscaler.maxGracefulTermination/time.Second), "--max-graceful-termination in whole seconds, cluster-autoscaler's name (give one of the two, or both equal)")
+	f.fs = fs
+}
+
+// gracefulTermination resolves --max-graceful-termination-sec into
+// --max-graceful-termination: one setting under two names.
+func (f *controllerFlags) gracefulTermination() error {
+	if f.fs == nil || !f.fs.Changed("max-graceful-termination-sec") {
+		return nil
+	}
+	sec := time.Duration(f.gracefulSec) * time.Second
+	switch {
+	case f.gracefulSec < 0:
+		return fmt.Errorf("--max-graceful-termination-sec %d: must not be negative", f.gracefulSec)
+	case f.fs.Changed("max-graceful-termination") && sec != f.autoscaler.maxGracefulTermination:
+		return fmt.Errorf("--max-graceful-termination-sec %d and --max-graceful-termination %s: one setting under two names, give one (or both equal)",
+			f.gracefulSec, f.autoscaler.maxGracefulTermination)
+	}
+	f.autoscaler.maxGracefulTermination = sec
+	return nil
 }
 
 func (f *controllerFlags) options(cluster string) (controller.Options, error) {
+	if err := f.gracefulTermination(); err != nil {
+		return controller.Options{}, err
+	}
 	as, err := f.autoscaler.options()
 	if err != nil {
 		return controller.Options{}, err
@@ -65,6 +99,7 @@ func (f *controllerFlags) options(cluster string) (controller.Options, error) {
 		Approver:                policy,
 		AllowCompetingApprovers: f.allowCompeting,
 		KubeAPI:                 f.kubeAPI,
+		Health:                  f.health,
 		// --max-graceful-termination bounds the autoscaler's drains and
 		// those of instances held on kelp's drain hook alike.
 		Termination:       termination.Options{MaxGracefulTermination: f.autoscaler.maxGracefulTermination},
@@ -135,6 +170,7 @@ through the SDK's default credential chain.`,
 	af.add(cmd)
 	cf.add(cmd.Flags(), ":8080")
 	ngf.add(cmd.Flags())
+	addClusterAutoscalerFlags(cmd.Flags())
 	cmd.Flags().BoolVar(&leaderElect, "leader-elect", true, "run only while holding the kube-system/kelp-controller Lease")
 	cmd.Flags().StringVar(&queueURL, "interruption-queue", "", "URL of the SQS queue EventBridge fills with spot interruption, rebalance, scheduled-change and lifecycle events (docs/aws.md); empty: departing instances are found by polling the groups only")
 	return cmd

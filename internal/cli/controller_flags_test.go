@@ -52,7 +52,7 @@ func TestKubeAPIFlags(t *testing.T) {
 	if err != nil || o.KubeAPI.QPS != controller.DefaultKubeAPIQPS || o.KubeAPI.Burst != controller.DefaultKubeAPIBurst {
 		t.Fatalf("defaults: %+v %v", o.KubeAPI, err)
 	}
-	o, err = parseControllerFlags(t, "--kube-api-qps=20", "--kube-api-burst=40").options("dev")
+	o, err = parseControllerFlags(t, "--kube-client-qps=20", "--kube-client-burst=40").options("dev")
 	if err != nil || o.KubeAPI.QPS != 20 || o.KubeAPI.Burst != 40 {
 		t.Fatalf("set: %+v %v", o.KubeAPI, err)
 	}
