@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	awscloud "github.com/kelp-dev/kelp/internal/cloud/aws"
 	"github.com/kelp-dev/kelp/internal/testenv"
 )
 
@@ -106,4 +107,28 @@ func TestHealthFlags(t *testing.T) {
 	}
 	o, _ = parseControllerFlags(t, "--max-inactivity=-1s").options("dev")
 	testenv.ErrorContains(t, o.Validate(), "max inactivity -1s: must not be negative")
+}
+
+// TestNodesFlag: --nodes takes cluster-autoscaler's MIN:MAX:NAME and a bare
+// NAME, repeated or comma-separated, into names and kelp's bounds.
+func TestNodesFlag(t *testing.T) {
+	cmd := newControllerCommand()
+	if err := cmd.ParseFlags([]string{"--nodes=1:10:general", "--nodes=legacy", "--nodes=0:3:gpu,batch"}); err != nil {
+		t.Fatal(err)
+	}
+	f := nodeGroupFlags{}
+	f.names, _ = cmd.Flags().GetStringSlice("nodes")
+	cfg, err := f.config(&awsFlags{cluster: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"general", "legacy", "gpu", "batch"}; !slices.Equal(cfg.GroupNames, want) {
+		t.Errorf("names %q, want %q", cfg.GroupNames, want)
+	}
+	if len(cfg.GroupBounds) != 2 || cfg.GroupBounds["general"] != (awscloud.GroupBounds{Min: 1, Max: 10}) || cfg.GroupBounds["gpu"] != (awscloud.GroupBounds{Max: 3}) {
+		t.Errorf("bounds %+v", cfg.GroupBounds)
+	}
+	f.names = []string{"5:1:a", "1:2", "ok"}
+	_, err = f.config(&awsFlags{cluster: "dev"})
+	testenv.ErrorContains(t, err, `--nodes "5:1:a": minimum 5 is above maximum 1`, `--nodes "1:2": want MIN:MAX:NAME`)
 }

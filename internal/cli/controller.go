@@ -184,13 +184,37 @@ type nodeGroupFlags struct {
 }
 
 func (f *nodeGroupFlags) add(fs *pflag.FlagSet) {
-	fs.StringSliceVar(&f.names, "nodes", nil, "Auto Scaling groups to manage by name (in addition to discovery)")
+	fs.StringSliceVar(&f.names, "nodes", nil, "an Auto Scaling group to manage, as cluster-autoscaler's MIN:MAX:NAME (kelp scales it within MIN and MAX, inside the group's own min and max) or a bare NAME (the group's own bounds); repeatable, in addition to discovery; the group must carry the cluster tag")
 	fs.StringArrayVar(&f.discovery, "node-group-auto-discovery", nil, "cluster-autoscaler discovery spec, e.g. asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/<cluster>")
 }
 
 // provider builds the AWS provider of the selected groups.
 func (f *nodeGroupFlags) provider(ctx context.Context, af *awsFlags) (*awscloud.Provider, error) {
-	return awscloud.New(ctx, awscloud.Config{
-		ClusterName: af.cluster, Region: af.region, Endpoint: af.endpoint, GroupNames: f.names, AutoDiscovery: f.discovery,
-	}, awscloud.Deps{Logger: slog.Default()})
+	cfg, err := f.config(af)
+	if err != nil {
+		return nil, err
+	}
+	return awscloud.New(ctx, cfg, awscloud.Deps{Logger: slog.Default()})
+}
+
+// config is the provider's configuration: --nodes parsed into names and
+// bounds (awscloud.ParseNodesSpec), every bad value named at once.
+func (f *nodeGroupFlags) config(af *awsFlags) (awscloud.Config, error) {
+	cfg := awscloud.Config{ClusterName: af.cluster, Region: af.region, Endpoint: af.endpoint, AutoDiscovery: f.discovery}
+	var errs []error
+	for _, spec := range f.names {
+		name, bounds, err := awscloud.ParseNodesSpec(spec)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		cfg.GroupNames = append(cfg.GroupNames, name)
+		if bounds != nil {
+			if cfg.GroupBounds == nil {
+				cfg.GroupBounds = map[string]awscloud.GroupBounds{}
+			}
+			cfg.GroupBounds[name] = *bounds
+		}
+	}
+	return cfg, errors.Join(errs...)
 }
