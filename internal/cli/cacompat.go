@@ -8,13 +8,16 @@ import (
 )
 
 // addClusterAutoscalerFlags adds to `kelp controller` cluster-autoscaler's
-// generic flags (--v, --logtostderr, --stderrthreshold, --cloud-provider)
+// generic flags (--v, --logtostderr, --stderrthreshold, --cloud-provider,
+// --scale-up-from-zero)
 // and its flags kelp does not support, each of which fails with why
 // (unsupportedCAFlags). docs/migrate-from-cluster-autoscaler.md lists them
 // all, with kelp's equivalents.
 func addClusterAutoscalerFlags(fs *pflag.FlagSet) {
 	addKlogFlags(fs)
 	fs.Var(onlyValue{value: "aws", why: "kelp runs on AWS Auto Scaling groups only"}, "cloud-provider", "accepted for cluster-autoscaler's args: aws is the only value")
+	fs.Var(onlyValue{value: "true", why: "kelp always scales pools up from zero, from their node templates"}, "scale-up-from-zero", "accepted for cluster-autoscaler's args: kelp scales pools up from zero (true is the only value)")
+	fs.Lookup("scale-up-from-zero").NoOptDefVal = "true"
 	for _, u := range unsupportedCAFlags {
 		fs.Var(unsupportedValue(u.why), u.name, "not supported: "+u.why)
 		fs.Lookup(u.name).NoOptDefVal = "true" // a bare --flag fails too
@@ -59,6 +62,9 @@ var unsupportedCAFlags = []struct{ name, why string }{
 	{"record-duplicated-events", "kelp repeats an unchanged event about the same object only after a quiet interval"},
 	{"grpc-expander-url", "kelp's expanders are built in (--expander)"},
 	{"grpc-expander-cert", "kelp's expanders are built in (--expander)"},
+	{"cordon-node-before-terminating", "kelp always taints a node it removes NoSchedule (ToBeDeletedByClusterAutoscaler) before draining it, rather than cordoning it"},
+	{"skip-nodes-with-custom-controller-pods", "kelp moves a pod owned by any controller; only a pod with no controller keeps its node"},
+	{"ignore-mirror-pods-utilization", "kelp always leaves mirror (static) pods out of a node's utilization"},
 	{"feature-gates", "kelp has no feature gates"},
 	{"regional", "a GCE option"},
 	{"log-dir", "kelp logs to stderr only"},
@@ -72,7 +78,12 @@ var unsupportedCAFlags = []struct{ name, why string }{
 type onlyValue struct{ value, why string }
 
 func (o onlyValue) String() string { return o.value }
-func (o onlyValue) Type() string   { return "string" }
+func (o onlyValue) Type() string {
+	if _, err := strconv.ParseBool(o.value); err == nil {
+		return "bool"
+	}
+	return "string"
+}
 func (o onlyValue) Set(v string) error {
 	want, wantBool := strconv.ParseBool(o.value)
 	got, gotBool := strconv.ParseBool(v)

@@ -52,7 +52,7 @@ func TestUnsupportedCAFlagsFailWithWhy(t *testing.T) {
 // taken with what kelp does; other values fail with why.
 func TestClusterAutoscalerGenericFlags(t *testing.T) {
 	for _, args := range [][]string{
-		{"--cloud-provider=aws", "--logtostderr", "--logtostderr=true", "--stderrthreshold=info", "--v=4"},
+		{"--cloud-provider=aws", "--logtostderr", "--logtostderr=true", "--stderrthreshold=info", "--v=4", "--scale-up-from-zero"},
 		{"--cloud-provider", "aws", "--stderrthreshold=2", "--v", "0"},
 	} {
 		if err := parseController(args...); err != nil {
@@ -60,10 +60,11 @@ func TestClusterAutoscalerGenericFlags(t *testing.T) {
 		}
 	}
 	for arg, wants := range map[string][]string{
-		"--cloud-provider=gce":      {`"--cloud-provider"`, "want aws", "AWS Auto Scaling groups only"},
-		"--logtostderr=false":       {`"--logtostderr"`, "want true", "stderr only"},
-		"--stderrthreshold=verbose": {`"--stderrthreshold"`, "INFO, WARNING, ERROR or FATAL"},
-		"--v=loud":                  {`"--v"`},
+		"--cloud-provider=gce":       {`"--cloud-provider"`, "want aws", "AWS Auto Scaling groups only"},
+		"--logtostderr=false":        {`"--logtostderr"`, "want true", "stderr only"},
+		"--stderrthreshold=verbose":  {`"--stderrthreshold"`, "INFO, WARNING, ERROR or FATAL"},
+		"--v=loud":                   {`"--v"`},
+		"--scale-up-from-zero=false": {`"--scale-up-from-zero"`, "want true", "node templates"},
 	} {
 		testenv.ErrorContains(t, parseController(arg), wants...)
 	}
