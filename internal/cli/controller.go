@@ -117,6 +117,12 @@ through the SDK's default credential chain.`,
 			if err != nil {
 				return fmt.Errorf("build client for %s: %w", rest.Host, err)
 			}
+			// Its own rate limiter: events never wait behind the work, nor
+			// the work behind events.
+			eventClient, err := kubernetes.NewForConfig(rest)
+			if err != nil {
+				return fmt.Errorf("build event client for %s: %w", rest.Host, err)
+			}
 			provider, err := ngf.provider(cmd.Context(), &af)
 			if err != nil {
 				return err
@@ -125,7 +131,7 @@ through the SDK's default credential chain.`,
 			if err != nil {
 				return err
 			}
-			deps := controller.Deps{Client: client, Cloud: provider, Scaler: provider, Pools: pools, Logger: slog.Default()}
+			deps := controller.Deps{Client: client, EventClient: eventClient, Cloud: provider, Scaler: provider, Pools: pools, Logger: slog.Default()}
 			if opts.InterruptionQueue != "" {
 				cfg, err := af.config(cmd.Context())
 				if err != nil {
