@@ -182,6 +182,13 @@ func startScaleController(t *testing.T, cluster *localup.Cluster, kelp string) *
 	p := &kelpProcess{cmd: exec.Command(kelp, args...)}
 	p.cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+awsURL, "AWS_REGION="+cluster.Cloud.Region(),
 		"AWS_ACCESS_KEY_ID="+localcloud.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+localcloud.SecretAccessKey)
+	// KELP_SCALE_GOMEMLIMIT is the controller's GOMEMLIMIT alone (as the
+	// chart's limits.memory × --memory-limit-ratio would set it), not the
+	// benchmark's.
+	if limit := os.Getenv("KELP_SCALE_GOMEMLIMIT"); limit != "" {
+		p.cmd.Env = append(p.cmd.Env, "GOMEMLIMIT="+limit)
+		t.Logf("the controller runs with GOMEMLIMIT=%s", limit)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -469,7 +476,7 @@ func report(t *testing.T, nodes, pods int, up upResult, steady phase, down downR
 		fmt.Sprintf("Deployment deleted -> all its pods gone: %s; -> pool at min, no Node: %s; CPU %s; Kubernetes calls %s: %s",
 			down.podsGone.Round(time.Second), down.atMin.Round(time.Second), down.cpu.Round(10*time.Millisecond), perCycle(down.kubeTotal, down.phase), topCalls(down.kube, 8)),
 		fmt.Sprintf("scale-down: AWS calls %s: %s", perCycle(down.awsTotal, down.phase), topCalls(down.aws, 8)),
-		fmt.Sprintf("controller peak resident memory over the whole run: %s", mib(down.peakRSS)),
+		fmt.Sprintf("controller peak resident memory over the whole run: %s (GOMEMLIMIT %q)", mib(down.peakRSS), os.Getenv("KELP_SCALE_GOMEMLIMIT")),
 	)
 	writeReport(t, lines)
 }
