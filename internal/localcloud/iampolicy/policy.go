@@ -154,10 +154,10 @@ func parseStatement(raw rawStatement) (Statement, error) {
 		st.Allow = true
 	case "Deny":
 	default:
-		errs = append(errs, fmt.Errorf("Effect %q: want Allow or Deny", raw.Effect))
+		errs = append(errs, fmt.Errorf("field Effect %q: want Allow or Deny", raw.Effect))
 	}
 	if len(raw.Principal) > 0 {
-		errs = append(errs, errors.New("Principal: an identity-based policy names no principal"))
+		errs = append(errs, errors.New("field Principal: an identity-based policy names no principal"))
 	}
 	if (len(raw.Action) == 0) == (len(raw.NotAction) == 0) {
 		errs = append(errs, errors.New("want exactly one of Action and NotAction"))
