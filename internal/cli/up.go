@@ -24,6 +24,7 @@ type upOptions struct {
 	timeout    time.Duration
 	poolsFile  string
 	faultsFile string
+	principals string
 	faults     localcloud.Faults
 	controller controllerFlags
 	// noController leaves the controller to a `kelp controller` process.
@@ -53,6 +54,7 @@ same instances.`,
 	f.StringVar(&o.poolsFile, "pools", "", "pools file to reconcile at start (default: examples/cluster.yaml, built in)")
 	f.StringVar(&o.faultsFile, "faults", "", "local cloud faults file (YAML); flags below override it")
 	o.faults.AddFlags(f, "cloud-")
+	f.StringVar(&o.principals, "cloud-principals", "", "local cloud callers file (YAML): access keys and the IAM policy documents each may act under (see docs/aws.md)")
 	o.controller.add(f, "")
 	f.BoolVar(&o.noController, "no-controller", false, "leave the kelp controller out: run 'kelp controller' against the cluster yourself (its command line is printed)")
 	return cmd
@@ -78,6 +80,11 @@ func runUp(ctx context.Context, cmd *cobra.Command, o upOptions) error {
 	}
 	if err := cfg.Faults.Validate(); err != nil {
 		return fmt.Errorf("invalid local cloud faults: %w", err)
+	}
+	if o.principals != "" {
+		if cfg.CloudPrincipals, err = localcloud.LoadPrincipals(o.principals); err != nil {
+			return err
+		}
 	}
 	if o.poolsFile != "" {
 		pools, err := pool.LoadConfig(o.poolsFile)

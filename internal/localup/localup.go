@@ -50,6 +50,9 @@ type Config struct {
 	Faults localcloud.Faults
 	// AgentTuning is passed to every node agent.
 	AgentTuning nodeagent.Tuning
+	// CloudPrincipals are callers of the local cloud beside the account's
+	// static keys, each with its IAM policies (`kelp up --cloud-principals`).
+	CloudPrincipals []localcloud.Principal
 	// CloudReconcileInterval overrides the local cloud's reconcile period.
 	CloudReconcileInterval time.Duration
 	// Controller configures the kelp controller run in-process (its
@@ -192,7 +195,7 @@ func (c *Cluster) startCloud(ctx context.Context) error {
 	c.Runtime = &agentruntime.Runtime{Dir: filepath.Join(dir, "instances"), Logger: c.cfg.Logger, Tuning: c.cfg.AgentTuning}
 	cloud, err := localcloud.Open(localcloud.Options{
 		Dir: dir, Runtime: c.Runtime, Faults: c.cfg.Faults, Logger: c.cfg.Logger, AddressBlock: lease.Block,
-		ReconcileInterval: c.cfg.CloudReconcileInterval,
+		ReconcileInterval: c.cfg.CloudReconcileInterval, Principals: c.cfg.CloudPrincipals,
 	})
 	if err != nil {
 		return err
