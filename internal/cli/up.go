@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +26,8 @@ type upOptions struct {
 	poolsFile  string
 	faultsFile string
 	principals string
+	// controllerPrincipal names the principal the in-process controller uses.
+	controllerPrincipal string
 	faults     localcloud.Faults
 	controller controllerFlags
 	// noController leaves the controller to a `kelp controller` process.
@@ -55,6 +58,7 @@ same instances.`,
 	f.StringVar(&o.faultsFile, "faults", "", "local cloud faults file (YAML); flags below override it")
 	o.faults.AddFlags(f, "cloud-")
 	f.StringVar(&o.principals, "cloud-principals", "", "local cloud callers file (YAML): access keys and the IAM policy documents each may act under (see docs/aws.md)")
+	f.StringVar(&o.controllerPrincipal, "cloud-controller-principal", "", "name of the --cloud-principals caller whose keys the in-process controller signs with (default: the local cloud's static keys, allowed everything)")
 	o.controller.add(f, "")
 	f.BoolVar(&o.noController, "no-controller", false, "leave the kelp controller out: run 'kelp controller' against the cluster yourself (its command line is printed)")
 	return cmd
@@ -85,6 +89,12 @@ func runUp(ctx context.Context, cmd *cobra.Command, o upOptions) error {
 		if cfg.CloudPrincipals, err = localcloud.LoadPrincipals(o.principals); err != nil {
 			return err
 		}
+	}
+	if o.controllerPrincipal != "" {
+		if !slices.ContainsFunc(cfg.CloudPrincipals, func(p localcloud.Principal) bool { return p.Name == o.controllerPrincipal }) {
+			return fmt.Errorf("--cloud-controller-principal %q: no such principal in --cloud-principals", o.controllerPrincipal)
+		}
+		cfg.ControllerPrincipal = o.controllerPrincipal
 	}
 	if o.poolsFile != "" {
 		pools, err := pool.LoadConfig(o.poolsFile)
