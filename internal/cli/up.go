@@ -28,8 +28,8 @@ type upOptions struct {
 	principals string
 	// controllerPrincipal names the principal the in-process controller uses.
 	controllerPrincipal string
-	faults     localcloud.Faults
-	controller controllerFlags
+	faults              localcloud.Faults
+	controller          controllerFlags
 	// noController leaves the controller to a `kelp controller` process.
 	noController bool
 }
