@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -172,6 +174,8 @@ func TestIAMPoliciesOfTheDocs(t *testing.T) {
 	must("pool", "scale", "general", "2")
 	must("pool", "list")
 	must("pool", "describe", "general")
+	must("pool", "roll", "general")
+	must("pool", "roll", "general", "--status")
 	t.Logf("%s: pool created, scaled up by the controller, updated, scaled", time.Since(start).Round(time.Second))
 	if err := client.AppsV1().Deployments("default").Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -190,6 +194,7 @@ func TestIAMPoliciesOfTheDocs(t *testing.T) {
 	}
 	t.Logf("%s: scaled down, adopted group scaled up", time.Since(start).Round(time.Second))
 	must("pool", "adopt-hook", adoptedName)
+	must("pool", "interruption-queue", "create", localup.InterruptionQueueName)
 	must("pool", "interruption-queue", "show", localup.InterruptionQueueName)
 	must("pool", "delete", "general", "--force")
 
@@ -202,7 +207,12 @@ func TestIAMPoliciesOfTheDocs(t *testing.T) {
 		"autoscaling:CompleteLifecycleAction", "ec2:DescribeInstances", "sqs:ReceiveMessage")
 	operatorCalls.check(t, "operator", "autoscaling:CreateAutoScalingGroup", "ec2:CreateLaunchTemplate", "ec2:CreateTags",
 		"ec2:RunInstances", "autoscaling:UpdateAutoScalingGroup", "autoscaling:SetDesiredCapacity", "autoscaling:PutLifecycleHook",
-		"autoscaling:DeleteAutoScalingGroup", "ec2:DeleteLaunchTemplate", "sqs:GetQueueAttributes", "events:DescribeRule")
+		"autoscaling:DeleteAutoScalingGroup", "ec2:DeleteLaunchTemplate", "autoscaling:StartInstanceRefresh",
+		"sqs:CreateQueue", "sqs:SetQueueAttributes", "events:PutRule", "events:PutTargets", "events:DescribeRule")
+	must("pool", "interruption-queue", "delete", localup.InterruptionQueueName)
+	operatorCalls.check(t, "operator", "sqs:DeleteQueue", "events:DeleteRule", "events:RemoveTargets")
+	t.Logf("the operator's actions: %v", slices.Sorted(maps.Keys(operatorCalls.allowed)))
+	t.Logf("the controller's actions: %v", slices.Sorted(maps.Keys(ctrlCalls.allowed)))
 
 	// Outside the policies: another cluster's pool, an untagged group.
 	_, err = kelp("pool", "create", "general", "--instance-types", "m5.large", "--max", "1", "--cluster-name", "other")
