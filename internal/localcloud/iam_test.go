@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -235,4 +236,30 @@ func TestPoliciesDependentActions(t *testing.T) {
 	_, err = as.CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{AutoScalingGroupName: aws.String("g"),
 		LaunchTemplate: templateSpecOf(id), MinSize: aws.Int32(0), MaxSize: aws.Int32(1), AvailabilityZones: []string{"us-east-1a"}})
 	testenv.ErrorContains(t, err, "ValidationError", "You are not authorized to use launch template: "+id, "ec2:RunInstances on resource: arn:aws:ec2:us-east-1:"+AccountID+":launch-template/"+id)
+}
+
+// TestEveryActionHasItsScope: every action that acts on a resource says
+// which (authz.go); only Describe* and List* actions take none, as in
+// AWS's service authorization reference.
+func TestEveryActionHasItsScope(t *testing.T) {
+	e := newEnv(t)
+	for _, svc := range e.cloud.services.ordered {
+		for action := range svc.actions {
+			_, listed := scopes[svc.signingName][action]
+			readsAll := strings.HasPrefix(action, "Describe") || strings.HasPrefix(action, "List")
+			switch {
+			case !listed && !readsAll:
+				t.Errorf("%s:%s has no row in scopes: a policy could not name its resource", svc.signingName, action)
+			case listed && readsAll && action != "DescribeRule" && action != "ListTargetsByRule":
+				t.Errorf("%s:%s reads every resource: it takes none", svc.signingName, action)
+			}
+		}
+	}
+	for service, rows := range scopes {
+		for action := range rows {
+			if svc := e.cloud.services.bySigning[service]; svc == nil || svc.actions[action] == nil {
+				t.Errorf("scopes lists %s:%s, which the cloud does not serve", service, action)
+			}
+		}
+	}
 }
