@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/kubernetes"
@@ -114,6 +115,7 @@ func newControllerCommand() *cobra.Command {
 	var ngf nodeGroupFlags
 	var leaderElect bool
 	var queueURL string
+	var memoryLimitRatio float64
 	cmd := &cobra.Command{
 		Use:   "controller --cluster-name NAME",
 		Short: "Run kelp's controllers: CSR approver, autoscaler, node lifecycle, drains of leaving instances and bootstrap-token rotation",
@@ -128,6 +130,9 @@ through the SDK's default credential chain.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if af.cluster == "" {
 				return errors.New("--cluster-name is required (or set KELP_CLUSTER_NAME)")
+			}
+			if _, err := setMemoryLimit(memoryLimitRatio, memlimit.FromCgroup, slog.Default()); err != nil {
+				return err
 			}
 			opts, err := cf.options(af.cluster)
 			if err != nil {
@@ -147,6 +152,12 @@ through the SDK's default credential chain.`,
 			if err != nil {
 				return fmt.Errorf("build client for %s: %w", rest.Host, err)
 			}
+			// Its own rate limiter: events never wait behind the work, nor
+			// the work behind events.
+			eventClient, err := kubernetes.NewForConfig(rest)
+			if err != nil {
+				return fmt.Errorf("build event client for %s: %w", rest.Host, err)
+			}
 			provider, err := ngf.provider(cmd.Context(), &af)
 			if err != nil {
 				return err
@@ -155,7 +166,7 @@ through the SDK's default credential chain.`,
 			if err != nil {
 				return err
 			}
-			deps := controller.Deps{Client: client, Cloud: provider, Scaler: provider, Pools: pools, Logger: slog.Default()}
+			deps := controller.Deps{Client: client, EventClient: eventClient, Cloud: provider, Scaler: provider, Pools: pools, Logger: slog.Default()}
 			if opts.InterruptionQueue != "" {
 				cfg, err := af.config(cmd.Context())
 				if err != nil {
@@ -172,6 +183,7 @@ through the SDK's default credential chain.`,
 	ngf.add(cmd.Flags())
 	addClusterAutoscalerFlags(cmd.Flags())
 	cmd.Flags().BoolVar(&leaderElect, "leader-elect", true, "run only while holding the kube-system/kelp-controller Lease")
+	cmd.Flags().Float64Var(&memoryLimitRatio, "memory-limit-ratio", DefaultMemoryLimitRatio, "set the Go runtime's soft memory limit (GOMEMLIMIT) to this fraction of the container's memory limit, so the heap stays under it instead of growing to twice its live size (0: off; an explicit GOMEMLIMIT wins; no effect without a cgroup limit)")
 	cmd.Flags().StringVar(&queueURL, "interruption-queue", "", "URL of the SQS queue EventBridge fills with spot interruption, rebalance, scheduled-change and lifecycle events (docs/aws.md); empty: departing instances are found by polling the groups only")
 	return cmd
 }

@@ -143,6 +143,11 @@ func (o Options) Validate() error {
 // Deps are what the controller runs against.
 type Deps struct {
 	Client kubernetes.Interface
+	// EventClient sends the Events, with a rate limit of its own so that a
+	// backlog of events (one per pending pod in a large scale-up) never
+	// delays the work behind Client's; Client when nil. kube-scheduler
+	// keeps its events apart the same way.
+	EventClient kubernetes.Interface
 	// Cloud is the provider every controller reads through.
 	Cloud cloud.Provider
 	// Scaler changes the pools; required when the autoscaler runs.
@@ -222,7 +227,11 @@ func runControllers(ctx context.Context, o Options, d Deps, rivals *competingapp
 	// The broadcaster outlives ctx until Shutdown, so events of the last
 	// decisions are still sent.
 	broadcaster := record.NewBroadcaster(record.WithContext(context.WithoutCancel(ctx)))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: d.Client.CoreV1().Events("")})
+	events := d.EventClient
+	if events == nil {
+		events = d.Client
+	}
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: events.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kelp-controller"})
 	metrics := NewMetrics(d.Registry)
