@@ -31,21 +31,35 @@ type Client struct {
 // Join asks kelp for a nonce, signs a proof of req with it and sends it.
 // A refusal is a *Refusal with kelp's reason.
 func (c *Client) Join(ctx context.Context, req Request) (Answer, error) {
-	var n NonceBody
-	if err := c.do(ctx, http.MethodGet, PathNonce, nil, &n); err != nil {
-		return Answer{}, fmt.Errorf("get nonce: %w", err)
-	}
-	p, err := c.Prove(ctx, req, n.Nonce)
+	nonce, err := c.Nonce(ctx)
 	if err != nil {
 		return Answer{}, err
 	}
+	p, err := c.Prove(ctx, req, nonce)
+	if err != nil {
+		return Answer{}, err
+	}
+	return c.Send(ctx, p)
+}
+
+// Nonce asks kelp for a nonce.
+func (c *Client) Nonce(ctx context.Context) (string, error) {
+	var n NonceBody
+	if err := c.do(ctx, http.MethodGet, PathNonce, nil, &n); err != nil {
+		return "", fmt.Errorf("get nonce: %w", err)
+	}
+	return n.Nonce, nil
+}
+
+// Send sends a proof; a refusal is a *Refusal with kelp's reason.
+func (c *Client) Send(ctx context.Context, p Proof) (Answer, error) {
 	body, err := json.Marshal(p)
 	if err != nil {
 		return Answer{}, fmt.Errorf("encode proof: %w", err)
 	}
 	var ans Answer
 	if err := c.do(ctx, http.MethodPost, PathJoin, body, &ans); err != nil {
-		return Answer{}, fmt.Errorf("join as %s: %w", req.NodeName, err)
+		return Answer{}, fmt.Errorf("join: %w", err)
 	}
 	return ans, nil
 }
