@@ -32,6 +32,7 @@ func NewRoot(version string) *cobra.Command {
 		newNodeCommand(),
 		newPoolCommand(),
 		newControllerCommand(),
+		newJoinCommand(),
 	)
 	return root
 }

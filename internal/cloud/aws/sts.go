@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -43,19 +44,38 @@ func SignCallerIdentity(ctx context.Context, creds aws.Credentials, region, stsU
 	return req.Header, nil
 }
 
-// InstanceRole reads the instance's region and its role's current
-// credentials from the instance metadata service (IMDSv2: a session token
-// first, then iam/security-credentials/<role>). endpoint overrides the
-// metadata service's address (the local cloud's); "" is AWS's.
-func InstanceRole(ctx context.Context, endpoint string) (aws.Credentials, string, error) {
+// InstanceMetadata is what an instance reads about itself to join.
+type InstanceMetadata struct {
+	// Credentials are the instance role's current credentials.
+	Credentials aws.Credentials
+	Region      string
+	// Hostname is the instance's private DNS name (local-hostname).
+	Hostname string
+}
+
+// ReadInstanceMetadata reads the instance's region, private DNS name and
+// its role's current credentials from the instance metadata service,
+// IMDSv2 only (a session token first, then
+// iam/security-credentials/<role>). endpoint overrides the metadata
+// service's address (the local cloud's); "" is AWS's.
+func ReadInstanceMetadata(ctx context.Context, endpoint string) (InstanceMetadata, error) {
 	client := imds.New(imds.Options{Endpoint: endpoint, ClientEnableState: imds.ClientEnabled, EnableFallback: aws.FalseTernary})
 	region, err := client.GetRegion(ctx, &imds.GetRegionInput{})
 	if err != nil {
-		return aws.Credentials{}, "", fmt.Errorf("read region from instance metadata: %w", err)
+		return InstanceMetadata{}, fmt.Errorf("read region from instance metadata: %w", err)
+	}
+	host, err := client.GetMetadata(ctx, &imds.GetMetadataInput{Path: "local-hostname"})
+	if err != nil {
+		return InstanceMetadata{}, fmt.Errorf("read local-hostname from instance metadata: %w", err)
+	}
+	defer host.Content.Close()
+	name, err := io.ReadAll(io.LimitReader(host.Content, 1024))
+	if err != nil {
+		return InstanceMetadata{}, fmt.Errorf("read local-hostname from instance metadata: %w", err)
 	}
 	creds, err := ec2rolecreds.New(func(o *ec2rolecreds.Options) { o.Client = client }).Retrieve(ctx)
 	if err != nil {
-		return aws.Credentials{}, "", fmt.Errorf("read instance role credentials from instance metadata: %w", err)
+		return InstanceMetadata{}, fmt.Errorf("read instance role credentials from instance metadata: %w", err)
 	}
-	return creds, region.Region, nil
+	return InstanceMetadata{Credentials: creds, Region: region.Region, Hostname: strings.TrimSpace(string(name))}, nil
 }
