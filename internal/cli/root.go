@@ -29,6 +29,7 @@ func NewRoot(version string) *cobra.Command {
 		newNodeCommand(),
 		newPoolCommand(),
 		newControllerCommand(),
+		newJoinCommand(),
 	)
 	return root
 }
