@@ -176,7 +176,7 @@ func startScaleController(t *testing.T, cluster *localup.Cluster, kelp string) *
 	// minimum within minutes; empty nodes go a hundred at a time.
 	args := []string{"controller", "--cluster-name", scaleCluster, "--kubeconfig", writeProxyKubeconfig(t, kubeURL),
 		"--leader-elect=false", "--probe-addr=" + c.probe, "--profiling", "--interruption-queue", cluster.InterruptionQueueURL(),
-		"--kube-api-qps=100", "--kube-api-burst=200",
+		"--kube-client-qps=100", "--kube-client-burst=200",
 		"--scale-down-unneeded-time=20s", "--scale-down-delay-after-add=30s", "--scale-down-delay-after-delete=0s",
 		"--max-empty-bulk-delete=100"}
 	p := &kelpProcess{cmd: exec.Command(kelp, args...)}
