@@ -72,6 +72,10 @@ type ReportInput struct {
 	LastScaleUp *ScaleUpRecord
 	// ScaleDown is scale-down's part ([ReportScaleDown]).
 	ScaleDown ScaleDownStatus
+	// Health is the cluster's readiness ([ClusterHealth]); nil when not
+	// computed. While it is unhealthy, the status ConfigMap gets a
+	// Warning (ReasonClusterUnhealthy).
+	Health    *Health
 	Expanders string
 	DryRun    bool
 	Now       time.Time
@@ -126,6 +130,7 @@ func Report(in ReportInput) (Status, []Event) {
 		UnschedulablePods: in.Pending,
 		LastScaleUp:       in.LastScaleUp,
 		ScaleDown:         in.ScaleDown,
+		ClusterHealth:     in.Health,
 		LastDecision: DecisionStatus{
 			Time: now, FitExisting: len(in.Plan.Placed), ScaleUp: scaled,
 			NoScaleUp: len(in.Plan.Unschedulable), Unsupported: len(in.Plan.Unsupported),
@@ -147,6 +152,10 @@ func Report(in ReportInput) (Status, []Event) {
 		st.LastDecision.NoScaleUpExamples = append(st.LastDecision.NoScaleUpExamples, PodReason{Pod: k, Reason: GroupReasons(in.Plan.Unschedulable[k])})
 	}
 	st.LastDecision.Truncated, events = reportTruncated(in.Plan, events)
+	if h := in.Health; h != nil && !h.Healthy {
+		events = append(events, Event{Kind: KindStatus, Type: corev1.EventTypeWarning, Reason: ReasonClusterUnhealthy,
+			Message: "cluster is unhealthy: " + h.Reason})
+	}
 	return st, events
 }
 

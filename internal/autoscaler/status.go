@@ -17,6 +17,9 @@ type Status struct {
 	LastDecision      DecisionStatus   `json:"lastDecision"`
 	LastScaleUp       *ScaleUpRecord   `json:"lastScaleUp,omitempty"`
 	ScaleDown         ScaleDownStatus  `json:"scaleDown"`
+	// ClusterHealth is the cluster's readiness; while it is unhealthy the
+	// autoscaler neither scales up nor down (its reason says why).
+	ClusterHealth *Health `json:"clusterHealth,omitempty"`
 }
 
 // AutoscalerStatus is the configuration in effect.

@@ -33,6 +33,7 @@ type autoscalerFlags struct {
 	scaleDownEnabled        bool
 	scaleDown               autoscaler.ScaleDownOptions
 	maxGracefulTermination  time.Duration
+	health                  autoscaler.HealthOptions
 }
 
 func (f *autoscalerFlags) add(fs *pflag.FlagSet) {
@@ -65,6 +66,8 @@ func (f *autoscalerFlags) add(fs *pflag.FlagSet) {
 	fs.IntVar(&f.scaleDown.CandidatesPoolMinCount, "scale-down-candidates-pool-min-count", sd.CandidatesPoolMinCount, "least number of nodes whose removal is simulated in one cycle (see --scale-down-candidates-pool-ratio)")
 	fs.BoolVar(&f.scaleDown.SkipNodesWithLocalStorage, "skip-nodes-with-local-storage", sd.SkipNodesWithLocalStorage, "keep nodes with pods using emptyDir or hostPath volumes")
 	fs.BoolVar(&f.scaleDown.SkipNodesWithSystemPods, "skip-nodes-with-system-pods", sd.SkipNodesWithSystemPods, "keep nodes with kube-system pods no PodDisruptionBudget covers")
+	fs.IntVar(&f.health.OkTotalUnreadyCount, "ok-total-unready-count", autoscaler.DefaultOkTotalUnreadyCount, "number of unready nodes tolerated whatever their share: past it and past --max-total-unready-percentage, no scale-up or scale-down")
+	fs.Float64Var(&f.health.MaxTotalUnreadyPercentage, "max-total-unready-percentage", autoscaler.DefaultMaxTotalUnreadyPercentage, "percentage of unready nodes past which (and past --ok-total-unready-count) the autoscaler neither scales up nor down")
 	fs.DurationVar(&f.maxGracefulTermination, "max-graceful-termination", drain.DefaultOptions().MaxGracefulTermination, "how long evictions refused by a PodDisruptionBudget are retried (by the autoscaler and when draining an instance held on kelp's drain hook), and the longest grace period given to an evicted pod")
 }
 
@@ -97,7 +100,8 @@ func (f *autoscalerFlags) options() (*loop.Options, error) {
 		ScanInterval: f.scanInterval, BatchIdle: f.batchIdle, BatchMax: f.batchMax, BatchQuietIdle: f.batchQuietIdle, DryRun: f.dryRun,
 		MaxPlanningDuration: f.maxPlanningDuration, MaxNodesPerScaleUp: f.maxNodesPerScaleUp,
 		ScaleDownEnabled: f.scaleDownEnabled, ScaleDown: f.scaleDown,
-		Drain: drain.Options{MaxGracefulTermination: f.maxGracefulTermination},
+		Drain:  drain.Options{MaxGracefulTermination: f.maxGracefulTermination},
+		Health: &f.health,
 	}
 	o = o.WithDefaults()
 	if err := o.Validate(); err != nil {

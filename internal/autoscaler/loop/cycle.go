@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -59,6 +60,31 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 		groups[i] = autoscaler.TemplateFromNodes(g, gf.ready[g.ID])
 	}
 	a.phase("failures")
+	health := a.health(facts)
+	if !health.Healthy {
+		a.unhealthy(ctx, groups, gf, facts, health, &cyc)
+		return cyc, nil
+	}
+	plan := a.scaleUp(ctx, groups, gf, facts, start, &cyc)
+	a.phase("scale-up")
+	// Scale-down sees the pods just placed on existing nodes bound there.
+	sdFacts := facts
+	var onUpcoming int
+	sdFacts.snapshot, onUpcoming = autoscaler.BindPlaced(facts.snapshot, facts.pending, plan)
+	skip := autoscaler.ScaleDownSkip(len(cyc.Applied) > 0, onUpcoming)
+	cyc.ScaleDown = a.runScaleDown(ctx, groups, gf, sdFacts, skip)
+	a.phase("scale-down")
+	a.report(ctx, groups, gf, facts, plan, &health, &cyc)
+	if t := plan.Truncated; t != nil {
+		a.truncated(t, len(plan.Deferred))
+	}
+	a.phase("report")
+	return cyc, nil
+}
+
+// scaleUp plans and applies the cycle's scale-up, planning again (up to
+// maxReplans times) when a group refuses to grow.
+func (a *Autoscaler) scaleUp(ctx context.Context, groups []cloud.NodeGroup, gf groupFacts, facts clusterFacts, start time.Time, cyc *Cycle) autoscaler.Plan {
 	chain := a.expanders(ctx)
 	in := autoscaler.Input{
 		Snapshot: facts.snapshot, Pending: facts.pending, Groups: groups, Upcoming: gf.upcoming(groups),
@@ -73,7 +99,7 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 		if attempt == 0 {
 			a.d.Metrics.CycleDuration.Observe(a.d.Clock.Since(start).Seconds())
 		}
-		failed := a.apply(ctx, groups, plan, &cyc)
+		failed := a.apply(ctx, groups, plan, cyc)
 		// A truncated plan is not planned again: the next cycle goes on.
 		if !failed || attempt == maxReplans || plan.Truncated != nil {
 			break
@@ -91,20 +117,7 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 	if len(cyc.Applied) > 0 {
 		a.lastScaleUpAt = a.d.Clock.Now()
 	}
-	a.phase("scale-up")
-	// Scale-down sees the pods just placed on existing nodes bound there.
-	sdFacts := facts
-	var onUpcoming int
-	sdFacts.snapshot, onUpcoming = autoscaler.BindPlaced(facts.snapshot, facts.pending, plan)
-	skip := autoscaler.ScaleDownSkip(len(cyc.Applied) > 0, onUpcoming)
-	cyc.ScaleDown = a.runScaleDown(ctx, groups, gf, sdFacts, skip)
-	a.phase("scale-down")
-	a.report(ctx, groups, gf, facts, plan, &cyc)
-	if t := plan.Truncated; t != nil {
-		a.truncated(t, len(plan.Deferred))
-	}
-	a.phase("report")
-	return cyc, nil
+	return plan
 }
 
 // phase says the cycle's phase named ended, to the phase hook of

@@ -43,6 +43,8 @@ type clusterFacts struct {
 	nodes map[string]*corev1.Node
 	// skippedNodes counts nodes left out of the snapshot (not Ready).
 	skippedNodes int
+	// readiness is every registered node's, for autoscaler.ClusterHealth.
+	readiness []autoscaler.NodeReadiness
 	// boundInfos are the resolved volumes of bound pods with claims.
 	boundInfos map[string]simulator.PodInfo
 }
@@ -60,6 +62,10 @@ func (l listers) gatherCluster(pc *podCache) (clusterFacts, error) {
 		if n.Spec.ProviderID != "" {
 			f.nodes[n.Spec.ProviderID] = n
 		}
+		f.readiness = append(f.readiness, autoscaler.NodeReadiness{Name: n.Name, Ready: nodeReady(n), Created: n.CreationTimestamp.Time,
+			Deleting: n.DeletionTimestamp != nil || slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool {
+				return t.Key == autoscaler.ToBeDeletedTaint || t.Key == autoscaler.CAToBeDeletedTaint
+			})})
 		if !nodeReady(n) || n.DeletionTimestamp != nil {
 			f.skippedNodes++
 			continue

@@ -71,7 +71,7 @@ func (l *eventLog) forget(keep map[string]bool, now time.Time) {
 // (deduplicated; a truncated plan's Warning goes on the ConfigMap) and the
 // gauges.
 func (a *Autoscaler) report(ctx context.Context, groups []cloud.NodeGroup, gf groupFacts, facts clusterFacts,
-	plan autoscaler.Plan, cyc *Cycle) {
+	plan autoscaler.Plan, health *autoscaler.Health, cyc *Cycle) {
 	now := a.d.Clock.Now()
 	ready := make(map[string]int, len(gf.ready))
 	for id, nodes := range gf.ready {
@@ -81,7 +81,7 @@ func (a *Autoscaler) report(ctx context.Context, groups []cloud.NodeGroup, gf gr
 		Plan: plan, Groups: groups, Applied: cyc.Applied, BackedOff: cyc.BackedOff, Terminated: cyc.Terminated,
 		Pending: len(facts.pending), Ready: ready, Upcoming: gf.upcoming(groups),
 		Backoffs: a.backoffs.Active(now), Failures: a.backoffs.Failures(), LastScaleUp: a.lastScaleUp,
-		ScaleDown: cyc.ScaleDown, Expanders: a.o.Expanders, DryRun: a.o.DryRun, Now: now,
+		ScaleDown: cyc.ScaleDown, Health: health, Expanders: a.o.Expanders, DryRun: a.o.DryRun, Now: now,
 	})
 	a.lastScaleUp = st.LastScaleUp
 	pods := make(map[string]*corev1.Pod, len(facts.pending))
