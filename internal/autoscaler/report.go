@@ -58,8 +58,10 @@ type ReportInput struct {
 	BackedOff map[string]string
 	// Terminated are the instances terminated for not becoming nodes.
 	Terminated []string
-	// Pending counts the unschedulable pods.
+	// Pending counts the unschedulable pods, Ignored among them those
+	// scale-up left out, by reason (see [SkipPending]).
 	Pending int
+	Ignored map[PendingSkip]int
 	// Ready and Upcoming count, per group, its Ready nodes and the
 	// capacity asked for that is not Ready yet.
 	Ready, Upcoming map[string]int
@@ -137,6 +139,7 @@ func Report(in ReportInput) (Status, []Event) {
 			Terminated: in.Terminated, Skipped: in.Plan.Skipped,
 		},
 	}
+	st.LastDecision.Ignored = ignoredCounts(in.Ignored)
 	if len(incs) > 0 {
 		st.LastScaleUp = &ScaleUpRecord{Time: now, DryRun: in.DryRun, Increases: incs}
 	}
@@ -157,6 +160,20 @@ func Report(in ReportInput) (Status, []Event) {
 			Message: "cluster is unhealthy: " + h.Reason})
 	}
 	return st, events
+}
+
+// ignoredCounts returns the non-zero counts by reason, nil when none is.
+func ignoredCounts(in map[PendingSkip]int) map[string]int {
+	var out map[string]int
+	for why, n := range in {
+		if n > 0 {
+			if out == nil {
+				out = map[string]int{}
+			}
+			out[string(why)] = n
+		}
+	}
+	return out
 }
 
 // reportTruncated renders a plan stopped by its budget: the status part,

@@ -34,6 +34,7 @@ type autoscalerFlags struct {
 	scaleDown               autoscaler.ScaleDownOptions
 	maxGracefulTermination  time.Duration
 	health                  autoscaler.HealthOptions
+	pending                 autoscaler.PendingOptions
 }
 
 func (f *autoscalerFlags) add(fs *pflag.FlagSet) {
@@ -68,6 +69,8 @@ func (f *autoscalerFlags) add(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.scaleDown.SkipNodesWithSystemPods, "skip-nodes-with-system-pods", sd.SkipNodesWithSystemPods, "keep nodes with kube-system pods no PodDisruptionBudget covers")
 	fs.IntVar(&f.health.OkTotalUnreadyCount, "ok-total-unready-count", autoscaler.DefaultOkTotalUnreadyCount, "number of unready nodes tolerated whatever their share: past it and past --max-total-unready-percentage, no scale-up or scale-down")
 	fs.Float64Var(&f.health.MaxTotalUnreadyPercentage, "max-total-unready-percentage", autoscaler.DefaultMaxTotalUnreadyPercentage, "percentage of unready nodes past which (and past --ok-total-unready-count) the autoscaler neither scales up nor down")
+	fs.IntVar(&f.pending.ExpendablePodsPriorityCutoff, "expendable-pods-priority-cutoff", autoscaler.DefaultExpendablePodsPriorityCutoff, "pods with a priority below this are expendable: they trigger no scale-up, and take no room when simulating (they neither block scale-down nor keep other pods from fitting)")
+	fs.DurationVar(&f.pending.NewPodScaleUpDelay, "new-pod-scale-up-delay", autoscaler.DefaultNewPodScaleUpDelay, "pods younger than this trigger no scale-up yet (a pod's cluster-autoscaler.kubernetes.io/pod-scale-up-delay annotation may lengthen it)")
 	fs.DurationVar(&f.maxGracefulTermination, "max-graceful-termination", drain.DefaultOptions().MaxGracefulTermination, "how long evictions refused by a PodDisruptionBudget are retried (by the autoscaler and when draining an instance held on kelp's drain hook), and the longest grace period given to an evicted pod")
 }
 
@@ -101,7 +104,7 @@ func (f *autoscalerFlags) options() (*loop.Options, error) {
 		MaxPlanningDuration: f.maxPlanningDuration, MaxNodesPerScaleUp: f.maxNodesPerScaleUp,
 		ScaleDownEnabled: f.scaleDownEnabled, ScaleDown: f.scaleDown,
 		Drain:  drain.Options{MaxGracefulTermination: f.maxGracefulTermination},
-		Health: &f.health,
+		Health: &f.health, Pending: &f.pending,
 	}
 	o = o.WithDefaults()
 	if err := o.Validate(); err != nil {

@@ -46,7 +46,7 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 		return cyc, fmt.Errorf("list node groups: %w", err)
 	}
 	a.phase("cloud")
-	facts, err := a.l.gatherCluster(a.pods)
+	facts, err := a.l.gatherCluster(a.pods, *a.o.Pending, start)
 	if err != nil {
 		a.d.Metrics.Errors.WithLabelValues("gather").Inc()
 		return cyc, err

@@ -47,13 +47,22 @@ type clusterFacts struct {
 	readiness []autoscaler.NodeReadiness
 	// boundInfos are the resolved volumes of bound pods with claims.
 	boundInfos map[string]simulator.PodInfo
+	// skipped counts the unschedulable pods scale-up leaves out, by
+	// reason (autoscaler.SkipPending); expendable counts the bound pods
+	// left out of the snapshot.
+	skipped    map[autoscaler.PendingSkip]int
+	expendable int
 }
 
 // gatherCluster builds the snapshot of Ready nodes and their pods, and lists
 // the unschedulable pods with their volumes resolved. Bound pods are
-// compiled through pc, which then holds this cycle's pods.
-func (l listers) gatherCluster(pc *podCache) (clusterFacts, error) {
-	f := clusterFacts{snapshot: simulator.NewSnapshot(), readyNodes: map[string]*corev1.Node{}, nodes: map[string]*corev1.Node{}}
+// compiled through pc, which then holds this cycle's pods. Expendable
+// pods (below o's priority cutoff) are left out of the snapshot, as
+// cluster-autoscaler does: they are preempted or evicted, so they neither
+// take room from real pods nor keep a node.
+func (l listers) gatherCluster(pc *podCache, o autoscaler.PendingOptions, now time.Time) (clusterFacts, error) {
+	f := clusterFacts{snapshot: simulator.NewSnapshot(), readyNodes: map[string]*corev1.Node{}, nodes: map[string]*corev1.Node{},
+		skipped: map[autoscaler.PendingSkip]int{}}
 	nodes, err := l.nodes.List(labels.Everything())
 	if err != nil {
 		return f, fmt.Errorf("list nodes: %w", err)
@@ -97,26 +106,60 @@ func (l listers) gatherCluster(pc *podCache) (clusterFacts, error) {
 			if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 				continue
 			}
+			if autoscaler.Expendable(p, o.ExpendablePodsPriorityCutoff) {
+				f.expendable++
+				continue
+			}
 			if err := f.snapshot.AddPod(name, pc.compiled(p)); err != nil {
 				return f, fmt.Errorf("snapshot pod %s/%s: %w", p.Namespace, p.Name, err)
 			}
 			bound = append(bound, p)
 		}
 	}
-	unbound, err := l.podsOn("")
-	if err != nil {
+	if err := l.gatherPending(&f, nodes, o, now); err != nil {
 		return f, err
-	}
-	for _, p := range unbound {
-		if Unschedulable(p) && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
-			f.pending = append(f.pending, l.podInfo(p))
-		}
 	}
 	f.boundInfos = l.boundPodInfos(f.snapshot, bound)
 	if f.daemonSets, err = l.daemonSets.List(labels.Everything()); err != nil {
 		return f, fmt.Errorf("list daemonsets: %w", err)
 	}
 	return f, nil
+}
+
+// gatherPending lists the unschedulable pods scale-up considers, with
+// their volumes resolved, and counts those it leaves out
+// (autoscaler.SkipPending). A pod waiting for the preemption of
+// lower-priority pods on the node the scheduler nominated is placed there
+// in the snapshot, as cluster-autoscaler does, so scale-down counts it.
+func (l listers) gatherPending(f *clusterFacts, nodes []*corev1.Node, o autoscaler.PendingOptions, now time.Time) error {
+	unbound, err := l.podsOn("")
+	if err != nil {
+		return err
+	}
+	names := make(map[string]bool, len(nodes))
+	for _, n := range nodes {
+		names[n.Name] = true
+	}
+	exists := func(name string) bool { return names[name] }
+	for _, p := range unbound {
+		if !Unschedulable(p) || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		skip := autoscaler.SkipPending(p, exists, o, now)
+		if skip == "" {
+			f.pending = append(f.pending, l.podInfo(p))
+			continue
+		}
+		f.skipped[skip]++
+		if node := p.Status.NominatedNodeName; skip == autoscaler.SkipPreempting {
+			if _, ok := f.snapshot.Node(node); ok {
+				bound := p.DeepCopy()
+				bound.Spec.NodeName = node
+				_ = f.snapshot.AddPod(node, simulator.NewPod(simulator.PodInfo{Pod: bound, VolumesResolved: true}))
+			}
+		}
+	}
+	return nil
 }
 
 // podCache holds the bound pods compiled in the last cycle, by informer

@@ -37,7 +37,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		PodsPlanned: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kelp_autoscaler_pods_planned_total",
-			Help: "Unschedulable pods considered by scale-up, by outcome: fits (existing or upcoming node), scale-up, no-scale-up, unsupported, deferred (left for the next cycle by a plan stopped by its budget).",
+			Help: "Unschedulable pods considered by scale-up, by outcome: fits (existing or upcoming node), scale-up, no-scale-up, unsupported, deferred (left for the next cycle by a plan stopped by its budget); and left out: expendable (priority below --expendable-pods-priority-cutoff), preempting (the scheduler nominated a node and preempts lower-priority pods there), too-new (younger than --new-pod-scale-up-delay).",
 		}, []string{"outcome"}),
 		NodesRequested: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kelp_autoscaler_nodes_requested_total",

@@ -72,6 +72,10 @@ type Options struct {
 	// scales up nor down (autoscaler.ClusterHealth); nil means
 	// autoscaler.DefaultHealthOptions.
 	Health *autoscaler.HealthOptions
+	// Pending says which unschedulable pods scale-up leaves out
+	// (autoscaler.SkipPending): expendable ones, too new ones; nil means
+	// autoscaler.DefaultPendingOptions.
+	Pending *autoscaler.PendingOptions
 }
 
 // WithDefaults fills in the zero fields.
@@ -102,6 +106,10 @@ func (o Options) WithDefaults() Options {
 	def(&o.Drain.PollInterval, dd.PollInterval)
 	if o.PriorityConfigMap == "" {
 		o.PriorityConfigMap = DefaultPriorityConfigMap
+	}
+	if o.Pending == nil {
+		p := autoscaler.DefaultPendingOptions()
+		o.Pending = &p
 	}
 	if o.Health == nil {
 		h := autoscaler.DefaultHealthOptions()
@@ -151,6 +159,11 @@ func (o Options) Validate() error {
 	}
 	if o.Health != nil {
 		if err := o.Health.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if o.Pending != nil {
+		if err := o.Pending.Validate(); err != nil {
 			errs = append(errs, err)
 		}
 	}

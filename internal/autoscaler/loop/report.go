@@ -79,7 +79,7 @@ func (a *Autoscaler) report(ctx context.Context, groups []cloud.NodeGroup, gf gr
 	}
 	st, events := autoscaler.Report(autoscaler.ReportInput{
 		Plan: plan, Groups: groups, Applied: cyc.Applied, BackedOff: cyc.BackedOff, Terminated: cyc.Terminated,
-		Pending: len(facts.pending), Ready: ready, Upcoming: gf.upcoming(groups),
+		Pending: len(facts.pending) + skippedTotal(facts.skipped), Ignored: facts.skipped, Ready: ready, Upcoming: gf.upcoming(groups),
 		Backoffs: a.backoffs.Active(now), Failures: a.backoffs.Failures(), LastScaleUp: a.lastScaleUp,
 		ScaleDown: cyc.ScaleDown, Health: health, Expanders: a.o.Expanders, DryRun: a.o.DryRun, Now: now,
 	})
@@ -110,6 +110,9 @@ func (a *Autoscaler) report(ctx context.Context, groups []cloud.NodeGroup, gf gr
 	m.PodsPlanned.WithLabelValues("no-scale-up").Add(float64(d.NoScaleUp))
 	m.PodsPlanned.WithLabelValues("unsupported").Add(float64(d.Unsupported))
 	m.PodsPlanned.WithLabelValues("deferred").Add(float64(len(plan.Deferred)))
+	for _, why := range []autoscaler.PendingSkip{autoscaler.SkipExpendable, autoscaler.SkipPreempting, autoscaler.SkipTooNew} {
+		m.PodsPlanned.WithLabelValues(string(why)).Add(float64(facts.skipped[why]))
+	}
 	m.Unschedulable.Set(float64(st.UnschedulablePods))
 	for _, p := range st.Pools {
 		m.Upcoming.WithLabelValues(p.Group).Set(float64(p.Upcoming))
@@ -130,6 +133,14 @@ func (a *Autoscaler) emit(events []autoscaler.Event, object func(autoscaler.Even
 			a.d.Recorder.Event(obj, e.Type, e.Reason, e.Message)
 		}
 	}
+}
+
+func skippedTotal(m map[autoscaler.PendingSkip]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 func boolFloat(b bool) float64 {
