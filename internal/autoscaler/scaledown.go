@@ -4,11 +4,13 @@
 //
 // A node is unneeded when it belongs to a node group, is not annotated
 // scale-down-disabled, its utilization (max of requested/allocatable cpu
-// and memory, DaemonSet and mirror pods excluded, as cluster-autoscaler)
-// is below [ScaleDownOptions.UtilizationThreshold] or it is empty, none of
-// its pods blocks eviction (see [BlockReason]), and the simulator places
-// all its movable pods on the other nodes. It is removed once it has been
-// unneeded for UnneededTime, no scale-down delay is in effect, its group
+// and memory; mirror pods excluded, DaemonSet pods too with
+// IgnoreDaemonSetsUtilization, as cluster-autoscaler) is below
+// [ScaleDownOptions.UtilizationThreshold] or it has no pod to move, none
+// of its pods blocks eviction (see [BlockReason]), and the simulator
+// places all its movable pods on the other Ready nodes. It is removed once
+// it has been unneeded for UnneededTime (UnreadyTime for a node that is
+// not Ready), no scale-down delay is in effect, its group
 // stays at or above MinSize, the round's limits allow it (empty nodes in
 // bulk up to MaxEmptyBulkDelete, non-empty ones up to MaxDrainParallelism
 // drains at once), the PDBs' DisruptionsAllowed cover every node removed
@@ -98,6 +100,17 @@ type ScaleDownOptions struct {
 	// bound.
 	CandidatesPoolRatio    float64
 	CandidatesPoolMinCount int
+	// UnreadyTime a node that is not Ready must stay unneeded before it is
+	// removed (--scale-down-unready-time), instead of UnneededTime.
+	UnreadyTime time.Duration
+	// UnreadyEnabled lets nodes that are not Ready be removed
+	// (--scale-down-unready-enabled); without it they stay
+	// (BlockedUnreadyDisabled).
+	UnreadyEnabled bool
+	// IgnoreDaemonSetsUtilization leaves DaemonSet pods out of a node's
+	// utilization (--ignore-daemonsets-utilization); by default they
+	// count, as in cluster-autoscaler. Mirror pods never count.
+	IgnoreDaemonSetsUtilization bool
 }
 
 // candidatesPool returns how many non-empty nodes of nodes may be
@@ -123,6 +136,8 @@ func DefaultScaleDownOptions() ScaleDownOptions {
 		SkipNodesWithSystemPods:   true,
 		CandidatesPoolRatio:       0.1,
 		CandidatesPoolMinCount:    50,
+		UnreadyTime:               20 * time.Minute,
+		UnreadyEnabled:            true,
 	}
 }
 
@@ -135,7 +150,7 @@ func (o ScaleDownOptions) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"unneeded time", o.UnneededTime}, {"delay after add", o.DelayAfterAdd},
+	}{{"unneeded time", o.UnneededTime}, {"unready time", o.UnreadyTime}, {"delay after add", o.DelayAfterAdd},
 		{"delay after delete", o.DelayAfterDelete}, {"delay after failure", o.DelayAfterFailure}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("scale-down %s %v: must not be negative", d.name, d.v))
@@ -179,6 +194,10 @@ type ScaleDownInput struct {
 	PDBs []*policyv1.PodDisruptionBudget
 	// UnneededSince is the previous plan's Unneeded (nil at first).
 	UnneededSince map[string]time.Time
+	// Unready are the nodes of Snapshot that are not Ready: candidates
+	// once unneeded for Options.UnreadyTime (not UnneededTime), never
+	// destinations of other nodes' pods.
+	Unready map[string]bool
 	// InProgress are the nodes being removed now (drains in flight): never
 	// candidates nor destinations; they count against their group's room
 	// and MaxDrainParallelism.
@@ -279,6 +298,12 @@ const (
 	BlockedMinSize BlockReason = "NodeGroupMinSizeReached"
 	// BlockedNotUnneededLongEnough: unneeded for less than UnneededTime.
 	BlockedNotUnneededLongEnough BlockReason = "NotUnneededLongEnough"
+	// BlockedNotUnreadyLongEnough: a node that is not Ready, unneeded for
+	// less than UnreadyTime.
+	BlockedNotUnreadyLongEnough BlockReason = "NotUnreadyLongEnough"
+	// BlockedUnreadyDisabled: the node is not Ready and UnreadyEnabled is
+	// off.
+	BlockedUnreadyDisabled BlockReason = "ScaleDownUnreadyDisabled"
 	// BlockedMaxEmptyBulkDelete and BlockedMaxDrainParallelism: the
 	// round's limit is reached; the node is removed in a later round.
 	BlockedMaxEmptyBulkDelete  BlockReason = "MaxEmptyBulkDeleteReached"

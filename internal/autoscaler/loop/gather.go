@@ -72,9 +72,7 @@ func (l listers) gatherCluster(pc *podCache, o autoscaler.PendingOptions, now ti
 			f.nodes[n.Spec.ProviderID] = n
 		}
 		f.readiness = append(f.readiness, autoscaler.NodeReadiness{Name: n.Name, Ready: nodeReady(n), Created: n.CreationTimestamp.Time,
-			Deleting: n.DeletionTimestamp != nil || slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool {
-				return t.Key == autoscaler.ToBeDeletedTaint || t.Key == autoscaler.CAToBeDeletedTaint
-			})})
+			Deleting: deleting(n)})
 		if !nodeReady(n) || n.DeletionTimestamp != nil {
 			f.skippedNodes++
 			continue
@@ -260,6 +258,14 @@ func Unschedulable(p *corev1.Pod) bool {
 	return false
 }
 
+// deleting reports whether the node is being deleted or removed by an
+// autoscaler (a to-be-deleted taint).
+func deleting(n *corev1.Node) bool {
+	return n.DeletionTimestamp != nil || slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool {
+		return t.Key == autoscaler.ToBeDeletedTaint || t.Key == autoscaler.CAToBeDeletedTaint
+	})
+}
+
 func nodeReady(n *corev1.Node) bool {
 	for _, c := range n.Status.Conditions {
 		if c.Type == corev1.NodeReady {
@@ -343,6 +349,9 @@ type groupFacts struct {
 	// unready counts registered Nodes that are not Ready; those registered
 	// longer ago than the provision time are broken, not upcoming.
 	unready, broken map[string]int
+	// unreadyNodes are the registered Nodes that are not Ready (unready
+	// and broken), not being deleted, by group ID, for scale-down.
+	unreadyNodes map[string][]*corev1.Node
 	// nodes are the Nodes of the groups' active instances, by providerID,
 	// as autoscaler.Upcoming reads them; provisionTime and now are the
 	// cycle's.
@@ -357,6 +366,7 @@ type groupFacts struct {
 func relate(groups []cloud.NodeGroup, c clusterFacts, provisionTime time.Duration, now time.Time) groupFacts {
 	gf := groupFacts{ready: map[string][]*corev1.Node{}, unregistered: map[string][]cloud.Instance{},
 		unready: map[string]int{}, broken: map[string]int{}, nodes: map[string]autoscaler.InstanceNode{},
+		unreadyNodes:  map[string][]*corev1.Node{},
 		provisionTime: provisionTime, now: now}
 	for _, g := range groups {
 		for _, inst := range g.Instances {
@@ -371,6 +381,9 @@ func relate(groups []cloud.NodeGroup, c clusterFacts, provisionTime time.Duratio
 			n, registered := c.nodes[inst.ProviderID]
 			if registered {
 				gf.nodes[inst.ProviderID] = autoscaler.InstanceNode{Registered: true, Created: n.CreationTimestamp.Time}
+				if !deleting(n) {
+					gf.unreadyNodes[g.ID] = append(gf.unreadyNodes[g.ID], n)
+				}
 			}
 			switch {
 			case !registered:
