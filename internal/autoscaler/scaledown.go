@@ -111,6 +111,11 @@ type ScaleDownOptions struct {
 	// utilization (--ignore-daemonsets-utilization); by default they
 	// count, as in cluster-autoscaler. Mirror pods never count.
 	IgnoreDaemonSetsUtilization bool
+	// MaxBulkSoftTaintCount bounds the DeletionCandidateTaint changes of a
+	// cycle (0: no soft taints, and those left are removed);
+	// MaxBulkSoftTaintTime bounds the time spent on them.
+	MaxBulkSoftTaintCount int
+	MaxBulkSoftTaintTime  time.Duration
 }
 
 // candidatesPool returns how many non-empty nodes of nodes may be
@@ -138,6 +143,8 @@ func DefaultScaleDownOptions() ScaleDownOptions {
 		CandidatesPoolMinCount:    50,
 		UnreadyTime:               20 * time.Minute,
 		UnreadyEnabled:            true,
+		MaxBulkSoftTaintCount:     DefaultMaxBulkSoftTaintCount,
+		MaxBulkSoftTaintTime:      DefaultMaxBulkSoftTaintTime,
 	}
 }
 
@@ -164,6 +171,9 @@ func (o ScaleDownOptions) Validate() error {
 	}
 	if o.CandidatesPoolMinCount < 0 {
 		errs = append(errs, fmt.Errorf("scale-down candidates pool min count %d: must not be negative", o.CandidatesPoolMinCount))
+	}
+	if o.MaxBulkSoftTaintCount < 0 || o.MaxBulkSoftTaintTime < 0 {
+		errs = append(errs, fmt.Errorf("max bulk soft taint count %d and time %s: must not be negative", o.MaxBulkSoftTaintCount, o.MaxBulkSoftTaintTime))
 	}
 	if o.MaxDrainParallelism < 0 {
 		errs = append(errs, fmt.Errorf("max drain parallelism %d: must not be negative", o.MaxDrainParallelism))

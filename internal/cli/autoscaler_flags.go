@@ -68,6 +68,8 @@ func (f *autoscalerFlags) add(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.scaleDown.UnreadyTime, "scale-down-unready-time", sd.UnreadyTime, "how long a node that is not Ready must be unneeded before it is removed")
 	fs.BoolVar(&f.scaleDown.UnreadyEnabled, "scale-down-unready-enabled", sd.UnreadyEnabled, "remove nodes that are not Ready once unneeded for --scale-down-unready-time")
 	fs.BoolVar(&f.scaleDown.IgnoreDaemonSetsUtilization, "ignore-daemonsets-utilization", sd.IgnoreDaemonSetsUtilization, "leave DaemonSet pods out of a node's utilization when deciding whether it is underutilized")
+	fs.IntVar(&f.scaleDown.MaxBulkSoftTaintCount, "max-bulk-soft-taint-count", sd.MaxBulkSoftTaintCount, "most nodes whose DeletionCandidateOfClusterAutoscaler soft taint is put or removed in one cycle (0: no soft taints)")
+	fs.DurationVar(&f.scaleDown.MaxBulkSoftTaintTime, "max-bulk-soft-taint-time", sd.MaxBulkSoftTaintTime, "longest time spent putting or removing soft taints in one cycle")
 	fs.BoolVar(&f.scaleDown.SkipNodesWithLocalStorage, "skip-nodes-with-local-storage", sd.SkipNodesWithLocalStorage, "keep nodes with pods using emptyDir or hostPath volumes")
 	fs.BoolVar(&f.scaleDown.SkipNodesWithSystemPods, "skip-nodes-with-system-pods", sd.SkipNodesWithSystemPods, "keep nodes with kube-system pods no PodDisruptionBudget covers")
 	fs.IntVar(&f.health.OkTotalUnreadyCount, "ok-total-unready-count", autoscaler.DefaultOkTotalUnreadyCount, "number of unready nodes tolerated whatever their share: past it and past --max-total-unready-percentage, no scale-up or scale-down")

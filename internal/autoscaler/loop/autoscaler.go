@@ -179,6 +179,9 @@ func (a *Autoscaler) Run(ctx context.Context) {
 			a.d.Logger.Error("recover nodes left tainted by an unfinished removal", "err", err)
 		}
 	}
+	if !a.o.DryRun {
+		a.cleanSoftTaints(ctx)
+	}
 	a.d.Logger.Info("autoscaler running", "expanders", a.o.Expanders, "dryRun", a.o.DryRun,
 		"scanInterval", a.o.ScanInterval, "maxNodeProvisionTime", a.o.MaxNodeProvisionTime)
 	resync := a.d.Clock.NewTimer(a.o.ScanInterval)

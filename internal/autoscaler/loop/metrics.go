@@ -25,6 +25,9 @@ type Metrics struct {
 	// SkippedCycles counts the cycles that neither scaled up nor down,
 	// by reason.
 	SkippedCycles *prometheus.CounterVec
+	// SoftTaints counts the DeletionCandidateOfClusterAutoscaler taint
+	// changes, by action and outcome.
+	SoftTaints *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -87,8 +90,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "kelp_autoscaler_skipped_cycles_total",
 			Help: "Autoscaler cycles that neither scaled up nor down, by reason (cluster-unhealthy).",
 		}, []string{"reason"}),
+		SoftTaints: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kelp_autoscaler_soft_taints_total",
+			Help: "Changes of the DeletionCandidateOfClusterAutoscaler soft taint on nodes found unneeded, by action (taint, untaint) and outcome (done, error, deferred past --max-bulk-soft-taint-time).",
+		}, []string{"action", "outcome"}),
 	}
-	reg.MustRegister(m.ClusterHealthy, m.Nodes, m.SkippedCycles, m.PlanTruncated, m.ScaleDownBlocked, m.CycleDuration, m.PodsPlanned, m.NodesRequested, m.Errors, m.Backoffs, m.PoolBackedOff,
+	reg.MustRegister(m.SoftTaints, m.ClusterHealthy, m.Nodes, m.SkippedCycles, m.PlanTruncated, m.ScaleDownBlocked, m.CycleDuration, m.PodsPlanned, m.NodesRequested, m.Errors, m.Backoffs, m.PoolBackedOff,
 		m.Unschedulable, m.Upcoming, m.Cycles)
 	return m
 }

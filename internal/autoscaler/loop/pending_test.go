@@ -27,6 +27,16 @@ func (h *harness) priorityClass(value int32) string {
 	h.t.Cleanup(func() {
 		_ = h.env.Client.SchedulingV1().PriorityClasses().Delete(context.Background(), pc.Name, metav1.DeleteOptions{})
 	})
+	// The Priority admission plugin resolves the class from its cache:
+	// wait until a pod naming it is admitted.
+	probe := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "priority-probe"}, Spec: podSpec("1m", pc.Name)}
+	err = wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := h.env.Client.CoreV1().Pods(h.ns).Create(ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err == nil, nil
+	})
+	if err != nil {
+		h.t.Fatalf("priority class %s never admitted: %v", pc.Name, err)
+	}
 	return pc.Name
 }
 

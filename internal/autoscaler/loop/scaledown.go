@@ -62,6 +62,13 @@ func (a *Autoscaler) runScaleDown(ctx context.Context, groups []cloud.NodeGroup,
 	}
 	if in.Skipped == "" {
 		in.Plan = a.planScaleDown(groups, gf, facts, pdbs)
+		if !a.o.DryRun {
+			removing := slices.Clone(in.Removing)
+			for _, r := range in.Plan.Remove {
+				removing = append(removing, r.Node)
+			}
+			a.softTaints(ctx, in.Plan, removing)
+		}
 		for _, r := range in.Plan.Remove {
 			if a.o.DryRun {
 				a.d.Logger.Info("dry run: would remove node", "node", r.Node, "group", r.Group, "empty", r.Empty, "utilization", r.Utilization)

@@ -142,7 +142,10 @@ func TestScaleDownRemovesUnneededNode(t *testing.T) {
 	if kept == gone {
 		kept = nodes[1]
 	}
-	if n, err := h.env.Client.CoreV1().Nodes().Get(context.Background(), kept, metav1.GetOptions{}); err != nil || len(n.Spec.Taints) != 0 {
+	// Unneeded too, it carries the soft taint (PreferNoSchedule), not the
+	// drain's.
+	if n, err := h.env.Client.CoreV1().Nodes().Get(context.Background(), kept, metav1.GetOptions{}); err != nil ||
+		slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool { return t.Effect != corev1.TaintEffectPreferNoSchedule }) {
 		t.Fatalf("kept node %s: %v, taints %v", kept, err, n.Spec.Taints)
 	}
 	if st := h.status(); !st.ScaleDown.Enabled || len(st.ScaleDown.Removing) != 1 {
