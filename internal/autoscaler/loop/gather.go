@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	storagelisters "k8s.io/client-go/listers/storage/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kelp-dev/kelp/internal/autoscaler"
@@ -30,6 +31,10 @@ type listers struct {
 	daemonSets appslisters.DaemonSetLister
 	pvcs       corelisters.PersistentVolumeClaimLister
 	pvs        corelisters.PersistentVolumeLister
+	// csiNodes and storageClasses resolve volume attach limits and the
+	// drivers of claims; nil in tests that do not need them.
+	csiNodes       storagelisters.CSINodeLister
+	storageClasses storagelisters.StorageClassLister
 }
 
 // clusterFacts is what one cycle knows about the cluster.
@@ -77,7 +82,7 @@ func (l listers) gatherCluster(pc *podCache, o autoscaler.PendingOptions, now ti
 			f.skippedNodes++
 			continue
 		}
-		n = withoutStartupTaints(n)
+		n = l.withVolumeLimits(withoutStartupTaints(n), pc.limits)
 		if err := f.snapshot.AddNode(n); err != nil {
 			return f, fmt.Errorf("snapshot node %s: %w", n.Name, err)
 		}
@@ -108,7 +113,7 @@ func (l listers) gatherCluster(pc *podCache, o autoscaler.PendingOptions, now ti
 				f.expendable++
 				continue
 			}
-			if err := f.snapshot.AddPod(name, pc.compiled(p)); err != nil {
+			if err := f.snapshot.AddPod(name, pc.compiled(p, l.podInfo)); err != nil {
 				return f, fmt.Errorf("snapshot pod %s/%s: %w", p.Namespace, p.Name, err)
 			}
 			bound = append(bound, p)
@@ -167,29 +172,44 @@ func (l listers) gatherPending(f *clusterFacts, nodes []*corev1.Node, o autoscal
 // between snapshots) is reused instead of compiled again every cycle.
 type podCache struct {
 	prev, cur map[*corev1.Pod]*simulator.Pod
+	// limits are the nodes copied with their attach limits, likewise.
+	limits *limitCache
 }
 
 func newPodCache() *podCache {
-	return &podCache{prev: map[*corev1.Pod]*simulator.Pod{}, cur: map[*corev1.Pod]*simulator.Pod{}}
+	return &podCache{prev: map[*corev1.Pod]*simulator.Pod{}, cur: map[*corev1.Pod]*simulator.Pod{}, limits: newLimitCache()}
 }
 
 // compiled returns p, bound, compiled: from the last cycle when it was
-// seen there.
-func (c *podCache) compiled(p *corev1.Pod) *simulator.Pod {
+// seen there. A pod with claims is compiled with its volumes (resolve),
+// which count against its node's attach limits.
+func (c *podCache) compiled(p *corev1.Pod, resolve func(*corev1.Pod) simulator.PodInfo) *simulator.Pod {
 	q, ok := c.cur[p]
 	if !ok {
 		if q, ok = c.prev[p]; !ok {
-			q = simulator.NewPod(simulator.PodInfo{Pod: p, VolumesResolved: true})
+			info := simulator.PodInfo{Pod: p, VolumesResolved: true}
+			if hasClaims(p) {
+				info = resolve(p)
+				info.RequiredZones, info.VolumesResolved = nil, true // bound: placed already
+			}
+			q = simulator.NewPod(info)
 		}
 		c.cur[p] = q
 	}
 	return q
 }
 
-// next ends a cycle: the pods not seen in it (deleted or replaced) are
-// forgotten.
+// next ends a cycle: the pods and nodes not seen in it (deleted or
+// replaced) are forgotten.
 func (c *podCache) next() {
 	c.prev, c.cur = c.cur, make(map[*corev1.Pod]*simulator.Pod, len(c.cur))
+	c.limits.next()
+}
+
+// hasClaims reports whether the pod has persistent volume claims or
+// generic ephemeral volumes.
+func hasClaims(p *corev1.Pod) bool {
+	return slices.ContainsFunc(p.Spec.Volumes, func(v corev1.Volume) bool { return v.PersistentVolumeClaim != nil || v.Ephemeral != nil })
 }
 
 // PodsByNode is the name of the pod informer's index by spec.nodeName
@@ -279,11 +299,18 @@ func nodeReady(n *corev1.Node) bool {
 // a PersistentVolume with zone node affinity limits the pod to those zones;
 // an unbound claim (WaitForFirstConsumer) or an ephemeral volume is
 // provisioned where the pod lands. A missing claim or volume leaves the pod
-// unresolved, which the simulator reports as unsupported.
+// unresolved, which the simulator reports as unsupported. It also resolves
+// the CSI volumes the pod attaches, for the nodes' attach limits: a bound
+// claim's PersistentVolume, or the StorageClass's provisioner of a claim
+// or ephemeral volume not provisioned yet.
 func (l listers) podInfo(p *corev1.Pod) simulator.PodInfo {
 	info := simulator.PodInfo{Pod: p, VolumesResolved: true}
 	var zones sets.Set[string]
 	for _, v := range p.Spec.Volumes {
+		if v.Ephemeral != nil {
+			l.ephemeralVolume(&info, p, v)
+			continue
+		}
 		if v.PersistentVolumeClaim == nil {
 			continue
 		}
@@ -293,12 +320,18 @@ func (l listers) podInfo(p *corev1.Pod) simulator.PodInfo {
 			continue
 		}
 		if pvc.Spec.VolumeName == "" {
+			if d := l.classDriver(pvc.Spec.StorageClassName); d != "" {
+				info.Volumes = append(info.Volumes, simulator.Volume{Driver: d, Handle: "pvc:" + p.Namespace + "/" + pvc.Name})
+			}
 			continue
 		}
 		pv, err := l.pvs.Get(pvc.Spec.VolumeName)
 		if err != nil {
 			info.VolumesResolved = false
 			continue
+		}
+		if vol, ok := pvVolume(pv); ok {
+			info.Volumes = append(info.Volumes, vol)
 		}
 		if z := volumeZones(pv); z != nil {
 			if zones == nil {
@@ -315,6 +348,28 @@ func (l listers) podInfo(p *corev1.Pod) simulator.PodInfo {
 		}
 	}
 	return info
+}
+
+// ephemeralVolume adds the CSI volume of a generic ephemeral volume to
+// info: its claim's (named pod-volume) once created, else its template's
+// StorageClass provisioner.
+func (l listers) ephemeralVolume(info *simulator.PodInfo, p *corev1.Pod, v corev1.Volume) {
+	name := p.Name + "-" + v.Name
+	if pvc, err := l.pvcs.PersistentVolumeClaims(p.Namespace).Get(name); err == nil && pvc.Spec.VolumeName != "" {
+		if pv, err := l.pvs.Get(pvc.Spec.VolumeName); err == nil {
+			if vol, ok := pvVolume(pv); ok {
+				info.Volumes = append(info.Volumes, vol)
+			}
+			return
+		}
+	}
+	var class *string
+	if t := v.Ephemeral.VolumeClaimTemplate; t != nil {
+		class = t.Spec.StorageClassName
+	}
+	if d := l.classDriver(class); d != "" {
+		info.Volumes = append(info.Volumes, simulator.Volume{Driver: d, Handle: "pvc:" + p.Namespace + "/" + name})
+	}
 }
 
 // volumeZones returns the zones a PersistentVolume's required node affinity
