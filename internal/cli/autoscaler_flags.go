@@ -35,12 +35,14 @@ type autoscalerFlags struct {
 	maxGracefulTermination  time.Duration
 	health                  autoscaler.HealthOptions
 	pending                 autoscaler.PendingOptions
+	balanceSimilar          bool
 }
 
 func (f *autoscalerFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.mode, "autoscaler", "kelp", "autoscaler to run: kelp, or none to leave the pools to another autoscaler")
 	fs.StringVar(&f.expander, "expander", "least-waste", "expanders choosing between pools, in order: "+strings.Join(autoscaler.ExpanderNames, ", "))
 	fs.StringVar(&f.priorityConfigMap, "priority-configmap", loop.DefaultPriorityConfigMap, "namespace/name of the priority expander's ConfigMap (key \"priorities\")")
+	fs.BoolVar(&f.balanceSimilar, "balance-similar-node-groups", false, "spread new nodes over pools alike but for their zone and name (same instance types, labels, taints), keeping their sizes balanced")
 	fs.IntVar(&f.maxNodesTotal, "max-nodes-total", 0, "most nodes in the cluster (0: no limit)")
 	fs.StringVar(&f.coresTotal, "cores-total", "", "most cores of node capacity in the cluster, MAX or 0:MAX (empty: no limit)")
 	fs.StringVar(&f.memoryTotal, "memory-total", "", "most GiB of node memory in the cluster, MAX or 0:MAX (empty: no limit)")
@@ -109,7 +111,7 @@ func (f *autoscalerFlags) options() (*loop.Options, error) {
 		MaxPlanningDuration: f.maxPlanningDuration, MaxNodesPerScaleUp: f.maxNodesPerScaleUp,
 		ScaleDownEnabled: f.scaleDownEnabled, ScaleDown: f.scaleDown,
 		Drain:  drain.Options{MaxGracefulTermination: f.maxGracefulTermination},
-		Health: &f.health, Pending: &f.pending,
+		Health: &f.health, Pending: &f.pending, BalanceSimilarNodeGroups: f.balanceSimilar,
 	}
 	o = o.WithDefaults()
 	if err := o.Validate(); err != nil {

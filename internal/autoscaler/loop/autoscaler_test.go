@@ -385,3 +385,21 @@ func TestRaiseAfterBackoffCountsAsUpcoming(t *testing.T) {
 		t.Fatalf("scale calls %v, want [only=1]: the raise is upcoming despite the older failure", got)
 	}
 }
+
+// TestBalanceSimilarNodeGroups: with --balance-similar-node-groups, the
+// nodes for a burst spread over two pools alike but for their zone.
+func TestBalanceSimilarNodeGroups(t *testing.T) {
+	zonal := func(id, zone string) cloud.NodeGroup {
+		g := testGroup(t, id, "m5.large", 0, 10)
+		g.Template.Zones = []string{zone}
+		g.Template.Labels[corev1.LabelTopologyZone] = zone
+		return g
+	}
+	h := newHarness(t, Options{BalanceSimilarNodeGroups: true}, zonal("web-a", "us-east-1a"), zonal("web-b", "us-east-1b"))
+	h.pods("web", 4, "1500m", nil)
+	h.waitUnschedulable(4)
+	c := h.runOnce()
+	if got := h.cloud.setCalls(); !slices.Equal(got, []string{"web-a=2", "web-b=2"}) {
+		t.Fatalf("scale-ups %v, want [web-a=2 web-b=2]; plan %+v", got, c.Plan)
+	}
+}

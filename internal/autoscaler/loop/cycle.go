@@ -88,7 +88,7 @@ func (a *Autoscaler) scaleUp(ctx context.Context, groups []cloud.NodeGroup, gf g
 	chain := a.expanders(ctx)
 	in := autoscaler.Input{
 		Snapshot: facts.snapshot, Pending: facts.pending, Groups: groups, Upcoming: gf.upcoming(groups),
-		DaemonSets: facts.daemonSets, Limits: a.o.Limits, Expanders: chain,
+		DaemonSets: facts.daemonSets, Limits: a.o.Limits, Expanders: chain, BalanceSimilarNodeGroups: a.o.BalanceSimilarNodeGroups,
 	}
 	var plan autoscaler.Plan
 	for attempt := 0; ; attempt++ {

@@ -76,6 +76,9 @@ type Options struct {
 	// (autoscaler.SkipPending): expendable ones, too new ones; nil means
 	// autoscaler.DefaultPendingOptions.
 	Pending *autoscaler.PendingOptions
+	// BalanceSimilarNodeGroups spreads new nodes over similar groups,
+	// balancing their sizes (autoscaler.Input.BalanceSimilarNodeGroups).
+	BalanceSimilarNodeGroups bool
 }
 
 // WithDefaults fills in the zero fields.
