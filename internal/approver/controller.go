@@ -156,6 +156,22 @@ func (c *Controller) forget(csr *certificatesv1.CertificateSigningRequest) {
 	}
 }
 
+// OldestQueued returns when the CSR that has waited longest in the queue
+// for a worker was queued, zero when none waits. Timed retries do not
+// count: a CSR is waiting from the event that queued it until a worker
+// takes it. The controller's /healthz reads it: a queue whose oldest CSR
+// grows old means the workers are stuck.
+func (c *Controller) OldestQueued() time.Time {
+	var oldest time.Time
+	c.queued.Range(func(_, v any) bool {
+		if at := v.(time.Time); oldest.IsZero() || at.Before(oldest) {
+			oldest = at
+		}
+		return true
+	})
+	return oldest
+}
+
 // enqueue queues a pending CSR, timing its wait (Metrics.QueueWait).
 func (c *Controller) enqueue(name string) {
 	c.queued.LoadOrStore(name, c.Clock.Now())

@@ -150,8 +150,9 @@ func TestParsePriorities(t *testing.T) {
 		want        int
 		ok          bool
 	}{
-		{"a-spot", "", 10, true}, {"gpu", "", 50, true}, {"x", "big-1", 50, true},
-		{"gpu-2", "", 0, false}, {"x", "", 0, false},
+		{"a-spot", "", 10, true}, {"gpu", "", 50, true}, {"x", "big-1", 50, true}, {"x", "", 0, false},
+		// Unanchored, as cluster-autoscaler matches: anywhere in the name.
+		{"gpu-2", "", 50, true}, {"prod-gpu", "", 50, true}, {"a-spot-2", "", 10, true}, {"not-big", "", 0, false},
 	} {
 		got, ok := p.Priority(tc.group, tc.pool)
 		if ok != tc.ok || (ok && got != tc.want) {

@@ -13,7 +13,9 @@ import (
 )
 
 // Priorities maps a priority to the patterns of the groups that have it;
-// higher wins. Patterns match a group's ID or its pool name, anchored.
+// higher wins. A pattern matches a group whose ID or pool name it matches
+// anywhere (unanchored, as cluster-autoscaler's: "gpu" matches
+// "prod-gpu-a"; write "^gpu$" for the whole name).
 type Priorities map[int][]*regexp.Regexp
 
 // ParsePriorities parses the priority expander's configuration, in
@@ -49,7 +51,7 @@ func ParsePriorities(doc string) (Priorities, error) {
 				errs = append(errs, fmt.Errorf("priority %d pattern %d: empty", prio, i+1))
 				continue
 			}
-			re, err := regexp.Compile("^(?:" + pat + ")$")
+			re, err := regexp.Compile(pat)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("priority %d pattern %d %q: %w", prio, i+1, pat, err))
 				continue

@@ -7,7 +7,10 @@
 // system:bootstrappers, [GroupPrefix] and [PoolGroup](pool). Only
 // [GroupPrefix] is bound to system:node-bootstrapper (see [JoinRBAC]); the
 // pool group lets the CSR approver learn which pool a request comes from
-// ([PoolFromGroups]). Nothing here approves certificates automatically.
+// ([PoolFromGroups]). A token of an identity join (internal/join) carries
+// [InstanceGroup](instance-id) instead of a pool group: it names the one
+// instance it was issued to ([InstanceFromGroups]). Nothing here approves
+// certificates automatically.
 //
 // Builders ([NewTokenSecret], [TokenFromSecret], [JoinRBAC],
 // [BootstrapKubeconfig]) are pure; the functions taking a

@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -27,15 +28,54 @@ func PoolGroup(pool string) string {
 	return GroupPrefix + ":" + pool
 }
 
+// InstanceGroupPrefix starts the group that binds a token to one instance
+// (an identity join): "system:bootstrappers:kelp:instance:<instance-id>".
+// It is distinct from every pool group: a pool name is a DNS-1123 label,
+// which holds no colon.
+const InstanceGroupPrefix = GroupPrefix + ":instance:"
+
+// instanceIDPattern is an EC2 instance id.
+var instanceIDPattern = regexp.MustCompile(`^i-[0-9a-f]{8,17}$`)
+
+// IsInstanceID reports whether id has the form of an EC2 instance id
+// (i- and 8 or 17 lower-case hex digits).
+func IsInstanceID(id string) bool {
+	return instanceIDPattern.MatchString(id)
+}
+
+// InstanceGroup returns the group that binds a token to one instance.
+func InstanceGroup(instanceID string) string {
+	return InstanceGroupPrefix + instanceID
+}
+
+// InstanceFromGroups returns the instance named by the single instance
+// group in groups. It returns false when there is none, more than one
+// distinct one, or the id is not an instance id.
+func InstanceFromGroups(groups []string) (string, bool) {
+	id := ""
+	for _, g := range groups {
+		i, ok := strings.CutPrefix(g, InstanceGroupPrefix)
+		if !ok {
+			continue
+		}
+		if id != "" && i != id {
+			return "", false
+		}
+		id = i
+	}
+	return id, IsInstanceID(id)
+}
+
 // PoolFromGroups returns the pool named by the single pool group
 // (system:bootstrappers:kelp:<pool>) in groups. It returns false when there
 // is no pool group, more than one distinct pool group, or the pool is not a
-// DNS-1123 label. GroupPrefix itself is not a pool group.
+// DNS-1123 label. GroupPrefix itself is not a pool group, nor is an
+// instance group ([InstanceGroup]).
 func PoolFromGroups(groups []string) (string, bool) {
 	pool := ""
 	for _, g := range groups {
 		p, ok := strings.CutPrefix(g, GroupPrefix+":")
-		if !ok {
+		if !ok || strings.HasPrefix(g, InstanceGroupPrefix) {
 			continue
 		}
 		if pool != "" && p != pool {
@@ -51,8 +91,12 @@ func PoolFromGroups(groups []string) (string, bool) {
 
 // TokenSpec describes a bootstrap token to create.
 type TokenSpec struct {
-	// Pool is the pool the token is bound to; a DNS-1123 label.
+	// Pool is the pool the token is bound to; a DNS-1123 label. Exactly
+	// one of Pool and Instance is set.
 	Pool string
+	// Instance is the instance the token is bound to (an identity join):
+	// the token carries [InstanceGroup] instead of a pool group.
+	Instance string
 	// TTL is how long the token authenticates; must be positive.
 	TTL time.Duration
 	// Description is free text stored with the token. When empty a default
@@ -63,10 +107,19 @@ type TokenSpec struct {
 // Validate returns every problem with s, each naming its field, or nil.
 func (s TokenSpec) Validate() error {
 	var errs []error
-	if s.Pool == "" {
+	switch {
+	case s.Instance != "" && s.Pool != "":
+		errs = append(errs, fmt.Errorf("pool %q and instance %q: set only one", s.Pool, s.Instance))
+	case s.Instance != "":
+		if !IsInstanceID(s.Instance) {
+			errs = append(errs, fmt.Errorf("instance %q: must be an instance id (i- and 8 or 17 hex digits)", s.Instance))
+		}
+	case s.Pool == "":
 		errs = append(errs, errors.New("pool: must not be empty"))
-	} else if msgs := validation.IsDNS1123Label(s.Pool); len(msgs) > 0 {
-		errs = append(errs, fmt.Errorf("pool %q: must be a DNS-1123 label: %s", s.Pool, strings.Join(msgs, "; ")))
+	default:
+		if msgs := validation.IsDNS1123Label(s.Pool); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("pool %q: must be a DNS-1123 label: %s", s.Pool, strings.Join(msgs, "; ")))
+		}
 	}
 	if s.TTL <= 0 {
 		errs = append(errs, fmt.Errorf("ttl %s: must be greater than zero", s.TTL))
@@ -76,9 +129,12 @@ func (s TokenSpec) Validate() error {
 
 // Token is a kelp bootstrap token as stored in its Secret.
 type Token struct {
-	ID          string
-	Secret      string
+	ID     string
+	Secret string
+	// Pool is the pool of a pool token; Instance the instance of an
+	// identity join's token. Exactly one is set.
 	Pool        string
+	Instance    string
 	Expires     time.Time
 	Description string
 	// Created is the Secret's creation time (the caller's now for a token
@@ -111,22 +167,28 @@ func NewTokenSecret(spec TokenSpec, now time.Time) (*corev1.Secret, Token, error
 	if !ok || !bootstraputil.IsValidBootstrapToken(raw) {
 		return nil, Token{}, errors.New("generate bootstrap token: generated token is malformed")
 	}
-	desc := spec.Description
-	if desc == "" {
+	desc, group := spec.Description, PoolGroup(spec.Pool)
+	if spec.Instance != "" {
+		group = InstanceGroup(spec.Instance)
+	}
+	if desc == "" && spec.Instance != "" {
+		desc = fmt.Sprintf("kelp bootstrap token for instance %s", spec.Instance)
+	} else if desc == "" {
 		desc = fmt.Sprintf("kelp bootstrap token for pool %s", spec.Pool)
 	}
 	tok := Token{
 		ID:          id,
 		Secret:      secret,
 		Pool:        spec.Pool,
+		Instance:    spec.Instance,
 		Expires:     now.Add(spec.TTL).UTC().Truncate(time.Second),
 		Description: desc,
 		Created:     now,
 	}
-	groups := []string{GroupPrefix, PoolGroup(spec.Pool)}
+	groups := []string{GroupPrefix, group}
 	for _, g := range groups {
 		if err := bootstraputil.ValidateBootstrapGroupName(g); err != nil {
-			return nil, Token{}, fmt.Errorf("pool %q: %w", spec.Pool, err)
+			return nil, Token{}, fmt.Errorf("group %q: %w", g, err)
 		}
 	}
 	s := &corev1.Secret{
@@ -198,10 +260,11 @@ func parseKelpSecret(s *corev1.Secret) (Token, error) {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", bootstrapapi.BootstrapTokenExtraGroupsKey, err))
 	}
-	pool, ok := PoolFromGroups(groups)
-	if err == nil && !ok {
-		errs = append(errs, fmt.Errorf("%s %q: must contain exactly one group %s", bootstrapapi.BootstrapTokenExtraGroupsKey,
-			get(bootstrapapi.BootstrapTokenExtraGroupsKey), PoolGroup("<pool>")))
+	pool, isPool := PoolFromGroups(groups)
+	instance, isInstance := InstanceFromGroups(groups)
+	if err == nil && isPool == isInstance {
+		errs = append(errs, fmt.Errorf("%s %q: must contain exactly one group %s or %s", bootstrapapi.BootstrapTokenExtraGroupsKey,
+			get(bootstrapapi.BootstrapTokenExtraGroupsKey), PoolGroup("<pool>"), InstanceGroup("<instance-id>")))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Token{}, err
@@ -210,6 +273,7 @@ func parseKelpSecret(s *corev1.Secret) (Token, error) {
 		ID:          id,
 		Secret:      secret,
 		Pool:        pool,
+		Instance:    instance,
 		Expires:     exp,
 		Description: get(bootstrapapi.BootstrapTokenDescriptionKey),
 		Created:     s.CreationTimestamp.Time,

@@ -217,3 +217,63 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+func TestInstanceTokenRoundTrip(t *testing.T) {
+	s, tok, err := NewTokenSecret(TokenSpec{Instance: "i-0123456789abcdef0", TTL: 10 * time.Minute}, testNow)
+	if err != nil {
+		t.Fatalf("NewTokenSecret: %v", err)
+	}
+	if got, want := string(s.Data["auth-extra-groups"]), "system:bootstrappers:kelp,system:bootstrappers:kelp:instance:i-0123456789abcdef0"; got != want {
+		t.Errorf("auth-extra-groups = %q, want %q", got, want)
+	}
+	if got := string(s.Data["description"]); got != "kelp bootstrap token for instance i-0123456789abcdef0" {
+		t.Errorf("description = %q", got)
+	}
+	back, err := TokenFromSecret(s)
+	if err != nil {
+		t.Fatalf("TokenFromSecret: %v", err)
+	}
+	if back.Instance != "i-0123456789abcdef0" || back.Pool != "" || back.ID != tok.ID {
+		t.Errorf("parsed token = %+v, want instance i-0123456789abcdef0, no pool, id %s", back, tok.ID)
+	}
+}
+
+func TestInstanceTokenSpecValidate(t *testing.T) {
+	for _, spec := range []TokenSpec{
+		{Instance: "i-0123456789abcdef0", Pool: "workers", TTL: time.Minute},
+		{Instance: "i-xyz", TTL: time.Minute},
+		{Instance: "node-1", TTL: time.Minute},
+	} {
+		if err := spec.Validate(); err == nil {
+			t.Errorf("Validate(%+v) = nil, want an error", spec)
+		}
+	}
+}
+
+func TestInstanceFromGroups(t *testing.T) {
+	tests := []struct {
+		groups []string
+		id     string
+		ok     bool
+	}{
+		{[]string{GroupPrefix, InstanceGroup("i-0123abcd")}, "i-0123abcd", true},
+		{[]string{GroupPrefix, InstanceGroup("i-0123abcd"), InstanceGroup("i-0123abcd")}, "i-0123abcd", true},
+		{[]string{GroupPrefix, InstanceGroup("i-0123abcd"), InstanceGroup("i-0123abce")}, "", false},
+		{[]string{GroupPrefix, PoolGroup("workers")}, "", false},
+		{[]string{GroupPrefix, InstanceGroup("i-XYZ")}, "i-XYZ", false},
+		{nil, "", false},
+	}
+	for _, tt := range tests {
+		id, ok := InstanceFromGroups(tt.groups)
+		if id != tt.id || ok != tt.ok {
+			t.Errorf("InstanceFromGroups(%q) = %q, %v; want %q, %v", tt.groups, id, ok, tt.id, tt.ok)
+		}
+	}
+	// An instance group is never a pool group.
+	if pool, ok := PoolFromGroups([]string{GroupPrefix, InstanceGroup("i-0123abcd")}); ok {
+		t.Errorf("PoolFromGroups of an instance token = %q, want none", pool)
+	}
+	if pool, ok := PoolFromGroups([]string{GroupPrefix, InstanceGroup("i-0123abcd"), PoolGroup("workers")}); !ok || pool != "workers" {
+		t.Errorf("PoolFromGroups = %q, %v; want workers", pool, ok)
+	}
+}

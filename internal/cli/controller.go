@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/kubernetes"
@@ -34,6 +35,12 @@ type controllerFlags struct {
 	allowCompeting bool
 	autoscaler     autoscalerFlags
 	kubeAPI        controller.ClientLimits
+	health         controller.HealthOptions
+	// gracefulSec is --max-graceful-termination-sec, cluster-autoscaler's
+	// name (in seconds) of --max-graceful-termination.
+	gracefulSec int
+	// fs is where the flags were added, to tell which were given.
+	fs *pflag.FlagSet
 }
 
 func (f *controllerFlags) add(fs *pflag.FlagSet, probeDefault string) {
@@ -45,12 +52,40 @@ func (f *controllerFlags) add(fs *pflag.FlagSet, probeDefault string) {
 	fs.DurationVar(&f.termPeriod, "termination-period", terminationctl.DefaultPeriod, "how often instances waiting on kelp's drain hook (Terminating:Wait) are looked for and their Nodes drained")
 	fs.DurationVar(&f.tokenTTL, "token-ttl", 24*time.Hour, "lifetime of the bootstrap tokens in pool launch templates; rotated when a third remains")
 	fs.BoolVar(&f.allowCompeting, "allow-competing-approvers", false, "start with --approve=auto even when kube-controller-manager's csrapproving would approve kelp's joins (only when csrapproving is off; see docs/security.md)")
-	fs.Float32Var(&f.kubeAPI.QPS, "kube-api-qps", controller.DefaultKubeAPIQPS, "sustained requests per second of the controller's Kubernetes client")
-	fs.IntVar(&f.kubeAPI.Burst, "kube-api-burst", controller.DefaultKubeAPIBurst, "requests the controller's Kubernetes client may send at once above --kube-api-qps")
+	fs.Float32Var(&f.kubeAPI.QPS, "kube-client-qps", controller.DefaultKubeAPIQPS, "sustained requests per second of the controller's Kubernetes client, as cluster-autoscaler's flag (--kube-api-qps is another name)")
+	fs.IntVar(&f.kubeAPI.Burst, "kube-client-burst", controller.DefaultKubeAPIBurst, "requests the controller's Kubernetes client may send at once above --kube-client-qps, as cluster-autoscaler's flag (--kube-api-burst is another name)")
+	aliasFlag(fs, "kube-api-qps", "kube-client-qps")
+	aliasFlag(fs, "kube-api-burst", "kube-client-burst")
+	fs.DurationVar(&f.health.MaxInactivity, "max-inactivity", controller.DefaultMaxInactivity, "/healthz fails when the leader's autoscaler has finished no cycle for this long (as cluster-autoscaler's flag)")
+	fs.DurationVar(&f.health.MaxFailingTime, "max-failing-time", controller.DefaultMaxFailingTime, "/healthz fails when the leader's autoscaler has succeeded no cycle for this long (as cluster-autoscaler's flag)")
+	fs.DurationVar(&f.health.MaxCSRQueueWait, "max-csr-queue-wait", controller.DefaultMaxCSRQueueWait, "/healthz fails when a pending CSR has waited this long in the leader's approver queue for a worker")
 	f.autoscaler.add(fs)
+	fs.IntVar(&f.gracefulSec, "max-graceful-termination-sec", int(f.autoscaler.maxGracefulTermination/time.Second), "--max-graceful-termination in whole seconds, cluster-autoscaler's name (give one of the two, or both equal)")
+	f.fs = fs
+}
+
+// gracefulTermination resolves --max-graceful-termination-sec into
+// --max-graceful-termination: one setting under two names.
+func (f *controllerFlags) gracefulTermination() error {
+	if f.fs == nil || !f.fs.Changed("max-graceful-termination-sec") {
+		return nil
+	}
+	sec := time.Duration(f.gracefulSec) * time.Second
+	switch {
+	case f.gracefulSec < 0:
+		return fmt.Errorf("--max-graceful-termination-sec %d: must not be negative", f.gracefulSec)
+	case f.fs.Changed("max-graceful-termination") && sec != f.autoscaler.maxGracefulTermination:
+		return fmt.Errorf("--max-graceful-termination-sec %d and --max-graceful-termination %s: one setting under two names, give one (or both equal)",
+			f.gracefulSec, f.autoscaler.maxGracefulTermination)
+	}
+	f.autoscaler.maxGracefulTermination = sec
+	return nil
 }
 
 func (f *controllerFlags) options(cluster string) (controller.Options, error) {
+	if err := f.gracefulTermination(); err != nil {
+		return controller.Options{}, err
+	}
 	as, err := f.autoscaler.options()
 	if err != nil {
 		return controller.Options{}, err
@@ -65,6 +100,7 @@ func (f *controllerFlags) options(cluster string) (controller.Options, error) {
 		Approver:                policy,
 		AllowCompetingApprovers: f.allowCompeting,
 		KubeAPI:                 f.kubeAPI,
+		Health:                  f.health,
 		// --max-graceful-termination bounds the autoscaler's drains and
 		// those of instances held on kelp's drain hook alike.
 		Termination:       termination.Options{MaxGracefulTermination: f.autoscaler.maxGracefulTermination},
@@ -79,6 +115,7 @@ func newControllerCommand() *cobra.Command {
 	var ngf nodeGroupFlags
 	var leaderElect bool
 	var queueURL string
+	var memoryLimitRatio float64
 	cmd := &cobra.Command{
 		Use:   "controller --cluster-name NAME",
 		Short: "Run kelp's controllers: CSR approver, autoscaler, node lifecycle, drains of leaving instances and bootstrap-token rotation",
@@ -93,6 +130,9 @@ through the SDK's default credential chain.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if af.cluster == "" {
 				return errors.New("--cluster-name is required (or set KELP_CLUSTER_NAME)")
+			}
+			if _, err := setMemoryLimit(memoryLimitRatio, memlimit.FromCgroup, slog.Default()); err != nil {
+				return err
 			}
 			opts, err := cf.options(af.cluster)
 			if err != nil {
@@ -112,6 +152,12 @@ through the SDK's default credential chain.`,
 			if err != nil {
 				return fmt.Errorf("build client for %s: %w", rest.Host, err)
 			}
+			// Its own rate limiter: events never wait behind the work, nor
+			// the work behind events.
+			eventClient, err := kubernetes.NewForConfig(rest)
+			if err != nil {
+				return fmt.Errorf("build event client for %s: %w", rest.Host, err)
+			}
 			provider, err := ngf.provider(cmd.Context(), &af)
 			if err != nil {
 				return err
@@ -120,7 +166,7 @@ through the SDK's default credential chain.`,
 			if err != nil {
 				return err
 			}
-			deps := controller.Deps{Client: client, Cloud: provider, Scaler: provider, Pools: pools, Logger: slog.Default()}
+			deps := controller.Deps{Client: client, EventClient: eventClient, Cloud: provider, Scaler: provider, Pools: pools, Logger: slog.Default()}
 			if opts.InterruptionQueue != "" {
 				cfg, err := af.config(cmd.Context())
 				if err != nil {
@@ -135,7 +181,9 @@ through the SDK's default credential chain.`,
 	af.add(cmd)
 	cf.add(cmd.Flags(), ":8080")
 	ngf.add(cmd.Flags())
+	addClusterAutoscalerFlags(cmd.Flags())
 	cmd.Flags().BoolVar(&leaderElect, "leader-elect", true, "run only while holding the kube-system/kelp-controller Lease")
+	cmd.Flags().Float64Var(&memoryLimitRatio, "memory-limit-ratio", DefaultMemoryLimitRatio, "set the Go runtime's soft memory limit (GOMEMLIMIT) to this fraction of the container's memory limit, so the heap stays under it instead of growing to twice its live size (0: off; an explicit GOMEMLIMIT wins; no effect without a cgroup limit)")
 	cmd.Flags().StringVar(&queueURL, "interruption-queue", "", "URL of the SQS queue EventBridge fills with spot interruption, rebalance, scheduled-change and lifecycle events (docs/aws.md); empty: departing instances are found by polling the groups only")
 	return cmd
 }
@@ -148,13 +196,37 @@ type nodeGroupFlags struct {
 }
 
 func (f *nodeGroupFlags) add(fs *pflag.FlagSet) {
-	fs.StringSliceVar(&f.names, "nodes", nil, "Auto Scaling groups to manage by name (in addition to discovery)")
+	fs.StringSliceVar(&f.names, "nodes", nil, "an Auto Scaling group to manage, as cluster-autoscaler's MIN:MAX:NAME (kelp scales it within MIN and MAX, inside the group's own min and max) or a bare NAME (the group's own bounds); repeatable, in addition to discovery; the group must carry the cluster tag")
 	fs.StringArrayVar(&f.discovery, "node-group-auto-discovery", nil, "cluster-autoscaler discovery spec, e.g. asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/<cluster>")
 }
 
 // provider builds the AWS provider of the selected groups.
 func (f *nodeGroupFlags) provider(ctx context.Context, af *awsFlags) (*awscloud.Provider, error) {
-	return awscloud.New(ctx, awscloud.Config{
-		ClusterName: af.cluster, Region: af.region, Endpoint: af.endpoint, GroupNames: f.names, AutoDiscovery: f.discovery,
-	}, awscloud.Deps{Logger: slog.Default()})
+	cfg, err := f.config(af)
+	if err != nil {
+		return nil, err
+	}
+	return awscloud.New(ctx, cfg, awscloud.Deps{Logger: slog.Default()})
+}
+
+// config is the provider's configuration: --nodes parsed into names and
+// bounds (awscloud.ParseNodesSpec), every bad value named at once.
+func (f *nodeGroupFlags) config(af *awsFlags) (awscloud.Config, error) {
+	cfg := awscloud.Config{ClusterName: af.cluster, Region: af.region, Endpoint: af.endpoint, AutoDiscovery: f.discovery}
+	var errs []error
+	for _, spec := range f.names {
+		name, bounds, err := awscloud.ParseNodesSpec(spec)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		cfg.GroupNames = append(cfg.GroupNames, name)
+		if bounds != nil {
+			if cfg.GroupBounds == nil {
+				cfg.GroupBounds = map[string]awscloud.GroupBounds{}
+			}
+			cfg.GroupBounds[name] = *bounds
+		}
+	}
+	return cfg, errors.Join(errs...)
 }

@@ -52,7 +52,7 @@ func TestKubeAPIFlags(t *testing.T) {
 	if err != nil || o.KubeAPI.QPS != controller.DefaultKubeAPIQPS || o.KubeAPI.Burst != controller.DefaultKubeAPIBurst {
 		t.Fatalf("defaults: %+v %v", o.KubeAPI, err)
 	}
-	o, err = parseControllerFlags(t, "--kube-api-qps=20", "--kube-api-burst=40").options("dev")
+	o, err = parseControllerFlags(t, "--kube-client-qps=20", "--kube-client-burst=40").options("dev")
 	if err != nil || o.KubeAPI.QPS != 20 || o.KubeAPI.Burst != 40 {
 		t.Fatalf("set: %+v %v", o.KubeAPI, err)
 	}
@@ -61,8 +61,8 @@ func TestKubeAPIFlags(t *testing.T) {
 	if cfg.QPS != 20 || cfg.Burst != 40 {
 		t.Errorf("applied %v/%d, want 20/40", cfg.QPS, cfg.Burst)
 	}
-	o, _ = parseControllerFlags(t, "--kube-api-qps=50", "--kube-api-burst=10").options("dev")
-	testenv.ErrorContains(t, o.Validate(), "kube api burst 10: must be at least the qps (50)")
+	o, _ = parseControllerFlags(t, "--kube-api-qps=50", "--kube-client-burst=10").options("dev")
+	testenv.ErrorContains(t, o.Validate(), "kube client burst 10: must be at least the qps (50)")
 	o, _ = parseControllerFlags(t, "--kube-api-qps=-1").options("dev")
-	testenv.ErrorContains(t, o.Validate(), "kube api qps -1: must be positive")
+	testenv.ErrorContains(t, o.Validate(), "kube client qps -1: must be positive")
 }

@@ -52,6 +52,17 @@ func addUserdataProfileFlag(f *pflag.FlagSet, profile *string) {
 	f.StringVar(profile, "userdata-profile", string(userdata.ProfileKubeadm), "user-data layout: kubeadm, openshift-3.11 or local")
 }
 
+// aliasFlag adds alias as another name of the flag primary, added
+// before: the two share one value, so there is one setting and one
+// meaning. The alias is hidden; primary's usage names it.
+func aliasFlag(f *pflag.FlagSet, alias, primary string) {
+	p := f.Lookup(primary)
+	f.Var(p.Value, alias, "another name of --"+primary)
+	a := f.Lookup(alias)
+	a.DefValue, a.NoOptDefVal = p.DefValue, p.NoOptDefVal
+	_ = f.MarkHidden(alias)
+}
+
 // movedFlag keeps an old flag name as a hidden flag that fails with why,
 // so that a script written for the old meaning stops with a clear error
 // rather than doing something else.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,8 +25,11 @@ type upOptions struct {
 	timeout    time.Duration
 	poolsFile  string
 	faultsFile string
-	faults     localcloud.Faults
-	controller controllerFlags
+	principals string
+	// controllerPrincipal names the principal the in-process controller uses.
+	controllerPrincipal string
+	faults              localcloud.Faults
+	controller          controllerFlags
 	// noController leaves the controller to a `kelp controller` process.
 	noController bool
 }
@@ -53,6 +57,8 @@ same instances.`,
 	f.StringVar(&o.poolsFile, "pools", "", "pools file to reconcile at start (default: examples/cluster.yaml, built in)")
 	f.StringVar(&o.faultsFile, "faults", "", "local cloud faults file (YAML); flags below override it")
 	o.faults.AddFlags(f, "cloud-")
+	f.StringVar(&o.principals, "cloud-principals", "", "local cloud callers file (YAML): access keys and the IAM policy documents each may act under (see docs/aws.md)")
+	f.StringVar(&o.controllerPrincipal, "cloud-controller-principal", "", "name of the --cloud-principals caller whose keys the in-process controller signs with (default: the local cloud's static keys, allowed everything)")
 	o.controller.add(f, "")
 	f.BoolVar(&o.noController, "no-controller", false, "leave the kelp controller out: run 'kelp controller' against the cluster yourself (its command line is printed)")
 	return cmd
@@ -78,6 +84,17 @@ func runUp(ctx context.Context, cmd *cobra.Command, o upOptions) error {
 	}
 	if err := cfg.Faults.Validate(); err != nil {
 		return fmt.Errorf("invalid local cloud faults: %w", err)
+	}
+	if o.principals != "" {
+		if cfg.CloudPrincipals, err = localcloud.LoadPrincipals(o.principals); err != nil {
+			return err
+		}
+	}
+	if o.controllerPrincipal != "" {
+		if !slices.ContainsFunc(cfg.CloudPrincipals, func(p localcloud.Principal) bool { return p.Name == o.controllerPrincipal }) {
+			return fmt.Errorf("--cloud-controller-principal %q: no such principal in --cloud-principals", o.controllerPrincipal)
+		}
+		cfg.ControllerPrincipal = o.controllerPrincipal
 	}
 	if o.poolsFile != "" {
 		pools, err := pool.LoadConfig(o.poolsFile)

@@ -38,11 +38,11 @@ func (l ClientLimits) Validate() error {
 	l = l.WithDefaults()
 	switch {
 	case l.QPS < 0:
-		return fmt.Errorf("kube api qps %g: must be positive", l.QPS)
+		return fmt.Errorf("kube client qps %g: must be positive", l.QPS)
 	case l.Burst < 0:
-		return fmt.Errorf("kube api burst %d: must be positive", l.Burst)
+		return fmt.Errorf("kube client burst %d: must be positive", l.Burst)
 	case float32(l.Burst) < l.QPS:
-		return fmt.Errorf("kube api burst %d: must be at least the qps (%g)", l.Burst, l.QPS)
+		return fmt.Errorf("kube client burst %d: must be at least the qps (%g)", l.Burst, l.QPS)
 	}
 	return nil
 }

@@ -5,7 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"sync/atomic"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,9 +14,12 @@ import (
 
 // serveProbes serves /metrics, /healthz and /readyz on addr until stop is
 // called, and Go's profiles under /debug/pprof/ when profiling is on (as
-// cluster-autoscaler's --profiling). A standby (leader election on, not
-// leading) is ready with "ok: standby".
-func serveProbes(addr string, reg *prometheus.Registry, leading *atomic.Bool, leaderElect, profiling bool) (stop func(), err error) {
+// cluster-autoscaler's --profiling). /healthz answers 500, naming the
+// reasons, when DecideHealth finds the leader's loops stuck; /readyz
+// answers 503 until the leader's informers have synced. A standby is
+// healthy and ready ("ok: standby"): leadership is the kelp_leader metric,
+// not readiness, so every replica can serve.
+func serveProbes(addr string, reg *prometheus.Registry, replica *replicaState, profiling bool) (stop func(), err error) {
 	mux := http.NewServeMux()
 	if profiling {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -26,14 +29,27 @@ func serveProbes(addr string, reg *prometheus.Registry, leading *atomic.Bool, le
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if leaderElect && !leading.Load() {
-			// A standby is healthy but not the one doing the work.
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		h, leading := replica.health()
+		switch {
+		case !h.Healthy():
+			http.Error(w, "unhealthy: "+strings.Join(h.Problems, "; "), http.StatusInternalServerError)
+		case !leading:
 			_, _ = w.Write([]byte("ok: standby"))
-			return
+		default:
+			_, _ = w.Write([]byte("ok"))
 		}
-		_, _ = w.Write([]byte("ok"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		unsynced, leading := replica.unsynced()
+		switch {
+		case len(unsynced) > 0:
+			http.Error(w, "not ready: informers not synced: "+strings.Join(unsynced, ", "), http.StatusServiceUnavailable)
+		case !leading:
+			_, _ = w.Write([]byte("ok: standby"))
+		default:
+			_, _ = w.Write([]byte("ok"))
+		}
 	})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

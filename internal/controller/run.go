@@ -86,6 +86,8 @@ type Options struct {
 	// KubeAPI limits the rate of the controller's Kubernetes client; the
 	// roots apply it when they build the client.
 	KubeAPI ClientLimits
+	// Health bounds what /healthz tolerates of the leader's loops.
+	Health HealthOptions
 }
 
 // Validate reports every problem at once.
@@ -127,6 +129,9 @@ func (o Options) Validate() error {
 	if err := o.KubeAPI.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := o.Health.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("health: %w", err))
+	}
 	if o.ProbeAddr != "" {
 		if _, _, err := net.SplitHostPort(o.ProbeAddr); err != nil {
 			errs = append(errs, fmt.Errorf("probe address %q: %w", o.ProbeAddr, err))
@@ -138,6 +143,11 @@ func (o Options) Validate() error {
 // Deps are what the controller runs against.
 type Deps struct {
 	Client kubernetes.Interface
+	// EventClient sends the Events, with a rate limit of its own so that a
+	// backlog of events (one per pending pod in a large scale-up) never
+	// delays the work behind Client's; Client when nil. kube-scheduler
+	// keeps its events apart the same way.
+	EventClient kubernetes.Interface
 	// Cloud is the provider every controller reads through.
 	Cloud cloud.Provider
 	// Scaler changes the pools; required when the autoscaler runs.
@@ -191,17 +201,18 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	if err != nil {
 		return err
 	}
-	var leading atomic.Bool
+	replica := newReplicaState(o, clock.RealClock{}, d.Registry)
 	if o.ProbeAddr != "" {
-		stop, err := serveProbes(o.ProbeAddr, d.Registry, &leading, o.LeaderElect, o.Profiling)
+		stop, err := serveProbes(o.ProbeAddr, d.Registry, replica, o.Profiling)
 		if err != nil {
 			return err
 		}
 		defer stop()
 	}
 	run := func(ctx context.Context) {
-		leading.Store(true)
-		runControllers(ctx, o, d, rivals)
+		replica.startedLeading()
+		defer replica.stoppedLeading()
+		runControllers(ctx, o, d, rivals, replica)
 	}
 	if !o.LeaderElect {
 		run(ctx)
@@ -210,13 +221,17 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	return runWithLeaderElection(ctx, d, run)
 }
 
-func runControllers(ctx context.Context, o Options, d Deps, rivals *competingapprovers.Monitor) {
+func runControllers(ctx context.Context, o Options, d Deps, rivals *competingapprovers.Monitor, replica *replicaState) {
 	// Every controller reads the same trimmed caches (package cachetrim).
 	factory := informers.NewSharedInformerFactoryWithOptions(d.Client, 0, informers.WithTransform(cachetrim.Transform))
 	// The broadcaster outlives ctx until Shutdown, so events of the last
 	// decisions are still sent.
 	broadcaster := record.NewBroadcaster(record.WithContext(context.WithoutCancel(ctx)))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: d.Client.CoreV1().Events("")})
+	events := d.EventClient
+	if events == nil {
+		events = d.Client
+	}
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: events.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kelp-controller"})
 	metrics := NewMetrics(d.Registry)
@@ -243,20 +258,8 @@ func runControllers(ctx context.Context, o Options, d Deps, rivals *competingapp
 	}
 	approverConfig := o.Approver
 	approverConfig.ClusterName = o.ClusterName
-	runApprover := newApprover(o, d, factory, recorder)
-	var scaler *loop.Autoscaler
-	if o.Autoscaler != nil {
-		var err error
-		scaler, err = loop.New(*o.Autoscaler, loop.Deps{
-			Client: d.Client, Informers: factory, Groups: d.Cloud, Scaler: d.Scaler,
-			Recorder: recorder, Metrics: loop.NewMetrics(d.Registry), Logger: d.Logger.With("controller", "autoscaler"),
-			Registry: d.Registry,
-		})
-		if err != nil { // validated before; a missing Scaler is a wiring bug
-			d.Logger.Error("autoscaler not started", "err", err)
-			scaler = nil
-		}
-	}
+	runApprover := newApprover(o, d, factory, recorder, replica)
+	scaler := newAutoscaler(o, d, factory, recorder, replica)
 	var wg sync.WaitGroup
 	if runApprover != nil {
 		wg.Go(func() { runApprover(ctx) })
@@ -264,8 +267,11 @@ func runControllers(ctx context.Context, o Options, d Deps, rivals *competingapp
 	if rivals != nil {
 		wg.Go(func() { rivals.Run(ctx, d.Client, recorder) })
 	}
+	var synced atomic.Bool
+	replica.addSynced("shared informers", synced.Load)
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
+	synced.Store(ctx.Err() == nil)
 	wg.Go(func() { lifecycle.Run(ctx) })
 	if drains != nil {
 		wg.Go(func() { drains.Run(ctx) })
@@ -286,6 +292,25 @@ func runControllers(ctx context.Context, o Options, d Deps, rivals *competingapp
 	<-ctx.Done()
 	wg.Wait()
 	factory.Shutdown()
+}
+
+// newAutoscaler builds the autoscaler on the factory's informers, and
+// hands it to the health checks; nil when none runs.
+func newAutoscaler(o Options, d Deps, factory informers.SharedInformerFactory, recorder record.EventRecorder, replica *replicaState) *loop.Autoscaler {
+	if o.Autoscaler == nil {
+		return nil
+	}
+	scaler, err := loop.New(*o.Autoscaler, loop.Deps{
+		Client: d.Client, Informers: factory, Groups: d.Cloud, Scaler: d.Scaler,
+		Recorder: recorder, Metrics: loop.NewMetrics(d.Registry), Logger: d.Logger.With("controller", "autoscaler"),
+		Registry: d.Registry,
+	})
+	if err != nil { // validated before; a missing Scaler is a wiring bug
+		d.Logger.Error("autoscaler not started: /healthz fails once --max-inactivity passes", "err", err)
+		return nil
+	}
+	replica.setAutoscaler(scaler)
+	return scaler
 }
 
 // startInterruptionQueue consumes the interruption queue, when there is
@@ -379,7 +404,7 @@ func (c *csrInformers) clientCSRs() certlisters.CertificateSigningRequestLister 
 // factory's Node informer, and returns the function that runs it, or nil
 // with --approve off: then no CSR informer is made, so kelp does not even
 // watch CSRs.
-func newApprover(o Options, d Deps, factory informers.SharedInformerFactory, recorder record.EventRecorder) func(context.Context) {
+func newApprover(o Options, d Deps, factory informers.SharedInformerFactory, recorder record.EventRecorder, replica *replicaState) func(context.Context) {
 	if o.Approve == approver.ModeOff {
 		d.Logger.Info("csr approver off: kelp does not watch CSRs")
 		return nil
@@ -395,6 +420,10 @@ func newApprover(o Options, d Deps, factory informers.SharedInformerFactory, rec
 		Config: config, Mode: o.Approve, Logger: d.Logger.With("controller", "csr-approver"), Instances: d.Cloud,
 	}
 	synced := nodes.Informer().HasSynced
+	replica.setApprover(c)
+	for i, informer := range csrs.cache.Informers {
+		replica.addSynced("csrs of "+approver.Signers[i], informer.HasSynced)
+	}
 	return func(ctx context.Context) {
 		for _, f := range csrs.factories {
 			f.Start(ctx.Done())

@@ -50,6 +50,10 @@ type Options struct {
 	// TerminatedRetention is how long terminated instances stay visible in
 	// DescribeInstances; default DefaultTerminatedRetention.
 	TerminatedRetention time.Duration
+	// Principals are callers beside DefaultPrincipal, each with its keys
+	// and its Authorizer (Policies enforces IAM policies;
+	// LoadPrincipals reads them from a file).
+	Principals []Principal
 }
 
 // Cloud is the local cloud: the API endpoint (it is an http.Handler), the
@@ -114,6 +118,11 @@ func Open(opts Options) (*Cloud, error) {
 		principals: newPrincipals(DefaultPrincipal()),
 	}
 	c.setDefaults()
+	for _, p := range opts.Principals {
+		if err := c.principals.add(p); err != nil {
+			return nil, fmt.Errorf("open local cloud: principal %s: %w", p.Name, err)
+		}
+	}
 	if c.store, err = openStore(opts.Dir); err != nil {
 		return nil, fmt.Errorf("open local cloud: %w", err)
 	}

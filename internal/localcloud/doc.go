@@ -112,8 +112,17 @@
 // with an access key, a secret, an optional session token (then required
 // in X-Amz-Security-Token) and expiry, and an [Authorizer] (nil allows
 // everything). [DefaultPrincipal], the static keys [AccessKeyID] and
-// [SecretAccessKey], is always there; [Cloud.AddPrincipal] adds more at
-// runtime.
+// [SecretAccessKey], is always there; Options.Principals and
+// [Cloud.AddPrincipal] add more ([LoadPrincipals] reads them from a file).
+// [Policies] is the Authorizer that enforces IAM identity-based policies
+// (package iampolicy evaluates them): authz.go lists, per action, the
+// resources it touches (ARNs and their tags), the tags it puts and the
+// dependent actions AWS also authorizes (ec2:CreateTags when a template is
+// tagged on create, ec2:RunInstances when a group names a template); a
+// refusal is answered as AWS answers it: UnauthorizedOperation (EC2),
+// AccessDenied (Auto Scaling, SQS), AccessDeniedException (EventBridge),
+// "User: ARN is not authorized to perform: ACTION on resource: ARN because
+// no identity-based policy allows the ACTION action".
 //
 // A request goes: to the service its credential scope names (unsigned: the
 // one its X-Amz-Target or Version names, else Auto Scaling); decoded by

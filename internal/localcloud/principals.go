@@ -3,6 +3,7 @@ package localcloud
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -41,6 +42,15 @@ type Access struct {
 	// Service is the service's signing name, the prefix of IAM actions
 	// ("ec2", "autoscaling"); Action the action's name ("DescribeInstances").
 	Service, Action string
+	// Resources the request acts on, with their tags; none for actions
+	// that take no resource (Describe*, List*: "*" in IAM terms).
+	Resources []Resource
+	// RequestTags are the tags the request puts (aws:RequestTag/...,
+	// aws:TagKeys); nil when it puts none.
+	RequestTags map[string]string
+	// Context holds further condition keys of the request
+	// ("ec2:CreateAction" when a create action tags what it creates).
+	Context map[string][]string
 }
 
 // Authorizer decides whether a principal may make a request: nil allows
@@ -134,17 +144,33 @@ func (s *principals) resolve(accessKeyID, token string, now time.Time) (Principa
 	return p, nil
 }
 
-// authorize asks p's Authorizer about a request.
-func (p Principal) authorize(service, action string) error {
+// authorize asks p's Authorizer about a request: an *apiError it returns
+// is answered as is; any other error is the protocol's access-denied
+// failure with the error's text as its message (EC2 prefixes it with
+// "You are not authorized to perform this operation.", as AWS does).
+func (p Principal) authorize(a Access) error {
 	if p.Authorizer == nil {
 		return nil
 	}
-	if err := p.Authorizer.Authorize(Access{Principal: p, Service: service, Action: action}); err != nil {
-		var ae *apiError
-		if errors.As(err, &ae) {
-			return ae
-		}
-		return fail(failAccessDenied, fmt.Sprintf("User: %s is not authorized to perform: %s:%s: %v", p.ARN, service, action, err))
+	a.Principal = p
+	err := p.Authorizer.Authorize(a)
+	if err == nil {
+		return nil
 	}
-	return nil
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	msg := err.Error()
+	var denied *DeniedError
+	if !errors.As(err, &denied) {
+		msg = fmt.Sprintf("User: %s is not authorized to perform: %s:%s: %v", p.ARN, a.Service, a.Action, err)
+	}
+	switch a.Service {
+	case "ec2":
+		msg = "You are not authorized to perform this operation. " + msg
+	case "sqs": // SQS answers 403 and the query code AccessDenied
+		return &apiError{Code: "com.amazon.coral.service#AccessDeniedException", Message: msg, Status: http.StatusForbidden, QueryError: "AccessDenied;Sender"}
+	}
+	return fail(failAccessDenied, msg)
 }

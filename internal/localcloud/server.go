@@ -162,7 +162,7 @@ func (c *Cloud) dispatch(svc *service, in *call) ([]byte, error) {
 	if !ok {
 		return nil, svc.proto.unknownAction(svc, in.action)
 	}
-	if err := in.caller.authorize(svc.signingName, in.action); err != nil {
+	if err := c.authorize(svc, in); err != nil {
 		return nil, err
 	}
 	run := func() ([]byte, error) {
@@ -176,6 +176,29 @@ func (c *Cloud) dispatch(svc *service, in *call) ([]byte, error) {
 		return svc.around(in, run)
 	}
 	return run()
+}
+
+// authorize asks the caller's Authorizer about the request, with what it
+// touches (authz.go) when the caller has one.
+func (c *Cloud) authorize(svc *service, in *call) error {
+	if in.caller.Authorizer == nil {
+		return nil
+	}
+	sc := c.scopeOf(svc, in)
+	if err := in.caller.authorize(sc.access(svc.signingName, in.action)); err != nil {
+		return err
+	}
+	for _, d := range sc.dependent {
+		err := in.caller.authorize(d.scope.access(d.service, d.action))
+		var f *failed
+		if err != nil && d.refused != nil && errors.As(err, &f) {
+			return d.refused(f.msg)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Server serves a handler on 127.0.0.1.

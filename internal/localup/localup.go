@@ -50,6 +50,14 @@ type Config struct {
 	Faults localcloud.Faults
 	// AgentTuning is passed to every node agent.
 	AgentTuning nodeagent.Tuning
+	// CloudPrincipals are callers of the local cloud beside the account's
+	// static keys, each with its IAM policies (`kelp up --cloud-principals`).
+	CloudPrincipals []localcloud.Principal
+	// ControllerPrincipal names the one of CloudPrincipals whose keys the
+	// in-process controller signs with, so it runs under that principal's
+	// policies; "" uses the account's static keys. Pools at start and the
+	// interruption queue's setup keep the static keys.
+	ControllerPrincipal string
 	// CloudReconcileInterval overrides the local cloud's reconcile period.
 	CloudReconcileInterval time.Duration
 	// Controller configures the kelp controller run in-process (its
@@ -148,17 +156,21 @@ func (c *Cluster) startController(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("controller client: %w", err)
 	}
-	provider, err := c.adapter(ctx)
+	creds, err := c.controllerCredentials()
 	if err != nil {
 		return err
 	}
-	pools, err := c.Provisioner(ctx, client)
+	provider, err := c.adapter(ctx, creds)
+	if err != nil {
+		return err
+	}
+	pools, err := c.provisioner(ctx, client, creds)
 	if err != nil {
 		return err
 	}
 	deps := controller.Deps{Client: client, Cloud: provider, Scaler: provider, Pools: pools, Logger: c.cfg.Logger}
 	if opts.InterruptionQueue != "" {
-		cfg, err := c.AWSConfig(ctx)
+		cfg, err := c.awsConfig(ctx, creds)
 		if err != nil {
 			return err
 		}
@@ -192,7 +204,7 @@ func (c *Cluster) startCloud(ctx context.Context) error {
 	c.Runtime = &agentruntime.Runtime{Dir: filepath.Join(dir, "instances"), Logger: c.cfg.Logger, Tuning: c.cfg.AgentTuning}
 	cloud, err := localcloud.Open(localcloud.Options{
 		Dir: dir, Runtime: c.Runtime, Faults: c.cfg.Faults, Logger: c.cfg.Logger, AddressBlock: lease.Block,
-		ReconcileInterval: c.cfg.CloudReconcileInterval,
+		ReconcileInterval: c.cfg.CloudReconcileInterval, Principals: c.cfg.CloudPrincipals,
 	})
 	if err != nil {
 		return err
@@ -244,8 +256,12 @@ func (c *Cluster) CloudURL() string { return c.server.URL() }
 // static credentials, from the AWS adapter's one loader: what every AWS
 // client of kelp gets locally.
 func (c *Cluster) AWSConfig(ctx context.Context) (aws.Config, error) {
+	return c.awsConfig(ctx, localCredentials())
+}
+
+func (c *Cluster) awsConfig(ctx context.Context, creds aws.CredentialsProvider) (aws.Config, error) {
 	cfg, err := awscloud.LoadSDKConfig(ctx, awscloud.SDKOptions{
-		Region: c.Cloud.Region(), Endpoint: c.CloudURL(), Credentials: localCredentials(),
+		Region: c.Cloud.Region(), Endpoint: c.CloudURL(), Credentials: creds,
 	})
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("aws config for the local cloud: %w", err)

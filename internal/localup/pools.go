@@ -27,18 +27,36 @@ func localCredentials() credentials.StaticCredentialsProvider {
 	return credentials.NewStaticCredentialsProvider(localcloud.AccessKeyID, localcloud.SecretAccessKey, "")
 }
 
-// adapter returns the AWS adapter pointed at the local cloud with its
-// static keys: the one path to the cloud, as against AWS.
-func (c *Cluster) adapter(ctx context.Context) (*awscloud.Provider, error) {
+// controllerCredentials are the keys the in-process controller signs
+// with: those of Config.ControllerPrincipal, else the static keys.
+func (c *Cluster) controllerCredentials() (credentials.StaticCredentialsProvider, error) {
+	if c.cfg.ControllerPrincipal == "" {
+		return localCredentials(), nil
+	}
+	for _, p := range c.cfg.CloudPrincipals {
+		if p.Name == c.cfg.ControllerPrincipal {
+			return credentials.NewStaticCredentialsProvider(p.AccessKeyID, p.SecretAccessKey, p.SessionToken), nil
+		}
+	}
+	return credentials.StaticCredentialsProvider{}, fmt.Errorf("controller principal %q: no such cloud principal", c.cfg.ControllerPrincipal)
+}
+
+// adapter returns the AWS adapter pointed at the local cloud, signing
+// with creds: the one path to the cloud, as against AWS.
+func (c *Cluster) adapter(ctx context.Context, creds credentials.StaticCredentialsProvider) (*awscloud.Provider, error) {
 	return awscloud.New(ctx, awscloud.Config{ClusterName: c.cfg.Name, Region: c.Cloud.Region(), Endpoint: c.CloudURL()},
-		awscloud.Deps{Credentials: localCredentials(), Logger: c.cfg.Logger})
+		awscloud.Deps{Credentials: creds, Logger: c.cfg.Logger})
 }
 
 // Provisioner returns the pool provisioner of this cluster on the local
 // cloud, through the AWS adapter (its retries and throttle rounds). With
 // a client it issues the bootstrap tokens of token rotation through it.
 func (c *Cluster) Provisioner(ctx context.Context, client kubernetes.Interface) (*pool.Provisioner, error) {
-	adapter, err := c.adapter(ctx)
+	return c.provisioner(ctx, client, localCredentials())
+}
+
+func (c *Cluster) provisioner(ctx context.Context, client kubernetes.Interface, creds credentials.StaticCredentialsProvider) (*pool.Provisioner, error) {
+	adapter, err := c.adapter(ctx, creds)
 	if err != nil {
 		return nil, err
 	}

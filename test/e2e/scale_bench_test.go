@@ -182,6 +182,13 @@ func startScaleController(t *testing.T, cluster *localup.Cluster, kelp string) *
 	p := &kelpProcess{cmd: exec.Command(kelp, args...)}
 	p.cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+awsURL, "AWS_REGION="+cluster.Cloud.Region(),
 		"AWS_ACCESS_KEY_ID="+localcloud.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+localcloud.SecretAccessKey)
+	// KELP_SCALE_GOMEMLIMIT is the controller's GOMEMLIMIT alone (as the
+	// chart's limits.memory × --memory-limit-ratio would set it), not the
+	// benchmark's.
+	if limit := os.Getenv("KELP_SCALE_GOMEMLIMIT"); limit != "" {
+		p.cmd.Env = append(p.cmd.Env, "GOMEMLIMIT="+limit)
+		t.Logf("the controller runs with GOMEMLIMIT=%s", limit)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -426,7 +433,11 @@ func scaleUp(t *testing.T, ctx context.Context, cluster *localup.Cluster, client
 // downResult is the scale-down phase.
 type downResult struct {
 	phase
-	atMin time.Duration
+	// podsGone is when the last of the Deployment's pods left the API (the
+	// garbage collector deletes them, the agents confirm): until then most
+	// nodes still hold a pod, so they are drained one by one
+	// (--max-drain-parallelism) rather than removed in bulk as empty.
+	podsGone, atMin time.Duration
 }
 
 func scaleDown(t *testing.T, ctx context.Context, cluster *localup.Cluster, client kubernetes.Interface, ctrl *scaleController, w *scaleWatch) downResult {
@@ -436,10 +447,21 @@ func scaleDown(t *testing.T, ctx context.Context, cluster *localup.Cluster, clie
 	}
 	desired := desiredOf(t, ctx, cluster, scaleCluster)
 	nodes := w.nodes.List()
+	var res downResult
+	last := time.Now()
 	testenv.EventuallyTrue(t, 10*time.Minute+time.Duration(len(nodes))*time.Second, "the pool back at 0 with no Node", func() bool {
-		return len(w.nodes.List()) == 0 && desired(scalePool) == 0
+		pods, left := len(w.pods.List()), len(w.nodes.List())
+		if pods == 0 && res.podsGone == 0 {
+			res.podsGone = time.Since(from.at)
+		}
+		if time.Since(last) > 30*time.Second {
+			last = time.Now()
+			t.Logf("%s after the Deployment's deletion: %d of its pods left, %d Nodes", time.Since(from.at).Round(time.Second), pods, left)
+		}
+		return left == 0 && desired(scalePool) == 0
 	})
-	return downResult{phase: ctrl.since(t, ctx, from), atMin: time.Since(from.at)}
+	res.phase, res.atMin = ctrl.since(t, ctx, from), time.Since(from.at)
+	return res
 }
 
 func report(t *testing.T, nodes, pods int, up upResult, steady phase, down downResult) {
@@ -451,10 +473,10 @@ func report(t *testing.T, nodes, pods int, up upResult, steady phase, down downR
 			nodes, pods, mib(steady.rss), steady.cpu.Round(10*time.Millisecond), steady.wall.Round(time.Second),
 			100*steady.cpu.Seconds()/steady.wall.Seconds(), perCycle(steady.kubeTotal, steady), perCycle(steady.awsTotal, steady)),
 		fmt.Sprintf("steady: Kubernetes %s; AWS %s", topCalls(steady.kube, 8), topCalls(steady.aws, 8)),
-		fmt.Sprintf("Deployment deleted -> pool at min, no Node: %s; CPU %s; Kubernetes calls %s: %s",
-			down.atMin.Round(time.Second), down.cpu.Round(10*time.Millisecond), perCycle(down.kubeTotal, down.phase), topCalls(down.kube, 8)),
+		fmt.Sprintf("Deployment deleted -> all its pods gone: %s; -> pool at min, no Node: %s; CPU %s; Kubernetes calls %s: %s",
+			down.podsGone.Round(time.Second), down.atMin.Round(time.Second), down.cpu.Round(10*time.Millisecond), perCycle(down.kubeTotal, down.phase), topCalls(down.kube, 8)),
 		fmt.Sprintf("scale-down: AWS calls %s: %s", perCycle(down.awsTotal, down.phase), topCalls(down.aws, 8)),
-		fmt.Sprintf("controller peak resident memory over the whole run: %s", mib(down.peakRSS)),
+		fmt.Sprintf("controller peak resident memory over the whole run: %s (GOMEMLIMIT %q)", mib(down.peakRSS), os.Getenv("KELP_SCALE_GOMEMLIMIT")),
 	)
 	writeReport(t, lines)
 }

@@ -80,6 +80,8 @@ type Autoscaler struct {
 	newPending  atomic.Int64
 	seenPending int64
 	lastNew     time.Time
+	// cycles are when Run last finished and succeeded a cycle (LastCycles).
+	cycles cycleTimes
 }
 
 // New validates the options and registers the informers the autoscaler
@@ -200,9 +202,11 @@ func (a *Autoscaler) Run(ctx context.Context) {
 				return
 			}
 		}
-		if _, err := a.RunOnce(ctx); err != nil && ctx.Err() == nil {
+		_, err := a.RunOnce(ctx)
+		if err != nil && ctx.Err() == nil {
 			a.d.Logger.Error("autoscaler cycle failed", "trigger", trigger, "err", err)
 		}
+		a.cycles.done(a.d.Clock.Now(), err)
 		a.d.Metrics.Cycles.WithLabelValues(trigger).Inc()
 		resync.Stop()
 		resync = a.d.Clock.NewTimer(a.o.ScanInterval)

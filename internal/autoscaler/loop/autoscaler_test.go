@@ -272,9 +272,15 @@ func TestOptionsValidate(t *testing.T) {
 
 func (h *harness) priorities(doc string) {
 	h.t.Helper()
+	h.configMap("kelp-priority-expander", doc)
+}
+
+// configMap writes a priority ConfigMap named name in kube-system.
+func (h *harness) configMap(name, doc string) {
+	h.t.Helper()
 	ctx := context.Background()
 	cms := h.env.Client.CoreV1().ConfigMaps("kube-system")
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kelp-priority-expander"}, Data: map[string]string{PriorityKey: doc}}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: map[string]string{PriorityKey: doc}}
 	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
 		if _, err := cms.Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 			h.t.Fatal(err)
@@ -401,5 +407,23 @@ func TestBalanceSimilarNodeGroups(t *testing.T) {
 	c := h.runOnce()
 	if got := h.cloud.setCalls(); !slices.Equal(got, []string{"web-a=2", "web-b=2"}) {
 		t.Fatalf("scale-ups %v, want [web-a=2 web-b=2]; plan %+v", got, c.Plan)
+	}
+}
+
+// TestClusterAutoscalersPriorityConfigMap: without kelp's own ConfigMap,
+// the priority expander reads cluster-autoscaler's, so a cluster moving
+// from cluster-autoscaler keeps its priorities; kelp's wins when both
+// exist.
+func TestClusterAutoscalersPriorityConfigMap(t *testing.T) {
+	h := newHarness(t, Options{Expanders: "priority,least-waste", DryRun: true}, testGroup(t, "prod-a", "m5.large", 0, 10), testGroup(t, "prod-b", "m5.large", 0, 10))
+	h.configMap("cluster-autoscaler-priority-expander", "10:\n  - b\n") // unanchored: matches prod-b
+	h.pods("web", 1, "500m", nil)
+	h.waitUnschedulable(1)
+	if c := h.runOnce(); len(c.Plan.Increases) != 1 || c.Plan.Increases[0].Group != "prod-b" {
+		t.Fatalf("plan %+v, want prod-b from cluster-autoscaler's configmap", c.Plan.Increases)
+	}
+	h.priorities("10:\n  - a$\n")
+	if c := h.runOnce(); len(c.Plan.Increases) != 1 || c.Plan.Increases[0].Group != "prod-a" {
+		t.Fatalf("plan %+v, want prod-a from kelp's own configmap", c.Plan.Increases)
 	}
 }

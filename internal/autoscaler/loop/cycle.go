@@ -10,7 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kelp-dev/kelp/internal/autoscaler"
 	"github.com/kelp-dev/kelp/internal/cloud"
@@ -184,20 +183,19 @@ func (a *Autoscaler) apply(ctx context.Context, groups []cloud.NodeGroup, plan a
 func (a *Autoscaler) expanders(ctx context.Context) autoscaler.Chain {
 	deps := autoscaler.ExpanderDeps{Priorities: autoscaler.Priorities{}, Rand: a.d.Rand}
 	if slices.Contains(strings.Split(strings.ReplaceAll(a.o.Expanders, " ", ""), ","), "priority") {
-		ns, name, _ := strings.Cut(a.o.PriorityConfigMap, "/")
-		cm, err := a.d.Client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+		cm, name, err := a.priorityConfigMap(ctx)
 		switch {
 		case apierrors.IsNotFound(err):
 			a.d.Logger.Warn("priority expander has no configmap: all pools rank equal", "configmap", a.o.PriorityConfigMap)
 		case err != nil:
-			a.d.Logger.Error("read priority expander configmap", "configmap", a.o.PriorityConfigMap, "err", err)
+			a.d.Logger.Error("read priority expander configmap", "configmap", name, "err", err)
 		default:
 			p, err := autoscaler.ParsePriorities(cm.Data[PriorityKey])
 			if err != nil {
-				if a.events.first("configmap/"+a.o.PriorityConfigMap, err.Error(), a.d.Clock.Now()) {
+				if a.events.first("configmap/"+name, err.Error(), a.d.Clock.Now()) {
 					a.d.Recorder.Event(cm, corev1.EventTypeWarning, "InvalidPriorities", err.Error())
 				}
-				a.d.Logger.Error("priority expander configmap is invalid: all pools rank equal", "configmap", a.o.PriorityConfigMap, "err", err)
+				a.d.Logger.Error("priority expander configmap is invalid: all pools rank equal", "configmap", name, "err", err)
 			} else {
 				deps.Priorities = p
 			}

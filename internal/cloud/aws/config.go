@@ -36,6 +36,9 @@ type Config struct {
 	ClusterName string
 	// GroupNames are Auto Scaling groups to manage, by name.
 	GroupNames []string
+	// GroupBounds are kelp's own bounds of some of GroupNames, within the
+	// groups' own (cluster-autoscaler's --nodes=MIN:MAX:NAME; GroupBounds).
+	GroupBounds map[string]GroupBounds
 	// AutoDiscovery are cluster-autoscaler --node-group-auto-discovery
 	// specs: asg:tag=<key>[=<value>],<key>[=<value>]... A group matching any
 	// spec (all of its tags) is managed.
@@ -134,6 +137,7 @@ func (c Config) validate() ([]DiscoverySpec, error) {
 			add(fmt.Sprintf("GroupNames[%d]", i), "%q is listed twice", n)
 		}
 	}
+	errs = append(errs, validateBounds(c)...)
 	var specs []DiscoverySpec
 	for i, s := range c.AutoDiscovery {
 		spec, err := ParseDiscoverySpec(s)

@@ -14,6 +14,9 @@
 //     named group without it fails Refresh with an error naming it
 //     (cloud.ErrInvalidGroup); a discovered one is skipped with a warning
 //     ([Provider.SkippedGroups]). Only managed groups are ever scaled.
+//     A named group may carry kelp's own bounds ([Config.GroupBounds],
+//     cluster-autoscaler's --nodes=MIN:MAX:NAME), applied within the
+//     group's MinSize and MaxSize.
 //   - Node templates for scale-from-zero: every instance type of the group
 //     (each MixedInstancesPolicy override with its own capacity,
 //     allocatable and price) from internal/catalog, or DescribeInstanceTypes

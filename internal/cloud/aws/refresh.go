@@ -131,7 +131,7 @@ func (p *Provider) groupInstanceDetails(ctx context.Context, groups []astypes.Au
 func (p *Provider) refreshGroup(ctx context.Context, g astypes.AutoScalingGroup, details map[string]cloud.Instance,
 	mark watermark, now time.Time) (cloud.NodeGroup, watermark, error) {
 	name, tags := sdkaws.ToString(g.AutoScalingGroupName), tagMap(g.Tags)
-	ng := groupSizes(g)
+	ng := p.groupSizes(g)
 	ng.Pool = tags[pool.PoolTag]
 	for _, gi := range g.Instances {
 		ng.Instances = append(ng.Instances, groupInstance(gi, name, ng.Pool, details))

@@ -24,8 +24,12 @@ func (p *Provider) SetTargetSize(ctx context.Context, group string, n int) error
 	if err != nil {
 		return fmt.Errorf("set target size of %s: %w", group, err)
 	}
-	sizes := groupSizes(g)
-	if err := sizes.CheckSize(n); err != nil {
+	sizes := p.groupSizes(g)
+	check := sizes
+	// Growing a group that is below kelp's minimum (GroupBounds) toward
+	// it is fine.
+	check.MinSize = min(check.MinSize, max(sizes.TargetSize, int(sdkaws.ToInt32(g.MinSize))))
+	if err := check.CheckSize(n); err != nil {
 		return fmt.Errorf("set target size: %w", err)
 	}
 	if n == sizes.TargetSize {
@@ -65,7 +69,7 @@ func (p *Provider) DeleteInstances(ctx context.Context, group string, ids []stri
 	if err := p.checkStrangers(ctx, group, strangers); err != nil {
 		return fmt.Errorf("delete instances of %s: %w", group, err)
 	}
-	sizes := groupSizes(g)
+	sizes := p.groupSizes(g)
 	desired := sizes.TargetSize
 	if err := sizes.CheckSize(desired - len(victims)); err != nil {
 		return fmt.Errorf("delete %d instances at size %d: %w", len(victims), desired, err)
@@ -116,15 +120,6 @@ func (p *Provider) releaseDrainHook(ctx context.Context, group, id string) error
 		return nil
 	}
 	return fmt.Errorf("release terminated instance %s: %w", id, err)
-}
-
-// groupSizes is g's name and sizes as a cloud.NodeGroup, for its bounds
-// check (cloud.NodeGroup.CheckSize). The cloud keeps DesiredCapacity
-// within [MinSize, MaxSize], so a check of a smaller size fails only below
-// MinSize.
-func groupSizes(g astypes.AutoScalingGroup) cloud.NodeGroup {
-	return cloud.NodeGroup{ID: sdkaws.ToString(g.AutoScalingGroupName), MinSize: int(sdkaws.ToInt32(g.MinSize)),
-		MaxSize: int(sdkaws.ToInt32(g.MaxSize)), TargetSize: int(sdkaws.ToInt32(g.DesiredCapacity))}
 }
 
 // splitVictims sorts ids into the members of g to terminate and the ids

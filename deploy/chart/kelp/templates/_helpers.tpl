@@ -54,6 +54,7 @@ first-class values first, then controller.extraArgs in name order.
 - --approve={{ $c.approve }}
 - --autoscaler={{ $c.autoscaler }}
 - --log-level={{ $c.logLevel }}
+- --log-format={{ $c.logFormat }}
 {{- range $c.nodes }}
 - --nodes={{ . }}
 {{- end }}
@@ -63,7 +64,7 @@ first-class values first, then controller.extraArgs in name order.
 {{- with $c.interruptionQueue }}
 - --interruption-queue={{ . }}
 {{- end }}
-{{- $own := list "cluster-name" "region" "leader-elect" "probe-addr" "approve" "autoscaler" "log-level" "nodes" "node-group-auto-discovery" "interruption-queue" -}}
+{{- $own := list "cluster-name" "region" "leader-elect" "probe-addr" "approve" "autoscaler" "log-level" "log-format" "nodes" "node-group-auto-discovery" "interruption-queue" -}}
 {{- range $name, $value := $c.extraArgs }}
 {{- if has $name $own }}
 {{- fail (printf "controller.extraArgs.%s: --%s has a value of its own in values.yaml; set that instead" $name $name) }}
