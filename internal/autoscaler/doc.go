@@ -38,8 +38,11 @@
 //     ([Backoffs.Failed]) and lower the targets [GroupRecovery.LowerTo]
 //     returns. Then [SettleScaleUps]: forget the failures of groups whose
 //     nodes arrived ([Backoffs.Succeeded]).
-//  3. Plan: resolve the backoffs, limits and the expander chain
-//     ([ParseExpanders], [ParsePriorities]) and call [PlanScaleUp] with Now
+//     Then [ClusterHealth]: while too much of the cluster is unready,
+//     skip steps 3 to 5 and report why.
+//  3. Plan: leave out the pending pods [SkipPending] names; resolve the
+//     backoffs, limits and the expander chain ([ParseExpanders],
+//     [ParsePriorities]) and call [PlanScaleUp] with Now
 //     and a [Budget] (a deadline with the caller's clock, a node count).
 //     It forks the snapshot and never mutates the caller's values. A plan
 //     the budget truncated ([Plan.Truncated]) is applied like any other;
@@ -48,7 +51,8 @@
 //     its current size (cloud.Scaler.SetTargetSize); a refusal backs the
 //     group off and the caller plans again in the same cycle.
 //  5. Scale down unless [ScaleDownSkip] says why not: [BindPlaced] binds the
-//     pods just placed, [PlanScaleDown] chooses, autoscaler/drain removes.
+//     pods just placed, [PlanScaleDown] chooses, autoscaler/drain removes;
+//     [PlanSoftTaints] says which nodes get or lose the soft taint.
 //  6. Report: [Report] and [ReportScaleDown] give the status and the Events
 //     from the plans' reasons ([Plan.Unschedulable], [Plan.Unsupported],
 //     [Plan.Skipped], [ScaleDownPlan.Blocked]), never by re-running the

@@ -58,8 +58,10 @@ type ReportInput struct {
 	BackedOff map[string]string
 	// Terminated are the instances terminated for not becoming nodes.
 	Terminated []string
-	// Pending counts the unschedulable pods.
+	// Pending counts the unschedulable pods, Ignored among them those
+	// scale-up left out, by reason (see [SkipPending]).
 	Pending int
+	Ignored map[PendingSkip]int
 	// Ready and Upcoming count, per group, its Ready nodes and the
 	// capacity asked for that is not Ready yet.
 	Ready, Upcoming map[string]int
@@ -72,6 +74,10 @@ type ReportInput struct {
 	LastScaleUp *ScaleUpRecord
 	// ScaleDown is scale-down's part ([ReportScaleDown]).
 	ScaleDown ScaleDownStatus
+	// Health is the cluster's readiness ([ClusterHealth]); nil when not
+	// computed. While it is unhealthy, the status ConfigMap gets a
+	// Warning (ReasonClusterUnhealthy).
+	Health    *Health
 	Expanders string
 	DryRun    bool
 	Now       time.Time
@@ -126,12 +132,14 @@ func Report(in ReportInput) (Status, []Event) {
 		UnschedulablePods: in.Pending,
 		LastScaleUp:       in.LastScaleUp,
 		ScaleDown:         in.ScaleDown,
+		ClusterHealth:     in.Health,
 		LastDecision: DecisionStatus{
 			Time: now, FitExisting: len(in.Plan.Placed), ScaleUp: scaled,
 			NoScaleUp: len(in.Plan.Unschedulable), Unsupported: len(in.Plan.Unsupported),
 			Terminated: in.Terminated, Skipped: in.Plan.Skipped,
 		},
 	}
+	st.LastDecision.Ignored = ignoredCounts(in.Ignored)
 	if len(incs) > 0 {
 		st.LastScaleUp = &ScaleUpRecord{Time: now, DryRun: in.DryRun, Increases: incs}
 	}
@@ -147,7 +155,25 @@ func Report(in ReportInput) (Status, []Event) {
 		st.LastDecision.NoScaleUpExamples = append(st.LastDecision.NoScaleUpExamples, PodReason{Pod: k, Reason: GroupReasons(in.Plan.Unschedulable[k])})
 	}
 	st.LastDecision.Truncated, events = reportTruncated(in.Plan, events)
+	if h := in.Health; h != nil && !h.Healthy {
+		events = append(events, Event{Kind: KindStatus, Type: corev1.EventTypeWarning, Reason: ReasonClusterUnhealthy,
+			Message: "cluster is unhealthy: " + h.Reason})
+	}
 	return st, events
+}
+
+// ignoredCounts returns the non-zero counts by reason, nil when none is.
+func ignoredCounts(in map[PendingSkip]int) map[string]int {
+	var out map[string]int
+	for why, n := range in {
+		if n > 0 {
+			if out == nil {
+				out = map[string]int{}
+			}
+			out[string(why)] = n
+		}
+	}
+	return out
 }
 
 // reportTruncated renders a plan stopped by its budget: the status part,

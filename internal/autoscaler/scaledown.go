@@ -4,11 +4,13 @@
 //
 // A node is unneeded when it belongs to a node group, is not annotated
 // scale-down-disabled, its utilization (max of requested/allocatable cpu
-// and memory, DaemonSet and mirror pods excluded, as cluster-autoscaler)
-// is below [ScaleDownOptions.UtilizationThreshold] or it is empty, none of
-// its pods blocks eviction (see [BlockReason]), and the simulator places
-// all its movable pods on the other nodes. It is removed once it has been
-// unneeded for UnneededTime, no scale-down delay is in effect, its group
+// and memory; mirror pods excluded, DaemonSet pods too with
+// IgnoreDaemonSetsUtilization, as cluster-autoscaler) is below
+// [ScaleDownOptions.UtilizationThreshold] or it has no pod to move, none
+// of its pods blocks eviction (see [BlockReason]), and the simulator
+// places all its movable pods on the other Ready nodes. It is removed once
+// it has been unneeded for UnneededTime (UnreadyTime for a node that is
+// not Ready), no scale-down delay is in effect, its group
 // stays at or above MinSize, the round's limits allow it (empty nodes in
 // bulk up to MaxEmptyBulkDelete, non-empty ones up to MaxDrainParallelism
 // drains at once), the PDBs' DisruptionsAllowed cover every node removed
@@ -98,6 +100,22 @@ type ScaleDownOptions struct {
 	// bound.
 	CandidatesPoolRatio    float64
 	CandidatesPoolMinCount int
+	// UnreadyTime a node that is not Ready must stay unneeded before it is
+	// removed (--scale-down-unready-time), instead of UnneededTime.
+	UnreadyTime time.Duration
+	// UnreadyEnabled lets nodes that are not Ready be removed
+	// (--scale-down-unready-enabled); without it they stay
+	// (BlockedUnreadyDisabled).
+	UnreadyEnabled bool
+	// IgnoreDaemonSetsUtilization leaves DaemonSet pods out of a node's
+	// utilization (--ignore-daemonsets-utilization); by default they
+	// count, as in cluster-autoscaler. Mirror pods never count.
+	IgnoreDaemonSetsUtilization bool
+	// MaxBulkSoftTaintCount bounds the DeletionCandidateTaint changes of a
+	// cycle (0: no soft taints, and those left are removed);
+	// MaxBulkSoftTaintTime bounds the time spent on them.
+	MaxBulkSoftTaintCount int
+	MaxBulkSoftTaintTime  time.Duration
 }
 
 // candidatesPool returns how many non-empty nodes of nodes may be
@@ -123,6 +141,10 @@ func DefaultScaleDownOptions() ScaleDownOptions {
 		SkipNodesWithSystemPods:   true,
 		CandidatesPoolRatio:       0.1,
 		CandidatesPoolMinCount:    50,
+		UnreadyTime:               20 * time.Minute,
+		UnreadyEnabled:            true,
+		MaxBulkSoftTaintCount:     DefaultMaxBulkSoftTaintCount,
+		MaxBulkSoftTaintTime:      DefaultMaxBulkSoftTaintTime,
 	}
 }
 
@@ -135,7 +157,7 @@ func (o ScaleDownOptions) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"unneeded time", o.UnneededTime}, {"delay after add", o.DelayAfterAdd},
+	}{{"unneeded time", o.UnneededTime}, {"unready time", o.UnreadyTime}, {"delay after add", o.DelayAfterAdd},
 		{"delay after delete", o.DelayAfterDelete}, {"delay after failure", o.DelayAfterFailure}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("scale-down %s %v: must not be negative", d.name, d.v))
@@ -149,6 +171,9 @@ func (o ScaleDownOptions) Validate() error {
 	}
 	if o.CandidatesPoolMinCount < 0 {
 		errs = append(errs, fmt.Errorf("scale-down candidates pool min count %d: must not be negative", o.CandidatesPoolMinCount))
+	}
+	if o.MaxBulkSoftTaintCount < 0 || o.MaxBulkSoftTaintTime < 0 {
+		errs = append(errs, fmt.Errorf("max bulk soft taint count %d and time %s: must not be negative", o.MaxBulkSoftTaintCount, o.MaxBulkSoftTaintTime))
 	}
 	if o.MaxDrainParallelism < 0 {
 		errs = append(errs, fmt.Errorf("max drain parallelism %d: must not be negative", o.MaxDrainParallelism))
@@ -179,6 +204,10 @@ type ScaleDownInput struct {
 	PDBs []*policyv1.PodDisruptionBudget
 	// UnneededSince is the previous plan's Unneeded (nil at first).
 	UnneededSince map[string]time.Time
+	// Unready are the nodes of Snapshot that are not Ready: candidates
+	// once unneeded for Options.UnreadyTime (not UnneededTime), never
+	// destinations of other nodes' pods.
+	Unready map[string]bool
 	// InProgress are the nodes being removed now (drains in flight): never
 	// candidates nor destinations; they count against their group's room
 	// and MaxDrainParallelism.
@@ -279,6 +308,12 @@ const (
 	BlockedMinSize BlockReason = "NodeGroupMinSizeReached"
 	// BlockedNotUnneededLongEnough: unneeded for less than UnneededTime.
 	BlockedNotUnneededLongEnough BlockReason = "NotUnneededLongEnough"
+	// BlockedNotUnreadyLongEnough: a node that is not Ready, unneeded for
+	// less than UnreadyTime.
+	BlockedNotUnreadyLongEnough BlockReason = "NotUnreadyLongEnough"
+	// BlockedUnreadyDisabled: the node is not Ready and UnreadyEnabled is
+	// off.
+	BlockedUnreadyDisabled BlockReason = "ScaleDownUnreadyDisabled"
 	// BlockedMaxEmptyBulkDelete and BlockedMaxDrainParallelism: the
 	// round's limit is reached; the node is removed in a later round.
 	BlockedMaxEmptyBulkDelete  BlockReason = "MaxEmptyBulkDeleteReached"

@@ -18,10 +18,19 @@ import (
 // drain actuator uses the same rule, minus the last two (it waits for
 // those to be gone).
 func IgnoredByScaleDown(pod *corev1.Pod) bool {
-	if IsDaemonOrMirrorPod(pod) {
-		return true
-	}
+	return IsDaemonOrMirrorPod(pod) || gone(pod)
+}
+
+// gone reports whether pod is in a terminal phase or being deleted.
+func gone(pod *corev1.Pod) bool {
 	return pod.DeletionTimestamp != nil || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+}
+
+// isDaemonSetPod reports whether pod's controller is a DaemonSet (and it
+// is not a mirror pod).
+func isDaemonSetPod(pod *corev1.Pod) bool {
+	_, mirror := pod.Annotations[AnnotationMirrorPod]
+	return !mirror && IsDaemonOrMirrorPod(pod)
 }
 
 // IsDaemonOrMirrorPod reports whether pod is a DaemonSet pod (its

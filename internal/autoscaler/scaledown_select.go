@@ -3,6 +3,7 @@ package autoscaler
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -26,7 +27,10 @@ type scaleDownPlanner struct {
 	moved     map[string]*simulator.Pod // pod key → compiled unbound copy
 	classes   map[string]*simulator.Pod // equivalence key → first unbound copy compiled
 	simulated int                       // non-empty removals simulated by findUnneeded
-	plan      ScaleDownPlan
+	// unready are the nodes that are not Ready, out of base (never
+	// destinations), as the input's snapshot has them.
+	unready map[string]simulator.NodeInfo
+	plan    ScaleDownPlan
 }
 
 type instanceRef struct{ group, id string }
@@ -36,6 +40,7 @@ type candidate struct {
 	name, group, instanceID string
 	since                   time.Time
 	util                    float64
+	unready                 bool
 	pods                    []*simulator.Pod // to evict and move, snapshot order
 }
 
@@ -44,7 +49,8 @@ func newScaleDownPlanner(in ScaleDownInput) *scaleDownPlanner {
 		in: in, o: in.Options,
 		groups: map[string]cloud.NodeGroup{}, instances: map[string]instanceRef{}, inflight: map[string]int{},
 		pdbs: compilePDBs(in.PDBs), moved: map[string]*simulator.Pod{}, classes: map[string]*simulator.Pod{},
-		plan: ScaleDownPlan{Unneeded: map[string]time.Time{}, Blocked: map[string]Blocker{}},
+		unready: map[string]simulator.NodeInfo{},
+		plan:    ScaleDownPlan{Unneeded: map[string]time.Time{}, Blocked: map[string]Blocker{}},
 	}
 	for _, g := range in.Groups {
 		if _, dup := p.groups[g.ID]; dup {
@@ -75,6 +81,9 @@ func newScaleDownPlanner(in ScaleDownInput) *scaleDownPlanner {
 			}
 			draining = append(draining, p.movable(info.Pods)...)
 			_ = p.base.RemoveNode(name)
+		case in.Unready[name]:
+			p.unready[name] = info
+			_ = p.base.RemoveNode(name)
 		}
 	}
 	// The pods of nodes being drained will need room too: place them where
@@ -94,6 +103,28 @@ func (p *scaleDownPlanner) nodeGroup(node *corev1.Node) (cloud.NodeGroup, bool) 
 	return g, ok && ref.group == g.ID
 }
 
+// counted returns the pods that count in a node's utilization, as
+// cluster-autoscaler's: every pod but mirror pods, pods in a terminal
+// phase or being deleted, and (with IgnoreDaemonSetsUtilization)
+// DaemonSet pods.
+func (p *scaleDownPlanner) counted(pods []*simulator.Pod) []*simulator.Pod {
+	var out []*simulator.Pod
+	for _, q := range pods {
+		obj := q.Object()
+		switch {
+		case obj == nil || gone(obj):
+		case isDaemonSetPod(obj):
+			if !p.o.IgnoreDaemonSetsUtilization {
+				out = append(out, q)
+			}
+		case IsDaemonOrMirrorPod(obj): // a mirror pod
+		default:
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
 // movable returns the pods that must move when their node goes.
 func (p *scaleDownPlanner) movable(pods []*simulator.Pod) []*simulator.Pod {
 	var out []*simulator.Pod
@@ -111,7 +142,7 @@ func (p *scaleDownPlanner) movable(pods []*simulator.Pod) []*simulator.Pod {
 // last round first, then the others in snapshot order.
 func (p *scaleDownPlanner) findUnneeded() []candidate {
 	var out []candidate
-	names := p.base.NodeNames()
+	names := append(p.base.NodeNames(), slices.Sorted(maps.Keys(p.unready))...)
 	slices.SortStableFunc(names, func(a, b string) int {
 		_, pa := p.in.UnneededSince[a]
 		_, pb := p.in.UnneededSince[b]
@@ -125,7 +156,10 @@ func (p *scaleDownPlanner) findUnneeded() []candidate {
 	})
 	pool := p.o.candidatesPool(len(names))
 	for _, name := range names {
-		info, _ := p.base.Node(name)
+		info, ok := p.base.Node(name)
+		if !ok {
+			info = p.unready[name]
+		}
 		c, b := p.precheck(info)
 		if b == nil && len(c.pods) > 0 {
 			if pool > 0 && p.simulated >= pool {
@@ -160,9 +194,13 @@ func (p *scaleDownPlanner) precheck(info simulator.NodeInfo) (candidate, *Blocke
 	if node.Annotations[AnnotationScaleDownDisabled] == "true" {
 		return candidate{}, &Blocker{Reason: BlockedScaleDownDisabled}
 	}
-	c := candidate{name: node.Name, group: g.ID, instanceID: p.instances[node.Spec.ProviderID].id, pods: p.movable(info.Pods)}
-	c.util = utilization(info.Allocatable, c.pods)
-	if len(c.pods) > 0 && c.util >= p.o.UtilizationThreshold {
+	_, unready := p.unready[node.Name]
+	if unready && !p.o.UnreadyEnabled {
+		return candidate{}, &Blocker{Reason: BlockedUnreadyDisabled}
+	}
+	c := candidate{name: node.Name, group: g.ID, instanceID: p.instances[node.Spec.ProviderID].id, pods: p.movable(info.Pods), unready: unready}
+	c.util = utilization(info.Allocatable, p.counted(info.Pods))
+	if c.util >= p.o.UtilizationThreshold {
 		return candidate{}, &Blocker{BlockedNotUnderutilized, fmt.Sprintf("utilization %.2f, threshold %.2f", c.util, p.o.UtilizationThreshold)}
 	}
 	objs := podObjects(c.pods)
@@ -203,7 +241,9 @@ func (p *scaleDownPlanner) selectRemovals(cands []candidate) {
 		switch {
 		case g.TargetSize-p.inflight[g.ID] <= g.MinSize:
 			p.plan.Blocked[c.name] = Blocker{BlockedMinSize, fmt.Sprintf("group %s: target size %d, %d being removed, min size %d", g.ID, g.TargetSize, p.inflight[g.ID], g.MinSize)}
-		case p.in.Now.Sub(c.since) < p.o.UnneededTime:
+		case c.unready && p.in.Now.Sub(c.since) < p.o.UnreadyTime:
+			p.plan.Blocked[c.name] = Blocker{BlockedNotUnreadyLongEnough, fmt.Sprintf("unready and unneeded since %s, removed after %s", c.since.UTC().Format(time.RFC3339), p.o.UnreadyTime)}
+		case !c.unready && p.in.Now.Sub(c.since) < p.o.UnneededTime:
 			p.plan.Blocked[c.name] = Blocker{BlockedNotUnneededLongEnough, fmt.Sprintf("unneeded since %s, removed after %s", c.since.UTC().Format(time.RFC3339), p.o.UnneededTime)}
 		default:
 			ready = append(ready, c)

@@ -136,10 +136,15 @@ func TestScaleDownBlockers(t *testing.T) {
 		{name: "two PDBs", pods: []*corev1.Pod{rsPod("p", "200m")}, pdbs: []*policyv1.PodDisruptionBudget{pdb("default", "a", 5), pdb("default", "b", 5)}, want: BlockedPDB, detail: "more than one PDB"},
 		{name: "pod fits nowhere", pods: []*corev1.Pod{rsPod("p", "800m")}, want: BlockedNoPlaceToMove, detail: "Insufficient cpu"},
 		{name: "busy node", pods: []*corev1.Pod{rsPod("p", "500m"), rsPod("q", "500m")}, want: BlockedNotUnderutilized},
-		{name: "daemon and mirror pods are ignored", pods: []*corev1.Pod{
+		// As cluster-autoscaler: DaemonSet pods neither block nor move, but
+		// count in utilization unless --ignore-daemonsets-utilization.
+		{name: "daemon and mirror pods neither block nor move; ignoring daemonsets' utilization, the node goes", pods: []*corev1.Pod{
 			withAnn(daemon(rsPod("ds", "1500m")), AnnotationSafeToEvict, "false"),
 			withAnn(noOwner(rsPod("static", "500m")), AnnotationMirrorPod, "x"),
-		}},
+		}, modify: func(in *ScaleDownInput) { in.Options.IgnoreDaemonSetsUtilization = true }},
+		{name: "daemon pods count in utilization by default", pods: []*corev1.Pod{daemon(rsPod("ds", "1500m"))},
+			want: BlockedNotUnderutilized, detail: "utilization 0.78"},
+		{name: "mirror pods never count in utilization", pods: []*corev1.Pod{withAnn(noOwner(rsPod("static", "1500m")), AnnotationMirrorPod, "x")}},
 		{name: "scale-down disabled", pods: []*corev1.Pod{rsPod("p", "200m")}, want: BlockedScaleDownDisabled,
 			modify: func(in *ScaleDownInput) {
 				n := in.Snapshot.Fork()

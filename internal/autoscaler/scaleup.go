@@ -45,8 +45,10 @@ type planner struct {
 	// lastPacker is the previous round's Packer, whose results for
 	// unchanged classes the next round reuses.
 	lastPacker *simulator.Packer
-	// allClasses are every class of the plan, as first compiled.
+	// allClasses are every class of the plan, as first compiled; pods
+	// indexes their pods by key (built by balance when needed).
 	allClasses []*class
+	pods       map[string]*simulator.Pod
 	// planned holds the keys of the pods placed so far.
 	planned map[string]struct{}
 	// pending are the pods still to plan sorted by key, with their class
@@ -165,6 +167,7 @@ func (p *planner) run() (Plan, *simulator.Snapshot) {
 		}
 	}
 	p.consolidate()
+	p.balance()
 	p.finish()
 	return p.plan, p.work
 }

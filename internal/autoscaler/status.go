@@ -17,6 +17,9 @@ type Status struct {
 	LastDecision      DecisionStatus   `json:"lastDecision"`
 	LastScaleUp       *ScaleUpRecord   `json:"lastScaleUp,omitempty"`
 	ScaleDown         ScaleDownStatus  `json:"scaleDown"`
+	// ClusterHealth is the cluster's readiness; while it is unhealthy the
+	// autoscaler neither scales up nor down (its reason says why).
+	ClusterHealth *Health `json:"clusterHealth,omitempty"`
 }
 
 // AutoscalerStatus is the configuration in effect.
@@ -46,11 +49,16 @@ type BackoffStatus struct {
 
 // DecisionStatus sums up the last scale-up decision.
 type DecisionStatus struct {
-	Time              string            `json:"time"`
-	FitExisting       int               `json:"fitExistingOrUpcoming"`
-	ScaleUp           int               `json:"scaleUp"`
-	NoScaleUp         int               `json:"noScaleUp"`
-	Unsupported       int               `json:"unsupported"`
+	Time        string `json:"time"`
+	FitExisting int    `json:"fitExistingOrUpcoming"`
+	ScaleUp     int    `json:"scaleUp"`
+	NoScaleUp   int    `json:"noScaleUp"`
+	Unsupported int    `json:"unsupported"`
+	// Ignored counts the unschedulable pods scale-up left out, by reason:
+	// expendable (priority below --expendable-pods-priority-cutoff),
+	// preempting (waiting for the preemption the scheduler nominated a
+	// node for), too-new (younger than --new-pod-scale-up-delay).
+	Ignored           map[string]int    `json:"ignoredPods,omitempty"`
 	NoScaleUpExamples []PodReason       `json:"noScaleUpExamples,omitempty"`
 	Skipped           map[string]string `json:"skippedGroups,omitempty"`
 	Terminated        []string          `json:"terminatedInstances,omitempty"`

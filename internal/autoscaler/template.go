@@ -26,7 +26,7 @@ var nodeSpecificLabels = []string{
 func TransientTaint(t corev1.Taint) bool {
 	return strings.HasPrefix(t.Key, "node.kubernetes.io/") || strings.HasPrefix(t.Key, "node.cloudprovider.kubernetes.io/") ||
 		t.Key == ToBeDeletedTaint || t.Key == CAToBeDeletedTaint ||
-		t.Key == "DeletionCandidateOfClusterAutoscaler"
+		t.Key == DeletionCandidateTaint
 }
 
 // Taints on a node being removed (both NoSchedule): kelp's own, and

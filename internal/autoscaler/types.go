@@ -43,6 +43,11 @@ type Input struct {
 	Now time.Time
 	// Budget bounds the planning work; the zero value is unlimited.
 	Budget Budget
+	// BalanceSimilarNodeGroups spreads each increase over the groups
+	// similar to its group ([SimilarGroups]) that can grow and take its
+	// pods, balancing their sizes (cluster-autoscaler's
+	// --balance-similar-node-groups).
+	BalanceSimilarNodeGroups bool
 }
 
 // Backoff keeps a group from growing until Until.

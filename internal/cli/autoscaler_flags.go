@@ -33,12 +33,16 @@ type autoscalerFlags struct {
 	scaleDownEnabled        bool
 	scaleDown               autoscaler.ScaleDownOptions
 	maxGracefulTermination  time.Duration
+	health                  autoscaler.HealthOptions
+	pending                 autoscaler.PendingOptions
+	balanceSimilar          bool
 }
 
 func (f *autoscalerFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.mode, "autoscaler", "kelp", "autoscaler to run: kelp, or none to leave the pools to another autoscaler")
 	fs.StringVar(&f.expander, "expander", "least-waste", "expanders choosing between pools, in order: "+strings.Join(autoscaler.ExpanderNames, ", "))
 	fs.StringVar(&f.priorityConfigMap, "priority-configmap", loop.DefaultPriorityConfigMap, "namespace/name of the priority expander's ConfigMap (key \"priorities\")")
+	fs.BoolVar(&f.balanceSimilar, "balance-similar-node-groups", false, "spread new nodes over pools alike but for their zone and name (same instance types, labels, taints), keeping their sizes balanced")
 	fs.IntVar(&f.maxNodesTotal, "max-nodes-total", 0, "most nodes in the cluster (0: no limit)")
 	fs.StringVar(&f.coresTotal, "cores-total", "", "most cores of node capacity in the cluster, MAX or 0:MAX (empty: no limit)")
 	fs.StringVar(&f.memoryTotal, "memory-total", "", "most GiB of node memory in the cluster, MAX or 0:MAX (empty: no limit)")
@@ -63,8 +67,17 @@ func (f *autoscalerFlags) add(fs *pflag.FlagSet) {
 	fs.IntVar(&f.scaleDown.MaxDrainParallelism, "max-drain-parallelism", sd.MaxDrainParallelism, "most non-empty nodes drained at once")
 	fs.Float64Var(&f.scaleDown.CandidatesPoolRatio, "scale-down-candidates-pool-ratio", sd.CandidatesPoolRatio, "fraction of the nodes whose removal (with pods to move) is simulated in one cycle, at least --scale-down-candidates-pool-min-count; the nodes unneeded in the last cycle first (both 0: no bound)")
 	fs.IntVar(&f.scaleDown.CandidatesPoolMinCount, "scale-down-candidates-pool-min-count", sd.CandidatesPoolMinCount, "least number of nodes whose removal is simulated in one cycle (see --scale-down-candidates-pool-ratio)")
+	fs.DurationVar(&f.scaleDown.UnreadyTime, "scale-down-unready-time", sd.UnreadyTime, "how long a node that is not Ready must be unneeded before it is removed")
+	fs.BoolVar(&f.scaleDown.UnreadyEnabled, "scale-down-unready-enabled", sd.UnreadyEnabled, "remove nodes that are not Ready once unneeded for --scale-down-unready-time")
+	fs.BoolVar(&f.scaleDown.IgnoreDaemonSetsUtilization, "ignore-daemonsets-utilization", sd.IgnoreDaemonSetsUtilization, "leave DaemonSet pods out of a node's utilization when deciding whether it is underutilized")
+	fs.IntVar(&f.scaleDown.MaxBulkSoftTaintCount, "max-bulk-soft-taint-count", sd.MaxBulkSoftTaintCount, "most nodes whose DeletionCandidateOfClusterAutoscaler soft taint is put or removed in one cycle (0: no soft taints)")
+	fs.DurationVar(&f.scaleDown.MaxBulkSoftTaintTime, "max-bulk-soft-taint-time", sd.MaxBulkSoftTaintTime, "longest time spent putting or removing soft taints in one cycle")
 	fs.BoolVar(&f.scaleDown.SkipNodesWithLocalStorage, "skip-nodes-with-local-storage", sd.SkipNodesWithLocalStorage, "keep nodes with pods using emptyDir or hostPath volumes")
 	fs.BoolVar(&f.scaleDown.SkipNodesWithSystemPods, "skip-nodes-with-system-pods", sd.SkipNodesWithSystemPods, "keep nodes with kube-system pods no PodDisruptionBudget covers")
+	fs.IntVar(&f.health.OkTotalUnreadyCount, "ok-total-unready-count", autoscaler.DefaultOkTotalUnreadyCount, "number of unready nodes tolerated whatever their share: past it and past --max-total-unready-percentage, no scale-up or scale-down")
+	fs.Float64Var(&f.health.MaxTotalUnreadyPercentage, "max-total-unready-percentage", autoscaler.DefaultMaxTotalUnreadyPercentage, "percentage of unready nodes past which (and past --ok-total-unready-count) the autoscaler neither scales up nor down")
+	fs.IntVar(&f.pending.ExpendablePodsPriorityCutoff, "expendable-pods-priority-cutoff", autoscaler.DefaultExpendablePodsPriorityCutoff, "pods with a priority below this are expendable: they trigger no scale-up, and take no room when simulating (they neither block scale-down nor keep other pods from fitting)")
+	fs.DurationVar(&f.pending.NewPodScaleUpDelay, "new-pod-scale-up-delay", autoscaler.DefaultNewPodScaleUpDelay, "pods younger than this trigger no scale-up yet (a pod's cluster-autoscaler.kubernetes.io/pod-scale-up-delay annotation may lengthen it)")
 	fs.DurationVar(&f.maxGracefulTermination, "max-graceful-termination", drain.DefaultOptions().MaxGracefulTermination, "how long evictions refused by a PodDisruptionBudget are retried (by the autoscaler and when draining an instance held on kelp's drain hook), and the longest grace period given to an evicted pod")
 }
 
@@ -97,7 +110,8 @@ func (f *autoscalerFlags) options() (*loop.Options, error) {
 		ScanInterval: f.scanInterval, BatchIdle: f.batchIdle, BatchMax: f.batchMax, BatchQuietIdle: f.batchQuietIdle, DryRun: f.dryRun,
 		MaxPlanningDuration: f.maxPlanningDuration, MaxNodesPerScaleUp: f.maxNodesPerScaleUp,
 		ScaleDownEnabled: f.scaleDownEnabled, ScaleDown: f.scaleDown,
-		Drain: drain.Options{MaxGracefulTermination: f.maxGracefulTermination},
+		Drain:  drain.Options{MaxGracefulTermination: f.maxGracefulTermination},
+		Health: &f.health, Pending: &f.pending, BalanceSimilarNodeGroups: f.balanceSimilar,
 	}
 	o = o.WithDefaults()
 	if err := o.Validate(); err != nil {

@@ -19,7 +19,7 @@ var caFlags = []string{
 	"initial-node-group-backoff-duration", "kube-client-burst", "kube-client-qps", "kubeconfig", "kubernetes", "leader-elect",
 	"leader-elect-lease-duration", "leader-elect-renew-deadline", "leader-elect-resource-lock", "leader-elect-resource-name",
 	"leader-elect-resource-namespace", "leader-elect-retry-period", "log-dir", "log-file", "logtostderr",
-	"max-autoprovisioned-node-group-count", "max-drain-parallelism",
+	"max-autoprovisioned-node-group-count", "max-bulk-soft-taint-count", "max-bulk-soft-taint-time", "max-drain-parallelism",
 	"max-empty-bulk-delete", "max-failing-time", "max-graceful-termination-sec", "max-inactivity", "max-node-group-backoff-duration",
 	"max-node-provision-time", "max-nodegroup-binpacking-duration", "max-nodes-per-scaleup", "max-nodes-total", "max-pod-eviction-time",
 	"max-scale-down-parallelism", "max-total-unready-percentage", "memory-total", "namespace", "new-pod-scale-up-delay",
@@ -27,7 +27,7 @@ var caFlags = []string{
 	"nodes", "ok-total-unready-count", "profiling", "record-duplicated-events", "regional", "scale-down-candidates-pool-min-count",
 	"scale-down-candidates-pool-ratio", "scale-down-delay-after-add", "scale-down-delay-after-delete", "scale-down-delay-after-failure",
 	"scale-down-enabled", "scale-down-gpu-utilization-threshold", "scale-down-non-empty-candidates-count", "scale-down-simulation-timeout",
-	"scale-down-unneeded-time", "scale-down-unready-time", "scale-down-utilization-threshold", "scale-up-from-zero", "scan-interval", "skip-headers",
+	"scale-down-unneeded-time", "scale-down-unready-enabled", "scale-down-unready-time", "scale-down-utilization-threshold", "scale-up-from-zero", "scan-interval", "skip-headers",
 	"skip-nodes-with-custom-controller-pods", "skip-nodes-with-local-storage", "skip-nodes-with-system-pods",
 	"status-config-map-name", "stderrthreshold", "unremovable-node-recheck-timeout", "v", "write-status-configmap",
 }

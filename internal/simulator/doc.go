@@ -50,7 +50,9 @@
 //
 // The Filter plugins NodeUnschedulable, NodeName, TaintToleration,
 // NodeAffinity, NodePorts, NodeResourcesFit, VolumeZone (from resolved
-// zones), PodTopologySpread (DoNotSchedule constraints; ScheduleAnyway is a
+// zones), NodeVolumeLimits for CSI drivers (limits in node allocatable,
+// volumes resolved by the caller; see [VolumeLimitPrefix]),
+// PodTopologySpread (DoNotSchedule constraints; ScheduleAnyway is a
 // score and ignored) and InterPodAffinity (required terms, hostname and
 // zone topologies, including existing pods' anti-affinity). Pod requests,
 // taint tolerations and required node affinity are k8s.io/component-helpers'

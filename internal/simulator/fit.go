@@ -93,12 +93,16 @@ func (spec *podSpec) staticOf(v []Reason, n *nodeState) Reason {
 }
 
 // dynamicFit evaluates the predicates that depend on the pods placed:
-// NodePorts, NodeResourcesFit, PodTopologySpread, InterPodAffinity.
+// NodePorts, NodeResourcesFit, NodeVolumeLimits, PodTopologySpread,
+// InterPodAffinity.
 func dynamicFit(p *Pod, n *nodeState, spread *spreadState, aff *affinityState) Reason {
 	if portsConflict(n.ports, p.ports) {
 		return ReasonHostPorts
 	}
 	if r := resourcesFit(p.requests, n); r != ReasonNone {
+		return r
+	}
+	if r := volumesFit(p, n); r != ReasonNone {
 		return r
 	}
 	if r := spread.fits(p, n); r != ReasonNone {

@@ -171,6 +171,8 @@ func bulkUnsupported(p *Pod) string {
 		return "required pod affinity"
 	case len(p.ports) > 0:
 		return "host ports"
+	case len(p.volumes) > 0:
+		return "volumes with attach limits"
 	}
 	for _, t := range p.antiAffinity {
 		if t.topologyKey != LabelHostname || selectsPerPodLabel(t.selector) {

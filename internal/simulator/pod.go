@@ -32,6 +32,10 @@ type PodInfo struct {
 	// and generic ephemeral volume of the pod into RequiredZones. A pod with
 	// such volumes and VolumesResolved false is unsupported.
 	VolumesResolved bool
+	// Volumes are the CSI volumes the pod attaches, counted against the
+	// nodes' attach limits (see [VolumeLimitPrefix]); the caller resolves
+	// them with its claims.
+	Volumes []Volume
 }
 
 // Pod is a PodInfo compiled for fast predicate evaluation: requests,
@@ -61,6 +65,7 @@ type podSpec struct {
 	zones        sets.Set[string] // nil: any zone
 	unsupported  Reason
 	eqKey        string
+	volumes      []Volume // deduplicated
 	// readsName: the static predicates read the node's name or hostname
 	// label, which differ between nodes made from one template.
 	readsName bool
@@ -155,6 +160,11 @@ func compileSpec(info PodInfo) *podSpec {
 	}
 	if len(info.RequiredZones) > 0 {
 		s.zones = sets.New(info.RequiredZones...)
+	}
+	for _, v := range info.Volumes {
+		if !slices.Contains(s.volumes, v) {
+			s.volumes = append(s.volumes, v)
+		}
 	}
 	s.unsupported = unsupportedVolumes(info)
 	var err error

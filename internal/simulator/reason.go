@@ -9,15 +9,18 @@ type Reason string
 
 // Reasons a pod does not fit a node.
 const (
-	ReasonNone                 Reason = ""
-	ReasonNodeNotFound         Reason = "node(s) not found in snapshot"
-	ReasonUnschedulable        Reason = "node(s) were unschedulable"
-	ReasonNodeName             Reason = "node(s) didn't match the requested node name"
-	ReasonTaint                Reason = "node(s) had untolerated taint"
-	ReasonNodeAffinity         Reason = "node(s) didn't match Pod's node affinity/selector"
-	ReasonHostPorts            Reason = "node(s) didn't have free ports for the requested pod ports"
-	ReasonTooManyPods          Reason = "Too many pods"
-	ReasonVolumeZone           Reason = "node(s) had volume node affinity conflict"
+	ReasonNone          Reason = ""
+	ReasonNodeNotFound  Reason = "node(s) not found in snapshot"
+	ReasonUnschedulable Reason = "node(s) were unschedulable"
+	ReasonNodeName      Reason = "node(s) didn't match the requested node name"
+	ReasonTaint         Reason = "node(s) had untolerated taint"
+	ReasonNodeAffinity  Reason = "node(s) didn't match Pod's node affinity/selector"
+	ReasonHostPorts     Reason = "node(s) didn't have free ports for the requested pod ports"
+	ReasonTooManyPods   Reason = "Too many pods"
+	ReasonVolumeZone    Reason = "node(s) had volume node affinity conflict"
+	// ReasonMaxVolumeCount: kube-scheduler's NodeVolumeLimits (see
+	// [VolumeLimitPrefix]).
+	ReasonMaxVolumeCount       Reason = "node(s) exceed max volume count"
 	ReasonSpreadMissingLabel   Reason = "node(s) didn't match pod topology spread constraints (missing required label)"
 	ReasonSpread               Reason = "node(s) didn't match pod topology spread constraints"
 	ReasonPodAffinity          Reason = "node(s) didn't match pod affinity rules"

@@ -252,7 +252,7 @@ type drainCluster struct {
 // a local cluster named name with one pool of up to nodes m5.large (edit
 // changes the configuration; its one pool is Pools.Pools[0]), scales its
 // group to nodes with the AWS CLI and waits for that many Ready nodes with
-// no taint: a Node's not-ready taint outlives its Ready condition for a
+// no taint but scale-down's soft one: a Node's not-ready taint outlives its Ready condition for a
 // moment, and a spread that honours taints would stack pods meanwhile.
 func startDrainCluster(tb testing.TB, ctx context.Context, name string, nodes int, edit func(*localup.Config)) *drainCluster {
 	tb.Helper()
@@ -281,7 +281,10 @@ func startDrainCluster(tb testing.TB, ctx context.Context, name string, nodes in
 		}
 		n := 0
 		for _, node := range list.Items {
-			if len(node.Spec.Taints) == 0 && !node.Spec.Unschedulable && nodeReady(&node) {
+			// The soft taint scale-down puts on unneeded nodes
+			// (PreferNoSchedule) does not keep pods off.
+			hard := slices.ContainsFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.Effect != corev1.TaintEffectPreferNoSchedule })
+			if !hard && !node.Spec.Unschedulable && nodeReady(&node) {
 				n++
 			}
 		}

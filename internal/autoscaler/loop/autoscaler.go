@@ -120,6 +120,7 @@ func New(o Options, d Deps) (*Autoscaler, error) {
 			nodes: f.Core().V1().Nodes().Lister(), pods: f.Core().V1().Pods().Informer().GetIndexer(),
 			namespaces: f.Core().V1().Namespaces().Lister(), daemonSets: f.Apps().V1().DaemonSets().Lister(),
 			pvcs: f.Core().V1().PersistentVolumeClaims().Lister(), pvs: f.Core().V1().PersistentVolumes().Lister(),
+			csiNodes: f.Storage().V1().CSINodes().Lister(), storageClasses: f.Storage().V1().StorageClasses().Lister(),
 		},
 	}
 	if o.ScaleDownEnabled {
@@ -149,7 +150,8 @@ func New(o Options, d Deps) (*Autoscaler, error) {
 	a.synced = append(a.synced,
 		podInformer.HasSynced, f.Core().V1().Nodes().Informer().HasSynced,
 		f.Core().V1().Namespaces().Informer().HasSynced, f.Apps().V1().DaemonSets().Informer().HasSynced,
-		f.Core().V1().PersistentVolumeClaims().Informer().HasSynced, f.Core().V1().PersistentVolumes().Informer().HasSynced)
+		f.Core().V1().PersistentVolumeClaims().Informer().HasSynced, f.Core().V1().PersistentVolumes().Informer().HasSynced,
+		f.Storage().V1().CSINodes().Informer().HasSynced, f.Storage().V1().StorageClasses().Informer().HasSynced)
 	return a, nil
 }
 
@@ -180,6 +182,9 @@ func (a *Autoscaler) Run(ctx context.Context) {
 		if err := a.sd.drainer.Recover(ctx); err != nil {
 			a.d.Logger.Error("recover nodes left tainted by an unfinished removal", "err", err)
 		}
+	}
+	if !a.o.DryRun {
+		a.cleanSoftTaints(ctx)
 	}
 	a.d.Logger.Info("autoscaler running", "expanders", a.o.Expanders, "dryRun", a.o.DryRun,
 		"scanInterval", a.o.ScanInterval, "maxNodeProvisionTime", a.o.MaxNodeProvisionTime)

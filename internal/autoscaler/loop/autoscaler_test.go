@@ -392,6 +392,24 @@ func TestRaiseAfterBackoffCountsAsUpcoming(t *testing.T) {
 	}
 }
 
+// TestBalanceSimilarNodeGroups: with --balance-similar-node-groups, the
+// nodes for a burst spread over two pools alike but for their zone.
+func TestBalanceSimilarNodeGroups(t *testing.T) {
+	zonal := func(id, zone string) cloud.NodeGroup {
+		g := testGroup(t, id, "m5.large", 0, 10)
+		g.Template.Zones = []string{zone}
+		g.Template.Labels[corev1.LabelTopologyZone] = zone
+		return g
+	}
+	h := newHarness(t, Options{BalanceSimilarNodeGroups: true}, zonal("web-a", "us-east-1a"), zonal("web-b", "us-east-1b"))
+	h.pods("web", 4, "1500m", nil)
+	h.waitUnschedulable(4)
+	c := h.runOnce()
+	if got := h.cloud.setCalls(); !slices.Equal(got, []string{"web-a=2", "web-b=2"}) {
+		t.Fatalf("scale-ups %v, want [web-a=2 web-b=2]; plan %+v", got, c.Plan)
+	}
+}
+
 // TestClusterAutoscalersPriorityConfigMap: without kelp's own ConfigMap,
 // the priority expander reads cluster-autoscaler's, so a cluster moving
 // from cluster-autoscaler keeps its priorities; kelp's wins when both

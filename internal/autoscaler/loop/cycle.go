@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -44,7 +45,7 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 		return cyc, fmt.Errorf("list node groups: %w", err)
 	}
 	a.phase("cloud")
-	facts, err := a.l.gatherCluster(a.pods)
+	facts, err := a.l.gatherCluster(a.pods, *a.o.Pending, start)
 	if err != nil {
 		a.d.Metrics.Errors.WithLabelValues("gather").Inc()
 		return cyc, err
@@ -58,10 +59,35 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 		groups[i] = autoscaler.TemplateFromNodes(g, gf.ready[g.ID])
 	}
 	a.phase("failures")
+	health := a.health(facts)
+	if !health.Healthy {
+		a.unhealthy(ctx, groups, gf, facts, health, &cyc)
+		return cyc, nil
+	}
+	plan := a.scaleUp(ctx, groups, gf, facts, start, &cyc)
+	a.phase("scale-up")
+	// Scale-down sees the pods just placed on existing nodes bound there.
+	sdFacts := facts
+	var onUpcoming int
+	sdFacts.snapshot, onUpcoming = autoscaler.BindPlaced(facts.snapshot, facts.pending, plan)
+	skip := autoscaler.ScaleDownSkip(len(cyc.Applied) > 0, onUpcoming)
+	cyc.ScaleDown = a.runScaleDown(ctx, groups, gf, sdFacts, skip)
+	a.phase("scale-down")
+	a.report(ctx, groups, gf, facts, plan, &health, &cyc)
+	if t := plan.Truncated; t != nil {
+		a.truncated(t, len(plan.Deferred))
+	}
+	a.phase("report")
+	return cyc, nil
+}
+
+// scaleUp plans and applies the cycle's scale-up, planning again (up to
+// maxReplans times) when a group refuses to grow.
+func (a *Autoscaler) scaleUp(ctx context.Context, groups []cloud.NodeGroup, gf groupFacts, facts clusterFacts, start time.Time, cyc *Cycle) autoscaler.Plan {
 	chain := a.expanders(ctx)
 	in := autoscaler.Input{
 		Snapshot: facts.snapshot, Pending: facts.pending, Groups: groups, Upcoming: gf.upcoming(groups),
-		DaemonSets: facts.daemonSets, Limits: a.o.Limits, Expanders: chain,
+		DaemonSets: facts.daemonSets, Limits: a.o.Limits, Expanders: chain, BalanceSimilarNodeGroups: a.o.BalanceSimilarNodeGroups,
 	}
 	var plan autoscaler.Plan
 	for attempt := 0; ; attempt++ {
@@ -72,7 +98,7 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 		if attempt == 0 {
 			a.d.Metrics.CycleDuration.Observe(a.d.Clock.Since(start).Seconds())
 		}
-		failed := a.apply(ctx, groups, plan, &cyc)
+		failed := a.apply(ctx, groups, plan, cyc)
 		// A truncated plan is not planned again: the next cycle goes on.
 		if !failed || attempt == maxReplans || plan.Truncated != nil {
 			break
@@ -90,20 +116,7 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 	if len(cyc.Applied) > 0 {
 		a.lastScaleUpAt = a.d.Clock.Now()
 	}
-	a.phase("scale-up")
-	// Scale-down sees the pods just placed on existing nodes bound there.
-	sdFacts := facts
-	var onUpcoming int
-	sdFacts.snapshot, onUpcoming = autoscaler.BindPlaced(facts.snapshot, facts.pending, plan)
-	skip := autoscaler.ScaleDownSkip(len(cyc.Applied) > 0, onUpcoming)
-	cyc.ScaleDown = a.runScaleDown(ctx, groups, gf, sdFacts, skip)
-	a.phase("scale-down")
-	a.report(ctx, groups, gf, facts, plan, &cyc)
-	if t := plan.Truncated; t != nil {
-		a.truncated(t, len(plan.Deferred))
-	}
-	a.phase("report")
-	return cyc, nil
+	return plan
 }
 
 // phase says the cycle's phase named ended, to the phase hook of

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	storagelisters "k8s.io/client-go/listers/storage/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kelp-dev/kelp/internal/autoscaler"
@@ -30,6 +31,10 @@ type listers struct {
 	daemonSets appslisters.DaemonSetLister
 	pvcs       corelisters.PersistentVolumeClaimLister
 	pvs        corelisters.PersistentVolumeLister
+	// csiNodes and storageClasses resolve volume attach limits and the
+	// drivers of claims; nil in tests that do not need them.
+	csiNodes       storagelisters.CSINodeLister
+	storageClasses storagelisters.StorageClassLister
 }
 
 // clusterFacts is what one cycle knows about the cluster.
@@ -43,15 +48,26 @@ type clusterFacts struct {
 	nodes map[string]*corev1.Node
 	// skippedNodes counts nodes left out of the snapshot (not Ready).
 	skippedNodes int
+	// readiness is every registered node's, for autoscaler.ClusterHealth.
+	readiness []autoscaler.NodeReadiness
 	// boundInfos are the resolved volumes of bound pods with claims.
 	boundInfos map[string]simulator.PodInfo
+	// skipped counts the unschedulable pods scale-up leaves out, by
+	// reason (autoscaler.SkipPending); expendable counts the bound pods
+	// left out of the snapshot.
+	skipped    map[autoscaler.PendingSkip]int
+	expendable int
 }
 
 // gatherCluster builds the snapshot of Ready nodes and their pods, and lists
 // the unschedulable pods with their volumes resolved. Bound pods are
-// compiled through pc, which then holds this cycle's pods.
-func (l listers) gatherCluster(pc *podCache) (clusterFacts, error) {
-	f := clusterFacts{snapshot: simulator.NewSnapshot(), readyNodes: map[string]*corev1.Node{}, nodes: map[string]*corev1.Node{}}
+// compiled through pc, which then holds this cycle's pods. Expendable
+// pods (below o's priority cutoff) are left out of the snapshot, as
+// cluster-autoscaler does: they are preempted or evicted, so they neither
+// take room from real pods nor keep a node.
+func (l listers) gatherCluster(pc *podCache, o autoscaler.PendingOptions, now time.Time) (clusterFacts, error) {
+	f := clusterFacts{snapshot: simulator.NewSnapshot(), readyNodes: map[string]*corev1.Node{}, nodes: map[string]*corev1.Node{},
+		skipped: map[autoscaler.PendingSkip]int{}}
 	nodes, err := l.nodes.List(labels.Everything())
 	if err != nil {
 		return f, fmt.Errorf("list nodes: %w", err)
@@ -60,11 +76,13 @@ func (l listers) gatherCluster(pc *podCache) (clusterFacts, error) {
 		if n.Spec.ProviderID != "" {
 			f.nodes[n.Spec.ProviderID] = n
 		}
+		f.readiness = append(f.readiness, autoscaler.NodeReadiness{Name: n.Name, Ready: nodeReady(n), Created: n.CreationTimestamp.Time,
+			Deleting: deleting(n)})
 		if !nodeReady(n) || n.DeletionTimestamp != nil {
 			f.skippedNodes++
 			continue
 		}
-		n = withoutStartupTaints(n)
+		n = l.withVolumeLimits(withoutStartupTaints(n), pc.limits)
 		if err := f.snapshot.AddNode(n); err != nil {
 			return f, fmt.Errorf("snapshot node %s: %w", n.Name, err)
 		}
@@ -91,26 +109,60 @@ func (l listers) gatherCluster(pc *podCache) (clusterFacts, error) {
 			if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 				continue
 			}
-			if err := f.snapshot.AddPod(name, pc.compiled(p)); err != nil {
+			if autoscaler.Expendable(p, o.ExpendablePodsPriorityCutoff) {
+				f.expendable++
+				continue
+			}
+			if err := f.snapshot.AddPod(name, pc.compiled(p, l.podInfo)); err != nil {
 				return f, fmt.Errorf("snapshot pod %s/%s: %w", p.Namespace, p.Name, err)
 			}
 			bound = append(bound, p)
 		}
 	}
-	unbound, err := l.podsOn("")
-	if err != nil {
+	if err := l.gatherPending(&f, nodes, o, now); err != nil {
 		return f, err
-	}
-	for _, p := range unbound {
-		if Unschedulable(p) && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
-			f.pending = append(f.pending, l.podInfo(p))
-		}
 	}
 	f.boundInfos = l.boundPodInfos(f.snapshot, bound)
 	if f.daemonSets, err = l.daemonSets.List(labels.Everything()); err != nil {
 		return f, fmt.Errorf("list daemonsets: %w", err)
 	}
 	return f, nil
+}
+
+// gatherPending lists the unschedulable pods scale-up considers, with
+// their volumes resolved, and counts those it leaves out
+// (autoscaler.SkipPending). A pod waiting for the preemption of
+// lower-priority pods on the node the scheduler nominated is placed there
+// in the snapshot, as cluster-autoscaler does, so scale-down counts it.
+func (l listers) gatherPending(f *clusterFacts, nodes []*corev1.Node, o autoscaler.PendingOptions, now time.Time) error {
+	unbound, err := l.podsOn("")
+	if err != nil {
+		return err
+	}
+	names := make(map[string]bool, len(nodes))
+	for _, n := range nodes {
+		names[n.Name] = true
+	}
+	exists := func(name string) bool { return names[name] }
+	for _, p := range unbound {
+		if !Unschedulable(p) || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		skip := autoscaler.SkipPending(p, exists, o, now)
+		if skip == "" {
+			f.pending = append(f.pending, l.podInfo(p))
+			continue
+		}
+		f.skipped[skip]++
+		if node := p.Status.NominatedNodeName; skip == autoscaler.SkipPreempting {
+			if _, ok := f.snapshot.Node(node); ok {
+				bound := p.DeepCopy()
+				bound.Spec.NodeName = node
+				_ = f.snapshot.AddPod(node, simulator.NewPod(simulator.PodInfo{Pod: bound, VolumesResolved: true}))
+			}
+		}
+	}
+	return nil
 }
 
 // podCache holds the bound pods compiled in the last cycle, by informer
@@ -120,29 +172,44 @@ func (l listers) gatherCluster(pc *podCache) (clusterFacts, error) {
 // between snapshots) is reused instead of compiled again every cycle.
 type podCache struct {
 	prev, cur map[*corev1.Pod]*simulator.Pod
+	// limits are the nodes copied with their attach limits, likewise.
+	limits *limitCache
 }
 
 func newPodCache() *podCache {
-	return &podCache{prev: map[*corev1.Pod]*simulator.Pod{}, cur: map[*corev1.Pod]*simulator.Pod{}}
+	return &podCache{prev: map[*corev1.Pod]*simulator.Pod{}, cur: map[*corev1.Pod]*simulator.Pod{}, limits: newLimitCache()}
 }
 
 // compiled returns p, bound, compiled: from the last cycle when it was
-// seen there.
-func (c *podCache) compiled(p *corev1.Pod) *simulator.Pod {
+// seen there. A pod with claims is compiled with its volumes (resolve),
+// which count against its node's attach limits.
+func (c *podCache) compiled(p *corev1.Pod, resolve func(*corev1.Pod) simulator.PodInfo) *simulator.Pod {
 	q, ok := c.cur[p]
 	if !ok {
 		if q, ok = c.prev[p]; !ok {
-			q = simulator.NewPod(simulator.PodInfo{Pod: p, VolumesResolved: true})
+			info := simulator.PodInfo{Pod: p, VolumesResolved: true}
+			if hasClaims(p) {
+				info = resolve(p)
+				info.RequiredZones, info.VolumesResolved = nil, true // bound: placed already
+			}
+			q = simulator.NewPod(info)
 		}
 		c.cur[p] = q
 	}
 	return q
 }
 
-// next ends a cycle: the pods not seen in it (deleted or replaced) are
-// forgotten.
+// next ends a cycle: the pods and nodes not seen in it (deleted or
+// replaced) are forgotten.
 func (c *podCache) next() {
 	c.prev, c.cur = c.cur, make(map[*corev1.Pod]*simulator.Pod, len(c.cur))
+	c.limits.next()
+}
+
+// hasClaims reports whether the pod has persistent volume claims or
+// generic ephemeral volumes.
+func hasClaims(p *corev1.Pod) bool {
+	return slices.ContainsFunc(p.Spec.Volumes, func(v corev1.Volume) bool { return v.PersistentVolumeClaim != nil || v.Ephemeral != nil })
 }
 
 // PodsByNode is the name of the pod informer's index by spec.nodeName
@@ -211,6 +278,14 @@ func Unschedulable(p *corev1.Pod) bool {
 	return false
 }
 
+// deleting reports whether the node is being deleted or removed by an
+// autoscaler (a to-be-deleted taint).
+func deleting(n *corev1.Node) bool {
+	return n.DeletionTimestamp != nil || slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool {
+		return t.Key == autoscaler.ToBeDeletedTaint || t.Key == autoscaler.CAToBeDeletedTaint
+	})
+}
+
 func nodeReady(n *corev1.Node) bool {
 	for _, c := range n.Status.Conditions {
 		if c.Type == corev1.NodeReady {
@@ -224,11 +299,18 @@ func nodeReady(n *corev1.Node) bool {
 // a PersistentVolume with zone node affinity limits the pod to those zones;
 // an unbound claim (WaitForFirstConsumer) or an ephemeral volume is
 // provisioned where the pod lands. A missing claim or volume leaves the pod
-// unresolved, which the simulator reports as unsupported.
+// unresolved, which the simulator reports as unsupported. It also resolves
+// the CSI volumes the pod attaches, for the nodes' attach limits: a bound
+// claim's PersistentVolume, or the StorageClass's provisioner of a claim
+// or ephemeral volume not provisioned yet.
 func (l listers) podInfo(p *corev1.Pod) simulator.PodInfo {
 	info := simulator.PodInfo{Pod: p, VolumesResolved: true}
 	var zones sets.Set[string]
 	for _, v := range p.Spec.Volumes {
+		if v.Ephemeral != nil {
+			l.ephemeralVolume(&info, p, v)
+			continue
+		}
 		if v.PersistentVolumeClaim == nil {
 			continue
 		}
@@ -238,12 +320,18 @@ func (l listers) podInfo(p *corev1.Pod) simulator.PodInfo {
 			continue
 		}
 		if pvc.Spec.VolumeName == "" {
+			if d := l.classDriver(pvc.Spec.StorageClassName); d != "" {
+				info.Volumes = append(info.Volumes, simulator.Volume{Driver: d, Handle: "pvc:" + p.Namespace + "/" + pvc.Name})
+			}
 			continue
 		}
 		pv, err := l.pvs.Get(pvc.Spec.VolumeName)
 		if err != nil {
 			info.VolumesResolved = false
 			continue
+		}
+		if vol, ok := pvVolume(pv); ok {
+			info.Volumes = append(info.Volumes, vol)
 		}
 		if z := volumeZones(pv); z != nil {
 			if zones == nil {
@@ -260,6 +348,28 @@ func (l listers) podInfo(p *corev1.Pod) simulator.PodInfo {
 		}
 	}
 	return info
+}
+
+// ephemeralVolume adds the CSI volume of a generic ephemeral volume to
+// info: its claim's (named pod-volume) once created, else its template's
+// StorageClass provisioner.
+func (l listers) ephemeralVolume(info *simulator.PodInfo, p *corev1.Pod, v corev1.Volume) {
+	name := p.Name + "-" + v.Name
+	if pvc, err := l.pvcs.PersistentVolumeClaims(p.Namespace).Get(name); err == nil && pvc.Spec.VolumeName != "" {
+		if pv, err := l.pvs.Get(pvc.Spec.VolumeName); err == nil {
+			if vol, ok := pvVolume(pv); ok {
+				info.Volumes = append(info.Volumes, vol)
+			}
+			return
+		}
+	}
+	var class *string
+	if t := v.Ephemeral.VolumeClaimTemplate; t != nil {
+		class = t.Spec.StorageClassName
+	}
+	if d := l.classDriver(class); d != "" {
+		info.Volumes = append(info.Volumes, simulator.Volume{Driver: d, Handle: "pvc:" + p.Namespace + "/" + name})
+	}
 }
 
 // volumeZones returns the zones a PersistentVolume's required node affinity
@@ -294,6 +404,9 @@ type groupFacts struct {
 	// unready counts registered Nodes that are not Ready; those registered
 	// longer ago than the provision time are broken, not upcoming.
 	unready, broken map[string]int
+	// unreadyNodes are the registered Nodes that are not Ready (unready
+	// and broken), not being deleted, by group ID, for scale-down.
+	unreadyNodes map[string][]*corev1.Node
 	// nodes are the Nodes of the groups' active instances, by providerID,
 	// as autoscaler.Upcoming reads them; provisionTime and now are the
 	// cycle's.
@@ -308,6 +421,7 @@ type groupFacts struct {
 func relate(groups []cloud.NodeGroup, c clusterFacts, provisionTime time.Duration, now time.Time) groupFacts {
 	gf := groupFacts{ready: map[string][]*corev1.Node{}, unregistered: map[string][]cloud.Instance{},
 		unready: map[string]int{}, broken: map[string]int{}, nodes: map[string]autoscaler.InstanceNode{},
+		unreadyNodes:  map[string][]*corev1.Node{},
 		provisionTime: provisionTime, now: now}
 	for _, g := range groups {
 		for _, inst := range g.Instances {
@@ -322,6 +436,9 @@ func relate(groups []cloud.NodeGroup, c clusterFacts, provisionTime time.Duratio
 			n, registered := c.nodes[inst.ProviderID]
 			if registered {
 				gf.nodes[inst.ProviderID] = autoscaler.InstanceNode{Registered: true, Created: n.CreationTimestamp.Time}
+				if !deleting(n) {
+					gf.unreadyNodes[g.ID] = append(gf.unreadyNodes[g.ID], n)
+				}
 			}
 			switch {
 			case !registered:

@@ -17,7 +17,7 @@ func TestGatherReusesCompiledPods(t *testing.T) {
 	pods := c.f.Core().V1().Pods().Informer().GetIndexer()
 	gather := func() simulator.NodeInfo {
 		t.Helper()
-		f, err := c.a.l.gatherCluster(c.a.pods)
+		f, err := c.a.l.gatherCluster(c.a.pods, *c.a.o.Pending, c.a.d.Clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,6 +18,16 @@ type Metrics struct {
 	ScaleDownBlocked *prometheus.CounterVec
 	// PlanTruncated counts the scale-up plans stopped by their budget.
 	PlanTruncated *prometheus.CounterVec
+	// ClusterHealthy is 1 while the cluster is healthy enough to
+	// autoscale; Nodes counts the registered nodes by readiness.
+	ClusterHealthy prometheus.Gauge
+	Nodes          *prometheus.GaugeVec
+	// SkippedCycles counts the cycles that neither scaled up nor down,
+	// by reason.
+	SkippedCycles *prometheus.CounterVec
+	// SoftTaints counts the DeletionCandidateOfClusterAutoscaler taint
+	// changes, by action and outcome.
+	SoftTaints *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -30,7 +40,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		PodsPlanned: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kelp_autoscaler_pods_planned_total",
-			Help: "Unschedulable pods considered by scale-up, by outcome: fits (existing or upcoming node), scale-up, no-scale-up, unsupported, deferred (left for the next cycle by a plan stopped by its budget).",
+			Help: "Unschedulable pods considered by scale-up, by outcome: fits (existing or upcoming node), scale-up, no-scale-up, unsupported, deferred (left for the next cycle by a plan stopped by its budget); and left out: expendable (priority below --expendable-pods-priority-cutoff), preempting (the scheduler nominated a node and preempts lower-priority pods there), too-new (younger than --new-pod-scale-up-delay).",
 		}, []string{"outcome"}),
 		NodesRequested: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kelp_autoscaler_nodes_requested_total",
@@ -68,8 +78,24 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "kelp_autoscaler_plan_truncated_total",
 			Help: "Scale-up plans stopped by their budget (applied as planned, the rest left for the next cycle), by budget: time (--max-planning-duration) or nodes (--max-nodes-per-scaleup).",
 		}, []string{"budget"}),
+		ClusterHealthy: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kelp_autoscaler_cluster_healthy",
+			Help: "1 while the cluster is healthy enough to autoscale; 0 while too many nodes are unready (--ok-total-unready-count, --max-total-unready-percentage): no scale-up, no scale-down.",
+		}),
+		Nodes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kelp_autoscaler_nodes",
+			Help: "Registered nodes seen by the last cycle, by state: ready, unready, not-started (not Ready yet, younger than --max-node-provision-time), deleting.",
+		}, []string{"state"}),
+		SkippedCycles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kelp_autoscaler_skipped_cycles_total",
+			Help: "Autoscaler cycles that neither scaled up nor down, by reason (cluster-unhealthy).",
+		}, []string{"reason"}),
+		SoftTaints: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kelp_autoscaler_soft_taints_total",
+			Help: "Changes of the DeletionCandidateOfClusterAutoscaler soft taint on nodes found unneeded, by action (taint, untaint) and outcome (done, error, deferred past --max-bulk-soft-taint-time).",
+		}, []string{"action", "outcome"}),
 	}
-	reg.MustRegister(m.PlanTruncated, m.ScaleDownBlocked, m.CycleDuration, m.PodsPlanned, m.NodesRequested, m.Errors, m.Backoffs, m.PoolBackedOff,
+	reg.MustRegister(m.SoftTaints, m.ClusterHealthy, m.Nodes, m.SkippedCycles, m.PlanTruncated, m.ScaleDownBlocked, m.CycleDuration, m.PodsPlanned, m.NodesRequested, m.Errors, m.Backoffs, m.PoolBackedOff,
 		m.Unschedulable, m.Upcoming, m.Cycles)
 	return m
 }

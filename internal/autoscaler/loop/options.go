@@ -68,6 +68,17 @@ type Options struct {
 	// autoscaler.DefaultMaxNodesPerScaleUp.
 	MaxPlanningDuration time.Duration
 	MaxNodesPerScaleUp  int
+	// Health bounds the unready nodes past which the autoscaler neither
+	// scales up nor down (autoscaler.ClusterHealth); nil means
+	// autoscaler.DefaultHealthOptions.
+	Health *autoscaler.HealthOptions
+	// Pending says which unschedulable pods scale-up leaves out
+	// (autoscaler.SkipPending): expendable ones, too new ones; nil means
+	// autoscaler.DefaultPendingOptions.
+	Pending *autoscaler.PendingOptions
+	// BalanceSimilarNodeGroups spreads new nodes over similar groups,
+	// balancing their sizes (autoscaler.Input.BalanceSimilarNodeGroups).
+	BalanceSimilarNodeGroups bool
 }
 
 // WithDefaults fills in the zero fields.
@@ -98,6 +109,14 @@ func (o Options) WithDefaults() Options {
 	def(&o.Drain.PollInterval, dd.PollInterval)
 	if o.PriorityConfigMap == "" {
 		o.PriorityConfigMap = DefaultPriorityConfigMap
+	}
+	if o.Pending == nil {
+		p := autoscaler.DefaultPendingOptions()
+		o.Pending = &p
+	}
+	if o.Health == nil {
+		h := autoscaler.DefaultHealthOptions()
+		o.Health = &h
 	}
 	return o
 }
@@ -140,6 +159,16 @@ func (o Options) Validate() error {
 		Priorities: autoscaler.Priorities{}, Rand: rand.New(rand.NewPCG(0, 0)),
 	}); err != nil {
 		errs = append(errs, err)
+	}
+	if o.Health != nil {
+		if err := o.Health.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if o.Pending != nil {
+		if err := o.Pending.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if o.ScaleDownEnabled {
 		if err := o.ScaleDown.Validate(); err != nil {

@@ -71,7 +71,7 @@ func (l *eventLog) forget(keep map[string]bool, now time.Time) {
 // (deduplicated; a truncated plan's Warning goes on the ConfigMap) and the
 // gauges.
 func (a *Autoscaler) report(ctx context.Context, groups []cloud.NodeGroup, gf groupFacts, facts clusterFacts,
-	plan autoscaler.Plan, cyc *Cycle) {
+	plan autoscaler.Plan, health *autoscaler.Health, cyc *Cycle) {
 	now := a.d.Clock.Now()
 	ready := make(map[string]int, len(gf.ready))
 	for id, nodes := range gf.ready {
@@ -79,9 +79,9 @@ func (a *Autoscaler) report(ctx context.Context, groups []cloud.NodeGroup, gf gr
 	}
 	st, events := autoscaler.Report(autoscaler.ReportInput{
 		Plan: plan, Groups: groups, Applied: cyc.Applied, BackedOff: cyc.BackedOff, Terminated: cyc.Terminated,
-		Pending: len(facts.pending), Ready: ready, Upcoming: gf.upcoming(groups),
+		Pending: len(facts.pending) + skippedTotal(facts.skipped), Ignored: facts.skipped, Ready: ready, Upcoming: gf.upcoming(groups),
 		Backoffs: a.backoffs.Active(now), Failures: a.backoffs.Failures(), LastScaleUp: a.lastScaleUp,
-		ScaleDown: cyc.ScaleDown, Expanders: a.o.Expanders, DryRun: a.o.DryRun, Now: now,
+		ScaleDown: cyc.ScaleDown, Health: health, Expanders: a.o.Expanders, DryRun: a.o.DryRun, Now: now,
 	})
 	a.lastScaleUp = st.LastScaleUp
 	pods := make(map[string]*corev1.Pod, len(facts.pending))
@@ -110,6 +110,9 @@ func (a *Autoscaler) report(ctx context.Context, groups []cloud.NodeGroup, gf gr
 	m.PodsPlanned.WithLabelValues("no-scale-up").Add(float64(d.NoScaleUp))
 	m.PodsPlanned.WithLabelValues("unsupported").Add(float64(d.Unsupported))
 	m.PodsPlanned.WithLabelValues("deferred").Add(float64(len(plan.Deferred)))
+	for _, why := range []autoscaler.PendingSkip{autoscaler.SkipExpendable, autoscaler.SkipPreempting, autoscaler.SkipTooNew} {
+		m.PodsPlanned.WithLabelValues(string(why)).Add(float64(facts.skipped[why]))
+	}
 	m.Unschedulable.Set(float64(st.UnschedulablePods))
 	for _, p := range st.Pools {
 		m.Upcoming.WithLabelValues(p.Group).Set(float64(p.Upcoming))
@@ -130,6 +133,14 @@ func (a *Autoscaler) emit(events []autoscaler.Event, object func(autoscaler.Even
 			a.d.Recorder.Event(obj, e.Type, e.Reason, e.Message)
 		}
 	}
+}
+
+func skippedTotal(m map[autoscaler.PendingSkip]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 func boolFloat(b bool) float64 {

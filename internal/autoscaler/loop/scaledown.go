@@ -62,6 +62,13 @@ func (a *Autoscaler) runScaleDown(ctx context.Context, groups []cloud.NodeGroup,
 	}
 	if in.Skipped == "" {
 		in.Plan = a.planScaleDown(groups, gf, facts, pdbs)
+		if !a.o.DryRun {
+			removing := slices.Clone(in.Removing)
+			for _, r := range in.Plan.Remove {
+				removing = append(removing, r.Node)
+			}
+			a.softTaints(ctx, in.Plan, removing)
+		}
 		for _, r := range in.Plan.Remove {
 			if a.o.DryRun {
 				a.d.Logger.Info("dry run: would remove node", "node", r.Node, "group", r.Group, "empty", r.Empty, "utilization", r.Utilization)
@@ -95,9 +102,10 @@ func (a *Autoscaler) planScaleDown(groups []cloud.NodeGroup, gf groupFacts, fact
 			nodeGroups[n.Name] = id
 		}
 	}
+	snapshot, unready := a.withUnready(facts.snapshot, gf, nodeGroups)
 	sd.mu.Lock()
 	in := autoscaler.ScaleDownInput{
-		Snapshot: facts.snapshot, NodeGroups: nodeGroups, Groups: groups, PodInfos: facts.boundInfos,
+		Snapshot: snapshot, Unready: unready, NodeGroups: nodeGroups, Groups: groups, PodInfos: facts.boundInfos,
 		PDBs: pdbs, UnneededSince: maps.Clone(sd.unneededSince), InProgress: sd.drainer.Active(),
 		LastScaleUp: a.lastScaleUpAt, LastDelete: sd.lastDelete, LastDeleteFailure: sd.lastFailure,
 		Options: sd.opts, Now: a.d.Clock.Now(),
@@ -108,6 +116,40 @@ func (a *Autoscaler) planScaleDown(groups []cloud.NodeGroup, gf groupFacts, fact
 	sd.unneededSince = plan.Unneeded
 	sd.mu.Unlock()
 	return plan
+}
+
+// withUnready returns a fork of s with the groups' Nodes that are not
+// Ready and their pods (expendable ones aside), which scale-down removes
+// after --scale-down-unready-time, and their names; it adds them to
+// nodeGroups. s itself when there are none.
+func (a *Autoscaler) withUnready(s *simulator.Snapshot, gf groupFacts, nodeGroups map[string]string) (*simulator.Snapshot, map[string]bool) {
+	if len(gf.unreadyNodes) == 0 {
+		return s, nil
+	}
+	fork, names := s.Fork(), map[string]bool{}
+	for id, nodes := range gf.unreadyNodes {
+		for _, n := range nodes {
+			if err := fork.AddNode(n); err != nil {
+				a.d.Logger.Error("snapshot unready node for scale-down", "node", n.Name, "err", err)
+				continue
+			}
+			pods, err := a.l.podsOn(n.Name)
+			if err != nil {
+				a.d.Logger.Error("list pods of unready node for scale-down", "node", n.Name, "err", err)
+				_ = fork.RemoveNode(n.Name)
+				continue
+			}
+			for _, p := range pods {
+				if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed ||
+					autoscaler.Expendable(p, a.o.Pending.ExpendablePodsPriorityCutoff) {
+					continue
+				}
+				_ = fork.AddPod(n.Name, simulator.NewPod(simulator.PodInfo{Pod: p, VolumesResolved: true}))
+			}
+			names[n.Name], nodeGroups[n.Name] = true, id
+		}
+	}
+	return fork, names
 }
 
 // remove runs one removal and records its outcome for the delays.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -141,7 +142,10 @@ func TestScaleDownRemovesUnneededNode(t *testing.T) {
 	if kept == gone {
 		kept = nodes[1]
 	}
-	if n, err := h.env.Client.CoreV1().Nodes().Get(context.Background(), kept, metav1.GetOptions{}); err != nil || len(n.Spec.Taints) != 0 {
+	// Unneeded too, it carries the soft taint (PreferNoSchedule), not the
+	// drain's.
+	if n, err := h.env.Client.CoreV1().Nodes().Get(context.Background(), kept, metav1.GetOptions{}); err != nil ||
+		slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool { return t.Effect != corev1.TaintEffectPreferNoSchedule }) {
 		t.Fatalf("kept node %s: %v, taints %v", kept, err, n.Spec.Taints)
 	}
 	if st := h.status(); !st.ScaleDown.Enabled || len(st.ScaleDown.Removing) != 1 {
@@ -204,4 +208,70 @@ func (h *harness) heartbeat(node string) {
 			return false, nil
 		})
 	}()
+}
+
+// TestScaleDownRemovesUnreadyNode: a node that is not Ready is removed
+// after --scale-down-unready-time, while Ready nodes wait for the (longer)
+// unneeded time.
+func TestScaleDownRemovesUnreadyNode(t *testing.T) {
+	o := scaleDownOptions()
+	o.ScaleDown.UnneededTime = time.Hour
+	o.ScaleDown.UnreadyTime = 5 * time.Minute
+	h := newHarness(t, o, testGroup(t, "general", "m5.large", 0, 10))
+	nodes := h.addNodes("general", 3, "100m", nil)
+	h.setReady(nodes[0], false)
+
+	c := h.runOnce()
+	if len(c.ScaleDown.Removing) != 0 || c.ScaleDown.Blocked[string(autoscaler.BlockedNotUnreadyLongEnough)] != 1 {
+		t.Fatalf("first cycle: removing %v, blocked %v; want the unready node NotUnreadyLongEnough", c.ScaleDown.Removing, c.ScaleDown.Blocked)
+	}
+	h.clock.Step(6 * time.Minute)
+	c = h.runOnce()
+	h.a.Wait()
+	if !slices.Equal(c.ScaleDown.Removing, nodes[:1]) {
+		t.Fatalf("removing %v, want the unready %s; blocked %v", c.ScaleDown.Removing, nodes[0], c.ScaleDown.Blocked)
+	}
+	if c.ScaleDown.Blocked[string(autoscaler.BlockedNotUnneededLongEnough)] != 2 {
+		t.Fatalf("blocked %v, want the two Ready nodes NotUnneededLongEnough", c.ScaleDown.Blocked)
+	}
+}
+
+// TestDaemonSetsUtilization: DaemonSet pods count in a node's utilization
+// unless --ignore-daemonsets-utilization, as in cluster-autoscaler.
+func TestDaemonSetsUtilization(t *testing.T) {
+	for _, ignore := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ignore=%t", ignore), func(t *testing.T) {
+			o := scaleDownOptions()
+			o.ScaleDown.IgnoreDaemonSetsUtilization = ignore
+			h := newHarness(t, o, testGroup(t, "general", "m5.large", 0, 10))
+			nodes := h.addNodes("general", 2, "100m", nil)
+			h.daemonSet("agent", "1800m", nodes[0]) // the other node's 100m pod does not fit beside it
+			c := h.runOnce()
+			h.a.Wait()
+			if ignore && len(c.ScaleDown.Removing) != 1 {
+				t.Fatalf("removing %v, want one node (its DaemonSet pod not counted); blocked %v", c.ScaleDown.Removing, c.ScaleDown.Blocked)
+			}
+			if !ignore && (len(c.ScaleDown.Removing) != 0 || c.ScaleDown.Blocked[string(autoscaler.BlockedNotUnderutilized)] != 1) {
+				t.Fatalf("removing %v, blocked %v; want the node with the DaemonSet pod NotUnderutilized", c.ScaleDown.Removing, c.ScaleDown.Blocked)
+			}
+		})
+	}
+}
+
+// daemonSet creates a DaemonSet requesting cpu, on the node named (by
+// its hostname label), and waits for its pod to be bound there.
+func (h *harness) daemonSet(name, cpu, node string) {
+	h.t.Helper()
+	sel := map[string]string{"app": name}
+	spec := podSpec(cpu, "")
+	spec.NodeSelector = map[string]string{corev1.LabelHostname: node}
+	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: appsv1.DaemonSetSpec{
+		Selector: &metav1.LabelSelector{MatchLabels: sel},
+		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: sel}, Spec: spec}}}
+	if _, err := h.env.Client.AppsV1().DaemonSets(h.ns).Create(context.Background(), ds, metav1.CreateOptions{}); err != nil {
+		h.t.Fatal(err)
+	}
+	h.waitPods("the DaemonSet's pod bound to "+node, func(pods []*corev1.Pod) bool {
+		return slices.ContainsFunc(pods, func(p *corev1.Pod) bool { return p.Labels["app"] == name && p.Spec.NodeName == node })
+	})
 }
