@@ -129,6 +129,13 @@ type instanceXML struct {
 	PlatformDetails    string             `xml:"platformDetails"`
 	UsageOperation     string             `xml:"usageOperation"`
 	HostnameType       string             `xml:"privateDnsNameOptions>hostnameType"`
+	IamInstanceProfile *instanceProfileRef `xml:"iamInstanceProfile,omitempty"`
+}
+
+// instanceProfileRef is an instance's iamInstanceProfile, as EC2 gives it.
+type instanceProfileRef struct {
+	Arn string `xml:"arn"`
+	ID  string `xml:"id"`
 }
 
 type describeInstancesResponse struct {
@@ -167,6 +174,9 @@ func (c *Cloud) instanceXML(inst *instance) instanceXML {
 	}
 	if it, err := catalog.Lookup(inst.Type); err == nil {
 		x.Architecture = string(it.Architecture)
+	}
+	if inst.Profile != "" {
+		x.IamInstanceProfile = &instanceProfileRef{Arn: InstanceProfileARN(inst.Profile), ID: iamIDOf("AIPA", inst.Profile)}
 	}
 	for _, sg := range inst.SecurityGroupIDs {
 		x.Groups = append(x.Groups, securityRef{ID: sg})

@@ -170,6 +170,8 @@ type instance struct {
 	Tags                                                            []tag
 	UserData                                                        string `json:",omitempty"` // base64, as in the template
 	KeyName                                                         string `json:",omitempty"`
+	// Profile is the name of the instance's IAM instance profile, "" for none.
+	Profile string `json:",omitempty"`
 	SecurityGroupIDs                                                []string
 	ProtectedFromScaleIn                                            bool
 	LaunchActivity                                                  string    `json:",omitempty"` // completed when InService
