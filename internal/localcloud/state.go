@@ -171,12 +171,12 @@ type instance struct {
 	UserData                                                        string `json:",omitempty"` // base64, as in the template
 	KeyName                                                         string `json:",omitempty"`
 	// Profile is the name of the instance's IAM instance profile, "" for none.
-	Profile string `json:",omitempty"`
-	SecurityGroupIDs                                                []string
-	ProtectedFromScaleIn                                            bool
-	LaunchActivity                                                  string    `json:",omitempty"` // completed when InService
-	TerminateActivity                                               string    `json:",omitempty"` // completed when Terminated
-	InterruptAt                                                     time.Time // spot interruption deadline; zero if none
+	Profile              string `json:",omitempty"`
+	SecurityGroupIDs     []string
+	ProtectedFromScaleIn bool
+	LaunchActivity       string    `json:",omitempty"` // completed when InService
+	TerminateActivity    string    `json:",omitempty"` // completed when Terminated
+	InterruptAt          time.Time // spot interruption deadline; zero if none
 	// Actions are the lifecycle actions the instance waits on in
 	// Pending:Wait or Terminating:Wait: one per hook of the transition.
 	Actions []lifecycleAction `json:",omitempty"`
