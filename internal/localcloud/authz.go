@@ -93,6 +93,11 @@ var scopes = map[string]map[string]scopeFunc{
 		"RemoveTargets":     ruleScope,
 		"ListTargetsByRule": ruleScope,
 	},
+	"iam": {
+		"GetInstanceProfile": func(_ *Cloud, in *call) scope {
+			return scope{resources: []Resource{{ARN: InstanceProfileARN(in.params.str("InstanceProfileName"))}}}
+		},
+	},
 }
 
 func (s scope) access(service, action string) Access {

@@ -16,7 +16,10 @@ import (
 const (
 	DefaultReconcileInterval   = 10 * time.Second
 	DefaultTerminatedRetention = time.Hour
-	maxActivitiesPerGroup      = 500
+	// DefaultRoleCredentialsTTL is how long role credentials last, as
+	// EC2's instance profile credentials do (about six hours).
+	DefaultRoleCredentialsTTL = 6 * time.Hour
+	maxActivitiesPerGroup     = 500
 )
 
 // Options configure a Cloud. Dir is required; everything else has a default.
@@ -54,6 +57,16 @@ type Options struct {
 	// and its Authorizer (Policies enforces IAM policies;
 	// LoadPrincipals reads them from a file).
 	Principals []Principal
+	// Roles and InstanceProfiles are the account's IAM roles and instance
+	// profiles: a launch template's IamInstanceProfile names a profile,
+	// and the metadata service ([Cloud.Metadata]) hands its instances
+	// temporary credentials of the profile's role.
+	Roles            []Role
+	InstanceProfiles []InstanceProfile
+	// RoleCredentialsTTL is how long an instance's role credentials last;
+	// new ones are served once a quarter of it is left. Default
+	// DefaultRoleCredentialsTTL.
+	RoleCredentialsTTL time.Duration
 }
 
 // Cloud is the local cloud: the API endpoint (it is an http.Handler), the
@@ -72,6 +85,8 @@ type Cloud struct {
 	idem       idempotency
 	sqs        *sqsState    // SQS queues (sqs*.go)
 	events     *eventsState // the event bus (events*.go)
+	iam        *iamState    // roles, instance profiles, role credentials (iam_roles.go, imds.go)
+	credsTTL   time.Duration
 
 	mu      sync.Mutex
 	st      *state
@@ -116,8 +131,12 @@ func Open(opts Options) (*Cloud, error) {
 		retryAt:    map[string]time.Time{},
 		kick:       make(chan struct{}, 1),
 		principals: newPrincipals(DefaultPrincipal()),
+		credsTTL:   opts.RoleCredentialsTTL,
 	}
 	c.setDefaults()
+	if c.iam, err = newIAMState(opts.Roles, opts.InstanceProfiles, c.clock.Now()); err != nil {
+		return nil, fmt.Errorf("open local cloud: %w", err)
+	}
 	for _, p := range opts.Principals {
 		if err := c.principals.add(p); err != nil {
 			return nil, fmt.Errorf("open local cloud: principal %s: %w", p.Name, err)
@@ -138,7 +157,8 @@ func Open(opts Options) (*Cloud, error) {
 		_ = c.store.close()
 		return nil, fmt.Errorf("open local cloud: events: %w", err)
 	}
-	for _, svc := range []*service{c.autoScalingService(), c.ec2Service(), c.sqsService(), c.eventsService()} {
+	for _, svc := range []*service{c.autoScalingService(), c.ec2Service(), c.sqsService(), c.eventsService(),
+		c.iamService(), c.stsService()} {
 		if err := c.services.register(svc); err != nil {
 			_ = c.store.close()
 			return nil, fmt.Errorf("open local cloud: %w", err)
@@ -165,6 +185,9 @@ func (c *Cloud) setDefaults() {
 	}
 	if c.retention <= 0 {
 		c.retention = DefaultTerminatedRetention
+	}
+	if c.credsTTL <= 0 {
+		c.credsTTL = DefaultRoleCredentialsTTL
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package localcloud is an AWS-compatible local cloud: one HTTP endpoint on
 // 127.0.0.1 that speaks the Auto Scaling query API (2011-01-01), the EC2
-// query API (2016-11-15), SQS (AWS JSON 1.0) and a minimal EventBridge
-// (AWS JSON 1.1) exactly as aws-sdk-go-v2 and the AWS CLI expect
+// query API (2016-11-15), SQS (AWS JSON 1.0), a minimal EventBridge
+// (AWS JSON 1.1), IAM's GetInstanceProfile and STS's GetCallerIdentity
+// (query) exactly as aws-sdk-go-v2 and the AWS CLI expect
 // (and is built to take more services, protocols and callers),
 // backed by Auto Scaling groups whose instances are booted on this machine
 // through a [Runtime].
@@ -89,14 +90,31 @@
 //     Instance-terminate Lifecycle Action". A matching rule sends the event
 //     JSON as the message body to each target queue whose policy lets
 //     events.amazonaws.com send to it, as EventBridge does.
+//   - Instance profiles and the metadata service (iam_roles.go, imds.go):
+//     Options.Roles and Options.InstanceProfiles are the account's roles
+//     and instance profiles; a launch template's IamInstanceProfile (name
+//     or ARN) gives its instances a profile (an unknown one fails the
+//     launch, as RunInstances does), which DescribeInstances shows as
+//     iamInstanceProfile {arn, id} and iam:GetInstanceProfile resolves to
+//     its role (IAM and STS are global: requests signed for us-east-1 are
+//     accepted too). [Cloud.Metadata] is the per-instance IMDSv2, served
+//     on a listener of its own: it knows the caller by the source address
+//     of the connection (each instance's private IP), never by a header;
+//     it hands out session tokens (PUT /latest/api/token) bound to the
+//     instance, the identity document, the usual meta-data paths and the
+//     role's temporary credentials, which are principals of the cloud
+//     (ARN arn:aws:sts::<account>:assumed-role/<role>/<instance-id>, with
+//     the role's Authorizer), expire after Options.RoleCredentialsTTL and
+//     are replaced once a quarter of it is left. sts:GetCallerIdentity
+//     answers any caller's ARN and needs no permission, as on AWS.
 //
 // # The endpoint
 //
 // Services (service.go) each declare their SigV4 signing name, API
 // version, wire protocol and action table, and are registered with the
 // Cloud. Auto Scaling (as_*.go), EC2 (ec2_*.go), SQS (sqs*.go) and
-// EventBridge (events.go) are such services; a new one (STS, IAM) is a
-// service value, its handlers and one registration.
+// EventBridge (events.go), IAM and STS (iam_roles.go) are such services; a
+// new one is a service value, its handlers and one registration.
 //
 // Wire protocols (protocol*.go) decode a request into an action and its
 // input, check that it is addressed to the service, encode a result or an

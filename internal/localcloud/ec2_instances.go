@@ -96,39 +96,46 @@ type placementXML struct {
 }
 
 type instanceXML struct {
-	ID                 string             `xml:"instanceId"`
-	ImageID            string             `xml:"imageId"`
-	State              stateXML           `xml:"instanceState"`
-	PrivateDNSName     string             `xml:"privateDnsName"`
-	DNSName            string             `xml:"dnsName"`
-	Reason             string             `xml:"reason"`
-	KeyName            string             `xml:"keyName,omitempty"`
-	AmiLaunchIndex     int                `xml:"amiLaunchIndex"`
-	ProductCodes       items[string]      `xml:"productCodes"`
-	InstanceType       string             `xml:"instanceType"`
-	LaunchTime         xmlTime            `xml:"launchTime"`
-	Placement          placementXML       `xml:"placement"`
-	MonitoringState    string             `xml:"monitoring>state"`
-	SubnetID           string             `xml:"subnetId,omitempty"`
-	VPCID              string             `xml:"vpcId,omitempty"`
-	PrivateIPAddress   string             `xml:"privateIpAddress,omitempty"`
-	SourceDestCheck    bool               `xml:"sourceDestCheck"`
-	Groups             items[securityRef] `xml:"groupSet"`
-	StateReason        *stateReasonXML    `xml:"stateReason,omitempty"`
-	Architecture       string             `xml:"architecture"`
-	RootDeviceType     string             `xml:"rootDeviceType"`
-	RootDeviceName     string             `xml:"rootDeviceName"`
-	InstanceLifecycle  string             `xml:"instanceLifecycle,omitempty"`
-	SpotRequestID      string             `xml:"spotInstanceRequestId,omitempty"`
-	VirtualizationType string             `xml:"virtualizationType"`
-	ClientToken        string             `xml:"clientToken"`
-	Tags               items[tag]         `xml:"tagSet,omitempty"`
-	Hypervisor         string             `xml:"hypervisor"`
-	EbsOptimized       bool               `xml:"ebsOptimized"`
-	EnaSupport         bool               `xml:"enaSupport"`
-	PlatformDetails    string             `xml:"platformDetails"`
-	UsageOperation     string             `xml:"usageOperation"`
-	HostnameType       string             `xml:"privateDnsNameOptions>hostnameType"`
+	ID                 string              `xml:"instanceId"`
+	ImageID            string              `xml:"imageId"`
+	State              stateXML            `xml:"instanceState"`
+	PrivateDNSName     string              `xml:"privateDnsName"`
+	DNSName            string              `xml:"dnsName"`
+	Reason             string              `xml:"reason"`
+	KeyName            string              `xml:"keyName,omitempty"`
+	AmiLaunchIndex     int                 `xml:"amiLaunchIndex"`
+	ProductCodes       items[string]       `xml:"productCodes"`
+	InstanceType       string              `xml:"instanceType"`
+	LaunchTime         xmlTime             `xml:"launchTime"`
+	Placement          placementXML        `xml:"placement"`
+	MonitoringState    string              `xml:"monitoring>state"`
+	SubnetID           string              `xml:"subnetId,omitempty"`
+	VPCID              string              `xml:"vpcId,omitempty"`
+	PrivateIPAddress   string              `xml:"privateIpAddress,omitempty"`
+	SourceDestCheck    bool                `xml:"sourceDestCheck"`
+	Groups             items[securityRef]  `xml:"groupSet"`
+	StateReason        *stateReasonXML     `xml:"stateReason,omitempty"`
+	Architecture       string              `xml:"architecture"`
+	RootDeviceType     string              `xml:"rootDeviceType"`
+	RootDeviceName     string              `xml:"rootDeviceName"`
+	InstanceLifecycle  string              `xml:"instanceLifecycle,omitempty"`
+	SpotRequestID      string              `xml:"spotInstanceRequestId,omitempty"`
+	VirtualizationType string              `xml:"virtualizationType"`
+	ClientToken        string              `xml:"clientToken"`
+	Tags               items[tag]          `xml:"tagSet,omitempty"`
+	Hypervisor         string              `xml:"hypervisor"`
+	EbsOptimized       bool                `xml:"ebsOptimized"`
+	EnaSupport         bool                `xml:"enaSupport"`
+	PlatformDetails    string              `xml:"platformDetails"`
+	UsageOperation     string              `xml:"usageOperation"`
+	HostnameType       string              `xml:"privateDnsNameOptions>hostnameType"`
+	IamInstanceProfile *instanceProfileRef `xml:"iamInstanceProfile,omitempty"`
+}
+
+// instanceProfileRef is an instance's iamInstanceProfile, as EC2 gives it.
+type instanceProfileRef struct {
+	Arn string `xml:"arn"`
+	ID  string `xml:"id"`
 }
 
 type describeInstancesResponse struct {
@@ -167,6 +174,9 @@ func (c *Cloud) instanceXML(inst *instance) instanceXML {
 	}
 	if it, err := catalog.Lookup(inst.Type); err == nil {
 		x.Architecture = string(it.Architecture)
+	}
+	if inst.Profile != "" {
+		x.IamInstanceProfile = &instanceProfileRef{Arn: InstanceProfileARN(inst.Profile), ID: iamIDOf("AIPA", inst.Profile)}
 	}
 	for _, sg := range inst.SecurityGroupIDs {
 		x.Groups = append(x.Groups, securityRef{ID: sg})

@@ -246,6 +246,12 @@ func TestEveryActionHasItsScope(t *testing.T) {
 	for _, svc := range e.cloud.services.ordered {
 		for action := range svc.actions {
 			_, listed := scopes[svc.signingName][action]
+			if svc.noPermission[action] {
+				if listed {
+					t.Errorf("%s:%s needs no permission: it has no scope", svc.signingName, action)
+				}
+				continue
+			}
 			readsAll := strings.HasPrefix(action, "Describe") || strings.HasPrefix(action, "List")
 			switch {
 			case !listed && !readsAll:

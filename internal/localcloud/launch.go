@@ -208,6 +208,12 @@ func (c *Cloud) checkLaunch(pick launchPick) *launchError {
 	case !ok:
 		return &launchError{Code: codeInvalidAMIIDNotFound, Message: fmt.Sprintf("The image id '[%s]' does not exist.", data.ImageID), Fatal: true}
 	}
+	if ref := data.IamInstanceProfile; ref != nil {
+		if _, ok := c.iam.profileNamed(ref.Arn + ref.Name); !ok || (ref.Arn != "") == (ref.Name != "") {
+			return &launchError{Code: codeInvalidParameterValue, Message: fmt.Sprintf("Value (%s) for parameter "+
+				"iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name", ref.Arn+ref.Name), Fatal: true}
+		}
+	}
 	if it, err := catalog.Lookup(pick.Type); err == nil && string(it.Architecture) != img.Architecture {
 		return &launchError{Code: codeInvalidParameterValue, Message: fmt.Sprintf("The architecture '%s' of the specified instance type "+
 			"does not match the architecture '%s' of the specified AMI. Specify an instance type and an AMI that have matching "+
@@ -298,6 +304,10 @@ func (c *Cloud) newInstance(ch *changes, g *group, pick launchPick, cause string
 		Template: templateSpec{ID: pick.Template.ID, Name: pick.Template.Name, Version: strconv.FormatInt(pick.Version.Number, 10)},
 		State:    statePending, LaunchTime: now, StateTime: now, UserData: data.UserData, KeyName: data.KeyName,
 		SecurityGroupIDs: data.SecurityGroupIDs, ProtectedFromScaleIn: g.NewInstancesProtectedFromScaleIn}
+	if ref := data.IamInstanceProfile; ref != nil {
+		p, _ := c.iam.profileNamed(ref.Arn + ref.Name) // checkLaunch made sure it exists
+		inst.Profile = p.Name
+	}
 	inst.Tags = launchTags(g, inst, data)
 	a := &activity{ID: newRequestID(), Group: g.Name, GroupARN: g.ARN, Description: "Launching a new EC2 instance: " + id,
 		Cause: cause, StatusCode: activityInProgress, Progress: 20, Start: now, Details: activityDetails(inst.Zone, inst.SubnetID)}

@@ -20,8 +20,67 @@ import (
 //	  secretAccessKey: operator-secret
 //	  policies: [operator.json]         # policy documents, relative to this file
 //	  replace: {CLUSTER: local, REGION: us-east-1, ACCOUNT: "000000000000"}
+//	roles:                              # read by LoadRoles
+//	- name: kelp-node                   # ARN arn:aws:iam::000000000000:role/kelp-node
+//	  policies: [node.json]             # none: the role may do nothing
+//	instanceProfiles:
+//	- name: kelp-node
+//	  role: kelp-node
 type principalsFile struct {
-	Principals []principalEntry `json:"principals"`
+	Principals       []principalEntry `json:"principals"`
+	Roles            []roleEntry      `json:"roles,omitempty"`
+	InstanceProfiles []profileEntry   `json:"instanceProfiles,omitempty"`
+}
+
+type roleEntry struct {
+	Name     string            `json:"name"`
+	Policies []string          `json:"policies,omitempty"`
+	Replace  map[string]string `json:"replace,omitempty"`
+}
+
+type profileEntry struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+// LoadRoles reads the roles and instance profiles of a principals file
+// (see [LoadPrincipals]) for Options.Roles and Options.InstanceProfiles.
+// A role's sessions may do what its policies allow (none: nothing).
+// Every mistake is reported at once; Open checks names and references.
+func LoadRoles(path string) ([]Role, []InstanceProfile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read roles: %w", err)
+	}
+	var f principalsFile
+	if err := yaml.UnmarshalStrict(data, &f); err != nil {
+		return nil, nil, fmt.Errorf("roles %s: %w", path, err)
+	}
+	var roles []Role
+	var errs []error
+	for i, e := range f.Roles {
+		policies := Policies{}
+		for _, name := range e.Policies {
+			if !filepath.IsAbs(name) {
+				name = filepath.Join(filepath.Dir(path), name)
+			}
+			p, err := readPolicy(name, e.Replace)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("role %d (%s): %w", i+1, e.Name, err))
+				continue
+			}
+			policies = append(policies, p)
+		}
+		roles = append(roles, Role{Name: e.Name, Authorizer: policies})
+	}
+	profiles := make([]InstanceProfile, 0, len(f.InstanceProfiles))
+	for _, e := range f.InstanceProfiles {
+		profiles = append(profiles, InstanceProfile(e))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, fmt.Errorf("roles %s: %w", path, err)
+	}
+	return roles, profiles, nil
 }
 
 type principalEntry struct {

@@ -46,6 +46,12 @@ type service struct {
 	namespace string
 	proto     protocol
 	actions   map[string]handler
+	// global: the service is global (IAM, STS): requests signed for
+	// us-east-1 are accepted beside the cloud's own region.
+	global bool
+	// noPermission lists the actions no policy governs
+	// (sts:GetCallerIdentity): they are not authorized.
+	noPermission map[string]bool
 	// around, optional, wraps every action of the service (EC2: DryRun and
 	// ClientToken idempotency); run calls the handler and encodes.
 	around func(in *call, run func() ([]byte, error)) ([]byte, error)

@@ -25,6 +25,9 @@ type RunInstanceInput struct {
 	ImageID string
 	// Tags are the instance's EC2 tags.
 	Tags map[string]string
+	// InstanceProfile names the instance's IAM instance profile (one of
+	// Options.InstanceProfiles); "" for none.
+	InstanceProfile string
 }
 
 // RunInstance starts an instance outside any group, as RunInstances would,
@@ -43,6 +46,8 @@ func (c *Cloud) RunInstance(in RunInstanceInput) (string, error) {
 	switch {
 	case !ok:
 		return "", fmt.Errorf("run instance: subnet %q does not exist", in.SubnetID)
+	case in.InstanceProfile != "" && c.iam.profiles[in.InstanceProfile].Name == "":
+		return "", fmt.Errorf("run instance: instance profile %q does not exist", in.InstanceProfile)
 	case !slices.ContainsFunc(localImages, func(im image) bool { return im.ID == in.ImageID }):
 		return "", fmt.Errorf("run instance: image %q does not exist", in.ImageID)
 	}
@@ -62,7 +67,8 @@ func (c *Cloud) RunInstance(in RunInstanceInput) (string, error) {
 	}
 	now := c.clock.Now().UTC()
 	inst := &instance{ID: id, Type: in.InstanceType, Zone: z.Name, SubnetID: in.SubnetID, ImageID: in.ImageID,
-		PrivateIP: ip, PrivateDNS: c.region.privateDNSName(ip), State: stateInService, LaunchTime: now, StateTime: now}
+		PrivateIP: ip, PrivateDNS: c.region.privateDNSName(ip), State: stateInService, LaunchTime: now, StateTime: now,
+		Profile: in.InstanceProfile}
 	for _, k := range slices.Sorted(maps.Keys(in.Tags)) {
 		inst.Tags = append(inst.Tags, tag{Key: k, Value: in.Tags[k]})
 	}

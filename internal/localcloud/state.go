@@ -170,11 +170,13 @@ type instance struct {
 	Tags                                                            []tag
 	UserData                                                        string `json:",omitempty"` // base64, as in the template
 	KeyName                                                         string `json:",omitempty"`
-	SecurityGroupIDs                                                []string
-	ProtectedFromScaleIn                                            bool
-	LaunchActivity                                                  string    `json:",omitempty"` // completed when InService
-	TerminateActivity                                               string    `json:",omitempty"` // completed when Terminated
-	InterruptAt                                                     time.Time // spot interruption deadline; zero if none
+	// Profile is the name of the instance's IAM instance profile, "" for none.
+	Profile              string `json:",omitempty"`
+	SecurityGroupIDs     []string
+	ProtectedFromScaleIn bool
+	LaunchActivity       string    `json:",omitempty"` // completed when InService
+	TerminateActivity    string    `json:",omitempty"` // completed when Terminated
+	InterruptAt          time.Time // spot interruption deadline; zero if none
 	// Actions are the lifecycle actions the instance waits on in
 	// Pending:Wait or Terminating:Wait: one per hook of the transition.
 	Actions []lifecycleAction `json:",omitempty"`

@@ -71,4 +71,8 @@
 //  3. The approver looks instances up by private DNS name or ID; before
 //     approving on a cached answer older than it accepts, it calls
 //     Invalidate.
+//  4. The identity join asks [Provider.InstanceProfileRoles] (join.Profiles)
+//     for the roles of an instance's instance profile: DescribeInstances'
+//     IamInstanceProfile ARN, then iam:GetInstanceProfile, cached for
+//     [Config.InstanceCacheTTL].
 package aws

@@ -60,6 +60,8 @@ type envOptions struct {
 	realClock bool
 	faults    localcloud.Faults
 	runtime   localcloud.Runtime // default NopRuntime
+	roles     []localcloud.Role
+	profiles  []localcloud.InstanceProfile
 }
 
 // newEnv starts a local cloud, on a fake clock unless realClock is set.
@@ -70,7 +72,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 		o.runtime = localcloud.NopRuntime{}
 	}
 	opts := localcloud.Options{Dir: t.TempDir(), Runtime: o.runtime, Faults: o.faults,
-		Rand: rand.NewPCG(7, 11), Logger: testLogger(), ReconcileInterval: 10 * time.Second}
+		Rand: rand.NewPCG(7, 11), Logger: testLogger(), ReconcileInterval: 10 * time.Second,
+		Roles: o.roles, InstanceProfiles: o.profiles}
 	if !o.realClock {
 		e.clock = clocktesting.NewFakeClock(testStart)
 		opts.Clock = e.clock

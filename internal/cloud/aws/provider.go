@@ -9,6 +9,7 @@ import (
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"k8s.io/utils/clock"
 
 	"github.com/kelp-dev/kelp/internal/catalog"
@@ -68,6 +69,9 @@ type Deps struct {
 	// configuration with Config's region, endpoint and retryer.
 	AutoScaling AutoScalingAPI
 	EC2         EC2API
+	// IAM replaces the SDK's IAM client (InstanceProfileRoles); built with
+	// the others when they are built, else nil (InstanceProfileRoles fails).
+	IAM IAMAPI
 	// SDKConfig, when set, is the SDK config clients are built from (as
 	// is: its region, endpoint, credentials and retryer; from
 	// LoadSDKConfig). Otherwise LoadSDKConfig is called with Config's
@@ -94,6 +98,7 @@ type Provider struct {
 	region    string
 	as        AutoScalingAPI
 	ec2       EC2API
+	iam       IAMAPI
 	clock     clock.Clock
 	log       *slog.Logger
 
@@ -101,6 +106,7 @@ type Provider struct {
 	prices    priceCache
 	templates templateCache
 	instances instanceCache
+	profiles  profileCache
 
 	refreshMu sync.Mutex // serializes Refresh
 	vpcCache  vpcCache   // guarded by refreshMu
@@ -123,7 +129,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configure aws provider: %w", err)
 	}
-	p := &Provider{cfg: cfg, discovery: specs, region: cfg.Region, as: deps.AutoScaling, ec2: deps.EC2,
+	p := &Provider{cfg: cfg, discovery: specs, region: cfg.Region, as: deps.AutoScaling, ec2: deps.EC2, iam: deps.IAM,
 		clock: deps.Clock, log: deps.Logger, watermarks: map[string]watermark{}}
 	if p.clock == nil {
 		p.clock = clock.RealClock{}
@@ -136,6 +142,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Provider, error) {
 	p.prices = priceCache{ttl: cfg.SpotPriceTTL, clock: p.clock, entries: map[string]priceEntry{}}
 	p.templates = templateCache{entries: map[string]templateEntry{}}
 	p.instances = newInstanceCache(cfg.InstanceCacheTTL, p.clock)
+	p.profiles = profileCache{entries: map[string]cachedRoles{}}
 	if p.as == nil || p.ec2 == nil {
 		if err := p.buildClients(ctx, deps); err != nil {
 			return nil, fmt.Errorf("configure aws provider: %w", err)
@@ -167,6 +174,9 @@ func (p *Provider) buildClients(ctx context.Context, deps Deps) error {
 	}
 	if p.ec2 == nil {
 		p.ec2 = ec2.NewFromConfig(awsCfg)
+	}
+	if p.iam == nil {
+		p.iam = iam.NewFromConfig(awsCfg)
 	}
 	return nil
 }
