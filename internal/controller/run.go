@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,6 +89,8 @@ type Options struct {
 	KubeAPI ClientLimits
 	// Health bounds what /healthz tolerates of the leader's loops.
 	Health HealthOptions
+	// Join serves the identity join endpoint on every replica; nil: off.
+	Join *JoinOptions
 }
 
 // Validate reports every problem at once.
@@ -137,6 +140,11 @@ func (o Options) Validate() error {
 			errs = append(errs, fmt.Errorf("probe address %q: %w", o.ProbeAddr, err))
 		}
 	}
+	if o.Join != nil {
+		if err := o.Join.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -163,6 +171,9 @@ type Deps struct {
 	// reg; required when that option is set. An *interruption.Queue is
 	// such a consumer.
 	InterruptionQueue func(url string, handler func(context.Context, termination.Notice) error, reg prometheus.Registerer) (QueueConsumer, error)
+	// JoinSTSClient sends the join endpoint's proofs to STS;
+	// http.DefaultClient when nil.
+	JoinSTSClient *http.Client
 }
 
 // QueueConsumer consumes the interruption queue until ctx ends.
@@ -200,6 +211,13 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	rivals, err := startCompetingApprovers(ctx, o, d)
 	if err != nil {
 		return err
+	}
+	if o.Join != nil {
+		stop, err := serveJoin(ctx, o, d)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	replica := newReplicaState(o, clock.RealClock{}, d.Registry)
 	if o.ProbeAddr != "" {
