@@ -32,6 +32,10 @@ type JoinOptions struct {
 	// TokenTTL is the lifetime of the tokens handed out; join's default
 	// when zero.
 	TokenTTL time.Duration
+	// CleanupPeriod is how often the leader deletes the tokens of
+	// registered Nodes and expired claims; joincleanup's default when
+	// zero.
+	CleanupPeriod time.Duration
 }
 
 // Validate reports every problem at once.
