@@ -113,6 +113,10 @@ const (
 	ReasonNotKelpRequestor  = "NotKelpRequestor"  // Ignore: not a kelp bootstrap token nor a node
 	ReasonNotManagedNode    = "NotManagedNode"    // Ignore: a node of no kelp pool of this cluster
 	ReasonScopeUndetermined = "ScopeUndetermined" // Pending: whether the node is kelp's needs the cloud
+
+	// Reason of issue 17: a token bound to one instance asks for another
+	// node name.
+	ReasonInstanceTokenNameMismatch = "InstanceTokenNameMismatch"
 )
 
 // Bounds on what kelp reads and writes: a request larger than

@@ -119,8 +119,11 @@ func (s Sources) pendingNewNodes(f *Facts, name string) error {
 	}
 	f.PendingNodeCSRs, f.PendingAhead, f.ContestingCSRs = 0, 0, nil
 	// Only a token of the same pool contests: another pool's token cannot
-	// join this node (PoolMismatch) and is denied for that.
+	// join this node (PoolMismatch) and is denied for that. A token bound
+	// to one instance (an identity join) neither contests nor is contested:
+	// it is approved only for its own instance's name.
 	pool, _ := poolFromGroups(f.CSR.Spec.Groups)
+	contestable := !instanceBound(f.CSR.Spec.Groups)
 	for _, c := range csrs {
 		if c.Spec.SignerName != certificatesv1.KubeAPIServerClientKubeletSignerName || Classify(c) != KindNewNode ||
 			ConditionOf(c) != Pending || (recorded[c.UID] && c.UID != "") {
@@ -137,7 +140,7 @@ func (s Sources) pendingNewNodes(f *Facts, name string) error {
 		if olderCSR(c, f.CSR) {
 			f.PendingAhead++
 		}
-		if other, _ := poolFromGroups(c.Spec.Groups); name != "" && node == name && other == pool {
+		if other, _ := poolFromGroups(c.Spec.Groups); contestable && name != "" && node == name && other == pool && !instanceBound(c.Spec.Groups) {
 			f.ContestingCSRs = append(f.ContestingCSRs, c.Name)
 		}
 	}

@@ -162,14 +162,15 @@ const defaultRetry = 10 * time.Second
 
 // eval accumulates the checks of one decision.
 type eval struct {
-	f      Facts
-	cfg    Config
-	kind   Kind
-	req    *x509.CertificateRequest // nil until parsed
-	name   string                   // node name from the CN, "" until read
-	pool   string                   // pool of the bootstrap token (new nodes)
-	inst   *cloud.Instance          // the one instance by name, or the Node's (renewals)
-	checks []Check
+	f        Facts
+	cfg      Config
+	kind     Kind
+	req      *x509.CertificateRequest // nil until parsed
+	name     string                   // node name from the CN, "" until read
+	pool     string                   // pool of the bootstrap token (new nodes)
+	instance string                   // instance the bootstrap token is bound to (identity join)
+	inst     *cloud.Instance          // the one instance by name, or the Node's (renewals)
+	checks   []Check
 }
 
 func (e *eval) add(name string, status CheckStatus, reason, detail string) {
@@ -264,8 +265,12 @@ func (e *eval) pendingOrExpired(v Verdict, w *Check) Verdict {
 func (e *eval) approvalMessage() string {
 	switch e.kind {
 	case KindNewNode:
-		return fmt.Sprintf("kelp approved node %s: instance %s of pool %s (group %s) launched at %s, %s, joins for the first time",
-			e.name, e.inst.ID, e.groupPool(), e.inst.GroupName, e.inst.LaunchTime.UTC().Format(time.RFC3339), stateName(e.inst.State))
+		bound := ""
+		if e.instance != "" {
+			bound = " with the token bound to it"
+		}
+		return fmt.Sprintf("kelp approved node %s: instance %s of pool %s (group %s) launched at %s, %s, joins for the first time%s",
+			e.name, e.inst.ID, e.groupPool(), e.inst.GroupName, e.inst.LaunchTime.UTC().Format(time.RFC3339), stateName(e.inst.State), bound)
 	case KindRenewal:
 		return fmt.Sprintf("kelp approved the client certificate renewal of node %s: instance %s is running in managed group %s",
 			e.name, e.inst.ID, e.inst.GroupName)

@@ -42,11 +42,20 @@ func (e *eval) newNodeScreen() {
 func (e *eval) newNodeCloud() {
 	e.instanceByName()
 	found, why := e.inst != nil, "no single instance owns the node name"
+	if e.instance != "" {
+		e.run("instance-token", found, why, e.instanceToken)
+	}
 	e.run("instance-state", found, why, func() outcome {
 		return e.instanceState(cloud.InstanceStatePending, cloud.InstanceStateRunning)
 	})
 	e.run("instance-managed", found, why, e.instanceManaged)
-	e.run("instance-pool", found && e.pool != "", "no single instance, or no pool group", func() outcome {
+	e.run("instance-pool", found && (e.pool != "" || e.instance != ""), "no single instance, or no pool or instance group", func() outcome {
+		if e.instance != "" {
+			if e.groupPool() == "" {
+				return failed(ReasonPoolMismatch, "instance %s is in group %q, which is no kelp pool", e.inst.ID, e.inst.GroupName)
+			}
+			return passed("instance %s is in pool %q", e.inst.ID, e.groupPool())
+		}
 		if pool := e.groupPool(); pool != e.pool {
 			return failed(ReasonPoolMismatch, "instance %s is in pool %q (group %q), the bootstrap token is of pool %q",
 				e.inst.ID, pool, e.inst.GroupName, e.pool)
@@ -82,12 +91,25 @@ func (e *eval) newNodeCloud() {
 	// Last, so that a CSR failing on its own (a replay for a Node that
 	// exists, another pool's token) is denied for that.
 	e.run("contested-join", e.name != "", noName, func() outcome {
+		if e.instance != "" {
+			return passed("the token is bound to instance %s: no other requestor contests node %s", e.instance, e.name)
+		}
 		if others := e.f.ContestingCSRs; len(others) > 0 {
 			return failed(ReasonContestedJoin, "another pending CSR %s of the same pool asks for node %s too; neither is approved",
 				quoteAll(others), e.name)
 		}
 		return passed("no other pending CSR asks for node %s", e.name)
 	})
+}
+
+// instanceToken: a token bound to one instance (an identity join) asks
+// only for that instance's node name, its private DNS name by the cloud.
+func (e *eval) instanceToken() outcome {
+	if e.inst.ID != e.instance {
+		return failed(ReasonInstanceTokenNameMismatch, "the bootstrap token is bound to instance %s, but node name %s is instance %s's",
+			e.instance, e.name, e.inst.ID)
+	}
+	return passed("the bootstrap token is bound to instance %s, whose private DNS name is %s", e.instance, e.name)
 }
 
 // instanceByName sets e.inst to the only instance whose private DNS name is

@@ -112,6 +112,8 @@ func FuzzDecide(f *testing.F) {
 	f.Add(servingSpec().pem(f), uint8(1), uint8(0), nodeNamePrefix+testNode, int32(0), "", "", uint8(0))
 	f.Add(reqSpec{}.pem(f), uint8(2), uint8(0), "", int32(0), "", credentialPrefix+certHash("current"), uint8(shapeRecord))
 	f.Add(reqSpec{}.pem(f), uint8(0), uint8(0), "", int32(0), "system:bootstrappers:kubeadm:default-node-token", "", uint8(0))
+	f.Add(reqSpec{}.pem(f), uint8(0), uint8(0), "", int32(0), "system:bootstrappers:kelp:instance:"+testInstance, "", uint8(shapeContested))
+	f.Add(reqSpec{}.pem(f), uint8(0), uint8(0), "", int32(0), "system:bootstrappers:kelp:instance:i-0bbbbbbbbbbbbbbb2", "", uint8(0))
 	f.Add(reqSpec{}.pem(f), uint8(0), uint8(0), "", int32(0), "", "", uint8(shapeContested|shapeHuge))
 	f.Add(reqSpec{}.pem(f), uint8(2), uint8(0), nodeNamePrefix+"cp-1", int32(0), "", "", uint8(shapeUnmanaged|shapeCloudDown))
 	// Facts are built around the fuzzed request; no key work per input.

@@ -364,19 +364,27 @@ func naiveApprove(f Facts) bool {
 	if e := csr.Spec.ExpirationSeconds; e != nil && (*e < 600 || time.Duration(*e)*time.Second > DefaultMaxExpiration) {
 		return false
 	}
-	var pools []string
+	// The token is bound to one pool, or to one instance (instance:<id>).
+	var bindings []string
 	for _, g := range csr.Spec.Groups {
-		if p, ok := strings.CutPrefix(g, "system:bootstrappers:kelp:"); ok && !slices.Contains(pools, p) {
-			pools = append(pools, p)
+		if p, ok := strings.CutPrefix(g, "system:bootstrappers:kelp:"); ok && !slices.Contains(bindings, p) {
+			bindings = append(bindings, p)
 		}
 	}
-	if len(pools) != 1 || f.CloudErr != nil || len(f.InstancesByName) != 1 || f.PendingAhead >= f.Nodes+100 || len(f.ContestingCSRs) > 0 {
+	if len(bindings) != 1 || f.CloudErr != nil || len(f.InstancesByName) != 1 || f.PendingAhead >= f.Nodes+100 {
+		return false
+	}
+	boundTo, toInstance := strings.CutPrefix(bindings[0], "instance:")
+	if len(f.ContestingCSRs) > 0 && !toInstance {
 		return false
 	}
 	in := f.InstancesByName[0]
 	pool, managed := f.ManagedGroups[in.GroupName]
 	if in.PrivateDNSName != testNode || (in.State != cloud.InstanceStateRunning && in.State != cloud.InstanceStatePending) || in.GroupName == "" || !managed ||
-		pool != pools[0] || in.LaunchTime.Before(f.Now.Add(-30*time.Minute)) || in.LaunchTime.After(csr.CreationTimestamp.Time) {
+		in.LaunchTime.Before(f.Now.Add(-30*time.Minute)) || in.LaunchTime.After(csr.CreationTimestamp.Time) {
+		return false
+	}
+	if (toInstance && (in.ID != boundTo || pool == "")) || (!toInstance && pool != bindings[0]) {
 		return false
 	}
 	if n := f.Node; n != nil && (n.Spec.ProviderID == "" || (f.NodeInstance != nil && f.NodeInstance.State != cloud.InstanceStateTerminated)) {

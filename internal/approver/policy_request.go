@@ -179,13 +179,24 @@ func (e *eval) requestorChecks() {
 			}
 			return passed("requestor %s is a bootstrap token", quote(user))
 		})
-		e.run("pool-group", true, "", func() outcome {
-			pool, err := poolFromGroups(groups)
+		if !instanceBound(groups) {
+			e.run("pool-group", true, "", func() outcome {
+				pool, err := poolFromGroups(groups)
+				if err != nil {
+					return failed(ReasonBadPoolGroup, "%v", err)
+				}
+				e.pool = pool
+				return passed("bootstrap token of pool %q", pool)
+			})
+			return
+		}
+		e.run("instance-group", true, "", func() outcome {
+			id, err := instanceFromGroups(groups)
 			if err != nil {
 				return failed(ReasonBadPoolGroup, "%v", err)
 			}
-			e.pool = pool
-			return passed("bootstrap token of pool %q", pool)
+			e.instance = id
+			return passed("bootstrap token bound to instance %s (an identity join)", id)
 		})
 		return
 	}
@@ -207,14 +218,10 @@ func (e *eval) requestorChecks() {
 }
 
 // poolFromGroups returns the pool of the single kelp pool group
-// (system:bootstrappers:kelp:<pool>) among groups.
+// (system:bootstrappers:kelp:<pool>) among groups; instance groups
+// (bootstrap.InstanceGroup) are not pool groups.
 func poolFromGroups(groups []string) (string, error) {
-	var pools []string
-	for _, g := range groups {
-		if p, ok := strings.CutPrefix(g, bootstrap.GroupPrefix+":"); ok && !slices.Contains(pools, p) {
-			pools = append(pools, p)
-		}
-	}
+	pools := poolGroups(groups)
 	switch {
 	case len(pools) == 0:
 		return "", fmt.Errorf("requestor groups %s hold no %s:<pool> group", quoteAll(groups), bootstrap.GroupPrefix)
@@ -225,4 +232,39 @@ func poolFromGroups(groups []string) (string, error) {
 		return "", fmt.Errorf("pool %s of the requestor's group is not a valid pool name: %s", quote(pools[0]), strings.Join(msgs, "; "))
 	}
 	return pools[0], nil
+}
+
+// poolGroups returns the distinct pools named by kelp pool groups among
+// groups, in order, skipping instance groups.
+func poolGroups(groups []string) []string {
+	var pools []string
+	for _, g := range groups {
+		if strings.HasPrefix(g, bootstrap.InstanceGroupPrefix) {
+			continue
+		}
+		if p, ok := strings.CutPrefix(g, bootstrap.GroupPrefix+":"); ok && !slices.Contains(pools, p) {
+			pools = append(pools, p)
+		}
+	}
+	return pools
+}
+
+// instanceBound reports whether groups carry an instance group
+// (bootstrap.InstanceGroupPrefix): the token of an identity join, bound
+// to one instance, whatever else its groups hold.
+func instanceBound(groups []string) bool {
+	return slices.ContainsFunc(groups, func(g string) bool { return strings.HasPrefix(g, bootstrap.InstanceGroupPrefix) })
+}
+
+// instanceFromGroups returns the instance of the single instance group
+// among groups, which must name no pool as well.
+func instanceFromGroups(groups []string) (string, error) {
+	if pools := poolGroups(groups); len(pools) > 0 {
+		return "", fmt.Errorf("requestor groups %s name pool %s and an instance; a token is bound to one or the other", quoteAll(groups), quote(pools[0]))
+	}
+	id, ok := bootstrap.InstanceFromGroups(groups)
+	if !ok {
+		return "", fmt.Errorf("requestor groups %s must name exactly one instance (%s<instance-id>)", quoteAll(groups), bootstrap.InstanceGroupPrefix)
+	}
+	return id, nil
 }

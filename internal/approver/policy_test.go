@@ -324,7 +324,7 @@ func TestDecide(t *testing.T) {
 
 func allCaseGroups() [][]policyCase {
 	return [][]policyCase{newNodeCases(), requestCases(), requestorAndFactCases(), renewalCases(), servingCases(), otherCases(),
-		scopeCases(), sizeAndContestCases(), renewalInstanceCases(), servingSANCases()}
+		scopeCases(), sizeAndContestCases(), renewalInstanceCases(), servingSANCases(), instanceTokenCases()}
 }
 
 // assertConsistent checks the invariants of any verdict: approval only with

@@ -15,6 +15,7 @@ import (
 	"github.com/kelp-dev/kelp/internal/approver"
 	awscloud "github.com/kelp-dev/kelp/internal/cloud/aws"
 	"github.com/kelp-dev/kelp/internal/controller"
+	"github.com/kelp-dev/kelp/internal/join"
 	"github.com/kelp-dev/kelp/internal/termination"
 	"github.com/kelp-dev/kelp/internal/terminationctl"
 )
@@ -39,8 +40,39 @@ type controllerFlags struct {
 	// gracefulSec is --max-graceful-termination-sec, cluster-autoscaler's
 	// name (in seconds) of --max-graceful-termination.
 	gracefulSec int
+	join        joinFlags
 	// fs is where the flags were added, to tell which were given.
 	fs *pflag.FlagSet
+}
+
+// joinFlags configure the identity join endpoint (issue 17).
+type joinFlags struct {
+	addr, sts, account string
+	roles, hosts       []string
+	certFile, keyFile  string
+	tokenTTL           time.Duration
+}
+
+func (f *joinFlags) add(fs *pflag.FlagSet) {
+	fs.StringVar(&f.addr, "join-addr", "", "HTTPS address every replica serves the identity join endpoint on, e.g. :8443 (empty: off; docs/security.md)")
+	fs.StringVar(&f.sts, "join-sts-endpoint", "", "the one STS endpoint identity join proofs are forwarded to, e.g. https://sts.us-east-1.amazonaws.com")
+	fs.StringSliceVar(&f.roles, "join-roles", nil, "IAM role names (the pools' instance profiles' roles) whose instance sessions may join by identity")
+	fs.StringVar(&f.account, "join-account", "", "the only AWS account whose instances may join by identity (empty: any account the roles' names match)")
+	fs.StringSliceVar(&f.hosts, "join-cert-hosts", nil, "DNS names and IP addresses instances reach the join endpoint at, put in its serving certificate (issued from the CA in Secret kube-system/kelp-join-ca)")
+	fs.StringVar(&f.certFile, "join-cert-file", "", "serving certificate of the join endpoint (with --join-key-file; instead of one issued from kube-system/kelp-join-ca)")
+	fs.StringVar(&f.keyFile, "join-key-file", "", "private key of --join-cert-file")
+	fs.DurationVar(&f.tokenTTL, "join-token-ttl", join.DefaultTokenTTL, "lifetime of the single-instance bootstrap token an identity join hands out")
+}
+
+// options are the join endpoint's options; nil without --join-addr.
+func (f *joinFlags) options() *controller.JoinOptions {
+	if f.addr == "" {
+		return nil
+	}
+	return &controller.JoinOptions{
+		Addr: f.addr, Policy: join.Policy{STSEndpoint: f.sts, AllowedRoles: f.roles, Account: f.account},
+		CertFile: f.certFile, KeyFile: f.keyFile, Hosts: f.hosts, TokenTTL: f.tokenTTL,
+	}
 }
 
 func (f *controllerFlags) add(fs *pflag.FlagSet, probeDefault string) {
@@ -60,6 +92,7 @@ func (f *controllerFlags) add(fs *pflag.FlagSet, probeDefault string) {
 	fs.DurationVar(&f.health.MaxFailingTime, "max-failing-time", controller.DefaultMaxFailingTime, "/healthz fails when the leader's autoscaler has succeeded no cycle for this long (as cluster-autoscaler's flag)")
 	fs.DurationVar(&f.health.MaxCSRQueueWait, "max-csr-queue-wait", controller.DefaultMaxCSRQueueWait, "/healthz fails when a pending CSR has waited this long in the leader's approver queue for a worker")
 	f.autoscaler.add(fs)
+	f.join.add(fs)
 	fs.IntVar(&f.gracefulSec, "max-graceful-termination-sec", int(f.autoscaler.maxGracefulTermination/time.Second), "--max-graceful-termination in whole seconds, cluster-autoscaler's name (give one of the two, or both equal)")
 	f.fs = fs
 }
@@ -105,6 +138,7 @@ func (f *controllerFlags) options(cluster string) (controller.Options, error) {
 		// those of instances held on kelp's drain hook alike.
 		Termination:       termination.Options{MaxGracefulTermination: f.autoscaler.maxGracefulTermination},
 		TerminationPeriod: f.termPeriod,
+		Join:              f.join.options(),
 	}, nil
 }
 

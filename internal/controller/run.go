@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,7 @@ import (
 	"github.com/kelp-dev/kelp/internal/cachetrim"
 	"github.com/kelp-dev/kelp/internal/cloud"
 	"github.com/kelp-dev/kelp/internal/competingapprovers"
+	"github.com/kelp-dev/kelp/internal/joincleanup"
 	"github.com/kelp-dev/kelp/internal/nodelifecycle"
 	"github.com/kelp-dev/kelp/internal/termination"
 	"github.com/kelp-dev/kelp/internal/terminationctl"
@@ -88,6 +90,8 @@ type Options struct {
 	KubeAPI ClientLimits
 	// Health bounds what /healthz tolerates of the leader's loops.
 	Health HealthOptions
+	// Join serves the identity join endpoint on every replica; nil: off.
+	Join *JoinOptions
 }
 
 // Validate reports every problem at once.
@@ -137,6 +141,11 @@ func (o Options) Validate() error {
 			errs = append(errs, fmt.Errorf("probe address %q: %w", o.ProbeAddr, err))
 		}
 	}
+	if o.Join != nil {
+		if err := o.Join.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -163,6 +172,9 @@ type Deps struct {
 	// reg; required when that option is set. An *interruption.Queue is
 	// such a consumer.
 	InterruptionQueue func(url string, handler func(context.Context, termination.Notice) error, reg prometheus.Registerer) (QueueConsumer, error)
+	// JoinSTSClient sends the join endpoint's proofs to STS;
+	// http.DefaultClient when nil.
+	JoinSTSClient *http.Client
 }
 
 // QueueConsumer consumes the interruption queue until ctx ends.
@@ -200,6 +212,13 @@ func Run(ctx context.Context, o Options, d Deps) error {
 	rivals, err := startCompetingApprovers(ctx, o, d)
 	if err != nil {
 		return err
+	}
+	if o.Join != nil {
+		stop, err := serveJoin(ctx, o, d)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	replica := newReplicaState(o, clock.RealClock{}, d.Registry)
 	if o.ProbeAddr != "" {
@@ -256,8 +275,6 @@ func runControllers(ctx context.Context, o Options, d Deps, rivals *competingapp
 	} else {
 		d.Logger.Warn("the cloud has no lifecycle actions: instances held on kelp's drain hook wait for its timeout")
 	}
-	approverConfig := o.Approver
-	approverConfig.ClusterName = o.ClusterName
 	runApprover := newApprover(o, d, factory, recorder, replica)
 	scaler := newAutoscaler(o, d, factory, recorder, replica)
 	var wg sync.WaitGroup
@@ -280,18 +297,37 @@ func runControllers(ctx context.Context, o Options, d Deps, rivals *competingapp
 	if scaler != nil {
 		wg.Go(func() { scaler.Run(ctx) })
 	}
+	startTokenControllers(ctx, &wg, o, d, metrics, nodes.Lister(), recorder)
+	d.Logger.Info("controllers running", "cluster", o.ClusterName)
+	<-ctx.Done()
+	wg.Wait()
+	factory.Shutdown()
+}
+
+// startTokenControllers starts the rotation of pool tokens, when there
+// are pools, and the cleanup after identity joins, when the join endpoint
+// is served.
+func startTokenControllers(ctx context.Context, wg *sync.WaitGroup, o Options, d Deps, metrics *Metrics, nodes corelisters.NodeLister, recorder record.EventRecorder) {
+	joinWindow := o.Approver.WithDefaults().JoinWindow
 	if d.Pools != nil {
 		rotator := &tokenrotation.Rotator{
-			Client: d.Client, Pools: d.Pools, TTL: o.TokenTTL, JoinWindow: approverConfig.WithDefaults().JoinWindow,
+			Client: d.Client, Pools: d.Pools, TTL: o.TokenTTL, JoinWindow: joinWindow,
 			Clock: clock.RealClock{}, Logger: d.Logger.With("controller", "token-rotation"),
 			Rotations: metrics.TokenRotations, Period: o.TokenRotationPeriod,
 		}
 		wg.Go(func() { rotator.Run(ctx) })
 	}
-	d.Logger.Info("controllers running", "cluster", o.ClusterName)
-	<-ctx.Done()
-	wg.Wait()
-	factory.Shutdown()
+	if o.Join != nil {
+		cleaner := &joincleanup.Cleaner{
+			Client: d.Client, Nodes: nodes, Recorder: recorder, Clock: clock.RealClock{},
+			Logger: d.Logger.With("controller", "join-cleanup"), Actions: metrics.JoinCleanups,
+			Period: o.Join.CleanupPeriod, JoinWindow: joinWindow,
+		}
+		if cleaner.Period == 0 {
+			cleaner.Period = joincleanup.DefaultPeriod
+		}
+		wg.Go(func() { cleaner.Run(ctx) })
+	}
 }
 
 // newAutoscaler builds the autoscaler on the factory's informers, and

@@ -3,6 +3,7 @@ package join
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,6 +24,11 @@ const (
 	claimNode     = "nodeName"
 	claimIdentity = "arn"
 	claimExpires  = "expires"
+	claimPool     = "pool"
+	claimAt       = "at"
+	// ClaimEventAnnotation is set on an instance claim once the join was
+	// recorded as an Event on its Node.
+	ClaimEventAnnotation = "kelp.dev/join-event-recorded"
 )
 
 // InstanceClaimName is the name of the claim of an identity join of
@@ -43,14 +49,14 @@ func (c claims) claimInstance(ctx context.Context, d Decision, id Identity, nonc
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: InstanceClaimName(d.InstanceID), Namespace: ClaimNamespace,
 			Labels: map[string]string{ClaimLabel: "instance"}},
-		Data: map[string]string{claimNonce: nonceID, claimNode: d.NodeName, claimIdentity: id.ARN, "at": now.UTC().Format(time.RFC3339)},
+		Data: map[string]string{claimNonce: nonceID, claimNode: d.NodeName, claimIdentity: id.ARN, claimPool: d.Pool, claimAt: now.UTC().Format(time.RFC3339)},
 	}
 	cms := c.client.CoreV1().ConfigMaps(ClaimNamespace)
 	created, err := cms.Create(ctx, cm, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		old, gerr := cms.Get(ctx, cm.Name, metav1.GetOptions{})
 		if gerr == nil && old.Data[claimNonce] == nonceID {
-			return nil, refuse(ReasonReplayed, "instance %s: this proof (nonce %s) was accepted at %s", d.InstanceID, nonceID, old.Data["at"])
+			return nil, refuse(ReasonReplayed, "instance %s: this proof (nonce %s) was accepted at %s", d.InstanceID, nonceID, old.Data[claimAt])
 		}
 		return nil, refuse(ReasonAlreadyJoined, "instance %s joined by identity before (claim %s/%s)", d.InstanceID, ClaimNamespace, cm.Name)
 	}
@@ -87,4 +93,42 @@ func (c claims) release(ctx context.Context, cm *corev1.ConfigMap) error {
 		return fmt.Errorf("release claim %s/%s: %w", ClaimNamespace, cm.Name, err)
 	}
 	return nil
+}
+
+// Claim is what a claim ConfigMap records.
+type Claim struct {
+	// Name is the ConfigMap's; Kind "instance" or "nonce".
+	Name, Kind string
+	// InstanceID is the instance that joined (or used the nonce).
+	InstanceID string
+	// NodeName, ARN, Pool and At are those of an instance claim: the
+	// node name granted, the identity STS vouched for, the instance's
+	// pool and when it was accepted.
+	NodeName, ARN, Pool string
+	At                  time.Time
+	// Expires is a nonce claim's nonce expiry.
+	Expires time.Time
+	// EventRecorded: the join was recorded on the Node (ClaimEventAnnotation).
+	EventRecorded bool
+}
+
+// ClaimOf reads a claim ConfigMap; an error names what is wrong.
+func ClaimOf(cm *corev1.ConfigMap) (Claim, error) {
+	c := Claim{Name: cm.Name, Kind: cm.Labels[ClaimLabel], NodeName: cm.Data[claimNode], ARN: cm.Data[claimIdentity],
+		Pool: cm.Data[claimPool], EventRecorded: cm.Annotations[ClaimEventAnnotation] != ""}
+	var err error
+	switch c.Kind {
+	case "instance":
+		c.InstanceID = strings.TrimPrefix(cm.Name, InstanceClaimName(""))
+		c.At, err = time.Parse(time.RFC3339, cm.Data[claimAt])
+	case "nonce":
+		c.InstanceID = cm.Data["instance"]
+		c.Expires, err = time.Parse(time.RFC3339, cm.Data[claimExpires])
+	default:
+		err = fmt.Errorf("label %s=%q: want instance or nonce", ClaimLabel, c.Kind)
+	}
+	if err != nil {
+		return Claim{}, fmt.Errorf("join claim %s/%s: %w", cm.Namespace, cm.Name, err)
+	}
+	return c, nil
 }
