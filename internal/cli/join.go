@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/renameio/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/kelp-dev/kelp/internal/bootstrap"
@@ -115,7 +116,7 @@ func (o joinOptions) run(ctx context.Context) (join.Answer, error) {
 	if err != nil {
 		return join.Answer{}, fmt.Errorf("join answer: %w", err)
 	}
-	if err := writeFileAtomic(o.out, kubeconfig); err != nil {
+	if err := writeFileAtomic(o.out, kubeconfig, 0o600); err != nil {
 		return join.Answer{}, err
 	}
 	return ans, nil
@@ -139,25 +140,21 @@ func endpointClient(caFile string) (*http.Client, error) {
 	}}, nil
 }
 
-// writeFileAtomic writes data to path (mode 0600) through a temporary file
+// writeFileAtomic writes data to path (mode perm) through a temporary file
 // renamed into place, so the kubelet never reads half a kubeconfig.
-func writeFileAtomic(path string, data []byte) error {
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".kelp-join-*")
+	t, err := renameio.NewPendingFile(path, renameio.WithTempDir(filepath.Dir(path)), renameio.WithStaticPermissions(perm))
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+	defer t.Cleanup() // no-op after the rename
+	if _, err := t.Write(data); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := t.CloseAtomicallyReplace(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
