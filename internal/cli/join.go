@@ -2,21 +2,18 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"net/http"
+	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/google/renameio/v2"
 	"github.com/spf13/cobra"
 
-	"github.com/kelp-dev/kelp/internal/bootstrap"
 	awsadapter "github.com/kelp-dev/kelp/internal/cloud/aws"
+	"github.com/kelp-dev/kelp/internal/instancejoin"
 	"github.com/kelp-dev/kelp/internal/join"
+	"github.com/kelp-dev/kelp/internal/userdata"
 )
 
 // joinOptions are the flags of `kelp join`.
@@ -36,7 +33,9 @@ func newJoinCommand() *cobra.Command {
 		Long: "Run on a new instance of an identity-mode pool before the kubelet starts: reads the instance role's\n" +
 			"credentials from IMDSv2, asks kelp's join endpoint for a nonce, sends it a signed\n" +
 			"sts:GetCallerIdentity proof, and writes the bootstrap kubeconfig holding the token kelp answers,\n" +
-			"which is bound to this instance and its node name.",
+			"which is bound to this instance and its node name. Transient failures (the endpoint or the metadata\n" +
+			"service not answering, 5xx, 429) are retried with capped, jittered exponential backoff until --timeout;\n" +
+			"a refusal is final and printed with its reason.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
@@ -59,7 +58,7 @@ func newJoinCommand() *cobra.Command {
 	f.StringVar(&o.serverCA, "server-ca", "", "PEM file of the API server's CA (required)")
 	f.StringVar(&o.nodeName, "node-name", "", "node name to join as (default the instance's private DNS name)")
 	f.StringVar(&o.out, "bootstrap-kubeconfig", "/var/lib/kubelet/bootstrap-kubeconfig", "where to write the bootstrap kubeconfig")
-	f.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up after this long")
+	f.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up retrying after this long")
 	return cmd
 }
 
@@ -87,75 +86,29 @@ func (o joinOptions) run(ctx context.Context) (join.Answer, error) {
 	if err != nil {
 		return join.Answer{}, fmt.Errorf("read --server-ca: %w", err)
 	}
-	httpClient, err := endpointClient(o.endpointCA)
-	if err != nil {
-		return join.Answer{}, err
+	var endpointCA []byte
+	if o.endpointCA != "" {
+		if endpointCA, err = os.ReadFile(o.endpointCA); err != nil {
+			return join.Answer{}, fmt.Errorf("read --endpoint-ca: %w", err)
+		}
 	}
-	md, err := awsadapter.ReadInstanceMetadata(ctx, o.imdsAddress)
-	if err != nil {
-		return join.Answer{}, err
+	cfg := instancejoin.Config{
+		Join: userdata.IdentityJoin{Endpoint: o.endpoint, EndpointCA: endpointCA, Server: o.server, ServerCA: caPEM,
+			STSEndpoint: o.stsEndpoint, MetadataEndpoint: o.imdsAddress},
+		NodeName: o.nodeName, BootstrapKubeconfig: o.out,
 	}
-	sts := o.stsEndpoint
-	if sts == "" {
-		sts = "https://sts." + md.Region + ".amazonaws.com"
-	}
-	node := o.nodeName
-	if node == "" {
-		node = md.Hostname
-	}
-	c := &join.Client{Endpoint: o.endpoint, HTTP: httpClient, STSEndpoint: sts,
-		Sign: func(ctx context.Context, url string, h http.Header) (http.Header, error) {
-			return awsadapter.SignCallerIdentity(ctx, md.Credentials, md.Region, url, h, time.Now())
-		}}
-	ans, err := c.Join(ctx, join.Request{NodeName: node})
-	if err != nil {
-		return join.Answer{}, err
-	}
-	id, secret, _ := strings.Cut(ans.Token, ".")
-	kubeconfig, err := bootstrap.BootstrapKubeconfig(o.server, caPEM, bootstrap.Token{ID: id, Secret: secret})
-	if err != nil {
-		return join.Answer{}, fmt.Errorf("join answer: %w", err)
-	}
-	if err := writeFileAtomic(o.out, kubeconfig, 0o600); err != nil {
-		return join.Answer{}, err
-	}
-	return ans, nil
+	return instancejoin.Run(ctx, cfg, instancejoin.Deps{Metadata: instanceMetadata(o.imdsAddress, netip.Addr{})})
 }
 
-// endpointClient trusts the CA in caFile, or the system roots when "".
-func endpointClient(caFile string) (*http.Client, error) {
-	if caFile == "" {
-		return &http.Client{Timeout: 30 * time.Second}, nil
+// instanceMetadata reads the instance's metadata through the AWS adapter,
+// from the metadata service at endpoint ("" is EC2's), connecting from
+// local when valid (a local cloud's instance address).
+func instanceMetadata(endpoint string, local netip.Addr) instancejoin.MetadataReader {
+	return func(ctx context.Context) (instancejoin.Metadata, error) {
+		md, err := awsadapter.ReadInstanceMetadata(ctx, awsadapter.MetadataOptions{Endpoint: endpoint, LocalAddr: local})
+		if err != nil {
+			return instancejoin.Metadata{}, err
+		}
+		return instancejoin.Metadata{Region: md.Region, Hostname: md.Hostname, Sign: md.SignCallerIdentity}, nil
 	}
-	data, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("read --endpoint-ca: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(data) {
-		return nil, flagError("endpoint-ca", caFile, "holds no PEM certificate")
-	}
-	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-	}}, nil
-}
-
-// writeFileAtomic writes data to path (mode perm) through a temporary file
-// renamed into place, so the kubelet never reads half a kubeconfig.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	t, err := renameio.NewPendingFile(path, renameio.WithTempDir(filepath.Dir(path)), renameio.WithStaticPermissions(perm))
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer t.Cleanup() // no-op after the rename
-	if _, err := t.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := t.CloseAtomicallyReplace(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

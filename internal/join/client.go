@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // SignFunc signs a POST of GetCallerIdentityBody to stsURL whose headers
@@ -104,14 +106,39 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 		return fmt.Errorf("read answer of %s: %w", path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
+		retryAfter := parseRetryAfter(resp.Header.Get("Retry-After"))
 		var e ErrorBody
 		if json.Unmarshal(data, &e) == nil && e.Reason != "" {
-			return &Refusal{Reason: e.Reason, Message: e.Message}
+			return &Refusal{Reason: e.Reason, Message: e.Message, RetryAfter: retryAfter}
 		}
-		return fmt.Errorf("%s %s: %s: %.200s", method, path, resp.Status, data)
+		return &StatusError{Method: method, Path: path, Status: resp.StatusCode, RetryAfter: retryAfter, Body: fmt.Sprintf("%.200s", data)}
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("decode answer of %s: %w", path, err)
 	}
 	return nil
+}
+
+// StatusError is an answer of the join endpoint (or whatever stands in
+// front of it) that is neither a success nor a refusal kelp explained.
+type StatusError struct {
+	Method, Path string
+	Status       int
+	// RetryAfter is the answer's Retry-After, 0 when absent.
+	RetryAfter time.Duration
+	Body       string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("%s %s: %d %s: %s", e.Method, e.Path, e.Status, http.StatusText(e.Status), e.Body)
+}
+
+// parseRetryAfter reads a Retry-After header in seconds; 0 when absent or
+// not a number of seconds (an HTTP date is not worth honouring here).
+func parseRetryAfter(v string) time.Duration {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return time.Duration(n) * time.Second
 }

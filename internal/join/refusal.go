@@ -3,6 +3,7 @@ package join
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Reason is the machine-readable cause of a refused join. It is logged,
@@ -72,6 +73,9 @@ type Refusal struct {
 	Message string
 	// Err is the cause, for a Refusal made from an error.
 	Err error
+	// RetryAfter is the endpoint's Retry-After, on the client's side of
+	// a RateLimited refusal; 0 when it gave none.
+	RetryAfter time.Duration
 }
 
 func (r *Refusal) Error() string { return string(r.Reason) + ": " + r.Message }

@@ -6,12 +6,15 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 )
@@ -53,13 +56,29 @@ type InstanceMetadata struct {
 	Hostname string
 }
 
+// MetadataOptions say how to reach the instance metadata service.
+type MetadataOptions struct {
+	// Endpoint overrides the metadata service's address (the local
+	// cloud's); "" is AWS's.
+	Endpoint string
+	// LocalAddr, when valid, is the source address of the connections:
+	// the instance's own private IP. The local cloud's metadata service
+	// knows its caller by that address, as EC2's knows the instance by its
+	// network interface; on EC2 leave it unset.
+	LocalAddr netip.Addr
+}
+
 // ReadInstanceMetadata reads the instance's region, private DNS name and
 // its role's current credentials from the instance metadata service,
 // IMDSv2 only (a session token first, then
-// iam/security-credentials/<role>). endpoint overrides the metadata
-// service's address (the local cloud's); "" is AWS's.
-func ReadInstanceMetadata(ctx context.Context, endpoint string) (InstanceMetadata, error) {
-	client := imds.New(imds.Options{Endpoint: endpoint, ClientEnableState: imds.ClientEnabled, EnableFallback: aws.FalseTernary})
+// iam/security-credentials/<role>).
+func ReadInstanceMetadata(ctx context.Context, o MetadataOptions) (InstanceMetadata, error) {
+	opts := imds.Options{Endpoint: o.Endpoint, ClientEnableState: imds.ClientEnabled, EnableFallback: aws.FalseTernary}
+	if o.LocalAddr.IsValid() {
+		local := &net.TCPAddr{IP: o.LocalAddr.AsSlice()}
+		opts.HTTPClient = awshttp.NewBuildableClient().WithDialerOptions(func(d *net.Dialer) { d.LocalAddr = local })
+	}
+	client := imds.New(opts)
 	region, err := client.GetRegion(ctx, &imds.GetRegionInput{})
 	if err != nil {
 		return InstanceMetadata{}, fmt.Errorf("read region from instance metadata: %w", err)
@@ -78,4 +97,10 @@ func ReadInstanceMetadata(ctx context.Context, endpoint string) (InstanceMetadat
 		return InstanceMetadata{}, fmt.Errorf("read instance role credentials from instance metadata: %w", err)
 	}
 	return InstanceMetadata{Credentials: creds, Region: region.Region, Hostname: strings.TrimSpace(string(name))}, nil
+}
+
+// SignCallerIdentity signs an sts:GetCallerIdentity POST to stsURL with
+// the instance's credentials and region, now: a join.SignFunc.
+func (m InstanceMetadata) SignCallerIdentity(ctx context.Context, stsURL string, header http.Header) (http.Header, error) {
+	return SignCallerIdentity(ctx, m.Credentials, m.Region, stsURL, header, time.Now())
 }
