@@ -28,6 +28,9 @@ type Phase string
 const (
 	// PhasePending: created, not running yet.
 	PhasePending Phase = "Pending"
+	// PhaseJoining: proving the instance's identity to kelp's join
+	// endpoint (identity mode) to get a bootstrap token.
+	PhaseJoining Phase = "Joining"
 	// PhaseBootstrapping: waiting for the client certificate (TLS bootstrap).
 	PhaseBootstrapping Phase = "Bootstrapping"
 	// PhaseRegistering: registering the Node.
@@ -71,7 +74,9 @@ type Agent struct {
 	log       *slog.Logger
 	retry     retrier
 	api       apiServer
-	bootstrap *rest.Config // nil when there is no bootstrap kubeconfig
+	bootstrap *rest.Config         // nil when there is no bootstrap kubeconfig
+	join      *userdata.JoinConfig // set when an identity join comes first
+	joiner    Joiner
 
 	clientCert  *certManager
 	servingCert *certManager
@@ -101,7 +106,7 @@ func New(cfg Config) (*Agent, error) {
 	tuning := cfg.Tuning.withDefaults()
 	id, idErr := ReadIdentity(cfg.Root)
 	nc, ncErr := readNodeConfig(p.nodeConfig)
-	bootstrap, api, apiErr := readServer(p)
+	bootstrap, api, joinCfg, apiErr := readServer(p)
 	if err := errors.Join(tuning.validate(), idErr, ncErr, apiErr); err != nil {
 		return nil, fmt.Errorf("new node agent in %s: %w", cfg.Root, err)
 	}
@@ -117,6 +122,8 @@ func New(cfg Config) (*Agent, error) {
 		log:       cfg.Logger,
 		api:       api,
 		bootstrap: bootstrap,
+		join:      joinCfg,
+		joiner:    cfg.Join,
 		ready:     make(chan struct{}),
 		serving:   make(chan struct{}),
 		phase:     PhasePending,
@@ -162,8 +169,9 @@ func (a *Agent) Serving() <-chan struct{} { return a.serving }
 // Run runs the agent until ctx ends, then returns nil, leaving the Node and
 // its Lease as they are, so the node goes NotReady like a stopped kubelet.
 // It returns early with an error when the agent cannot join: its client
-// CSR was denied (wrapping ErrCertificateDenied) or it has neither a
-// usable client certificate nor a bootstrap kubeconfig. Every other
+// CSR was denied (wrapping ErrCertificateDenied), its identity join was
+// refused (a *join.Refusal from the Joiner), or it has neither a usable
+// client certificate nor a bootstrap kubeconfig nor a join config. Every other
 // failure is retried with jittered backoff and shows in Status. Run may be
 // called once.
 func (a *Agent) Run(ctx context.Context) error {
@@ -219,6 +227,11 @@ func (a *Agent) exit(ctx context.Context, err error) error {
 func (a *Agent) ensureClientCert(ctx context.Context) error {
 	if a.clientCert.loadFromDisk() {
 		return writeNodeKubeconfig(a.paths.kubeconfig, a.api, a.paths.clientCert)
+	}
+	if a.bootstrap == nil && a.join != nil {
+		if err := a.identityJoin(ctx); err != nil {
+			return err
+		}
 	}
 	if a.bootstrap == nil {
 		return fmt.Errorf("tls bootstrap: no valid client certificate at %s and no bootstrap kubeconfig at %s",

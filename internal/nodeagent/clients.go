@@ -19,6 +19,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/util/connrotation"
+
+	"github.com/kelp-dev/kelp/internal/userdata"
 )
 
 const (
@@ -178,19 +180,31 @@ func writeNodeKubeconfig(path string, api apiServer, certFile string) error {
 
 // readServer finds the API server from the bootstrap kubeconfig or, on a
 // restart after the bootstrap kubeconfig was removed, from the node's own
-// kubeconfig. bootstrap is nil in the second case.
-func readServer(p paths) (bootstrap *rest.Config, api apiServer, err error) {
+// kubeconfig, or, before an identity join, from the join config (join
+// set). bootstrap is nil in the last two cases.
+func readServer(p paths) (bootstrap *rest.Config, api apiServer, join *userdata.JoinConfig, err error) {
 	bootstrap, api, err = loadKubeconfig(p.bootstrapKubeconfig)
 	if err == nil {
-		return bootstrap, api, nil
+		return bootstrap, api, nil, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return nil, apiServer{}, fmt.Errorf("bootstrap %w", err)
+		return nil, apiServer{}, nil, fmt.Errorf("bootstrap %w", err)
 	}
 	_, api, nodeErr := loadKubeconfig(p.kubeconfig)
-	if nodeErr != nil {
-		return nil, apiServer{}, fmt.Errorf("no bootstrap kubeconfig (%s) and no usable node kubeconfig: %w",
-			filepath.Clean(p.bootstrapKubeconfig), nodeErr)
+	if nodeErr == nil {
+		return nil, api, nil, nil
 	}
-	return nil, api, nil
+	jc, ok, err := readJoinConfig(p.joinConfig)
+	switch {
+	case err != nil:
+		return nil, apiServer{}, nil, err
+	case !ok:
+		return nil, apiServer{}, nil, fmt.Errorf("no bootstrap kubeconfig (%s), no join config (%s) and no usable node kubeconfig: %w",
+			filepath.Clean(p.bootstrapKubeconfig), filepath.Clean(p.joinConfig), nodeErr)
+	}
+	api, err = joinServer(jc.IdentityJoin)
+	if err != nil {
+		return nil, apiServer{}, nil, fmt.Errorf("%s: %w", p.joinConfig, err)
+	}
+	return nil, api, &jc, nil
 }

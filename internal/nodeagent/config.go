@@ -37,8 +37,9 @@ const (
 // Config configures one Agent.
 type Config struct {
 	// Root stands in for the instance's filesystem root: the agent reads
-	// userdata.LocalBootstrapKubeconfigPath, userdata.LocalNodeConfigPath
-	// and IdentityPath under it and writes under PKIDir and KubeconfigPath.
+	// userdata.LocalBootstrapKubeconfigPath (or, in identity mode,
+	// userdata.LocalJoinConfigPath), userdata.LocalNodeConfigPath and
+	// IdentityPath under it and writes under PKIDir and KubeconfigPath.
 	Root string
 	// Clock drives leases, heartbeats, pod grace periods, retries and
 	// certificate rotation. Default: the real clock.
@@ -48,6 +49,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Tuning holds optional knobs; zero fields take their defaults.
 	Tuning Tuning
+	// Join runs the identity join when the root holds
+	// userdata.LocalJoinConfigPath and neither a bootstrap kubeconfig nor
+	// a node kubeconfig; required then.
+	Join Joiner
 }
 
 // Tuning holds an agent's timing and size knobs. Zero fields mean the
@@ -144,6 +149,7 @@ func (t Tuning) validate() error {
 // paths are the agent's files, resolved under its root.
 type paths struct {
 	bootstrapKubeconfig string
+	joinConfig          string
 	nodeConfig          string
 	kubeconfig          string
 	clientCert          string
@@ -155,6 +161,7 @@ func newPaths(root string) paths {
 	pki := filepath.Join(root, PKIDir)
 	return paths{
 		bootstrapKubeconfig: filepath.Join(root, userdata.LocalBootstrapKubeconfigPath),
+		joinConfig:          filepath.Join(root, userdata.LocalJoinConfigPath),
 		nodeConfig:          filepath.Join(root, userdata.LocalNodeConfigPath),
 		kubeconfig:          filepath.Join(root, KubeconfigPath),
 		clientCert:          filepath.Join(pki, clientCertFile),

@@ -6,6 +6,8 @@
 // (Config.Root), laid out by cloud-init from the pool's user-data:
 //
 //	<root>/etc/kelp/bootstrap-kubeconfig      bootstrap token kubeconfig
+//	<root>/etc/kelp/join.yaml                 or, in identity mode, where
+//	                                          kelp's join endpoint is
 //	<root>/etc/kelp/node.yaml                 pool, labels, taints
 //	<root>/run/kelp/instance-identity.json    stand-in for EC2 metadata
 //
@@ -17,6 +19,12 @@
 //
 // Run does, in order, what a kubelet does:
 //
+//  0. Identity join: with a join config and no bootstrap kubeconfig yet,
+//     it first runs Config.Join (what `kelp join` does before the kubelet
+//     starts): the instance proves who it is with its role's credentials,
+//     read from the metadata service from the instance's own address, and
+//     kelp answers with a bootstrap token bound to this instance, written
+//     as the bootstrap kubeconfig.
 //  1. TLS bootstrap: unless a valid client certificate is already on disk,
 //     it creates a CSR for system:node:<private-dns-name> (signer
 //     kubernetes.io/kube-apiserver-client-kubelet) with the bootstrap

@@ -33,6 +33,9 @@ type Runtime struct {
 	Logger *slog.Logger
 	// Tuning is passed to every agent.
 	Tuning nodeagent.Tuning
+	// Join runs the identity join of agents whose user-data holds a join
+	// config (identity-mode pools); nodeagent.Config.Join.
+	Join nodeagent.Joiner
 	// RestartDelay is how long after an agent exits on its own (its client
 	// CSR was denied, say) a new one starts on the same root, as systemd
 	// restarts the kubelet (Restart=always, RestartSec); default
@@ -84,7 +87,7 @@ func (r *Runtime) Boot(ctx context.Context, inst localcloud.InstanceInfo, userDa
 	if err := nodeagent.WriteIdentity(root, identityOf(inst)); err != nil {
 		return fmt.Errorf("boot %s: %w", inst.ID, err)
 	}
-	acfg := nodeagent.Config{Root: root, Logger: r.logger(), Tuning: r.Tuning}
+	acfg := nodeagent.Config{Root: root, Logger: r.logger(), Tuning: r.Tuning, Join: r.Join}
 	agent, err := nodeagent.New(acfg)
 	if err != nil {
 		return fmt.Errorf("boot %s: %w", inst.ID, err)
