@@ -86,6 +86,7 @@ type Cluster struct {
 	Runtime      *agentruntime.Runtime
 	server       *localcloud.Server
 	addresses    *addressLease
+	identity     *identityEndpoints
 
 	stopController context.CancelFunc
 	controllerDone chan struct{}
@@ -114,6 +115,10 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	c := &Cluster{cfg: cfg, ControlPlane: cp}
 	if err := c.startCloud(ctx); err != nil {
+		_ = c.Stop(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	if err := c.startIdentity(); err != nil {
 		_ = c.Stop(context.WithoutCancel(ctx))
 		return nil, err
 	}
@@ -168,7 +173,10 @@ func (c *Cluster) startController(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	deps := controller.Deps{Client: client, Cloud: provider, Scaler: provider, Pools: pools, Logger: c.cfg.Logger}
+	if opts.Join == nil {
+		opts.Join = c.joinOptions()
+	}
+	deps := controller.Deps{Client: client, Cloud: provider, Scaler: provider, Pools: pools, Logger: c.cfg.Logger, JoinSTSClient: c.stsClient()}
 	if opts.InterruptionQueue != "" {
 		cfg, err := c.awsConfig(ctx, creds)
 		if err != nil {
@@ -201,8 +209,9 @@ func (c *Cluster) startCloud(ctx context.Context) error {
 		return err
 	}
 	c.addresses = lease
-	c.Runtime = &agentruntime.Runtime{Dir: filepath.Join(dir, "instances"), Logger: c.cfg.Logger, Tuning: c.cfg.AgentTuning}
-	cloud, err := localcloud.Open(localcloud.Options{
+	c.Runtime = &agentruntime.Runtime{Dir: filepath.Join(dir, "instances"), Logger: c.cfg.Logger, Tuning: c.cfg.AgentTuning, Join: c.joinInstance}
+	roles, profiles := nodeRoles()
+	cloud, err := localcloud.Open(localcloud.Options{Roles: roles, InstanceProfiles: profiles,
 		Dir: dir, Runtime: c.Runtime, Faults: c.cfg.Faults, Logger: c.cfg.Logger, AddressBlock: lease.Block,
 		ReconcileInterval: c.cfg.CloudReconcileInterval, Principals: c.cfg.CloudPrincipals,
 	})
@@ -236,7 +245,7 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	}
 	if c.server != nil {
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		errs = append(errs, c.server.Shutdown(sctx))
+		errs = append(errs, c.server.Shutdown(sctx), c.identity.stop(sctx))
 		cancel()
 	}
 	if c.Cloud != nil {
