@@ -1,0 +1,112 @@
+package whatif
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kelp-dev/kelp/internal/autoscaler/loop"
+)
+
+// ListLive lists the objects a simulation reads from an API server, once,
+// with list and get calls only; configMaps (namespace/name, e.g. the
+// priority expander's) are read when they exist.
+func ListLive(ctx context.Context, client kubernetes.Interface, configMaps ...string) (loop.Objects, error) {
+	var objs loop.Objects
+	for _, s := range listSteps(ctx, client, &objs) {
+		if err := s.list(); err != nil {
+			return objs, fmt.Errorf("list %s: %w", s.what, err)
+		}
+	}
+	for _, name := range configMaps {
+		ns, n, _ := strings.Cut(name, "/")
+		cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, n, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return objs, fmt.Errorf("get configmap %s: %w", name, err)
+		default:
+			objs.ConfigMaps = append(objs.ConfigMaps, cm)
+		}
+	}
+	return objs, nil
+}
+
+type listStep struct {
+	what string
+	list func() error
+}
+
+// listSteps lists each kind of objs.
+func listSteps(ctx context.Context, client kubernetes.Interface, objs *loop.Objects) []listStep {
+	all := metav1.ListOptions{}
+	core, apps, policy, storage := client.CoreV1(), client.AppsV1(), client.PolicyV1(), client.StorageV1()
+	return []listStep{
+		{"nodes", func() error {
+			l, err := core.Nodes().List(ctx, all)
+			objs.Nodes = ptrs(err, func() []corev1.Node { return l.Items })
+			return err
+		}},
+		{"pods", func() error {
+			l, err := core.Pods("").List(ctx, all)
+			objs.Pods = ptrs(err, func() []corev1.Pod { return l.Items })
+			return err
+		}},
+		{"namespaces", func() error {
+			l, err := core.Namespaces().List(ctx, all)
+			objs.Namespaces = ptrs(err, func() []corev1.Namespace { return l.Items })
+			return err
+		}},
+		{"daemonsets", func() error {
+			l, err := apps.DaemonSets("").List(ctx, all)
+			objs.DaemonSets = ptrs(err, func() []appsv1.DaemonSet { return l.Items })
+			return err
+		}},
+		{"poddisruptionbudgets", func() error {
+			l, err := policy.PodDisruptionBudgets("").List(ctx, all)
+			objs.PDBs = ptrs(err, func() []policyv1.PodDisruptionBudget { return l.Items })
+			return err
+		}},
+		{"persistentvolumes", func() error {
+			l, err := core.PersistentVolumes().List(ctx, all)
+			objs.PVs = ptrs(err, func() []corev1.PersistentVolume { return l.Items })
+			return err
+		}},
+		{"persistentvolumeclaims", func() error {
+			l, err := core.PersistentVolumeClaims("").List(ctx, all)
+			objs.PVCs = ptrs(err, func() []corev1.PersistentVolumeClaim { return l.Items })
+			return err
+		}},
+		{"storageclasses", func() error {
+			l, err := storage.StorageClasses().List(ctx, all)
+			objs.StorageClasses = ptrs(err, func() []storagev1.StorageClass { return l.Items })
+			return err
+		}},
+		{"csinodes", func() error {
+			l, err := storage.CSINodes().List(ctx, all)
+			objs.CSINodes = ptrs(err, func() []storagev1.CSINode { return l.Items })
+			return err
+		}},
+	}
+}
+
+// ptrs returns pointers to a list's items, nil when the list failed.
+func ptrs[T any](err error, items func() []T) []*T {
+	if err != nil {
+		return nil
+	}
+	it := items()
+	out := make([]*T, len(it))
+	for i := range it {
+		out[i] = &it[i]
+	}
+	return out
+}
