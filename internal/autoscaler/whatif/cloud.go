@@ -3,7 +3,7 @@ package whatif
 import (
 	"context"
 	"errors"
-		"slices"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -95,4 +95,6 @@ var _ cloud.GroupLister = ReadOnly{}
 func (r ReadOnly) Refresh(ctx context.Context) error { return r.Lister.Refresh(ctx) }
 
 // NodeGroups returns the groups last read.
-func (r ReadOnly) NodeGroups(ctx context.Context) ([]cloud.NodeGroup, error) { return r.Lister.NodeGroups(ctx) }
+func (r ReadOnly) NodeGroups(ctx context.Context) ([]cloud.NodeGroup, error) {
+	return r.Lister.NodeGroups(ctx)
+}
