@@ -3,7 +3,9 @@ package whatif
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -12,7 +14,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
 
+	"github.com/kelp-dev/kelp/internal/autoscaler"
 	"github.com/kelp-dev/kelp/internal/autoscaler/loop"
 )
 
@@ -109,4 +113,48 @@ func ptrs[T any](err error, items func() []T) []*T {
 		out[i] = &it[i]
 	}
 	return out
+}
+
+// PodHistory reads what past cycles recorded about a pod: its scale-up
+// Events (TriggeredScaleUp, NotTriggerScaleUp, ScaleUpBudgetExhausted),
+// oldest first, and its line in the status ConfigMap's examples of pods
+// not helped.
+func PodHistory(ctx context.Context, client kubernetes.Interface, namespace, name string) ([]Record, error) {
+	events, err := client.CoreV1().Events(namespace).List(ctx, metav1.ListOptions{
+		FieldSelector: "involvedObject.kind=Pod,involvedObject.name=" + name,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list events of pod %s/%s: %w", namespace, name, err)
+	}
+	var out []Record
+	for _, e := range events.Items {
+		switch e.Reason {
+		case autoscaler.ReasonTriggeredScaleUp, autoscaler.ReasonNotTriggerScaleUp, autoscaler.ReasonScaleUpBudgetExhausted:
+		default:
+			continue
+		}
+		at := e.LastTimestamp.Time
+		if at.IsZero() {
+			at = e.EventTime.Time
+		}
+		out = append(out, Record{Time: at.UTC().Format(time.RFC3339), Source: "event", Reason: e.Reason, Message: e.Message, Count: e.Count})
+	}
+	slices.SortStableFunc(out, func(a, b Record) int { return strings.Compare(a.Time, b.Time) })
+	cm, err := client.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, loop.StatusConfigMap, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return out, nil
+	case err != nil:
+		return out, fmt.Errorf("get configmap %s/%s: %w", metav1.NamespaceSystem, loop.StatusConfigMap, err)
+	}
+	var st autoscaler.Status
+	if err := yaml.Unmarshal([]byte(cm.Data["status"]), &st); err != nil {
+		return out, fmt.Errorf("parse configmap %s/%s: %w", metav1.NamespaceSystem, loop.StatusConfigMap, err)
+	}
+	for _, ex := range st.LastDecision.NoScaleUpExamples {
+		if ex.Pod == namespace+"/"+name {
+			out = append(out, Record{Time: st.LastDecision.Time, Source: "status", Reason: autoscaler.ReasonNotTriggerScaleUp, Message: ex.Reason})
+		}
+	}
+	return out, nil
 }
