@@ -131,7 +131,7 @@ func Build(ctx context.Context, sim loop.Simulation, o loop.Options, nodes []*co
 			fmt.Sprintf("every node found unneeded is taken as unneeded since %s (longer than the unneeded time)", sim.UnneededSince.UTC().Format(time.RFC3339)),
 			"no pool is backed off and no scale-up or removal happened recently",
 		},
-		FitExisting: cyc.Plan.Placed, Ignored: cyc.Status.LastDecision.Ignored, SkippedPools: cyc.Plan.Skipped,
+		ScaleUp: []ScaleUp{}, FitExisting: cyc.Plan.Placed, Ignored: cyc.Status.LastDecision.Ignored, SkippedPools: cyc.Plan.Skipped,
 	}
 	if p.Settings.Expanders == "" {
 		p.Settings.Expanders = "least-waste"
