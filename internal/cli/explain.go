@@ -52,7 +52,7 @@ nothing. The snapshot and pool flags are kelp simulate's.`,
 			if err != nil {
 				return err
 			}
-			c := whatif.ExplainPod(cmd.Context(), s.sim, o, pod)
+			c := whatif.ExplainPod(cmd.Context(), s.sim, o, s.objs, pod)
 			if s.client != nil {
 				if c.History, err = whatif.PodHistory(cmd.Context(), s.client, pod.Namespace, pod.Name); err != nil {
 					return err

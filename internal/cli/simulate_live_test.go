@@ -106,7 +106,7 @@ func TestSimulateLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := whatif.ExplainPod(ctx, s.sim, o, pod)
+	c := whatif.ExplainPod(ctx, s.sim, o, s.objs, pod)
 	if c.History, err = whatif.PodHistory(ctx, client, ns, "big"); err != nil {
 		t.Fatal(err)
 	}

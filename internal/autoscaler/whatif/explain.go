@@ -43,6 +43,9 @@ type PoolCase struct {
 	Nodes        int     `json:"nodes,omitempty"`
 	CostPerHour  float64 `json:"costPerHour,omitempty"`
 	Reason       string  `json:"reason"`
+	// Room is the pod's requests and what a new node of the pool has free
+	// (DaemonSet pods counted), when the pool does not help.
+	Room *Room `json:"room,omitempty"`
 }
 
 // Record is one past decision about the pod.
@@ -55,9 +58,9 @@ type Record struct {
 	Count   int32  `json:"count,omitempty"`
 }
 
-// ExplainPod makes pod's case from a simulated cycle (o are its options),
-// planning the pod alone on each pool.
-func ExplainPod(ctx context.Context, sim loop.Simulation, o loop.Options, pod *corev1.Pod) PodCase {
+// ExplainPod makes pod's case from a simulated cycle over objs (o are its
+// options), planning the pod alone on each pool.
+func ExplainPod(ctx context.Context, sim loop.Simulation, o loop.Options, objs loop.Objects, pod *corev1.Pod) PodCase {
 	key := pod.Namespace + "/" + pod.Name
 	c := PodCase{Pod: key, State: podState(pod), Scheduler: schedulerMessage(pod), Now: decision(sim, o, pod)}
 	plans := sim.WhatIf(ctx, pod)
@@ -77,6 +80,9 @@ func ExplainPod(ctx context.Context, sim loop.Simulation, o loop.Options, pod *c
 			pc.Reason = "kelp cannot simulate the pod: " + string(pl.Unsupported[key])
 		default:
 			pc.Reason = pl.Unschedulable[key][g.ID]
+		}
+		if !pc.Helps {
+			pc.Room = roomOf(g, pod, objs.DaemonSets)
 		}
 		c.Pools = append(c.Pools, pc)
 	}
@@ -160,6 +166,9 @@ func (c PodCase) WriteText(w io.Writer) error {
 			helps = fmt.Sprintf("+%d %s ($%.3f/h)", p.Nodes, p.InstanceType, p.CostPerHour)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Group, helps, p.Reason)
+		if p.Room != nil && strings.Contains(p.Reason, "Insufficient") {
+			fmt.Fprintf(tw, "\t\t(%s)\n", p.Room)
+		}
 	}
 	if len(c.Pools) == 0 {
 		fmt.Fprintf(tw, "(no pool)\n")

@@ -40,7 +40,7 @@ func explain(t *testing.T, ref string, files ...string) PodCase {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ExplainPod(context.Background(), sim, o, pod)
+	return ExplainPod(context.Background(), sim, o, objs, pod)
 }
 
 func TestExplainPod(t *testing.T) {
@@ -85,4 +85,21 @@ func TestExplainPod(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRoom(t *testing.T) {
+	c := explain(t, "default/big-0", "cluster", "pending-big.json")
+	for _, p := range c.Pools {
+		if p.Group != "general" {
+			continue
+		}
+		if p.Room == nil || p.Room.Requests["memory"] != "30.0Gi" || p.Room.Free["memory"] != "6.9Gi" || p.Room.Free["cpu"] != "1830m" {
+			t.Fatalf("room on general = %+v, want 30.0Gi requested, 6.9Gi and 1830m free (the DaemonSet pod counted)", p.Room)
+		}
+		if s := p.Room.String(); !strings.Contains(s, "needs cpu 500m, memory 30.0Gi; a new m5.large has cpu 1830m, memory 6.9Gi, pods 28 free") {
+			t.Errorf("room = %q", s)
+		}
+		return
+	}
+	t.Fatal("no general pool in the case")
 }
