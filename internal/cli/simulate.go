@@ -12,8 +12,8 @@ import (
 
 	"github.com/kelp-dev/kelp/internal/autoscaler/loop"
 	"github.com/kelp-dev/kelp/internal/autoscaler/whatif"
-	awscloud "github.com/kelp-dev/kelp/internal/cloud/aws"
 	"github.com/kelp-dev/kelp/internal/cloud"
+	awscloud "github.com/kelp-dev/kelp/internal/cloud/aws"
 	"github.com/kelp-dev/kelp/internal/pool"
 )
 
