@@ -22,9 +22,7 @@ func newExplainCommand() *cobra.Command {
 }
 
 func newExplainPodCommand(kf *kubeFlags) *cobra.Command {
-	var sf snapshotFlags
-	var af autoscalerFlags
-	var out outputFlag
+	var f whatIfFlags
 	cmd := &cobra.Command{
 		Use:   "pod NAMESPACE/NAME",
 		Short: "Why a pod is pending or was not helped, pool by pool, and what kelp would do for it now",
@@ -37,14 +35,7 @@ TriggeredScaleUp and NotTriggerScaleUp, the status ConfigMap). It changes
 nothing. The snapshot and pool flags are kelp simulate's.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := out.check(); err != nil {
-				return err
-			}
-			o, err := simulateOptions(&af)
-			if err != nil {
-				return err
-			}
-			s, err := sf.simulate(cmd.Context(), kf.client, o)
+			s, err := f.situation(cmd.Context(), kf.client)
 			if err != nil {
 				return err
 			}
@@ -52,17 +43,15 @@ nothing. The snapshot and pool flags are kelp simulate's.`,
 			if err != nil {
 				return err
 			}
-			c := whatif.ExplainPod(cmd.Context(), s.sim, o, s.objs, pod)
+			c := whatif.ExplainPod(cmd.Context(), s.sim, s.o, s.objs, pod)
 			if s.client != nil {
 				if c.History, err = whatif.PodHistory(cmd.Context(), s.client, pod.Namespace, pod.Name); err != nil {
 					return err
 				}
 			}
-			return out.print(cmd.OutOrStdout(), c, func() error { return c.WriteText(cmd.OutOrStdout()) })
+			return f.out.print(cmd.OutOrStdout(), c, func() error { return c.WriteText(cmd.OutOrStdout()) })
 		},
 	}
-	sf.add(cmd)
-	af.add(cmd.Flags())
-	out.add(cmd)
+	f.add(cmd)
 	return cmd
 }

@@ -37,10 +37,36 @@ func (f *snapshotFlags) add(cmd *cobra.Command) {
 	f.ngf.add(fs)
 }
 
+// whatIfFlags are the flags of kelp simulate and kelp explain pod.
+type whatIfFlags struct {
+	snapshot   snapshotFlags
+	autoscaler autoscalerFlags
+	out        outputFlag
+}
+
+func (f *whatIfFlags) add(cmd *cobra.Command) {
+	f.snapshot.add(cmd)
+	f.autoscaler.add(cmd.Flags())
+	f.out.add(cmd)
+}
+
+// situation checks the flags and runs the simulated cycle.
+func (f *whatIfFlags) situation(ctx context.Context, client func() (kubernetes.Interface, error)) (situation, error) {
+	if err := f.out.check(); err != nil {
+		return situation{}, err
+	}
+	o, err := simulateOptions(&f.autoscaler)
+	if err != nil {
+		return situation{}, err
+	}
+	return f.snapshot.simulate(ctx, client, o)
+}
+
 // situation is what a what-if command plans from, and the simulated cycle.
 type situation struct {
 	objs loop.Objects
 	sim  loop.Simulation
+	o    loop.Options
 	// client is the live cluster's, nil with --from-files.
 	client kubernetes.Interface
 }
@@ -48,7 +74,7 @@ type situation struct {
 // simulate reads the snapshot and the groups and runs one simulated cycle
 // with o; client gives the live cluster's client (kubeFlags.client).
 func (f *snapshotFlags) simulate(ctx context.Context, client func() (kubernetes.Interface, error), o loop.Options) (situation, error) {
-	var s situation
+	s := situation{o: o}
 	switch {
 	case f.live && len(f.files) > 0:
 		return s, errors.New("--live and --from-files: choose one snapshot")
@@ -102,9 +128,7 @@ func (f *snapshotFlags) groups(ctx context.Context, objs loop.Objects) (cloud.Gr
 
 func newSimulateCommand() *cobra.Command {
 	var kf kubeFlags
-	var sf snapshotFlags
-	var af autoscalerFlags
-	var out outputFlag
+	var f whatIfFlags
 	cmd := &cobra.Command{
 		Use:   "simulate [--from-files PATH... --pools FILE]",
 		Short: "Print the plan kelp's autoscaler would make now, changing nothing",
@@ -120,25 +144,16 @@ settings can be tried before they are rolled out. A node found unneeded is
 taken as unneeded for longer than --scale-down-unneeded-time.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := out.check(); err != nil {
-				return err
-			}
-			o, err := simulateOptions(&af)
+			s, err := f.situation(cmd.Context(), kf.client)
 			if err != nil {
 				return err
 			}
-			s, err := sf.simulate(cmd.Context(), kf.client, o)
-			if err != nil {
-				return err
-			}
-			plan := whatif.Build(cmd.Context(), s.sim, o, s.objs.Nodes)
-			return out.print(cmd.OutOrStdout(), plan, func() error { return plan.WriteText(cmd.OutOrStdout()) })
+			plan := whatif.Build(cmd.Context(), s.sim, s.o, s.objs.Nodes)
+			return f.out.print(cmd.OutOrStdout(), plan, func() error { return plan.WriteText(cmd.OutOrStdout()) })
 		},
 	}
 	kf.add(cmd)
-	sf.add(cmd)
-	af.add(cmd.Flags())
-	out.add(cmd)
+	f.add(cmd)
 	return cmd
 }
 

@@ -3,39 +3,17 @@ package whatif
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	testclock "k8s.io/utils/clock/testing"
-
 	"github.com/kelp-dev/kelp/internal/autoscaler/loop"
-	"github.com/kelp-dev/kelp/internal/pool"
 )
 
 // explain makes the case of pod ref over the testdata files.
 func explain(t *testing.T, ref string, files ...string) PodCase {
 	t.Helper()
-	for i, f := range files {
-		files[i] = filepath.Join("testdata", f)
-	}
-	objs, err := ReadFiles(files)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := pool.LoadConfig("testdata/pools.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	groups, err := PoolGroups("", cfg, objs.Nodes, catalogTemplate)
-	if err != nil {
-		t.Fatal(err)
-	}
 	o := loop.Options{ScaleDownEnabled: true}
-	sim, err := loop.Simulate(context.Background(), o, loop.SimulateDeps{Objects: objs, Groups: Groups(groups), Clock: testclock.NewFakeClock(now)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sim, objs := simulated(t, o, files...)
 	pod, err := Find(objs, ref)
 	if err != nil {
 		t.Fatal(err)

@@ -52,9 +52,9 @@ func catalogTemplate(s pool.Spec, zones []string, region string) (cloud.NodeTemp
 
 var now = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 
-// simulate plans one cycle over the testdata files with the pools of
+// simulated runs one cycle over the testdata files with the pools of
 // testdata/pools.yaml.
-func simulate(t *testing.T, o loop.Options, files ...string) Plan {
+func simulated(t *testing.T, o loop.Options, files ...string) (loop.Simulation, loop.Objects) {
 	t.Helper()
 	for i, f := range files {
 		files[i] = filepath.Join("testdata", f)
@@ -75,6 +75,13 @@ func simulate(t *testing.T, o loop.Options, files ...string) Plan {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return sim, objs
+}
+
+// simulate is the plan of one cycle over the testdata files.
+func simulate(t *testing.T, o loop.Options, files ...string) Plan {
+	t.Helper()
+	sim, objs := simulated(t, o, files...)
 	return Build(context.Background(), sim, o.WithDefaults(), objs.Nodes)
 }
 
