@@ -106,3 +106,9 @@ func TestExplainPodFromFiles(t *testing.T) {
 	_, _, err = kelp(t, "explain", "pod", "nope", "--from-files", whatifData+"cluster", "--pools", whatifData+"pools.yaml")
 	testenv.ErrorContains(t, err, "NAMESPACE/NAME")
 }
+
+func TestExplainCSRIsCSRExplain(t *testing.T) {
+	cloud := []string{"--cluster-name", "kelp-test", "--region", "us-east-1", "--endpoint", "http://127.0.0.1:1"}
+	_, _, err := kelp(t, append([]string{"explain", "csr", "no-such-csr"}, cloud...)...)
+	testenv.ErrorContains(t, err, `csr "no-such-csr" not found`)
+}

@@ -129,7 +129,7 @@ func Build(ctx context.Context, sim loop.Simulation, o loop.Options, nodes []*co
 		Assumptions: []string{
 			"nothing is changed: the plan is what one cycle of the controller would do now",
 			fmt.Sprintf("every node found unneeded is taken as unneeded since %s (longer than the unneeded time)", sim.UnneededSince.UTC().Format(time.RFC3339)),
-			"no pool is backed off and no scale-up or removal happened recently",
+			"no scale-up or node removal happened recently (no scale-down delay applies), and pools are backed off only for the failed launches the cloud reports now",
 		},
 		ScaleUp: []ScaleUp{}, FitExisting: cyc.Plan.Placed, Ignored: cyc.Status.LastDecision.Ignored, SkippedPools: cyc.Plan.Skipped,
 	}
