@@ -197,7 +197,9 @@ func TestIdentityValidation(t *testing.T) {
 			[]string{"bootstrapKubeconfig: Forbidden", "carries no bootstrap kubeconfig"}},
 		{"registry credentials", func(in *Input) { in.RegistryAuth = readTestdata(t, "registry-auth.json") },
 			[]string{"registryAuth: Forbidden", "registry credentials are a secret"}},
-		{"openshift-3.11", func(in *Input) { in.Profile, in.Labels, in.Taints, in.Region = ProfileOpenShift311, nil, nil, "us-east-1" },
+		{"openshift-3.11", func(in *Input) {
+			in.Profile, in.Labels, in.Taints, in.Region = ProfileOpenShift311, nil, nil, "us-east-1"
+		},
 			[]string{"identity: Forbidden", "openshift-3.11 cannot run `kelp join`"}},
 		{"no endpoint", func(in *Input) { in.Identity.Endpoint = "" }, []string{"identity.endpoint: Required"}},
 		{"plain http endpoint", func(in *Input) { in.Identity.Endpoint = "http://kelp:30443" }, []string{"identity.endpoint.scheme", `"http"`}},
