@@ -61,7 +61,7 @@ type Cloud interface {
 }
 
 // LaunchTemplate is a launch template to create. Fields are added as pools
-// need them (an instance profile).
+// need them.
 type LaunchTemplate struct {
 	Name         string
 	ImageID      string
@@ -75,6 +75,9 @@ type LaunchTemplate struct {
 	Spot bool
 	// Metadata are the instance metadata options, defaults filled in.
 	Metadata MetadataOptions
+	// InstanceProfile is the IAM instance profile, a name or an ARN
+	// (arn:...); "" for none.
+	InstanceProfile string
 	// Tags are the template's own.
 	Tags []Tag
 }
@@ -88,10 +91,13 @@ type TemplateChange struct {
 	UserData []byte
 	// Metadata, when set, replaces the metadata options (every field).
 	Metadata *MetadataOptions
+	// InstanceProfile, when set, replaces the instance profile (a name or
+	// an ARN).
+	InstanceProfile string
 }
 
 func (c TemplateChange) empty() bool {
-	return c.ImageID == "" && c.InstanceType == "" && c.UserData == nil && c.Metadata == nil
+	return c.ImageID == "" && c.InstanceType == "" && c.UserData == nil && c.Metadata == nil && c.InstanceProfile == ""
 }
 
 // TemplateInfo is a launch template as the cloud reports it.
@@ -103,6 +109,9 @@ type TemplateInfo struct {
 	// Metadata are the latest version's metadata options; zero fields are
 	// not set there.
 	Metadata MetadataOptions
+	// InstanceProfile is the latest version's instance profile, its ARN
+	// or name as the template gives it; "" for none.
+	InstanceProfile string
 }
 
 // Group is an Auto Scaling group to create. It launches its

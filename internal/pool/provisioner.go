@@ -80,6 +80,12 @@ type Pool struct {
 	// DrainHook is kelp's termination hook on the group, nil when it has
 	// none (a pool made before kelp put one; `kelp pool update` puts it).
 	DrainHook *cloud.LifecycleHook
+	// Join is the pool's join mode (its group's JoinTag; token when
+	// untagged).
+	Join JoinMode
+	// InstanceProfile is the instance profile (name or ARN) of the launch
+	// template's latest version, "" for none. Set by Describe only.
+	InstanceProfile string
 }
 
 // Create makes the pool: it checks the spec and the image, renders the
@@ -175,9 +181,11 @@ func LaunchTemplateSpec(cluster string, spec Spec, userData []byte) LaunchTempla
 		KeyName:          spec.KeyName,
 		Spot:             spec.capacityType() == catalog.CapacityTypeSpot && len(spec.InstanceTypes) == 1,
 		Metadata:         spec.Metadata.WithDefaults(),
+		InstanceProfile:  spec.InstanceProfile,
 		Tags: []Tag{
 			{Key: ClusterTagPrefix + cluster, Value: ownedValue},
 			{Key: PoolTag, Value: spec.Name},
+			{Key: JoinTag, Value: string(spec.Join.Mode.OrDefault())},
 		},
 	}
 }
