@@ -118,6 +118,9 @@ func (p *Provisioner) update(ctx context.Context, name string, u Update) (Pool, 
 			return Pool{}, fmt.Errorf("update pool %s: %w", name, err)
 		}
 	}
+	if err := p.CheckInstanceProfile(ctx, u.InstanceProfile); err != nil {
+		return Pool{}, fmt.Errorf("update pool %s: %w", name, err)
+	}
 	mixed := len(pl.InstanceTypes) > 0
 	change, err := templateChange(u, mixed)
 	if err != nil {

@@ -34,6 +34,9 @@ type CloudReader interface {
 	// version. A numbered version never changes: the adapter reads it once.
 	// A template or version that does not exist wraps cloud.ErrNotFound.
 	DescribeTemplateVersion(ctx context.Context, ref TemplateRef) (TemplateVersion, error)
+	// ProfileRoles returns the role names of an IAM instance profile given
+	// by name or ARN; one that does not exist wraps cloud.ErrNotFound.
+	ProfileRoles(ctx context.Context, profile string) ([]string, error)
 }
 
 // CloudWriter creates, changes and deletes launch templates and groups.

@@ -231,4 +231,21 @@ func TestIdentityPool(t *testing.T) {
 	wantProfile(arn)
 	_, err = m.Update(ctx, "secure", pool.Update{InstanceProfile: "not a profile"})
 	testenv.ErrorContains(t, err, `instanceProfile "not a profile"`)
+
+	// A profile that does not exist, or holds no role, is refused before
+	// anything is created.
+	for profile, want := range map[string]string{"missing": "instance profile missing does not exist", "empty": "instance profile empty holds no role"} {
+		s := identitySpec()
+		s.Name, s.InstanceProfile = "bad-"+profile, profile
+		_, err := m.Create(ctx, s, identityJoin(t))
+		if !errors.Is(err, pool.ErrInstanceProfile) {
+			t.Errorf("create with profile %s: %v, want ErrInstanceProfile", profile, err)
+		}
+		testenv.ErrorContains(t, err, want)
+		if _, err := env.provider.DescribeLaunchTemplate(ctx, "kelp-prod-bad-"+profile); err == nil {
+			t.Errorf("a launch template was left for profile %s", profile)
+		}
+	}
+	_, err = m.Update(ctx, "secure", pool.Update{InstanceProfile: "missing"})
+	testenv.ErrorContains(t, err, "instance profile missing does not exist")
 }

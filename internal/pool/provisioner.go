@@ -111,6 +111,9 @@ func (p *Provisioner) Create(ctx context.Context, spec Spec, ud UserData) (Pool,
 	if err := p.CheckImage(ctx, spec.ImageID); err != nil {
 		return Pool{}, fmt.Errorf("create pool %s: %w", spec.Name, err)
 	}
+	if err := p.CheckInstanceProfile(ctx, spec.InstanceProfile); err != nil {
+		return Pool{}, fmt.Errorf("create pool %s: %w", spec.Name, err)
+	}
 	subnets := spec.Subnets
 	if len(subnets) == 0 {
 		var err error
@@ -223,6 +226,29 @@ func (p *Provisioner) CheckImage(ctx context.Context, imageID string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("describe image %s: %w", imageID, err)
+	}
+	return nil
+}
+
+// ErrInstanceProfile is wrapped when a pool's instance profile does not
+// exist or holds no role (its instances would have no credentials, and an
+// identity join nothing to prove).
+var ErrInstanceProfile = errors.New("unusable instance profile")
+
+// CheckInstanceProfile makes sure an instance profile ("" is none) exists
+// and holds a role before anything is created (iam:GetInstanceProfile).
+func (p *Provisioner) CheckInstanceProfile(ctx context.Context, profile string) error {
+	if profile == "" {
+		return nil
+	}
+	roles, err := p.cloud.ProfileRoles(ctx, profile)
+	switch {
+	case errors.Is(err, cloud.ErrNotFound):
+		return fmt.Errorf("instance profile %s does not exist: %w: %w", profile, ErrInstanceProfile, err)
+	case err != nil:
+		return fmt.Errorf("check instance profile %s: %w", profile, err)
+	case len(roles) == 0:
+		return fmt.Errorf("instance profile %s holds no role: %w", profile, ErrInstanceProfile)
 	}
 	return nil
 }

@@ -39,6 +39,8 @@ func newEnv(t *testing.T, faults localcloud.Faults) *testEnv {
 	c, err := localcloud.Open(localcloud.Options{
 		Dir: t.TempDir(), Runtime: localcloud.NopRuntime{}, ReconcileInterval: 50 * time.Millisecond,
 		Faults: faults, Rand: rand.NewPCG(3, 5), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Roles:            []localcloud.Role{{Name: "kelp-node"}},
+		InstanceProfiles: []localcloud.InstanceProfile{{Name: "kelp-node", Role: "kelp-node"}, {Name: "kelp-node-2", Role: "kelp-node"}, {Name: "empty"}},
 	})
 	if err != nil {
 		t.Fatal(err)
