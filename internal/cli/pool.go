@@ -213,6 +213,9 @@ func runPoolCreate(cmd *cobra.Command, af *awsFlags, kf *kubeFlags, name string,
 	}
 	if identity {
 		spec.Join.Mode = pool.JoinModeIdentity
+		if spec.InstanceProfile == "" {
+			return errors.New("--join=identity needs --instance-profile: the instance proves who it is with its instance role")
+		}
 	}
 	if err := spec.Validate(); err != nil {
 		return fmt.Errorf("invalid pool: %w", err)

@@ -62,7 +62,7 @@ func TestJoinFlagsRefused(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"create: identity without a profile", append(create, "--join", "identity"), "join mode identity needs instanceProfile"},
+		{"create: identity without a profile", append(create, "--join", "identity"), "--join=identity needs --instance-profile"},
 		{"create: unknown mode", append(create, "--join", "magic"), `invalid --join "magic": want token or identity`},
 		{"create: endpoint in token mode", append(create, "--join-endpoint", "https://x:1"), "are for --join=identity"},
 		{"create: bad profile", append(create, "--instance-profile", "a b"), `instanceProfile "a b"`},

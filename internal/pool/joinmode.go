@@ -93,7 +93,7 @@ func CheckInstanceProfile(v string) error {
 		"or its ARN, arn:aws:iam::<account>:instance-profile/[<path>/]<name>", v)
 }
 
-// validateJoin checks the spec's join mode against its instance profile.
+// validateJoin checks the spec's instance profile and join.
 func (s Spec) validateJoin() []error {
 	var errs []error
 	if err := CheckInstanceProfile(s.InstanceProfile); err != nil {
@@ -102,8 +102,15 @@ func (s Spec) validateJoin() []error {
 	if err := s.Join.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("pool %s: %w", s.Name, err))
 	}
-	if s.Join.Mode == JoinModeIdentity && s.InstanceProfile == "" {
-		errs = append(errs, fmt.Errorf("pool %s: join mode identity needs instanceProfile: the instance proves who it is with its instance role", s.Name))
-	}
 	return errs
+}
+
+// checkIdentityProfile refuses an identity pool without an instance
+// profile. It is not part of Validate: a pools file may leave the profile
+// to its caller (kelp up gives its own); Create checks it.
+func (s Spec) checkIdentityProfile() error {
+	if s.Join.Mode == JoinModeIdentity && s.InstanceProfile == "" {
+		return fmt.Errorf("pool %s: join mode identity needs instanceProfile: the instance proves who it is with its instance role", s.Name)
+	}
+	return nil
 }

@@ -45,8 +45,7 @@ func TestSpecJoinValidation(t *testing.T) {
 			*s = identitySpec()
 			s.Join.Endpoint = "https://kelp-join.example.com:30443"
 		}, ""},
-		{"identity without a profile", func(s *pool.Spec) { *s = identitySpec(); s.InstanceProfile = "" },
-			"pool secure: join mode identity needs instanceProfile"},
+		{"identity without a profile (the caller's to fill)", func(s *pool.Spec) { *s = identitySpec(); s.InstanceProfile = "" }, ""},
 		{"a profile with a space", func(s *pool.Spec) { s.InstanceProfile = "kelp node" }, `instanceProfile "kelp node": want an instance profile name`},
 		{"a role ARN", func(s *pool.Spec) { s.InstanceProfile = "arn:aws:iam::123456789012:role/kelp-node" }, "instanceProfile \"arn:aws:iam::123456789012:role/kelp-node\""},
 		{"unknown mode", func(s *pool.Spec) { s.Join.Mode = "magic" }, `join.mode "magic": want token or identity`},
@@ -114,8 +113,6 @@ pools:
 		t.Errorf("pool b's own join became %+v", got)
 	}
 	for _, tt := range []struct{ name, doc, want string }{
-		{"identity without a profile", "join: {mode: identity}\npools:\n- {name: a, instanceTypes: [m5.large], maxSize: 1}\n",
-			"pools[0]: pool a: join mode identity needs instanceProfile"},
 		{"cluster-level unknown mode", "join: {mode: trust-me}\npools: []\n", `cluster-level join.mode "trust-me"`},
 		{"unknown join key", "pools:\n- {name: a, instanceTypes: [m5.large], maxSize: 1, join: {mode: identity, token: x}}\n", `unknown field "token"`},
 		{"bad profile", "pools:\n- {name: a, instanceTypes: [m5.large], maxSize: 1, instanceProfile: 'a b'}\n", `instanceProfile "a b"`},
@@ -232,8 +229,12 @@ func TestIdentityPool(t *testing.T) {
 	_, err = m.Update(ctx, "secure", pool.Update{InstanceProfile: "not a profile"})
 	testenv.ErrorContains(t, err, `instanceProfile "not a profile"`)
 
-	// A profile that does not exist, or holds no role, is refused before
-	// anything is created.
+	// No profile, a profile that does not exist, or one that holds no role,
+	// is refused before anything is created.
+	noProfile := identitySpec()
+	noProfile.Name, noProfile.InstanceProfile = "bad", ""
+	_, err = m.Create(ctx, noProfile, pool.StaticUserData("#cloud-config\n"))
+	testenv.ErrorContains(t, err, "invalid pool: pool bad: join mode identity needs instanceProfile")
 	for profile, want := range map[string]string{"missing": "instance profile missing does not exist", "empty": "instance profile empty holds no role"} {
 		s := identitySpec()
 		s.Name, s.InstanceProfile = "bad-"+profile, profile

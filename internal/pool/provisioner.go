@@ -102,6 +102,9 @@ func (p *Provisioner) Create(ctx context.Context, spec Spec, ud UserData) (Pool,
 	if spec.ImageID == "" {
 		return Pool{}, fmt.Errorf("invalid pool: %s: imageID is required", spec.Name)
 	}
+	if err := spec.checkIdentityProfile(); err != nil {
+		return Pool{}, fmt.Errorf("invalid pool: %w", err)
+	}
 	name := GroupName(p.cluster, spec.Name)
 	if _, err := p.Get(ctx, spec.Name); err == nil {
 		return Pool{}, fmt.Errorf("create pool %s: group %s: %w", spec.Name, name, ErrExists)

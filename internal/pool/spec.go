@@ -82,7 +82,8 @@ type Spec struct {
 	DrainHeartbeatTimeout *metav1.Duration `json:"drainHeartbeatTimeout,omitempty"`
 	// InstanceProfile is the IAM instance profile (name or ARN) the launch
 	// template gives instances; required by the identity join, whose proof
-	// is the profile's role.
+	// is the profile's role (Create refuses an identity pool without one;
+	// a pools file may leave it to its caller, as kelp up fills its own).
 	InstanceProfile string `json:"instanceProfile,omitempty"`
 	// Join is how the instances join: a token (default) or their identity
 	// (joinmode.go). The mode is recorded as JoinTag on the group and the
