@@ -2,19 +2,11 @@ package pool_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"math/rand/v2"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/credentials"
-
-	awscloud "github.com/kelp-dev/kelp/internal/cloud/aws"
 	"github.com/kelp-dev/kelp/internal/localcloud"
 	"github.com/kelp-dev/kelp/internal/pool"
 	"github.com/kelp-dev/kelp/internal/testenv"
@@ -75,27 +67,12 @@ func TestDocumentedOperatorPolicyCreatesIdentityPool(t *testing.T) {
 	rec := &rulings{inner: operatorPolicy(t), allowed: map[string]bool{}}
 	op := localcloud.Principal{Name: "operator", ARN: "arn:aws:iam::" + localcloud.AccountID + ":user/operator",
 		AccessKeyID: "AKIAOPERATOR00000000", SecretAccessKey: "operator-secret", Authorizer: rec}
-	c, err := localcloud.Open(localcloud.Options{
-		Dir: t.TempDir(), Runtime: localcloud.NopRuntime{}, ReconcileInterval: 50 * time.Millisecond,
-		Rand: rand.NewPCG(3, 5), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Principals: []localcloud.Principal{op},
+	env := newEnvAs(t, localcloud.Options{Principals: []localcloud.Principal{op},
 		Roles: []localcloud.Role{{Name: "kelp-node-prod"}, {Name: "admin"}},
 		InstanceProfiles: []localcloud.InstanceProfile{{Name: "kelp-node-prod", Role: "kelp-node-prod"},
 			{Name: "kelp-node-prod-2", Role: "kelp-node-prod"}, {Name: "admin", Role: "admin"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(c)
-	t.Cleanup(func() { srv.Close(); _ = c.Close() })
-	provider, err := awscloud.New(context.Background(), awscloud.Config{ClusterName: "prod", Region: localcloud.DefaultRegion, Endpoint: srv.URL},
-		awscloud.Deps{Credentials: credentials.NewStaticCredentialsProvider(op.AccessKeyID, op.SecretAccessKey, ""), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := pool.New("prod", pool.Deps{Cloud: provider})
+	}, op)
+	m := pool.New("prod", pool.Deps{Cloud: env.provider})
 	ctx := context.Background()
 	spec := identitySpec()
 	spec.InstanceProfile = "kelp-node-prod"
@@ -120,6 +97,6 @@ func TestDocumentedOperatorPolicyCreatesIdentityPool(t *testing.T) {
 
 	other := identitySpec()
 	other.Name, other.InstanceProfile = "admin", "admin"
-	_, err = m.Create(ctx, other, identityJoin(t))
+	_, err := m.Create(ctx, other, identityJoin(t))
 	testenv.ErrorContains(t, err, "iam:GetInstanceProfile on resource: arn:aws:iam::"+localcloud.AccountID+":instance-profile/admin")
 }
