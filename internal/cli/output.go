@@ -65,6 +65,8 @@ type poolView struct {
 	LaunchTemplateVersion string            `json:"launchTemplateVersion,omitempty"`
 	InstanceTypes         []string          `json:"instanceTypes,omitempty"`
 	CapacityType          string            `json:"capacityType"`
+	Join                  string            `json:"join,omitempty"`
+	InstanceProfile       string            `json:"instanceProfile,omitempty"`
 	MinSize               int32             `json:"minSize"`
 	MaxSize               int32             `json:"maxSize"`
 	Desired               int32             `json:"desiredCapacity"`
@@ -92,7 +94,8 @@ type memberView struct {
 func newPoolView(p pool.Pool) poolView {
 	v := poolView{Name: p.Name, Group: p.GroupName, LaunchTemplate: p.LaunchTemplate, LaunchTemplateVersion: p.LaunchTemplateVersion,
 		InstanceTypes: p.InstanceTypes, CapacityType: string(p.CapacityType), MinSize: p.MinSize, MaxSize: p.MaxSize,
-		Desired: p.Desired, Instances: p.Instances, Outdated: p.Outdated, DrainHook: newHookView(p.DrainHook)}
+		Desired: p.Desired, Instances: p.Instances, Outdated: p.Outdated, DrainHook: newHookView(p.DrainHook),
+		Join: string(p.Join), InstanceProfile: p.InstanceProfile}
 	for _, m := range p.Members {
 		mv := memberView{InstanceID: m.ID, InstanceType: m.InstanceType, LifecycleState: m.LifecycleState}
 		if m.Template != nil {

@@ -141,10 +141,18 @@ func newPoolCreateCommand(af *awsFlags, kf *kubeFlags) *cobra.Command {
 cluster's API server and CA from your kubeconfig, labels and taints) unless
 --user-data-file is given, checks the image exists, then creates the launch
 template and the Auto Scaling group tagged kubernetes.io/cluster/<cluster>=owned,
-kelp.dev/pool=<name> and the cluster-autoscaler discovery and node-template tags,
-and puts kelp's termination lifecycle hook (kelp-drain) on it: a leaving
-instance waits for kelp to drain its Node, or, with no kelp to answer, at most
---drain-heartbeat-timeout before it goes anyway (default result CONTINUE).`,
+kelp.dev/pool=<name>, kelp.dev/join=<token|identity> and the cluster-autoscaler
+discovery and node-template tags, and puts kelp's termination lifecycle hook
+(kelp-drain) on it: a leaving instance waits for kelp to drain its Node, or,
+with no kelp to answer, at most --drain-heartbeat-timeout before it goes
+anyway (default result CONTINUE).
+
+--instance-profile gives the instances an IAM instance profile (you need
+iam:PassRole on its role; docs/aws.md). --join=identity needs one: the
+user-data then carries no secret, only kelp's join endpoint (--join-endpoint)
+and its CA (--join-endpoint-ca) besides the API server and its CA; the node
+proves who it is with its instance role (kelp join) and gets a token bound to
+that one instance. Token rotation leaves such pools alone.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPoolCreate(cmd, af, kf, args[0], o)
@@ -165,6 +173,8 @@ instance waits for kelp to drain its Node, or, with no kelp to answer, at most
 	f.StringVar(&o.spec.Metadata.HTTPTokens, "metadata-http-tokens", pool.HTTPTokensRequired, "instance metadata tokens: required (IMDSv2 only, so pods cannot read the user-data) or optional")
 	f.Int32Var(&o.spec.Metadata.HopLimit, "metadata-hop-limit", 1, "instance metadata PUT response hop limit, 1 to 64 (1 keeps IMDSv2 from pods)")
 	f.DurationVar(&o.heartbeat, "drain-heartbeat-timeout", pool.DefaultDrainHeartbeatTimeout, drainHeartbeatUsage)
+	f.StringVar(&o.spec.InstanceProfile, "instance-profile", "", "IAM instance profile (name or ARN) of the instances; required by --join=identity")
+	o.ud.join.add(f)
 	f.StringVar(&o.userDataFile, "user-data-file", "", "use this user-data instead of rendering it")
 	addUserdataProfileFlag(f, &o.ud.profile)
 	f.StringVar(&o.ud.registryAuthFile, "registry-auth", "", "docker config.json with registry credentials for the user-data")
@@ -197,6 +207,16 @@ func runPoolCreate(cmd *cobra.Command, af *awsFlags, kf *kubeFlags, name string,
 	if spec.Taints, err = parseTaints(o.taints); err != nil {
 		return err
 	}
+	identity, err := o.ud.join.identity()
+	if err != nil {
+		return err
+	}
+	if identity {
+		spec.Join.Mode = pool.JoinModeIdentity
+		if spec.InstanceProfile == "" {
+			return errors.New("--join=identity needs --instance-profile: the instance proves who it is with its instance role")
+		}
+	}
 	if err := spec.Validate(); err != nil {
 		return fmt.Errorf("invalid pool: %w", err)
 	}
@@ -205,25 +225,9 @@ func runPoolCreate(cmd *cobra.Command, af *awsFlags, kf *kubeFlags, name string,
 			return err
 		}
 	}
-	var ud pool.UserData
-	if o.userDataFile != "" {
-		data, err := os.ReadFile(o.userDataFile)
-		if err != nil {
-			return fmt.Errorf("read --user-data-file: %w", err)
-		}
-		ud = pool.StaticUserData(data)
-	} else {
-		o.ud.pool, o.ud.cluster, o.ud.tokenTTL = name, af.cluster, defaultPoolTokenTTL
-		join, err := tokenJoin(cmd, kf, o.ud)
-		if err != nil {
-			return err
-		}
-		// Bad input is reported before any call; the token is issued only
-		// once the image is known to exist.
-		if err := join.Validate(spec); err != nil {
-			return err
-		}
-		ud = join
+	ud, err := poolUserData(cmd, af, kf, spec, o)
+	if err != nil {
+		return err
 	}
 	prov, err := af.provisioner(cmd.Context(), nil)
 	if err != nil {
@@ -235,6 +239,32 @@ func runPoolCreate(cmd *cobra.Command, af *awsFlags, kf *kubeFlags, name string,
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "pool %s created: group %s, launch template %s, size %d [%d, %d], %s\n", p.Name, p.GroupName, p.LaunchTemplate, p.Desired, p.MinSize, p.MaxSize, drainHookText(p.DrainHook))
 	return nil
+}
+
+// poolUserData is the user-data step of a new pool: the file given, or an
+// identity or token join from flags, validated before any call (a token
+// is issued only once the image is known to exist).
+func poolUserData(cmd *cobra.Command, af *awsFlags, kf *kubeFlags, spec pool.Spec, o poolCreateOptions) (pool.UserData, error) {
+	if o.userDataFile != "" {
+		data, err := os.ReadFile(o.userDataFile)
+		if err != nil {
+			return nil, fmt.Errorf("read --user-data-file: %w", err)
+		}
+		return pool.StaticUserData(data), nil
+	}
+	o.ud.pool, o.ud.cluster, o.ud.tokenTTL = spec.Name, af.cluster, defaultPoolTokenTTL
+	if spec.Join.Mode == pool.JoinModeIdentity {
+		join, err := identityJoin(kf, o.ud)
+		if err != nil {
+			return nil, err
+		}
+		return join, join.Validate(spec)
+	}
+	join, err := tokenJoin(cmd, kf, o.ud)
+	if err != nil {
+		return nil, err
+	}
+	return join, join.Validate(spec)
 }
 
 // defaultLocalImage fills in the image of a pool on kelp's local cloud:

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -28,7 +29,7 @@ func newPoolDescribeCommand(af *awsFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p, err := prov.Get(cmd.Context(), args[0])
+			p, err := prov.Describe(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -37,8 +38,9 @@ func newPoolDescribeCommand(af *awsFlags) *cobra.Command {
 				if types == "" {
 					types = "(the launch template's)"
 				}
-				_, err := fmt.Fprintf(cmd.OutOrStdout(), "Name:             %s\nGroup:            %s\nLaunch template:  %s\nInstance types:   %s\nCapacity type:    %s\nSize:             desired %d, instances %d, min %d, max %d\nDrain hook:       %s\n",
-					p.Name, p.GroupName, p.LaunchTemplate, types, p.CapacityType, p.Desired, p.Instances, p.MinSize, p.MaxSize, drainHookText(p.DrainHook))
+				profile := cmp.Or(p.InstanceProfile, "(none)")
+				_, err := fmt.Fprintf(cmd.OutOrStdout(), "Name:             %s\nGroup:            %s\nLaunch template:  %s\nInstance types:   %s\nCapacity type:    %s\nSize:             desired %d, instances %d, min %d, max %d\nJoin:             %s\nInstance profile: %s\nDrain hook:       %s\n",
+					p.Name, p.GroupName, p.LaunchTemplate, types, p.CapacityType, p.Desired, p.Instances, p.MinSize, p.MaxSize, p.Join, profile, drainHookText(p.DrainHook))
 				return err
 			})
 		},
@@ -76,8 +78,8 @@ func newPoolUpdateCommand(af *awsFlags) *cobra.Command {
 	var userDataFile string
 	var minSize, maxSize int32
 	cmd := &cobra.Command{
-		Use:   "update NAME [--image AMI] [--instance-types T,...] [--user-data-file F] [--min N] [--max N] [--metadata-http-tokens required|optional] [--metadata-hop-limit N] [--drain-heartbeat-timeout D]",
-		Short: "Write a new launch template version (image, types, user-data, metadata options) that new instances use; put the drain hook (a changed heartbeat timeout, or a pool without one)",
+		Use:   "update NAME [--image AMI] [--instance-types T,...] [--user-data-file F] [--instance-profile P] [--min N] [--max N] [--metadata-http-tokens required|optional] [--metadata-hop-limit N] [--drain-heartbeat-timeout D]",
+		Short: "Write a new launch template version (image, types, user-data, instance profile, metadata options) that new instances use; put the drain hook (a changed heartbeat timeout, or a pool without one)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if userDataFile != "" {
@@ -99,9 +101,12 @@ func newPoolUpdateCommand(af *awsFlags) *cobra.Command {
 			if err := checkDrainHeartbeatFlag(cmd, u.DrainHeartbeatTimeout); err != nil {
 				return err
 			}
+			if err := pool.CheckInstanceProfile(u.InstanceProfile); err != nil {
+				return fmt.Errorf("--instance-profile: %w", err)
+			}
 			if u.ImageID == "" && len(u.InstanceTypes) == 0 && u.UserData == nil && u.MinSize == nil && u.MaxSize == nil &&
-				u.Metadata == (pool.MetadataOptions{}) && u.DrainHeartbeatTimeout == 0 {
-				return errors.New("update: nothing to change; give --image, --instance-types, --user-data-file, --min, --max, --metadata-http-tokens, --metadata-hop-limit or --drain-heartbeat-timeout")
+				u.Metadata == (pool.MetadataOptions{}) && u.DrainHeartbeatTimeout == 0 && u.InstanceProfile == "" {
+				return errors.New("update: nothing to change; give --image, --instance-types, --user-data-file, --instance-profile, --min, --max, --metadata-http-tokens, --metadata-hop-limit or --drain-heartbeat-timeout")
 			}
 			prov, err := af.provisioner(cmd.Context(), nil)
 			if err != nil {
@@ -118,6 +123,7 @@ func newPoolUpdateCommand(af *awsFlags) *cobra.Command {
 	cmd.Flags().StringVar(&u.ImageID, "image", "", "new AMI id")
 	cmd.Flags().StringSliceVar(&u.InstanceTypes, "instance-types", nil, "new instance types")
 	cmd.Flags().StringVar(&userDataFile, "user-data-file", "", "new user-data")
+	cmd.Flags().StringVar(&u.InstanceProfile, "instance-profile", "", "new IAM instance profile (name or ARN)")
 	cmd.Flags().Int32Var(&minSize, "min", 0, "new minimum size")
 	cmd.Flags().Int32Var(&maxSize, "max", 0, "new maximum size")
 	cmd.Flags().StringVar(&u.Metadata.HTTPTokens, "metadata-http-tokens", "", "new instance metadata tokens: required (IMDSv2 only) or optional")

@@ -30,6 +30,8 @@ func NewRoot(version string) *cobra.Command {
 		newPoolCommand(),
 		newControllerCommand(),
 		newJoinCommand(),
+		newSimulateCommand(),
+		newExplainCommand(),
 	)
 	return root
 }

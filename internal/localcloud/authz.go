@@ -177,7 +177,9 @@ func (c *Cloud) ec2ARN(typ, id string) string {
 
 // withRunInstances adds, to a group request that names a launch template
 // (LaunchTemplate or MixedInstancesPolicy), ec2:RunInstances on that
-// template: AWS checks that the caller may launch what it describes.
+// template: AWS checks that the caller may launch what it describes; and,
+// when the template's version names an instance profile, iam:PassRole on
+// its role with iam:PassedToService ec2.amazonaws.com.
 func withRunInstances(f scopeFunc) scopeFunc {
 	return func(c *Cloud, in *call) scope {
 		s := f(c, in)
@@ -187,9 +189,10 @@ func withRunInstances(f scopeFunc) scopeFunc {
 				continue
 			}
 			c.mu.Lock()
-			arn := c.ec2ARN("launch-template", "*")
+			arn, role := c.ec2ARN("launch-template", "*"), ""
 			if t, err := c.findTemplate(id, name); err == nil {
 				arn = c.ec2ARN("launch-template", t.ID)
+				role = c.templateRole(t, in.params.str(prefix+"Version"))
 			}
 			c.mu.Unlock()
 			// Auto Scaling says so in its own words.
@@ -198,9 +201,31 @@ func withRunInstances(f scopeFunc) scopeFunc {
 			}
 			s.dependent = append(s.dependent, dependentAction{service: "ec2", action: "RunInstances",
 				scope: scope{resources: []Resource{{ARN: arn}}}, refused: refused})
+			if role != "" {
+				// Launching with an instance profile passes its role to EC2.
+				s.dependent = append(s.dependent, dependentAction{service: "iam", action: "PassRole",
+					scope: scope{resources: []Resource{{ARN: RoleARN(role)}},
+						context: map[string][]string{"iam:PassedToService": {"ec2.amazonaws.com"}}}, refused: refused})
+			}
 		}
 		return s
 	}
+}
+
+// templateRole is the role of the instance profile that version v of t
+// names, "" when it names none (or one that does not exist: the launch
+// fails then). c.mu is held.
+func (c *Cloud) templateRole(t *launchTemplate, v string) string {
+	ver, err := t.resolveVersion(v)
+	if err != nil || ver.Data.IamInstanceProfile == nil {
+		return ""
+	}
+	ref := ver.Data.IamInstanceProfile
+	p, ok := c.iam.profileNamed(ref.Arn + ref.Name)
+	if !ok {
+		return ""
+	}
+	return p.Role
 }
 
 // newTemplateScope: a template being created (its ARN has no id yet) and

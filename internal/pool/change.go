@@ -45,6 +45,9 @@ type Update struct {
 	// DrainHeartbeatTimeout, when non-zero, changes the drain hook's
 	// heartbeat timeout (30 s to 2 h, whole seconds).
 	DrainHeartbeatTimeout time.Duration
+	// InstanceProfile, when set, changes the launch template's instance
+	// profile (a name or an ARN). An identity pool always keeps one.
+	InstanceProfile string
 }
 
 // validate checks an update against the pool it applies to.
@@ -59,6 +62,9 @@ func (u Update) validate(p Pool) error {
 		}
 	}
 	if err := u.Metadata.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := CheckInstanceProfile(u.InstanceProfile); err != nil {
 		errs = append(errs, err)
 	}
 	if u.DrainHeartbeatTimeout != 0 {
@@ -112,6 +118,9 @@ func (p *Provisioner) update(ctx context.Context, name string, u Update) (Pool, 
 			return Pool{}, fmt.Errorf("update pool %s: %w", name, err)
 		}
 	}
+	if err := p.CheckInstanceProfile(ctx, u.InstanceProfile); err != nil {
+		return Pool{}, fmt.Errorf("update pool %s: %w", name, err)
+	}
 	mixed := len(pl.InstanceTypes) > 0
 	change, err := templateChange(u, mixed)
 	if err != nil {
@@ -152,7 +161,7 @@ func (p *Provisioner) versionMetadata(ctx context.Context, template string, u Me
 // templateChange is the launch template part of an update. A single-type
 // pool's template takes one type; a mixed pool's types are the group's.
 func templateChange(u Update, mixed bool) (TemplateChange, error) {
-	c := TemplateChange{ImageID: u.ImageID, UserData: u.UserData}
+	c := TemplateChange{ImageID: u.ImageID, UserData: u.UserData, InstanceProfile: u.InstanceProfile}
 	if len(u.InstanceTypes) > 0 && !mixed {
 		if len(u.InstanceTypes) > 1 {
 			return TemplateChange{}, errors.New("instanceTypes: a single-type pool takes one type")
@@ -177,14 +186,15 @@ func (p *Provisioner) UserData(ctx context.Context, name string) ([]byte, error)
 }
 
 // ErrNoJoinToken is wrapped when a pool's user-data carries no bootstrap
-// token (user-data kelp did not render, or a join without a token): there
-// is nothing to rotate.
+// token (user-data kelp did not render, or an identity pool, whatever its
+// user-data holds): there is nothing to rotate.
 var ErrNoJoinToken = errors.New("user-data carries no bootstrap token")
 
 // JoinToken returns the ID of the bootstrap token in the pool's latest
-// user-data, or an error wrapping ErrNoJoinToken.
+// user-data, or an error wrapping ErrNoJoinToken (always for an identity
+// pool).
 func (p *Provisioner) JoinToken(ctx context.Context, name string) (string, error) {
-	data, err := p.UserData(ctx, name)
+	data, err := p.tokenUserData(ctx, name)
 	if err != nil {
 		return "", err
 	}
@@ -194,6 +204,24 @@ func (p *Provisioner) JoinToken(ctx context.Context, name string) (string, error
 	}
 	id, _, _ := strings.Cut(token, ".")
 	return id, nil
+}
+
+// tokenUserData is the pool's latest user-data, or ErrNoJoinToken for a
+// pool that joins by identity: token rotation never writes a token into
+// one.
+func (p *Provisioner) tokenUserData(ctx context.Context, name string) ([]byte, error) {
+	pl, err := p.Get(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("read user-data: %w", err)
+	}
+	if pl.Join != JoinModeToken {
+		return nil, fmt.Errorf("pool %s joins by %s: %w", name, pl.Join, ErrNoJoinToken)
+	}
+	t, err := p.cloud.DescribeLaunchTemplate(ctx, pl.LaunchTemplate)
+	if err != nil {
+		return nil, fmt.Errorf("read user-data of pool %s: describe launch template %s: %w", name, pl.LaunchTemplate, err)
+	}
+	return t.UserData, nil
 }
 
 func joinToken(data []byte) (string, error) {
@@ -212,15 +240,15 @@ func joinToken(data []byte) (string, error) {
 // fresh one issued for spec (its Pool is set to name) and writes it as a
 // new launch template version, so instances launched from now on join
 // with it. The rest of the user-data is kept. A pool whose user-data
-// carries no token is ErrNoJoinToken. The old token is the caller's to
-// expire.
+// carries no token, or that joins by identity, is ErrNoJoinToken. The old
+// token is the caller's to expire.
 func (p *Provisioner) RotateToken(ctx context.Context, name string, spec bootstrap.TokenSpec) (bootstrap.Token, error) {
 	if p.tokens == nil {
 		return bootstrap.Token{}, fmt.Errorf("rotate token of pool %s: the provisioner has no token issuer", name)
 	}
-	data, err := p.UserData(ctx, name)
+	data, err := p.tokenUserData(ctx, name)
 	if err != nil {
-		return bootstrap.Token{}, err
+		return bootstrap.Token{}, fmt.Errorf("rotate token of pool %s: %w", name, err)
 	}
 	if _, err := joinToken(data); err != nil {
 		return bootstrap.Token{}, fmt.Errorf("rotate token of pool %s: %w", name, err)

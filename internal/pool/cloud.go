@@ -34,6 +34,9 @@ type CloudReader interface {
 	// version. A numbered version never changes: the adapter reads it once.
 	// A template or version that does not exist wraps cloud.ErrNotFound.
 	DescribeTemplateVersion(ctx context.Context, ref TemplateRef) (TemplateVersion, error)
+	// ProfileRoles returns the role names of an IAM instance profile given
+	// by name or ARN; one that does not exist wraps cloud.ErrNotFound.
+	ProfileRoles(ctx context.Context, profile string) ([]string, error)
 }
 
 // CloudWriter creates, changes and deletes launch templates and groups.
@@ -61,7 +64,7 @@ type Cloud interface {
 }
 
 // LaunchTemplate is a launch template to create. Fields are added as pools
-// need them (an instance profile).
+// need them.
 type LaunchTemplate struct {
 	Name         string
 	ImageID      string
@@ -75,6 +78,9 @@ type LaunchTemplate struct {
 	Spot bool
 	// Metadata are the instance metadata options, defaults filled in.
 	Metadata MetadataOptions
+	// InstanceProfile is the IAM instance profile, a name or an ARN
+	// (arn:...); "" for none.
+	InstanceProfile string
 	// Tags are the template's own.
 	Tags []Tag
 }
@@ -88,10 +94,13 @@ type TemplateChange struct {
 	UserData []byte
 	// Metadata, when set, replaces the metadata options (every field).
 	Metadata *MetadataOptions
+	// InstanceProfile, when set, replaces the instance profile (a name or
+	// an ARN).
+	InstanceProfile string
 }
 
 func (c TemplateChange) empty() bool {
-	return c.ImageID == "" && c.InstanceType == "" && c.UserData == nil && c.Metadata == nil
+	return c.ImageID == "" && c.InstanceType == "" && c.UserData == nil && c.Metadata == nil && c.InstanceProfile == ""
 }
 
 // TemplateInfo is a launch template as the cloud reports it.
@@ -103,6 +112,9 @@ type TemplateInfo struct {
 	// Metadata are the latest version's metadata options; zero fields are
 	// not set there.
 	Metadata MetadataOptions
+	// InstanceProfile is the latest version's instance profile, its ARN
+	// or name as the template gives it; "" for none.
+	InstanceProfile string
 }
 
 // Group is an Auto Scaling group to create. It launches its

@@ -10,10 +10,13 @@ import (
 
 // Config lists the pools a cluster should have (examples/cluster.yaml).
 type Config struct {
+	// Join is the join of every pool without a `join:` block of its own.
+	Join  *Join  `json:"join,omitempty"`
 	Pools []Spec `json:"pools"`
 }
 
-// ParseConfig parses a pools file strictly (unknown fields are errors) and
+// ParseConfig parses a pools file strictly (unknown fields are errors),
+// gives the cluster-level join to the pools without their own, and
 // validates every pool, reporting all problems at once.
 func ParseConfig(data []byte) (Config, error) {
 	var c Config
@@ -21,6 +24,16 @@ func ParseConfig(data []byte) (Config, error) {
 		return Config{}, fmt.Errorf("parse pools: %w", err)
 	}
 	var errs []error
+	if c.Join != nil {
+		if err := c.Join.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("cluster-level %w", err))
+		}
+		for i := range c.Pools {
+			if c.Pools[i].Join == (Join{}) {
+				c.Pools[i].Join = *c.Join
+			}
+		}
+	}
 	seen := map[string]bool{}
 	for i, p := range c.Pools {
 		if err := p.Validate(); err != nil {

@@ -84,6 +84,10 @@ func (f *fakeCloud) DefaultSubnets(context.Context) ([]string, error) {
 	return []string{"subnet-0123456789abcdef0"}, nil
 }
 
+func (f *fakeCloud) ProfileRoles(context.Context, string) ([]string, error) {
+	return []string{"kelp-node"}, nil
+}
+
 func (f *fakeCloud) DescribeLifecycleHooks(_ context.Context, group string) ([]cloud.LifecycleHook, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -14,9 +14,9 @@ import (
 )
 
 // UserData is the pluggable step that makes the user-data a new pool's
-// instances boot with: a token join ([TokenJoin]) or user-data given as is
-// ([StaticUserData]). Another kind of join (one bound to the instance's
-// identity, with no token) is another implementation.
+// instances boot with: a token join ([TokenJoin]), an identity join with
+// no secret ([IdentityJoinUserData]) or user-data given as is
+// ([StaticUserData]).
 type UserData interface {
 	UserData(ctx context.Context, spec Spec) ([]byte, error)
 }
@@ -88,6 +88,9 @@ func (j TokenJoin) Validate(spec Spec) error {
 
 // input is the user-data input for spec with tok, validated.
 func (j TokenJoin) input(spec Spec, tok bootstrap.Token) (userdata.Input, error) {
+	if spec.Join.Mode.OrDefault() != JoinModeToken {
+		return userdata.Input{}, fmt.Errorf("pool %s joins by %s: its user-data carries no bootstrap token (render it with an identity join)", spec.Name, spec.Join.Mode)
+	}
 	in := j.Template
 	in.Pool, in.Labels, in.Taints = spec.Name, spec.Labels, spec.Taints
 	var err error
@@ -118,4 +121,67 @@ func (j TokenJoin) Render(ctx context.Context, spec Spec) (userdata.Rendered, er
 		return userdata.Rendered{}, err
 	}
 	return userdata.Render(in)
+}
+
+// IdentityJoinUserData renders the user-data of an identity-mode pool: no
+// secret, only where kelp's join endpoint and the API server are and the
+// CAs to trust them (userdata.IdentityJoin), with the pool's labels and
+// taints over Template. Nothing is issued: the instance proves who it is
+// with its instance role and kelp's join endpoint answers with a token
+// bound to it. The spec must be in JoinModeIdentity, with an instance
+// profile.
+type IdentityJoinUserData struct {
+	// Join is where the instance joins and what it trusts.
+	Join userdata.IdentityJoin
+	// Template carries the profile (kubeadm or local) and the cluster
+	// name; Pool, Labels, Taints and Identity are set from the spec and
+	// Join. Registry credentials are refused (they are a secret).
+	Template userdata.Input
+}
+
+var _ UserData = IdentityJoinUserData{}
+
+// Validate checks the spec and the input, so that bad input is reported
+// before any cloud call.
+func (j IdentityJoinUserData) Validate(spec Spec) error {
+	_, err := j.input(spec)
+	return err
+}
+
+func (j IdentityJoinUserData) input(spec Spec) (userdata.Input, error) {
+	var errs []error
+	if spec.Join.Mode != JoinModeIdentity {
+		errs = append(errs, fmt.Errorf("pool %s: join mode is %s, not identity: identity user-data would leave it without a way to join", spec.Name, spec.Join.Mode.OrDefault()))
+	}
+	if spec.InstanceProfile == "" {
+		errs = append(errs, fmt.Errorf("pool %s: the identity join needs an instance profile: the instance proves who it is with its role", spec.Name))
+	}
+	in := j.Template
+	join := j.Join
+	in.Pool, in.Labels, in.Taints, in.Identity = spec.Name, spec.Labels, spec.Taints, &join
+	if err := in.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("invalid user-data input: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return userdata.Input{}, err
+	}
+	return in, nil
+}
+
+// Render renders the identity-mode document.
+func (j IdentityJoinUserData) Render(_ context.Context, spec Spec) (userdata.Rendered, error) {
+	in, err := j.input(spec)
+	if err != nil {
+		return userdata.Rendered{}, err
+	}
+	return userdata.Render(in)
+}
+
+// UserData renders the user-data (gzipped when over EC2's limit).
+func (j IdentityJoinUserData) UserData(ctx context.Context, spec Spec) ([]byte, error) {
+	out, err := j.Render(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	return out.Data, nil
 }

@@ -40,6 +40,21 @@ func (p *Provisioner) Get(ctx context.Context, name string) (Pool, error) {
 	return pools[0], nil
 }
 
+// Describe is Get with what only the launch template tells: the instance
+// profile of its latest version.
+func (p *Provisioner) Describe(ctx context.Context, name string) (Pool, error) {
+	pl, err := p.Get(ctx, name)
+	if err != nil {
+		return Pool{}, err
+	}
+	t, err := p.cloud.DescribeLaunchTemplate(ctx, pl.LaunchTemplate)
+	if err != nil {
+		return Pool{}, fmt.Errorf("describe pool %s: describe launch template %s: %w", name, pl.LaunchTemplate, err)
+	}
+	pl.InstanceProfile = t.InstanceProfile
+	return pl, nil
+}
+
 func (p *Provisioner) describe(ctx context.Context, f GroupFilter) ([]Pool, error) {
 	groups, err := p.cloud.DescribeGroups(ctx, f)
 	if err != nil {
@@ -74,6 +89,7 @@ func poolOf(g GroupInfo) Pool {
 		Desired:        g.Desired,
 		Instances:      g.Instances,
 		Members:        g.Members,
+		Join:           JoinMode(g.Tags[JoinTag]).OrDefault(),
 
 		LaunchTemplateVersion: g.LaunchTemplateVersion,
 	}

@@ -80,6 +80,12 @@ type Pool struct {
 	// DrainHook is kelp's termination hook on the group, nil when it has
 	// none (a pool made before kelp put one; `kelp pool update` puts it).
 	DrainHook *cloud.LifecycleHook
+	// Join is the pool's join mode (its group's JoinTag; token when
+	// untagged).
+	Join JoinMode
+	// InstanceProfile is the instance profile (name or ARN) of the launch
+	// template's latest version, "" for none. Set by Describe only.
+	InstanceProfile string
 }
 
 // Create makes the pool: it checks the spec and the image, renders the
@@ -96,6 +102,9 @@ func (p *Provisioner) Create(ctx context.Context, spec Spec, ud UserData) (Pool,
 	if spec.ImageID == "" {
 		return Pool{}, fmt.Errorf("invalid pool: %s: imageID is required", spec.Name)
 	}
+	if err := spec.checkIdentityProfile(); err != nil {
+		return Pool{}, fmt.Errorf("invalid pool: %w", err)
+	}
 	name := GroupName(p.cluster, spec.Name)
 	if _, err := p.Get(ctx, spec.Name); err == nil {
 		return Pool{}, fmt.Errorf("create pool %s: group %s: %w", spec.Name, name, ErrExists)
@@ -103,6 +112,9 @@ func (p *Provisioner) Create(ctx context.Context, spec Spec, ud UserData) (Pool,
 		return Pool{}, fmt.Errorf("create pool %s: %w", spec.Name, err)
 	}
 	if err := p.CheckImage(ctx, spec.ImageID); err != nil {
+		return Pool{}, fmt.Errorf("create pool %s: %w", spec.Name, err)
+	}
+	if err := p.CheckInstanceProfile(ctx, spec.InstanceProfile); err != nil {
 		return Pool{}, fmt.Errorf("create pool %s: %w", spec.Name, err)
 	}
 	subnets := spec.Subnets
@@ -175,9 +187,11 @@ func LaunchTemplateSpec(cluster string, spec Spec, userData []byte) LaunchTempla
 		KeyName:          spec.KeyName,
 		Spot:             spec.capacityType() == catalog.CapacityTypeSpot && len(spec.InstanceTypes) == 1,
 		Metadata:         spec.Metadata.WithDefaults(),
+		InstanceProfile:  spec.InstanceProfile,
 		Tags: []Tag{
 			{Key: ClusterTagPrefix + cluster, Value: ownedValue},
 			{Key: PoolTag, Value: spec.Name},
+			{Key: JoinTag, Value: string(spec.Join.Mode.OrDefault())},
 		},
 	}
 }
@@ -215,6 +229,29 @@ func (p *Provisioner) CheckImage(ctx context.Context, imageID string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("describe image %s: %w", imageID, err)
+	}
+	return nil
+}
+
+// ErrInstanceProfile is wrapped when a pool's instance profile does not
+// exist or holds no role (its instances would have no credentials, and an
+// identity join nothing to prove).
+var ErrInstanceProfile = errors.New("unusable instance profile")
+
+// CheckInstanceProfile makes sure an instance profile ("" is none) exists
+// and holds a role before anything is created (iam:GetInstanceProfile).
+func (p *Provisioner) CheckInstanceProfile(ctx context.Context, profile string) error {
+	if profile == "" {
+		return nil
+	}
+	roles, err := p.cloud.ProfileRoles(ctx, profile)
+	switch {
+	case errors.Is(err, cloud.ErrNotFound):
+		return fmt.Errorf("instance profile %s does not exist: %w: %w", profile, ErrInstanceProfile, err)
+	case err != nil:
+		return fmt.Errorf("check instance profile %s: %w", profile, err)
+	case len(roles) == 0:
+		return fmt.Errorf("instance profile %s holds no role: %w", profile, ErrInstanceProfile)
 	}
 	return nil
 }

@@ -36,10 +36,19 @@ type testEnv struct {
 // sequence of faults is the same each run).
 func newEnv(t *testing.T, faults localcloud.Faults) *testEnv {
 	t.Helper()
-	c, err := localcloud.Open(localcloud.Options{
-		Dir: t.TempDir(), Runtime: localcloud.NopRuntime{}, ReconcileInterval: 50 * time.Millisecond,
-		Faults: faults, Rand: rand.NewPCG(3, 5), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	return newEnvAs(t, localcloud.Options{Faults: faults,
+		Roles:            []localcloud.Role{{Name: "kelp-node"}},
+		InstanceProfiles: []localcloud.InstanceProfile{{Name: "kelp-node", Role: "kelp-node"}, {Name: "kelp-node-2", Role: "kelp-node"}, {Name: "empty"}},
+	}, localcloud.DefaultPrincipal())
+}
+
+// newEnvAs serves a local cloud with opts (its faults, principals, roles
+// and profiles; the rest is the tests') and an adapter signing as who.
+func newEnvAs(t *testing.T, opts localcloud.Options, who localcloud.Principal) *testEnv {
+	t.Helper()
+	opts.Dir, opts.Runtime, opts.ReconcileInterval = t.TempDir(), localcloud.NopRuntime{}, 50*time.Millisecond
+	opts.Rand, opts.Logger = rand.NewPCG(3, 5), slog.New(slog.NewTextHandler(io.Discard, nil))
+	c, err := localcloud.Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +57,7 @@ func newEnv(t *testing.T, faults localcloud.Faults) *testEnv {
 	}
 	srv := httptest.NewServer(c)
 	t.Cleanup(func() { srv.Close(); _ = c.Close() })
-	creds := credentials.NewStaticCredentialsProvider(localcloud.AccessKeyID, localcloud.SecretAccessKey, "")
+	creds := credentials.NewStaticCredentialsProvider(who.AccessKeyID, who.SecretAccessKey, "")
 	p, err := awscloud.New(context.Background(), awscloud.Config{ClusterName: "prod", Region: localcloud.DefaultRegion, Endpoint: srv.URL,
 		Retry: awscloud.RetryConfig{MaxBackoff: 20 * time.Millisecond, ThrottleBackoff: 10 * time.Millisecond}},
 		awscloud.Deps{Credentials: creds, Logger: slog.New(slog.DiscardHandler)})

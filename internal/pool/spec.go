@@ -7,7 +7,10 @@
 // rotation, rolls a pool through an instance refresh (roll.go), tells its
 // outdated nodes ([Drift]: the template data compared but for the
 // bootstrap token) and deletes it, draining it to zero first when asked
-// (delete.go); the user-data is a pluggable step ([UserData]). Every cloud call goes through
+// (delete.go); the user-data is a pluggable step ([UserData]): a token
+// join, an identity join carrying no secret (a pool's [JoinMode], recorded
+// as [JoinTag]; it needs the pool's instance profile) or user-data given
+// as is. Every cloud call goes through
 // the narrow interfaces of cloud.go, which internal/cloud/aws implements,
 // so the code that runs against the local cloud is the code that runs
 // against AWS.
@@ -77,6 +80,15 @@ type Spec struct {
 	// DefaultDrainHeartbeatTimeout. It bounds how long a dead controller
 	// can hold a leaving instance.
 	DrainHeartbeatTimeout *metav1.Duration `json:"drainHeartbeatTimeout,omitempty"`
+	// InstanceProfile is the IAM instance profile (name or ARN) the launch
+	// template gives instances; required by the identity join, whose proof
+	// is the profile's role (Create refuses an identity pool without one;
+	// a pools file may leave it to its caller, as kelp up fills its own).
+	InstanceProfile string `json:"instanceProfile,omitempty"`
+	// Join is how the instances join: a token (default) or their identity
+	// (joinmode.go). The mode is recorded as JoinTag on the group and the
+	// launch template.
+	Join Join `json:"join,omitempty"`
 }
 
 // drainHeartbeat is the spec's heartbeat timeout, 0 when unset.
@@ -193,6 +205,7 @@ func (s Spec) Validate() error {
 			errs = append(errs, fmt.Errorf("pool %s: %w", s.Name, err))
 		}
 	}
+	errs = append(errs, s.validateJoin()...)
 	return errors.Join(errs...)
 }
 
@@ -234,13 +247,14 @@ type Tag struct {
 }
 
 // GroupTags returns every tag of the pool's group, sorted by key: the
-// cluster ownership tag and kelp's pool tag (both propagated to
-// instances), cluster-autoscaler discovery tags, and node-template tags for
+// cluster ownership tag, kelp's pool tag and its join mode (all three
+// propagated to instances), cluster-autoscaler discovery tags, and node-template tags for
 // the labels and taints (plus the capacity-type label).
 func GroupTags(cluster string, s Spec) []Tag {
 	tags := []Tag{
 		{Key: ClusterTagPrefix + cluster, Value: ownedValue, Propagate: true},
 		{Key: PoolTag, Value: s.Name, Propagate: true},
+		{Key: JoinTag, Value: string(s.Join.Mode.OrDefault()), Propagate: true},
 		{Key: AutoscalerEnabledTag, Value: "true"},
 		{Key: AutoscalerClusterTag + cluster, Value: ownedValue},
 		{Key: NodeTemplateLabelTag + PoolTag, Value: s.Name},

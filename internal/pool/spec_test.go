@@ -96,6 +96,7 @@ func TestGroupTags(t *testing.T) {
 	want := map[string]Tag{
 		"kubernetes.io/cluster/prod":                                           {Value: "owned", Propagate: true},
 		"kelp.dev/pool":                                                        {Value: "gpu", Propagate: true},
+		"kelp.dev/join":                                                        {Value: "token", Propagate: true},
 		"k8s.io/cluster-autoscaler/enabled":                                    {Value: "true"},
 		"k8s.io/cluster-autoscaler/prod":                                       {Value: "owned"},
 		"k8s.io/cluster-autoscaler/node-template/label/team":                   {Value: "ml"},

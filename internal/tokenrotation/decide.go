@@ -1,5 +1,6 @@
-// Package tokenrotation keeps every pool's launch template carrying a
-// valid bootstrap token. Decide is the pure core: given what the cluster
+// Package tokenrotation keeps every token-mode pool's launch template
+// carrying a valid bootstrap token (identity pools carry none and are
+// left alone). Decide is the pure core: given what the cluster
 // knows of a pool's token and the clock, it says whether to rotate and
 // why. The Rotator is its small controller: each period it gathers the
 // facts (the token in each pool's user-data, kelp's token Secrets), asks

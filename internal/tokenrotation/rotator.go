@@ -28,8 +28,8 @@ type Pools interface {
 
 var _ Pools = (*pool.Provisioner)(nil)
 
-// Rotator keeps every pool's launch template carrying a valid bootstrap
-// token: a new token in a new template version (the group launches
+// Rotator keeps every token-mode pool's launch template carrying a valid
+// bootstrap token (identity pools carry none and are left alone): a new token in a new template version (the group launches
 // $Latest), and the old token set to expire once instances launched before
 // the switch have had the join window to use it.
 type Rotator struct {
@@ -80,6 +80,9 @@ func (r *Rotator) Rotate(ctx context.Context) error {
 	}
 	var errs []error
 	for _, p := range pools {
+		if p.Join == pool.JoinModeIdentity {
+			continue // its user-data carries no token, and must not get one
+		}
 		if err := r.rotatePool(ctx, p.Name, byID); err != nil {
 			errs = append(errs, fmt.Errorf("pool %s: %w", p.Name, err))
 		}

@@ -47,8 +47,17 @@ type Input struct {
 	Pool string
 	// BootstrapKubeconfig is the kubeconfig the node bootstraps with (see
 	// bootstrap.BootstrapKubeconfig). Its current cluster must embed the CA.
+	// Required in token mode; must be empty when Identity is set.
 	BootstrapKubeconfig []byte
+	// Identity, when set, makes an identity-mode document: it carries no
+	// secret, only where kelp's join endpoint and the API server are and
+	// the CAs to trust them; the node runs `kelp join` (kubeadm) or the
+	// node agent's join (local) to get a token bound to its instance. Not
+	// supported by openshift-3.11.
+	Identity *IdentityJoin
 	// RegistryAuth is an optional docker config.json ({"auths": {...}}).
+	// A credential: refused in identity mode, whose user-data carries no
+	// secret (give the image or the instance role registry access).
 	RegistryAuth []byte
 	// Labels are set on the node by the kubelet. Keys NodeRestriction
 	// forbids a node to set on itself are rejected. PoolLabel is added.
@@ -79,14 +88,38 @@ func (in Input) Validate() error {
 	}
 	errs = append(errs, validateName(field.NewPath("clusterName"), in.ClusterName, validation.IsDNS1123Subdomain)...)
 	errs = append(errs, validateName(field.NewPath("pool"), in.Pool, validation.IsDNS1123Label)...)
-	errs = append(errs, validateKubeconfig(field.NewPath("bootstrapKubeconfig"), in.BootstrapKubeconfig)...)
-	errs = append(errs, validateRegistryAuth(field.NewPath("registryAuth"), in.RegistryAuth)...)
+	if in.Identity != nil {
+		errs = append(errs, validateIdentity(in)...)
+	} else {
+		errs = append(errs, validateKubeconfig(field.NewPath("bootstrapKubeconfig"), in.BootstrapKubeconfig)...)
+		errs = append(errs, validateRegistryAuth(field.NewPath("registryAuth"), in.RegistryAuth)...)
+	}
 	errs = append(errs, validateNodeLabels(field.NewPath("labels"), in.Labels, in.Pool)...)
 	errs = append(errs, validateTaints(field.NewPath("taints"), in.Taints)...)
 	if in.Profile == ProfileOpenShift311 {
 		errs = append(errs, validateOpenShift(in)...)
 	}
 	return joinFieldErrors(errs)
+}
+
+// validateIdentity checks an identity-mode input: the join itself, and
+// nothing secret beside it.
+func validateIdentity(in Input) field.ErrorList {
+	errs := in.Identity.Validate(field.NewPath("identity"))
+	if len(in.BootstrapKubeconfig) > 0 {
+		errs = append(errs, field.Forbidden(field.NewPath("bootstrapKubeconfig"),
+			"an identity join carries no bootstrap kubeconfig: the instance gets a token bound to it from kelp's join endpoint"))
+	}
+	if len(in.RegistryAuth) > 0 {
+		errs = append(errs, field.Forbidden(field.NewPath("registryAuth"),
+			"registry credentials are a secret and identity-mode user-data carries none: "+
+				"bake them into the image or let the instance role pull (e.g. ECR), or use the token join"))
+	}
+	if in.Profile == ProfileOpenShift311 {
+		errs = append(errs, field.Forbidden(field.NewPath("identity"),
+			"profile openshift-3.11 cannot run `kelp join`: its pools use the token join"))
+	}
+	return errs
 }
 
 // validateOpenShift checks the openshift-3.11 fields.

@@ -16,6 +16,8 @@ const (
 	KubeadmKubeletConfigPath       = "/var/lib/kubelet/config.yaml"
 	KubeadmKubeletEnvPath          = "/etc/sysconfig/kubelet"
 	KubeadmRegistryAuthPath        = "/var/lib/kubelet/config.json"
+	// KubeadmJoinCAPath is the join endpoint's CA bundle (identity mode).
+	KubeadmJoinCAPath = "/etc/kelp/join-ca.crt"
 )
 
 // kubeletConfiguration is the part of kubelet.config.k8s.io/v1beta1
@@ -49,12 +51,59 @@ type kubeletAuthorization struct {
 // buildKubeadm lays out a kubeadm-style node: bootstrap kubeconfig, cluster
 // CA (to authenticate the API server's calls to the kubelet), kubelet config
 // with certificate rotation and serving-certificate bootstrap, node labels
-// as flags, optional registry credentials; then starts the kubelet.
+// as flags, optional registry credentials; then starts the kubelet. In
+// identity mode there is no bootstrap kubeconfig: the join endpoint's CA is
+// written instead and `kelp join` writes the kubeconfig before the kubelet
+// starts.
 func buildKubeadm(in Input) (CloudConfig, error) {
+	if in.Identity != nil {
+		return buildKubeadmIdentity(in)
+	}
 	ca, err := clusterCA(in.BootstrapKubeconfig)
 	if err != nil {
 		return CloudConfig{}, err
 	}
+	files, err := kubeadmNodeFiles(in, ca)
+	if err != nil {
+		return CloudConfig{}, err
+	}
+	files = append([]File{newFile(KubeadmBootstrapKubeconfigPath, in.BootstrapKubeconfig, PermSecret)}, files...)
+	if len(in.RegistryAuth) > 0 {
+		files = append(files, newFile(KubeadmRegistryAuthPath, in.RegistryAuth, PermSecret))
+	}
+	return CloudConfig{
+		WriteFiles: files,
+		RunCmd:     []Command{Argv("systemctl", "enable", "--now", "kubelet")},
+	}, nil
+}
+
+// buildKubeadmIdentity is buildKubeadm's identity mode: the two CA files
+// and the kubelet's, then `kelp join` (which writes the bootstrap
+// kubeconfig) and the kubelet.
+func buildKubeadmIdentity(in Input) (CloudConfig, error) {
+	id := in.Identity
+	files, err := kubeadmNodeFiles(in, id.ServerCA)
+	if err != nil {
+		return CloudConfig{}, err
+	}
+	files = append([]File{newFile(KubeadmJoinCAPath, id.EndpointCA, PermPublic)}, files...)
+	join := []string{"kelp", "join", "--endpoint", id.Endpoint, "--endpoint-ca", KubeadmJoinCAPath,
+		"--server", id.Server, "--server-ca", KubeadmCAPath, "--bootstrap-kubeconfig", KubeadmBootstrapKubeconfigPath}
+	if id.STSEndpoint != "" {
+		join = append(join, "--sts-endpoint", id.STSEndpoint)
+	}
+	if id.MetadataEndpoint != "" {
+		join = append(join, "--imds-endpoint", id.MetadataEndpoint)
+	}
+	return CloudConfig{
+		WriteFiles: files,
+		RunCmd:     []Command{Argv(join...), Argv("systemctl", "enable", "--now", "kubelet")},
+	}, nil
+}
+
+// kubeadmNodeFiles are the files of a kubeadm node in both modes: the
+// cluster CA, the kubelet configuration and its environment (labels).
+func kubeadmNodeFiles(in Input, ca []byte) ([]File, error) {
 	kc := kubeletConfiguration{
 		APIVersion:         "kubelet.config.k8s.io/v1beta1",
 		Kind:               "KubeletConfiguration",
@@ -67,21 +116,13 @@ func buildKubeadm(in Input) (CloudConfig, error) {
 	kc.Authentication.X509.ClientCAFile = KubeadmCAPath
 	kcYAML, err := yaml.Marshal(kc)
 	if err != nil {
-		return CloudConfig{}, fmt.Errorf("marshal kubelet configuration: %w", err)
+		return nil, fmt.Errorf("marshal kubelet configuration: %w", err)
 	}
 	env := fmt.Sprintf("KUBELET_EXTRA_ARGS=--node-labels=%s\n", labelsFlag(nodeLabels(in)))
-	files := []File{
-		newFile(KubeadmBootstrapKubeconfigPath, in.BootstrapKubeconfig, PermSecret),
+	return []File{
 		newFile(KubeadmCAPath, ca, PermPublic),
 		newFile(KubeadmKubeletConfigPath, kcYAML, PermPublic),
 		newFile(KubeadmKubeletEnvPath, []byte(env), PermPublic),
-	}
-	if len(in.RegistryAuth) > 0 {
-		files = append(files, newFile(KubeadmRegistryAuthPath, in.RegistryAuth, PermSecret))
-	}
-	return CloudConfig{
-		WriteFiles: files,
-		RunCmd:     []Command{Argv("systemctl", "enable", "--now", "kubelet")},
 	}, nil
 }
 

@@ -64,8 +64,10 @@ func ParseNodeConfig(data []byte) (NodeConfig, error) {
 	return c, nil
 }
 
-// buildLocal lays out a local node: bootstrap kubeconfig, NodeConfig,
-// optional registry credentials; then runs the simulated kubelet.
+// buildLocal lays out a local node: bootstrap kubeconfig (token mode) or
+// JoinConfig (identity mode), NodeConfig, optional registry credentials
+// (token mode); then runs the simulated kubelet, which in identity mode
+// joins first.
 func buildLocal(in Input) (CloudConfig, error) {
 	nc := NodeConfig{
 		APIVersion:  NodeConfigAPIVersion,
@@ -82,10 +84,17 @@ func buildLocal(in Input) (CloudConfig, error) {
 	if err != nil {
 		return CloudConfig{}, fmt.Errorf("marshal node config: %w", err)
 	}
-	files := []File{
-		newFile(LocalBootstrapKubeconfigPath, in.BootstrapKubeconfig, PermSecret),
-		newFile(LocalNodeConfigPath, ncYAML, PermPublic),
+	var files []File
+	if in.Identity != nil {
+		jc, err := yaml.Marshal(JoinConfig{APIVersion: NodeConfigAPIVersion, Kind: JoinConfigKind, IdentityJoin: *in.Identity})
+		if err != nil {
+			return CloudConfig{}, fmt.Errorf("marshal join config: %w", err)
+		}
+		files = append(files, newFile(LocalJoinConfigPath, jc, PermPublic))
+	} else {
+		files = append(files, newFile(LocalBootstrapKubeconfigPath, in.BootstrapKubeconfig, PermSecret))
 	}
+	files = append(files, newFile(LocalNodeConfigPath, ncYAML, PermPublic))
 	if len(in.RegistryAuth) > 0 {
 		files = append(files, newFile(LocalRegistryAuthPath, in.RegistryAuth, PermSecret))
 	}

@@ -63,6 +63,18 @@ func TestValues(t *testing.T) {
 		{name: "irsa and host network", args: append(required, "--set", "hostNetwork=true",
 			"--set-string", `serviceAccount.annotations.eks\.amazonaws\.com/role-arn=arn:aws:iam::1:role/kelp`),
 			want: []string{"hostNetwork: true", "dnsPolicy: ClusterFirstWithHostNet", "eks.amazonaws.com/role-arn: arn:aws:iam::1:role/kelp"}},
+		{name: "join endpoint on a NodePort", args: append(required, "--set", "join.enabled=true,join.stsEndpoint=https://sts.eu-west-1.amazonaws.com,join.roles={kelp-node},join.certHosts={10.0.1.10}"),
+			want: []string{"- --join-addr=:8443\n", "- --join-sts-endpoint=https://sts.eu-west-1.amazonaws.com\n", "- --join-roles=kelp-node\n",
+				"- --join-cert-hosts=10.0.1.10\n", "name: join\n              containerPort: 8443", "name: kelp-controller-join", "type: NodePort", "nodePort: 30443", "targetPort: join"}},
+		{name: "join endpoint on the host network", args: append(required, "--set", "hostNetwork=true,join.enabled=true,join.port=9443,join.stsEndpoint=https://sts.eu-west-1.amazonaws.com,join.roles={kelp-node},join.service.enabled=false"),
+			want: []string{"hostNetwork: true", "- --join-addr=:9443\n", "containerPort: 9443"}},
+		{name: "join endpoint with a TLS secret", args: append(required, "--set", "join.enabled=true,join.stsEndpoint=https://sts.eu-west-1.amazonaws.com,join.roles={kelp-node},join.tlsSecret=kelp-join-tls,join.service.type=ClusterIP"),
+			want: []string{"- --join-cert-file=/etc/kelp/join-tls/tls.crt\n", "- --join-key-file=/etc/kelp/join-tls/tls.key\n", "secretName: kelp-join-tls", "mountPath: /etc/kelp/join-tls", "type: ClusterIP"}},
+		{name: "join off by default", args: required, want: []string{"- --approve=auto"}},
+		{name: "join without an STS endpoint", args: append(required, "--set", "join.enabled=true,join.roles={kelp-node}"), wantErr: "join.stsEndpoint is required"},
+		{name: "join without roles", args: append(required, "--set", "join.enabled=true,join.stsEndpoint=https://sts.eu-west-1.amazonaws.com"), wantErr: "join.roles is required"},
+		{name: "join service of an unknown type", args: append(required, "--set", "join.enabled=true,join.stsEndpoint=https://s,join.roles={r},join.service.type=ExternalName"), wantErr: `join.service.type "ExternalName"`},
+		{name: "join flag in extraArgs", args: append(required, "--set", "controller.extraArgs.join-addr=:1"), wantErr: "controller.extraArgs.join-addr: --join-addr has a value of its own"},
 		{name: "service monitor", args: append(required, "--set", "metrics.serviceMonitor.enabled=true"),
 			want: []string{"kind: ServiceMonitor", "kind: Service\n", "port: metrics"}},
 	}
@@ -82,6 +94,9 @@ func TestValues(t *testing.T) {
 				if !strings.Contains(string(out), w) {
 					t.Errorf("render lacks %q:\n%s", w, out)
 				}
+			}
+			if tt.name == "join off by default" && (strings.Contains(string(out), "--join-addr") || strings.Contains(string(out), "name: join")) {
+				t.Errorf("join.enabled false renders the join endpoint:\n%s", out)
 			}
 		})
 	}

@@ -82,6 +82,9 @@ type Autoscaler struct {
 	lastNew     time.Time
 	// cycles are when Run last finished and succeeded a cycle (LastCycles).
 	cycles cycleTimes
+	// sim is set by Simulate: the cycle changes nothing, writes no status
+	// and records no event, and keeps what it planned from.
+	sim *simState
 }
 
 // New validates the options and registers the informers the autoscaler
@@ -94,35 +97,15 @@ func New(o Options, d Deps) (*Autoscaler, error) {
 	if d.Client == nil || d.Informers == nil || d.Groups == nil || d.Scaler == nil || d.Recorder == nil || d.Metrics == nil {
 		return nil, errors.New("autoscaler: client, informers, groups, scaler, recorder and metrics are required")
 	}
-	// Scale-up and node removals change the same groups' sizes: one at a
-	// time, each from the provider's current snapshot.
-	scaler := &serialScaler{Scaler: d.Scaler}
-	d.Scaler = scaler
-	if d.Logger == nil {
-		d.Logger = slog.Default()
-	}
-	if d.Clock == nil {
-		d.Clock = clock.RealClock{}
-	}
-	if d.Rand == nil {
-		seed := uint64(d.Clock.Now().UnixNano())
-		d.Rand = rand.New(rand.NewPCG(seed, seed>>32))
-	}
 	f := d.Informers
-	a := &Autoscaler{
-		o: o, d: d, scaler: scaler, trigger: make(chan struct{}, 1), growing: map[string]int{},
-		raisedOver: map[string]map[string]bool{},
-		backoffs:   autoscaler.NewBackoffs(o.InitialBackoff, o.MaxBackoff),
-		events:     newEventLog(),
-		pods:       newPodCache(),
-		status:     &statusWriter{client: d.Client, refresh: 6 * o.ScanInterval},
-		l: listers{
-			nodes: f.Core().V1().Nodes().Lister(), pods: f.Core().V1().Pods().Informer().GetIndexer(),
-			namespaces: f.Core().V1().Namespaces().Lister(), daemonSets: f.Apps().V1().DaemonSets().Lister(),
-			pvcs: f.Core().V1().PersistentVolumeClaims().Lister(), pvs: f.Core().V1().PersistentVolumes().Lister(),
-			csiNodes: f.Storage().V1().CSINodes().Lister(), storageClasses: f.Storage().V1().StorageClasses().Lister(),
-		},
-	}
+	a := newAutoscaler(o, d, listers{
+		nodes: f.Core().V1().Nodes().Lister(), pods: f.Core().V1().Pods().Informer().GetIndexer(),
+		namespaces: f.Core().V1().Namespaces().Lister(), daemonSets: f.Apps().V1().DaemonSets().Lister(),
+		pvcs: f.Core().V1().PersistentVolumeClaims().Lister(), pvs: f.Core().V1().PersistentVolumes().Lister(),
+		csiNodes: f.Storage().V1().CSINodes().Lister(), storageClasses: f.Storage().V1().StorageClasses().Lister(),
+	})
+	a.status = &statusWriter{client: d.Client, refresh: 6 * o.ScanInterval}
+	d = a.d // defaults filled in, the serial scaler
 	if o.ScaleDownEnabled {
 		if d.Registry == nil {
 			d.Registry = prometheus.NewRegistry()
@@ -153,6 +136,32 @@ func New(o Options, d Deps) (*Autoscaler, error) {
 		f.Core().V1().PersistentVolumeClaims().Informer().HasSynced, f.Core().V1().PersistentVolumes().Informer().HasSynced,
 		f.Storage().V1().CSINodes().Informer().HasSynced, f.Storage().V1().StorageClasses().Informer().HasSynced)
 	return a, nil
+}
+
+// newAutoscaler builds an Autoscaler reading l, with d's defaults filled
+// in; New and Simulate add what acts and what reports.
+func newAutoscaler(o Options, d Deps, l listers) *Autoscaler {
+	// Scale-up and node removals change the same groups' sizes: one at a
+	// time, each from the provider's current snapshot.
+	scaler := &serialScaler{Scaler: d.Scaler}
+	d.Scaler = scaler
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Clock == nil {
+		d.Clock = clock.RealClock{}
+	}
+	if d.Rand == nil {
+		seed := uint64(d.Clock.Now().UnixNano())
+		d.Rand = rand.New(rand.NewPCG(seed, seed>>32))
+	}
+	return &Autoscaler{
+		o: o, d: d, l: l, scaler: scaler, trigger: make(chan struct{}, 1), growing: map[string]int{},
+		raisedOver: map[string]map[string]bool{},
+		backoffs:   autoscaler.NewBackoffs(o.InitialBackoff, o.MaxBackoff),
+		events:     newEventLog(),
+		pods:       newPodCache(),
+	}
 }
 
 // podChanged triggers a cycle for an unschedulable pod, and counts it

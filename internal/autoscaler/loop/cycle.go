@@ -26,6 +26,13 @@ type Cycle struct {
 	Terminated []string
 	// ScaleDown is what scale-down saw and started.
 	ScaleDown autoscaler.ScaleDownStatus
+	// ScaleDownPlan is what scale-down planned: the nodes to remove and
+	// why each other node stays (empty when scale-down was skipped).
+	ScaleDownPlan autoscaler.ScaleDownPlan
+	// Status and Events are the cycle's report (autoscaler.Report): what
+	// the status ConfigMap and the Events say.
+	Status autoscaler.Status
+	Events []autoscaler.Event
 }
 
 // maxReplans bounds the re-plans after a failed scale-up in one cycle.
@@ -58,6 +65,9 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 	for i, g := range groups {
 		groups[i] = autoscaler.TemplateFromNodes(g, gf.ready[g.ID])
 	}
+	if a.sim != nil {
+		a.sim.groups, a.sim.gf, a.sim.facts = groups, gf, facts
+	}
 	a.phase("failures")
 	health := a.health(facts)
 	if !health.Healthy {
@@ -70,8 +80,11 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 	sdFacts := facts
 	var onUpcoming int
 	sdFacts.snapshot, onUpcoming = autoscaler.BindPlaced(facts.snapshot, facts.pending, plan)
-	skip := autoscaler.ScaleDownSkip(len(cyc.Applied) > 0, onUpcoming)
-	cyc.ScaleDown = a.runScaleDown(ctx, groups, gf, sdFacts, skip)
+	// A simulation applies nothing, but skips scale-down as the cycle that
+	// applied its plan would.
+	scaledUp := len(cyc.Applied) > 0 || (a.sim != nil && len(plan.Increases) > 0)
+	skip := autoscaler.ScaleDownSkip(scaledUp, onUpcoming)
+	cyc.ScaleDown, cyc.ScaleDownPlan = a.runScaleDown(ctx, groups, gf, sdFacts, skip)
 	a.phase("scale-down")
 	a.report(ctx, groups, gf, facts, plan, &health, &cyc)
 	if t := plan.Truncated; t != nil {
@@ -84,11 +97,7 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 // scaleUp plans and applies the cycle's scale-up, planning again (up to
 // maxReplans times) when a group refuses to grow.
 func (a *Autoscaler) scaleUp(ctx context.Context, groups []cloud.NodeGroup, gf groupFacts, facts clusterFacts, start time.Time, cyc *Cycle) autoscaler.Plan {
-	chain := a.expanders(ctx)
-	in := autoscaler.Input{
-		Snapshot: facts.snapshot, Pending: facts.pending, Groups: groups, Upcoming: gf.upcoming(groups),
-		DaemonSets: facts.daemonSets, Limits: a.o.Limits, Expanders: chain, BalanceSimilarNodeGroups: a.o.BalanceSimilarNodeGroups,
-	}
+	in := a.scaleUpInput(ctx, groups, gf, facts)
 	var plan autoscaler.Plan
 	for attempt := 0; ; attempt++ {
 		in.Now = a.d.Clock.Now()
@@ -117,6 +126,15 @@ func (a *Autoscaler) scaleUp(ctx context.Context, groups []cloud.NodeGroup, gf g
 		a.lastScaleUpAt = a.d.Clock.Now()
 	}
 	return plan
+}
+
+// scaleUpInput is the scale-up input of the cycle, but for the times
+// and the backoffs (set at each attempt).
+func (a *Autoscaler) scaleUpInput(ctx context.Context, groups []cloud.NodeGroup, gf groupFacts, facts clusterFacts) autoscaler.Input {
+	return autoscaler.Input{
+		Snapshot: facts.snapshot, Pending: facts.pending, Groups: groups, Upcoming: gf.upcoming(groups),
+		DaemonSets: facts.daemonSets, Limits: a.o.Limits, Expanders: a.expanders(ctx), BalanceSimilarNodeGroups: a.o.BalanceSimilarNodeGroups,
+	}
 }
 
 // phase says the cycle's phase named ended, to the phase hook of
@@ -192,7 +210,7 @@ func (a *Autoscaler) expanders(ctx context.Context) autoscaler.Chain {
 		default:
 			p, err := autoscaler.ParsePriorities(cm.Data[PriorityKey])
 			if err != nil {
-				if a.events.first("configmap/"+name, err.Error(), a.d.Clock.Now()) {
+				if a.sim == nil && a.events.first("configmap/"+name, err.Error(), a.d.Clock.Now()) {
 					a.d.Recorder.Event(cm, corev1.EventTypeWarning, "InvalidPriorities", err.Error())
 				}
 				a.d.Logger.Error("priority expander configmap is invalid: all pools rank equal", "configmap", name, "err", err)

@@ -48,6 +48,12 @@
 // without a new one, or BatchMax after the first) and every ScanInterval.
 // A cycle reads the pods of its snapshot's nodes and the unbound ones
 // through the pod informer's index by node (PodsByNode).
+// [Simulate] runs one such cycle over objects in memory (listers built on
+// indexers of them) and a group snapshot, changing nothing: its scaler
+// refuses every change, it writes no status and records no Event, and it
+// skips scale-down after a scale-up as the applied cycle would. `kelp
+// simulate` and `kelp explain pod` (package whatif) are built on it.
+//
 // The package keeps only what can be rebuilt (backoffs, the launch cursor,
 // when nodes were first seen unneeded, event dedup); everything else is
 // read from the cluster and the cloud each cycle, so a restart resumes.

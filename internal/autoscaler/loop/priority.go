@@ -28,7 +28,11 @@ func (a *Autoscaler) priorityConfigMap(ctx context.Context) (*corev1.ConfigMap, 
 	for _, name := range names {
 		ns, n, _ := strings.Cut(name, "/")
 		var cm *corev1.ConfigMap
-		cm, err = a.d.Client.CoreV1().ConfigMaps(ns).Get(ctx, n, metav1.GetOptions{})
+		if a.sim != nil {
+			cm, err = a.sim.configMap(ns, n)
+		} else {
+			cm, err = a.d.Client.CoreV1().ConfigMaps(ns).Get(ctx, n, metav1.GetOptions{})
+		}
 		if !apierrors.IsNotFound(err) {
 			return cm, name, err
 		}

@@ -84,6 +84,10 @@ func (a *Autoscaler) report(ctx context.Context, groups []cloud.NodeGroup, gf gr
 		ScaleDown: cyc.ScaleDown, Health: health, Expanders: a.o.Expanders, DryRun: a.o.DryRun, Now: now,
 	})
 	a.lastScaleUp = st.LastScaleUp
+	cyc.Status, cyc.Events = st, events
+	if a.sim != nil {
+		return
+	}
 	pods := make(map[string]*corev1.Pod, len(facts.pending))
 	keep := make(map[string]bool, len(facts.pending))
 	for _, info := range facts.pending {

@@ -43,12 +43,13 @@ type scaleDown struct {
 // runScaleDown plans and starts the removals of one cycle, unless skip
 // says why not (autoscaler.ScaleDownSkip). It returns the scale-down status
 // and emits the Events on nodes kept for a reason a user can act on.
-func (a *Autoscaler) runScaleDown(ctx context.Context, groups []cloud.NodeGroup, gf groupFacts, facts clusterFacts, skip string) autoscaler.ScaleDownStatus {
+func (a *Autoscaler) runScaleDown(ctx context.Context, groups []cloud.NodeGroup, gf groupFacts, facts clusterFacts,
+	skip string) (autoscaler.ScaleDownStatus, autoscaler.ScaleDownPlan) {
 	sd := a.sd
 	if sd == nil {
-		return autoscaler.ScaleDownStatus{}
+		return autoscaler.ScaleDownStatus{}, autoscaler.ScaleDownPlan{}
 	}
-	in := autoscaler.ScaleDownReportInput{Skipped: skip, Removing: slices.Collect(maps.Keys(sd.drainer.Active()))}
+	in := autoscaler.ScaleDownReportInput{Skipped: skip, Removing: slices.Collect(maps.Keys(sd.active()))}
 	sd.mu.Lock()
 	in.LastRemoval, in.LastFailure, in.FailedNode, in.FailureErr = sd.lastDelete, sd.lastFailure, sd.lastFailureNode, sd.lastErr
 	sd.mu.Unlock()
@@ -85,11 +86,22 @@ func (a *Autoscaler) runScaleDown(ctx context.Context, groups []cloud.NodeGroup,
 	for reason, n := range st.Blocked {
 		a.d.Metrics.ScaleDownBlocked.WithLabelValues(reason).Add(float64(n))
 	}
-	a.emit(events, func(e autoscaler.Event) (runtime.Object, bool) {
-		n, err := a.l.nodes.Get(e.Key)
-		return n, err == nil
-	}, a.d.Clock.Now())
-	return st
+	if a.sim == nil {
+		a.emit(events, func(e autoscaler.Event) (runtime.Object, bool) {
+			n, err := a.l.nodes.Get(e.Key)
+			return n, err == nil
+		}, a.d.Clock.Now())
+	}
+	return st, in.Plan
+}
+
+// active returns the nodes being removed; none in a simulation, which
+// has no drainer.
+func (sd *scaleDown) active() map[string]bool {
+	if sd.drainer == nil {
+		return map[string]bool{}
+	}
+	return sd.drainer.Active()
 }
 
 // planScaleDown calls autoscaler.PlanScaleDown with the cycle's facts and
@@ -106,7 +118,7 @@ func (a *Autoscaler) planScaleDown(groups []cloud.NodeGroup, gf groupFacts, fact
 	sd.mu.Lock()
 	in := autoscaler.ScaleDownInput{
 		Snapshot: snapshot, Unready: unready, NodeGroups: nodeGroups, Groups: groups, PodInfos: facts.boundInfos,
-		PDBs: pdbs, UnneededSince: maps.Clone(sd.unneededSince), InProgress: sd.drainer.Active(),
+		PDBs: pdbs, UnneededSince: maps.Clone(sd.unneededSince), InProgress: sd.active(),
 		LastScaleUp: a.lastScaleUpAt, LastDelete: sd.lastDelete, LastDeleteFailure: sd.lastFailure,
 		Options: sd.opts, Now: a.d.Clock.Now(),
 	}

@@ -38,6 +38,7 @@ var codeKinds = map[string]error{
 	"InvalidLaunchTemplateName.NotFoundException": cloud.ErrNotFound,
 	"InvalidAMIID.NotFound":                       cloud.ErrNotFound,
 	"InvalidInstanceType":                         cloud.ErrNotFound,
+	"NoSuchEntity":                                cloud.ErrNotFound, // IAM
 
 	// Names that are taken (the pool provisioner's creates).
 	"AlreadyExists": pool.ErrExists,

@@ -1,10 +1,12 @@
 package aws
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
@@ -46,6 +48,9 @@ func (p *Provider) DescribeLaunchTemplate(ctx context.Context, name string) (poo
 	if m := data.MetadataOptions; m != nil {
 		info.Metadata = pool.MetadataOptions{HTTPTokens: string(m.HttpTokens), HopLimit: sdkaws.ToInt32(m.HttpPutResponseHopLimit)}
 	}
+	if ip := data.IamInstanceProfile; ip != nil {
+		info.InstanceProfile = cmp.Or(sdkaws.ToString(ip.Arn), sdkaws.ToString(ip.Name))
+	}
 	ud := sdkaws.ToString(data.UserData)
 	if info.UserData, err = base64.StdEncoding.DecodeString(ud); err != nil {
 		return pool.TemplateInfo{}, fmt.Errorf("user-data of launch template %s: not base64: %w", name, err)
@@ -61,6 +66,9 @@ func (p *Provider) CreateLaunchTemplate(ctx context.Context, t pool.LaunchTempla
 		InstanceType:    ec2types.InstanceType(t.InstanceType),
 		UserData:        sdkaws.String(base64.StdEncoding.EncodeToString(t.UserData)),
 		MetadataOptions: metadataOptions(t.Metadata),
+	}
+	if t.InstanceProfile != "" {
+		data.IamInstanceProfile = instanceProfile(t.InstanceProfile)
 	}
 	if len(t.SecurityGroupIDs) > 0 {
 		data.SecurityGroupIds = t.SecurityGroupIDs
@@ -101,6 +109,9 @@ func (p *Provider) CreateLaunchTemplateVersion(ctx context.Context, name string,
 	if c.Metadata != nil {
 		data.MetadataOptions = metadataOptions(*c.Metadata)
 	}
+	if c.InstanceProfile != "" {
+		data.IamInstanceProfile = instanceProfile(c.InstanceProfile)
+	}
 	_, err := call(ctx, p, "CreateLaunchTemplateVersion", func(ctx context.Context) (*ec2.CreateLaunchTemplateVersionOutput, error) {
 		return p.ec2.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{
 			LaunchTemplateName: sdkaws.String(name), SourceVersion: sdkaws.String("$Latest"), LaunchTemplateData: data})
@@ -115,6 +126,15 @@ func (p *Provider) DeleteLaunchTemplate(ctx context.Context, name string) error 
 		return p.ec2.DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateName: sdkaws.String(name)})
 	})
 	return err
+}
+
+// instanceProfile is the request form of a template's instance profile:
+// an ARN as its Arn, anything else as its Name (EC2 takes one of them).
+func instanceProfile(nameOrARN string) *ec2types.LaunchTemplateIamInstanceProfileSpecificationRequest {
+	if strings.HasPrefix(nameOrARN, "arn:") {
+		return &ec2types.LaunchTemplateIamInstanceProfileSpecificationRequest{Arn: sdkaws.String(nameOrARN)}
+	}
+	return &ec2types.LaunchTemplateIamInstanceProfileSpecificationRequest{Name: sdkaws.String(nameOrARN)}
 }
 
 // metadataOptions is the request form of a template's metadata options:

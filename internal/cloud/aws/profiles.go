@@ -90,7 +90,11 @@ func (p *Provider) profileRoles(ctx context.Context, arn string) ([]string, erro
 	if !ok || rest == "" {
 		return nil, fmt.Errorf("instance profile ARN %q: want arn:<partition>:iam::<account>:instance-profile/<name>", arn)
 	}
-	name := rest[strings.LastIndex(rest, "/")+1:]
+	return p.namedProfileRoles(ctx, rest[strings.LastIndex(rest, "/")+1:])
+}
+
+// namedProfileRoles asks IAM for the roles of the instance profile name.
+func (p *Provider) namedProfileRoles(ctx context.Context, name string) ([]string, error) {
 	out, err := call(ctx, p, "GetInstanceProfile", func(ctx context.Context) (*iam.GetInstanceProfileOutput, error) {
 		return p.iam.GetInstanceProfile(ctx, &iam.GetInstanceProfileInput{InstanceProfileName: sdkaws.String(name)})
 	})

@@ -64,7 +64,9 @@ first-class values first, then controller.extraArgs in name order.
 {{- with $c.interruptionQueue }}
 - --interruption-queue={{ . }}
 {{- end }}
+{{- include "kelp.joinArgs" . }}
 {{- $own := list "cluster-name" "region" "leader-elect" "probe-addr" "approve" "autoscaler" "log-level" "log-format" "nodes" "node-group-auto-discovery" "interruption-queue" -}}
+{{- $own = concat $own (list "join-addr" "join-sts-endpoint" "join-roles" "join-account" "join-cert-hosts" "join-token-ttl" "join-cert-file" "join-key-file") -}}
 {{- range $name, $value := $c.extraArgs }}
 {{- if has $name $own }}
 {{- fail (printf "controller.extraArgs.%s: --%s has a value of its own in values.yaml; set that instead" $name $name) }}
@@ -80,6 +82,34 @@ first-class values first, then controller.extraArgs in name order.
 {{- fail (printf "controller.extraArgs.%s: no value (null)" $name) }}
 {{- else }}
 - --{{ $name }}={{ $value }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* kelp.joinArgs are the identity join endpoint's flags (join.enabled). */}}
+{{- define "kelp.joinArgs" -}}
+{{- $j := .Values.join -}}
+{{- if $j.enabled }}
+- --join-addr=:{{ $j.port }}
+- --join-sts-endpoint={{ required "join.stsEndpoint is required with join.enabled: the STS endpoint proofs are forwarded to, e.g. https://sts.REGION.amazonaws.com" $j.stsEndpoint }}
+{{- if not $j.roles }}
+{{- fail "join.roles is required with join.enabled: the IAM role names of the identity pools' instance profiles" }}
+{{- end }}
+{{- range $j.roles }}
+- --join-roles={{ . }}
+{{- end }}
+{{- with $j.account }}
+- --join-account={{ . }}
+{{- end }}
+{{- range $j.certHosts }}
+- --join-cert-hosts={{ . }}
+{{- end }}
+{{- with $j.tokenTTL }}
+- --join-token-ttl={{ . }}
+{{- end }}
+{{- if $j.tlsSecret }}
+- --join-cert-file=/etc/kelp/join-tls/tls.crt
+- --join-key-file=/etc/kelp/join-tls/tls.key
 {{- end }}
 {{- end }}
 {{- end -}}
