@@ -32,6 +32,8 @@ type upOptions struct {
 	controller          controllerFlags
 	// noController leaves the controller to a `kelp controller` process.
 	noController bool
+	// join is the join mode of pools whose pools file names none.
+	join string
 }
 
 func newUpCommand() *cobra.Command {
@@ -60,6 +62,9 @@ same instances.`,
 	f.StringVar(&o.principals, "cloud-principals", "", "local cloud callers file (YAML): access keys and the IAM policy documents each may act under (see docs/aws.md)")
 	f.StringVar(&o.controllerPrincipal, "cloud-controller-principal", "", "name of the --cloud-principals caller whose keys the in-process controller signs with (default: the local cloud's static keys, allowed everything)")
 	o.controller.add(f, "")
+	f.StringVar(&o.join, "join", "", "join mode of the pools whose pools file names none: identity (the default: no secret in the user-data; "+
+		"the instance proves who it is with its instance role, kelp answers with a token bound to it) or token (a bootstrap token in the "+
+		"user-data; the default with --no-controller, whose controller cannot verify local identities)")
 	f.BoolVar(&o.noController, "no-controller", false, "leave the kelp controller out: run 'kelp controller' against the cluster yourself (its command line is printed)")
 	return cmd
 }
@@ -73,8 +78,12 @@ func runUp(ctx context.Context, cmd *cobra.Command, o upOptions) error {
 	if err != nil {
 		return err
 	}
+	join, err := upJoinMode(o.join, o.noController)
+	if err != nil {
+		return err
+	}
 	cfg := localup.Config{Dir: dir, Name: o.name, BinDir: o.binDir, StartTimeout: o.timeout, Faults: o.faults,
-		Controller: ctrl, NoController: o.noController}
+		Controller: ctrl, NoController: o.noController, Join: join}
 	if o.faultsFile != "" {
 		fromFile, err := localcloud.LoadFaults(o.faultsFile)
 		if err != nil {
@@ -183,4 +192,21 @@ func controllerCommandLine(name string, cluster *localup.Cluster) string {
 		line += " --interruption-queue " + q
 	}
 	return line
+}
+
+// upJoinMode is `kelp up --join`: identity by default, token with
+// --no-controller (a `kelp controller` of its own cannot trust the local
+// STS endpoint's certificate).
+func upJoinMode(v string, noController bool) (pool.JoinMode, error) {
+	switch m := pool.JoinMode(v); {
+	case v == "" && noController:
+		return pool.JoinModeToken, nil
+	case v == "":
+		return pool.JoinModeIdentity, nil
+	case m == pool.JoinModeIdentity && noController:
+		return "", flagError("join", v, "needs the in-process controller (drop --no-controller)")
+	case m == pool.JoinModeToken || m == pool.JoinModeIdentity:
+		return m, nil
+	}
+	return "", flagError("join", v, "want identity or token")
 }

@@ -46,6 +46,9 @@ type Config struct {
 	// Pools are reconciled at start: missing ones are created, existing
 	// ones left alone. Nil means examples/cluster.yaml.
 	Pools *pool.Config
+	// Join is the join mode of the pools whose spec names none; empty is
+	// pool.JoinModeToken (`kelp up --join` defaults to identity).
+	Join pool.JoinMode
 	// Faults the local cloud simulates.
 	Faults localcloud.Faults
 	// AgentTuning is passed to every node agent.

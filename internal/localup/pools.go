@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -99,8 +100,10 @@ func (c *Cluster) reconcilePools(ctx context.Context) error {
 	return nil
 }
 
-// CreatePool creates one pool on the local cloud with `local` user-data
-// carrying a new bootstrap token for it, issued through client.
+// CreatePool creates one pool on the local cloud with `local` user-data:
+// in identity mode (the spec's, else Config.Join) the identity join's
+// document, with the node instance profile unless the spec names one; in
+// token mode a new bootstrap token for it, issued through client.
 func (c *Cluster) CreatePool(ctx context.Context, prov *pool.Provisioner, client kubernetes.Interface, spec pool.Spec) error {
 	if spec.ImageID == "" {
 		spec.ImageID = localcloud.ImageLocalNode
@@ -108,17 +111,47 @@ func (c *Cluster) CreatePool(ctx context.Context, prov *pool.Provisioner, client
 			spec.ImageID = localcloud.ImageLocalNodeARM64
 		}
 	}
-	join := pool.TokenJoin{
-		Tokens: pool.KubeTokens{Client: client}, TTL: c.tokenTTL(), Description: "launch template of local pool " + spec.Name,
-		Server: c.ControlPlane.APIServerURL(), CA: c.ControlPlane.CACertPEM(),
-		Template: userdata.Input{Profile: userdata.ProfileLocal, ClusterName: c.cfg.Name},
+	if spec.Join.Mode == "" {
+		spec.Join.Mode = c.cfg.Join.OrDefault()
 	}
-	p, err := prov.Create(ctx, spec, join)
+	ud, err := c.poolUserData(ctx, client, &spec)
 	if err != nil {
 		return err
 	}
-	c.cfg.Logger.Info("pool created", "pool", p.Name, "group", p.GroupName, "min", p.MinSize, "max", p.MaxSize)
+	p, err := prov.Create(ctx, spec, ud)
+	if err != nil {
+		return err
+	}
+	c.cfg.Logger.Info("pool created", "pool", p.Name, "group", p.GroupName, "min", p.MinSize, "max", p.MaxSize, "join", spec.Join.Mode)
 	return nil
+}
+
+// poolUserData is the user-data step of a new local pool in its join mode.
+func (c *Cluster) poolUserData(ctx context.Context, client kubernetes.Interface, spec *pool.Spec) (pool.UserData, error) {
+	template := userdata.Input{Profile: userdata.ProfileLocal, ClusterName: c.cfg.Name}
+	if spec.Join.Mode == pool.JoinModeToken {
+		return pool.TokenJoin{
+			Tokens: pool.KubeTokens{Client: client}, TTL: c.tokenTTL(), Description: "launch template of local pool " + spec.Name,
+			Server: c.ControlPlane.APIServerURL(), CA: c.ControlPlane.CACertPEM(), Template: template,
+		}, nil
+	}
+	if spec.InstanceProfile == "" {
+		spec.InstanceProfile = NodeInstanceProfile
+	}
+	j, err := c.IdentityJoin(ctx, client)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Join.Endpoint != "" {
+		j.Endpoint = spec.Join.Endpoint
+	}
+	if spec.Join.EndpointCAFile != "" {
+		if j.EndpointCA, err = os.ReadFile(spec.Join.EndpointCAFile); err != nil {
+			return nil, fmt.Errorf("pool %s: read join.endpointCAFile: %w", spec.Name, err)
+		}
+	}
+	ud := pool.IdentityJoinUserData{Join: j, Template: template}
+	return ud, ud.Validate(*spec)
 }
 
 func (c *Cluster) tokenTTL() time.Duration {

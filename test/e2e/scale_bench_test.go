@@ -313,7 +313,7 @@ type scaleWatch struct {
 }
 
 func watchScale(t *testing.T, ctx context.Context, client kubernetes.Interface) *scaleWatch {
-	w := &scaleWatch{times: &joinTimes{created: map[string]time.Time{}, approved: map[string]time.Duration{}, ready: map[string]time.Time{}}}
+	w := &scaleWatch{times: &joinTimes{created: map[string]time.Time{}, approved: map[string]time.Duration{}, approvedAt: map[string]time.Time{}, ready: map[string]time.Time{}}}
 	handler := func(f func(any)) cache.ResourceEventHandlerFuncs {
 		return cache.ResourceEventHandlerFuncs{AddFunc: f, UpdateFunc: func(_, o any) { f(o) }}
 	}
