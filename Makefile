@@ -10,7 +10,7 @@ CP_VERSION := $(shell cat hack/controlplane/VERSION)
 export KELP_CONTROLPLANE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kelp/controlplane/$(CP_VERSION)
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all build controlplane lint test fuzz up clean bench-planner-memory bench-scale image chart
+.PHONY: all build controlplane lint test fuzz up clean bench-planner-memory bench-scale bench-join image chart
 
 all: build
 
@@ -78,6 +78,14 @@ SCALE_REPORT ?= $(CURDIR)/$(BIN)/bench-scale.txt
 bench-scale: build controlplane
 	KELP_SCALE_NODES=$(NODES) KELP_SCALE_PODS=$(PODS) KELP_SCALE_KELP=$(CURDIR)/$(BIN)/kelp KELP_SCALE_REPORT=$(SCALE_REPORT) \
 		$(GO) test -tags scalebench -count=1 -timeout 120m -run='^TestScale$$' -v ./test/e2e
+
+# Join latency by join mode (issue 17, docs/benchmarks.md): one pool of
+# `kelp up`'s local cloud scaled 0 -> JOIN_INSTANCES at once, token mode
+# (BenchmarkJoin) then identity mode (BenchmarkJoinIdentity). Not part of
+# `make test`.
+JOIN_INSTANCES ?= 100
+bench-join: controlplane
+	KELP_BENCH_INSTANCES=$(JOIN_INSTANCES) $(GO) test -run XXX -bench 'BenchmarkJoin(Identity)?$$' -benchtime 1x -count=1 -timeout 30m ./test/e2e
 
 up: build controlplane
 	$(BIN)/kelp up $(UP_FLAGS)
