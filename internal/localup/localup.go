@@ -1,7 +1,8 @@
 // Package localup runs a whole local elastic cluster on one machine: the
 // control plane (package controlplane), the AWS-compatible local cloud
 // whose instances boot node agents (packages localcloud and agentruntime)
-// with its interruption queue (package interruption), and the cluster's
+// with its interruption queue (package interruption) and the identity
+// join's metadata service and STS endpoint (identity.go), and the cluster's
 // pools, created by the pool provisioner through the AWS
 // adapter (internal/cloud/aws), the same path that runs against AWS. `kelp up` is a thin wrapper around Start.
 package localup
@@ -176,9 +177,10 @@ func (c *Cluster) startController(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if opts.Join == nil {
-		opts.Join = c.joinOptions()
+	if opts.Join != nil {
+		return fmt.Errorf("controller options: the join endpoint of a local cluster is its own (%s; identity-mode user-data names it): leave the --join-* flags to `kelp controller`", c.JoinEndpoint())
 	}
+	opts.Join = c.joinOptions()
 	deps := controller.Deps{Client: client, Cloud: provider, Scaler: provider, Pools: pools, Logger: c.cfg.Logger, JoinSTSClient: c.stsClient()}
 	if opts.InterruptionQueue != "" {
 		cfg, err := c.awsConfig(ctx, creds)
