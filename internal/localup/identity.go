@@ -110,11 +110,11 @@ func (c *Cluster) startIdentity() error {
 	return saveJSON(path, e.ports)
 }
 
-func (e *identityEndpoints) serve(l net.Listener, srv *http.Server, c *Cluster, tls bool) {
+func (e *identityEndpoints) serve(l net.Listener, srv *http.Server, c *Cluster, useTLS bool) {
 	e.servers = append(e.servers, srv)
 	go func() {
 		var err error
-		if tls {
+		if useTLS {
 			err = srv.ServeTLS(l, "", "")
 		} else {
 			err = srv.Serve(l)
