@@ -153,9 +153,11 @@ func (c *Cluster) JoinEndpoint() string {
 	return "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(c.identity.ports.Join))
 }
 
-// joinOptions are the controller's join endpoint on this cluster: the
-// local STS, the node role, the local account.
-func (c *Cluster) joinOptions() *controller.JoinOptions {
+// JoinOptions are the controller's join endpoint on this cluster: the
+// local STS, the node role, the local account. A controller run apart from
+// `kelp up` in-process (tests) serves identity joins with these and
+// JoinSTSClient.
+func (c *Cluster) JoinOptions() *controller.JoinOptions {
 	return &controller.JoinOptions{
 		Addr:   net.JoinHostPort("127.0.0.1", strconv.Itoa(c.identity.ports.Join)),
 		Policy: join.Policy{STSEndpoint: c.STSURL(), AllowedRoles: []string{NodeRole}, Account: localcloud.AccountID},
@@ -163,8 +165,9 @@ func (c *Cluster) joinOptions() *controller.JoinOptions {
 	}
 }
 
-// stsClient is the join endpoint's client of the local STS.
-func (c *Cluster) stsClient() *http.Client {
+// JoinSTSClient is the join endpoint's client of the local STS: it
+// trusts the STS listener's self-signed certificate.
+func (c *Cluster) JoinSTSClient() *http.Client {
 	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: c.identity.stsRoots, MinVersion: tls.VersionTLS12}}}
 }

@@ -180,8 +180,8 @@ func (c *Cluster) startController(ctx context.Context) error {
 	if opts.Join != nil {
 		return fmt.Errorf("controller options: the join endpoint of a local cluster is its own (%s; identity-mode user-data names it): leave the --join-* flags to `kelp controller`", c.JoinEndpoint())
 	}
-	opts.Join = c.joinOptions()
-	deps := controller.Deps{Client: client, Cloud: provider, Scaler: provider, Pools: pools, Logger: c.cfg.Logger, JoinSTSClient: c.stsClient()}
+	opts.Join = c.JoinOptions()
+	deps := controller.Deps{Client: client, Cloud: provider, Scaler: provider, Pools: pools, Logger: c.cfg.Logger, JoinSTSClient: c.JoinSTSClient()}
 	if opts.InterruptionQueue != "" {
 		cfg, err := c.awsConfig(ctx, creds)
 		if err != nil {

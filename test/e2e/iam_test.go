@@ -193,6 +193,7 @@ func TestIAMPoliciesOfTheDocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%s: scaled down, adopted group scaled up", time.Since(start).Round(time.Second))
+	identityPool(t, ctx, cluster, client, must)
 	must("pool", "adopt-hook", adoptedName)
 	must("pool", "interruption-queue", "create", localup.InterruptionQueueName)
 	must("pool", "interruption-queue", "show", localup.InterruptionQueueName)
@@ -208,7 +209,9 @@ func TestIAMPoliciesOfTheDocs(t *testing.T) {
 	operatorCalls.check(t, "operator", "autoscaling:CreateAutoScalingGroup", "ec2:CreateLaunchTemplate", "ec2:CreateTags",
 		"ec2:RunInstances", "autoscaling:UpdateAutoScalingGroup", "autoscaling:SetDesiredCapacity", "autoscaling:PutLifecycleHook",
 		"autoscaling:DeleteAutoScalingGroup", "ec2:DeleteLaunchTemplate", "autoscaling:StartInstanceRefresh",
-		"sqs:CreateQueue", "sqs:SetQueueAttributes", "events:PutRule", "events:PutTargets", "events:DescribeRule")
+		"sqs:CreateQueue", "sqs:SetQueueAttributes", "events:PutRule", "events:PutTargets", "events:DescribeRule",
+		"iam:PassRole", "iam:GetInstanceProfile")
+	ctrlCalls.check(t, "controller", "iam:GetInstanceProfile")
 	must("pool", "interruption-queue", "delete", localup.InterruptionQueueName)
 	operatorCalls.check(t, "operator", "sqs:DeleteQueue", "events:DeleteRule", "events:RemoveTargets")
 	t.Logf("the operator's actions: %v", slices.Sorted(maps.Keys(operatorCalls.allowed)))
@@ -224,6 +227,32 @@ func TestIAMPoliciesOfTheDocs(t *testing.T) {
 	_, err = as.SetDesiredCapacity(ctx, &autoscaling.SetDesiredCapacityInput{AutoScalingGroupName: aws.String(untaggedName), DesiredCapacity: aws.Int32(1)})
 	testenv.ErrorContains(t, err, "AccessDenied", "User: "+ctrl.ARN+" is not authorized to perform: autoscaling:SetDesiredCapacity on resource: arn:aws:autoscaling:",
 		"autoScalingGroupName/"+untaggedName)
+}
+
+// identityPool creates an identity-mode pool as the operator (the
+// instance profile passed to EC2) and has the controller, under its
+// policy, grow it and admit its node by the instance's proof.
+func identityPool(t *testing.T, ctx context.Context, cluster *localup.Cluster, client kubernetes.Interface, must func(...string) string) {
+	t.Helper()
+	ij, err := cluster.IdentityJoin(ctx, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(t.TempDir(), "join-ca.pem")
+	if err := os.WriteFile(caFile, ij.EndpointCA, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	must("pool", "create", "secure", "--instance-types", "m5.large", "--min", "0", "--max", "1",
+		"--join=identity", "--instance-profile", localup.NodeInstanceProfile, "--join-endpoint", ij.Endpoint,
+		"--join-endpoint-ca", caFile, "--join-sts-endpoint", ij.STSEndpoint, "--join-imds-endpoint", ij.MetadataEndpoint)
+	createDeployment(t, ctx, client, "secure", 1, "1", map[string]string{pool.PoolTag: "secure"}, nil)
+	testenv.EventuallyTrue(t, 3*time.Minute, "the controller grew the identity pool and its instance joined by its proof", func() bool {
+		return runningPods(ctx, client, "app=secure") == 1
+	})
+	if err := client.AppsV1().Deployments("default").Delete(ctx, "secure", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	must("pool", "delete", "secure", "--force")
 }
 
 const (
@@ -288,11 +317,11 @@ func runControllerAs(t *testing.T, ctx context.Context, cluster *localup.Cluster
 		t.Fatal(err)
 	}
 	opts := controller.Options{ClusterName: name, Approve: approver.ModeAuto, TokenTTL: 72 * time.Hour, TokenRotationPeriod: time.Second,
-		InterruptionQueue: cluster.InterruptionQueueURL(),
-		Autoscaler:        &loop.Options{ScanInterval: 2 * time.Second, ScaleDownEnabled: true, ScaleDown: fastScaleDown()}}
+		InterruptionQueue: cluster.InterruptionQueueURL(), Join: cluster.JoinOptions(),
+		Autoscaler: &loop.Options{ScanInterval: 2 * time.Second, ScaleDownEnabled: true, ScaleDown: fastScaleDown()}}
 	deps := controller.Deps{Client: client, Cloud: provider, Scaler: provider, Logger: logger,
 		Pools:             pool.New(name, pool.Deps{Cloud: provider, Tokens: pool.KubeTokens{Client: client}}),
-		InterruptionQueue: controller.SQSInterruptionQueue(cfg, logger)}
+		InterruptionQueue: controller.SQSInterruptionQueue(cfg, logger), JoinSTSClient: cluster.JoinSTSClient()}
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
 	go func() { done <- controller.Run(runCtx, opts, deps) }()
