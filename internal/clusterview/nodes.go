@@ -188,4 +188,3 @@ func poolsOf(in Input, st *autoscaler.Status, nodes []Node) []Pool {
 	slices.SortFunc(out, func(a, b Pool) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
-

@@ -199,7 +199,7 @@ func TestNoTokenIDInView(t *testing.T) {
 	const id, secret = "k3lp9z", "0123456789abcdef"
 	in := Input{Now: now,
 		Status: strings.Replace(status, "insufficient capacity", "token bootstrap-token-"+id+" expired", 1),
-		CSRs: []*certificatesv1.CertificateSigningRequest{csr(t, "csr-x", "ip-1", "system:bootstrap:"+id, []string{"system:bootstrappers:kelp:general"})},
+		CSRs:   []*certificatesv1.CertificateSigningRequest{csr(t, "csr-x", "ip-1", "system:bootstrap:"+id, []string{"system:bootstrappers:kelp:general"})},
 		Events: []*corev1.Event{
 			{InvolvedObject: corev1.ObjectReference{Kind: "Secret", Namespace: "kube-system", Name: "bootstrap-token-" + id},
 				Reason: "TokenRotated", Message: "replaced " + id + "." + secret, LastTimestamp: metav1.NewTime(now)},
