@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -124,6 +125,7 @@ func runUp(ctx context.Context, cmd *cobra.Command, o upOptions) error {
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "\nkelp: cluster %q is up. In another shell:\n\n  source %s\n\nor run:\n\n%s\nthen: kubectl get nodes, kubectl get csr, aws autoscaling describe-auto-scaling-groups ... Ctrl-C stops everything.\n", o.name, envPath, indent(env))
 
+	printWebURL(cmd, o)
 	if o.noController {
 		fmt.Fprintf(cmd.OutOrStdout(), "\nNo controller runs (--no-controller); after sourcing the env file, run it with:\n\n  %s\n", controllerCommandLine(o.name, cluster))
 	}
@@ -183,4 +185,17 @@ func controllerCommandLine(name string, cluster *localup.Cluster) string {
 		line += " --interruption-queue " + q
 	}
 	return line
+}
+
+// printWebURL prints where the in-process controller serves the live web
+// view, when it does.
+func printWebURL(cmd *cobra.Command, o upOptions) {
+	if o.noController || o.controller.webAddr == "" {
+		return
+	}
+	host, port, _ := net.SplitHostPort(o.controller.webAddr)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "\nWatch it work: http://%s/ (the live web view; kelp status prints the same in the terminal)\n", net.JoinHostPort(host, port))
 }
