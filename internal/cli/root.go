@@ -30,6 +30,7 @@ func NewRoot(version string) *cobra.Command {
 		newPoolCommand(),
 		newControllerCommand(),
 		newJoinCommand(),
+		newStatusCommand(),
 	)
 	return root
 }

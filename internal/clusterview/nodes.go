@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -57,7 +58,7 @@ func nodesOf(in Input) []Node {
 		registered[n.Name] = true
 		phase, reason := nodePhase(n)
 		out = append(out, Node{Name: Redact(n.Name), Pool: n.Labels[PoolLabel], Phase: phase,
-			Age: in.Now.Sub(n.CreationTimestamp.Time), Reason: Redact(reason)})
+			AgeSeconds: seconds(in.Now.Sub(n.CreationTimestamp.Time)), Reason: Redact(reason)})
 	}
 	for _, c := range in.CSRs {
 		if !strings.HasPrefix(c.Spec.Username, "system:bootstrap:") || decided(c) {
@@ -71,7 +72,7 @@ func nodesOf(in Input) []Node {
 			name = "csr/" + c.Name
 		}
 		out = append(out, Node{Name: Redact(name), Pool: csrPool(c.Spec.Groups), Phase: PhaseCSRPending,
-			Age: in.Now.Sub(c.CreationTimestamp.Time), Reason: Redact("CSR " + c.Name + " from " + c.Spec.Username)})
+			AgeSeconds: seconds(in.Now.Sub(c.CreationTimestamp.Time)), Reason: Redact("CSR " + c.Name + " from " + c.Spec.Username)})
 	}
 	slices.SortFunc(out, func(a, b Node) int {
 		return strings.Compare(a.Pool+"\x00"+a.Name, b.Pool+"\x00"+b.Name)
@@ -188,3 +189,5 @@ func poolsOf(in Input, st *autoscaler.Status, nodes []Node) []Pool {
 	slices.SortFunc(out, func(a, b Pool) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
+
+func seconds(d time.Duration) int64 { return int64(d / time.Second) }

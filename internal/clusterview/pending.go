@@ -42,7 +42,7 @@ func pendingOf(in Input) ([]PendingPod, time.Duration) {
 				since, waiting = c.LastTransitionTime.Time, c.Reason+": "+c.Message
 			}
 		}
-		pp := pending{PendingPod: PendingPod{Name: Redact(k), Age: in.Now.Sub(since), Waiting: Redact(waiting)}, since: since}
+		pp := pending{PendingPod: PendingPod{Name: Redact(k), AgeSeconds: seconds(in.Now.Sub(since)), Waiting: Redact(waiting)}, since: since}
 		if e, ok := decided[k]; ok {
 			pp.Decision = Redact(e.Reason + ": " + e.Message)
 			if e.Reason == autoscaler.ReasonTriggeredScaleUp {

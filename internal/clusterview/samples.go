@@ -8,13 +8,13 @@ type Sample struct {
 	// Nodes counts the Ready nodes of each pool.
 	Nodes   map[string]int `json:"nodes"`
 	Pending int            `json:"pending"`
-	// Latency is View.Latency, in seconds.
+	// Latency is View.LatencySeconds.
 	Latency float64 `json:"latency"`
 }
 
 // SampleOf is the plots' point of v.
 func SampleOf(v View) Sample {
-	s := Sample{Time: v.Time, Nodes: make(map[string]int, len(v.Pools)), Pending: len(v.Pending), Latency: v.Latency.Seconds()}
+	s := Sample{Time: v.Time, Nodes: make(map[string]int, len(v.Pools)), Pending: len(v.Pending), Latency: v.LatencySeconds}
 	for _, p := range v.Pools {
 		s.Nodes[p.Name] = p.Phases[PhaseReady]
 	}

@@ -38,12 +38,14 @@ type View struct {
 	Time    time.Time `json:"time"`
 	Leading bool      `json:"leading"`
 	// Autoscaler is the leader's last cycle, nil without a status.
-	Autoscaler *Autoscaler   `json:"autoscaler,omitempty"`
-	Pools      []Pool        `json:"pools"`
-	Nodes      []Node        `json:"nodes"`
-	Pending    []PendingPod  `json:"pendingPods"`
-	Timeline   []Decision    `json:"timeline"`
-	Latency    time.Duration `json:"decisionLatency"`
+	Autoscaler *Autoscaler  `json:"autoscaler,omitempty"`
+	Pools      []Pool       `json:"pools"`
+	Nodes      []Node       `json:"nodes"`
+	Pending    []PendingPod `json:"pendingPods"`
+	Timeline   []Decision   `json:"timeline"`
+	// LatencySeconds is the longest decision latency among the pending
+	// pods (see pendingOf), in seconds.
+	LatencySeconds float64 `json:"decisionLatencySeconds"`
 	// Problems are what could not be read (a status that does not parse).
 	Problems []string `json:"problems,omitempty"`
 }
@@ -102,9 +104,9 @@ type Node struct {
 	Name  string `json:"name"`
 	Pool  string `json:"pool,omitempty"`
 	Phase Phase  `json:"phase"`
-	// Since is how long the node is in the cluster (for a CSR: since the
-	// request).
-	Age time.Duration `json:"age"`
+	// AgeSeconds is how long the node is in the cluster (for a CSR: since
+	// the request).
+	AgeSeconds int64 `json:"ageSeconds"`
 	// Reason says more about the phase (the CSR's last condition, the
 	// taint that drains it).
 	Reason string `json:"reason,omitempty"`
@@ -112,8 +114,9 @@ type Node struct {
 
 // PendingPod is a pod the scheduler could not place.
 type PendingPod struct {
-	Name string        `json:"name"`
-	Age  time.Duration `json:"age"`
+	Name string `json:"name"`
+	// AgeSeconds is how long it waits (since it became unschedulable).
+	AgeSeconds int64 `json:"ageSeconds"`
 	// Waiting is the scheduler's message.
 	Waiting string `json:"waiting,omitempty"`
 	// Decision is kelp's last word on it: the reason and message of its
@@ -133,7 +136,9 @@ func Build(in Input) View {
 	}
 	v.Nodes = nodesOf(in)
 	v.Pools = poolsOf(in, st, v.Nodes)
-	v.Pending, v.Latency = pendingOf(in)
+	var latency time.Duration
+	v.Pending, latency = pendingOf(in)
+	v.LatencySeconds = latency.Seconds()
 	v.Timeline = timelineOf(in, st)
 	return v
 }

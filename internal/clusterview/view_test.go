@@ -161,8 +161,8 @@ func TestBuildPendingAndTimeline(t *testing.T) {
 	if d := v.Pending[0].Decision; !strings.HasPrefix(d, "NotTriggerScaleUp: ") || !strings.Contains(v.Pending[0].Waiting, "0/1 nodes") {
 		t.Fatalf("huge: %+v", v.Pending[0])
 	}
-	if v.Latency != 2*time.Second {
-		t.Fatalf("latency %s, want 2s", v.Latency)
+	if v.LatencySeconds != 2 {
+		t.Fatalf("latency %vs, want 2s", v.LatencySeconds)
 	}
 	wantKinds := []string{KindCSR, KindScaleUp, KindNoScaleUp, KindScaleUp, KindCloud}
 	var kinds []string

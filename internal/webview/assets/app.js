@@ -23,9 +23,8 @@ function svgEl(tag, attrs) {
   return e;
 }
 
-// Durations come in nanoseconds.
-function age(ns) {
-  const s = Math.max(0, Math.round(ns / 1e9));
+function age(seconds) {
+  const s = Math.max(0, Math.round(seconds));
   if (s < 120) return s + "s";
   if (s < 7200) return Math.round(s / 60) + "m";
   if (s < 172800) return Math.round(s / 3600) + "h";
@@ -141,10 +140,10 @@ function render(payload) {
   problems.textContent = (v.problems || []).join("; ");
   renderPools(v.pools);
   $("#pending-count").textContent = String(v.pendingPods.length);
-  renderRows($("#pending tbody"), v.pendingPods.map((p) => [p.name, age(p.age), p.waiting || "", p.decision || "—"]), 4, "No pending pod.");
+  renderRows($("#pending tbody"), v.pendingPods.map((p) => [p.name, age(p.ageSeconds), p.waiting || "", p.decision || "—"]), 4, "No pending pod.");
   renderTimeline(v.timeline);
   $("#node-count").textContent = String(v.nodes.length);
-  renderRows($("#nodes tbody"), v.nodes.map((n) => [n.name, n.pool || "", n.phase, age(n.age), n.reason || ""]), 5, "No node.");
+  renderRows($("#nodes tbody"), v.nodes.map((n) => [n.name, n.pool || "", n.phase, age(n.ageSeconds), n.reason || ""]), 5, "No node.");
   renderPlots(payload.samples || [], v.pools);
 }
 
