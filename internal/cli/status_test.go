@@ -39,7 +39,9 @@ func TestStatusCommand(t *testing.T) {
 	if _, err := env.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = env.Client.CoreV1().Nodes().Delete(context.Background(), node.Name, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = env.Client.CoreV1().Nodes().Delete(context.Background(), node.Name, metav1.DeleteOptions{})
+	})
 	pod, err := env.Client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "waiting"},
 		Spec: corev1.PodSpec{SchedulerName: "none", Containers: []corev1.Container{{Name: "c", Image: "pause"}}}}, metav1.CreateOptions{})
 	if err != nil {
@@ -49,7 +51,7 @@ func TestStatusCommand(t *testing.T) {
 	_, err = env.Client.CoreV1().Events(ns).Create(ctx, &corev1.Event{ObjectMeta: metav1.ObjectMeta{GenerateName: "waiting."},
 		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: pod.Name, UID: pod.UID},
 		Reason:         "TriggeredScaleUp", Message: "pod triggered scale-up: [{g-" + pool + " 0->3 (max: 7)}] (token system:bootstrap:abc123)",
-		Source:         corev1.EventSource{Component: webview.EventSource}, FirstTimestamp: now, LastTimestamp: now, Count: 1, Type: corev1.EventTypeNormal,
+		Source: corev1.EventSource{Component: webview.EventSource}, FirstTimestamp: now, LastTimestamp: now, Count: 1, Type: corev1.EventTypeNormal,
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
