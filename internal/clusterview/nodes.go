@@ -38,7 +38,7 @@ func parseStatus(s string) (*autoscaler.Status, string) {
 }
 
 func autoscalerOf(st *autoscaler.Status) *Autoscaler {
-	a := &Autoscaler{Time: st.Time, Expanders: st.Autoscaler.Expanders, DryRun: st.Autoscaler.DryRun,
+	a := &Autoscaler{Time: st.Time, Expanders: expanders(st), DryRun: st.Autoscaler.DryRun,
 		Unschedulable: st.UnschedulablePods, LastDecision: st.LastDecision, ScaleDown: st.ScaleDown}
 	if h := st.ClusterHealth; h != nil && !h.Healthy {
 		a.Health = Redact(h.Reason)
@@ -191,3 +191,9 @@ func poolsOf(in Input, st *autoscaler.Status, nodes []Node) []Pool {
 }
 
 func seconds(d time.Duration) int64 { return int64(d / time.Second) }
+
+// expanders is the status's expander chain; "" is least-waste
+// (loop.Options.Expanders).
+func expanders(st *autoscaler.Status) string {
+	return cmp.Or(st.Autoscaler.Expanders, "least-waste")
+}

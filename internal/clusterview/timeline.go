@@ -138,7 +138,7 @@ func statusDecisions(st *autoscaler.Status) []Decision {
 		for _, inc := range s.Increases {
 			parts = append(parts, fmt.Sprintf("%s +%d %s for %d pod(s): %s", inc.Group, inc.Delta, inc.InstanceType, inc.Pods, inc.Reason))
 		}
-		msg := "expanders " + st.Autoscaler.Expanders + " chose " + strings.Join(parts, "; ")
+		msg := "expanders " + expanders(st) + " chose " + strings.Join(parts, "; ")
 		if s.DryRun {
 			msg = "(dry run) " + msg
 		}

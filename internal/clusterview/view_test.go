@@ -247,3 +247,10 @@ func TestRing(t *testing.T) {
 		t.Fatalf("sample %+v", s)
 	}
 }
+
+func TestDefaultExpanders(t *testing.T) {
+	v := Build(Input{Now: now, Status: strings.Replace(status, "expanders: least-waste, ", "", 1)})
+	if v.Autoscaler == nil || v.Autoscaler.Expanders != "least-waste" {
+		t.Fatalf("autoscaler %+v, want expanders least-waste (the default)", v.Autoscaler)
+	}
+}

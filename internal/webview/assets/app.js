@@ -86,14 +86,17 @@ function renderTimeline(items) {
   }
 }
 
-// plot draws series ({name, color, points: [[t, v]...]}) over the last
-// hour into svg, with a zero baseline and the maximum on the axis.
-function plot(svg, series, unit) {
+// plot draws series ({name, color, points: [[t, v]...]}) into svg: over
+// the last hour, or since the first point when that is later (at least
+// two minutes), with a zero baseline and the maximum on the axis.
+function plot(svg, series, now, unit) {
   const W = 400, H = 160, L = 34, B = 18, T = 8;
   svg.replaceChildren();
-  const now = Date.now(), from = now - 3600e3;
+  let first = now;
+  for (const s of series) for (const [t] of s.points) first = Math.min(first, t);
+  const from = Math.max(now - 3600e3, Math.min(first, now - 120e3));
   let top = 1;
-  for (const s of series) for (const [, v] of s.points) top = Math.max(top, v);
+  for (const s of series) for (const [t, v] of s.points) if (t >= from) top = Math.max(top, v);
   const x = (t) => L + (W - L - 4) * (t - from) / (now - from);
   const y = (v) => H - B - (H - B - T) * v / top;
   svg.append(svgEl("line", { class: "axis", x1: L, y1: H - B, x2: W, y2: H - B }));
@@ -101,29 +104,32 @@ function plot(svg, series, unit) {
   const label = (tx, ty, s, anchor) => { const t = svgEl("text", { x: tx, y: ty, "text-anchor": anchor || "end" }); t.textContent = s; svg.append(t); };
   label(L - 3, T + 8, String(Math.round(top * 10) / 10) + (unit || ""));
   label(L - 3, H - B, "0");
-  label(L, H - 4, "-60m", "start");
+  label(L, H - 4, "-" + Math.round((now - from) / 60e3) + "m", "start");
   label(W - 2, H - 4, "now");
   for (const s of series) {
-    const pts = s.points.filter(([t]) => t >= from).map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`);
-    if (!pts.length) continue;
-    if (pts.length === 1) pts.push(`${(W - 4).toFixed(1)},${pts[0].split(",")[1]}`);
-    svg.append(svgEl("polyline", { points: pts.join(" "), fill: "none", stroke: s.color, "stroke-width": 2 }));
+    const pts = s.points.filter(([t]) => t >= from && t <= now).map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`);
+    if (pts.length === 1) pts.unshift(`${L},${pts[0].split(",")[1]}`);
+    if (pts.length) svg.append(svgEl("polyline", { points: pts.join(" "), fill: "none", stroke: s.color, "stroke-width": 2 }));
   }
 }
 
-function renderPlots(samples, pools) {
-  const at = (s) => new Date(s.time).getTime();
-  const names = pools.map((p) => p.name);
+// renderPlots draws the samples and, as their last point, the view itself.
+function renderPlots(samples, v) {
+  const now = new Date(v.time).getTime();
+  const points = samples.map((s) => ({ t: new Date(s.time).getTime(), nodes: s.nodes || {}, pending: s.pending, latency: s.latency }));
+  const live = { t: now, nodes: {}, pending: v.pendingPods.length, latency: v.decisionLatencySeconds };
+  for (const p of v.pools) live.nodes[p.name] = p.phases.ready || 0;
+  if (!points.length || points[points.length - 1].t < now) points.push(live);
   const legend = $("#legend");
   legend.replaceChildren();
-  const series = names.map((n, i) => {
+  const series = v.pools.map((p, i) => {
     const color = COLORS[i % COLORS.length];
-    legend.append(el("span", {}, el("span", { class: "dot", style: `background:${color}` }), n));
-    return { name: n, color, points: samples.map((s) => [at(s), (s.nodes || {})[n] || 0]) };
+    legend.append(el("span", {}, el("span", { class: "dot", style: `background:${color}` }), p.name));
+    return { name: p.name, color, points: points.map((s) => [s.t, s.nodes[p.name] || 0]) };
   });
-  plot($("#plot-nodes"), series);
-  plot($("#plot-pending"), [{ name: "pending", color: "#c77c02", points: samples.map((s) => [at(s), s.pending]) }]);
-  plot($("#plot-latency"), [{ name: "latency", color: "#2f6fb0", points: samples.map((s) => [at(s), s.latency]) }], "s");
+  plot($("#plot-nodes"), series, now);
+  plot($("#plot-pending"), [{ name: "pending", color: "#c77c02", points: points.map((s) => [s.t, s.pending]) }], now);
+  plot($("#plot-latency"), [{ name: "latency", color: "#2f6fb0", points: points.map((s) => [s.t, s.latency]) }], now, "s");
 }
 
 function render(payload) {
@@ -132,7 +138,7 @@ function render(payload) {
   role.textContent = v.leading ? "leader" : "standby replica";
   role.className = "badge" + (v.leading ? " leader" : "");
   const a = v.autoscaler;
-  $("#summary").textContent = a ? `expanders ${a.expanders}${a.dryRun ? " (dry run)" : ""} · ${a.unschedulablePods} unschedulable` +
+  $("#summary").textContent = a ? `expanders ${a.expanders}${a.dryRun ? " (dry run)" : ""} · last cycle: ${a.unschedulablePods} unschedulable pod(s)` +
     (a.health ? ` · waiting: ${a.health}` : "") : "no autoscaler status";
   $("#updated").textContent = "updated " + clock(v.time);
   const problems = $("#problems");
@@ -144,7 +150,7 @@ function render(payload) {
   renderTimeline(v.timeline);
   $("#node-count").textContent = String(v.nodes.length);
   renderRows($("#nodes tbody"), v.nodes.map((n) => [n.name, n.pool || "", n.phase, age(n.ageSeconds), n.reason || ""]), 5, "No node.");
-  renderPlots(payload.samples || [], v.pools);
+  renderPlots(payload.samples || [], v);
 }
 
 function headers() {
