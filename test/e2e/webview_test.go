@@ -33,7 +33,7 @@ func startWebCluster(t testing.TB, name string, maxSize int32) (*localup.Cluster
 	addr := freeAddr(t)
 	cluster, client := startLocal(t, localup.Config{
 		Dir: filepath.Join(t.TempDir(), name), Name: name,
-		Pools: &pool.Config{Pools: []pool.Spec{{Name: webPool, InstanceTypes: []string{"m5.large"}, MinSize: 0, MaxSize: maxSize}}},
+		Pools:      &pool.Config{Pools: []pool.Spec{{Name: webPool, InstanceTypes: []string{"m5.large"}, MinSize: 0, MaxSize: maxSize}}},
 		Controller: controller.Options{WebAddr: addr, Autoscaler: &loop.Options{ScanInterval: 2 * time.Second}},
 	})
 	return cluster, client, "http://" + addr + "/"
