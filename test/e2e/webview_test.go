@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -27,12 +28,12 @@ func poolDesired(pool string) string {
 
 // startWebCluster starts a local cluster with one pool of at most maxSize
 // m5.large nodes, the autoscaler (2 s scans) and the web view, and returns
-// it with the view's URL.
-func startWebCluster(t testing.TB, name string, maxSize int32) (*localup.Cluster, kubernetes.Interface, string) {
+// it with the view's URL. A nil logger is slog's default.
+func startWebCluster(t testing.TB, name string, maxSize int32, logger *slog.Logger) (*localup.Cluster, kubernetes.Interface, string) {
 	t.Helper()
 	addr := freeAddr(t)
 	cluster, client := startLocal(t, localup.Config{
-		Dir: filepath.Join(t.TempDir(), name), Name: name,
+		Dir: filepath.Join(t.TempDir(), name), Name: name, Logger: logger,
 		Pools:      &pool.Config{Pools: []pool.Spec{{Name: webPool, InstanceTypes: []string{"m5.large"}, MinSize: 0, MaxSize: maxSize}}},
 		Controller: controller.Options{WebAddr: addr, Autoscaler: &loop.Options{ScanInterval: 2 * time.Second}},
 	})
@@ -61,7 +62,7 @@ func TestWebViewInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer release()
-	cluster, client, url := startWebCluster(t, "webview", 3)
+	cluster, client, url := startWebCluster(t, "webview", 3, nil)
 	defer func() { _ = cluster.Stop(context.Background()) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
