@@ -140,8 +140,8 @@ func csrPool(groups []string) string {
 
 // poolsOf joins the status's pools, the cloud's groups and the nodes'
 // pool labels, by pool name (a group that is no pool under its own ID).
-// Launching counts what the desired size awaits beyond the nodes and CSRs
-// seen (draining nodes aside).
+// Launching counts what the desired size awaits beyond the nodes (draining
+// ones too: their instances count until they terminate) and CSRs seen.
 func poolsOf(in Input, st *autoscaler.Status, nodes []Node) []Pool {
 	byName := map[string]*Pool{}
 	get := func(name string) *Pool {
@@ -178,7 +178,7 @@ func poolsOf(in Input, st *autoscaler.Status, nodes []Node) []Pool {
 	out := make([]Pool, 0, len(byName))
 	for _, p := range byName {
 		seen := 0
-		for _, ph := range []Phase{PhaseCSRPending, PhaseJoining, PhaseReady, PhaseNotReady} {
+		for _, ph := range []Phase{PhaseCSRPending, PhaseJoining, PhaseReady, PhaseNotReady, PhaseDraining} {
 			seen += p.Phases[ph]
 		}
 		if launching := p.Desired - seen; launching > 0 {

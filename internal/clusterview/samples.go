@@ -8,7 +8,8 @@ type Sample struct {
 	// Nodes counts the Ready nodes of each pool.
 	Nodes   map[string]int `json:"nodes"`
 	Pending int            `json:"pending"`
-	// Latency is View.LatencySeconds.
+	// Latency is View.LatencySeconds (a caller may keep the peak of the
+	// views since the last sample instead).
 	Latency float64 `json:"latency"`
 }
 

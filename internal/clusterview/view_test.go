@@ -55,7 +55,7 @@ func csr(t *testing.T, name, nodeName, user string, groups []string, conds ...ce
 const status = `time: "2026-05-01T11:59:58Z"
 autoscaler: {expanders: least-waste, dryRun: false}
 pools:
-- {group: kelp-local-general, pool: general, minSize: 0, maxSize: 10, targetSize: 4, ready: 1, upcoming: 3}
+- {group: kelp-local-general, pool: general, minSize: 0, maxSize: 10, targetSize: 5, ready: 1, upcoming: 3}
 - {group: kelp-local-gpu, pool: gpu, minSize: 0, maxSize: 2, targetSize: 0, ready: 0, upcoming: 0,
    backoff: {until: "2026-05-01T12:05:00Z", reason: "insufficient capacity", failures: 2}}
 unschedulablePods: 2
@@ -72,7 +72,7 @@ func TestBuildPoolsAndPhases(t *testing.T) {
 		wantInst   map[string]map[string]int
 		wantBounds map[string][3]int // min, desired, max
 	}{{
-		name: "status only: launching is desired beyond nodes and CSRs",
+		name: "status only: launching is desired beyond nodes (draining too) and CSRs",
 		in: Input{Now: now, Status: status, Nodes: []*corev1.Node{
 			node("ip-10-0-0-1", "general", corev1.ConditionTrue, ""),
 			node("ip-10-0-0-2", "general", corev1.ConditionFalse, "KubeletNotReady"),
@@ -88,7 +88,7 @@ func TestBuildPoolsAndPhases(t *testing.T) {
 			"gpu":     {},
 		},
 		wantInst:   map[string]map[string]int{"general": {"Running": 1, "Pending": 3}, "gpu": {"Running": 0, "Pending": 0}},
-		wantBounds: map[string][3]int{"general": {0, 4, 10}, "gpu": {0, 0, 2}},
+		wantBounds: map[string][3]int{"general": {0, 5, 10}, "gpu": {0, 0, 2}},
 	}, {
 		name: "cloud groups give instances by state; not-ready and taints",
 		in: Input{Now: now, Groups: []cloud.NodeGroup{{ID: "g-spot", Pool: "spot", MinSize: 1, MaxSize: 3, TargetSize: 2,
@@ -100,7 +100,7 @@ func TestBuildPoolsAndPhases(t *testing.T) {
 				}),
 				node("c", "", "", ""),
 			}},
-		wantPhases: map[string]map[Phase]int{"spot": {PhaseNotReady: 1, PhaseDraining: 1, PhaseLaunching: 1}},
+		wantPhases: map[string]map[Phase]int{"spot": {PhaseNotReady: 1, PhaseDraining: 1}},
 		wantInst:   map[string]map[string]int{"spot": {"Running": 1, "Terminating": 1}},
 		wantBounds: map[string][3]int{"spot": {1, 2, 3}},
 	}}

@@ -92,8 +92,11 @@ type Server struct {
 	metrics *metrics
 	dirty   chan struct{}
 
-	mu      sync.Mutex
-	ring    *clusterview.Ring
+	mu   sync.Mutex
+	ring *clusterview.Ring
+	// peak is the longest decision latency of the views built since the
+	// last sample: a pod is pending (and its latency known) only briefly.
+	peak    float64
 	payload []byte
 	clients map[chan []byte]struct{}
 }
@@ -221,8 +224,11 @@ func (s *Server) refresh(ctx context.Context, sample bool) bool {
 	v := clusterview.Build(in)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.peak = max(s.peak, v.LatencySeconds)
 	if sample {
-		s.ring.Add(clusterview.SampleOf(v))
+		smp := clusterview.SampleOf(v)
+		smp.Latency, s.peak = s.peak, 0
+		s.ring.Add(smp)
 	}
 	data, err := json.Marshal(Payload{View: v, Samples: s.ring.Samples()})
 	if err != nil {
