@@ -10,7 +10,7 @@ CP_VERSION := $(shell cat hack/controlplane/VERSION)
 export KELP_CONTROLPLANE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kelp/controlplane/$(CP_VERSION)
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all build controlplane lint test fuzz up clean bench-planner-memory bench-scale bench-join image chart
+.PHONY: all build controlplane lint test fuzz up clean bench-planner-memory bench-scale bench-join image chart screenshots
 
 all: build
 
@@ -89,6 +89,14 @@ bench-join: controlplane
 
 up: build controlplane
 	$(BIN)/kelp up $(UP_FLAGS)
+
+# Updates docs/images/web-view.png from the web view of a running local
+# cluster (`make up` in another shell; WEB_URL when it serves the view
+# elsewhere), in headless Chromium.
+WEB_URL ?= http://127.0.0.1:8081/
+screenshots:
+	KELP_WEB_URL=$(WEB_URL) KELP_SCREENSHOT=$(CURDIR)/docs/images/web-view.png \
+		$(GO) test -tags screenshots -count=1 -run='^TestScreenshot$$' -v ./test/e2e
 
 clean:
 	rm -rf $(BIN)

@@ -41,9 +41,15 @@ type controllerFlags struct {
 	// name (in seconds) of --max-graceful-termination.
 	gracefulSec int
 	join        joinFlags
+	// webAddr serves the live web view (package webview).
+	webAddr string
 	// fs is where the flags were added, to tell which were given.
 	fs *pflag.FlagSet
 }
+
+// DefaultWebAddr is where the live web view listens by default: loopback,
+// so it asks for no token (kubectl port-forward reaches it in a pod).
+const DefaultWebAddr = "127.0.0.1:8081"
 
 // joinFlags configure the identity join endpoint (issue 17).
 type joinFlags struct {
@@ -93,6 +99,7 @@ func (f *controllerFlags) add(fs *pflag.FlagSet, probeDefault string) {
 	fs.DurationVar(&f.health.MaxCSRQueueWait, "max-csr-queue-wait", controller.DefaultMaxCSRQueueWait, "/healthz fails when a pending CSR has waited this long in the leader's approver queue for a worker")
 	f.autoscaler.add(fs)
 	f.join.add(fs)
+	fs.StringVar(&f.webAddr, "web-addr", DefaultWebAddr, "address every replica serves the live web view on (empty: off); off loopback, its data needs a bearer token allowed to get the non-resource URL /kelp/view (docs/security.md)")
 	fs.IntVar(&f.gracefulSec, "max-graceful-termination-sec", int(f.autoscaler.maxGracefulTermination/time.Second), "--max-graceful-termination in whole seconds, cluster-autoscaler's name (give one of the two, or both equal)")
 	f.fs = fs
 }
@@ -139,6 +146,7 @@ func (f *controllerFlags) options(cluster string) (controller.Options, error) {
 		Termination:       termination.Options{MaxGracefulTermination: f.autoscaler.maxGracefulTermination},
 		TerminationPeriod: f.termPeriod,
 		Join:              f.join.options(),
+		WebAddr:           f.webAddr,
 	}, nil
 }
 

@@ -32,6 +32,7 @@ func NewRoot(version string) *cobra.Command {
 		newJoinCommand(),
 		newSimulateCommand(),
 		newExplainCommand(),
+		newStatusCommand(),
 	)
 	return root
 }

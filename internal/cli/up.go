@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -133,6 +134,7 @@ func runUp(ctx context.Context, cmd *cobra.Command, o upOptions) error {
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "\nkelp: cluster %q is up. In another shell:\n\n  source %s\n\nor run:\n\n%s\nthen: kubectl get nodes, kubectl get csr, aws autoscaling describe-auto-scaling-groups ... Ctrl-C stops everything.\n", o.name, envPath, indent(env))
 
+	printWebURL(cmd, o)
 	if o.noController {
 		fmt.Fprintf(cmd.OutOrStdout(), "\nNo controller runs (--no-controller); after sourcing the env file, run it with:\n\n  %s\n", controllerCommandLine(o.name, cluster))
 	}
@@ -209,4 +211,17 @@ func upJoinMode(v string, noController bool) (pool.JoinMode, error) {
 		return m, nil
 	}
 	return "", flagError("join", v, "want identity or token")
+}
+
+// printWebURL prints where the in-process controller serves the live web
+// view, when it does.
+func printWebURL(cmd *cobra.Command, o upOptions) {
+	if o.noController || o.controller.webAddr == "" {
+		return
+	}
+	host, port, _ := net.SplitHostPort(o.controller.webAddr)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "\nWatch it work: http://%s/ (the live web view; kelp status prints the same in the terminal)\n", net.JoinHostPort(host, port))
 }

@@ -112,3 +112,10 @@ func (r *replicaState) unsynced() (names []string, leading bool) {
 	slices.Sort(names)
 	return names, r.leading
 }
+
+// isLeading reports whether the replica runs the controllers.
+func (r *replicaState) isLeading() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.leading
+}

@@ -92,6 +92,9 @@ type Options struct {
 	Health HealthOptions
 	// Join serves the identity join endpoint on every replica; nil: off.
 	Join *JoinOptions
+	// WebAddr serves the live web view on every replica (package
+	// webview); "" disables it. Off loopback it asks for a bearer token.
+	WebAddr string
 }
 
 // Validate reports every problem at once.
@@ -144,6 +147,11 @@ func (o Options) Validate() error {
 	if o.Join != nil {
 		if err := o.Join.Validate(); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if o.WebAddr != "" {
+		if _, _, err := net.SplitHostPort(o.WebAddr); err != nil {
+			errs = append(errs, fmt.Errorf("web address %q: %w", o.WebAddr, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -227,6 +235,11 @@ func Run(ctx context.Context, o Options, d Deps) error {
 			return err
 		}
 		defer stop()
+	}
+	if o.WebAddr != "" {
+		if err := serveWeb(ctx, o, d, replica); err != nil {
+			return err
+		}
 	}
 	run := func(ctx context.Context) {
 		replica.startedLeading()

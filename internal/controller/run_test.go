@@ -63,8 +63,8 @@ func TestRunWithLeaderElection(t *testing.T) {
 }
 
 func TestOptionsValidate(t *testing.T) {
-	err := Options{Approve: "sometimes", TokenTTL: 30 * time.Second, ProbeAddr: "nonsense"}.Validate()
-	testenv.ErrorContains(t, err, "cluster name", `approve "sometimes"`, "token ttl 30s", `probe address "nonsense"`)
+	err := Options{Approve: "sometimes", TokenTTL: 30 * time.Second, ProbeAddr: "nonsense", WebAddr: "8081"}.Validate()
+	testenv.ErrorContains(t, err, "cluster name", `approve "sometimes"`, "token ttl 30s", `probe address "nonsense"`, `web address "8081"`)
 }
 
 // TestApproveOffWatchesNoCSRs runs the controllers with --approve=off: node

@@ -213,7 +213,7 @@ func instanceState(ctx context.Context, client *ec2.Client, id string) string {
 }
 
 // freeAddr returns a local address nothing listens on now.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -43,7 +43,7 @@ var (
 	// cores decide: plain values in, decisions out.
 	cores = []string{
 		"internal/simulator", "internal/autoscaler", "internal/autoscaler/scenario",
-		"internal/catalog", "internal/cloud",
+		"internal/catalog", "internal/cloud", "internal/clusterview",
 	}
 	// roots compose: they may reach every edge.
 	roots = []string{"cmd/...", "internal/cli", "internal/localup", "internal/controller", "test/..."}

@@ -51,6 +51,7 @@ first-class values first, then controller.extraArgs in name order.
 - --region={{ required "region is required: the AWS region of the cluster's Auto Scaling groups" $v.region }}
 - --leader-elect={{ $v.leaderElection }}
 - --probe-addr=:{{ $v.metrics.port }}
+- --web-addr={{ $v.web.addr }}
 - --approve={{ $c.approve }}
 - --autoscaler={{ $c.autoscaler }}
 - --log-level={{ $c.logLevel }}
