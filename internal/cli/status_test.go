@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/yaml"
@@ -28,6 +29,10 @@ func TestStatusCommand(t *testing.T) {
 	ctx := context.Background()
 	pool := "st-" + rand.String(5)
 	cms := env.Client.CoreV1().ConfigMaps("kube-system")
+	// Another test's controller cycle may have written the status first.
+	if err := cms.Delete(ctx, loop.StatusConfigMap, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
 	_, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: loop.StatusConfigMap}, Data: map[string]string{"status": fmt.Sprintf(
 		"time: %q\nautoscaler: {expanders: least-waste}\nunschedulablePods: 1\npools:\n- {group: g-%s, pool: %s, minSize: 1, maxSize: 7, targetSize: 3, ready: 0, upcoming: 3}\n",
 		time.Now().UTC().Format(time.RFC3339), pool, pool)}}, metav1.CreateOptions{})
