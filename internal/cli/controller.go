@@ -57,6 +57,8 @@ type joinFlags struct {
 	roles, hosts       []string
 	certFile, keyFile  string
 	tokenTTL           time.Duration
+	rateLimit          float64
+	burst              int
 }
 
 func (f *joinFlags) add(fs *pflag.FlagSet) {
@@ -68,6 +70,8 @@ func (f *joinFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.certFile, "join-cert-file", "", "serving certificate of the join endpoint (with --join-key-file; instead of one issued from kube-system/kelp-join-ca)")
 	fs.StringVar(&f.keyFile, "join-key-file", "", "private key of --join-cert-file")
 	fs.DurationVar(&f.tokenTTL, "join-token-ttl", join.DefaultTokenTTL, "lifetime of the single-instance bootstrap token an identity join hands out")
+	fs.Float64Var(&f.rateLimit, "join-rate-limit", join.DefaultRate, "requests a second each replica's join endpoint answers (a join is two); more get 429 and the instance retries")
+	fs.IntVar(&f.burst, "join-burst", join.DefaultBurst, "requests each replica's join endpoint answers at once above --join-rate-limit")
 }
 
 // options are the join endpoint's options; nil without --join-addr.
@@ -78,6 +82,7 @@ func (f *joinFlags) options() *controller.JoinOptions {
 	return &controller.JoinOptions{
 		Addr: f.addr, Policy: join.Policy{STSEndpoint: f.sts, AllowedRoles: f.roles, Account: f.account},
 		CertFile: f.certFile, KeyFile: f.keyFile, Hosts: f.hosts, TokenTTL: f.tokenTTL,
+		RateLimit: f.rateLimit, Burst: f.burst,
 	}
 }
 

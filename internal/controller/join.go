@@ -32,6 +32,10 @@ type JoinOptions struct {
 	// TokenTTL is the lifetime of the tokens handed out; join's default
 	// when zero.
 	TokenTTL time.Duration
+	// RateLimit and Burst bound the endpoint's requests a second and at
+	// once, both routes together; join's defaults when zero.
+	RateLimit float64
+	Burst     int
 	// CleanupPeriod is how often the leader deletes the tokens of
 	// registered Nodes and expired claims; joincleanup's default when
 	// zero.
@@ -52,6 +56,12 @@ func (o JoinOptions) Validate() error {
 		errs = append(errs, fmt.Errorf("join cert file %q and key file %q: give both or neither", o.CertFile, o.KeyFile))
 	case o.CertFile == "" && len(o.Hosts) == 0:
 		errs = append(errs, errors.New("join cert hosts: name the host names or addresses instances reach the endpoint at (or give a cert and key file)"))
+	}
+	if o.RateLimit < 0 {
+		errs = append(errs, fmt.Errorf("join rate limit %g: must not be negative", o.RateLimit))
+	}
+	if o.Burst < 0 {
+		errs = append(errs, fmt.Errorf("join burst %d: must not be negative", o.Burst))
 	}
 	if o.TokenTTL < 0 || (o.TokenTTL > 0 && o.TokenTTL < time.Minute) {
 		errs = append(errs, fmt.Errorf("join token ttl %s: must be at least 1m", o.TokenTTL))
@@ -91,7 +101,7 @@ func serveJoin(ctx context.Context, o Options, d Deps) (func(), error) {
 		return nil, fmt.Errorf("join endpoint: listen on %s: %w", jo.Addr, err)
 	}
 	srv := &http.Server{
-		Handler: join.NewHandler(server), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
+		Handler: join.NewHandler(server, jo.RateLimit, jo.Burst), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 	}
 	go func() {

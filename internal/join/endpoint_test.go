@@ -183,7 +183,7 @@ func newEnv(t *testing.T, callers ...caller) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.server = httptest.NewTLSServer(join.NewHandler(srv))
+	e.server = httptest.NewTLSServer(join.NewHandler(srv, 0, 0))
 	t.Cleanup(e.server.Close)
 	return e
 }

@@ -19,7 +19,10 @@ const (
 const maxProofBytes = 64 << 10
 
 // Default rate of the join endpoint: requests per second and burst, for
-// both routes together.
+// both routes together (a join is two requests). Each proof costs an STS
+// call, a DescribeInstances and a GetInstanceProfile, from API budgets
+// the autoscaler and approver share: 10 joins a second, 50 at once, fits
+// them; --join-rate-limit and --join-burst change it.
 const (
 	DefaultRate  = 20
 	DefaultBurst = 100
@@ -35,9 +38,16 @@ type Handler struct {
 	Limiter *rate.Limiter
 }
 
-// NewHandler returns a Handler limited to DefaultRate and DefaultBurst.
-func NewHandler(s *Server) *Handler {
-	return &Handler{Server: s, Limiter: rate.NewLimiter(DefaultRate, DefaultBurst)}
+// NewHandler returns a Handler limited to perSecond requests a second
+// with burst; DefaultRate and DefaultBurst where they are 0.
+func NewHandler(s *Server, perSecond float64, burst int) *Handler {
+	if perSecond == 0 {
+		perSecond = DefaultRate
+	}
+	if burst == 0 {
+		burst = DefaultBurst
+	}
+	return &Handler{Server: s, Limiter: rate.NewLimiter(rate.Limit(perSecond), burst)}
 }
 
 // ServeHTTP implements http.Handler.

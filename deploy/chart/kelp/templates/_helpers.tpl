@@ -67,7 +67,7 @@ first-class values first, then controller.extraArgs in name order.
 {{- end }}
 {{- include "kelp.joinArgs" . }}
 {{- $own := list "cluster-name" "region" "leader-elect" "probe-addr" "approve" "autoscaler" "log-level" "log-format" "nodes" "node-group-auto-discovery" "interruption-queue" -}}
-{{- $own = concat $own (list "join-addr" "join-sts-endpoint" "join-roles" "join-account" "join-cert-hosts" "join-token-ttl" "join-cert-file" "join-key-file") -}}
+{{- $own = concat $own (list "join-addr" "join-sts-endpoint" "join-roles" "join-account" "join-cert-hosts" "join-token-ttl" "join-rate-limit" "join-burst" "join-cert-file" "join-key-file") -}}
 {{- range $name, $value := $c.extraArgs }}
 {{- if has $name $own }}
 {{- fail (printf "controller.extraArgs.%s: --%s has a value of its own in values.yaml; set that instead" $name $name) }}
@@ -107,6 +107,12 @@ first-class values first, then controller.extraArgs in name order.
 {{- end }}
 {{- with $j.tokenTTL }}
 - --join-token-ttl={{ . }}
+{{- end }}
+{{- with $j.rateLimit }}
+- --join-rate-limit={{ . }}
+{{- end }}
+{{- with $j.burst }}
+- --join-burst={{ . }}
 {{- end }}
 {{- if $j.tlsSecret }}
 - --join-cert-file=/etc/kelp/join-tls/tls.crt
