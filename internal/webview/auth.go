@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,6 +23,15 @@ import (
 const (
 	ViewPath = "/kelp/view"
 	ViewVerb = "get"
+)
+
+// Reviews of tokens not seen in the last authTTL are limited to
+// reviewRate a second, bursts of reviewBurst: a flood of made-up tokens
+// would otherwise spend the controller's API budget (the approver's and
+// the autoscaler's) on TokenReviews. Over the limit the answer is 429.
+const (
+	reviewRate  = 5
+	reviewBurst = 20
 )
 
 // authTTL is how long a token's verdict is remembered, so that a page's
@@ -39,12 +49,14 @@ type verdict struct {
 type authorizer struct {
 	client kubernetes.Interface
 	clock  clock.PassiveClock
-	mu     sync.Mutex
-	seen   map[[32]byte]verdict
+	// reviews bounds the TokenReviews and SubjectAccessReviews sent.
+	reviews *rate.Limiter
+	mu      sync.Mutex
+	seen    map[[32]byte]verdict
 }
 
 func newAuthorizer(client kubernetes.Interface, clk clock.PassiveClock) *authorizer {
-	return &authorizer{client: client, clock: clk, seen: map[[32]byte]verdict{}}
+	return &authorizer{client: client, clock: clk, seen: map[[32]byte]verdict{}, reviews: rate.NewLimiter(reviewRate, reviewBurst)}
 }
 
 func (a *authorizer) wrap(next http.Handler) http.Handler {
@@ -81,6 +93,9 @@ func (a *authorizer) check(ctx context.Context, token string) verdict {
 		}
 	}
 	a.mu.Unlock()
+	if !a.reviews.AllowN(now, 1) {
+		return verdict{code: http.StatusTooManyRequests, msg: "too many new tokens to review; retry later"}
+	}
 	v, keep := a.review(ctx, token)
 	if keep {
 		v.at = now
