@@ -21,6 +21,10 @@ func (s *Server) serveView(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(data)
 }
 
+// maxStreams bounds the live streams a replica serves at once: each holds
+// a connection, a goroutine and a copy of the payload in flight.
+const maxStreams = 64
+
 // serveStream sends the current payload, then every new one, as
 // server-sent events ("event: view"), until the client goes.
 func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
@@ -31,6 +35,12 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	}
 	c := make(chan []byte, 1)
 	s.mu.Lock()
+	if len(s.clients) >= maxStreams {
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, "too many live streams on this replica; retry later", http.StatusServiceUnavailable)
+		return
+	}
 	s.clients[c] = struct{}{}
 	if s.payload != nil {
 		c <- s.payload
