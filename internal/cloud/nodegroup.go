@@ -72,6 +72,11 @@ type NodeTemplate struct {
 	// override of a MixedInstancesPolicy, in its order, or the launch
 	// template's one type. Empty when the template could not be built.
 	InstanceTypes []InstanceType
+	// CloudPicksType is set when the cloud, not kelp, picks which of
+	// InstanceTypes a new instance gets (an Auto Scaling group's
+	// MixedInstancesPolicy): raising the group's size cannot ask for one
+	// type, so a new node may be any of them.
+	CloudPicksType bool
 	// CapacityType of most new instances.
 	CapacityType catalog.CapacityType
 	// Zones the group launches into, sorted.

@@ -63,7 +63,7 @@ func (a *Autoscaler) RunOnce(ctx context.Context) (Cycle, error) {
 	a.handleFailures(ctx, groups, a.launches.Next(groups), gf, &cyc)
 	a.noteArrivals(groups, gf, &cyc)
 	for i, g := range groups {
-		groups[i] = autoscaler.TemplateFromNodes(g, gf.ready[g.ID])
+		groups[i] = autoscaler.LaunchableTemplate(autoscaler.TemplateFromNodes(g, gf.ready[g.ID]))
 	}
 	if a.sim != nil {
 		a.sim.groups, a.sim.gf, a.sim.facts = groups, gf, facts

@@ -181,6 +181,7 @@ func buildTemplate(in templateInput) (cloud.NodeTemplate, []error) {
 	if len(t.InstanceTypes) == 0 {
 		return t, append(problems, errors.New("no instance type of the group is known: the template is empty"))
 	}
+	t.CloudPicksType = len(t.InstanceTypes) > 1 // the group's allocation strategy picks among its overrides
 	primary := t.InstanceTypes[0]
 	t.Capacity, t.Allocatable = primary.Capacity.DeepCopy(), primary.Allocatable.DeepCopy()
 	labels, lp := templateLabels(in, tags, primary, ct, t.Zones)

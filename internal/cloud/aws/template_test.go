@@ -81,7 +81,7 @@ func TestTemplateForPoolAtZero(t *testing.T) {
 	maps.Copy(wantAlloc, overrides)
 	wantResources(t, "capacity", tmpl.Capacity, wantCap)
 	wantResources(t, "allocatable", tmpl.Allocatable, wantAlloc)
-	if len(tmpl.InstanceTypes) != 1 || tmpl.InstanceTypes[0].Price != it.OnDemandPrice {
+	if len(tmpl.InstanceTypes) != 1 || tmpl.InstanceTypes[0].Price != it.OnDemandPrice || tmpl.CloudPicksType {
 		t.Errorf("instance types = %+v, want m5.large at %v", tmpl.InstanceTypes, it.OnDemandPrice)
 	}
 	if tmpl.CapacityType != catalog.CapacityTypeOnDemand || tmpl.ImageID == "" ||
@@ -99,8 +99,8 @@ func TestTemplateMixedInstancesSpot(t *testing.T) {
 	if tmpl.CapacityType != catalog.CapacityTypeSpot || tmpl.Labels[pool.CapacityTypeLabel] != "spot" {
 		t.Errorf("capacity type %s, label %q", tmpl.CapacityType, tmpl.Labels[pool.CapacityTypeLabel])
 	}
-	if len(tmpl.InstanceTypes) != len(types) {
-		t.Fatalf("instance types = %+v, want %v", tmpl.InstanceTypes, types)
+	if len(tmpl.InstanceTypes) != len(types) || !tmpl.CloudPicksType {
+		t.Fatalf("instance types = %+v (the cloud picks: %v), want %v picked by the group", tmpl.InstanceTypes, tmpl.CloudPicksType, types)
 	}
 	for i, want := range types {
 		got, it := tmpl.InstanceTypes[i], catalogType(t, want)
