@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/kelp-dev/kelp/internal/autoscaler/whatif"
@@ -12,6 +14,13 @@ func newExplainCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "explain",
 		Short: "Explain kelp's decisions about a pod (or a CSR: kelp csr explain)",
+		// Runnable, so that an unknown kind is an error, not the help.
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			return fmt.Errorf("kelp explain %s: unknown kind (want pod or csr)", args[0])
+		},
 	}
 	var kf kubeFlags
 	kf.add(cmd)
@@ -39,7 +48,7 @@ nothing. The snapshot and pool flags are kelp simulate's.`,
 			if err != nil {
 				return err
 			}
-			pod, err := whatif.Find(s.objs, args[0])
+			pod, err := whatif.Find(s.objs, args[0], s.src)
 			if err != nil {
 				return err
 			}

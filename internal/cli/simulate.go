@@ -47,8 +47,24 @@ type whatIfFlags struct {
 func (f *whatIfFlags) add(cmd *cobra.Command) {
 	f.snapshot.add(cmd)
 	f.autoscaler.add(cmd.Flags())
+	for _, name := range controllerOnlyFlags {
+		if err := cmd.Flags().MarkHidden(name); err != nil {
+			panic(err) // a flag renamed in autoscalerFlags
+		}
+	}
 	f.out.add(cmd)
 }
+
+// controllerOnlyFlags are the autoscaler's flags that mean nothing for one
+// simulated cycle, hidden from the what-if commands: nothing is changed
+// anyway (--dry-run), there is no next cycle to time or batch, no pool is
+// backed off by this cycle, no scale-down delay applies, no node is soft
+// tainted or drained. They are still accepted, so a controller's flags
+// can be pasted.
+var controllerOnlyFlags = []string{"autoscaler", "dry-run", "scan-interval", "batch-idle-duration", "batch-max-duration",
+	"batch-quiet-idle-duration", "initial-node-group-backoff-duration", "max-node-group-backoff-duration",
+	"scale-down-delay-after-add", "scale-down-delay-after-delete", "scale-down-delay-after-failure",
+	"max-bulk-soft-taint-count", "max-bulk-soft-taint-time", "max-graceful-termination"}
 
 // situation checks the flags and runs the simulated cycle.
 func (f *whatIfFlags) situation(ctx context.Context, client func() (kubernetes.Interface, error)) (situation, error) {
@@ -64,6 +80,7 @@ func (f *whatIfFlags) situation(ctx context.Context, client func() (kubernetes.I
 
 // situation is what a what-if command plans from, and the simulated cycle.
 type situation struct {
+	src  whatif.Source
 	objs loop.Objects
 	sim  loop.Simulation
 	o    loop.Options
@@ -74,7 +91,7 @@ type situation struct {
 // simulate reads the snapshot and the groups and runs one simulated cycle
 // with o; client gives the live cluster's client (kubeFlags.client).
 func (f *snapshotFlags) simulate(ctx context.Context, client func() (kubernetes.Interface, error), o loop.Options) (situation, error) {
-	s := situation{o: o}
+	s := situation{o: o, src: whatif.Source{Files: f.files, Pools: f.pools}}
 	switch {
 	case f.live && len(f.files) > 0:
 		return s, errors.New("--live and --from-files: choose one snapshot")
@@ -140,15 +157,19 @@ pool, how many nodes, which pods, the expander's choice and what each other
 pool would do), the pods no pool helps with the reason per pool, the
 scale-down (the nodes that would go, and what keeps the others), and the
 nodes and their price before and after. The autoscaler's flags apply, so
-settings can be tried before they are rolled out. A node found unneeded is
-taken as unneeded for longer than --scale-down-unneeded-time.`,
+settings can be tried before they are rolled out (those of the controller's
+timing, batching, backoff, drain and soft taints mean nothing for one cycle
+and are hidden). A node found unneeded is taken as unneeded for longer than
+--scale-down-unneeded-time. Pools are named by their kelp.dev/pool tag, as
+kelp pool list shows them; their Auto Scaling group is named where it
+grows.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := f.situation(cmd.Context(), kf.client)
 			if err != nil {
 				return err
 			}
-			plan := whatif.Build(cmd.Context(), s.sim, s.o, s.objs.Nodes)
+			plan := whatif.Build(cmd.Context(), s.sim, s.o, s.objs.Nodes, s.src)
 			return f.out.print(cmd.OutOrStdout(), plan, func() error { return plan.WriteText(cmd.OutOrStdout()) })
 		},
 	}

@@ -101,8 +101,8 @@ func TestSimulateLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan := whatif.Build(ctx, s.sim, o, s.objs.Nodes)
-	pod, err := whatif.Find(s.objs, ns+"/big")
+	plan := whatif.Build(ctx, s.sim, o, s.objs.Nodes, s.src)
+	pod, err := whatif.Find(s.objs, ns+"/big", s.src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,8 +117,8 @@ func TestSimulateLive(t *testing.T) {
 	if i := slices.IndexFunc(plan.ScaleUp, func(s whatif.ScaleUp) bool { return slices.Contains(s.Pods, ns+"/big") }); i < 0 || plan.ScaleUp[i].Group != memory {
 		t.Errorf("simulated scale-up = %+v, want %s for %s/big", plan.ScaleUp, memory, ns)
 	}
-	if !strings.Contains(c.Now, "scale up "+memory) {
-		t.Errorf("explain pod: now %q, want a scale-up of %s", c.Now, memory)
+	if !strings.Contains(c.Now, "scale up memory") {
+		t.Errorf("explain pod: now %q, want a scale-up of pool memory", c.Now)
 	}
 
 	first := controllerFirstCycle(t, env, s.sim.Groups, o)
@@ -131,7 +131,7 @@ func TestSimulateLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testenv.Contains(t, "simulate --live", out, memory+" +1 r5.2xlarge", ns+"/big", ns+"/huge", "Insufficient memory")
+	testenv.Contains(t, "simulate --live", out, "memory +1 r5.2xlarge", "Auto Scaling group: "+memory, ns+"/big", ns+"/huge", "Insufficient memory")
 	out, _, err = kelp(t, "explain", "pod", ns+"/huge", "--pools", pools, "--cluster-name", testenv.ClusterName)
 	if err != nil {
 		t.Fatal(err)

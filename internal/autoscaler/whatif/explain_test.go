@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/kelp-dev/kelp/internal/autoscaler/loop"
+	"github.com/kelp-dev/kelp/internal/cloud"
+	"github.com/kelp-dev/kelp/internal/pool"
 )
 
 // explain makes the case of pod ref over the testdata files.
@@ -14,7 +16,7 @@ func explain(t *testing.T, ref string, files ...string) PodCase {
 	t.Helper()
 	o := loop.Options{ScaleDownEnabled: true}
 	sim, objs := simulated(t, o, files...)
-	pod, err := Find(objs, ref)
+	pod, err := Find(objs, ref, fromFiles)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +29,8 @@ func TestExplainPod(t *testing.T) {
 		files     []string
 		state     string
 		now       string
-		pools     map[string]string // group → a part of its reason; "+" prefix: helps
+		node      string            // a part of the node's case; "" for none
+		pools     map[string]string // pool → a part of its reason; "+" prefix: helps
 	}{{
 		name: "fits one pool only", pod: "default/big-0", files: []string{"cluster", "pending-big.json"},
 		state: "the scheduler found no node", now: "scale up memory by 1 r5.2xlarge",
@@ -37,9 +40,15 @@ func TestExplainPod(t *testing.T) {
 		state: "the scheduler found no node", now: "no pool helps it",
 		pools: map[string]string{"memory": "Insufficient cpu", "general": "Insufficient cpu", "spot": "Insufficient cpu"},
 	}, {
+		// A running pod gets its node's case, not what each pool would do
+		// for it were it pending (it would fit another node).
 		name: "running pod", pod: "default/web-1", files: []string{"cluster"},
-		state: "not pending: bound to node general-2", now: "it is not unschedulable",
-		pools: map[string]string{"general": "not needed: the pod fits node general-"},
+		state: "not pending: it runs on node general-2 (Running)", now: "the pod runs on node general-2; kelp has nothing to do for it",
+		node: "a scale-down candidate: it would go (pool general",
+	}, {
+		name: "running pod on a kept node", pod: "default/db-0", files: []string{"cluster"},
+		state: "it runs on node general-3", now: "kelp has nothing to do for it",
+		node: "not a scale-down candidate: it stays (NotEnoughPdb",
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,8 +56,11 @@ func TestExplainPod(t *testing.T) {
 			if !strings.Contains(c.State, tt.state) || !strings.Contains(c.Now, tt.now) {
 				t.Errorf("state %q, now %q; want %q, %q", c.State, c.Now, tt.state, tt.now)
 			}
+			if !strings.Contains(c.Node, tt.node) || (tt.node == "") != (c.Node == "") || (tt.node != "") != (c.Pools == nil) {
+				t.Errorf("node %q, pools %+v; want node %q and pools only without", c.Node, c.Pools, tt.node)
+			}
 			for _, p := range c.Pools {
-				want, ok := tt.pools[p.Group]
+				want, ok := tt.pools[p.Pool]
 				switch {
 				case !ok:
 				case want == "+" && !p.Helps:
@@ -58,8 +70,11 @@ func TestExplainPod(t *testing.T) {
 				}
 			}
 			var b bytes.Buffer
-			if err := c.WriteText(&b); err != nil || !strings.Contains(b.String(), tt.pod) {
+			if err := c.WriteText(&b); err != nil || !strings.Contains(b.String(), tt.pod) || strings.Contains(b.String(), "fits node") {
 				t.Errorf("text (%v):\n%s", err, b.String())
+			}
+			if tt.node != "" && (!strings.Contains(b.String(), "Its node: "+tt.node) || strings.Contains(b.String(), "POOL")) {
+				t.Errorf("text of a running pod:\n%s", b.String())
 			}
 		})
 	}
@@ -80,4 +95,31 @@ func TestRoom(t *testing.T) {
 		return
 	}
 	t.Fatal("no general pool in the case")
+}
+
+// TestRoomOfEachType checks that a pool of several instance types shows
+// the free room of each, the primary first.
+func TestRoomOfEachType(t *testing.T) {
+	_, objs := simulated(t, loop.Options{}, "cluster", "pending-big.json")
+	pod, err := Find(objs, "default/big-0", fromFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		types []string
+		want  string
+	}{
+		{[]string{"m5.large"}, "a new m5.large has cpu 1830m, memory 7.2Gi, pods 28 free"},
+		{[]string{"m5.large", "m5.xlarge"}, "a new m5.large has cpu 1830m, memory 7.2Gi, pods 28 free (m5.xlarge: cpu 3820m, memory 14.9Gi, pods 57)"},
+	}
+	for _, tt := range tests {
+		tmpl, err := catalogTemplate(pool.Spec{Name: "mixed", InstanceTypes: tt.types}, nil, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := roomOf(cloud.NodeGroup{ID: "mixed", Pool: "mixed", Template: tmpl}, pod, objs.DaemonSets)
+		if r == nil || len(r.Others) != len(tt.types)-1 || !strings.HasSuffix(r.String(), tt.want) {
+			t.Errorf("room of %v = %+v\n%v\nwant it to end %q", tt.types, r, r, tt.want)
+		}
+	}
 }

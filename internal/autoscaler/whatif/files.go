@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -27,8 +28,8 @@ var Kinds = []string{"Node", "Pod", "Namespace", "DaemonSet", "PodDisruptionBudg
 // ReadFiles reads the objects of files as `kubectl get -o json` (or -o
 // yaml) writes them: single objects or Lists, JSON or YAML, several
 // documents per file. A directory stands for its .json, .yaml and .yml
-// files. An object of another kind, or a file that does not parse, is an
-// error naming the file.
+// files. An object of another kind, a file that does not parse or holds
+// no object (empty, or only empty Lists) is an error naming the file.
 func ReadFiles(paths []string) (loop.Objects, error) {
 	var objs loop.Objects
 	files, err := expand(paths)
@@ -42,8 +43,12 @@ func ReadFiles(paths []string) (loop.Objects, error) {
 			errs = append(errs, fmt.Errorf("read %s: %w", f, err))
 			continue
 		}
-		if err := decodeAll(data, &objs); err != nil {
+		n, err := decodeAll(data, &objs)
+		switch {
+		case err != nil:
 			errs = append(errs, fmt.Errorf("%s: %w", f, err))
+		case n == 0:
+			errs = append(errs, fmt.Errorf("%s holds no objects (want the output of kubectl get -o json: objects of kind %s, or Lists of them)", f, strings.Join(Kinds, ", ")))
 		}
 	}
 	return objs, errors.Join(errs...)
@@ -89,47 +94,60 @@ type header struct {
 	Items []json.RawMessage `json:"items"`
 }
 
-// decodeAll adds every object of data's documents to objs.
-func decodeAll(data []byte, objs *loop.Objects) error {
+// decodeAll adds every object of data's documents to objs, and returns
+// how many it added.
+func decodeAll(data []byte, objs *loop.Objects) (int, error) {
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	added := 0
 	for n := 1; ; n++ {
 		var raw json.RawMessage
 		err := dec.Decode(&raw)
 		if errors.Is(err, io.EOF) {
-			return nil
+			return added, nil
 		}
 		if err != nil {
-			return fmt.Errorf("document %d: malformed: %w", n, err)
+			return added, fmt.Errorf("document %d: malformed: %w", n, err)
 		}
 		if len(bytes.TrimSpace(raw)) == 0 || string(raw) == "null" {
 			continue
 		}
-		if err := decodeObject(raw, "", objs); err != nil {
-			return fmt.Errorf("document %d: %w", n, err)
+		k, err := decodeObject(raw, "", objs)
+		added += k
+		if err != nil {
+			return added, fmt.Errorf("document %d: %w", n, err)
 		}
 	}
 }
 
-// decodeObject adds one object, or a List's items, to objs. kind is the
-// kind implied by a typed list (PodList's items carry none).
-func decodeObject(raw json.RawMessage, kind string, objs *loop.Objects) error {
+// decodeObject adds one object, or a List's items, to objs, and returns
+// how many it added. kind is the kind implied by a typed list (PodList's
+// items carry none).
+func decodeObject(raw json.RawMessage, kind string, objs *loop.Objects) (int, error) {
 	var h header
 	if err := json.Unmarshal(raw, &h); err != nil {
-		return fmt.Errorf("malformed object: %w", err)
+		return 0, malformed("not a Kubernetes object or List", err)
 	}
 	if h.Kind == "" {
 		h.Kind = kind
 	}
 	if item, ok := strings.CutSuffix(h.Kind, "List"); ok {
+		added := 0
 		for i, it := range h.Items {
-			if err := decodeObject(it, item, objs); err != nil {
-				return fmt.Errorf("items[%d]: %w", i, err)
+			k, err := decodeObject(it, item, objs)
+			added += k
+			if err != nil {
+				return added, fmt.Errorf("items[%d]: %w", i, err)
 			}
 		}
-		return nil
+		return added, nil
 	}
+	return 1, decodeKind(raw, h.Kind, objs)
+}
+
+// decodeKind adds raw, an object of kind, to objs.
+func decodeKind(raw json.RawMessage, kind string, objs *loop.Objects) error {
 	var err error
-	switch h.Kind {
+	switch kind {
 	case "Node":
 		objs.Nodes, err = add(raw, objs.Nodes)
 	case "Pod":
@@ -153,7 +171,7 @@ func decodeObject(raw json.RawMessage, kind string, objs *loop.Objects) error {
 	case "":
 		return errors.New("an object without a kind")
 	default:
-		return fmt.Errorf("kind %s is not one kelp reads from a snapshot (want %s)", h.Kind, strings.Join(Kinds, ", "))
+		return fmt.Errorf("kind %s is not one kelp reads from a snapshot (want %s)", kind, strings.Join(Kinds, ", "))
 	}
 	return err
 }
@@ -168,7 +186,52 @@ type object interface {
 func add[T object](raw json.RawMessage, to []*T) ([]*T, error) {
 	v := new(T)
 	if err := json.Unmarshal(raw, v); err != nil {
-		return to, fmt.Errorf("malformed %T: %w", *v, err)
+		return to, malformed("malformed "+reflect.TypeOf(v).Elem().Name(), err)
 	}
 	return append(to, v), nil
+}
+
+// decodeError is a decoding error in people's words, wrapping the
+// decoder's (whose words name Go types).
+type decodeError struct {
+	msg string
+	err error
+}
+
+func (e decodeError) Error() string { return e.msg }
+func (e decodeError) Unwrap() error { return e.err }
+
+// malformed says what is wrong with a document: what, and where a value
+// of the wrong JSON type stands or where the syntax breaks.
+func malformed(what string, err error) error {
+	var typ *json.UnmarshalTypeError
+	var syn *json.SyntaxError
+	switch {
+	case errors.As(err, &typ) && typ.Field != "":
+		what = fmt.Sprintf("%s: field %s is a %s where %s belongs", what, typ.Field, typ.Value, jsonKind(typ.Type))
+	case errors.As(err, &typ):
+		what = fmt.Sprintf("%s: a %s where %s belongs", what, typ.Value, jsonKind(typ.Type))
+	case errors.As(err, &syn):
+		what = fmt.Sprintf("%s: %s at byte %d", what, syn, syn.Offset)
+	default:
+		what += ": " + err.Error()
+	}
+	return decodeError{msg: what, err: err}
+}
+
+// jsonKind is what JSON value a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "a number"
 }

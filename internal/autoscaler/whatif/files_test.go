@@ -35,6 +35,19 @@ provisioner: ebs.csi.aws.com
 }
 
 func TestReadFilesErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	notObject := write("string.json", `"a string"`)
+	itemString := write("items.json", `{"kind": "List", "items": ["a string"]}`)
+	badField := write("field.json", `{"kind": "Pod", "metadata": {"name": "a"}, "spec": "a string"}`)
+	empty := write("empty.json", "")
+	emptyList := write("empty-list.yaml", "kind: PodList\nitems: []\n")
 	tests := []struct {
 		paths []string
 		want  []string
@@ -43,6 +56,11 @@ func TestReadFilesErrors(t *testing.T) {
 		{[]string{"testdata/bad-malformed.json"}, []string{"testdata/bad-malformed.json", "malformed"}},
 		{[]string{"testdata/missing.json"}, []string{"missing.json"}},
 		{nil, []string{"no snapshot file"}},
+		{[]string{notObject}, []string{notObject, "document 1: not a Kubernetes object or List: a string where an object belongs"}},
+		{[]string{itemString}, []string{itemString, "items[0]: not a Kubernetes object or List: a string where an object belongs"}},
+		{[]string{badField}, []string{badField, "malformed Pod: field spec is a string where an object belongs"}},
+		{[]string{empty}, []string{empty, "holds no objects"}},
+		{[]string{"testdata/cluster", emptyList}, []string{emptyList, "holds no objects"}},
 		{[]string{"testdata/cluster", "testdata/bad-kind.json", "testdata/bad-malformed.json"}, []string{"bad-kind.json", "bad-malformed.json"}},
 	}
 	for _, tt := range tests {
@@ -55,6 +73,9 @@ func TestReadFilesErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), w) {
 				t.Errorf("ReadFiles(%v) = %q, want it to name %q", tt.paths, err, w)
 			}
+		}
+		if strings.Contains(err.Error(), "Go ") || strings.Contains(err.Error(), "whatif.") || strings.Contains(err.Error(), "v1.") {
+			t.Errorf("ReadFiles(%v) = %q names Go types", tt.paths, err)
 		}
 	}
 }

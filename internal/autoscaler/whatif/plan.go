@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,7 +13,6 @@ import (
 	"github.com/kelp-dev/kelp/internal/autoscaler"
 	"github.com/kelp-dev/kelp/internal/autoscaler/loop"
 	"github.com/kelp-dev/kelp/internal/catalog"
-	"github.com/kelp-dev/kelp/internal/cloud"
 	"github.com/kelp-dev/kelp/internal/pool"
 )
 
@@ -37,7 +37,7 @@ type Plan struct {
 	Unsupported map[string]string `json:"unsupported,omitempty"`
 	// Ignored counts the unschedulable pods scale-up leaves out, by reason.
 	Ignored map[string]int `json:"ignored,omitempty"`
-	// SkippedPools are the pools that cannot grow, pool → why.
+	// SkippedPools are the pools that cannot grow, pool name → why.
 	SkippedPools map[string]string `json:"skippedPools,omitempty"`
 	ScaleDown    ScaleDown         `json:"scaleDown"`
 	Before       Capacity          `json:"before"`
@@ -53,9 +53,11 @@ type Settings struct {
 }
 
 // ScaleUp is one increase: a pool grows by Nodes of InstanceType for Pods.
+// Pool is the pool's name (its group's ID for a group of no pool), Group
+// the Auto Scaling group's.
 type ScaleUp struct {
+	Pool         string   `json:"pool"`
 	Group        string   `json:"group"`
-	Pool         string   `json:"pool,omitempty"`
 	InstanceType string   `json:"instanceType"`
 	Nodes        int      `json:"nodes"`
 	Pods         []string `json:"pods"`
@@ -69,6 +71,7 @@ type ScaleUp struct {
 // Alternative is what one other pool would do for an increase's pods,
 // alone: grow (Nodes of InstanceType, for Pods of them), or why not.
 type Alternative struct {
+	Pool         string  `json:"pool"`
 	Group        string  `json:"group"`
 	InstanceType string  `json:"instanceType,omitempty"`
 	Nodes        int     `json:"nodes,omitempty"`
@@ -77,7 +80,8 @@ type Alternative struct {
 	Reason       string  `json:"reason,omitempty"`
 }
 
-// PodPools is a pod no pool helps, and why, per pool.
+// PodPools is a pod no pool helps, and why, per pool (by name; "" for no
+// pool in particular).
 type PodPools struct {
 	Pod   string            `json:"pod"`
 	Pools map[string]string `json:"pools"`
@@ -94,6 +98,7 @@ type ScaleDown struct {
 // Removal is a node that would go.
 type Removal struct {
 	Node        string   `json:"node"`
+	Pool        string   `json:"pool"`
 	Group       string   `json:"group"`
 	Empty       bool     `json:"empty"`
 	Utilization float64  `json:"utilization"`
@@ -111,17 +116,44 @@ type Kept struct {
 // Capacity is the cluster's nodes and their price.
 type Capacity struct {
 	Nodes int `json:"nodes"`
-	// Pools counts the nodes of each group (instances, counted or asked).
+	// Pools counts the nodes of each pool, by name (instances, counted or
+	// asked).
 	Pools       map[string]int `json:"pools,omitempty"`
 	CostPerHour float64        `json:"costPerHour"`
 	// Unpriced counts the nodes whose price is unknown (not counted).
 	Unpriced int `json:"unpriced,omitempty"`
 }
 
-// Build makes the Plan of a simulated cycle over objs' nodes; the
-// alternatives of each increase are planned per pool.
-func Build(ctx context.Context, sim loop.Simulation, o loop.Options, nodes []*corev1.Node) Plan {
+// Source is where a what-if plans from.
+type Source struct {
+	// Files are the snapshot's files, none for the live cluster.
+	Files []string `json:"files,omitempty"`
+	// Pools is the pools file giving the node groups, "" when the live
+	// cloud's groups are read.
+	Pools string `json:"pools,omitempty"`
+}
+
+// Where is where the objects were read: "the files" or "the cluster".
+func (s Source) Where() string {
+	if len(s.Files) > 0 {
+		return "the files"
+	}
+	return "the cluster"
+}
+
+// backoff says which pools the plan takes as backed off.
+func (s Source) backoff() string {
+	if s.Pools != "" {
+		return "no pool is backed off (the groups come from " + s.Pools + ", no cloud is read)"
+	}
+	return "pools are backed off only for the failed launches the cloud reports now"
+}
+
+// Build makes the Plan of a simulated cycle over objs' nodes, read from
+// src; the alternatives of each increase are planned per pool.
+func Build(ctx context.Context, sim loop.Simulation, o loop.Options, nodes []*corev1.Node, src Source) Plan {
 	cyc := sim.Cycle
+	n := poolNames(sim.Groups)
 	p := Plan{
 		Time: sim.Now.UTC().Format(time.RFC3339),
 		Settings: Settings{Expanders: o.Expanders, ScaleDownEnabled: o.ScaleDownEnabled,
@@ -129,9 +161,9 @@ func Build(ctx context.Context, sim loop.Simulation, o loop.Options, nodes []*co
 		Assumptions: []string{
 			"nothing is changed: the plan is what one cycle of the controller would do now",
 			fmt.Sprintf("every node found unneeded is taken as unneeded since %s (longer than the unneeded time)", sim.UnneededSince.UTC().Format(time.RFC3339)),
-			"no scale-up or node removal happened recently (no scale-down delay applies), and pools are backed off only for the failed launches the cloud reports now",
+			"no scale-up or node removal happened recently (no scale-down delay applies), and " + src.backoff(),
 		},
-		ScaleUp: []ScaleUp{}, FitExisting: cyc.Plan.Placed, Ignored: cyc.Status.LastDecision.Ignored, SkippedPools: cyc.Plan.Skipped,
+		ScaleUp: []ScaleUp{}, FitExisting: cyc.Plan.Placed, Ignored: cyc.Status.LastDecision.Ignored, SkippedPools: n.keyed(cyc.Plan.Skipped),
 	}
 	if p.Settings.Expanders == "" {
 		p.Settings.Expanders = "least-waste"
@@ -140,12 +172,12 @@ func Build(ctx context.Context, sim loop.Simulation, o loop.Options, nodes []*co
 		p.Unhealthy = h.Reason
 	}
 	for _, inc := range cyc.Plan.Increases {
-		p.ScaleUp = append(p.ScaleUp, ScaleUp{Group: inc.Group, Pool: poolOf(sim.Groups, inc.Group), InstanceType: inc.InstanceType,
+		p.ScaleUp = append(p.ScaleUp, ScaleUp{Pool: n.of(inc.Group), Group: inc.Group, InstanceType: inc.InstanceType,
 			Nodes: inc.Delta, Pods: inc.Pods, CostPerHour: inc.Cost, Reason: inc.Reason,
-			Alternatives: alternatives(sim.Alternatives(ctx, inc.Pods), inc.Group)})
+			Alternatives: alternatives(sim.Alternatives(ctx, inc.Pods), inc.Group, n)})
 	}
 	for _, k := range slices.Sorted(maps.Keys(cyc.Plan.Unschedulable)) {
-		p.NotHelped = append(p.NotHelped, PodPools{Pod: k, Pools: cyc.Plan.Unschedulable[k]})
+		p.NotHelped = append(p.NotHelped, PodPools{Pod: k, Pools: n.keyed(cyc.Plan.Unschedulable[k])})
 	}
 	for k, why := range cyc.Plan.Unsupported {
 		if p.Unsupported == nil {
@@ -153,31 +185,21 @@ func Build(ctx context.Context, sim loop.Simulation, o loop.Options, nodes []*co
 		}
 		p.Unsupported[k] = string(why)
 	}
-	p.ScaleDown = scaleDown(cyc, nodes)
-	p.Before, p.After = capacity(sim, nodes)
+	p.ScaleDown = scaleDown(cyc, nodes, n)
+	p.Before, p.After = capacity(sim, nodes, n)
 	return p
-}
-
-// poolOf is the pool of group id, "" when it has none.
-func poolOf(groups []cloud.NodeGroup, id string) string {
-	for _, g := range groups {
-		if g.ID == id {
-			return g.Pool
-		}
-	}
-	return ""
 }
 
 // alternatives turns the per-group plans of an increase's pods into what
 // each group other than chosen would do.
-func alternatives(plans map[string]autoscaler.Plan, chosen string) []Alternative {
+func alternatives(plans map[string]autoscaler.Plan, chosen string, n names) []Alternative {
 	var out []Alternative
-	for _, id := range slices.Sorted(maps.Keys(plans)) {
+	for _, id := range slices.SortedFunc(maps.Keys(plans), func(a, b string) int { return strings.Compare(n.of(a), n.of(b)) }) {
 		if id == chosen {
 			continue
 		}
 		pl := plans[id]
-		a := Alternative{Group: id}
+		a := Alternative{Pool: n.of(id), Group: id}
 		switch {
 		case len(pl.Increases) > 0:
 			a.InstanceType, a.Nodes, a.Pods, a.CostPerHour = pl.Increases[0].InstanceType, pl.Totals.Nodes, pl.Totals.Pods, pl.Totals.Cost
@@ -206,13 +228,13 @@ func firstReason(plan autoscaler.Plan, id string) string {
 }
 
 // scaleDown lists the removals and the nodes kept, by name.
-func scaleDown(cyc loop.Cycle, nodes []*corev1.Node) ScaleDown {
+func scaleDown(cyc loop.Cycle, nodes []*corev1.Node, n names) ScaleDown {
 	sd := ScaleDown{Skipped: cyc.ScaleDown.Skipped}
 	if !cyc.ScaleDown.Enabled && sd.Skipped == "" {
 		sd.Skipped = "scale-down is disabled"
 	}
 	for _, r := range cyc.ScaleDownPlan.Remove {
-		sd.Remove = append(sd.Remove, Removal{Node: r.Node, Group: r.Group, Empty: r.Empty, Utilization: r.Utilization,
+		sd.Remove = append(sd.Remove, Removal{Node: r.Node, Pool: n.of(r.Group), Group: r.Group, Empty: r.Empty, Utilization: r.Utilization,
 			Evict: r.Evict, CostPerHour: nodePrice(find(nodes, r.Node))})
 	}
 	for _, n := range slices.Sorted(maps.Keys(cyc.ScaleDownPlan.Blocked)) {
@@ -223,7 +245,7 @@ func scaleDown(cyc loop.Cycle, nodes []*corev1.Node) ScaleDown {
 }
 
 // capacity counts the nodes and their price before and after the plan.
-func capacity(sim loop.Simulation, nodes []*corev1.Node) (before, after Capacity) {
+func capacity(sim loop.Simulation, nodes []*corev1.Node, n names) (before, after Capacity) {
 	before = Capacity{Nodes: len(nodes), Pools: map[string]int{}}
 	for _, n := range nodes {
 		if pr := nodePrice(n); pr > 0 {
@@ -233,18 +255,18 @@ func capacity(sim loop.Simulation, nodes []*corev1.Node) (before, after Capacity
 		}
 	}
 	for _, g := range sim.Groups {
-		before.Pools[g.ID] = g.TargetSize
+		before.Pools[n.of(g.ID)] = g.TargetSize
 	}
 	after = before
 	after.Pools = maps.Clone(before.Pools)
 	for _, inc := range sim.Cycle.Plan.Increases {
 		after.Nodes += inc.Delta
-		after.Pools[inc.Group] += inc.Delta
+		after.Pools[n.of(inc.Group)] += inc.Delta
 		after.CostPerHour += inc.Cost
 	}
 	for _, r := range sim.Cycle.ScaleDownPlan.Remove {
 		after.Nodes--
-		after.Pools[r.Group]--
+		after.Pools[n.of(r.Group)]--
 		pr := nodePrice(find(nodes, r.Node))
 		after.CostPerHour -= pr
 		if pr == 0 {

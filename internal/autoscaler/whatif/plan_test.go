@@ -53,9 +53,17 @@ func catalogTemplate(s pool.Spec, zones []string, region string) (cloud.NodeTemp
 var now = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 
 // simulated runs one cycle over the testdata files with the pools of
-// testdata/pools.yaml.
+// testdata/pools.yaml, each group named as its pool.
 func simulated(t *testing.T, o loop.Options, files ...string) (loop.Simulation, loop.Objects) {
 	t.Helper()
+	return simulatedIn(t, "", o, files...)
+}
+
+// simulatedIn is simulated with the groups of cluster's pools named as
+// their Auto Scaling groups (kelp-<cluster>-<pool>).
+func simulatedIn(t *testing.T, cluster string, o loop.Options, files ...string) (loop.Simulation, loop.Objects) {
+	t.Helper()
+	files = slices.Clone(files)
 	for i, f := range files {
 		files[i] = filepath.Join("testdata", f)
 	}
@@ -67,7 +75,7 @@ func simulated(t *testing.T, o loop.Options, files ...string) (loop.Simulation, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	groups, err := PoolGroups("", cfg, objs.Nodes, catalogTemplate)
+	groups, err := PoolGroups(cluster, cfg, objs.Nodes, catalogTemplate)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +90,75 @@ func simulated(t *testing.T, o loop.Options, files ...string) (loop.Simulation, 
 func simulate(t *testing.T, o loop.Options, files ...string) Plan {
 	t.Helper()
 	sim, objs := simulated(t, o, files...)
-	return Build(context.Background(), sim, o.WithDefaults(), objs.Nodes)
+	return Build(context.Background(), sim, o.WithDefaults(), objs.Nodes, fromFiles)
+}
+
+// fromFiles is the source of the plans of the testdata files.
+var fromFiles = Source{Files: []string{"testdata"}, Pools: "testdata/pools.yaml"}
+
+// TestPoolNames checks that pools are named by their kelp.dev/pool name,
+// whatever their Auto Scaling groups are called, in the plan and its text;
+// the group is named only where a pool grows.
+func TestPoolNames(t *testing.T) {
+	o := loop.Options{ScaleDownEnabled: true}
+	for _, cluster := range []string{"", "demo"} {
+		t.Run("cluster "+cluster, func(t *testing.T) {
+			sim, objs := simulatedIn(t, cluster, o, "cluster", "pending-big.json", "pending-huge.json")
+			p := Build(context.Background(), sim, o.WithDefaults(), objs.Nodes, fromFiles)
+			if len(p.ScaleUp) != 1 || p.ScaleUp[0].Pool != "memory" || len(p.ScaleUp[0].Alternatives) != 2 ||
+				p.ScaleUp[0].Alternatives[0].Pool != "general" || p.ScaleUp[0].Alternatives[1].Pool != "spot" {
+				t.Fatalf("scale-up = %+v, want pool memory, alternatives general and spot", p.ScaleUp)
+			}
+			if want := pool.GroupName(cluster, "memory"); cluster != "" && p.ScaleUp[0].Group != want {
+				t.Errorf("scale-up group = %q, want %q", p.ScaleUp[0].Group, want)
+			}
+			if len(p.NotHelped) != 1 || !strings.Contains(p.NotHelped[0].Pools["spot"], "Insufficient cpu") {
+				t.Errorf("not helped = %+v, want default/huge-0 by pool name", p.NotHelped)
+			}
+			if p.Before.Pools["general"] != 3 || p.After.Pools["memory"] != 1 {
+				t.Errorf("before %v, after %v: want the nodes counted by pool name", p.Before.Pools, p.After.Pools)
+			}
+			var b strings.Builder
+			if err := p.WriteText(&b); err != nil {
+				t.Fatal(err)
+			}
+			text := strings.ReplaceAll(b.String(), "Auto Scaling group: "+pool.GroupName(cluster, "memory"), "")
+			for _, want := range []string{"memory +1 r5.2xlarge", "not general:", "spot: Insufficient cpu", "general  3"} {
+				if !strings.Contains(text, want) {
+					t.Errorf("text lacks %q:\n%s", want, b.String())
+				}
+			}
+			if cluster != "" && strings.Contains(text, "kelp-demo") {
+				t.Errorf("text names a group elsewhere than its growth:\n%s", b.String())
+			}
+
+			pod, err := Find(objs, "default/big-0", fromFiles)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := ExplainPod(context.Background(), sim, o, objs, pod)
+			if c.Pod != "default/big-0" || !strings.Contains(c.Now, "scale up memory by 1") || len(c.Pools) != 3 || c.Pools[0].Pool != "general" {
+				t.Errorf("case = %+v, want pool names", c)
+			}
+		})
+	}
+}
+
+func TestAssumedBackoff(t *testing.T) {
+	sim, objs := simulated(t, loop.Options{}, "cluster")
+	for _, tt := range []struct {
+		src  Source
+		want string
+	}{
+		{fromFiles, "no pool is backed off (the groups come from testdata/pools.yaml, no cloud is read)"},
+		{Source{Pools: "pools.yaml"}, "no pool is backed off (the groups come from pools.yaml"},
+		{Source{}, "backed off only for the failed launches the cloud reports now"},
+	} {
+		p := Build(context.Background(), sim, loop.Options{}.WithDefaults(), objs.Nodes, tt.src)
+		if a := p.Assumptions[len(p.Assumptions)-1]; !strings.Contains(a, tt.want) {
+			t.Errorf("source %+v: assumed %q, want %q", tt.src, a, tt.want)
+		}
+	}
 }
 
 func TestPlan(t *testing.T) {

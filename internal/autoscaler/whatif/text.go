@@ -53,13 +53,16 @@ func (p Plan) writeScaleUp(pf func(string, ...any)) {
 		pf("  none\n")
 	}
 	for _, s := range p.ScaleUp {
-		pf("  %s +%d %s ($%.3f/h) for %d pod(s): %s\n", s.Group, s.Nodes, s.InstanceType, s.CostPerHour, len(s.Pods), strings.Join(s.Pods, ", "))
+		pf("  %s +%d %s ($%.3f/h) for %d pod(s): %s\n", s.Pool, s.Nodes, s.InstanceType, s.CostPerHour, len(s.Pods), strings.Join(s.Pods, ", "))
 		pf("    why: %s\n", s.Reason)
+		if s.Group != s.Pool {
+			pf("    Auto Scaling group: %s\n", s.Group)
+		}
 		for _, a := range s.Alternatives {
 			if a.Nodes > 0 {
-				pf("    instead: %s +%d %s ($%.3f/h) for %d pod(s)%s\n", a.Group, a.Nodes, a.InstanceType, a.CostPerHour, a.Pods, suffix(a.Reason))
+				pf("    instead: %s +%d %s ($%.3f/h) for %d pod(s)%s\n", a.Pool, a.Nodes, a.InstanceType, a.CostPerHour, a.Pods, suffix(a.Reason))
 			} else {
-				pf("    not %s: %s\n", a.Group, a.Reason)
+				pf("    not %s: %s\n", a.Pool, a.Reason)
 			}
 		}
 	}
@@ -81,6 +84,10 @@ func (p Plan) writeScaleUp(pf func(string, ...any)) {
 			pf("    no pool\n")
 		}
 		for _, g := range slices.Sorted(maps.Keys(n.Pools)) {
+			if g == "" {
+				pf("    %s\n", n.Pools[g])
+				continue
+			}
 			pf("    %s: %s\n", g, n.Pools[g])
 		}
 	}
@@ -103,7 +110,7 @@ func (p Plan) writeScaleDown(pf func(string, ...any)) {
 		if !r.Empty {
 			what = fmt.Sprintf("evicting %s", strings.Join(r.Evict, ", "))
 		}
-		pf("  remove %s (%s, utilization %.2f, $%.3f/h): %s\n", r.Node, r.Group, r.Utilization, r.CostPerHour, what)
+		pf("  remove %s (%s, utilization %.2f, $%.3f/h): %s\n", r.Node, r.Pool, r.Utilization, r.CostPerHour, what)
 	}
 	for _, k := range p.ScaleDown.Kept {
 		pf("  keep %s: %s\n", k.Node, autoscaler.Blocker{Reason: autoscaler.BlockReason(k.Reason), Detail: k.Detail})
