@@ -43,6 +43,11 @@ type View struct {
 	Nodes      []Node       `json:"nodes"`
 	Pending    []PendingPod `json:"pendingPods"`
 	Timeline   []Decision   `json:"timeline"`
+	// LastScaleUp and LastScaleDown are the last of each, however many
+	// decisions came after (nil when none is known): the status's last
+	// scale-up, the newest node removal of the timeline.
+	LastScaleUp   *Decision `json:"lastScaleUp,omitempty"`
+	LastScaleDown *Decision `json:"lastScaleDown,omitempty"`
 	// LatencySeconds is the longest decision latency among the pending
 	// pods (see pendingOf), in seconds.
 	LatencySeconds float64 `json:"decisionLatencySeconds"`
@@ -140,5 +145,9 @@ func Build(in Input) View {
 	v.Pending, latency = pendingOf(in)
 	v.LatencySeconds = latency.Seconds()
 	v.Timeline = timelineOf(in, st)
+	if st != nil {
+		v.LastScaleUp = lastScaleUp(st)
+	}
+	v.LastScaleDown = lastScaleDown(v.Timeline, st)
 	return v
 }
