@@ -29,14 +29,17 @@ type Input struct {
 	// instances by state. Without it the view counts instances from the
 	// status (desired and upcoming).
 	Groups []cloud.NodeGroup
-	// Leading says this replica runs the controllers.
-	Leading bool
+	// Leading says whether this replica runs the controllers; nil when
+	// the view is not built by a controller replica (`kelp status`).
+	Leading *bool
 }
 
 // View is the cluster as the web view and `kelp status` show it.
 type View struct {
-	Time    time.Time `json:"time"`
-	Leading bool      `json:"leading"`
+	Time time.Time `json:"time"`
+	// Leading says whether the replica that built the view runs the
+	// controllers; absent when no replica built it (`kelp status`).
+	Leading *bool `json:"leading,omitempty"`
 	// Autoscaler is the leader's last cycle, nil without a status.
 	Autoscaler *Autoscaler  `json:"autoscaler,omitempty"`
 	Pools      []Pool       `json:"pools"`

@@ -219,7 +219,8 @@ func (s *Server) refresh(ctx context.Context, sample bool) bool {
 		in.Groups = s.d.Groups(ctx)
 	}
 	if s.d.Leading != nil {
-		in.Leading = s.d.Leading()
+		leading := s.d.Leading()
+		in.Leading = &leading
 	}
 	v := clusterview.Build(in)
 	s.mu.Lock()
