@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -27,8 +26,10 @@ func newStatusCommand() *cobra.Command {
 the status ConfigMap kube-system/` + loop.StatusConfigMap + ` the leading autoscaler writes — and prints
 the pools with min, desired and max, their nodes by phase (launching, csr-pending,
 joining, ready, not-ready, draining), the pending pods with why they wait and what
-kelp decided, and the last decisions. -o json|yaml prints all of it. Bootstrap
-token ids are masked.`,
+kelp decided, the last scale-up and scale-down, and the last decisions, newest
+first. Nodes whose CSR waits count apart from Nodes (they are none yet); an
+identity join's pool is known only to the leader's web view, which sees the
+cloud. -o json|yaml prints all of it. Bootstrap token ids are masked.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := out.check(); err != nil {
@@ -83,22 +84,7 @@ func printStatus(w io.Writer, v clusterview.View, last int) error {
 		}
 		fmt.Fprintf(tw, "\t%s\n", orNone(p.Backoff))
 	}
-	ready := 0
-	var other []clusterview.Node
-	for _, n := range v.Nodes {
-		if n.Phase == clusterview.PhaseReady {
-			ready++
-		} else {
-			other = append(other, n)
-		}
-	}
-	fmt.Fprintf(tw, "\nNodes: %d, %d Ready\n", len(v.Nodes), ready)
-	if len(other) > 0 {
-		fmt.Fprintln(tw, "NODE\tPOOL\tPHASE\tAGE\tDETAIL")
-		for _, n := range other {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.Name, orNone(n.Pool), n.Phase, age(n.AgeSeconds), n.Reason)
-		}
-	}
+	printNodes(tw, v.Nodes)
 	fmt.Fprintf(tw, "\nPending pods: %d\n", len(v.Pending))
 	if len(v.Pending) > 0 {
 		fmt.Fprintln(tw, "POD\tWAITING\tWHY\tKELP DECIDED")
@@ -106,15 +92,62 @@ func printStatus(w io.Writer, v clusterview.View, last int) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, age(p.AgeSeconds), oneLine(p.Waiting), orNone(oneLine(p.Decision)))
 		}
 	}
-	return printDecisions(tw, v.Timeline, last)
+	return printDecisions(tw, v, last)
 }
 
-func printDecisions(tw *tabwriter.Writer, timeline []clusterview.Decision, last int) error {
-	shown := timeline[:min(last, len(timeline))]
-	fmt.Fprintf(tw, "\nLast decisions: %d of %d\n", len(shown), len(timeline))
+// printNodes writes how many Nodes there are and how many are Ready —
+// nodes whose CSR waits are no Node yet: they count apart — then every
+// node that is not Ready.
+func printNodes(tw *tabwriter.Writer, nodes []clusterview.Node) {
+	registered, ready, csrPending := 0, 0, 0
+	var other []clusterview.Node
+	for _, n := range nodes {
+		switch n.Phase {
+		case clusterview.PhaseCSRPending:
+			csrPending++
+		case clusterview.PhaseReady:
+			ready++
+		}
+		if n.Phase != clusterview.PhaseCSRPending {
+			registered++
+		}
+		if n.Phase != clusterview.PhaseReady {
+			other = append(other, n)
+		}
+	}
+	fmt.Fprintf(tw, "\nNodes: %d (%d Ready)", registered, ready)
+	if csrPending > 0 {
+		fmt.Fprintf(tw, ", %d joining (CSR pending, no Node yet)", csrPending)
+	}
+	fmt.Fprintln(tw)
+	if len(other) > 0 {
+		fmt.Fprintln(tw, "NODE\tPOOL\tPHASE\tAGE\tDETAIL")
+		for _, n := range other {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.Name, orNone(n.Pool), n.Phase, age(n.AgeSeconds), n.Reason)
+		}
+	}
+}
+
+// printDecisions writes the last scale-up and scale-down (however many
+// decisions came after them), then the last decisions, newest first as
+// the web view lists them.
+func printDecisions(tw *tabwriter.Writer, v clusterview.View, last int) error {
+	fmt.Fprintln(tw)
+	for _, d := range []struct {
+		what string
+		d    *clusterview.Decision
+	}{{"Last scale-up", v.LastScaleUp}, {"Last scale-down", v.LastScaleDown}} {
+		if d.d == nil {
+			fmt.Fprintf(tw, "%s: none known\n", d.what)
+			continue
+		}
+		fmt.Fprintf(tw, "%s: %s %s %s: %s\n", d.what, d.d.Time.Local().Format(time.DateTime), d.d.Reason, orNone(d.d.Object), oneLine(d.d.Message))
+	}
+	shown := v.Timeline[:min(last, len(v.Timeline))]
+	fmt.Fprintf(tw, "\nLast decisions, newest first: %d of %d\n", len(shown), len(v.Timeline))
 	if len(shown) > 0 {
 		fmt.Fprintln(tw, "TIME\tKIND\tREASON\tOBJECT\tMESSAGE")
-		for _, d := range slices.Backward(shown) {
+		for _, d := range shown {
 			reason := d.Reason
 			if d.Count > 1 {
 				reason += fmt.Sprintf(" (x%d)", d.Count)

@@ -77,6 +77,9 @@ func TestStatusCommand(t *testing.T) {
 	if err != nil || json.Unmarshal([]byte(out), &fromJSON) != nil {
 		t.Fatalf("status -o json: %v\n%s", err, out)
 	}
+	if strings.Contains(out, `"leading"`) {
+		t.Fatalf("status -o json claims whether the CLI leads:\n%s", out)
+	}
 	out, _, err = kelp(t, "status", "-o", "yaml")
 	if err != nil || yaml.Unmarshal([]byte(out), &fromYAML) != nil {
 		t.Fatalf("status -o yaml: %v\n%s", err, out)
@@ -106,5 +109,32 @@ func TestPrintStatusEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.Contains(t, "status of an empty cluster", b.String(), "Autoscaler: no status (kube-system/kelp-status)",
-		"Nodes: 0, 0 Ready", "Pending pods: 0", "Last decisions: 0 of 0")
+		"Nodes: 0 (0 Ready)\n", "Pending pods: 0", "Last scale-up: none known", "Last decisions, newest first: 0 of 0")
+}
+
+// TestPrintStatus: nodes whose CSR waits are no Nodes yet; the decisions
+// read newest first, as on the web view; the last scale-up stays shown
+// when approvals came after it.
+func TestPrintStatus(t *testing.T) {
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	v := clusterview.View{
+		Nodes: []clusterview.Node{{Name: "ip-1", Pool: "general", Phase: clusterview.PhaseCSRPending},
+			{Name: "ip-2", Pool: "general", Phase: clusterview.PhaseCSRPending}, {Name: "ip-3", Phase: clusterview.PhaseCSRPending}},
+		LastScaleUp: &clusterview.Decision{Time: at, Reason: "LastScaleUp", Object: "status", Message: "expanders least-waste chose g +3"},
+	}
+	for i := range 12 {
+		v.Timeline = append(v.Timeline, clusterview.Decision{Time: at.Add(time.Duration(12-i) * time.Second), Kind: clusterview.KindCSR,
+			Reason: "AutoApproved", Object: fmt.Sprintf("certificatesigningrequest/csr-%02d", 12-i), Count: 1, Message: "approved"})
+	}
+	var b strings.Builder
+	if err := printStatus(&b, v, 10); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	testenv.Contains(t, "kelp status", out, "Nodes: 0 (0 Ready), 3 joining (CSR pending, no Node yet)",
+		"Last scale-up: "+at.Local().Format(time.DateTime)+" LastScaleUp status: expanders least-waste chose g +3",
+		"Last scale-down: none known", "Last decisions, newest first: 10 of 12")
+	if first, last := strings.Index(out, "csr-12"), strings.Index(out, "csr-03"); first < 0 || last < first || strings.Contains(out, "csr-02") {
+		t.Fatalf("decisions not the newest 10, newest first:\n%s", out)
+	}
 }

@@ -22,9 +22,14 @@ import (
 const PoolLabel = "kelp.dev/pool"
 
 // poolGroupPrefix starts a bootstrap token's pool group
-// (bootstrap.PoolGroup: system:bootstrappers:kelp:<pool>); instance groups
-// (…:instance:<id>) are not pools.
-const poolGroupPrefix = "system:bootstrappers:kelp:"
+// (bootstrap.PoolGroup: system:bootstrappers:kelp:<pool>); instanceGroupPrefix
+// starts the group of an identity join's per-instance token
+// (bootstrap.InstanceGroupPrefix: …:instance:<instance-id>), which names
+// no pool. (internal/bootstrap holds a client: a core cannot import it.)
+const (
+	poolGroupPrefix     = "system:bootstrappers:kelp:"
+	instanceGroupPrefix = poolGroupPrefix + "instance:"
+)
 
 func parseStatus(s string) (*autoscaler.Status, string) {
 	if strings.TrimSpace(s) == "" {
@@ -60,6 +65,7 @@ func nodesOf(in Input) []Node {
 		out = append(out, Node{Name: Redact(n.Name), Pool: n.Labels[PoolLabel], Phase: phase,
 			AgeSeconds: seconds(in.Now.Sub(n.CreationTimestamp.Time)), Reason: Redact(reason)})
 	}
+	pools := instancePools(in.Groups)
 	for _, c := range in.CSRs {
 		if !strings.HasPrefix(c.Spec.Username, "system:bootstrap:") || decided(c) {
 			continue
@@ -71,12 +77,29 @@ func nodesOf(in Input) []Node {
 		if name == "" {
 			name = "csr/" + c.Name
 		}
-		out = append(out, Node{Name: Redact(name), Pool: csrPool(c.Spec.Groups), Phase: PhaseCSRPending,
-			AgeSeconds: seconds(in.Now.Sub(c.CreationTimestamp.Time)), Reason: Redact("CSR " + c.Name + " from " + c.Spec.Username)})
+		pool, note := csrPool(c.Spec.Groups, name, pools)
+		out = append(out, Node{Name: Redact(name), Pool: pool, Phase: PhaseCSRPending,
+			AgeSeconds: seconds(in.Now.Sub(c.CreationTimestamp.Time)), Reason: Redact("CSR " + c.Name + " from " + c.Spec.Username + note)})
 	}
 	slices.SortFunc(out, func(a, b Node) int {
 		return strings.Compare(a.Pool+"\x00"+a.Name, b.Pool+"\x00"+b.Name)
 	})
+	return out
+}
+
+// instancePools maps the groups' instances, by ID and by private DNS
+// name, to their pool (named as poolsOf names it).
+func instancePools(groups []cloud.NodeGroup) map[string]string {
+	out := map[string]string{}
+	for _, g := range groups {
+		for _, i := range g.Instances {
+			pool := cmp.Or(i.Pool, g.Pool, g.ID)
+			out[i.ID] = pool
+			if i.PrivateDNSName != "" {
+				out[i.PrivateDNSName] = pool
+			}
+		}
+	}
 	return out
 }
 
@@ -129,13 +152,33 @@ func csrNodeName(c *certificatesv1.CertificateSigningRequest) string {
 	return name
 }
 
-func csrPool(groups []string) string {
+// csrPool is the pool of a pending CSR: the pool its token's group names,
+// else the pool of the instance its per-instance token names (or of the
+// node name it asks for) among the cloud's groups. When that is unknown —
+// no cloud snapshot (`kelp status`, a standby replica), or an instance of
+// no group — it returns "" and a note saying so.
+func csrPool(groups []string, nodeName string, pools map[string]string) (pool, note string) {
+	instance := ""
 	for _, g := range groups {
-		if p, ok := strings.CutPrefix(g, poolGroupPrefix); ok && !strings.Contains(p, ":") {
-			return p
+		if id, ok := strings.CutPrefix(g, instanceGroupPrefix); ok {
+			instance = id
+		} else if p, ok := strings.CutPrefix(g, poolGroupPrefix); ok && !strings.Contains(p, ":") {
+			return p, ""
 		}
 	}
-	return ""
+	if p, ok := pools[instance]; ok && instance != "" {
+		return p, ""
+	}
+	if p, ok := pools[nodeName]; ok {
+		return p, ""
+	}
+	switch {
+	case instance == "":
+		return "", "; pool unknown: the token names none"
+	case len(pools) == 0:
+		return "", "; pool unknown: identity join of instance " + instance + ", mapped to its pool by the leader's web view only"
+	}
+	return "", "; pool unknown: instance " + instance + " is in no group of the cloud's snapshot"
 }
 
 // poolsOf joins the status's pools, the cloud's groups and the nodes'

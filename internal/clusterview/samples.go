@@ -2,14 +2,14 @@ package clusterview
 
 import "time"
 
-// Sample is one point of the view's plots.
+// Sample is one point of the view's plots. Taken by [Peak], each count is
+// the highest since the previous sample.
 type Sample struct {
 	Time time.Time `json:"time"`
 	// Nodes counts the Ready nodes of each pool.
 	Nodes   map[string]int `json:"nodes"`
 	Pending int            `json:"pending"`
-	// Latency is View.LatencySeconds (a caller may keep the peak of the
-	// views since the last sample instead).
+	// Latency is View.LatencySeconds.
 	Latency float64 `json:"latency"`
 }
 
@@ -19,6 +19,38 @@ func SampleOf(v View) Sample {
 	for _, p := range v.Pools {
 		s.Nodes[p.Name] = p.Phases[PhaseReady]
 	}
+	return s
+}
+
+// Peak keeps the highest counts of the views built between two samples: a
+// burst of pending pods, a pool's nodes or a pod's decision latency may
+// last less than the sample interval. The zero Peak is ready to use; it
+// is not safe for concurrent use.
+type Peak struct {
+	s    Sample
+	seen bool
+}
+
+// Observe folds v into the peaks.
+func (p *Peak) Observe(v View) {
+	s := SampleOf(v)
+	if !p.seen {
+		p.s, p.seen = s, true
+		return
+	}
+	p.s.Pending, p.s.Latency = max(p.s.Pending, s.Pending), max(p.s.Latency, s.Latency)
+	for pool, n := range s.Nodes {
+		p.s.Nodes[pool] = max(p.s.Nodes[pool], n)
+	}
+}
+
+// Take observes v and returns the sample at v.Time of the peaks since the
+// last Take, then starts over.
+func (p *Peak) Take(v View) Sample {
+	p.Observe(v)
+	s := p.s
+	s.Time = v.Time
+	*p = Peak{}
 	return s
 }
 

@@ -1,8 +1,10 @@
 package clusterview
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,19 +29,23 @@ const (
 )
 
 // Decision is one entry of the timeline: an Event kelp recorded (the same
-// reason and message on several objects at once counted as one), or a fact
-// of the leader's status.
+// reason and message in the same second counted as one, listing the
+// objects), or a fact of the leader's status.
 type Decision struct {
 	Time    time.Time `json:"time"`
 	Kind    string    `json:"kind"`
 	Warning bool      `json:"warning,omitempty"`
 	Reason  string    `json:"reason"`
-	// Object is the object of the event (kind/namespace/name), the first
-	// one when Count > 1.
+	// Object is the object of the event (kind/namespace/name); when the
+	// entry counts events of several objects, it lists them (the first
+	// maxObjects, then how many more), comma-separated.
 	Object  string `json:"object,omitempty"`
 	Count   int    `json:"count"`
 	Message string `json:"message"`
 }
+
+// maxObjects bounds the objects one entry names.
+const maxObjects = 5
 
 // kinds classifies event reasons; CSR events are KindCSR by their object.
 var kinds = map[string]string{
@@ -67,17 +73,29 @@ func kindOf(e *corev1.Event) string {
 	return KindOther
 }
 
-// eventTime is when the event last happened.
+// eventTime is when the event last happened: its last timestamp, or its
+// event time (microseconds) when that is the more precise of the two.
 func eventTime(e *corev1.Event) time.Time {
-	switch {
-	case !e.LastTimestamp.IsZero():
-		return e.LastTimestamp.Time
-	case !e.EventTime.IsZero():
-		return e.EventTime.Time
+	last := e.LastTimestamp.Time
+	if s := e.Series; s != nil && s.LastObservedTime.Time.After(last) {
+		last = s.LastObservedTime.Time
+	}
+	switch et := e.EventTime.Time; {
+	case !et.IsZero() && (last.IsZero() || et.Truncate(time.Second).Equal(last.Truncate(time.Second))):
+		return et
+	case !last.IsZero():
+		return last
 	case !e.FirstTimestamp.IsZero():
 		return e.FirstTimestamp.Time
 	}
 	return e.CreationTimestamp.Time
+}
+
+// resourceVersion orders the writes of events of one second (etcd's
+// revision); 0 when it is not a number.
+func resourceVersion(e *corev1.Event) uint64 {
+	rv, _ := strconv.ParseUint(e.ResourceVersion, 10, 64)
+	return rv
 }
 
 // firstTime is when the event first happened.
@@ -98,32 +116,63 @@ func objectOf(r corev1.ObjectReference) string {
 	return strings.ToLower(r.Kind) + "/" + r.Name
 }
 
-// timelineOf merges the events (grouped by second, reason and message)
-// and the status's facts, newest first, at most MaxTimeline.
+// timelineOf merges the events (grouped by second, reason and message,
+// naming every object) and the status's facts, newest first — within a
+// second by event time, then by the order the API server wrote them — at
+// most MaxTimeline.
 func timelineOf(in Input, st *autoscaler.Status) []Decision {
 	type key struct {
 		at              int64
 		reason, message string
 	}
+	type entry struct {
+		Decision
+		objects []string
+		rv      uint64
+	}
 	index := map[key]int{}
-	out := []Decision{}
+	var entries []entry
 	for _, e := range in.Events {
-		at := eventTime(e)
+		at, obj, rv := eventTime(e), Redact(objectOf(e.InvolvedObject)), resourceVersion(e)
 		k := key{at.Unix(), e.Reason, e.Message}
 		if i, ok := index[k]; ok {
-			out[i].Count++
+			en := &entries[i]
+			en.Count++
+			if !slices.Contains(en.objects, obj) {
+				en.objects = append(en.objects, obj)
+			}
+			if at.After(en.Time) {
+				en.Time = at
+			}
+			en.rv = max(en.rv, rv)
 			continue
 		}
-		index[k] = len(out)
-		out = append(out, Decision{Time: at, Kind: kindOf(e), Warning: e.Type == corev1.EventTypeWarning, Reason: e.Reason,
-			Object: Redact(objectOf(e.InvolvedObject)), Count: 1, Message: Redact(e.Message)})
+		index[k] = len(entries)
+		entries = append(entries, entry{Decision: Decision{Time: at, Kind: kindOf(e), Warning: e.Type == corev1.EventTypeWarning,
+			Reason: e.Reason, Count: 1, Message: Redact(e.Message)}, objects: []string{obj}, rv: rv})
 	}
-	out = append(out, statusDecisions(st)...)
-	slices.SortStableFunc(out, func(a, b Decision) int { return b.Time.Compare(a.Time) })
-	if len(out) > MaxTimeline {
-		out = out[:MaxTimeline]
+	for _, d := range statusDecisions(st) {
+		entries = append(entries, entry{Decision: d})
+	}
+	slices.SortStableFunc(entries, func(a, b entry) int {
+		return cmp.Or(b.Time.Compare(a.Time), cmp.Compare(b.rv, a.rv))
+	})
+	out := make([]Decision, 0, min(len(entries), MaxTimeline))
+	for _, en := range entries[:min(len(entries), MaxTimeline)] {
+		if en.objects != nil {
+			en.Object = listObjects(en.objects)
+		}
+		out = append(out, en.Decision)
 	}
 	return out
+}
+
+// listObjects names the objects of an entry, the first maxObjects of them.
+func listObjects(objs []string) string {
+	if len(objs) <= maxObjects {
+		return strings.Join(objs, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(objs[:maxObjects], ", "), len(objs)-maxObjects)
 }
 
 // statusDecisions are the status's last scale-up (with the expander's
@@ -133,17 +182,8 @@ func statusDecisions(st *autoscaler.Status) []Decision {
 		return nil
 	}
 	var out []Decision
-	if s := st.LastScaleUp; s != nil {
-		var parts []string
-		for _, inc := range s.Increases {
-			parts = append(parts, fmt.Sprintf("%s +%d %s for %d pod(s): %s", inc.Group, inc.Delta, inc.InstanceType, inc.Pods, inc.Reason))
-		}
-		msg := "expanders " + expanders(st) + " chose " + strings.Join(parts, "; ")
-		if s.DryRun {
-			msg = "(dry run) " + msg
-		}
-		out = append(out, Decision{Time: parseTime(s.Time), Kind: KindScaleUp, Reason: "LastScaleUp", Object: "status",
-			Count: len(s.Increases), Message: Redact(msg)})
+	if d := lastScaleUp(st); d != nil {
+		out = append(out, *d)
 	}
 	for _, p := range st.Pools {
 		if b := p.Backoff; b != nil {
@@ -157,6 +197,41 @@ func statusDecisions(st *autoscaler.Status) []Decision {
 			Object: "status", Count: 1, Message: Redact(f)})
 	}
 	return out
+}
+
+// lastScaleUp is the status's last scale-up with the expanders' choice,
+// nil when there was none.
+func lastScaleUp(st *autoscaler.Status) *Decision {
+	s := st.LastScaleUp
+	if s == nil {
+		return nil
+	}
+	var parts []string
+	for _, inc := range s.Increases {
+		parts = append(parts, fmt.Sprintf("%s +%d %s for %d pod(s): %s", inc.Group, inc.Delta, inc.InstanceType, inc.Pods, inc.Reason))
+	}
+	msg := "expanders " + expanders(st) + " chose " + strings.Join(parts, "; ")
+	if s.DryRun {
+		msg = "(dry run) " + msg
+	}
+	return &Decision{Time: parseTime(s.Time), Kind: KindScaleUp, Reason: "LastScaleUp", Object: "status",
+		Count: len(s.Increases), Message: Redact(msg)}
+}
+
+// lastScaleDown is the newest removal of a node the timeline holds (its
+// ScaleDown, ScaleDownFailed or ScaleDownAborted event), else the time of
+// the status's last removal; nil when neither says one.
+func lastScaleDown(timeline []Decision, st *autoscaler.Status) *Decision {
+	for _, d := range timeline {
+		if d.Kind == KindScaleDown && d.Reason != autoscaler.ReasonScaleDownBlocked && strings.HasPrefix(d.Object, "node/") {
+			return &d
+		}
+	}
+	if st == nil || st.ScaleDown.LastRemoval == "" {
+		return nil
+	}
+	return &Decision{Time: parseTime(st.ScaleDown.LastRemoval), Kind: KindScaleDown, Reason: "LastRemoval", Object: "status",
+		Count: 1, Message: "kelp removed a node (its events have expired)"}
 }
 
 func parseTime(s string) time.Time {

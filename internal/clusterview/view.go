@@ -29,20 +29,28 @@ type Input struct {
 	// instances by state. Without it the view counts instances from the
 	// status (desired and upcoming).
 	Groups []cloud.NodeGroup
-	// Leading says this replica runs the controllers.
-	Leading bool
+	// Leading says whether this replica runs the controllers; nil when
+	// the view is not built by a controller replica (`kelp status`).
+	Leading *bool
 }
 
 // View is the cluster as the web view and `kelp status` show it.
 type View struct {
-	Time    time.Time `json:"time"`
-	Leading bool      `json:"leading"`
+	Time time.Time `json:"time"`
+	// Leading says whether the replica that built the view runs the
+	// controllers; absent when no replica built it (`kelp status`).
+	Leading *bool `json:"leading,omitempty"`
 	// Autoscaler is the leader's last cycle, nil without a status.
 	Autoscaler *Autoscaler  `json:"autoscaler,omitempty"`
 	Pools      []Pool       `json:"pools"`
 	Nodes      []Node       `json:"nodes"`
 	Pending    []PendingPod `json:"pendingPods"`
 	Timeline   []Decision   `json:"timeline"`
+	// LastScaleUp and LastScaleDown are the last of each, however many
+	// decisions came after (nil when none is known): the status's last
+	// scale-up, the newest node removal of the timeline.
+	LastScaleUp   *Decision `json:"lastScaleUp,omitempty"`
+	LastScaleDown *Decision `json:"lastScaleDown,omitempty"`
 	// LatencySeconds is the longest decision latency among the pending
 	// pods (see pendingOf), in seconds.
 	LatencySeconds float64 `json:"decisionLatencySeconds"`
@@ -140,5 +148,9 @@ func Build(in Input) View {
 	v.Pending, latency = pendingOf(in)
 	v.LatencySeconds = latency.Seconds()
 	v.Timeline = timelineOf(in, st)
+	if st != nil {
+		v.LastScaleUp = lastScaleUp(st)
+	}
+	v.LastScaleDown = lastScaleDown(v.Timeline, st)
 	return v
 }

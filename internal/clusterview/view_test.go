@@ -254,3 +254,26 @@ func TestDefaultExpanders(t *testing.T) {
 		t.Fatalf("autoscaler %+v, want expanders least-waste (the default)", v.Autoscaler)
 	}
 }
+
+// TestLeadingOmitted: a view no replica built does not claim to lead.
+func TestLeadingOmitted(t *testing.T) {
+	leading := false
+	for _, tt := range []struct {
+		leading *bool
+		want    string
+	}{{nil, ""}, {&leading, `"leading":false`}} {
+		data := mustJSON(t, Build(Input{Now: now, Leading: tt.leading}))
+		if got := strings.Contains(data, `"leading"`); got != (tt.want != "") || !strings.Contains(data, tt.want) {
+			t.Errorf("leading %v: view %s, want %q", tt.leading, data, tt.want)
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}

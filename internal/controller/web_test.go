@@ -72,7 +72,7 @@ func TestStandbyServesTheWebView(t *testing.T) {
 		}
 		return false
 	})
-	if last.View.Leading || last.View.Autoscaler == nil || last.View.Autoscaler.Expanders != "priority" {
-		t.Fatalf("standby view: leading %t, autoscaler %+v", last.View.Leading, last.View.Autoscaler)
+	if last.View.Leading == nil || *last.View.Leading || last.View.Autoscaler == nil || last.View.Autoscaler.Expanders != "priority" {
+		t.Fatalf("standby view: leading %v (want false, present), autoscaler %+v", last.View.Leading, last.View.Autoscaler)
 	}
 }

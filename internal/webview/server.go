@@ -94,9 +94,9 @@ type Server struct {
 
 	mu   sync.Mutex
 	ring *clusterview.Ring
-	// peak is the longest decision latency of the views built since the
-	// last sample: a pod is pending (and its latency known) only briefly.
-	peak    float64
+	// peak holds the highest counts of the views built since the last
+	// sample: pods are pending (and their latency known) only briefly.
+	peak    clusterview.Peak
 	payload []byte
 	clients map[chan []byte]struct{}
 }
@@ -219,16 +219,16 @@ func (s *Server) refresh(ctx context.Context, sample bool) bool {
 		in.Groups = s.d.Groups(ctx)
 	}
 	if s.d.Leading != nil {
-		in.Leading = s.d.Leading()
+		leading := s.d.Leading()
+		in.Leading = &leading
 	}
 	v := clusterview.Build(in)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.peak = max(s.peak, v.LatencySeconds)
 	if sample {
-		smp := clusterview.SampleOf(v)
-		smp.Latency, s.peak = s.peak, 0
-		s.ring.Add(smp)
+		s.ring.Add(s.peak.Take(v))
+	} else {
+		s.peak.Observe(v)
 	}
 	data, err := json.Marshal(Payload{View: v, Samples: s.ring.Samples()})
 	if err != nil {

@@ -71,6 +71,7 @@ func TestWebViewInBrowser(t *testing.T) {
 	b := openBrowser(t, url)
 	waitPage(t, b, time.Minute, "the page shows pool "+webPool, poolDesired(webPool)+` === 0`)
 	b.checkConsole(t)
+	waitPage(t, b, 10*time.Second, "a pool's line keeps its colour when another pool comes", poolColourStable)
 
 	start := time.Now()
 	createDeployment(t, ctx, client, "app", 2, "500m", map[string]string{pool.PoolTag: webPool}, nil)
@@ -85,6 +86,19 @@ func TestWebViewInBrowser(t *testing.T) {
 	b.screenshot(t, path)
 	t.Logf("screenshot of the web view: %s", path)
 }
+
+// poolColourStable is a page expression: true when the plot's legend
+// gives pool "web" the same colour with and without a pool listed before
+// it (the page's next update draws the real view again).
+const poolColourStable = `(() => {
+  const draw = (names) => renderPlots([], { time: new Date().toISOString(), pendingPods: [], decisionLatencySeconds: 0,
+    pools: names.map((name) => ({ name, phases: {} })) });
+  const colour = () => [...document.querySelectorAll("#legend > span")].find((s) => s.textContent === "web").firstChild.style.background;
+  draw(["web"]);
+  const alone = colour();
+  draw(["aaa", "web"]);
+  return alone !== "" && colour() === alone;
+})()`
 
 // waitPage waits until the page expression is true.
 func waitPage(t testing.TB, b *browser, within time.Duration, what, expr string) {

@@ -8,6 +8,14 @@ const PHASES = ["launching", "csr-pending", "joining", "ready", "not-ready", "dr
 const COLORS = ["#2f6fb0", "#2e9d5b", "#c77c02", "#9b59b6", "#d9534f", "#12343b", "#6fa8dc", "#b0b8c4"];
 const $ = (sel) => document.querySelector(sel);
 
+// colorOf is a pool's line colour: a hash of its name into COLORS, so a
+// pool keeps its colour while others come and go.
+function colorOf(name) {
+  let h = 0;
+  for (const c of name) h = (Math.imul(h, 31) + c.codePointAt(0)) >>> 0;
+  return COLORS[h % COLORS.length];
+}
+
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -122,8 +130,8 @@ function renderPlots(samples, v) {
   if (!points.length || points[points.length - 1].t < now) points.push(live);
   const legend = $("#legend");
   legend.replaceChildren();
-  const series = v.pools.map((p, i) => {
-    const color = COLORS[i % COLORS.length];
+  const series = v.pools.map((p) => {
+    const color = colorOf(p.name);
     legend.append(el("span", {}, el("span", { class: "dot", style: `background:${color}` }), p.name));
     return { name: p.name, color, points: points.map((s) => [s.t, s.nodes[p.name] || 0]) };
   });
@@ -135,11 +143,12 @@ function renderPlots(samples, v) {
 function render(payload) {
   const v = payload.view;
   const role = $("#role");
-  role.textContent = v.leading ? "leader" : "standby replica";
+  role.textContent = v.leading === undefined ? "" : v.leading ? "leader" : "standby replica";
   role.className = "badge" + (v.leading ? " leader" : "");
   const a = v.autoscaler;
-  $("#summary").textContent = a ? `expanders ${a.expanders}${a.dryRun ? " (dry run)" : ""} · last cycle: ${a.unschedulablePods} unschedulable pod(s)` +
-    (a.health ? ` · waiting: ${a.health}` : "") : "no autoscaler status";
+  const last = (what, d) => d ? ` · last ${what} ${clock(d.time)}` : "";
+  $("#summary").textContent = (a ? `expanders ${a.expanders}${a.dryRun ? " (dry run)" : ""} · last cycle: ${a.unschedulablePods} unschedulable pod(s)` +
+    (a.health ? ` · waiting: ${a.health}` : "") : "no autoscaler status") + last("scale-up", v.lastScaleUp) + last("scale-down", v.lastScaleDown);
   $("#updated").textContent = "updated " + clock(v.time);
   const problems = $("#problems");
   problems.hidden = !(v.problems && v.problems.length);
@@ -148,7 +157,9 @@ function render(payload) {
   $("#pending-count").textContent = String(v.pendingPods.length);
   renderRows($("#pending tbody"), v.pendingPods.map((p) => [p.name, age(p.ageSeconds), p.waiting || "", p.decision || "—"]), 4, "No pending pod.");
   renderTimeline(v.timeline);
-  $("#node-count").textContent = String(v.nodes.length);
+  // A node whose CSR waits is no Node yet: it counts apart.
+  const joining = v.nodes.filter((n) => n.phase === "csr-pending").length;
+  $("#node-count").textContent = String(v.nodes.length - joining) + (joining ? `, ${joining} joining (CSR pending)` : "");
   renderRows($("#nodes tbody"), v.nodes.map((n) => [n.name, n.pool || "", n.phase, age(n.ageSeconds), n.reason || ""]), 5, "No node.");
   renderPlots(payload.samples || [], v);
 }
