@@ -80,7 +80,7 @@ func (c Chain) Choose(opts []Option) (best Option, reason string, ok bool) {
 	case len(used) > 0:
 		how = "chosen by " + strings.Join(used, ",")
 	case len(opts) > 1:
-		how = "tie broken by group name"
+		how = "tie broken by group and instance type name"
 	}
 	return cands[0], fmt.Sprintf("%s of %d option(s)", how, len(opts)), true
 }

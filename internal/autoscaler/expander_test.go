@@ -42,7 +42,7 @@ func TestExpanders(t *testing.T) {
 		{"priority tie broken by price", Chain{PriorityExpander(prio), Price()}, crafted, "spot-a", "priority,price"},
 		{"priority tie broken by least-waste", Chain{PriorityExpander(prio), LeastWaste()}, crafted, "spot-a", "priority,least-waste"},
 		{"full tie broken by group name", Chain{LeastWaste()},
-			[]Option{opt("b", "m5.large", 1, 1, 1, 0.2), opt("a", "m5.large", 1, 1, 1, 0.2)}, "a", "tie broken by group name"},
+			[]Option{opt("b", "m5.large", 1, 1, 1, 0.2), opt("a", "m5.large", 1, 1, 1, 0.2)}, "a", "tie broken by group and instance type name"},
 		{"empty chain is least-waste", nil, crafted, "roomy", "least-waste"},
 		{"no priority match ranks last", Chain{PriorityExpander(prio)},
 			[]Option{opt("other", "m5.large", 1, 1, 1, 0), opt("gpu-x", "g4dn.xlarge", 1, 1, 1, 1)}, "gpu-x", "priority"},
