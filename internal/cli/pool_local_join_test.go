@@ -27,18 +27,9 @@ import (
 func TestPoolCreateIdentityOnLocalCloud(t *testing.T) {
 	env := testenv.Get(t)
 	ctx := context.Background()
-	c, err := localcloud.Open(localcloud.Options{Dir: t.TempDir(),
+	srv := serveLocalCloud(t, localcloud.Options{
 		Roles:            []localcloud.Role{{Name: localup.NodeRole, Authorizer: localcloud.Policies{}}},
 		InstanceProfiles: []localcloud.InstanceProfile{{Name: localup.NodeInstanceProfile, Role: localup.NodeRole}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(c)
-	t.Cleanup(func() { srv.Close(); _ = c.Close() })
-	t.Setenv("AWS_ACCESS_KEY_ID", localcloud.AccessKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", localcloud.SecretAccessKey)
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
 	create := func(name string) (string, error) {
 		var out bytes.Buffer
 		root := NewRoot("test")
@@ -50,7 +41,7 @@ func TestPoolCreateIdentityOnLocalCloud(t *testing.T) {
 		return out.String(), err
 	}
 	t.Setenv(localup.DirEnv, "")
-	_, err = create("secure")
+	_, err := create("secure")
 	testenv.ErrorContains(t, err, "$"+localup.DirEnv+" is not set", "--join-endpoint, --join-endpoint-ca, --join-sts-endpoint, --join-imds-endpoint and --instance-profile")
 
 	dir := t.TempDir()
@@ -115,4 +106,25 @@ func TestPoolCreateIdentityOnLocalCloud(t *testing.T) {
 		t.Errorf("join config in the user-data: endpoint %s, sts %s, metadata %s, CA from the Secret %v; want the local cluster's",
 			got.Endpoint, got.STSEndpoint, got.MetadataEndpoint, bytes.Equal(got.EndpointCA, ca))
 	}
+}
+
+// serveLocalCloud starts a local cloud in a temporary directory, serves it
+// for the test's life and points the AWS SDK's credentials at its keys.
+func serveLocalCloud(t *testing.T, opts localcloud.Options) *httptest.Server {
+	t.Helper()
+	opts.Dir = t.TempDir()
+	c, err := localcloud.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(c)
+	t.Cleanup(func() { srv.Close(); _ = c.Close() })
+	t.Setenv("AWS_ACCESS_KEY_ID", localcloud.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", localcloud.SecretAccessKey)
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	return srv
 }
