@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -19,6 +20,8 @@ import (
 
 	"github.com/kelp-dev/kelp/internal/catalog"
 	awscloud "github.com/kelp-dev/kelp/internal/cloud/aws"
+	"github.com/kelp-dev/kelp/internal/join"
+	"github.com/kelp-dev/kelp/internal/localup"
 	"github.com/kelp-dev/kelp/internal/pool"
 	"github.com/kelp-dev/kelp/internal/userdata"
 )
@@ -152,7 +155,11 @@ iam:PassRole on its role; docs/aws.md). --join=identity needs one: the
 user-data then carries no secret, only kelp's join endpoint (--join-endpoint)
 and its CA (--join-endpoint-ca) besides the API server and its CA; the node
 proves who it is with its instance role (kelp join) and gets a token bound to
-that one instance. Token rotation leaves such pools alone.`,
+that one instance. Token rotation leaves such pools alone. On kelp's local
+cloud (no --image), --join=identity alone is enough: the join endpoint, its
+CA (Secret kube-system/kelp-join-ca), the STS and metadata endpoints of the
+local cluster that $KELP_LOCAL_DIR names (the env file of kelp up sets it)
+and the instance profile kelp-node fill in the flags not given.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPoolCreate(cmd, af, kf, args[0], o)
@@ -173,7 +180,7 @@ that one instance. Token rotation leaves such pools alone.`,
 	f.StringVar(&o.spec.Metadata.HTTPTokens, "metadata-http-tokens", pool.HTTPTokensRequired, "instance metadata tokens: required (IMDSv2 only, so pods cannot read the user-data) or optional")
 	f.Int32Var(&o.spec.Metadata.HopLimit, "metadata-hop-limit", 1, "instance metadata PUT response hop limit, 1 to 64 (1 keeps IMDSv2 from pods)")
 	f.DurationVar(&o.heartbeat, "drain-heartbeat-timeout", pool.DefaultDrainHeartbeatTimeout, drainHeartbeatUsage)
-	f.StringVar(&o.spec.InstanceProfile, "instance-profile", "", "IAM instance profile (name or ARN) of the instances; required by --join=identity")
+	f.StringVar(&o.spec.InstanceProfile, "instance-profile", "", "IAM instance profile (name or ARN) of the instances; required by --join=identity (on the local cloud: kelp-node)")
 	o.ud.join.add(f)
 	f.StringVar(&o.userDataFile, "user-data-file", "", "use this user-data instead of rendering it")
 	addUserdataProfileFlag(f, &o.ud.profile)
@@ -213,16 +220,25 @@ func runPoolCreate(cmd *cobra.Command, af *awsFlags, kf *kubeFlags, name string,
 	}
 	if identity {
 		spec.Join.Mode = pool.JoinModeIdentity
-		if spec.InstanceProfile == "" {
-			return errors.New("--join=identity needs --instance-profile: the instance proves who it is with its instance role")
-		}
 	}
 	if err := spec.Validate(); err != nil {
 		return fmt.Errorf("invalid pool: %w", err)
 	}
+	local := false
 	if spec.ImageID == "" {
 		if err := defaultLocalImage(cmd, af, &spec, &o); err != nil {
 			return err
+		}
+		local = true
+	}
+	if identity {
+		if local {
+			if err := localIdentityJoin(cmd, kf, &spec, &o.ud.join); err != nil {
+				return err
+			}
+		}
+		if spec.InstanceProfile == "" {
+			return errors.New("--join=identity needs --instance-profile: the instance proves who it is with its instance role")
 		}
 	}
 	ud, err := poolUserData(cmd, af, kf, spec, o)
@@ -287,6 +303,52 @@ func defaultLocalImage(cmd *cobra.Command, af *awsFlags, spec *pool.Spec, o *poo
 		o.ud.profile = string(userdata.ProfileLocal)
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "no --image: using the local cloud's %s image %s, user-data layout %s\n", awscloud.LocalNodeImage, id, o.ud.profile)
+	return nil
+}
+
+// localIdentityJoin fills in, on kelp's local cloud, what --join=identity
+// needs and was not given: the join endpoint, STS and metadata endpoints
+// of the local cluster that $KELP_LOCAL_DIR names (the env file of kelp up
+// sets it), the join endpoint's CA from its Secret, and the local
+// account's instance profile. It says what it filled in.
+func localIdentityJoin(cmd *cobra.Command, kf *kubeFlags, spec *pool.Spec, j *nodeJoinFlags) error {
+	if j.endpoint != "" && j.endpointCAFile != "" && j.stsEndpoint != "" && j.imdsEndpoint != "" && spec.InstanceProfile != "" {
+		return nil
+	}
+	const flags = "--join-endpoint, --join-endpoint-ca, --join-sts-endpoint, --join-imds-endpoint and --instance-profile"
+	dir := os.Getenv(localup.DirEnv)
+	if dir == "" {
+		return fmt.Errorf("--join=identity on the local cloud: $%s is not set, so the local cluster's join endpoint is unknown: "+
+			"source the env file kelp up wrote (<dir>/<name>/env), or give %s", localup.DirEnv, flags)
+	}
+	ep, err := localup.ReadJoinEndpoints(dir)
+	if err != nil {
+		return fmt.Errorf("--join=identity on the local cloud ($%s=%s): %w; or give %s", localup.DirEnv, dir, err, flags)
+	}
+	var filled []string
+	fill := func(v *string, to, what string) {
+		if *v == "" {
+			*v = to
+			filled = append(filled, what+" "+to)
+		}
+	}
+	fill(&j.endpoint, ep.Endpoint, "join endpoint")
+	fill(&j.stsEndpoint, ep.STSEndpoint, "STS")
+	fill(&j.imdsEndpoint, ep.MetadataEndpoint, "metadata")
+	fill(&spec.InstanceProfile, ep.InstanceProfile, "instance profile")
+	if j.endpointCAFile == "" {
+		client, err := kf.client()
+		if err != nil {
+			return fmt.Errorf("--join=identity on the local cloud: the join endpoint's CA: %w; or give --join-endpoint-ca", err)
+		}
+		ca, err := join.EnsureCA(cmd.Context(), client, time.Now())
+		if err != nil {
+			return fmt.Errorf("--join=identity on the local cloud: %w; or give --join-endpoint-ca", err)
+		}
+		j.endpointCA = ca.PEM
+		filled = append(filled, "the join endpoint's CA from Secret "+join.ClaimNamespace+"/"+join.CASecret)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "--join=identity on the local cloud in %s: %s\n", dir, strings.Join(filled, ", "))
 	return nil
 }
 

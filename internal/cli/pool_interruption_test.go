@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -14,19 +13,7 @@ import (
 // TestPoolInterruptionQueue drives create (twice), show and delete against
 // a local cloud, as an operator would against AWS.
 func TestPoolInterruptionQueue(t *testing.T) {
-	c, err := localcloud.Open(localcloud.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(c)
-	t.Cleanup(func() { srv.Close(); _ = c.Close() })
-	t.Setenv("AWS_ACCESS_KEY_ID", localcloud.AccessKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", localcloud.SecretAccessKey)
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	srv := serveLocalCloud(t, localcloud.Options{})
 	run := func(args ...string) (string, error) {
 		var out bytes.Buffer
 		root := NewRoot("test")

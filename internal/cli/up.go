@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -138,9 +139,25 @@ func runUp(ctx context.Context, cmd *cobra.Command, o upOptions) error {
 	if o.noController {
 		fmt.Fprintf(cmd.OutOrStdout(), "\nNo controller runs (--no-controller); after sourcing the env file, run it with:\n\n  %s\n", controllerCommandLine(o.name, cluster))
 	}
-	<-ctx.Done()
-	slog.Info("stopping", "cluster", o.name)
-	return stopCluster(cluster)
+	return waitUp(ctx, o.name, cluster.ControllerDone(), cluster.ControllerErr, func() error { return stopCluster(cluster) })
+}
+
+// waitUp runs until ctx ends (Ctrl-C), or until the in-process controller
+// stops by itself: then no node would be approved any more, so the
+// cluster is stopped and `kelp up` fails with the controller's error, as
+// kind or cluster-autoscaler exit rather than run on half broken.
+func waitUp(ctx context.Context, name string, controllerDone <-chan struct{}, controllerErr func() error, stop func() error) error {
+	select {
+	case <-ctx.Done():
+		slog.Info("stopping", "cluster", name)
+		return stop()
+	case <-controllerDone:
+	}
+	err := fmt.Errorf("local cluster %q: the kelp controller stopped, so nodes would no longer join; the cluster is stopped: %w", name, controllerErr())
+	if serr := stop(); serr != nil {
+		return errors.Join(err, serr)
+	}
+	return err
 }
 
 // mergeFaults applies the fault flags the user set over the faults file.

@@ -34,6 +34,9 @@ type nodeJoinFlags struct {
 	mode                      string
 	endpoint, endpointCAFile  string
 	stsEndpoint, imdsEndpoint string
+	// endpointCA is the CA itself, when kelp found it (pool create on the
+	// local cloud) rather than --join-endpoint-ca.
+	endpointCA []byte
 }
 
 func (j *nodeJoinFlags) add(f *pflag.FlagSet) {
@@ -152,12 +155,14 @@ func identityJoin(kf *kubeFlags, o userdataOptions) (pool.IdentityJoinUserData, 
 	if o.token != "" {
 		return pool.IdentityJoinUserData{}, errors.New("--token: --join=identity user-data carries no bootstrap token")
 	}
-	if o.join.endpoint == "" || o.join.endpointCAFile == "" {
+	if o.join.endpoint == "" || (o.join.endpointCAFile == "" && o.join.endpointCA == nil) {
 		return pool.IdentityJoinUserData{}, errors.New("--join=identity needs --join-endpoint (kelp's join endpoint, https://<host>[:port]) and --join-endpoint-ca (the PEM file of its CA)")
 	}
-	ca, err := os.ReadFile(o.join.endpointCAFile)
-	if err != nil {
-		return pool.IdentityJoinUserData{}, fmt.Errorf("read --join-endpoint-ca: %w", err)
+	ca, err := o.join.endpointCA, error(nil)
+	if o.join.endpointCAFile != "" {
+		if ca, err = os.ReadFile(o.join.endpointCAFile); err != nil {
+			return pool.IdentityJoinUserData{}, fmt.Errorf("read --join-endpoint-ca: %w", err)
+		}
 	}
 	j := pool.IdentityJoinUserData{
 		Join: userdata.IdentityJoin{Endpoint: o.join.endpoint, EndpointCA: ca,

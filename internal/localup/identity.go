@@ -138,19 +138,48 @@ func (e *identityEndpoints) stop(ctx context.Context) error {
 }
 
 // MetadataURL is the local cloud's instance metadata service.
-func (c *Cluster) MetadataURL() string {
-	return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(c.identity.ports.Metadata))
-}
+func (c *Cluster) MetadataURL() string { return c.identity.ports.endpoints().MetadataEndpoint }
 
 // STSURL is the local cloud's STS endpoint that identity joins are
 // verified with (HTTPS).
-func (c *Cluster) STSURL() string {
-	return "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(c.identity.ports.STS))
-}
+func (c *Cluster) STSURL() string { return c.identity.ports.endpoints().STSEndpoint }
 
 // JoinEndpoint is the in-process controller's identity join endpoint.
-func (c *Cluster) JoinEndpoint() string {
-	return "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(c.identity.ports.Join))
+func (c *Cluster) JoinEndpoint() string { return c.identity.ports.endpoints().Endpoint }
+
+// JoinEndpoints are what identity-mode user-data names on a local cluster
+// besides the CAs (Secret kube-system/kelp-join-ca holds the join
+// endpoint's): `kelp pool create --join=identity` reads them with
+// ReadJoinEndpoints.
+type JoinEndpoints struct {
+	Endpoint, STSEndpoint, MetadataEndpoint string
+	// InstanceProfile is the one instance profile of the local account.
+	InstanceProfile string
+}
+
+func (p identityPorts) endpoints() JoinEndpoints {
+	loopback := func(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+	return JoinEndpoints{Endpoint: "https://" + loopback(p.Join), STSEndpoint: "https://" + loopback(p.STS),
+		MetadataEndpoint: "http://" + loopback(p.Metadata), InstanceProfile: NodeInstanceProfile}
+}
+
+// DirEnv names the directory of the local cluster in the env file of
+// `kelp up`, for the commands that read it (ReadJoinEndpoints).
+const DirEnv = "KELP_LOCAL_DIR"
+
+// ReadJoinEndpoints reads the identity join endpoints of the local cluster
+// in dir (the directory DirEnv names), saved at its first start; they stay
+// across restarts.
+func ReadJoinEndpoints(dir string) (JoinEndpoints, error) {
+	path := filepath.Join(dir, "cloud", "identity-ports.json")
+	p, err := loadIdentityPorts(path)
+	if err != nil {
+		return JoinEndpoints{}, err
+	}
+	if p.Join == 0 || p.STS == 0 || p.Metadata == 0 {
+		return JoinEndpoints{}, fmt.Errorf("no identity join endpoints saved in %s: has `kelp up` started the cluster in %s?", path, dir)
+	}
+	return p.endpoints(), nil
 }
 
 // JoinOptions are the controller's join endpoint on this cluster: the

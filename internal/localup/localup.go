@@ -94,6 +94,7 @@ type Cluster struct {
 
 	stopController context.CancelFunc
 	controllerDone chan struct{}
+	controllerErr  error // set before controllerDone closes
 }
 
 // Start brings up the control plane, then the local cloud (its instances
@@ -109,6 +110,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 			return nil, fmt.Errorf("default pools: %w", err)
 		}
 		cfg.Pools = &pools
+	}
+	if err := checkListenAddrs(cfg); err != nil {
+		return nil, err
 	}
 	cp, err := controlplane.Start(ctx, controlplane.Config{
 		Dir: cfg.Dir, Name: cfg.Name, BinDir: cfg.BinDir, StartTimeout: cfg.StartTimeout,
@@ -189,14 +193,7 @@ func (c *Cluster) startController(ctx context.Context) error {
 		}
 		deps.InterruptionQueue = controller.SQSInterruptionQueue(cfg, c.cfg.Logger)
 	}
-	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	c.stopController, c.controllerDone = cancel, make(chan struct{})
-	go func() {
-		defer close(c.controllerDone)
-		if err := controller.Run(cctx, opts, deps); err != nil {
-			c.cfg.Logger.Error("kelp controller stopped", "err", err)
-		}
-	}()
+	c.runController(context.WithoutCancel(ctx), func(ctx context.Context) error { return controller.Run(ctx, opts, deps) })
 	return nil
 }
 
@@ -296,6 +293,7 @@ func (c *Cluster) Env() string {
 		"export AWS_SECRET_ACCESS_KEY=" + shellQuote(localcloud.SecretAccessKey),
 		"export AWS_PAGER=",
 		"export KELP_CLUSTER_NAME=" + c.cfg.Name,
+		"export " + DirEnv + "=" + shellQuote(c.cfg.Dir),
 	}
 	return strings.Join(lines, "\n") + "\n"
 }
