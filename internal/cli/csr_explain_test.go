@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kelp-dev/kelp/internal/approver"
@@ -69,4 +70,55 @@ func TestCSRExplainIgnored(t *testing.T) {
 	}
 	testenv.Contains(t, "csr explain", out, "Verdict:   Ignore "+approver.ReasonNotKelpRequestor, "is not a kelp bootstrap token",
 		"kelp leaves this CSR alone")
+}
+
+// TestPrintVerdictOfDecidedCSRs: for a CSR already decided, explain
+// prints first what was decided (when, the reason and message of its
+// condition), then today's verdict as a re-evaluation; an issued CSR
+// whose node joined reads as expected, not as a denial.
+func TestPrintVerdictOfDecidedCSRs(t *testing.T) {
+	at := metav1.NewTime(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	nodeExists := approver.Verdict{Kind: approver.KindNewNode, Action: approver.ActionDeny, Reason: approver.ReasonNodeExists,
+		Message: "node ip-10-0-0-1.ec2.internal exists"}
+	tests := []struct {
+		name      string
+		condition certificatesv1.RequestConditionType
+		reason    string
+		issued    bool
+		v         approver.Verdict
+		wants     []string
+	}{
+		{"issued", certificatesv1.CertificateApproved, approver.ReasonApproved, true, nodeExists, []string{
+			"Decided:   Approved and issued at 2026-03-01T12:00:00Z (AutoApproved)\n           the recorded message\n",
+			"Re-evaluated now as if pending: Deny NodeExists (expected: the node has joined)\n           node ip-10-0-0-1.ec2.internal exists"}},
+		{"approved, not issued", certificatesv1.CertificateApproved, approver.ReasonManual, false,
+			approver.Verdict{Kind: approver.KindNewNode, Action: approver.ActionPending, Reason: approver.ReasonCloudUnavailable, Message: "the cloud is away"},
+			[]string{"Decided:   Approved, not issued yet at 2026-03-01T12:00:00Z (KelpManualApproval)",
+				"Re-evaluated now as if pending: Pending CloudUnavailable (a CSR is judged when new: today's facts differ)"}},
+		{"denied", certificatesv1.CertificateDenied, approver.ReasonInstanceNotFound, false, nodeExists, []string{
+			"Decided:   Denied at 2026-03-01T12:00:00Z (InstanceNotFound)\n           the recorded message\n",
+			"Re-evaluated now as if pending: Deny NodeExists\n"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			csr := testenv.NodeClientCSR(t, "ip-10-0-0-1.ec2.internal")
+			csr.Name = "csr-decided"
+			csr.Status.Conditions = []certificatesv1.CertificateSigningRequestCondition{{Type: tt.condition, Status: corev1.ConditionTrue,
+				Reason: tt.reason, Message: "the recorded message", LastUpdateTime: at}}
+			if tt.issued {
+				csr.Status.Certificate = []byte("-----BEGIN CERTIFICATE-----")
+			}
+			var out bytes.Buffer
+			cmd := &cobra.Command{}
+			cmd.SetOut(&out)
+			printVerdict(cmd, csr, tt.v)
+			testenv.Contains(t, "explain", out.String(), tt.wants...)
+			if strings.Contains(out.String(), "Verdict:") {
+				t.Errorf("a decided CSR headed by today's verdict:\n%s", out.String())
+			}
+			if !strings.HasPrefix(strings.SplitN(out.String(), "\n", 2)[1], "Decided:") {
+				t.Errorf("the decision is not shown first:\n%s", out.String())
+			}
+		})
+	}
 }

@@ -2,6 +2,7 @@ package join
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -26,6 +27,16 @@ const (
 	claimExpires  = "expires"
 	claimPool     = "pool"
 	claimAt       = "at"
+	// what an instance claim records of the checks that passed
+	claimRole         = "role"
+	claimProfileRoles = "profileRoles"
+	claimGroup        = "group"
+	claimLaunched     = "launched"
+	claimJoinWindow   = "joinWindow"
+	claimSignedAt     = "signedAt"
+	claimFreshness    = "freshness"
+	claimNonceExpires = "nonceExpires"
+	claimSTS          = "stsEndpoint"
 	// ClaimEventAnnotation is set on an instance claim once the join was
 	// recorded as an Event on its Node.
 	ClaimEventAnnotation = "kelp.dev/join-event-recorded"
@@ -42,20 +53,32 @@ type claims struct {
 	client kubernetes.Interface
 }
 
+// InstanceClaim returns the claim an accepted join of d creates at now:
+// the node name granted, the identity STS vouched for and the facts each
+// check passed on (no secret: the token is created afterwards and is not
+// in it). [ClaimOf] reads it back.
+func InstanceClaim(d Decision, id Identity, c Checked, now time.Time) *corev1.ConfigMap {
+	rfc := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+	return &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: InstanceClaimName(d.InstanceID), Namespace: ClaimNamespace,
+			Labels: map[string]string{ClaimLabel: "instance"}},
+		Data: map[string]string{claimNonce: c.NonceID, claimNode: d.NodeName, claimIdentity: id.ARN, claimPool: d.Pool, claimAt: rfc(now),
+			claimRole: id.Role, claimProfileRoles: strings.Join(d.ProfileRoles, ","), claimGroup: d.Group,
+			claimLaunched: rfc(d.LaunchTime), claimJoinWindow: d.JoinWindow.String(), claimSignedAt: rfc(c.SignedAt),
+			claimFreshness: c.Freshness.String(), claimNonceExpires: rfc(c.NonceExpires), claimSTS: c.STSEndpoint},
+	}
+}
+
 // claimInstance creates the instance's claim. When it exists, the join is
 // refused: ReasonReplayed when it holds the same nonce, else
 // ReasonAlreadyJoined.
-func (c claims) claimInstance(ctx context.Context, d Decision, id Identity, nonceID string, now time.Time) (*corev1.ConfigMap, error) {
-	cm := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: InstanceClaimName(d.InstanceID), Namespace: ClaimNamespace,
-			Labels: map[string]string{ClaimLabel: "instance"}},
-		Data: map[string]string{claimNonce: nonceID, claimNode: d.NodeName, claimIdentity: id.ARN, claimPool: d.Pool, claimAt: now.UTC().Format(time.RFC3339)},
-	}
+func (c claims) claimInstance(ctx context.Context, d Decision, id Identity, checked Checked, now time.Time) (*corev1.ConfigMap, error) {
+	cm := InstanceClaim(d, id, checked, now)
 	cms := c.client.CoreV1().ConfigMaps(ClaimNamespace)
 	created, err := cms.Create(ctx, cm, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		old, gerr := cms.Get(ctx, cm.Name, metav1.GetOptions{})
-		if gerr == nil && old.Data[claimNonce] == nonceID {
+		if nonceID := checked.NonceID; gerr == nil && old.Data[claimNonce] == nonceID {
 			return nil, refuse(ReasonReplayed, "instance %s: this proof (nonce %s) was accepted at %s", d.InstanceID, nonceID, old.Data[claimAt])
 		}
 		return nil, refuse(ReasonAlreadyJoined, "instance %s joined by identity before (claim %s/%s)", d.InstanceID, ClaimNamespace, cm.Name)
@@ -110,6 +133,28 @@ type Claim struct {
 	Expires time.Time
 	// EventRecorded: the join was recorded on the Node (ClaimEventAnnotation).
 	EventRecorded bool
+	// Checks are the facts an instance claim's checks passed on; zero in
+	// a claim made before kelp recorded them.
+	Checks ClaimChecks
+}
+
+// ClaimChecks are the facts each check of an accepted join passed on.
+type ClaimChecks struct {
+	// STSEndpoint answered GetCallerIdentity; Role is the session's role.
+	STSEndpoint, Role string
+	// ProfileRoles are the roles of the instance's instance profile.
+	ProfileRoles []string
+	// Group is the instance's group (of Claim.Pool).
+	Group string
+	// LaunchTime was within JoinWindow of Claim.At.
+	LaunchTime time.Time
+	JoinWindow time.Duration
+	// SignedAt (the proof's X-Amz-Date) was within Freshness of Claim.At;
+	// NonceID was unexpired (NonceExpires) and used once.
+	SignedAt     time.Time
+	Freshness    time.Duration
+	NonceID      string
+	NonceExpires time.Time
 }
 
 // ClaimOf reads a claim ConfigMap; an error names what is wrong.
@@ -121,6 +166,9 @@ func ClaimOf(cm *corev1.ConfigMap) (Claim, error) {
 	case "instance":
 		c.InstanceID = strings.TrimPrefix(cm.Name, InstanceClaimName(""))
 		c.At, err = time.Parse(time.RFC3339, cm.Data[claimAt])
+		if err == nil {
+			c.Checks, err = checksOf(cm.Data)
+		}
 	case "nonce":
 		c.InstanceID = cm.Data["instance"]
 		c.Expires, err = time.Parse(time.RFC3339, cm.Data[claimExpires])
@@ -131,4 +179,38 @@ func ClaimOf(cm *corev1.ConfigMap) (Claim, error) {
 		return Claim{}, fmt.Errorf("join claim %s/%s: %w", cm.Namespace, cm.Name, err)
 	}
 	return c, nil
+}
+
+// checksOf reads the checks of an instance claim's data; a field that is
+// absent is zero (a claim of an older kelp), one that does not parse is
+// an error naming it.
+func checksOf(data map[string]string) (ClaimChecks, error) {
+	ch := ClaimChecks{STSEndpoint: data[claimSTS], Role: data[claimRole], Group: data[claimGroup], NonceID: data[claimNonce]}
+	if r := data[claimProfileRoles]; r != "" {
+		ch.ProfileRoles = strings.Split(r, ",")
+	}
+	var errs []error
+	for _, f := range []struct {
+		key string
+		t   *time.Time
+	}{{claimLaunched, &ch.LaunchTime}, {claimSignedAt, &ch.SignedAt}, {claimNonceExpires, &ch.NonceExpires}} {
+		if v := data[f.key]; v != "" {
+			var err error
+			if *f.t, err = time.Parse(time.RFC3339, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", f.key, err))
+			}
+		}
+	}
+	for _, f := range []struct {
+		key string
+		d   *time.Duration
+	}{{claimJoinWindow, &ch.JoinWindow}, {claimFreshness, &ch.Freshness}} {
+		if v := data[f.key]; v != "" {
+			var err error
+			if *f.d, err = time.ParseDuration(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", f.key, err))
+			}
+		}
+	}
+	return ch, errors.Join(errs...)
 }

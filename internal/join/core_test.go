@@ -2,6 +2,7 @@ package join
 
 import (
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -253,7 +254,9 @@ func TestDecide(t *testing.T) {
 			if got := ReasonOf(err); got != tt.want {
 				t.Fatalf("Decide reason = %q (%v), want %q", got, err, tt.want)
 			}
-			if tt.want == "" && d != (Decision{InstanceID: id, NodeName: "ip-10-0-0-1.ec2.internal", Pool: "workers"}) {
+			want := Decision{InstanceID: id, NodeName: "ip-10-0-0-1.ec2.internal", Pool: "workers", Group: "asg-workers",
+				ProfileRoles: []string{"kelp-node"}, LaunchTime: testNow.Add(-2 * time.Minute), JoinWindow: DefaultJoinWindow}
+			if tt.want == "" && !reflect.DeepEqual(d, want) {
 				t.Errorf("Decide = %+v", d)
 			}
 		})

@@ -32,11 +32,19 @@ type Facts struct {
 	JoinWindow time.Duration
 }
 
-// Decision is an accepted join.
+// Decision is an accepted join, with the facts it was accepted on (the
+// instance claim records them for `kelp csr explain`).
 type Decision struct {
 	InstanceID string
 	NodeName   string
 	Pool       string
+	// Group is the instance's group; ProfileRoles its instance profile's
+	// roles (they carry the session's role).
+	Group        string
+	ProfileRoles []string
+	// LaunchTime is the instance's; JoinWindow the window it was within.
+	LaunchTime time.Time
+	JoinWindow time.Duration
 }
 
 // Decide returns the Decision for f or a *Refusal, checking in order: the
@@ -73,5 +81,6 @@ func Decide(f Facts) (Decision, error) {
 	if f.Joined != "" {
 		return Decision{}, refuse(ReasonAlreadyJoined, "instance %s joined before: %s", id, f.Joined)
 	}
-	return Decision{InstanceID: id, NodeName: inst.PrivateDNSName, Pool: pool}, nil
+	return Decision{InstanceID: id, NodeName: inst.PrivateDNSName, Pool: pool, Group: inst.GroupName,
+		ProfileRoles: slices.Clone(f.ProfileRoles), LaunchTime: inst.LaunchTime, JoinWindow: window}, nil
 }

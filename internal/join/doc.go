@@ -27,7 +27,9 @@
 // Every refusal is a *[Refusal] with a [Reason]. The [Server] does the IO
 // around the core: it gathers the facts, makes single use atomic (a
 // ConfigMap per instance and one per nonce in kube-system, created once:
-// AlreadyExists is a replay, a second join or a reused nonce), creates the
+// AlreadyExists is a replay, a second join or a reused nonce; the
+// instance's [InstanceClaim] records the facts each check passed on, for
+// `kelp csr explain`), creates the
 // token (bootstrap.TokenSpec.Instance: its group names the instance, so
 // the approver can bind its CSR to that instance's node name), logs and
 // counts each decision. [Handler] serves it over HTTP (GET [PathNonce],

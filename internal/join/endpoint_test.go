@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -236,8 +237,26 @@ func TestJoinAccepted(t *testing.T) {
 	if tok := tokens[0]; tok.String() != ans.Token || tok.Instance != instA || tok.Pool != "" {
 		t.Errorf("token = %+v, want %s bound to %s", tok, ans.Token, instA)
 	}
-	if _, err := e.kube.CoreV1().ConfigMaps("kube-system").Get(ctx, join.InstanceClaimName(instA), metav1.GetOptions{}); err != nil {
-		t.Errorf("instance claim: %v", err)
+	cm, err := e.kube.CoreV1().ConfigMaps("kube-system").Get(ctx, join.InstanceClaimName(instA), metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("instance claim: %v", err)
+	}
+	claim, err := join.ClaimOf(cm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The claim records what each check passed on, for kelp csr explain,
+	// and never the token.
+	ch := claim.Checks
+	if claim.ARN != callerA.arn || ch.Role != "kelp-node" || !slices.Contains(ch.ProfileRoles, "kelp-node") || ch.Group == "" ||
+		ch.LaunchTime.IsZero() || ch.JoinWindow != join.DefaultJoinWindow || !ch.SignedAt.Equal(start) ||
+		ch.Freshness != join.DefaultFreshness || ch.NonceID == "" || !ch.NonceExpires.After(start) || !strings.HasPrefix(ch.STSEndpoint, "https://") {
+		t.Errorf("claim = %+v", claim)
+	}
+	for k, v := range cm.Data {
+		if strings.Contains(v, tokens[0].Secret) {
+			t.Errorf("claim data %s holds the token's secret", k)
+		}
 	}
 }
 

@@ -174,7 +174,7 @@ func (s *Server) join(ctx context.Context, p Proof) (Answer, Identity, error) {
 // grant claims the instance and the nonce, then creates the token.
 func (s *Server) grant(ctx context.Context, d Decision, id Identity, c Checked) (Answer, error) {
 	now := s.deps.Clock.Now()
-	claim, err := s.claims.claimInstance(ctx, d, id, c.NonceID, now)
+	claim, err := s.claims.claimInstance(ctx, d, id, c, now)
 	if err != nil {
 		return Answer{}, err
 	}

@@ -64,6 +64,12 @@ type Checked struct {
 	Request      Request
 	NonceID      string
 	NonceExpires time.Time
+	// SignedAt is the proof's X-Amz-Date; Freshness the window it was
+	// within.
+	SignedAt  time.Time
+	Freshness time.Duration
+	// STSEndpoint is the policy's, which the proof was addressed to.
+	STSEndpoint string
 	// Header is what kelp forwards to STS: the signed headers (but Host
 	// and Content-Length, which the HTTP client sets) and Authorization.
 	Header http.Header
@@ -84,7 +90,8 @@ func CheckProof(p Proof, pol Policy, nonces Nonces, now time.Time) (Checked, err
 	if err != nil {
 		return Checked{}, err
 	}
-	if err := checkFresh(p.STS.Header.Get("X-Amz-Date"), pol, now); err != nil {
+	signedAt, err := checkFresh(p.STS.Header.Get("X-Amz-Date"), pol, now)
+	if err != nil {
 		return Checked{}, err
 	}
 	id, exp, err := nonces.Check(p.STS.Header.Get(HeaderNonce), now)
@@ -108,7 +115,7 @@ func CheckProof(p Proof, pol Policy, nonces Nonces, now time.Time) (Checked, err
 		}
 		fwd[http.CanonicalHeaderKey(h)] = p.STS.Header.Values(h)
 	}
-	return Checked{Request: req, NonceID: id, NonceExpires: exp, Header: fwd}, nil
+	return Checked{Request: req, NonceID: id, NonceExpires: exp, SignedAt: signedAt, Freshness: pol.freshness(), STSEndpoint: pol.STSEndpoint, Header: fwd}, nil
 }
 
 // checkTarget checks method, URL and body.
@@ -173,17 +180,24 @@ func signedHeaders(h http.Header) ([]string, error) {
 // amzDate is the layout of X-Amz-Date.
 const amzDate = "20060102T150405Z"
 
-func checkFresh(date string, pol Policy, now time.Time) error {
+// freshness is the freshness window: Freshness, or DefaultFreshness.
+func (p Policy) freshness() time.Duration {
+	if p.Freshness == 0 {
+		return DefaultFreshness
+	}
+	return p.Freshness
+}
+
+// checkFresh returns when the proof was signed, refusing it outside the
+// freshness window of now.
+func checkFresh(date string, pol Policy, now time.Time) (time.Time, error) {
 	t, err := time.Parse(amzDate, date)
 	if err != nil {
-		return refuse(ReasonTampered, "X-Amz-Date %.40q: want %s", date, amzDate)
+		return time.Time{}, refuse(ReasonTampered, "X-Amz-Date %.40q: want %s", date, amzDate)
 	}
-	window := pol.Freshness
-	if window == 0 {
-		window = DefaultFreshness
-	}
+	window := pol.freshness()
 	if d := now.Sub(t); d > window || d < -window {
-		return refuse(ReasonStale, "signed at %s, %s from now; the window is %s", t.Format(time.RFC3339), d.Round(time.Second), window)
+		return time.Time{}, refuse(ReasonStale, "signed at %s, %s from now; the window is %s", t.Format(time.RFC3339), d.Round(time.Second), window)
 	}
-	return nil
+	return t, nil
 }

@@ -156,11 +156,21 @@ func (c *Cleaner) recordJoin(ctx context.Context, cl join.Claim) error {
 }
 
 // EventMessage is the Event recorded on the Node of an identity join: who
-// STS vouched for and every check that passed.
+// STS vouched for and every check that passed, with the facts it passed
+// on when the claim recorded them.
 func EventMessage(cl join.Claim) string {
-	checks := []string{"signed GetCallerIdentity to the configured STS, fresh, nonce issued by kelp and used once",
-		"assumed-role session of an allowed role named after the instance", "the instance profile carries the role",
-		"instance in kelp pool " + cl.Pool + " of this cluster", "active", "launched within the join window",
+	ch, rfc := cl.Checks, func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+	proof := "signed GetCallerIdentity to the configured STS, fresh, nonce issued by kelp and used once"
+	role, window := "the instance profile carries the role", "launched within the join window"
+	if ch.Role != "" {
+		proof = fmt.Sprintf("signed GetCallerIdentity to the configured STS at %s (freshness window %s), nonce %s issued by kelp and used once",
+			rfc(ch.SignedAt), ch.Freshness, ch.NonceID)
+		role = fmt.Sprintf("the instance profile's roles (%s) carry the role %s", strings.Join(ch.ProfileRoles, ", "), ch.Role)
+		window = fmt.Sprintf("launched at %s, within the join window of %s", rfc(ch.LaunchTime), ch.JoinWindow)
+	}
+	checks := []string{proof,
+		"assumed-role session of an allowed role named after the instance", role,
+		"instance in kelp pool " + cl.Pool + " of this cluster", "active", window,
 		"node name is its private DNS name", "first join"}
 	return fmt.Sprintf("instance %s joined by identity at %s as %s; checks passed: %s; its bootstrap token was bound to the instance",
 		cl.InstanceID, cl.At.UTC().Format(time.RFC3339), cl.ARN, strings.Join(checks, "; "))
