@@ -224,6 +224,9 @@ func runPoolCreate(cmd *cobra.Command, af *awsFlags, kf *kubeFlags, name string,
 	if err := spec.Validate(); err != nil {
 		return fmt.Errorf("invalid pool: %w", err)
 	}
+	if w := spec.SizeWarning(); w != "" {
+		fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
+	}
 	local := false
 	if spec.ImageID == "" {
 		if err := defaultLocalImage(cmd, af, &spec, &o); err != nil {
