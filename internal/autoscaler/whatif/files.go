@@ -21,9 +21,32 @@ import (
 	"github.com/kelp-dev/kelp/internal/autoscaler/loop"
 )
 
+// decoders add an object of their kind to a snapshot, in the order Kinds
+// names them.
+var decoders = []struct {
+	kind string
+	add  func(json.RawMessage, *loop.Objects) error
+}{
+	{"Node", func(r json.RawMessage, o *loop.Objects) error { return add(r, &o.Nodes) }},
+	{"Pod", func(r json.RawMessage, o *loop.Objects) error { return add(r, &o.Pods) }},
+	{"Namespace", func(r json.RawMessage, o *loop.Objects) error { return add(r, &o.Namespaces) }},
+	{"DaemonSet", func(r json.RawMessage, o *loop.Objects) error { return add(r, &o.DaemonSets) }},
+	{"PodDisruptionBudget", func(r json.RawMessage, o *loop.Objects) error { return add(r, &o.PDBs) }},
+	{"PersistentVolume", func(r json.RawMessage, o *loop.Objects) error { return add(r, &o.PVs) }},
+	{"PersistentVolumeClaim", func(r json.RawMessage, o *loop.Objects) error { return add(r, &o.PVCs) }},
+	{"StorageClass", func(r json.RawMessage, o *loop.Objects) error { return add(r, &o.StorageClasses) }},
+	{"CSINode", func(r json.RawMessage, o *loop.Objects) error { return add(r, &o.CSINodes) }},
+	{"ConfigMap", func(r json.RawMessage, o *loop.Objects) error { return add(r, &o.ConfigMaps) }},
+}
+
 // Kinds are the kinds of object ReadFiles reads.
-var Kinds = []string{"Node", "Pod", "Namespace", "DaemonSet", "PodDisruptionBudget", "PersistentVolume",
-	"PersistentVolumeClaim", "StorageClass", "CSINode", "ConfigMap"}
+var Kinds = func() []string {
+	kinds := make([]string, len(decoders))
+	for i, d := range decoders {
+		kinds[i] = d.kind
+	}
+	return kinds
+}()
 
 // ReadFiles reads the objects of files as `kubectl get -o json` (or -o
 // yaml) writes them: single objects or Lists, JSON or YAML, several
@@ -146,34 +169,15 @@ func decodeObject(raw json.RawMessage, kind string, objs *loop.Objects) (int, er
 
 // decodeKind adds raw, an object of kind, to objs.
 func decodeKind(raw json.RawMessage, kind string, objs *loop.Objects) error {
-	var err error
-	switch kind {
-	case "Node":
-		objs.Nodes, err = add(raw, objs.Nodes)
-	case "Pod":
-		objs.Pods, err = add(raw, objs.Pods)
-	case "Namespace":
-		objs.Namespaces, err = add(raw, objs.Namespaces)
-	case "DaemonSet":
-		objs.DaemonSets, err = add(raw, objs.DaemonSets)
-	case "PodDisruptionBudget":
-		objs.PDBs, err = add(raw, objs.PDBs)
-	case "PersistentVolume":
-		objs.PVs, err = add(raw, objs.PVs)
-	case "PersistentVolumeClaim":
-		objs.PVCs, err = add(raw, objs.PVCs)
-	case "StorageClass":
-		objs.StorageClasses, err = add(raw, objs.StorageClasses)
-	case "CSINode":
-		objs.CSINodes, err = add(raw, objs.CSINodes)
-	case "ConfigMap":
-		objs.ConfigMaps, err = add(raw, objs.ConfigMaps)
-	case "":
+	if kind == "" {
 		return errors.New("an object without a kind")
-	default:
-		return fmt.Errorf("kind %s is not one kelp reads from a snapshot (want %s)", kind, strings.Join(Kinds, ", "))
 	}
-	return err
+	for _, d := range decoders {
+		if d.kind == kind {
+			return d.add(raw, objs)
+		}
+	}
+	return fmt.Errorf("kind %s is not one kelp reads from a snapshot (want %s)", kind, strings.Join(Kinds, ", "))
 }
 
 // object are the kinds ReadFiles decodes.
@@ -182,13 +186,14 @@ type object interface {
 		corev1.PersistentVolume | corev1.PersistentVolumeClaim | storagev1.StorageClass | storagev1.CSINode | corev1.ConfigMap
 }
 
-// add decodes raw as a T and appends it to to.
-func add[T object](raw json.RawMessage, to []*T) ([]*T, error) {
+// add decodes raw as a T and appends it to *to.
+func add[T object](raw json.RawMessage, to *[]*T) error {
 	v := new(T)
 	if err := json.Unmarshal(raw, v); err != nil {
-		return to, malformed("malformed "+reflect.TypeOf(v).Elem().Name(), err)
+		return malformed("malformed "+reflect.TypeOf(v).Elem().Name(), err)
 	}
-	return append(to, v), nil
+	*to = append(*to, v)
+	return nil
 }
 
 // decodeError is a decoding error in people's words, wrapping the
