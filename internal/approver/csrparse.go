@@ -52,9 +52,21 @@ func ParseCSR(data []byte) (*x509.CertificateRequest, error) {
 	}
 	req, err := x509.ParseCertificateRequest(der)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errMalformedDER, err)
+		return nil, fmt.Errorf("%w: %s", errMalformedDER, stableASN1Error(err))
 	}
 	return req, nil
+}
+
+// stableASN1Error is err's text without the field parameters an asn1
+// structure error dumps, which hold pointer addresses: the same request
+// then always gets the same message.
+func stableASN1Error(err error) string {
+	var se asn1.StructuralError
+	if errors.As(err, &se) {
+		msg, _, _ := strings.Cut(se.Msg, " (")
+		return "asn1: structure error: " + msg
+	}
+	return err.Error()
 }
 
 func decodeSinglePEM(data []byte) ([]byte, error) {
